@@ -1,0 +1,734 @@
+//! The event loop: a queue of (time, sequence) ordered events, the nodes, and
+//! the effects they emit.
+
+use crate::net::{Fate, NetConfig, Network};
+use crate::rng::{SimRng, Stream};
+use crate::time::{SimDuration, SimTime};
+use crate::trace::{Actor, DropReason, Event, Trace};
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, BinaryHeap};
+use std::fmt;
+
+/// A node's index: `n0`, `n1`, ...
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&format!("n{}", self.0))
+    }
+}
+
+/// A client's index: `c0`, `c1`, ... Clients live in the harness, not the engine.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
+pub struct ClientId(pub u32);
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&format!("c{}", self.0))
+    }
+}
+
+/// A timer handle, unique within a run.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct TimerId(pub u64);
+
+/// Something that appears in the trace: a short label and optional details.
+/// `detail` is only called when the trace is recording.
+pub trait Traced {
+    fn label(&self) -> &'static str;
+    fn detail(&self, _out: &mut String) {}
+}
+
+/// A message between nodes. Its kind selects the latency model and the stats bucket.
+pub trait Message: Traced + Clone {
+    /// The names of every kind, indexed by [`Message::kind`].
+    const KINDS: &'static [&'static str];
+    fn kind(&self) -> usize;
+}
+
+/// What a node receives.
+pub enum Input<N: Node> {
+    /// A client request (`req` is the harness's id for it).
+    Request { client: ClientId, req: u64, body: N::Request },
+    /// A message from another node.
+    Message { from: NodeId, msg: N::Msg },
+    /// A timer the node set earlier.
+    Timer { id: TimerId, timer: N::Timer },
+}
+
+/// A node state machine. It sees time and randomness only through its
+/// [`Context`] and acts only through the context's effects.
+pub trait Node: Sized {
+    type Msg: Message;
+    type Timer: Traced;
+    type Request: Traced;
+    type Reply: Traced;
+    type Note: Traced;
+
+    /// Called at the start of the run and after every restart (arm periodic timers here).
+    fn start(&mut self, cx: &mut Context<'_, Self>);
+    fn handle(&mut self, input: Input<Self>, cx: &mut Context<'_, Self>);
+    /// Drops volatile state; with `wipe_disk`, durable state too.
+    fn crash(&mut self, wipe_disk: bool);
+}
+
+enum Effect<N: Node> {
+    Send { to: NodeId, msg: N::Msg },
+    SetTimer { id: TimerId, after: SimDuration, timer: N::Timer },
+    CancelTimer { id: TimerId },
+    Reply { client: ClientId, req: u64, body: N::Reply },
+    Note(N::Note),
+}
+
+/// What a node handler gets: the time, its identity, its clock, its RNG
+/// stream, and a buffer for its effects.
+pub struct Context<'a, N: Node> {
+    now: SimTime,
+    me: NodeId,
+    skew_us: i64,
+    tracing: bool,
+    rng: &'a mut SimRng,
+    effects: &'a mut Vec<Effect<N>>,
+    next_timer: &'a mut u64,
+}
+
+impl<N: Node> Context<'_, N> {
+    #[inline]
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+    #[inline]
+    pub fn me(&self) -> NodeId {
+        self.me
+    }
+    /// The node's own clock reading in microseconds: simulated time plus its skew.
+    pub fn clock_us(&self) -> i64 {
+        self.now.as_us() as i64 + self.skew_us
+    }
+    /// The node's own random stream.
+    #[inline]
+    pub fn rng(&mut self) -> &mut SimRng {
+        self.rng
+    }
+    #[inline]
+    pub fn send(&mut self, to: NodeId, msg: N::Msg) {
+        self.effects.push(Effect::Send { to, msg });
+    }
+    /// Sets a timer that fires `after` from now, unless cancelled or the node crashes first.
+    pub fn set_timer(&mut self, after: SimDuration, timer: N::Timer) -> TimerId {
+        let id = TimerId(*self.next_timer);
+        *self.next_timer += 1;
+        self.effects.push(Effect::SetTimer { id, after, timer });
+        id
+    }
+    pub fn cancel_timer(&mut self, id: TimerId) {
+        self.effects.push(Effect::CancelTimer { id });
+    }
+    pub fn reply(&mut self, client: ClientId, req: u64, body: N::Reply) {
+        self.effects.push(Effect::Reply { client, req, body });
+    }
+    /// Whether the trace is recording; build expensive notes only when it is.
+    #[inline]
+    pub fn tracing(&self) -> bool {
+        self.tracing
+    }
+    /// Adds a note to the trace. Costs nothing when the trace is off.
+    #[inline]
+    pub fn note(&mut self, note: N::Note) {
+        if self.tracing {
+            self.effects.push(Effect::Note(note));
+        }
+    }
+    /// Like [`Context::note`], but builds the note only when the trace is recording.
+    #[inline]
+    pub fn note_with(&mut self, f: impl FnOnce() -> N::Note) {
+        if self.tracing {
+            self.effects.push(Effect::Note(f()));
+        }
+    }
+}
+
+/// A fault the world applies at a simulated time.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    /// The node stops; volatile state is lost, and durable state too when `wipe_disk`.
+    Crash { node: NodeId, wipe_disk: bool },
+    /// A crashed node comes back and runs its start-up.
+    Restart { node: NodeId },
+    /// The node stops processing; what arrives meanwhile waits for `Resume`.
+    Pause { node: NodeId },
+    Resume { node: NodeId },
+    /// Cuts every link between nodes of different groups, both ways. Nodes in no group form one more group.
+    Partition { groups: Vec<Vec<NodeId>> },
+    /// Cuts every link from a node of `from` to a node of `to`, in that direction only.
+    OneWay { from: Vec<NodeId>, to: Vec<NodeId> },
+    /// Restores every link cut by a partition.
+    Heal,
+    /// Sets the node's clock offset from simulated time.
+    ClockSkew { node: NodeId, skew_us: i64 },
+    /// Sets the global loss probability.
+    Loss { p: f64 },
+    /// Sets the global duplication probability.
+    Duplicate { p: f64 },
+    /// Adds delay to every message to or from the node (zero clears it).
+    Slow { node: NodeId, extra: SimDuration },
+}
+
+fn fmt_nodes(f: &mut fmt::Formatter<'_>, nodes: &[NodeId]) -> fmt::Result {
+    write!(f, "{{")?;
+    for (i, n) in nodes.iter().enumerate() {
+        write!(f, "{}{n}", if i > 0 { " " } else { "" })?;
+    }
+    write!(f, "}}")
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Crash { node, wipe_disk: false } => write!(f, "crash {node}"),
+            Fault::Crash { node, wipe_disk: true } => write!(f, "crash {node} and wipe its disk"),
+            Fault::Restart { node } => write!(f, "restart {node}"),
+            Fault::Pause { node } => write!(f, "pause {node}"),
+            Fault::Resume { node } => write!(f, "resume {node}"),
+            Fault::Partition { groups } => {
+                write!(f, "partition ")?;
+                for (i, g) in groups.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, " | ")?;
+                    }
+                    fmt_nodes(f, g)?;
+                }
+                Ok(())
+            }
+            Fault::OneWay { from, to } => {
+                write!(f, "one-way partition ")?;
+                fmt_nodes(f, from)?;
+                write!(f, " -/-> ")?;
+                fmt_nodes(f, to)
+            }
+            Fault::Heal => write!(f, "heal all partitions"),
+            Fault::ClockSkew { node, skew_us } => {
+                let sign = if *skew_us < 0 { "-" } else { "+" };
+                write!(f, "clock skew {node} {sign}{}", SimDuration(skew_us.unsigned_abs()))
+            }
+            Fault::Loss { p } => write!(f, "loss probability {p}"),
+            Fault::Duplicate { p } => write!(f, "duplicate probability {p}"),
+            Fault::Slow { node, extra } => write!(f, "slow {node} by {extra} each way"),
+        }
+    }
+}
+
+enum Ev<N: Node> {
+    Deliver { id: u64, from: NodeId, to: NodeId, msg: N::Msg },
+    Timer { node: NodeId, id: TimerId, incarnation: u32, timer: N::Timer },
+    Request { client: ClientId, node: NodeId, req: u64, body: N::Request },
+    Reply { client: ClientId, node: NodeId, req: u64, body: N::Reply },
+    Fault(Fault),
+    Wake { client: ClientId, tag: u64 },
+}
+
+/// A queue key; the event itself waits in a slab so the heap moves only 24 bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key {
+    time: u64,
+    seq: u64,
+    slot: u32,
+}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // BinaryHeap is a max-heap: reverse, so the earliest (time, seq) pops first.
+        (other.time, other.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+struct NodeState<N: Node> {
+    up: bool,
+    paused: bool,
+    incarnation: u32,
+    skew_us: i64,
+    /// Events that arrived while paused, in arrival order.
+    held: Vec<Ev<N>>,
+}
+
+/// Counters the engine keeps for every run, trace or not.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub events: u64,
+    /// Per message kind, indexed like [`Message::KINDS`].
+    pub sent: Vec<u64>,
+    pub delivered: Vec<u64>,
+    pub dropped: Vec<u64>,
+    pub duplicated: Vec<u64>,
+    pub timers_fired: u64,
+    pub requests: u64,
+    pub replies: u64,
+    pub faults: u64,
+}
+
+/// Run limits: a run ends at the first one reached, with that reason.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Process events up to and including this time.
+    pub until: SimTime,
+    /// Stop after this many events in this call.
+    pub max_events: u64,
+}
+
+impl Limits {
+    pub fn until(t: SimTime) -> Limits {
+        Limits { until: t, max_events: u64::MAX }
+    }
+}
+
+/// Why a run stopped.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Stop {
+    /// No events left.
+    Idle,
+    /// The next event is past `Limits::until`; time now equals `until`.
+    TimeLimit,
+    /// `Limits::max_events` events were processed.
+    EventLimit,
+}
+
+impl fmt::Display for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stop::Idle => "no events left",
+            Stop::TimeLimit => "reached the time limit",
+            Stop::EventLimit => "reached the event limit",
+        })
+    }
+}
+
+/// The outside world's part of a run: it receives client replies and wake-ups,
+/// and may schedule more requests, wake-ups and faults through [`Core`].
+pub trait Harness<N: Node> {
+    fn on_reply(&mut self, core: &mut Core<N>, client: ClientId, req: u64, node: NodeId, reply: N::Reply);
+    fn on_wake(&mut self, _core: &mut Core<N>, _client: ClientId, _tag: u64) {}
+}
+
+/// A harness that ignores replies.
+impl<N: Node> Harness<N> for () {
+    fn on_reply(&mut self, _: &mut Core<N>, _: ClientId, _: u64, _: NodeId, _: N::Reply) {}
+}
+
+/// Everything but the nodes: clock, queue, network, RNG streams, trace and stats.
+pub struct Core<N: Node> {
+    now: SimTime,
+    seq: u64,
+    queue: BinaryHeap<Key>,
+    slab: Vec<Option<Ev<N>>>,
+    free: Vec<u32>,
+    net: Network,
+    net_rng: SimRng,
+    node_rngs: Vec<SimRng>,
+    states: Vec<NodeState<N>>,
+    next_msg: u64,
+    next_timer: u64,
+    cancelled: BTreeSet<TimerId>,
+    effects: Vec<Effect<N>>,
+    pub trace: Trace,
+    pub stats: Stats,
+}
+
+impl<N: Node> Core<N> {
+    #[inline]
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.states.len()
+    }
+
+    pub fn is_up(&self, node: NodeId) -> bool {
+        self.states[node.index()].up
+    }
+
+    pub fn is_paused(&self, node: NodeId) -> bool {
+        self.states[node.index()].paused
+    }
+
+    /// Whether the link `from -> to` is cut by a partition right now.
+    pub fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
+        self.net.is_cut(from, to)
+    }
+
+    pub fn pending_events(&self) -> usize {
+        self.queue.len()
+    }
+
+    #[inline]
+    fn push(&mut self, time: SimTime, ev: Ev<N>) {
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slab[s as usize] = Some(ev);
+                s
+            }
+            None => {
+                self.slab.push(Some(ev));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.queue.push(Key { time: time.as_us(), seq: self.seq, slot });
+        self.seq += 1;
+    }
+
+    /// A client sends `body` to `node`; it arrives after the client latency.
+    pub fn schedule_request(&mut self, at: SimTime, client: ClientId, node: NodeId, req: u64, body: N::Request) {
+        assert!(node.index() < self.states.len(), "request to unknown node {node}");
+        let at = at.max(self.now) + self.net.client_latency.sample(&mut self.net_rng);
+        self.push(at, Ev::Request { client, node, req, body });
+    }
+
+    /// Wakes the harness at `at` with `tag` (client think time, client-side timeouts).
+    pub fn schedule_wake(&mut self, at: SimTime, client: ClientId, tag: u64) {
+        self.push(at.max(self.now), Ev::Wake { client, tag });
+    }
+
+    pub fn schedule_fault(&mut self, at: SimTime, fault: Fault) {
+        self.push(at.max(self.now), Ev::Fault(fault));
+    }
+}
+
+/// A simulation: the nodes and the core that drives them.
+pub struct Sim<N: Node> {
+    pub nodes: Vec<N>,
+    pub core: Core<N>,
+}
+
+impl<N: Node> Sim<N> {
+    /// Builds a simulation. Fails (with a message naming the problem) on an invalid network config.
+    pub fn new(seed: u64, nodes: Vec<N>, net: &NetConfig, trace: bool) -> Result<Sim<N>, String> {
+        let n = nodes.len();
+        let net = Network::new(n, N::Msg::KINDS, net)?;
+        let kinds = N::Msg::KINDS.len();
+        let core = Core {
+            now: SimTime::ZERO,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            net,
+            net_rng: SimRng::new(seed, Stream::Network),
+            node_rngs: (0..n).map(|i| SimRng::new(seed, Stream::Node(i as u32))).collect(),
+            states: (0..n)
+                .map(|_| NodeState { up: true, paused: false, incarnation: 0, skew_us: 0, held: Vec::new() })
+                .collect(),
+            next_msg: 1,
+            next_timer: 1,
+            cancelled: BTreeSet::new(),
+            effects: Vec::new(),
+            trace: Trace::new(trace),
+            stats: Stats {
+                sent: vec![0; kinds],
+                delivered: vec![0; kinds],
+                dropped: vec![0; kinds],
+                duplicated: vec![0; kinds],
+                ..Stats::default()
+            },
+        };
+        let mut sim = Sim { nodes, core };
+        for i in 0..n {
+            sim.invoke(NodeId(i as u32), None);
+        }
+        Ok(sim)
+    }
+
+    pub fn now(&self) -> SimTime {
+        self.core.now
+    }
+
+    /// Runs until a limit is reached or no events are left.
+    pub fn run<H: Harness<N>>(&mut self, harness: &mut H, limits: Limits) -> Stop {
+        let mut processed = 0u64;
+        loop {
+            if processed >= limits.max_events {
+                return Stop::EventLimit;
+            }
+            let Some(&key) = self.core.queue.peek() else {
+                return Stop::Idle;
+            };
+            if key.time > limits.until.as_us() {
+                self.core.now = self.core.now.max(limits.until);
+                return Stop::TimeLimit;
+            }
+            self.core.queue.pop();
+            let ev = self.core.slab[key.slot as usize].take().expect("queued slot is full");
+            self.core.free.push(key.slot);
+            self.core.now = SimTime(key.time);
+            self.core.stats.events += 1;
+            processed += 1;
+            self.dispatch(ev, harness);
+        }
+    }
+
+    fn dispatch<H: Harness<N>>(&mut self, ev: Ev<N>, harness: &mut H) {
+        let now = self.core.now;
+        match ev {
+            Ev::Deliver { id, from, to, msg } => {
+                let kind = msg.kind();
+                let label = N::Msg::KINDS[kind];
+                let st = &mut self.core.states[to.index()];
+                if !st.up {
+                    self.core.stats.dropped[kind] += 1;
+                    let (f, t) = (Actor::Node(from.0), Actor::Node(to.0));
+                    let reason = DropReason::NodeDown;
+                    self.core.trace.record(now, t, Event::Drop { msg: id, from: f, to: t, kind: label, reason });
+                } else if st.paused {
+                    st.held.push(Ev::Deliver { id, from, to, msg });
+                } else {
+                    self.core.stats.delivered[kind] += 1;
+                    let (f, t) = (Actor::Node(from.0), Actor::Node(to.0));
+                    self.core.trace.record(now, t, Event::Deliver { msg: id, from: f, to: t, kind: label });
+                    self.invoke(to, Some(Input::Message { from, msg }));
+                }
+            }
+            Ev::Timer { node, id, incarnation, timer } => {
+                if self.core.cancelled.remove(&id) {
+                    return;
+                }
+                let st = &mut self.core.states[node.index()];
+                if st.incarnation != incarnation {
+                    let label = timer.label();
+                    let reason = DropReason::Crashed;
+                    self.core.trace.record(now, Actor::Node(node.0), Event::DropTimer { timer: id.0, label, reason });
+                } else if st.paused {
+                    st.held.push(Ev::Timer { node, id, incarnation, timer });
+                } else {
+                    self.core.stats.timers_fired += 1;
+                    let label = timer.label();
+                    self.core.trace.record(now, Actor::Node(node.0), Event::Timer { timer: id.0, label });
+                    self.invoke(node, Some(Input::Timer { id, timer }));
+                }
+            }
+            Ev::Request { client, node, req, body } => {
+                let st = &mut self.core.states[node.index()];
+                let trace = &mut self.core.trace;
+                if !st.up {
+                    let (label, node) = (body.label(), Actor::Node(node.0));
+                    let reason = DropReason::NodeDown;
+                    trace.record(now, Actor::Client(client.0), Event::DropRequest { req, label, node, reason });
+                } else if st.paused {
+                    st.held.push(Ev::Request { client, node, req, body });
+                } else {
+                    self.core.stats.requests += 1;
+                    if trace.enabled() {
+                        let mut detail = String::new();
+                        body.detail(&mut detail);
+                        let (label, n) = (body.label(), Actor::Node(node.0));
+                        trace.record(now, Actor::Client(client.0), Event::Request { req, label, node: n, detail });
+                    }
+                    self.invoke(node, Some(Input::Request { client, req, body }));
+                }
+            }
+            Ev::Reply { client, node, req, body } => {
+                self.core.stats.replies += 1;
+                if self.core.trace.enabled() {
+                    let mut detail = String::new();
+                    body.detail(&mut detail);
+                    let (label, n) = (body.label(), Actor::Node(node.0));
+                    self.core.trace.record(now, Actor::Client(client.0), Event::Reply { req, label, node: n, detail });
+                }
+                harness.on_reply(&mut self.core, client, req, node, body);
+            }
+            Ev::Wake { client, tag } => harness.on_wake(&mut self.core, client, tag),
+            Ev::Fault(fault) => self.apply_fault(fault),
+        }
+    }
+
+    fn apply_fault(&mut self, fault: Fault) {
+        let now = self.core.now;
+        self.core.stats.faults += 1;
+        if self.core.trace.enabled() {
+            self.core.trace.record(now, Actor::World, Event::Fault { detail: fault.to_string() });
+        }
+        let n = self.nodes.len();
+        match fault {
+            Fault::Crash { node, wipe_disk } => {
+                let st = &mut self.core.states[node.index()];
+                if st.up {
+                    st.up = false;
+                    st.paused = false;
+                    st.incarnation += 1;
+                    st.held.clear();
+                    self.nodes[node.index()].crash(wipe_disk);
+                } else if wipe_disk {
+                    self.nodes[node.index()].crash(true);
+                }
+            }
+            Fault::Restart { node } => {
+                let st = &mut self.core.states[node.index()];
+                if !st.up {
+                    st.up = true;
+                    self.invoke(node, None);
+                }
+            }
+            Fault::Pause { node } => {
+                let st = &mut self.core.states[node.index()];
+                if st.up {
+                    st.paused = true;
+                }
+            }
+            Fault::Resume { node } => {
+                let st = &mut self.core.states[node.index()];
+                if st.paused {
+                    st.paused = false;
+                    // What waited is handled now, in arrival order, after anything already due now.
+                    let held = std::mem::take(&mut st.held);
+                    for ev in held {
+                        self.core.push(now, ev);
+                    }
+                }
+            }
+            Fault::Partition { groups } => {
+                let mut group_of = vec![usize::MAX; n];
+                for (g, members) in groups.iter().enumerate() {
+                    for m in members {
+                        group_of[m.index()] = g;
+                    }
+                }
+                for a in 0..n {
+                    for b in 0..n {
+                        if group_of[a] != group_of[b] {
+                            self.core.net.cut(NodeId(a as u32), NodeId(b as u32));
+                        }
+                    }
+                }
+            }
+            Fault::OneWay { from, to } => {
+                for &a in &from {
+                    for &b in &to {
+                        if a != b {
+                            self.core.net.cut(a, b);
+                        }
+                    }
+                }
+            }
+            Fault::Heal => self.core.net.heal(),
+            Fault::ClockSkew { node, skew_us } => self.core.states[node.index()].skew_us = skew_us,
+            Fault::Loss { p } => self.core.net.set_loss(p),
+            Fault::Duplicate { p } => self.core.net.set_duplicate(p),
+            Fault::Slow { node, extra } => self.core.net.set_extra_delay(node, extra),
+        }
+    }
+
+    /// Runs one node handler (or `start` when `input` is `None`) and applies its effects.
+    fn invoke(&mut self, node: NodeId, input: Option<Input<N>>) {
+        let core = &mut self.core;
+        let st = &core.states[node.index()];
+        let incarnation = st.incarnation;
+        let mut effects = std::mem::take(&mut core.effects);
+        {
+            let mut cx = Context {
+                now: core.now,
+                me: node,
+                skew_us: st.skew_us,
+                tracing: core.trace.enabled(),
+                rng: &mut core.node_rngs[node.index()],
+                effects: &mut effects,
+                next_timer: &mut core.next_timer,
+            };
+            let n = &mut self.nodes[node.index()];
+            match input {
+                Some(input) => n.handle(input, &mut cx),
+                None => n.start(&mut cx),
+            }
+        }
+        for effect in effects.drain(..) {
+            self.apply_effect(node, incarnation, effect);
+        }
+        self.core.effects = effects;
+    }
+
+    #[inline]
+    fn apply_effect(&mut self, node: NodeId, incarnation: u32, effect: Effect<N>) {
+        let core = &mut self.core;
+        let now = core.now;
+        let me = Actor::Node(node.0);
+        match effect {
+            Effect::Send { to, msg } => {
+                assert!(to.index() < core.states.len(), "{node} sent to unknown node {to}");
+                let kind = msg.kind();
+                let label = N::Msg::KINDS[kind];
+                let id = core.next_msg;
+                core.next_msg += 1;
+                core.stats.sent[kind] += 1;
+                let fate = core.net.route(node, to, kind, &mut core.net_rng);
+                let dest = Actor::Node(to.0);
+                match fate {
+                    Fate::Partitioned | Fate::Lost => {
+                        core.stats.dropped[kind] += 1;
+                        if core.trace.enabled() {
+                            let mut detail = String::new();
+                            msg.detail(&mut detail);
+                            let arrives_us = now.as_us();
+                            let send = Event::Send { msg: id, from: me, to: dest, kind: label, arrives_us, detail };
+                            core.trace.record(now, me, send);
+                            let reason =
+                                if matches!(fate, Fate::Lost) { DropReason::Lost } else { DropReason::Partitioned };
+                            core.trace.record(now, me, Event::Drop { msg: id, from: me, to: dest, kind: label, reason });
+                        }
+                    }
+                    Fate::Deliver { delay, copy } => {
+                        let at = now + delay;
+                        if core.trace.enabled() {
+                            let mut detail = String::new();
+                            msg.detail(&mut detail);
+                            let arrives_us = at.as_us();
+                            core.trace.record(now, me, Event::Send { msg: id, from: me, to: dest, kind: label, arrives_us, detail });
+                        }
+                        if let Some(copy_delay) = copy {
+                            let copy_id = core.next_msg;
+                            core.next_msg += 1;
+                            core.stats.duplicated[kind] += 1;
+                            let copy_at = now + copy_delay;
+                            let dup = Event::Duplicate { msg: id, copy: copy_id, to: dest, kind: label, arrives_us: copy_at.as_us() };
+                            core.trace.record(now, me, dup);
+                            core.push(copy_at, Ev::Deliver { id: copy_id, from: node, to, msg: msg.clone() });
+                        }
+                        core.push(at, Ev::Deliver { id, from: node, to, msg });
+                    }
+                }
+            }
+            Effect::SetTimer { id, after, timer } => {
+                let at = now + after;
+                if core.trace.enabled() {
+                    let label = timer.label();
+                    core.trace.record(now, me, Event::SetTimer { timer: id.0, label, fires_us: at.as_us() });
+                }
+                core.push(at, Ev::Timer { node, id, incarnation, timer });
+            }
+            Effect::CancelTimer { id } => {
+                core.cancelled.insert(id);
+                core.trace.record(now, me, Event::CancelTimer { timer: id.0 });
+            }
+            Effect::Reply { client, req, body } => {
+                let at = now + core.net.client_latency.sample(&mut core.net_rng);
+                core.push(at, Ev::Reply { client, node, req, body });
+            }
+            Effect::Note(note) => {
+                if core.trace.enabled() {
+                    let mut detail = String::new();
+                    note.detail(&mut detail);
+                    core.trace.record(now, me, Event::Note { label: note.label(), detail });
+                }
+            }
+        }
+    }
+}

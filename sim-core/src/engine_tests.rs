@@ -1,0 +1,250 @@
+//! Engine behaviour tests, driven by the ping-pong node.
+
+use crate::engine::{ClientId, Core, Fault, Harness, Limits, NodeId, Sim, Stop};
+use crate::latency::Latency;
+use crate::net::NetConfig;
+use crate::pingpong::{Count, HowMany, PingPong};
+use crate::time::{SimDuration, SimTime};
+
+fn nodes(n: u32, serve: u32, hops: u32) -> Vec<PingPong> {
+    (0..n).map(|_| PingPong { serve, hops, ..PingPong::default() }).collect()
+}
+
+fn random_net() -> NetConfig {
+    NetConfig {
+        latency: Latency::Uniform { min_us: 100.0, max_us: 5_000.0 },
+        loss: 0.05,
+        duplicate: 0.05,
+        ..NetConfig::default()
+    }
+}
+
+fn trace_of(seed: u64) -> String {
+    let mut sim = Sim::new(seed, nodes(4, 3, 20), &random_net(), true).unwrap();
+    sim.core.schedule_fault(SimTime(3_000), Fault::Crash { node: NodeId(1), wipe_disk: false });
+    sim.core.schedule_fault(SimTime(9_000), Fault::Restart { node: NodeId(1) });
+    sim.run(&mut (), Limits::until(SimTime(1_000_000)));
+    sim.core.trace.render_text()
+}
+
+// The same seed gives a byte-identical trace, run twice in one process.
+#[test]
+fn same_seed_same_trace() {
+    let a = trace_of(7);
+    let b = trace_of(7);
+    assert!(a.lines().count() > 100, "the run did something");
+    assert_eq!(a, b);
+}
+
+// Another seed gives a different trace when latency is random.
+#[test]
+fn other_seed_other_trace() {
+    assert_ne!(trace_of(7), trace_of(8));
+}
+
+// Events at the same time run in the order they were scheduled (FIFO ties).
+#[test]
+fn ties_are_fifo() {
+    let mut sim = Sim::new(1, nodes(4, 0, 0), &NetConfig::default(), true).unwrap();
+    let order = [3u32, 0, 2, 1, 3, 0];
+    for (i, n) in order.iter().enumerate() {
+        sim.core.schedule_request(SimTime(500), ClientId(i as u32), NodeId(*n), i as u64, HowMany);
+    }
+    sim.run(&mut (), Limits::until(SimTime(1_000)));
+    let requests: Vec<String> = sim
+        .core
+        .trace
+        .records
+        .iter()
+        .filter(|r| r.kind() == "request")
+        .map(|r| r.actor.to_string())
+        .collect();
+    assert_eq!(requests, ["c0", "c1", "c2", "c3", "c4", "c5"]);
+}
+
+// A one-way partition blocks messages from one side to the other, never the reverse.
+#[test]
+fn one_way_partition_blocks_one_direction() {
+    let net = NetConfig { latency: Latency::constant(SimDuration::from_ms(1)), ..NetConfig::default() };
+    // n0 and n1 are partners: n0 serves 5 balls, each bounced once back from n1.
+    let mut ns = nodes(2, 0, 0);
+    ns[0].serve = 5;
+    ns[0].hops = 1;
+    let mut sim = Sim::new(1, ns, &net, true).unwrap();
+    // Cut n1 -> n0 before anything is delivered: pings reach n1, pongs never reach n0.
+    sim.core.schedule_fault(SimTime::ZERO, Fault::OneWay { from: vec![NodeId(1)], to: vec![NodeId(0)] });
+    sim.run(&mut (), Limits::until(SimTime(100_000)));
+    assert_eq!(sim.nodes[1].received_total, 5, "n0 -> n1 still works");
+    assert_eq!(sim.nodes[0].received_total, 0, "n1 -> n0 is cut");
+    assert!(sim.core.is_cut(NodeId(1), NodeId(0)));
+    assert!(!sim.core.is_cut(NodeId(0), NodeId(1)));
+    let drops = sim.core.trace.render_text().matches("partitioned").count();
+    assert_eq!(drops, 5);
+}
+
+// A symmetric partition cuts both ways, and heal restores every link.
+#[test]
+fn partition_and_heal() {
+    let mut sim = Sim::new(1, nodes(4, 0, 0), &NetConfig::default(), false).unwrap();
+    sim.core.schedule_fault(SimTime(1), Fault::Partition { groups: vec![vec![NodeId(0), NodeId(1)]] });
+    sim.run(&mut (), Limits::until(SimTime(2)));
+    assert!(sim.core.is_cut(NodeId(0), NodeId(2)) && sim.core.is_cut(NodeId(3), NodeId(1)));
+    assert!(!sim.core.is_cut(NodeId(0), NodeId(1)) && !sim.core.is_cut(NodeId(2), NodeId(3)));
+    sim.core.schedule_fault(SimTime(3), Fault::Heal);
+    sim.run(&mut (), Limits::until(SimTime(4)));
+    assert!(!sim.core.is_cut(NodeId(0), NodeId(2)) && !sim.core.is_cut(NodeId(3), NodeId(1)));
+}
+
+struct Answers(Vec<(ClientId, u64)>);
+
+impl Harness<PingPong> for Answers {
+    fn on_reply(&mut self, _: &mut Core<PingPong>, client: ClientId, _: u64, _: NodeId, reply: Count) {
+        self.0.push((client, reply.0));
+    }
+}
+
+// A crash loses volatile state and keeps durable state; a wipe loses both.
+#[test]
+fn crash_keeps_durable_state_and_wipe_loses_it() {
+    let net = NetConfig { latency: Latency::constant(SimDuration::from_ms(1)), ..NetConfig::default() };
+    let mut ns = nodes(4, 0, 0);
+    for n in &mut ns {
+        n.serve = 2;
+        n.hops = 1;
+        n.tick = Some(SimDuration::from_ms(10));
+    }
+    let mut sim = Sim::new(3, ns, &net, true).unwrap();
+    sim.run(&mut (), Limits::until(SimTime(25_000)));
+    assert_eq!(sim.nodes[1].received_total, 4);
+    assert_eq!(sim.nodes[1].ticks, 2);
+    sim.core.schedule_fault(SimTime(30_000), Fault::Crash { node: NodeId(1), wipe_disk: false });
+    sim.core.schedule_fault(SimTime(30_000), Fault::Crash { node: NodeId(3), wipe_disk: true });
+    sim.run(&mut (), Limits::until(SimTime(31_000)));
+    assert_eq!((sim.nodes[1].received_total, sim.nodes[1].received_since_start, sim.nodes[1].ticks), (4, 0, 0));
+    assert_eq!((sim.nodes[3].received_total, sim.nodes[3].received_since_start), (0, 0));
+    // A request to a crashed node is dropped; after a restart the node answers again.
+    sim.core.schedule_request(SimTime(32_000), ClientId(0), NodeId(1), 1, HowMany);
+    sim.core.schedule_fault(SimTime(40_000), Fault::Restart { node: NodeId(1) });
+    sim.core.schedule_request(SimTime(45_000), ClientId(1), NodeId(1), 2, HowMany);
+    let mut answers = Answers(Vec::new());
+    sim.run(&mut answers, Limits::until(SimTime(65_000)));
+    assert_eq!(answers.0, vec![(ClientId(1), 2)], "c0's request was dropped, c1 sees 2 balls since restart");
+    let text = sim.core.trace.render_text();
+    assert!(text.contains("how-many#1 -> n1: node down"), "{text}");
+    // The pre-crash tick timer of n1 was dropped, and the restart armed a new one.
+    assert!(text.contains("tick: node crashed since it was set"));
+    assert!(sim.nodes[1].ticks >= 2);
+}
+
+// A paused node handles nothing until it resumes, then handles what waited, in order.
+#[test]
+fn pause_holds_and_resume_releases() {
+    let net = NetConfig { latency: Latency::constant(SimDuration::from_ms(1)), ..NetConfig::default() };
+    let mut ns = nodes(2, 0, 0);
+    ns[0].serve = 3;
+    let mut sim = Sim::new(1, ns, &net, true).unwrap();
+    sim.core.schedule_fault(SimTime::ZERO, Fault::Pause { node: NodeId(1) });
+    sim.run(&mut (), Limits::until(SimTime(50_000)));
+    assert_eq!(sim.nodes[1].received_total, 0);
+    sim.core.schedule_fault(SimTime(60_000), Fault::Resume { node: NodeId(1) });
+    sim.run(&mut (), Limits::until(SimTime(60_000)));
+    assert_eq!(sim.nodes[1].received_total, 3);
+}
+
+// Run limits end an endless run with a stated reason instead of hanging.
+#[test]
+fn limits_stop_endless_runs() {
+    let net = NetConfig { latency: Latency::constant(SimDuration::from_us(10)), ..NetConfig::default() };
+    let mut sim = Sim::new(1, nodes(2, 1, u32::MAX), &net, false).unwrap();
+    let stop = sim.run(&mut (), Limits { until: SimTime::MAX, max_events: 1_000 });
+    assert_eq!(stop, Stop::EventLimit);
+    assert_eq!(sim.core.stats.events, 1_000);
+    let stop = sim.run(&mut (), Limits::until(SimTime(50_000)));
+    assert_eq!(stop, Stop::TimeLimit);
+    assert_eq!(sim.now(), SimTime(50_000));
+    let mut quiet = Sim::new(1, nodes(2, 0, 0), &net, false).unwrap();
+    assert_eq!(quiet.run(&mut (), Limits::until(SimTime::MAX)), Stop::Idle);
+}
+
+// Loss and duplication happen at about their configured rates, and every one is in the trace.
+#[test]
+fn loss_and_duplication_rates() {
+    let net = NetConfig {
+        latency: Latency::constant(SimDuration::from_us(10)),
+        loss: 0.1,
+        duplicate: 0.2,
+        ..NetConfig::default()
+    };
+    let mut sim = Sim::new(9, nodes(2, 10_000, 0), &net, true).unwrap();
+    sim.run(&mut (), Limits::until(SimTime(1_000)));
+    let s = &sim.core.stats;
+    let (sent, dropped, dup) = (s.sent[0], s.dropped[0], s.duplicated[0]);
+    assert_eq!(sent, 20_000);
+    assert!((1_800..=2_200).contains(&dropped), "dropped {dropped}");
+    let expect_dup = 0.2 * (sent - dropped) as f64;
+    assert!((dup as f64 - expect_dup).abs() < 0.1 * expect_dup, "duplicated {dup}");
+    assert_eq!(s.delivered[0], sent - dropped + dup);
+    let text = sim.core.trace.render_text();
+    assert_eq!(text.matches(": lost").count() as u64, dropped);
+    assert_eq!(text.matches("copied as").count() as u64, dup);
+}
+
+// Per-kind latency: pongs may travel slower than pings.
+#[test]
+fn per_kind_latency() {
+    let net = NetConfig {
+        latency: Latency::constant(SimDuration::from_ms(1)),
+        per_kind: vec![("pong".into(), Latency::constant(SimDuration::from_ms(7)))],
+        ..NetConfig::default()
+    };
+    let mut ns = nodes(2, 0, 0);
+    ns[0].serve = 1;
+    ns[0].hops = 1;
+    let mut sim = Sim::new(1, ns, &net, true).unwrap();
+    sim.run(&mut (), Limits::until(SimTime::MAX));
+    assert_eq!(sim.now(), SimTime(8_000), "1ms ping then 7ms pong");
+    let bad = NetConfig { per_kind: vec![("pang".into(), Latency::zero())], ..NetConfig::default() };
+    let err = Sim::new(1, nodes(2, 0, 0), &bad, false).err().unwrap();
+    assert_eq!(err, "unknown message kind \"pang\"; valid kinds are ping, pong");
+}
+
+// The trace's text form has fixed columns, and its JSON Lines form carries the same events.
+#[test]
+fn trace_text_and_jsonl() {
+    let net = NetConfig { latency: Latency::constant(SimDuration::from_us(1_412)), ..NetConfig::default() };
+    let mut ns = nodes(2, 0, 0);
+    ns[0].serve = 1;
+    let mut sim = Sim::new(1, ns, &net, true).unwrap();
+    sim.core.trace.header.push("scenario pingpong seed=1".into());
+    sim.run(&mut (), Limits::until(SimTime::MAX));
+    let text = sim.core.trace.render_text();
+    let want = "\
+# scenario pingpong seed=1
+     0.000ms  n0    send          m1 ping hops=0 -> n1 @1.412ms
+     1.412ms  n1    deliver       m1 ping <- n0
+";
+    assert_eq!(text, want);
+    let mut jsonl = Vec::new();
+    sim.core.trace.write_jsonl(&mut jsonl).unwrap();
+    let lines: Vec<&str> = std::str::from_utf8(&jsonl).unwrap().lines().collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(
+        lines[1],
+        r#"{"t_us":0,"actor":"n0","ev":"send","msg":1,"from":"n0","to":"n1","kind":"ping","arrives_us":1412,"detail":"hops=0"}"#
+    );
+}
+
+// With the trace off nothing is recorded, and the run takes the same decisions.
+#[test]
+fn trace_off_records_nothing_and_changes_nothing() {
+    let run = |trace: bool| {
+        let mut sim = Sim::new(5, nodes(4, 3, 20), &random_net(), trace).unwrap();
+        sim.run(&mut (), Limits::until(SimTime(1_000_000)));
+        (sim.core.trace.records.len(), sim.core.stats.events, sim.core.stats.delivered.clone())
+    };
+    let (on_records, on_events, on_delivered) = run(true);
+    let (off_records, off_events, off_delivered) = run(false);
+    assert!(on_records > 0);
+    assert_eq!(off_records, 0);
+    assert_eq!((on_events, on_delivered), (off_events, off_delivered));
+}
