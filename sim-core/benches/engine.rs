@@ -25,15 +25,28 @@ const NODES: u32 = 100;
 
 fn engine(events: u64) -> f64 {
     let net = NetConfig {
-        latency: Latency::Uniform { min_us: 1_000.0, max_us: 10_000.0 },
+        latency: Latency::Uniform {
+            min_us: 1_000.0,
+            max_us: 10_000.0,
+        },
         ..NetConfig::default()
     };
     let nodes = (0..NODES)
-        .map(|_| PingPong { serve: IN_FLIGHT / NODES, hops: u32::MAX, ..PingPong::default() })
+        .map(|_| PingPong {
+            serve: IN_FLIGHT / NODES,
+            hops: u32::MAX,
+            ..PingPong::default()
+        })
         .collect();
     let mut sim = sim_core::Sim::new(1, nodes, &net, false).expect("valid config");
     let start = Instant::now();
-    sim.run(&mut (), Limits { until: SimTime::MAX, max_events: events });
+    sim.run(
+        &mut (),
+        Limits {
+            until: SimTime::MAX,
+            max_events: events,
+        },
+    );
     let secs = start.elapsed().as_secs_f64();
     assert_eq!(sim.core.stats.events, events);
     assert_eq!(sim.core.pending_events() as u32, IN_FLIGHT);
@@ -69,7 +82,10 @@ fn main() {
     let mut events: u64 = 5_000_000;
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--events") {
-        events = args.get(i + 1).and_then(|s| s.parse().ok()).expect("--events takes a whole number");
+        events = args
+            .get(i + 1)
+            .and_then(|s| s.parse().ok())
+            .expect("--events takes a whole number");
     }
     let rounds = 5;
     let (mut e, mut b) = (Vec::new(), Vec::new());

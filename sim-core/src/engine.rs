@@ -56,7 +56,11 @@ pub trait Message: Traced + Clone {
 /// What a node receives.
 pub enum Input<N: Node> {
     /// A client request (`req` is the harness's id for it).
-    Request { client: ClientId, req: u64, body: N::Request },
+    Request {
+        client: ClientId,
+        req: u64,
+        body: N::Request,
+    },
     /// A message from another node.
     Message { from: NodeId, msg: N::Msg },
     /// A timer the node set earlier.
@@ -80,10 +84,23 @@ pub trait Node: Sized {
 }
 
 enum Effect<N: Node> {
-    Send { to: NodeId, msg: N::Msg },
-    SetTimer { id: TimerId, after: SimDuration, timer: N::Timer },
-    CancelTimer { id: TimerId },
-    Reply { client: ClientId, req: u64, body: N::Reply },
+    Send {
+        to: NodeId,
+        msg: N::Msg,
+    },
+    SetTimer {
+        id: TimerId,
+        after: SimDuration,
+        timer: N::Timer,
+    },
+    CancelTimer {
+        id: TimerId,
+    },
+    Reply {
+        client: ClientId,
+        req: u64,
+        body: N::Reply,
+    },
     Note(N::Note),
 }
 
@@ -159,26 +176,50 @@ impl<N: Node> Context<'_, N> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Fault {
     /// The node stops; volatile state is lost, and durable state too when `wipe_disk`.
-    Crash { node: NodeId, wipe_disk: bool },
+    Crash {
+        node: NodeId,
+        wipe_disk: bool,
+    },
     /// A crashed node comes back and runs its start-up.
-    Restart { node: NodeId },
+    Restart {
+        node: NodeId,
+    },
     /// The node stops processing; what arrives meanwhile waits for `Resume`.
-    Pause { node: NodeId },
-    Resume { node: NodeId },
+    Pause {
+        node: NodeId,
+    },
+    Resume {
+        node: NodeId,
+    },
     /// Cuts every link between nodes of different groups, both ways. Nodes in no group form one more group.
-    Partition { groups: Vec<Vec<NodeId>> },
+    Partition {
+        groups: Vec<Vec<NodeId>>,
+    },
     /// Cuts every link from a node of `from` to a node of `to`, in that direction only.
-    OneWay { from: Vec<NodeId>, to: Vec<NodeId> },
+    OneWay {
+        from: Vec<NodeId>,
+        to: Vec<NodeId>,
+    },
     /// Restores every link cut by a partition.
     Heal,
     /// Sets the node's clock offset from simulated time.
-    ClockSkew { node: NodeId, skew_us: i64 },
+    ClockSkew {
+        node: NodeId,
+        skew_us: i64,
+    },
     /// Sets the global loss probability.
-    Loss { p: f64 },
+    Loss {
+        p: f64,
+    },
     /// Sets the global duplication probability.
-    Duplicate { p: f64 },
+    Duplicate {
+        p: f64,
+    },
     /// Adds delay to every message to or from the node (zero clears it).
-    Slow { node: NodeId, extra: SimDuration },
+    Slow {
+        node: NodeId,
+        extra: SimDuration,
+    },
 }
 
 fn fmt_nodes(f: &mut fmt::Formatter<'_>, nodes: &[NodeId]) -> fmt::Result {
@@ -192,8 +233,14 @@ fn fmt_nodes(f: &mut fmt::Formatter<'_>, nodes: &[NodeId]) -> fmt::Result {
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Fault::Crash { node, wipe_disk: false } => write!(f, "crash {node}"),
-            Fault::Crash { node, wipe_disk: true } => write!(f, "crash {node} and wipe its disk"),
+            Fault::Crash {
+                node,
+                wipe_disk: false,
+            } => write!(f, "crash {node}"),
+            Fault::Crash {
+                node,
+                wipe_disk: true,
+            } => write!(f, "crash {node} and wipe its disk"),
             Fault::Restart { node } => write!(f, "restart {node}"),
             Fault::Pause { node } => write!(f, "pause {node}"),
             Fault::Resume { node } => write!(f, "resume {node}"),
@@ -216,7 +263,11 @@ impl fmt::Display for Fault {
             Fault::Heal => write!(f, "heal all partitions"),
             Fault::ClockSkew { node, skew_us } => {
                 let sign = if *skew_us < 0 { "-" } else { "+" };
-                write!(f, "clock skew {node} {sign}{}", SimDuration(skew_us.unsigned_abs()))
+                write!(
+                    f,
+                    "clock skew {node} {sign}{}",
+                    SimDuration(skew_us.unsigned_abs())
+                )
             }
             Fault::Loss { p } => write!(f, "loss probability {p}"),
             Fault::Duplicate { p } => write!(f, "duplicate probability {p}"),
@@ -226,26 +277,62 @@ impl fmt::Display for Fault {
 }
 
 enum Ev<N: Node> {
-    Deliver { id: u64, from: NodeId, to: NodeId, msg: N::Msg },
-    Timer { node: NodeId, id: TimerId, incarnation: u32, timer: N::Timer },
-    Request { client: ClientId, node: NodeId, req: u64, body: N::Request },
-    Reply { client: ClientId, node: NodeId, req: u64, body: N::Reply },
+    Deliver {
+        id: u64,
+        from: NodeId,
+        to: NodeId,
+        msg: N::Msg,
+    },
+    Timer {
+        node: NodeId,
+        id: TimerId,
+        incarnation: u32,
+        timer: N::Timer,
+    },
+    Request {
+        client: ClientId,
+        node: NodeId,
+        req: u64,
+        body: N::Request,
+    },
+    Reply {
+        client: ClientId,
+        node: NodeId,
+        req: u64,
+        body: N::Reply,
+    },
     Fault(Fault),
-    Wake { client: ClientId, tag: u64 },
+    Wake {
+        client: ClientId,
+        tag: u64,
+    },
 }
 
-/// A queue key; the event itself waits in a slab so the heap moves only 24 bytes.
+/// A queue key, 16 bytes like the bare loop's: the event itself waits in a
+/// slab. `order` packs the insertion sequence (high 40 bits) above the slab
+/// slot (low 24 bits), so comparing (time, order) orders by (time, sequence).
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Key {
     time: u64,
-    seq: u64,
-    slot: u32,
+    order: u64,
+}
+
+const SLOT_BITS: u32 = 24;
+const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
+/// Limits of the packing: 16.7 million events pending at once, 1.1e12 events per run.
+const MAX_PENDING: usize = 1 << SLOT_BITS;
+const MAX_SEQ: u64 = 1 << (64 - SLOT_BITS);
+
+impl Key {
+    fn slot(self) -> usize {
+        (self.order & SLOT_MASK) as usize
+    }
 }
 
 impl Ord for Key {
     fn cmp(&self, other: &Self) -> Ordering {
         // BinaryHeap is a max-heap: reverse, so the earliest (time, seq) pops first.
-        (other.time, other.seq).cmp(&(self.time, self.seq))
+        (other.time, other.order).cmp(&(self.time, self.order))
     }
 }
 
@@ -290,7 +377,10 @@ pub struct Limits {
 
 impl Limits {
     pub fn until(t: SimTime) -> Limits {
-        Limits { until: t, max_events: u64::MAX }
+        Limits {
+            until: t,
+            max_events: u64::MAX,
+        }
     }
 }
 
@@ -318,7 +408,14 @@ impl fmt::Display for Stop {
 /// The outside world's part of a run: it receives client replies and wake-ups,
 /// and may schedule more requests, wake-ups and faults through [`Core`].
 pub trait Harness<N: Node> {
-    fn on_reply(&mut self, core: &mut Core<N>, client: ClientId, req: u64, node: NodeId, reply: N::Reply);
+    fn on_reply(
+        &mut self,
+        core: &mut Core<N>,
+        client: ClientId,
+        req: u64,
+        node: NodeId,
+        reply: N::Reply,
+    );
     fn on_wake(&mut self, _core: &mut Core<N>, _client: ClientId, _tag: u64) {}
 }
 
@@ -381,19 +478,48 @@ impl<N: Node> Core<N> {
                 s
             }
             None => {
+                assert!(
+                    self.slab.len() < MAX_PENDING,
+                    "more than {MAX_PENDING} events pending at once"
+                );
                 self.slab.push(Some(ev));
                 (self.slab.len() - 1) as u32
             }
         };
-        self.queue.push(Key { time: time.as_us(), seq: self.seq, slot });
+        assert!(
+            self.seq < MAX_SEQ,
+            "more than {MAX_SEQ} events scheduled in one run"
+        );
+        self.queue.push(Key {
+            time: time.as_us(),
+            order: self.seq << SLOT_BITS | u64::from(slot),
+        });
         self.seq += 1;
     }
 
     /// A client sends `body` to `node`; it arrives after the client latency.
-    pub fn schedule_request(&mut self, at: SimTime, client: ClientId, node: NodeId, req: u64, body: N::Request) {
-        assert!(node.index() < self.states.len(), "request to unknown node {node}");
+    pub fn schedule_request(
+        &mut self,
+        at: SimTime,
+        client: ClientId,
+        node: NodeId,
+        req: u64,
+        body: N::Request,
+    ) {
+        assert!(
+            node.index() < self.states.len(),
+            "request to unknown node {node}"
+        );
         let at = at.max(self.now) + self.net.client_latency.sample(&mut self.net_rng);
-        self.push(at, Ev::Request { client, node, req, body });
+        self.push(
+            at,
+            Ev::Request {
+                client,
+                node,
+                req,
+                body,
+            },
+        );
     }
 
     /// Wakes the harness at `at` with `tag` (client think time, client-side timeouts).
@@ -426,9 +552,17 @@ impl<N: Node> Sim<N> {
             free: Vec::new(),
             net,
             net_rng: SimRng::new(seed, Stream::Network),
-            node_rngs: (0..n).map(|i| SimRng::new(seed, Stream::Node(i as u32))).collect(),
+            node_rngs: (0..n)
+                .map(|i| SimRng::new(seed, Stream::Node(i as u32)))
+                .collect(),
             states: (0..n)
-                .map(|_| NodeState { up: true, paused: false, incarnation: 0, skew_us: 0, held: Vec::new() })
+                .map(|_| NodeState {
+                    up: true,
+                    paused: false,
+                    incarnation: 0,
+                    skew_us: 0,
+                    held: Vec::new(),
+                })
                 .collect(),
             next_msg: 1,
             next_timer: 1,
@@ -469,8 +603,10 @@ impl<N: Node> Sim<N> {
                 return Stop::TimeLimit;
             }
             self.core.queue.pop();
-            let ev = self.core.slab[key.slot as usize].take().expect("queued slot is full");
-            self.core.free.push(key.slot);
+            let ev = self.core.slab[key.slot()]
+                .take()
+                .expect("queued slot is full");
+            self.core.free.push(key.slot() as u32);
             self.core.now = SimTime(key.time);
             self.core.stats.events += 1;
             processed += 1;
@@ -489,17 +625,43 @@ impl<N: Node> Sim<N> {
                     self.core.stats.dropped[kind] += 1;
                     let (f, t) = (Actor::Node(from.0), Actor::Node(to.0));
                     let reason = DropReason::NodeDown;
-                    self.core.trace.record(now, t, Event::Drop { msg: id, from: f, to: t, kind: label, reason });
+                    self.core.trace.record(
+                        now,
+                        t,
+                        Event::Drop {
+                            msg: id,
+                            from: f,
+                            to: t,
+                            kind: label,
+                            reason,
+                        },
+                    );
                 } else if st.paused {
                     st.held.push(Ev::Deliver { id, from, to, msg });
                 } else {
                     self.core.stats.delivered[kind] += 1;
-                    let (f, t) = (Actor::Node(from.0), Actor::Node(to.0));
-                    self.core.trace.record(now, t, Event::Deliver { msg: id, from: f, to: t, kind: label });
+                    if self.core.trace.enabled() {
+                        let (f, t) = (Actor::Node(from.0), Actor::Node(to.0));
+                        self.core.trace.record(
+                            now,
+                            t,
+                            Event::Deliver {
+                                msg: id,
+                                from: f,
+                                to: t,
+                                kind: label,
+                            },
+                        );
+                    }
                     self.invoke(to, Some(Input::Message { from, msg }));
                 }
             }
-            Ev::Timer { node, id, incarnation, timer } => {
+            Ev::Timer {
+                node,
+                id,
+                incarnation,
+                timer,
+            } => {
                 if self.core.cancelled.remove(&id) {
                     return;
                 }
@@ -507,43 +669,102 @@ impl<N: Node> Sim<N> {
                 if st.incarnation != incarnation {
                     let label = timer.label();
                     let reason = DropReason::Crashed;
-                    self.core.trace.record(now, Actor::Node(node.0), Event::DropTimer { timer: id.0, label, reason });
+                    self.core.trace.record(
+                        now,
+                        Actor::Node(node.0),
+                        Event::DropTimer {
+                            timer: id.0,
+                            label,
+                            reason,
+                        },
+                    );
                 } else if st.paused {
-                    st.held.push(Ev::Timer { node, id, incarnation, timer });
+                    st.held.push(Ev::Timer {
+                        node,
+                        id,
+                        incarnation,
+                        timer,
+                    });
                 } else {
                     self.core.stats.timers_fired += 1;
                     let label = timer.label();
-                    self.core.trace.record(now, Actor::Node(node.0), Event::Timer { timer: id.0, label });
+                    self.core.trace.record(
+                        now,
+                        Actor::Node(node.0),
+                        Event::Timer { timer: id.0, label },
+                    );
                     self.invoke(node, Some(Input::Timer { id, timer }));
                 }
             }
-            Ev::Request { client, node, req, body } => {
+            Ev::Request {
+                client,
+                node,
+                req,
+                body,
+            } => {
                 let st = &mut self.core.states[node.index()];
                 let trace = &mut self.core.trace;
                 if !st.up {
                     let (label, node) = (body.label(), Actor::Node(node.0));
                     let reason = DropReason::NodeDown;
-                    trace.record(now, Actor::Client(client.0), Event::DropRequest { req, label, node, reason });
+                    trace.record(
+                        now,
+                        Actor::Client(client.0),
+                        Event::DropRequest {
+                            req,
+                            label,
+                            node,
+                            reason,
+                        },
+                    );
                 } else if st.paused {
-                    st.held.push(Ev::Request { client, node, req, body });
+                    st.held.push(Ev::Request {
+                        client,
+                        node,
+                        req,
+                        body,
+                    });
                 } else {
                     self.core.stats.requests += 1;
                     if trace.enabled() {
                         let mut detail = String::new();
                         body.detail(&mut detail);
                         let (label, n) = (body.label(), Actor::Node(node.0));
-                        trace.record(now, Actor::Client(client.0), Event::Request { req, label, node: n, detail });
+                        trace.record(
+                            now,
+                            Actor::Client(client.0),
+                            Event::Request {
+                                req,
+                                label,
+                                node: n,
+                                detail,
+                            },
+                        );
                     }
                     self.invoke(node, Some(Input::Request { client, req, body }));
                 }
             }
-            Ev::Reply { client, node, req, body } => {
+            Ev::Reply {
+                client,
+                node,
+                req,
+                body,
+            } => {
                 self.core.stats.replies += 1;
                 if self.core.trace.enabled() {
                     let mut detail = String::new();
                     body.detail(&mut detail);
                     let (label, n) = (body.label(), Actor::Node(node.0));
-                    self.core.trace.record(now, Actor::Client(client.0), Event::Reply { req, label, node: n, detail });
+                    self.core.trace.record(
+                        now,
+                        Actor::Client(client.0),
+                        Event::Reply {
+                            req,
+                            label,
+                            node: n,
+                            detail,
+                        },
+                    );
                 }
                 harness.on_reply(&mut self.core, client, req, node, body);
             }
@@ -556,7 +777,13 @@ impl<N: Node> Sim<N> {
         let now = self.core.now;
         self.core.stats.faults += 1;
         if self.core.trace.enabled() {
-            self.core.trace.record(now, Actor::World, Event::Fault { detail: fault.to_string() });
+            self.core.trace.record(
+                now,
+                Actor::World,
+                Event::Fault {
+                    detail: fault.to_string(),
+                },
+            );
         }
         let n = self.nodes.len();
         match fault {
@@ -663,7 +890,10 @@ impl<N: Node> Sim<N> {
         let me = Actor::Node(node.0);
         match effect {
             Effect::Send { to, msg } => {
-                assert!(to.index() < core.states.len(), "{node} sent to unknown node {to}");
+                assert!(
+                    to.index() < core.states.len(),
+                    "{node} sent to unknown node {to}"
+                );
                 let kind = msg.kind();
                 let label = N::Msg::KINDS[kind];
                 let id = core.next_msg;
@@ -678,11 +908,31 @@ impl<N: Node> Sim<N> {
                             let mut detail = String::new();
                             msg.detail(&mut detail);
                             let arrives_us = now.as_us();
-                            let send = Event::Send { msg: id, from: me, to: dest, kind: label, arrives_us, detail };
+                            let send = Event::Send {
+                                msg: id,
+                                from: me,
+                                to: dest,
+                                kind: label,
+                                arrives_us,
+                                detail,
+                            };
                             core.trace.record(now, me, send);
-                            let reason =
-                                if matches!(fate, Fate::Lost) { DropReason::Lost } else { DropReason::Partitioned };
-                            core.trace.record(now, me, Event::Drop { msg: id, from: me, to: dest, kind: label, reason });
+                            let reason = if matches!(fate, Fate::Lost) {
+                                DropReason::Lost
+                            } else {
+                                DropReason::Partitioned
+                            };
+                            core.trace.record(
+                                now,
+                                me,
+                                Event::Drop {
+                                    msg: id,
+                                    from: me,
+                                    to: dest,
+                                    kind: label,
+                                    reason,
+                                },
+                            );
                         }
                     }
                     Fate::Deliver { delay, copy } => {
@@ -691,18 +941,51 @@ impl<N: Node> Sim<N> {
                             let mut detail = String::new();
                             msg.detail(&mut detail);
                             let arrives_us = at.as_us();
-                            core.trace.record(now, me, Event::Send { msg: id, from: me, to: dest, kind: label, arrives_us, detail });
+                            core.trace.record(
+                                now,
+                                me,
+                                Event::Send {
+                                    msg: id,
+                                    from: me,
+                                    to: dest,
+                                    kind: label,
+                                    arrives_us,
+                                    detail,
+                                },
+                            );
                         }
                         if let Some(copy_delay) = copy {
                             let copy_id = core.next_msg;
                             core.next_msg += 1;
                             core.stats.duplicated[kind] += 1;
                             let copy_at = now + copy_delay;
-                            let dup = Event::Duplicate { msg: id, copy: copy_id, to: dest, kind: label, arrives_us: copy_at.as_us() };
+                            let dup = Event::Duplicate {
+                                msg: id,
+                                copy: copy_id,
+                                to: dest,
+                                kind: label,
+                                arrives_us: copy_at.as_us(),
+                            };
                             core.trace.record(now, me, dup);
-                            core.push(copy_at, Ev::Deliver { id: copy_id, from: node, to, msg: msg.clone() });
+                            core.push(
+                                copy_at,
+                                Ev::Deliver {
+                                    id: copy_id,
+                                    from: node,
+                                    to,
+                                    msg: msg.clone(),
+                                },
+                            );
                         }
-                        core.push(at, Ev::Deliver { id, from: node, to, msg });
+                        core.push(
+                            at,
+                            Ev::Deliver {
+                                id,
+                                from: node,
+                                to,
+                                msg,
+                            },
+                        );
                     }
                 }
             }
@@ -710,23 +993,55 @@ impl<N: Node> Sim<N> {
                 let at = now + after;
                 if core.trace.enabled() {
                     let label = timer.label();
-                    core.trace.record(now, me, Event::SetTimer { timer: id.0, label, fires_us: at.as_us() });
+                    core.trace.record(
+                        now,
+                        me,
+                        Event::SetTimer {
+                            timer: id.0,
+                            label,
+                            fires_us: at.as_us(),
+                        },
+                    );
                 }
-                core.push(at, Ev::Timer { node, id, incarnation, timer });
+                core.push(
+                    at,
+                    Ev::Timer {
+                        node,
+                        id,
+                        incarnation,
+                        timer,
+                    },
+                );
             }
             Effect::CancelTimer { id } => {
                 core.cancelled.insert(id);
-                core.trace.record(now, me, Event::CancelTimer { timer: id.0 });
+                core.trace
+                    .record(now, me, Event::CancelTimer { timer: id.0 });
             }
             Effect::Reply { client, req, body } => {
                 let at = now + core.net.client_latency.sample(&mut core.net_rng);
-                core.push(at, Ev::Reply { client, node, req, body });
+                core.push(
+                    at,
+                    Ev::Reply {
+                        client,
+                        node,
+                        req,
+                        body,
+                    },
+                );
             }
             Effect::Note(note) => {
                 if core.trace.enabled() {
                     let mut detail = String::new();
                     note.detail(&mut detail);
-                    core.trace.record(now, me, Event::Note { label: note.label(), detail });
+                    core.trace.record(
+                        now,
+                        me,
+                        Event::Note {
+                            label: note.label(),
+                            detail,
+                        },
+                    );
                 }
             }
         }

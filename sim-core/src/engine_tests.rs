@@ -7,12 +7,21 @@ use crate::pingpong::{Count, HowMany, PingPong};
 use crate::time::{SimDuration, SimTime};
 
 fn nodes(n: u32, serve: u32, hops: u32) -> Vec<PingPong> {
-    (0..n).map(|_| PingPong { serve, hops, ..PingPong::default() }).collect()
+    (0..n)
+        .map(|_| PingPong {
+            serve,
+            hops,
+            ..PingPong::default()
+        })
+        .collect()
 }
 
 fn random_net() -> NetConfig {
     NetConfig {
-        latency: Latency::Uniform { min_us: 100.0, max_us: 5_000.0 },
+        latency: Latency::Uniform {
+            min_us: 100.0,
+            max_us: 5_000.0,
+        },
         loss: 0.05,
         duplicate: 0.05,
         ..NetConfig::default()
@@ -21,8 +30,15 @@ fn random_net() -> NetConfig {
 
 fn trace_of(seed: u64) -> String {
     let mut sim = Sim::new(seed, nodes(4, 3, 20), &random_net(), true).unwrap();
-    sim.core.schedule_fault(SimTime(3_000), Fault::Crash { node: NodeId(1), wipe_disk: false });
-    sim.core.schedule_fault(SimTime(9_000), Fault::Restart { node: NodeId(1) });
+    sim.core.schedule_fault(
+        SimTime(3_000),
+        Fault::Crash {
+            node: NodeId(1),
+            wipe_disk: false,
+        },
+    );
+    sim.core
+        .schedule_fault(SimTime(9_000), Fault::Restart { node: NodeId(1) });
     sim.run(&mut (), Limits::until(SimTime(1_000_000)));
     sim.core.trace.render_text()
 }
@@ -48,7 +64,13 @@ fn ties_are_fifo() {
     let mut sim = Sim::new(1, nodes(4, 0, 0), &NetConfig::default(), true).unwrap();
     let order = [3u32, 0, 2, 1, 3, 0];
     for (i, n) in order.iter().enumerate() {
-        sim.core.schedule_request(SimTime(500), ClientId(i as u32), NodeId(*n), i as u64, HowMany);
+        sim.core.schedule_request(
+            SimTime(500),
+            ClientId(i as u32),
+            NodeId(*n),
+            i as u64,
+            HowMany,
+        );
     }
     sim.run(&mut (), Limits::until(SimTime(1_000)));
     let requests: Vec<String> = sim
@@ -65,14 +87,23 @@ fn ties_are_fifo() {
 // A one-way partition blocks messages from one side to the other, never the reverse.
 #[test]
 fn one_way_partition_blocks_one_direction() {
-    let net = NetConfig { latency: Latency::constant(SimDuration::from_ms(1)), ..NetConfig::default() };
+    let net = NetConfig {
+        latency: Latency::constant(SimDuration::from_ms(1)),
+        ..NetConfig::default()
+    };
     // n0 and n1 are partners: n0 serves 5 balls, each bounced once back from n1.
     let mut ns = nodes(2, 0, 0);
     ns[0].serve = 5;
     ns[0].hops = 1;
     let mut sim = Sim::new(1, ns, &net, true).unwrap();
     // Cut n1 -> n0 before anything is delivered: pings reach n1, pongs never reach n0.
-    sim.core.schedule_fault(SimTime::ZERO, Fault::OneWay { from: vec![NodeId(1)], to: vec![NodeId(0)] });
+    sim.core.schedule_fault(
+        SimTime::ZERO,
+        Fault::OneWay {
+            from: vec![NodeId(1)],
+            to: vec![NodeId(0)],
+        },
+    );
     sim.run(&mut (), Limits::until(SimTime(100_000)));
     assert_eq!(sim.nodes[1].received_total, 5, "n0 -> n1 still works");
     assert_eq!(sim.nodes[0].received_total, 0, "n1 -> n0 is cut");
@@ -86,7 +117,12 @@ fn one_way_partition_blocks_one_direction() {
 #[test]
 fn partition_and_heal() {
     let mut sim = Sim::new(1, nodes(4, 0, 0), &NetConfig::default(), false).unwrap();
-    sim.core.schedule_fault(SimTime(1), Fault::Partition { groups: vec![vec![NodeId(0), NodeId(1)]] });
+    sim.core.schedule_fault(
+        SimTime(1),
+        Fault::Partition {
+            groups: vec![vec![NodeId(0), NodeId(1)]],
+        },
+    );
     sim.run(&mut (), Limits::until(SimTime(2)));
     assert!(sim.core.is_cut(NodeId(0), NodeId(2)) && sim.core.is_cut(NodeId(3), NodeId(1)));
     assert!(!sim.core.is_cut(NodeId(0), NodeId(1)) && !sim.core.is_cut(NodeId(2), NodeId(3)));
@@ -98,7 +134,14 @@ fn partition_and_heal() {
 struct Answers(Vec<(ClientId, u64)>);
 
 impl Harness<PingPong> for Answers {
-    fn on_reply(&mut self, _: &mut Core<PingPong>, client: ClientId, _: u64, _: NodeId, reply: Count) {
+    fn on_reply(
+        &mut self,
+        _: &mut Core<PingPong>,
+        client: ClientId,
+        _: u64,
+        _: NodeId,
+        reply: Count,
+    ) {
         self.0.push((client, reply.0));
     }
 }
@@ -106,7 +149,10 @@ impl Harness<PingPong> for Answers {
 // A crash loses volatile state and keeps durable state; a wipe loses both.
 #[test]
 fn crash_keeps_durable_state_and_wipe_loses_it() {
-    let net = NetConfig { latency: Latency::constant(SimDuration::from_ms(1)), ..NetConfig::default() };
+    let net = NetConfig {
+        latency: Latency::constant(SimDuration::from_ms(1)),
+        ..NetConfig::default()
+    };
     let mut ns = nodes(4, 0, 0);
     for n in &mut ns {
         n.serve = 2;
@@ -117,18 +163,50 @@ fn crash_keeps_durable_state_and_wipe_loses_it() {
     sim.run(&mut (), Limits::until(SimTime(25_000)));
     assert_eq!(sim.nodes[1].received_total, 4);
     assert_eq!(sim.nodes[1].ticks, 2);
-    sim.core.schedule_fault(SimTime(30_000), Fault::Crash { node: NodeId(1), wipe_disk: false });
-    sim.core.schedule_fault(SimTime(30_000), Fault::Crash { node: NodeId(3), wipe_disk: true });
+    sim.core.schedule_fault(
+        SimTime(30_000),
+        Fault::Crash {
+            node: NodeId(1),
+            wipe_disk: false,
+        },
+    );
+    sim.core.schedule_fault(
+        SimTime(30_000),
+        Fault::Crash {
+            node: NodeId(3),
+            wipe_disk: true,
+        },
+    );
     sim.run(&mut (), Limits::until(SimTime(31_000)));
-    assert_eq!((sim.nodes[1].received_total, sim.nodes[1].received_since_start, sim.nodes[1].ticks), (4, 0, 0));
-    assert_eq!((sim.nodes[3].received_total, sim.nodes[3].received_since_start), (0, 0));
+    assert_eq!(
+        (
+            sim.nodes[1].received_total,
+            sim.nodes[1].received_since_start,
+            sim.nodes[1].ticks
+        ),
+        (4, 0, 0)
+    );
+    assert_eq!(
+        (
+            sim.nodes[3].received_total,
+            sim.nodes[3].received_since_start
+        ),
+        (0, 0)
+    );
     // A request to a crashed node is dropped; after a restart the node answers again.
-    sim.core.schedule_request(SimTime(32_000), ClientId(0), NodeId(1), 1, HowMany);
-    sim.core.schedule_fault(SimTime(40_000), Fault::Restart { node: NodeId(1) });
-    sim.core.schedule_request(SimTime(45_000), ClientId(1), NodeId(1), 2, HowMany);
+    sim.core
+        .schedule_request(SimTime(32_000), ClientId(0), NodeId(1), 1, HowMany);
+    sim.core
+        .schedule_fault(SimTime(40_000), Fault::Restart { node: NodeId(1) });
+    sim.core
+        .schedule_request(SimTime(45_000), ClientId(1), NodeId(1), 2, HowMany);
     let mut answers = Answers(Vec::new());
     sim.run(&mut answers, Limits::until(SimTime(65_000)));
-    assert_eq!(answers.0, vec![(ClientId(1), 2)], "c0's request was dropped, c1 sees 2 balls since restart");
+    assert_eq!(
+        answers.0,
+        vec![(ClientId(1), 2)],
+        "c0's request was dropped, c1 sees 2 balls since restart"
+    );
     let text = sim.core.trace.render_text();
     assert!(text.contains("how-many#1 -> n1: node down"), "{text}");
     // The pre-crash tick timer of n1 was dropped, and the restart armed a new one.
@@ -139,14 +217,19 @@ fn crash_keeps_durable_state_and_wipe_loses_it() {
 // A paused node handles nothing until it resumes, then handles what waited, in order.
 #[test]
 fn pause_holds_and_resume_releases() {
-    let net = NetConfig { latency: Latency::constant(SimDuration::from_ms(1)), ..NetConfig::default() };
+    let net = NetConfig {
+        latency: Latency::constant(SimDuration::from_ms(1)),
+        ..NetConfig::default()
+    };
     let mut ns = nodes(2, 0, 0);
     ns[0].serve = 3;
     let mut sim = Sim::new(1, ns, &net, true).unwrap();
-    sim.core.schedule_fault(SimTime::ZERO, Fault::Pause { node: NodeId(1) });
+    sim.core
+        .schedule_fault(SimTime::ZERO, Fault::Pause { node: NodeId(1) });
     sim.run(&mut (), Limits::until(SimTime(50_000)));
     assert_eq!(sim.nodes[1].received_total, 0);
-    sim.core.schedule_fault(SimTime(60_000), Fault::Resume { node: NodeId(1) });
+    sim.core
+        .schedule_fault(SimTime(60_000), Fault::Resume { node: NodeId(1) });
     sim.run(&mut (), Limits::until(SimTime(60_000)));
     assert_eq!(sim.nodes[1].received_total, 3);
 }
@@ -154,9 +237,18 @@ fn pause_holds_and_resume_releases() {
 // Run limits end an endless run with a stated reason instead of hanging.
 #[test]
 fn limits_stop_endless_runs() {
-    let net = NetConfig { latency: Latency::constant(SimDuration::from_us(10)), ..NetConfig::default() };
+    let net = NetConfig {
+        latency: Latency::constant(SimDuration::from_us(10)),
+        ..NetConfig::default()
+    };
     let mut sim = Sim::new(1, nodes(2, 1, u32::MAX), &net, false).unwrap();
-    let stop = sim.run(&mut (), Limits { until: SimTime::MAX, max_events: 1_000 });
+    let stop = sim.run(
+        &mut (),
+        Limits {
+            until: SimTime::MAX,
+            max_events: 1_000,
+        },
+    );
     assert_eq!(stop, Stop::EventLimit);
     assert_eq!(sim.core.stats.events, 1_000);
     let stop = sim.run(&mut (), Limits::until(SimTime(50_000)));
@@ -182,7 +274,10 @@ fn loss_and_duplication_rates() {
     assert_eq!(sent, 20_000);
     assert!((1_800..=2_200).contains(&dropped), "dropped {dropped}");
     let expect_dup = 0.2 * (sent - dropped) as f64;
-    assert!((dup as f64 - expect_dup).abs() < 0.1 * expect_dup, "duplicated {dup}");
+    assert!(
+        (dup as f64 - expect_dup).abs() < 0.1 * expect_dup,
+        "duplicated {dup}"
+    );
     assert_eq!(s.delivered[0], sent - dropped + dup);
     let text = sim.core.trace.render_text();
     assert_eq!(text.matches(": lost").count() as u64, dropped);
@@ -203,19 +298,31 @@ fn per_kind_latency() {
     let mut sim = Sim::new(1, ns, &net, true).unwrap();
     sim.run(&mut (), Limits::until(SimTime::MAX));
     assert_eq!(sim.now(), SimTime(8_000), "1ms ping then 7ms pong");
-    let bad = NetConfig { per_kind: vec![("pang".into(), Latency::zero())], ..NetConfig::default() };
+    let bad = NetConfig {
+        per_kind: vec![("pang".into(), Latency::zero())],
+        ..NetConfig::default()
+    };
     let err = Sim::new(1, nodes(2, 0, 0), &bad, false).err().unwrap();
-    assert_eq!(err, "unknown message kind \"pang\"; valid kinds are ping, pong");
+    assert_eq!(
+        err,
+        "unknown message kind \"pang\"; valid kinds are ping, pong"
+    );
 }
 
 // The trace's text form has fixed columns, and its JSON Lines form carries the same events.
 #[test]
 fn trace_text_and_jsonl() {
-    let net = NetConfig { latency: Latency::constant(SimDuration::from_us(1_412)), ..NetConfig::default() };
+    let net = NetConfig {
+        latency: Latency::constant(SimDuration::from_us(1_412)),
+        ..NetConfig::default()
+    };
     let mut ns = nodes(2, 0, 0);
     ns[0].serve = 1;
     let mut sim = Sim::new(1, ns, &net, true).unwrap();
-    sim.core.trace.header.push("scenario pingpong seed=1".into());
+    sim.core
+        .trace
+        .header
+        .push("scenario pingpong seed=1".into());
     sim.run(&mut (), Limits::until(SimTime::MAX));
     let text = sim.core.trace.render_text();
     let want = "\
@@ -240,7 +347,11 @@ fn trace_off_records_nothing_and_changes_nothing() {
     let run = |trace: bool| {
         let mut sim = Sim::new(5, nodes(4, 3, 20), &random_net(), trace).unwrap();
         sim.run(&mut (), Limits::until(SimTime(1_000_000)));
-        (sim.core.trace.records.len(), sim.core.stats.events, sim.core.stats.delivered.clone())
+        (
+            sim.core.trace.records.len(),
+            sim.core.stats.events,
+            sim.core.stats.delivered.clone(),
+        )
     };
     let (on_records, on_events, on_delivered) = run(true);
     let (off_records, off_events, off_delivered) = run(false);

@@ -29,7 +29,9 @@ pub enum Latency {
 
 impl Latency {
     pub fn constant(d: SimDuration) -> Latency {
-        Latency::Constant { us: d.as_us() as f64 }
+        Latency::Constant {
+            us: d.as_us() as f64,
+        }
     }
 
     pub fn zero() -> Latency {
@@ -228,7 +230,12 @@ impl fmt::Display for Latency {
                 write!(f, "uniform({}..{})", fmt_us(*min_us), fmt_us(*max_us))
             }
             Latency::Normal { mean_us, sd_us } => {
-                write!(f, "normal(mean {}, sd {})", fmt_us(*mean_us), fmt_us(*sd_us))
+                write!(
+                    f,
+                    "normal(mean {}, sd {})",
+                    fmt_us(*mean_us),
+                    fmt_us(*sd_us)
+                )
             }
             Latency::Exponential { mean_us } => write!(f, "exponential(mean {})", fmt_us(*mean_us)),
             Latency::Pareto { scale_us, alpha } => {
@@ -290,13 +297,25 @@ mod tests {
     // Uniform: sample mean within 1% and quantiles within 0.01 of theory at a fixed seed.
     #[test]
     fn uniform_matches_theory() {
-        check(&Latency::Uniform { min_us: 1_000.0, max_us: 5_000.0 }, 0.01);
+        check(
+            &Latency::Uniform {
+                min_us: 1_000.0,
+                max_us: 5_000.0,
+            },
+            0.01,
+        );
     }
 
     // Normal clipped at 0 (the seed project's normal(50ms, 50ms)): mean includes the clipping.
     #[test]
     fn clipped_normal_matches_theory() {
-        check(&Latency::Normal { mean_us: 50_000.0, sd_us: 50_000.0 }, 0.01);
+        check(
+            &Latency::Normal {
+                mean_us: 50_000.0,
+                sd_us: 50_000.0,
+            },
+            0.01,
+        );
     }
 
     // Exponential: mean and quantiles match 1 - exp(-x/mean).
@@ -308,15 +327,32 @@ mod tests {
     // Pareto with a finite variance: mean alpha*xm/(alpha-1) and P(X>x) = (xm/x)^alpha.
     #[test]
     fn pareto_matches_theory() {
-        check(&Latency::Pareto { scale_us: 235.0, alpha: 10.0 }, 0.01);
+        check(
+            &Latency::Pareto {
+                scale_us: 235.0,
+                alpha: 10.0,
+            },
+            0.01,
+        );
     }
 
     // The PBS LNKD-SSD mixture (91.22% Pareto + 8.78% exponential) matches its mixed CDF.
     #[test]
     fn mixture_matches_theory() {
         let lnkd_ssd = Latency::Mixture(vec![
-            (0.9122, Latency::Pareto { scale_us: 235.0, alpha: 10.0 }),
-            (0.0878, Latency::Exponential { mean_us: 1_000.0 / 1.66 }),
+            (
+                0.9122,
+                Latency::Pareto {
+                    scale_us: 235.0,
+                    alpha: 10.0,
+                },
+            ),
+            (
+                0.0878,
+                Latency::Exponential {
+                    mean_us: 1_000.0 / 1.66,
+                },
+            ),
         ]);
         check(&lnkd_ssd, 0.01);
     }
@@ -324,7 +360,13 @@ mod tests {
     // A heavy-tailed Pareto (alpha 1.51, LNKD-DISK writes) still matches its quantiles; its mean converges slowly, so 5%.
     #[test]
     fn heavy_pareto_quantiles_match_theory() {
-        check(&Latency::Pareto { scale_us: 1_050.0, alpha: 1.51 }, 0.05);
+        check(
+            &Latency::Pareto {
+                scale_us: 1_050.0,
+                alpha: 1.51,
+            },
+            0.05,
+        );
     }
 
     // Constant latency draws nothing and always returns the same value.
@@ -340,10 +382,22 @@ mod tests {
     // Impossible parameters are rejected with a message that names them.
     #[test]
     fn validation_names_the_problem() {
-        let e = Latency::Uniform { min_us: 5_000.0, max_us: 2_000.0 }.validate().unwrap_err();
+        let e = Latency::Uniform {
+            min_us: 5_000.0,
+            max_us: 2_000.0,
+        }
+        .validate()
+        .unwrap_err();
         assert_eq!(e, "latency min 5ms exceeds max 2ms");
         assert!(Latency::Constant { us: -1.0 }.validate().is_err());
-        assert!(Latency::Pareto { scale_us: 1.0, alpha: 0.0 }.validate().is_err());
+        assert!(
+            Latency::Pareto {
+                scale_us: 1.0,
+                alpha: 0.0
+            }
+            .validate()
+            .is_err()
+        );
         assert!(Latency::Mixture(vec![]).validate().is_err());
     }
 }

@@ -1,10 +1,10 @@
 //! The network model: per-kind latency, loss, duplication, per-link
 //! overrides, partitions and extra delay.
 
+use crate::NodeId;
 use crate::latency::Latency;
 use crate::rng::SimRng;
 use crate::time::SimDuration;
-use crate::NodeId;
 
 /// How messages travel. Every field has a default that means "a perfect,
 /// instantaneous network"; a harness fills in what the scenario says.
@@ -60,7 +60,10 @@ struct Link {
 pub(crate) enum Fate {
     Partitioned,
     Lost,
-    Deliver { delay: SimDuration, copy: Option<SimDuration> },
+    Deliver {
+        delay: SimDuration,
+        copy: Option<SimDuration>,
+    },
 }
 
 pub(crate) struct Network {
@@ -72,6 +75,7 @@ pub(crate) struct Network {
     overrides: Vec<LinkConfig>,
     /// Extra one-way delay for messages to or from each node (latency spikes).
     extra_delay: Vec<SimDuration>,
+    any_extra_delay: bool,
     pub(crate) client_latency: Latency,
 }
 
@@ -90,9 +94,13 @@ impl Network {
         check_probability("duplicate", cfg.duplicate)?;
         let mut by_kind = vec![cfg.latency.clone(); kinds.len()];
         for (name, lat) in &cfg.per_kind {
-            lat.validate().map_err(|e| format!("latency of {name}: {e}"))?;
+            lat.validate()
+                .map_err(|e| format!("latency of {name}: {e}"))?;
             let i = kinds.iter().position(|k| k == name).ok_or_else(|| {
-                format!("unknown message kind {name:?}; valid kinds are {}", kinds.join(", "))
+                format!(
+                    "unknown message kind {name:?}; valid kinds are {}",
+                    kinds.join(", ")
+                )
             })?;
             by_kind[i] = lat.clone();
         }
@@ -100,11 +108,14 @@ impl Network {
         for (i, l) in cfg.links.iter().enumerate() {
             for node in [l.from, l.to] {
                 if node.index() >= n {
-                    return Err(format!("link override names {node}, but there are only {n} nodes"));
+                    return Err(format!(
+                        "link override names {node}, but there are only {n} nodes"
+                    ));
                 }
             }
             if let Some(lat) = &l.latency {
-                lat.validate().map_err(|e| format!("link {} -> {}: {e}", l.from, l.to))?;
+                lat.validate()
+                    .map_err(|e| format!("link {} -> {}: {e}", l.from, l.to))?;
             }
             if let Some(p) = l.loss {
                 check_probability("link loss", p)?;
@@ -122,6 +133,7 @@ impl Network {
             links,
             overrides: cfg.links.clone(),
             extra_delay: vec![SimDuration::ZERO; n],
+            any_extra_delay: false,
             client_latency: cfg.client_latency.clone(),
         })
     }
@@ -146,7 +158,11 @@ impl Network {
         if rng.chance(loss) {
             return Fate::Lost;
         }
-        let extra = self.extra_delay[from.index()] + self.extra_delay[to.index()];
+        let extra = if self.any_extra_delay {
+            self.extra_delay[from.index()] + self.extra_delay[to.index()]
+        } else {
+            SimDuration::ZERO
+        };
         let delay = latency.sample(rng) + extra;
         let copy = rng.chance(dup).then(|| latency.sample(rng) + extra);
         Fate::Deliver { delay, copy }
@@ -172,6 +188,7 @@ impl Network {
 
     pub(crate) fn set_extra_delay(&mut self, node: NodeId, d: SimDuration) {
         self.extra_delay[node.index()] = d;
+        self.any_extra_delay = self.extra_delay.iter().any(|d| *d > SimDuration::ZERO);
     }
 
     pub(crate) fn is_cut(&self, from: NodeId, to: NodeId) -> bool {

@@ -130,7 +130,11 @@ impl Node for PingPong {
                     cx.set_timer(p, Tick);
                 }
             }
-            Input::Request { client, req, body: HowMany } => {
+            Input::Request {
+                client,
+                req,
+                body: HowMany,
+            } => {
                 let _: ClientId = client;
                 cx.reply(client, req, Count(self.received_since_start));
             }

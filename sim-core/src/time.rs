@@ -74,11 +74,15 @@ impl SimDuration {
             return Err(format!("duration {text:?} is not finite"));
         }
         if value < 0.0 {
-            return Err(format!("duration {text:?} is negative; durations must be >= 0"));
+            return Err(format!(
+                "duration {text:?} is negative; durations must be >= 0"
+            ));
         }
         let us = value * scale;
         if us > 1e15 {
-            return Err(format!("duration {text:?} is too long (more than 31 years)"));
+            return Err(format!(
+                "duration {text:?} is too long (more than 31 years)"
+            ));
         }
         let rounded = us.round();
         if (us - rounded).abs() > 1e-6 {
@@ -169,7 +173,11 @@ mod tests {
     fn duration_parse_rejects_bad_input() {
         assert!(SimDuration::parse("10").unwrap_err().contains("no unit"));
         assert!(SimDuration::parse("-5ms").unwrap_err().contains("negative"));
-        assert!(SimDuration::parse("0.1us").unwrap_err().contains("resolution"));
+        assert!(
+            SimDuration::parse("0.1us")
+                .unwrap_err()
+                .contains("resolution")
+        );
         assert!(SimDuration::parse("fast").is_err());
     }
 

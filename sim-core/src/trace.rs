@@ -170,44 +170,98 @@ impl Record {
     /// Renders the record as one fixed-column line (no trailing newline).
     pub fn write_text(&self, out: &mut String) {
         // Writing into a String cannot fail.
-        let _ = write!(out, "{:>12}  {:<4}  {:<12}  ", self.time, self.actor, self.kind());
+        let _ = write!(
+            out,
+            "{:>12}  {:<4}  {:<12}  ",
+            self.time,
+            self.actor,
+            self.kind()
+        );
         let _ = self.write_detail(out);
     }
 
     fn write_detail(&self, out: &mut String) -> fmt::Result {
         match &self.event {
-            Event::Send { msg, to, kind, arrives_us, detail, .. } => {
+            Event::Send {
+                msg,
+                to,
+                kind,
+                arrives_us,
+                detail,
+                ..
+            } => {
                 write!(out, "m{msg} {kind}")?;
                 if !detail.is_empty() {
                     write!(out, " {detail}")?;
                 }
                 write!(out, " -> {to} @{}", SimTime(*arrives_us))
             }
-            Event::Deliver { msg, from, kind, .. } => write!(out, "m{msg} {kind} <- {from}"),
-            Event::Drop { msg, from, to, kind, reason } => {
+            Event::Deliver {
+                msg, from, kind, ..
+            } => write!(out, "m{msg} {kind} <- {from}"),
+            Event::Drop {
+                msg,
+                from,
+                to,
+                kind,
+                reason,
+            } => {
                 write!(out, "m{msg} {kind} {from} -> {to}: {reason}")
             }
-            Event::Duplicate { msg, copy, to, kind, arrives_us } => {
-                write!(out, "m{msg} {kind} -> {to} copied as m{copy} @{}", SimTime(*arrives_us))
+            Event::Duplicate {
+                msg,
+                copy,
+                to,
+                kind,
+                arrives_us,
+            } => {
+                write!(
+                    out,
+                    "m{msg} {kind} -> {to} copied as m{copy} @{}",
+                    SimTime(*arrives_us)
+                )
             }
-            Event::SetTimer { timer, label, fires_us } => {
+            Event::SetTimer {
+                timer,
+                label,
+                fires_us,
+            } => {
                 write!(out, "t{timer} {label} @{}", SimTime(*fires_us))
             }
             Event::Timer { timer, label } => write!(out, "t{timer} {label}"),
             Event::CancelTimer { timer } => write!(out, "t{timer}"),
-            Event::DropTimer { timer, label, reason } => write!(out, "t{timer} {label}: {reason}"),
+            Event::DropTimer {
+                timer,
+                label,
+                reason,
+            } => write!(out, "t{timer} {label}: {reason}"),
             Event::Fault { detail } => write!(out, "{detail}"),
-            Event::Request { req, label, node, detail } => {
+            Event::Request {
+                req,
+                label,
+                node,
+                detail,
+            } => {
                 write!(out, "{label}#{req}")?;
                 if !detail.is_empty() {
                     write!(out, " {detail}")?;
                 }
                 write!(out, " -> {node}")
             }
-            Event::DropRequest { req, label, node, reason } => {
+            Event::DropRequest {
+                req,
+                label,
+                node,
+                reason,
+            } => {
                 write!(out, "{label}#{req} -> {node}: {reason}")
             }
-            Event::Reply { req, label, node, detail } => {
+            Event::Reply {
+                req,
+                label,
+                node,
+                detail,
+            } => {
                 write!(out, "{label}#{req} <- {node}")?;
                 if !detail.is_empty() {
                     write!(out, ": {detail}")?;
@@ -230,7 +284,10 @@ pub struct Trace {
 
 impl Trace {
     pub fn new(enabled: bool) -> Trace {
-        Trace { enabled, ..Trace::default() }
+        Trace {
+            enabled,
+            ..Trace::default()
+        }
     }
 
     /// Whether events are being recorded. Callers check this before formatting anything.
