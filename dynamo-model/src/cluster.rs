@@ -1,0 +1,508 @@
+//! Driving a Dynamo cluster in sim-core: the nodes, the clients (explicit
+//! operations and generated load), and the ground-truth history of every
+//! client operation that the checkers read.
+
+use crate::config::{ClusterConfig, KeyScheme};
+use crate::msg::{Reply, Request};
+use crate::node::DynamoNode;
+use crate::ring::{Key, Ring};
+use crate::version::{Stamp, VClock, Version};
+use sim_core::{ClientId, Core, Fault, Harness, Limits, NetConfig, NodeId, Sim, SimDuration, SimRng, SimTime, Stop, Stream};
+use std::sync::Arc;
+
+/// Which node a client sends a request to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Entry {
+    Node(NodeId),
+    /// A node chosen at random (the workload stream).
+    Random,
+    /// Partition-aware: the first node of the key's preference list.
+    Owner,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpKind {
+    Get,
+    Put,
+}
+
+impl OpKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Get => "get",
+            OpKind::Put => "put",
+        }
+    }
+}
+
+/// A client operation to issue at a time.
+#[derive(Clone, Debug)]
+pub struct PlannedOp {
+    pub at: SimTime,
+    pub client: ClientId,
+    pub entry: Entry,
+    pub kind: OpKind,
+    pub key: String,
+    pub value: Option<String>,
+    /// Put with the context returned by this earlier op (an index into the history).
+    pub context_from: Option<usize>,
+}
+
+/// How an operation ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// Not issued yet, or issued and not answered yet.
+    Pending,
+    GetOk { versions: Vec<Version>, context: VClock },
+    PutOk { clock: VClock, stamp: Stamp },
+    Failed { got: u32, needed: u32 },
+    /// The client gave up waiting (the request or its reply was lost, or the node was down).
+    TimedOut,
+}
+
+impl Outcome {
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Outcome::GetOk { .. } | Outcome::PutOk { .. })
+    }
+}
+
+/// One client operation in the history.
+#[derive(Clone, Debug)]
+pub struct OpRecord {
+    /// The request id: `put#3` is the op with id 3.
+    pub id: u64,
+    pub client: ClientId,
+    pub kind: OpKind,
+    pub key: Key,
+    pub value: Option<Arc<str>>,
+    /// The context the put carried.
+    pub context: VClock,
+    pub node: Option<NodeId>,
+    pub planned: SimTime,
+    pub start: Option<SimTime>,
+    pub end: Option<SimTime>,
+    pub outcome: Outcome,
+    /// Generated (load) rather than explicit (timeline).
+    pub generated: bool,
+}
+
+impl OpRecord {
+    pub fn latency(&self) -> Option<SimDuration> {
+        Some(self.end? - self.start?)
+    }
+}
+
+/// How keys are chosen by generated load.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KeyChoice {
+    Uniform,
+    Zipf { exponent: f64 },
+}
+
+/// How generated clients pace themselves.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pacing {
+    /// Each client waits for its reply, then thinks, then sends the next op.
+    Closed { think: SimDuration },
+    /// Each client sends at exponentially distributed intervals, `rate_per_s` ops per second, without waiting.
+    Open { rate_per_s: f64 },
+}
+
+/// Generated client load.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadSpec {
+    pub clients: u32,
+    pub pacing: Pacing,
+    pub keys: u32,
+    pub key_choice: KeyChoice,
+    pub read_fraction: f64,
+    /// Read-modify-write clients: each put carries the context of the client's last get of that key.
+    pub read_modify_write: bool,
+    pub entry: Entry,
+    pub start: SimTime,
+    pub stop: SimTime,
+    /// Stop after this many operations in all (all clients together).
+    pub max_ops: Option<u64>,
+}
+
+struct LoadClient {
+    id: ClientId,
+    /// For read-modify-write: the key of a get whose put is due next.
+    pending_rmw: Option<usize>,
+}
+
+struct Load {
+    spec: LoadSpec,
+    clients: Vec<LoadClient>,
+    zipf_cdf: Vec<f64>,
+    issued: u64,
+    first_client: u32,
+}
+
+const WAKE_ISSUE: u64 = 0;
+const WAKE_TIMEOUT: u64 = 1;
+const WAKE_LOAD: u64 = 2;
+
+fn tag(kind: u64, index: u64) -> u64 {
+    kind << 56 | index
+}
+
+/// The clients: they issue requests, record the history, and pace generated load.
+pub struct Clients {
+    ring: Arc<Ring>,
+    nodes: u32,
+    history: Vec<OpRecord>,
+    planned: Vec<PlannedOp>,
+    rng: SimRng,
+    client_timeout: SimDuration,
+    loads: Vec<Load>,
+    next_client: u32,
+    /// For each history index: its planned-op index, if it came from the timeline.
+    pub op_names: Vec<Option<String>>,
+}
+
+impl Clients {
+    pub fn history(&self) -> &[OpRecord] {
+        &self.history
+    }
+
+    fn pick_node(&mut self, entry: &Entry, key: &Key) -> NodeId {
+        match entry {
+            Entry::Node(n) => *n,
+            Entry::Random => NodeId(self.rng.below(u64::from(self.nodes)) as u32),
+            Entry::Owner => self.ring.preference_list(key, 1)[0],
+        }
+    }
+
+    /// Issues history entry `h` now.
+    fn issue(&mut self, core: &mut Core<DynamoNode>, h: usize, entry: &Entry) {
+        let key = self.history[h].key.clone();
+        let node = self.pick_node(entry, &key);
+        let now = core.now();
+        let rec = &mut self.history[h];
+        rec.node = Some(node);
+        rec.start = Some(now);
+        let body = match rec.kind {
+            OpKind::Get => Request::Get { key },
+            OpKind::Put => Request::Put {
+                key,
+                value: rec.value.clone().expect("puts carry a value"),
+                context: rec.context.clone(),
+            },
+        };
+        core.schedule_request(now, rec.client, node, rec.id, body);
+        core.schedule_wake(now + self.client_timeout, rec.client, tag(WAKE_TIMEOUT, h as u64));
+    }
+
+    fn key_name(&self, i: u32) -> String {
+        match self.ring.scheme() {
+            KeyScheme::Md5 => format!("key{i}"),
+            KeyScheme::Integer { .. } => i.to_string(),
+        }
+    }
+
+    fn load_op(&mut self, core: &mut Core<DynamoNode>, l: usize, c: usize) {
+        let now = core.now();
+        let load = &self.loads[l];
+        if now > load.spec.stop || load.spec.max_ops.is_some_and(|m| load.issued >= m) {
+            return;
+        }
+        let client = load.clients[c].id;
+        let (kind, key_index, context) = if let Some(get) = load.clients[c].pending_rmw {
+            let ctx = match &self.history[get].outcome {
+                Outcome::GetOk { context, .. } => context.clone(),
+                _ => VClock::new(),
+            };
+            (OpKind::Put, None, Some((get, ctx)))
+        } else {
+            let kind = if self.rng.chance(load.spec.read_fraction) { OpKind::Get } else { OpKind::Put };
+            let k = match load.spec.key_choice {
+                KeyChoice::Uniform => self.rng.below(u64::from(load.spec.keys)) as u32,
+                KeyChoice::Zipf { .. } => {
+                    let u = self.rng.unit();
+                    load.zipf_cdf.partition_point(|&p| p < u).min(load.zipf_cdf.len() - 1) as u32
+                }
+            };
+            (kind, Some(k), None)
+        };
+        let key = match (&context, key_index) {
+            (Some((get, _)), _) => self.history[*get].key.clone(),
+            (None, Some(k)) => self.ring.key(&self.key_name(k)).expect("load keys are validated"),
+            (None, None) => unreachable!(),
+        };
+        let id = self.history.len() as u64 + 1;
+        let rmw = self.loads[l].spec.read_modify_write;
+        let kind = if rmw && context.is_none() { OpKind::Get } else { kind };
+        let value = (kind == OpKind::Put).then(|| Arc::from(format!("{client}-{id}").as_str()));
+        self.history.push(OpRecord {
+            id,
+            client,
+            kind,
+            key,
+            value,
+            context: context.map(|(_, c)| c).unwrap_or_default(),
+            node: None,
+            planned: now,
+            start: None,
+            end: None,
+            outcome: Outcome::Pending,
+            generated: true,
+        });
+        self.op_names.push(None);
+        let h = self.history.len() - 1;
+        let load = &mut self.loads[l];
+        load.issued += 1;
+        load.clients[c].pending_rmw = (rmw && kind == OpKind::Get).then_some(h);
+        let entry = load.spec.entry.clone();
+        let (pacing, n_clients) = (load.spec.pacing.clone(), load.clients.len());
+        self.issue(core, h, &entry);
+        if let Pacing::Open { rate_per_s } = pacing {
+            let per_client = rate_per_s / n_clients as f64;
+            let gap_us = -1e6 / per_client * libm::log(1.0 - self.rng.unit());
+            let next = now + SimDuration(gap_us.round() as u64);
+            core.schedule_wake(next, client, tag(WAKE_LOAD, (l as u64) << 24 | c as u64));
+        }
+    }
+
+    /// A generated client's op finished: a closed-loop client thinks, then goes on.
+    fn load_done(&mut self, core: &mut Core<DynamoNode>, h: usize) {
+        if !self.history[h].generated {
+            return;
+        }
+        let client = self.history[h].client;
+        for (l, load) in self.loads.iter().enumerate() {
+            if client.0 < load.first_client || client.0 >= load.first_client + load.clients.len() as u32 {
+                continue;
+            }
+            let c = (client.0 - load.first_client) as usize;
+            if let Pacing::Closed { think } = load.spec.pacing {
+                let at = core.now() + think;
+                core.schedule_wake(at, client, tag(WAKE_LOAD, (l as u64) << 24 | c as u64));
+            }
+        }
+    }
+}
+
+impl Harness<DynamoNode> for Clients {
+    fn on_reply(&mut self, core: &mut Core<DynamoNode>, _client: ClientId, req: u64, _node: NodeId, reply: Reply) {
+        let h = (req - 1) as usize;
+        let rec = &mut self.history[h];
+        if rec.outcome != Outcome::Pending {
+            return; // The client already gave up on it.
+        }
+        rec.end = Some(core.now());
+        rec.outcome = match reply {
+            Reply::Got { versions, context, .. } => Outcome::GetOk { versions, context },
+            Reply::Put { clock, stamp, .. } => Outcome::PutOk { clock, stamp },
+            Reply::Failed { got, needed } => Outcome::Failed { got, needed },
+        };
+        self.load_done(core, h);
+    }
+
+    fn on_wake(&mut self, core: &mut Core<DynamoNode>, _client: ClientId, t: u64) {
+        let (kind, index) = (t >> 56, t & ((1 << 56) - 1));
+        match kind {
+            WAKE_ISSUE => {
+                let p = self.planned[index as usize].clone();
+                let key = self.ring.key(&p.key).expect("planned keys are validated");
+                let context = match p.context_from.map(|i| &self.history[i].outcome) {
+                    Some(Outcome::GetOk { context, .. }) => context.clone(),
+                    _ => VClock::new(),
+                };
+                let id = self.history.len() as u64 + 1;
+                self.history.push(OpRecord {
+                    id,
+                    client: p.client,
+                    kind: p.kind,
+                    key,
+                    value: p.value.as_deref().map(Arc::from),
+                    context,
+                    node: None,
+                    planned: p.at,
+                    start: None,
+                    end: None,
+                    outcome: Outcome::Pending,
+                    generated: false,
+                });
+                self.op_names.push(None);
+                let h = self.history.len() - 1;
+                self.issue(core, h, &p.entry);
+            }
+            WAKE_TIMEOUT => {
+                let h = index as usize;
+                if self.history[h].outcome == Outcome::Pending {
+                    self.history[h].outcome = Outcome::TimedOut;
+                    self.history[h].end = Some(core.now());
+                    self.load_done(core, h);
+                }
+            }
+            WAKE_LOAD => {
+                let (l, c) = ((index >> 24) as usize, (index & 0xff_ffff) as usize);
+                self.load_op(core, l, c);
+            }
+            _ => unreachable!("unknown wake tag {t:#x}"),
+        }
+    }
+}
+
+/// A cluster of Dynamo nodes in a simulation, with its clients.
+pub struct Cluster {
+    pub sim: Sim<DynamoNode>,
+    pub clients: Clients,
+    pub ring: Arc<Ring>,
+    pub cfg: Arc<ClusterConfig>,
+}
+
+impl Cluster {
+    /// Builds a cluster. Returns every configuration problem found.
+    pub fn new(cfg: ClusterConfig, net: &NetConfig, seed: u64, trace: bool) -> Result<Cluster, Vec<String>> {
+        let errs = cfg.validate();
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        let ring = Arc::new(Ring::build(&cfg, &mut SimRng::new(seed, Stream::Setup)));
+        let cfg = Arc::new(cfg);
+        let nodes = (0..cfg.nodes).map(|i| DynamoNode::new(NodeId(i), cfg.clone(), ring.clone())).collect();
+        let mut sim = Sim::new(seed, nodes, net, trace).map_err(|e| vec![e])?;
+        sim.core.trace.header.extend(cfg.describe());
+        sim.core.trace.header.push(describe_net(net));
+        let client_timeout = SimDuration(cfg.op_deadline.as_us() * 2 + 1_000_000);
+        let clients = Clients {
+            ring: ring.clone(),
+            nodes: cfg.nodes,
+            history: Vec::new(),
+            planned: Vec::new(),
+            rng: SimRng::new(seed, Stream::Workload),
+            client_timeout,
+            loads: Vec::new(),
+            next_client: 0,
+            op_names: Vec::new(),
+        };
+        Ok(Cluster { sim, clients, ring, cfg })
+    }
+
+    /// Schedules an explicit client operation. Its key must be valid for the ring.
+    pub fn plan(&mut self, op: PlannedOp) -> Result<(), String> {
+        self.ring.key(&op.key)?;
+        if let Entry::Node(n) = op.entry {
+            if n.0 >= self.cfg.nodes {
+                return Err(format!("unknown node {n}: the cluster has n0..n{}", self.cfg.nodes - 1));
+            }
+        }
+        self.clients.next_client = self.clients.next_client.max(op.client.0 + 1);
+        let i = self.clients.planned.len() as u64;
+        self.sim.core.schedule_wake(op.at, op.client, tag(WAKE_ISSUE, i));
+        self.clients.planned.push(op);
+        Ok(())
+    }
+
+    /// Adds generated load; its clients are numbered after every explicit client.
+    pub fn add_load(&mut self, spec: LoadSpec) -> Result<(), String> {
+        if spec.keys == 0 || spec.clients == 0 {
+            return Err("generated load needs at least one client and one key".into());
+        }
+        if let KeyScheme::Integer { hash_bits } = self.ring.scheme() {
+            if u64::from(spec.keys) > 1u64 << hash_bits {
+                return Err(format!("{} keys do not fit in 2^{hash_bits} integer key slots", spec.keys));
+            }
+        }
+        let zipf_cdf = match spec.key_choice {
+            KeyChoice::Uniform => Vec::new(),
+            KeyChoice::Zipf { exponent } => {
+                let weights: Vec<f64> = (1..=spec.keys).map(|k| 1.0 / libm::pow(f64::from(k), exponent)).collect();
+                let total: f64 = weights.iter().sum();
+                let mut acc = 0.0;
+                weights.iter().map(|w| {
+                    acc += w / total;
+                    acc
+                }).collect()
+            }
+        };
+        let first_client = self.clients.next_client.max(100);
+        let clients: Vec<LoadClient> =
+            (0..spec.clients).map(|i| LoadClient { id: ClientId(first_client + i), pending_rmw: None }).collect();
+        self.clients.next_client = first_client + spec.clients;
+        let l = self.clients.loads.len() as u64;
+        for (c, client) in clients.iter().enumerate() {
+            // Clients start spread over the first millisecond so they do not act in lockstep.
+            let at = spec.start + SimDuration(c as u64 * 1_000 / u64::from(spec.clients));
+            self.sim.core.schedule_wake(at, client.id, tag(WAKE_LOAD, l << 24 | c as u64));
+        }
+        self.clients.loads.push(Load { spec, clients, zipf_cdf, issued: 0, first_client });
+        Ok(())
+    }
+
+    pub fn fault(&mut self, at: SimTime, fault: Fault) {
+        self.sim.core.schedule_fault(at, fault);
+    }
+
+    pub fn run_until(&mut self, t: SimTime) -> Stop {
+        self.sim.run(&mut self.clients, Limits::until(t))
+    }
+
+    pub fn run_with(&mut self, limits: Limits) -> Stop {
+        self.sim.run(&mut self.clients, limits)
+    }
+
+    pub fn now(&self) -> SimTime {
+        self.sim.now()
+    }
+
+    pub fn history(&self) -> &[OpRecord] {
+        self.clients.history()
+    }
+
+    pub fn node(&self, n: NodeId) -> &DynamoNode {
+        &self.sim.nodes[n.index()]
+    }
+
+    pub fn nodes(&self) -> &[DynamoNode] {
+        &self.sim.nodes
+    }
+
+    pub fn key(&self, name: &str) -> Result<Key, String> {
+        self.ring.key(name)
+    }
+
+    /// Every node's store and hints, one line per (node, key), for the trace footer.
+    pub fn state_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for node in self.nodes() {
+            let up = if self.sim.core.is_up(node.id()) { "" } else { " (down)" };
+            if node.store().is_empty() && node.hints().is_empty() {
+                out.push(format!("{}{up}: empty", node.id()));
+            }
+            for (key, versions) in node.store() {
+                let vs: Vec<String> = versions.iter().map(ToString::to_string).collect();
+                out.push(format!("{}{up}: key {key} = {{{}}}", node.id(), vs.join(" ")));
+            }
+            for ((target, key), hint) in node.hints() {
+                let vs: Vec<String> = hint.versions.iter().map(ToString::to_string).collect();
+                out.push(format!("{}{up}: hint for {target}: key {key} = {{{}}}", node.id(), vs.join(" ")));
+            }
+        }
+        out
+    }
+}
+
+fn describe_net(net: &NetConfig) -> String {
+    let mut s = format!("network latency={} loss={} duplicate={}", net.latency, net.loss, net.duplicate);
+    for (kind, lat) in &net.per_kind {
+        s.push_str(&format!(" {kind}={lat}"));
+    }
+    for l in &net.links {
+        s.push_str(&format!(" link({}->{}", l.from, l.to));
+        if let Some(lat) = &l.latency {
+            s.push_str(&format!(" latency={lat}"));
+        }
+        if let Some(p) = l.loss {
+            s.push_str(&format!(" loss={p}"));
+        }
+        if let Some(p) = l.duplicate {
+            s.push_str(&format!(" duplicate={p}"));
+        }
+        s.push(')');
+    }
+    s.push_str(&format!(" client_latency={}", net.client_latency));
+    s
+}

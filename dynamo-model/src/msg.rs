@@ -1,0 +1,242 @@
+//! What nodes, clients and the trace see: messages, timers, client requests
+//! and replies, and trace notes.
+
+use crate::ring::Key;
+use crate::version::{Stamp, VClock, Version};
+use sim_core::{ClientId, Message, NodeId, Traced};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+/// A coordinator-local operation id; replies carry it back.
+pub type OpTag = u64;
+
+/// A message between nodes.
+#[derive(Clone, Debug)]
+pub enum Msg {
+    /// A node outside the key's top N passes a client request to an owner (§4.5).
+    Forward { client: ClientId, req: u64, request: Request },
+    /// A coordinator asks a replica to store a new version; `hint` names the
+    /// node a fallback stands in for (sloppy quorum, §4.6).
+    Replicate { op: OpTag, key: Key, version: Version, hint: Option<NodeId> },
+    ReplicateAck { op: OpTag },
+    Read { op: OpTag, key: Key },
+    ReadReply { op: OpTag, versions: Vec<Version> },
+    /// Read repair: the reconciled versions for a replica that returned stale ones.
+    Repair { key: Key, versions: Vec<Version> },
+    /// A fallback delivers a hinted replica to the node it was meant for.
+    Handoff { key: Key, versions: Vec<Version>, rev: u64 },
+    HandoffAck { key: Key, rev: u64 },
+    /// Push-pull gossip of heartbeats (§4.8).
+    Gossip { beats: Vec<Beat> },
+    GossipReply { beats: Vec<Beat> },
+    /// Anti-entropy (§4.7): the sender's Merkle hashes for some tree nodes at one level.
+    MerkleHashes { range: u32, level: u8, hashes: Vec<(u32, u64)> },
+    /// Anti-entropy: the sender's versions of every key in the differing leaves.
+    MerkleKeys { range: u32, leaves: Vec<u32>, entries: Vec<(Key, Vec<Version>)>, reply: bool },
+}
+
+/// A heartbeat: (generation, counter). The generation is the node's clock
+/// reading when it last started, so a restarted node's beats outrank its old ones.
+pub type Beat = (i64, u64);
+
+fn write_versions(out: &mut String, versions: &[Version]) {
+    out.push('{');
+    for (i, v) in versions.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let _ = write!(out, "{v}");
+    }
+    out.push('}');
+}
+
+impl Traced for Msg {
+    fn label(&self) -> &'static str {
+        Self::KINDS[self.kind()]
+    }
+
+    fn detail(&self, out: &mut String) {
+        let _ = match self {
+            Msg::Forward { req, request, .. } => write!(out, "{}#{req}", request.label()),
+            Msg::Replicate { op, key, version, hint } => {
+                let _ = write!(out, "op{op} key {key} {version}");
+                match hint {
+                    Some(h) => write!(out, " hint={h}"),
+                    None => Ok(()),
+                }
+            }
+            Msg::ReplicateAck { op } => write!(out, "op{op}"),
+            Msg::Read { op, key } => write!(out, "op{op} key {key}"),
+            Msg::ReadReply { op, versions } => {
+                let _ = write!(out, "op{op} ");
+                write_versions(out, versions);
+                Ok(())
+            }
+            Msg::Repair { key, versions } | Msg::Handoff { key, versions, .. } => {
+                let _ = write!(out, "key {key} ");
+                write_versions(out, versions);
+                Ok(())
+            }
+            Msg::HandoffAck { key, rev } => write!(out, "key {key} rev {rev}"),
+            Msg::Gossip { beats } | Msg::GossipReply { beats } => {
+                out.push('[');
+                for (i, (_, n)) in beats.iter().enumerate() {
+                    let _ = write!(out, "{}{n}", if i > 0 { " " } else { "" });
+                }
+                out.push(']');
+                Ok(())
+            }
+            Msg::MerkleHashes { range, level, hashes } => {
+                write!(out, "range {range} level {level} nodes {}", hashes.len())
+            }
+            Msg::MerkleKeys { range, leaves, entries, .. } => {
+                let _ = write!(out, "range {range} leaves {} keys", leaves.len());
+                for (k, _) in entries {
+                    let _ = write!(out, " {k}");
+                }
+                Ok(())
+            }
+        };
+    }
+}
+
+impl Message for Msg {
+    const KINDS: &'static [&'static str] = &[
+        "Forward",
+        "Replicate",
+        "ReplicateAck",
+        "Read",
+        "ReadReply",
+        "Repair",
+        "Handoff",
+        "HandoffAck",
+        "Gossip",
+        "GossipReply",
+        "MerkleHashes",
+        "MerkleKeys",
+    ];
+
+    fn kind(&self) -> usize {
+        match self {
+            Msg::Forward { .. } => 0,
+            Msg::Replicate { .. } => 1,
+            Msg::ReplicateAck { .. } => 2,
+            Msg::Read { .. } => 3,
+            Msg::ReadReply { .. } => 4,
+            Msg::Repair { .. } => 5,
+            Msg::Handoff { .. } => 6,
+            Msg::HandoffAck { .. } => 7,
+            Msg::Gossip { .. } => 8,
+            Msg::GossipReply { .. } => 9,
+            Msg::MerkleHashes { .. } => 10,
+            Msg::MerkleKeys { .. } => 11,
+        }
+    }
+}
+
+/// A node's timers.
+#[derive(Clone, Debug)]
+pub enum Timer {
+    /// Replicas of `op` sent in `round` have not all answered in time.
+    ReplicaTimeout { op: OpTag, round: u32 },
+    /// `op` has run out of time.
+    Deadline { op: OpTag },
+    /// The read-repair window of get `op` has closed.
+    ReadRepair { op: OpTag },
+    Gossip,
+    HintDelivery,
+    AntiEntropy,
+}
+
+impl Traced for Timer {
+    fn label(&self) -> &'static str {
+        match self {
+            Timer::ReplicaTimeout { .. } => "replica-timeout",
+            Timer::Deadline { .. } => "deadline",
+            Timer::ReadRepair { .. } => "read-repair",
+            Timer::Gossip => "gossip",
+            Timer::HintDelivery => "hint-delivery",
+            Timer::AntiEntropy => "anti-entropy",
+        }
+    }
+}
+
+/// A client request.
+#[derive(Clone, Debug)]
+pub enum Request {
+    Get { key: Key },
+    /// `context` is the merged clock a previous get returned (empty for a blind write).
+    Put { key: Key, value: Arc<str>, context: VClock },
+}
+
+impl Request {
+    pub fn key(&self) -> &Key {
+        match self {
+            Request::Get { key } | Request::Put { key, .. } => key,
+        }
+    }
+}
+
+impl Traced for Request {
+    fn label(&self) -> &'static str {
+        match self {
+            Request::Get { .. } => "get",
+            Request::Put { .. } => "put",
+        }
+    }
+    fn detail(&self, out: &mut String) {
+        let _ = match self {
+            Request::Get { key } => write!(out, "key {key}"),
+            Request::Put { key, value, context } => {
+                write!(out, "key {key} = {:?} context {context}", &**value)
+            }
+        };
+    }
+}
+
+/// A coordinator's answer to a client.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// Every causally unrelated version found (empty if the key was never written) and their merged clock.
+    Got { versions: Vec<Version>, context: VClock, replies: u32 },
+    /// The put reached W replicas; `clock` and `stamp` are the new version's.
+    Put { clock: VClock, stamp: Stamp, acks: u32 },
+    /// The quorum was not reached before the deadline.
+    Failed { got: u32, needed: u32 },
+}
+
+impl Traced for Reply {
+    fn label(&self) -> &'static str {
+        match self {
+            Reply::Got { .. } | Reply::Put { .. } => "ok",
+            Reply::Failed { .. } => "failed",
+        }
+    }
+    fn detail(&self, out: &mut String) {
+        let _ = match self {
+            Reply::Got { versions, context, replies } => {
+                let _ = write!(out, "{} version(s) ", versions.len());
+                write_versions(out, versions);
+                write!(out, " context {context} ({replies} replies)")
+            }
+            Reply::Put { clock, acks, .. } => write!(out, "stored {clock} ({acks} acks)"),
+            Reply::Failed { got, needed } => write!(out, "{got} of {needed} needed answered"),
+        };
+    }
+}
+
+/// A trace note: what a node decided and why. Built only when the trace records.
+#[derive(Debug)]
+pub struct Note {
+    pub label: &'static str,
+    pub text: String,
+}
+
+impl Traced for Note {
+    fn label(&self) -> &'static str {
+        self.label
+    }
+    fn detail(&self, out: &mut String) {
+        out.push_str(&self.text);
+    }
+}

@@ -1,0 +1,701 @@
+//! The Dynamo node: one sans-IO state machine that owns a store, a hint
+//! store, a local membership view, and one coordinator state machine per
+//! client request it coordinates.
+
+use crate::config::{ClusterConfig, Versioning};
+use crate::membership::View;
+use crate::merkle::{self, MerkleTree};
+use crate::msg::{Msg, Note, OpTag, Reply, Request, Timer};
+use crate::ring::{Key, Ring};
+use crate::version::{merged_clock, reconcile, reconcile_all, same_versions, Stamp, Version};
+use sim_core::{ClientId, Context, Input, NodeId, TimerId};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+type Cx<'a, 'b> = &'a mut Context<'b, DynamoNode>;
+
+/// A hinted replica kept by a fallback for the node it stood in for (§4.6).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hint {
+    pub versions: Vec<Version>,
+    /// Bumped on every change, so an ack for an older delivery deletes nothing.
+    pub rev: u64,
+}
+
+/// Counters a node keeps about itself. They are measurements, not state: a crash keeps them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NodeStats {
+    pub forwarded: u64,
+    pub coordinated_puts: u64,
+    pub coordinated_gets: u64,
+    pub replica_timeouts: u64,
+    pub hints_created: u64,
+    pub hints_delivered: u64,
+    pub read_repairs: u64,
+    pub anti_entropy_rounds: u64,
+    pub anti_entropy_keys_repaired: u64,
+    /// Vector clock entries dropped by truncation (each may cause a false conflict).
+    pub clock_truncations: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Slot {
+    Pending,
+    Answered,
+    TimedOut,
+}
+
+#[derive(Debug)]
+struct Target {
+    node: NodeId,
+    /// The node this target stands in for, if it is a fallback.
+    hint: Option<NodeId>,
+    slot: Slot,
+    /// What a get's replica returned.
+    versions: Vec<Version>,
+}
+
+#[derive(Debug)]
+enum Work {
+    Put { version: Version },
+    Get,
+}
+
+/// One coordinator state machine (one client request).
+#[derive(Debug)]
+struct Op {
+    client: ClientId,
+    req: u64,
+    key: Key,
+    work: Work,
+    needed: u32,
+    targets: Vec<Target>,
+    /// The next index of the key's walk to consider as a fallback.
+    next_fallback: usize,
+    round: u32,
+    replied: bool,
+    round_timer: Option<TimerId>,
+    deadline: TimerId,
+}
+
+impl Op {
+    fn answered(&self) -> u32 {
+        self.targets.iter().filter(|t| t.slot == Slot::Answered).count() as u32
+    }
+    fn is_get(&self) -> bool {
+        matches!(self.work, Work::Get)
+    }
+}
+
+/// A Dynamo storage node.
+#[derive(Debug)]
+pub struct DynamoNode {
+    id: NodeId,
+    cfg: Arc<ClusterConfig>,
+    ring: Arc<Ring>,
+    // Durable: survives a crash unless the disk is wiped.
+    store: BTreeMap<Key, Vec<Version>>,
+    hints: BTreeMap<(NodeId, Key), Hint>,
+    next_hint_rev: u64,
+    // Volatile: lost in a crash.
+    view: View,
+    ops: BTreeMap<OpTag, Op>,
+    /// Op ids never repeat within a run, so a late reply to a request from
+    /// before a crash cannot be mistaken for one to a new request.
+    next_op: OpTag,
+    pub stats: NodeStats,
+}
+
+impl DynamoNode {
+    pub fn new(id: NodeId, cfg: Arc<ClusterConfig>, ring: Arc<Ring>) -> DynamoNode {
+        let nodes = cfg.nodes as usize;
+        DynamoNode {
+            id,
+            view: View::new(id, nodes, 0),
+            cfg,
+            ring,
+            store: BTreeMap::new(),
+            hints: BTreeMap::new(),
+            next_hint_rev: 1,
+            ops: BTreeMap::new(),
+            next_op: 1,
+            stats: NodeStats::default(),
+        }
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The versions this node stores for `key` (not counting hints).
+    pub fn versions(&self, key: &Key) -> &[Version] {
+        self.store.get(key).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn store(&self) -> &BTreeMap<Key, Vec<Version>> {
+        &self.store
+    }
+
+    /// Hints held, keyed by (intended node, key).
+    pub fn hints(&self) -> &BTreeMap<(NodeId, Key), Hint> {
+        &self.hints
+    }
+
+    /// Whether this node believes `n` is up.
+    pub fn believes_up(&self, n: NodeId) -> bool {
+        self.view.is_up(n)
+    }
+
+    /// Coordinator state machines in flight.
+    pub fn ops_in_flight(&self) -> usize {
+        self.ops.len()
+    }
+
+    fn note(cx: Cx, label: &'static str, text: impl FnOnce() -> String) {
+        cx.note_with(|| Note { label, text: text() });
+    }
+
+    fn heard_from(&mut self, from: NodeId, cx: Cx) {
+        if from != self.id && self.view.mark_up(from) {
+            Self::note(cx, "view", || format!("{from} is up (heard from it)"));
+            self.on_revived(from, cx);
+        }
+    }
+
+    fn on_revived(&mut self, n: NodeId, cx: Cx) {
+        if self.cfg.hinted_handoff {
+            self.deliver_hints(Some(n), cx);
+        }
+    }
+
+    /// Whether a node should be used now: itself, or a peer its view says is up.
+    fn healthy(&self, n: NodeId) -> bool {
+        self.view.is_up(n)
+    }
+
+    // ---- client requests and forwarding (§4.5) ----
+
+    fn on_request(&mut self, client: ClientId, req: u64, request: Request, forwarded: bool, cx: Cx) {
+        let key = request.key().clone();
+        let n = self.cfg.n as usize;
+        let top = self.ring.preference_list(&key, n);
+        if self.cfg.forward_to_owner && !forwarded && !top.contains(&self.id) {
+            if let Some(&owner) = top.iter().find(|&&o| self.healthy(o)) {
+                self.stats.forwarded += 1;
+                let me = self.id;
+                Self::note(cx, "forward", || format!("{}#{req} -> {owner} ({me} is not in the top {n})", request_label(&request)));
+                cx.send(owner, Msg::Forward { client, req, request });
+                return;
+            }
+            Self::note(cx, "coordinate", || format!("no node of the top {n} is believed up; coordinating here"));
+        }
+        self.coordinate(client, req, request, cx);
+    }
+
+    /// Chooses the first N healthy nodes of the key's walk; fallbacks carry a
+    /// hint naming the skipped owner they stand in for (sloppy quorum, §4.6).
+    /// With hinted handoff off the quorum is strict: only the top N.
+    fn choose_targets(&self, key: &Key) -> (Vec<Target>, usize) {
+        let walk = self.ring.walk(key);
+        let n = self.cfg.n as usize;
+        let mut targets = Vec::with_capacity(n);
+        let mut skipped = VecDeque::new();
+        let mut i = 0;
+        while i < walk.len() && targets.len() < n {
+            let node = walk[i];
+            i += 1;
+            let new = |hint| Target { node, hint, slot: Slot::Pending, versions: Vec::new() };
+            if i <= n {
+                if self.healthy(node) || !self.cfg.hinted_handoff {
+                    targets.push(new(None));
+                } else {
+                    skipped.push_back(node);
+                }
+            } else if self.healthy(node) {
+                targets.push(new(skipped.pop_front()));
+            }
+        }
+        (targets, i)
+    }
+
+    fn coordinate(&mut self, client: ClientId, req: u64, request: Request, cx: Cx) {
+        let op_id = self.next_op;
+        self.next_op += 1;
+        let (mut targets, next_fallback) = self.choose_targets(request.key());
+        let (key, work, needed) = match request {
+            Request::Get { key } => {
+                self.stats.coordinated_gets += 1;
+                (key, Work::Get, self.cfg.r)
+            }
+            Request::Put { key, value, context } => {
+                self.stats.coordinated_puts += 1;
+                let version = self.new_version(&key, value, &context, req, cx);
+                (key, Work::Put { version }, self.cfg.w)
+            }
+        };
+        let me = self.id;
+        Self::note(cx, "coordinate", || {
+            let list: Vec<String> = targets
+                .iter()
+                .map(|t| match t.hint {
+                    Some(h) => format!("{}(for {h})", t.node),
+                    None => t.node.to_string(),
+                })
+                .collect();
+            format!("op{op_id} for c{}#{req} key {key}: replicas [{}], need {needed}", client.0, list.join(" "))
+        });
+        // The coordinator's own part happens at once.
+        for t in &mut targets {
+            if t.node == me {
+                t.slot = Slot::Answered;
+                match &work {
+                    Work::Put { version } => {
+                        let v = version.clone();
+                        self.store_version(&key, &v, t.hint, cx);
+                    }
+                    Work::Get => t.versions = self.local_versions(&key),
+                }
+            }
+        }
+        for t in targets.iter().filter(|t| t.node != me) {
+            cx.send(t.node, request_msg(op_id, &key, &work, t.hint));
+        }
+        let deadline = cx.set_timer(self.cfg.op_deadline, Timer::Deadline { op: op_id });
+        let round_timer = targets
+            .iter()
+            .any(|t| t.slot == Slot::Pending)
+            .then(|| cx.set_timer(self.cfg.request_timeout, Timer::ReplicaTimeout { op: op_id, round: 0 }));
+        let op = Op { client, req, key, work, needed, targets, next_fallback, round: 0, replied: false, round_timer, deadline };
+        self.ops.insert(op_id, op);
+        self.progress(op_id, cx);
+    }
+
+    /// The new version's clock: the context's, with this node's counter moved
+    /// past every counter of its own that it has seen for the key (§4.4).
+    fn new_version(&mut self, key: &Key, value: Arc<str>, context: &crate::version::VClock, req: u64, cx: Cx) -> Version {
+        let me = self.id;
+        let local_max = self
+            .store
+            .get(key)
+            .into_iter()
+            .flatten()
+            .chain(self.hints.range((NodeId(0), key.clone())..).filter(|((_, k), _)| k == key).flat_map(|(_, h)| &h.versions))
+            .map(|v| v.clock.get(me))
+            .max()
+            .unwrap_or(0);
+        let mut clock = context.clone();
+        let counter = clock.get(me).max(local_max) + 1;
+        clock.advance(me, counter, cx.clock_us());
+        let dropped = clock.truncate(self.cfg.vclock_max_entries as usize);
+        if dropped > 0 {
+            self.stats.clock_truncations += dropped as u64;
+            Self::note(cx, "truncate", || format!("key {key}: dropped {dropped} oldest clock entries"));
+        }
+        Version { value, clock, stamp: Stamp { clock_us: cx.clock_us(), node: me }, write: req }
+    }
+
+    /// Replies to the client once the quorum is reached, and retires the op when nothing is left to do.
+    fn progress(&mut self, op_id: OpTag, cx: Cx) {
+        let Some(op) = self.ops.get_mut(&op_id) else { return };
+        let got = op.answered();
+        if !op.replied && got >= op.needed {
+            op.replied = true;
+            let reply = match &op.work {
+                Work::Put { version } => Reply::Put { clock: version.clock.clone(), stamp: version.stamp, acks: got },
+                Work::Get => {
+                    let versions = reconciled(op, self.cfg.versioning);
+                    Reply::Got { context: merged_clock(&versions), versions, replies: got }
+                }
+            };
+            cx.reply(op.client, op.req, reply);
+            if op.is_get() && self.cfg.read_repair && op.targets.iter().any(|t| t.slot == Slot::Pending) {
+                cx.set_timer(self.cfg.read_repair_window, Timer::ReadRepair { op: op_id });
+            }
+        }
+        let op = &self.ops[&op_id];
+        if op.replied && op.targets.iter().all(|t| t.slot != Slot::Pending) {
+            // Every replica answered or was given up on: the op is done.
+            self.finish(op_id, cx);
+        }
+    }
+
+    fn finish(&mut self, op_id: OpTag, cx: Cx) {
+        let Some(op) = self.ops.remove(&op_id) else { return };
+        cx.cancel_timer(op.deadline);
+        if let Some(t) = op.round_timer {
+            cx.cancel_timer(t);
+        }
+        if op.is_get() && op.replied && self.cfg.read_repair {
+            self.read_repair(&op, cx);
+        }
+    }
+
+    /// Sends the reconciled versions to every owner that answered with something older (§5).
+    fn read_repair(&mut self, op: &Op, cx: Cx) {
+        let newest = reconciled(op, self.cfg.versioning);
+        if newest.is_empty() {
+            return;
+        }
+        for t in op.targets.iter().filter(|t| t.slot == Slot::Answered && t.hint.is_none()) {
+            if same_versions(&t.versions, &newest) {
+                continue;
+            }
+            self.stats.read_repairs += 1;
+            let key = op.key.clone();
+            Self::note(cx, "read-repair", || format!("{} is stale for key {key}", t.node));
+            if t.node == self.id {
+                let set = self.store.entry(op.key.clone()).or_default();
+                reconcile_all(set, &newest, self.cfg.versioning);
+            } else {
+                cx.send(t.node, Msg::Repair { key: op.key.clone(), versions: newest.clone() });
+            }
+        }
+    }
+
+    fn on_replica_timeout(&mut self, op_id: OpTag, round: u32, cx: Cx) {
+        let hh = self.cfg.hinted_handoff;
+        let Some(op) = self.ops.get(&op_id) else { return };
+        if op.round != round {
+            return;
+        }
+        let late: Vec<(usize, NodeId, Option<NodeId>)> = op
+            .targets
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.slot == Slot::Pending)
+            .map(|(i, t)| (i, t.node, t.hint))
+            .collect();
+        let mut next = op.next_fallback;
+        let walk = self.ring.walk(&op.key);
+        let mut new_targets = Vec::new();
+        for &(_, node, hint) in &late {
+            self.stats.replica_timeouts += 1;
+            if self.view.mark_down(node) {
+                Self::note(cx, "view", || format!("{node} is down (no answer within {})", self.cfg.request_timeout));
+            }
+            let op = &self.ops[&op_id];
+            let mut replacement = None;
+            if hh {
+                while next < walk.len() {
+                    let cand = walk[next];
+                    next += 1;
+                    if self.healthy(cand) && !op.targets.iter().any(|t| t.node == cand) && !new_targets.iter().any(|t: &Target| t.node == cand) {
+                        replacement = Some(cand);
+                        break;
+                    }
+                }
+            }
+            let stands_for = hint.unwrap_or(node);
+            Self::note(cx, "timeout", || match replacement {
+                Some(f) => format!("op{op_id}: {node} did not answer; fallback {f} hint={stands_for}"),
+                None => format!("op{op_id}: {node} did not answer; no fallback left"),
+            });
+            if let Some(f) = replacement {
+                new_targets.push(Target { node: f, hint: Some(stands_for), slot: Slot::Pending, versions: Vec::new() });
+            }
+        }
+        let me = self.id;
+        let op = self.ops.get_mut(&op_id).expect("op exists");
+        for (i, ..) in &late {
+            op.targets[*i].slot = Slot::TimedOut;
+        }
+        op.next_fallback = next;
+        op.round += 1;
+        op.round_timer = None;
+        for t in &new_targets {
+            debug_assert_ne!(t.node, me, "the coordinator is already a target or was skipped");
+            cx.send(t.node, request_msg(op_id, &op.key, &op.work, t.hint));
+        }
+        if !new_targets.is_empty() {
+            op.round_timer = Some(cx.set_timer(self.cfg.request_timeout, Timer::ReplicaTimeout { op: op_id, round: op.round }));
+        }
+        op.targets.extend(new_targets);
+        self.progress(op_id, cx);
+    }
+
+    fn on_deadline(&mut self, op_id: OpTag, cx: Cx) {
+        let Some(op) = self.ops.get_mut(&op_id) else { return };
+        if !op.replied {
+            op.replied = true;
+            let (got, needed) = (op.answered(), op.needed);
+            Self::note(cx, "failed", || format!("op{op_id}: quorum not reached: {got} of {needed} answered"));
+            cx.reply(op.client, op.req, Reply::Failed { got, needed });
+        }
+        self.finish(op_id, cx);
+    }
+
+    fn on_answer(&mut self, from: NodeId, op_id: OpTag, versions: Option<Vec<Version>>, cx: Cx) {
+        let Some(op) = self.ops.get_mut(&op_id) else { return };
+        let Some(t) = op.targets.iter_mut().find(|t| t.node == from && t.slot != Slot::Answered) else { return };
+        t.slot = Slot::Answered;
+        if let Some(v) = versions {
+            t.versions = v;
+        }
+        self.progress(op_id, cx);
+    }
+
+    // ---- replicas ----
+
+    /// Stores a version in the main store, or as a hint for `hint`.
+    fn store_version(&mut self, key: &Key, v: &Version, hint: Option<NodeId>, cx: Cx) {
+        match hint {
+            Some(target) if target != self.id => {
+                let rev = self.next_hint_rev;
+                let entry = self.hints.entry((target, key.clone()));
+                let fresh = matches!(entry, std::collections::btree_map::Entry::Vacant(_));
+                let h = entry.or_insert(Hint { versions: Vec::new(), rev });
+                if reconcile(&mut h.versions, v, self.cfg.versioning) {
+                    h.rev = rev;
+                    self.next_hint_rev += 1;
+                    if fresh {
+                        self.stats.hints_created += 1;
+                    }
+                    Self::note(cx, "hint", || format!("holding key {key} {v} for {target}"));
+                }
+            }
+            _ => {
+                reconcile(self.store.entry(key.clone()).or_default(), v, self.cfg.versioning);
+            }
+        }
+    }
+
+    /// What this node answers a read with: its store's versions and any hinted ones, reconciled.
+    fn local_versions(&self, key: &Key) -> Vec<Version> {
+        let mut out = self.store.get(key).cloned().unwrap_or_default();
+        for ((_, k), h) in &self.hints {
+            if k == key {
+                reconcile_all(&mut out, &h.versions, self.cfg.versioning);
+            }
+        }
+        out
+    }
+
+    // ---- hinted handoff (§4.6) ----
+
+    /// Sends every hint whose target is believed up (or only `only`'s).
+    fn deliver_hints(&mut self, only: Option<NodeId>, cx: Cx) {
+        for ((target, key), h) in &self.hints {
+            if only.is_some_and(|o| o != *target) || !self.view.is_up(*target) {
+                continue;
+            }
+            cx.send(*target, Msg::Handoff { key: key.clone(), versions: h.versions.clone(), rev: h.rev });
+        }
+    }
+
+    // ---- gossip (§4.8) ----
+
+    fn gossip_round(&mut self, cx: Cx) {
+        let n = self.cfg.nodes;
+        if n > 1 {
+            let mut peer = cx.rng().below(u64::from(n) - 1) as u32;
+            if peer >= self.id.0 {
+                peer += 1;
+            }
+            let beats = self.view.beat();
+            cx.send(NodeId(peer), Msg::Gossip { beats });
+        }
+        cx.set_timer(self.cfg.gossip_interval, Timer::Gossip);
+    }
+
+    fn merge_beats(&mut self, beats: &[crate::msg::Beat], cx: Cx) {
+        for n in self.view.merge(beats) {
+            Self::note(cx, "view", || format!("{n} is up (newer heartbeat through gossip)"));
+            self.on_revived(n, cx);
+        }
+    }
+
+    // ---- anti-entropy (§4.7) ----
+
+    fn tree(&self, range: u32) -> MerkleTree {
+        let r = range as usize;
+        let entries = self.store.iter().filter(|(k, _)| self.ring.range_of(k) == r).map(|(k, v)| (k, v.as_slice()));
+        MerkleTree::build(entries, self.cfg.merkle_depth)
+    }
+
+    fn anti_entropy_round(&mut self, cx: Cx) {
+        let n = self.cfg.n as usize;
+        let mine: Vec<usize> = (0..self.ring.range_count()).filter(|&r| self.ring.range_replicas(r, n).contains(&self.id)).collect();
+        if !mine.is_empty() {
+            let range = mine[cx.rng().index(mine.len())];
+            let peers: Vec<NodeId> = self.ring.range_replicas(range, n).iter().copied().filter(|&p| p != self.id).collect();
+            if !peers.is_empty() {
+                let peer = peers[cx.rng().index(peers.len())];
+                self.stats.anti_entropy_rounds += 1;
+                let root = self.tree(range as u32).root();
+                cx.send(peer, Msg::MerkleHashes { range: range as u32, level: 0, hashes: vec![(0, root)] });
+            }
+        }
+        cx.set_timer(self.cfg.anti_entropy_interval, Timer::AntiEntropy);
+    }
+
+    fn on_merkle_hashes(&mut self, from: NodeId, range: u32, level: u8, hashes: &[(u32, u64)], cx: Cx) {
+        if range as usize >= self.ring.range_count() {
+            return;
+        }
+        let tree = self.tree(range);
+        let differing: Vec<u32> = hashes.iter().filter(|(i, h)| tree.hash(level, *i) != Some(*h)).map(|(i, _)| *i).collect();
+        if differing.is_empty() {
+            return;
+        }
+        if u32::from(level) < tree.depth() {
+            let below: Vec<(u32, u64)> = differing.iter().flat_map(|&i| tree.children(level, i)).collect();
+            cx.send(from, Msg::MerkleHashes { range, level: level + 1, hashes: below });
+        } else {
+            let entries = self.leaf_entries(range, &differing);
+            cx.send(from, Msg::MerkleKeys { range, leaves: differing, entries, reply: false });
+        }
+    }
+
+    fn leaf_entries(&self, range: u32, leaves: &[u32]) -> Vec<(Key, Vec<Version>)> {
+        let depth = self.cfg.merkle_depth;
+        self.store
+            .iter()
+            .filter(|(k, v)| !v.is_empty() && self.ring.range_of(k) == range as usize && leaves.contains(&merkle::leaf_of(k, depth)))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    fn on_merkle_keys(&mut self, from: NodeId, range: u32, leaves: Vec<u32>, entries: Vec<(Key, Vec<Version>)>, reply: bool, cx: Cx) {
+        let mut repaired = 0;
+        for (key, versions) in &entries {
+            let set = self.store.entry(key.clone()).or_default();
+            if reconcile_all(set, versions, self.cfg.versioning) {
+                repaired += 1;
+            }
+        }
+        if repaired > 0 {
+            self.stats.anti_entropy_keys_repaired += repaired;
+            Self::note(cx, "anti-entropy", || format!("range {range}: {repaired} key(s) updated from {from}"));
+        }
+        if !reply {
+            let mine = self.leaf_entries(range, &leaves);
+            cx.send(from, Msg::MerkleKeys { range, leaves, entries: mine, reply: true });
+        }
+    }
+}
+
+fn request_label(r: &Request) -> &'static str {
+    match r {
+        Request::Get { .. } => "get",
+        Request::Put { .. } => "put",
+    }
+}
+
+fn request_msg(op: OpTag, key: &Key, work: &Work, hint: Option<NodeId>) -> Msg {
+    match work {
+        Work::Put { version } => Msg::Replicate { op, key: key.clone(), version: version.clone(), hint },
+        Work::Get => Msg::Read { op, key: key.clone() },
+    }
+}
+
+/// Every answered replica's versions, reconciled.
+fn reconciled(op: &Op, mode: Versioning) -> Vec<Version> {
+    let mut out = Vec::new();
+    for t in op.targets.iter().filter(|t| t.slot == Slot::Answered) {
+        reconcile_all(&mut out, &t.versions, mode);
+    }
+    out
+}
+
+impl sim_core::Node for DynamoNode {
+    type Msg = Msg;
+    type Timer = Timer;
+    type Request = Request;
+    type Reply = Reply;
+    type Note = Note;
+
+    fn start(&mut self, cx: &mut Context<'_, Self>) {
+        self.view = View::new(self.id, self.cfg.nodes as usize, cx.clock_us());
+        // Periodic work starts at a random phase, so nodes do not all act at once.
+        let phase = |cx: &mut Context<'_, Self>, period: sim_core::SimDuration| {
+            sim_core::SimDuration(1 + cx.rng().below(period.as_us().max(1)))
+        };
+        if self.cfg.gossip {
+            let p = phase(cx, self.cfg.gossip_interval);
+            cx.set_timer(p, Timer::Gossip);
+        }
+        if self.cfg.hinted_handoff {
+            let p = phase(cx, self.cfg.hint_interval);
+            cx.set_timer(p, Timer::HintDelivery);
+        }
+        if self.cfg.anti_entropy {
+            let p = phase(cx, self.cfg.anti_entropy_interval);
+            cx.set_timer(p, Timer::AntiEntropy);
+        }
+    }
+
+    fn handle(&mut self, input: Input<Self>, cx: &mut Context<'_, Self>) {
+        match input {
+            Input::Request { client, req, body } => self.on_request(client, req, body, false, cx),
+            Input::Timer { timer, .. } => match timer {
+                Timer::ReplicaTimeout { op, round } => self.on_replica_timeout(op, round, cx),
+                Timer::Deadline { op } => self.on_deadline(op, cx),
+                Timer::ReadRepair { op } => {
+                    if let Some(o) = self.ops.get_mut(&op) {
+                        // Stop waiting for the stragglers: repair with what has arrived.
+                        for t in &mut o.targets {
+                            if t.slot == Slot::Pending {
+                                t.slot = Slot::TimedOut;
+                            }
+                        }
+                        self.finish(op, cx);
+                    }
+                }
+                Timer::Gossip => self.gossip_round(cx),
+                Timer::HintDelivery => {
+                    self.deliver_hints(None, cx);
+                    cx.set_timer(self.cfg.hint_interval, Timer::HintDelivery);
+                }
+                Timer::AntiEntropy => self.anti_entropy_round(cx),
+            },
+            Input::Message { from, msg } => {
+                self.heard_from(from, cx);
+                match msg {
+                    Msg::Forward { client, req, request } => self.on_request(client, req, request, true, cx),
+                    Msg::Replicate { op, key, version, hint } => {
+                        self.store_version(&key, &version, hint, cx);
+                        cx.send(from, Msg::ReplicateAck { op });
+                    }
+                    Msg::ReplicateAck { op } => self.on_answer(from, op, None, cx),
+                    Msg::Read { op, key } => {
+                        let versions = self.local_versions(&key);
+                        cx.send(from, Msg::ReadReply { op, versions });
+                    }
+                    Msg::ReadReply { op, versions } => self.on_answer(from, op, Some(versions), cx),
+                    Msg::Repair { key, versions } => {
+                        reconcile_all(self.store.entry(key).or_default(), &versions, self.cfg.versioning);
+                    }
+                    Msg::Handoff { key, versions, rev } => {
+                        reconcile_all(self.store.entry(key.clone()).or_default(), &versions, self.cfg.versioning);
+                        cx.send(from, Msg::HandoffAck { key, rev });
+                    }
+                    Msg::HandoffAck { key, rev } => {
+                        let slot = (from, key);
+                        if self.hints.get(&slot).is_some_and(|h| h.rev == rev) {
+                            self.hints.remove(&slot);
+                            self.stats.hints_delivered += 1;
+                            Self::note(cx, "handoff", || format!("{} acknowledged key {}; hint deleted", slot.0, slot.1));
+                        }
+                    }
+                    Msg::Gossip { beats } => {
+                        self.merge_beats(&beats, cx);
+                        let reply = self.view.beats();
+                        cx.send(from, Msg::GossipReply { beats: reply });
+                    }
+                    Msg::GossipReply { beats } => self.merge_beats(&beats, cx),
+                    Msg::MerkleHashes { range, level, hashes } => self.on_merkle_hashes(from, range, level, &hashes, cx),
+                    Msg::MerkleKeys { range, leaves, entries, reply } => self.on_merkle_keys(from, range, leaves, entries, reply, cx),
+                }
+            }
+        }
+    }
+
+    fn crash(&mut self, wipe_disk: bool) {
+        self.ops.clear();
+        self.view = View::new(self.id, self.cfg.nodes as usize, 0);
+        if wipe_disk {
+            self.store.clear();
+            self.hints.clear();
+        }
+    }
+}
