@@ -7,7 +7,10 @@ use crate::msg::{Reply, Request};
 use crate::node::DynamoNode;
 use crate::ring::{Key, Ring};
 use crate::version::{Stamp, VClock, Version};
-use sim_core::{ClientId, Core, Fault, Harness, Limits, NetConfig, NodeId, Sim, SimDuration, SimRng, SimTime, Stop, Stream};
+use sim_core::{
+    ClientId, Core, Fault, Harness, Limits, NetConfig, NodeId, Sim, SimDuration, SimRng, SimTime,
+    Stop, Stream,
+};
 use std::sync::Arc;
 
 /// Which node a client sends a request to.
@@ -53,9 +56,18 @@ pub struct PlannedOp {
 pub enum Outcome {
     /// Not issued yet, or issued and not answered yet.
     Pending,
-    GetOk { versions: Vec<Version>, context: VClock },
-    PutOk { clock: VClock, stamp: Stamp },
-    Failed { got: u32, needed: u32 },
+    GetOk {
+        versions: Vec<Version>,
+        context: VClock,
+    },
+    PutOk {
+        clock: VClock,
+        stamp: Stamp,
+    },
+    Failed {
+        got: u32,
+        needed: u32,
+    },
     /// The client gave up waiting (the request or its reply was lost, or the node was down).
     TimedOut,
 }
@@ -191,7 +203,11 @@ impl Clients {
             },
         };
         core.schedule_request(now, rec.client, node, rec.id, body);
-        core.schedule_wake(now + self.client_timeout, rec.client, tag(WAKE_TIMEOUT, h as u64));
+        core.schedule_wake(
+            now + self.client_timeout,
+            rec.client,
+            tag(WAKE_TIMEOUT, h as u64),
+        );
     }
 
     fn key_name(&self, i: u32) -> String {
@@ -215,24 +231,37 @@ impl Clients {
             };
             (OpKind::Put, None, Some((get, ctx)))
         } else {
-            let kind = if self.rng.chance(load.spec.read_fraction) { OpKind::Get } else { OpKind::Put };
+            let kind = if self.rng.chance(load.spec.read_fraction) {
+                OpKind::Get
+            } else {
+                OpKind::Put
+            };
             let k = match load.spec.key_choice {
                 KeyChoice::Uniform => self.rng.below(u64::from(load.spec.keys)) as u32,
                 KeyChoice::Zipf { .. } => {
                     let u = self.rng.unit();
-                    load.zipf_cdf.partition_point(|&p| p < u).min(load.zipf_cdf.len() - 1) as u32
+                    load.zipf_cdf
+                        .partition_point(|&p| p < u)
+                        .min(load.zipf_cdf.len() - 1) as u32
                 }
             };
             (kind, Some(k), None)
         };
         let key = match (&context, key_index) {
             (Some((get, _)), _) => self.history[*get].key.clone(),
-            (None, Some(k)) => self.ring.key(&self.key_name(k)).expect("load keys are validated"),
+            (None, Some(k)) => self
+                .ring
+                .key(&self.key_name(k))
+                .expect("load keys are validated"),
             (None, None) => unreachable!(),
         };
         let id = self.history.len() as u64 + 1;
         let rmw = self.loads[l].spec.read_modify_write;
-        let kind = if rmw && context.is_none() { OpKind::Get } else { kind };
+        let kind = if rmw && context.is_none() {
+            OpKind::Get
+        } else {
+            kind
+        };
         let value = (kind == OpKind::Put).then(|| Arc::from(format!("{client}-{id}").as_str()));
         self.history.push(OpRecord {
             id,
@@ -271,7 +300,9 @@ impl Clients {
         }
         let client = self.history[h].client;
         for (l, load) in self.loads.iter().enumerate() {
-            if client.0 < load.first_client || client.0 >= load.first_client + load.clients.len() as u32 {
+            if client.0 < load.first_client
+                || client.0 >= load.first_client + load.clients.len() as u32
+            {
                 continue;
             }
             let c = (client.0 - load.first_client) as usize;
@@ -284,7 +315,14 @@ impl Clients {
 }
 
 impl Harness<DynamoNode> for Clients {
-    fn on_reply(&mut self, core: &mut Core<DynamoNode>, _client: ClientId, req: u64, _node: NodeId, reply: Reply) {
+    fn on_reply(
+        &mut self,
+        core: &mut Core<DynamoNode>,
+        _client: ClientId,
+        req: u64,
+        _node: NodeId,
+        reply: Reply,
+    ) {
         let h = (req - 1) as usize;
         let rec = &mut self.history[h];
         if rec.outcome != Outcome::Pending {
@@ -292,9 +330,11 @@ impl Harness<DynamoNode> for Clients {
         }
         rec.end = Some(core.now());
         rec.outcome = match reply {
-            Reply::Got { versions, context, .. } => Outcome::GetOk { versions, context },
+            Reply::Got {
+                versions, context, ..
+            } => Outcome::GetOk { versions, context },
             Reply::Put { clock, stamp, .. } => Outcome::PutOk { clock, stamp },
-            Reply::Failed { got, needed } => Outcome::Failed { got, needed },
+            Reply::Failed { got, needed, .. } => Outcome::Failed { got, needed },
         };
         self.load_done(core, h);
     }
@@ -355,14 +395,21 @@ pub struct Cluster {
 
 impl Cluster {
     /// Builds a cluster. Returns every configuration problem found.
-    pub fn new(cfg: ClusterConfig, net: &NetConfig, seed: u64, trace: bool) -> Result<Cluster, Vec<String>> {
+    pub fn new(
+        cfg: ClusterConfig,
+        net: &NetConfig,
+        seed: u64,
+        trace: bool,
+    ) -> Result<Cluster, Vec<String>> {
         let errs = cfg.validate();
         if !errs.is_empty() {
             return Err(errs);
         }
         let ring = Arc::new(Ring::build(&cfg, &mut SimRng::new(seed, Stream::Setup)));
         let cfg = Arc::new(cfg);
-        let nodes = (0..cfg.nodes).map(|i| DynamoNode::new(NodeId(i), cfg.clone(), ring.clone())).collect();
+        let nodes = (0..cfg.nodes)
+            .map(|i| DynamoNode::new(NodeId(i), cfg.clone(), ring.clone()))
+            .collect();
         let mut sim = Sim::new(seed, nodes, net, trace).map_err(|e| vec![e])?;
         sim.core.trace.header.extend(cfg.describe());
         sim.core.trace.header.push(describe_net(net));
@@ -378,7 +425,12 @@ impl Cluster {
             next_client: 0,
             op_names: Vec::new(),
         };
-        Ok(Cluster { sim, clients, ring, cfg })
+        Ok(Cluster {
+            sim,
+            clients,
+            ring,
+            cfg,
+        })
     }
 
     /// Schedules an explicit client operation. Its key must be valid for the ring.
@@ -386,12 +438,17 @@ impl Cluster {
         self.ring.key(&op.key)?;
         if let Entry::Node(n) = op.entry {
             if n.0 >= self.cfg.nodes {
-                return Err(format!("unknown node {n}: the cluster has n0..n{}", self.cfg.nodes - 1));
+                return Err(format!(
+                    "unknown node {n}: the cluster has n0..n{}",
+                    self.cfg.nodes - 1
+                ));
             }
         }
         self.clients.next_client = self.clients.next_client.max(op.client.0 + 1);
         let i = self.clients.planned.len() as u64;
-        self.sim.core.schedule_wake(op.at, op.client, tag(WAKE_ISSUE, i));
+        self.sim
+            .core
+            .schedule_wake(op.at, op.client, tag(WAKE_ISSUE, i));
         self.clients.planned.push(op);
         Ok(())
     }
@@ -403,32 +460,52 @@ impl Cluster {
         }
         if let KeyScheme::Integer { hash_bits } = self.ring.scheme() {
             if u64::from(spec.keys) > 1u64 << hash_bits {
-                return Err(format!("{} keys do not fit in 2^{hash_bits} integer key slots", spec.keys));
+                return Err(format!(
+                    "{} keys do not fit in 2^{hash_bits} integer key slots",
+                    spec.keys
+                ));
             }
         }
         let zipf_cdf = match spec.key_choice {
             KeyChoice::Uniform => Vec::new(),
             KeyChoice::Zipf { exponent } => {
-                let weights: Vec<f64> = (1..=spec.keys).map(|k| 1.0 / libm::pow(f64::from(k), exponent)).collect();
+                let weights: Vec<f64> = (1..=spec.keys)
+                    .map(|k| 1.0 / libm::pow(f64::from(k), exponent))
+                    .collect();
                 let total: f64 = weights.iter().sum();
                 let mut acc = 0.0;
-                weights.iter().map(|w| {
-                    acc += w / total;
-                    acc
-                }).collect()
+                weights
+                    .iter()
+                    .map(|w| {
+                        acc += w / total;
+                        acc
+                    })
+                    .collect()
             }
         };
         let first_client = self.clients.next_client.max(100);
-        let clients: Vec<LoadClient> =
-            (0..spec.clients).map(|i| LoadClient { id: ClientId(first_client + i), pending_rmw: None }).collect();
+        let clients: Vec<LoadClient> = (0..spec.clients)
+            .map(|i| LoadClient {
+                id: ClientId(first_client + i),
+                pending_rmw: None,
+            })
+            .collect();
         self.clients.next_client = first_client + spec.clients;
         let l = self.clients.loads.len() as u64;
         for (c, client) in clients.iter().enumerate() {
             // Clients start spread over the first millisecond so they do not act in lockstep.
             let at = spec.start + SimDuration(c as u64 * 1_000 / u64::from(spec.clients));
-            self.sim.core.schedule_wake(at, client.id, tag(WAKE_LOAD, l << 24 | c as u64));
+            self.sim
+                .core
+                .schedule_wake(at, client.id, tag(WAKE_LOAD, l << 24 | c as u64));
         }
-        self.clients.loads.push(Load { spec, clients, zipf_cdf, issued: 0, first_client });
+        self.clients.loads.push(Load {
+            spec,
+            clients,
+            zipf_cdf,
+            issued: 0,
+            first_client,
+        });
         Ok(())
     }
 
@@ -468,17 +545,29 @@ impl Cluster {
     pub fn state_lines(&self) -> Vec<String> {
         let mut out = Vec::new();
         for node in self.nodes() {
-            let up = if self.sim.core.is_up(node.id()) { "" } else { " (down)" };
+            let up = if self.sim.core.is_up(node.id()) {
+                ""
+            } else {
+                " (down)"
+            };
             if node.store().is_empty() && node.hints().is_empty() {
                 out.push(format!("{}{up}: empty", node.id()));
             }
             for (key, versions) in node.store() {
                 let vs: Vec<String> = versions.iter().map(ToString::to_string).collect();
-                out.push(format!("{}{up}: key {key} = {{{}}}", node.id(), vs.join(" ")));
+                out.push(format!(
+                    "{}{up}: key {key} = {{{}}}",
+                    node.id(),
+                    vs.join(" ")
+                ));
             }
             for ((target, key), hint) in node.hints() {
                 let vs: Vec<String> = hint.versions.iter().map(ToString::to_string).collect();
-                out.push(format!("{}{up}: hint for {target}: key {key} = {{{}}}", node.id(), vs.join(" ")));
+                out.push(format!(
+                    "{}{up}: hint for {target}: key {key} = {{{}}}",
+                    node.id(),
+                    vs.join(" ")
+                ));
             }
         }
         out
@@ -486,7 +575,10 @@ impl Cluster {
 }
 
 fn describe_net(net: &NetConfig) -> String {
-    let mut s = format!("network latency={} loss={} duplicate={}", net.latency, net.loss, net.duplicate);
+    let mut s = format!(
+        "network latency={} loss={} duplicate={}",
+        net.latency, net.loss, net.duplicate
+    );
     for (kind, lat) in &net.per_kind {
         s.push_str(&format!(" {kind}={lat}"));
     }

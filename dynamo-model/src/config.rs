@@ -117,13 +117,22 @@ impl ClusterConfig {
             errs.push("n = 0; a key needs at least 1 replica".to_string());
         }
         if self.n > self.nodes && self.nodes > 0 {
-            errs.push(format!("n = {} exceeds the number of nodes ({})", self.n, self.nodes));
+            errs.push(format!(
+                "n = {} exceeds the number of nodes ({})",
+                self.n, self.nodes
+            ));
         }
         if self.r == 0 || self.r > self.n {
-            errs.push(format!("r = {} must be between 1 and n = {}", self.r, self.n));
+            errs.push(format!(
+                "r = {} must be between 1 and n = {}",
+                self.r, self.n
+            ));
         }
         if self.w == 0 || self.w > self.n {
-            errs.push(format!("w = {} must be between 1 and n = {}", self.w, self.n));
+            errs.push(format!(
+                "w = {} must be between 1 and n = {}",
+                self.w, self.n
+            ));
         }
         if let KeyScheme::Integer { hash_bits } = self.key_scheme {
             if !(1..=63).contains(&hash_bits) {
@@ -194,14 +203,21 @@ impl ClusterConfig {
         for (name, d, on) in [
             ("hint_interval", self.hint_interval, self.hinted_handoff),
             ("gossip_interval", self.gossip_interval, self.gossip),
-            ("anti_entropy_interval", self.anti_entropy_interval, self.anti_entropy),
+            (
+                "anti_entropy_interval",
+                self.anti_entropy_interval,
+                self.anti_entropy,
+            ),
         ] {
             if on && d == SimDuration::ZERO {
                 errs.push(format!("{name} must be > 0 while its mechanism is on"));
             }
         }
         if !(1..=8).contains(&self.merkle_depth) {
-            errs.push(format!("merkle_depth = {} must be between 1 and 8", self.merkle_depth));
+            errs.push(format!(
+                "merkle_depth = {} must be between 1 and 8",
+                self.merkle_depth
+            ));
         }
         if self.vclock_max_entries == 0 {
             errs.push("vclock_max_entries must be at least 1".into());

@@ -29,6 +29,9 @@ pub mod node;
 pub mod ring;
 pub mod version;
 
+#[cfg(test)]
+mod behaviour_tests;
+
 pub use config::{ClusterConfig, KeyScheme, TokenStrategy, Versioning};
 pub use node::DynamoNode;
 pub use ring::{Key, Ring};

@@ -20,7 +20,12 @@ impl View {
     pub fn new(me: NodeId, nodes: usize, generation: i64) -> View {
         let mut beats = vec![(i64::MIN, 0); nodes];
         beats[me.index()] = (generation, 0);
-        View { me, up: vec![true; nodes], beats, down_at: vec![(i64::MIN, 0); nodes] }
+        View {
+            me,
+            up: vec![true; nodes],
+            beats,
+            down_at: vec![(i64::MIN, 0); nodes],
+        }
     }
 
     pub fn is_up(&self, n: NodeId) -> bool {
@@ -75,7 +80,10 @@ impl View {
 
     /// Nodes believed down, in id order.
     pub fn down_nodes(&self) -> Vec<NodeId> {
-        (0..self.up.len()).filter(|&i| !self.up[i]).map(|i| NodeId(i as u32)).collect()
+        (0..self.up.len())
+            .filter(|&i| !self.up[i])
+            .map(|i| NodeId(i as u32))
+            .collect()
     }
 }
 
@@ -89,9 +97,16 @@ mod tests {
         let mut v = View::new(NodeId(0), 3, 0);
         v.merge(&[(0, 0), (5, 3), (7, 1)]);
         assert!(v.mark_down(NodeId(1)));
-        assert!(v.merge(&[(0, 0), (5, 3), (7, 1)]).is_empty(), "same beat: still down");
+        assert!(
+            v.merge(&[(0, 0), (5, 3), (7, 1)]).is_empty(),
+            "same beat: still down"
+        );
         assert!(!v.is_up(NodeId(1)));
-        assert_eq!(v.merge(&[(0, 0), (9, 0), (7, 1)]), vec![NodeId(1)], "a new generation revives it");
+        assert_eq!(
+            v.merge(&[(0, 0), (9, 0), (7, 1)]),
+            vec![NodeId(1)],
+            "a new generation revives it"
+        );
         assert!(v.is_up(NodeId(1)));
     }
 }

@@ -50,7 +50,10 @@ pub struct MerkleTree {
 
 impl MerkleTree {
     /// Builds the tree of a range from its keys and their version sets.
-    pub fn build<'a>(entries: impl Iterator<Item = (&'a Key, &'a [Version])>, depth: u32) -> MerkleTree {
+    pub fn build<'a>(
+        entries: impl Iterator<Item = (&'a Key, &'a [Version])>,
+        depth: u32,
+    ) -> MerkleTree {
         let leaves = FANOUT.pow(depth) as usize;
         let mut level = vec![0u64; leaves];
         for (key, versions) in entries {
@@ -64,7 +67,10 @@ impl MerkleTree {
         let mut levels = vec![level];
         while levels.last().expect("non-empty").len() > 1 {
             let below = levels.last().expect("non-empty");
-            let above = below.chunks(FANOUT as usize).map(|c| c.iter().fold(0, |a, h| mix(a, *h))).collect();
+            let above = below
+                .chunks(FANOUT as usize)
+                .map(|c| c.iter().fold(0, |a, h| mix(a, *h)))
+                .collect();
             levels.push(above);
         }
         levels.reverse();
@@ -76,7 +82,10 @@ impl MerkleTree {
     }
 
     pub fn hash(&self, level: u8, index: u32) -> Option<u64> {
-        self.levels.get(level as usize)?.get(index as usize).copied()
+        self.levels
+            .get(level as usize)?
+            .get(index as usize)
+            .copied()
     }
 
     pub fn root(&self) -> u64 {
@@ -86,7 +95,9 @@ impl MerkleTree {
     /// The children of node `index` at `level`, as (index, hash) pairs at `level + 1`.
     pub fn children(&self, level: u8, index: u32) -> Vec<(u32, u64)> {
         let below = &self.levels[level as usize + 1];
-        (index * FANOUT..(index + 1) * FANOUT).map(|i| (i, below[i as usize])).collect()
+        (index * FANOUT..(index + 1) * FANOUT)
+            .map(|i| (i, below[i as usize]))
+            .collect()
     }
 }
 
@@ -99,7 +110,12 @@ mod tests {
     use std::sync::Arc;
 
     fn v(value: &str, counter: u64) -> Version {
-        Version { value: Arc::from(value), clock: VClock::from_counters(&[(0, counter)]), stamp: Stamp::default(), write: counter }
+        Version {
+            value: Arc::from(value),
+            clock: VClock::from_counters(&[(0, counter)]),
+            stamp: Stamp::default(),
+            write: counter,
+        }
     }
 
     // Equal contents give equal roots whatever the insertion order; one changed key changes the
@@ -107,7 +123,9 @@ mod tests {
     #[test]
     fn trees_find_the_differing_leaf() {
         let ring = Ring::from_tokens(KeyScheme::Md5, 1, vec![(0, sim_core::NodeId(0))]);
-        let keys: Vec<Key> = (0..50).map(|i| ring.key(&format!("key{i}")).unwrap()).collect();
+        let keys: Vec<Key> = (0..50)
+            .map(|i| ring.key(&format!("key{i}")).unwrap())
+            .collect();
         let vals: Vec<Vec<Version>> = (0..50).map(|i| vec![v("x", i + 1)]).collect();
         let a = MerkleTree::build(keys.iter().zip(vals.iter().map(Vec::as_slice)), 3);
         let b = MerkleTree::build(keys.iter().zip(vals.iter().map(Vec::as_slice)).rev(), 3);

@@ -14,25 +14,65 @@ pub type OpTag = u64;
 #[derive(Clone, Debug)]
 pub enum Msg {
     /// A node outside the key's top N passes a client request to an owner (§4.5).
-    Forward { client: ClientId, req: u64, request: Request },
+    Forward {
+        client: ClientId,
+        req: u64,
+        request: Request,
+    },
     /// A coordinator asks a replica to store a new version; `hint` names the
     /// node a fallback stands in for (sloppy quorum, §4.6).
-    Replicate { op: OpTag, key: Key, version: Version, hint: Option<NodeId> },
-    ReplicateAck { op: OpTag },
-    Read { op: OpTag, key: Key },
-    ReadReply { op: OpTag, versions: Vec<Version> },
+    Replicate {
+        op: OpTag,
+        key: Key,
+        version: Version,
+        hint: Option<NodeId>,
+    },
+    ReplicateAck {
+        op: OpTag,
+    },
+    Read {
+        op: OpTag,
+        key: Key,
+    },
+    ReadReply {
+        op: OpTag,
+        versions: Vec<Version>,
+    },
     /// Read repair: the reconciled versions for a replica that returned stale ones.
-    Repair { key: Key, versions: Vec<Version> },
+    Repair {
+        key: Key,
+        versions: Vec<Version>,
+    },
     /// A fallback delivers a hinted replica to the node it was meant for.
-    Handoff { key: Key, versions: Vec<Version>, rev: u64 },
-    HandoffAck { key: Key, rev: u64 },
+    Handoff {
+        key: Key,
+        versions: Vec<Version>,
+        rev: u64,
+    },
+    HandoffAck {
+        key: Key,
+        rev: u64,
+    },
     /// Push-pull gossip of heartbeats (§4.8).
-    Gossip { beats: Vec<Beat> },
-    GossipReply { beats: Vec<Beat> },
+    Gossip {
+        beats: Vec<Beat>,
+    },
+    GossipReply {
+        beats: Vec<Beat>,
+    },
     /// Anti-entropy (§4.7): the sender's Merkle hashes for some tree nodes at one level.
-    MerkleHashes { range: u32, level: u8, hashes: Vec<(u32, u64)> },
+    MerkleHashes {
+        range: u32,
+        level: u8,
+        hashes: Vec<(u32, u64)>,
+    },
     /// Anti-entropy: the sender's versions of every key in the differing leaves.
-    MerkleKeys { range: u32, leaves: Vec<u32>, entries: Vec<(Key, Vec<Version>)>, reply: bool },
+    MerkleKeys {
+        range: u32,
+        leaves: Vec<u32>,
+        entries: Vec<(Key, Vec<Version>)>,
+        reply: bool,
+    },
 }
 
 /// A heartbeat: (generation, counter). The generation is the node's clock
@@ -58,7 +98,12 @@ impl Traced for Msg {
     fn detail(&self, out: &mut String) {
         let _ = match self {
             Msg::Forward { req, request, .. } => write!(out, "{}#{req}", request.label()),
-            Msg::Replicate { op, key, version, hint } => {
+            Msg::Replicate {
+                op,
+                key,
+                version,
+                hint,
+            } => {
                 let _ = write!(out, "op{op} key {key} {version}");
                 match hint {
                     Some(h) => write!(out, " hint={h}"),
@@ -86,10 +131,19 @@ impl Traced for Msg {
                 out.push(']');
                 Ok(())
             }
-            Msg::MerkleHashes { range, level, hashes } => {
+            Msg::MerkleHashes {
+                range,
+                level,
+                hashes,
+            } => {
                 write!(out, "range {range} level {level} nodes {}", hashes.len())
             }
-            Msg::MerkleKeys { range, leaves, entries, .. } => {
+            Msg::MerkleKeys {
+                range,
+                leaves,
+                entries,
+                ..
+            } => {
                 let _ = write!(out, "range {range} leaves {} keys", leaves.len());
                 for (k, _) in entries {
                     let _ = write!(out, " {k}");
@@ -138,11 +192,18 @@ impl Message for Msg {
 #[derive(Clone, Debug)]
 pub enum Timer {
     /// Replicas of `op` sent in `round` have not all answered in time.
-    ReplicaTimeout { op: OpTag, round: u32 },
+    ReplicaTimeout {
+        op: OpTag,
+        round: u32,
+    },
     /// `op` has run out of time.
-    Deadline { op: OpTag },
+    Deadline {
+        op: OpTag,
+    },
     /// The read-repair window of get `op` has closed.
-    ReadRepair { op: OpTag },
+    ReadRepair {
+        op: OpTag,
+    },
     Gossip,
     HintDelivery,
     AntiEntropy,
@@ -164,9 +225,15 @@ impl Traced for Timer {
 /// A client request.
 #[derive(Clone, Debug)]
 pub enum Request {
-    Get { key: Key },
+    Get {
+        key: Key,
+    },
     /// `context` is the merged clock a previous get returned (empty for a blind write).
-    Put { key: Key, value: Arc<str>, context: VClock },
+    Put {
+        key: Key,
+        value: Arc<str>,
+        context: VClock,
+    },
 }
 
 impl Request {
@@ -187,7 +254,11 @@ impl Traced for Request {
     fn detail(&self, out: &mut String) {
         let _ = match self {
             Request::Get { key } => write!(out, "key {key}"),
-            Request::Put { key, value, context } => {
+            Request::Put {
+                key,
+                value,
+                context,
+            } => {
                 write!(out, "key {key} = {:?} context {context}", &**value)
             }
         };
@@ -198,29 +269,43 @@ impl Traced for Request {
 #[derive(Clone, Debug)]
 pub enum Reply {
     /// Every causally unrelated version found (empty if the key was never written) and their merged clock.
-    Got { versions: Vec<Version>, context: VClock, replies: u32 },
+    Got {
+        versions: Vec<Version>,
+        context: VClock,
+        replies: u32,
+    },
     /// The put reached W replicas; `clock` and `stamp` are the new version's.
-    Put { clock: VClock, stamp: Stamp, acks: u32 },
+    Put {
+        clock: VClock,
+        stamp: Stamp,
+        acks: u32,
+    },
     /// The quorum was not reached before the deadline.
-    Failed { got: u32, needed: u32 },
+    Failed { put: bool, got: u32, needed: u32 },
 }
 
 impl Traced for Reply {
     fn label(&self) -> &'static str {
         match self {
-            Reply::Got { .. } | Reply::Put { .. } => "ok",
-            Reply::Failed { .. } => "failed",
+            Reply::Got { .. } | Reply::Failed { put: false, .. } => "get",
+            Reply::Put { .. } | Reply::Failed { put: true, .. } => "put",
         }
     }
     fn detail(&self, out: &mut String) {
         let _ = match self {
-            Reply::Got { versions, context, replies } => {
-                let _ = write!(out, "{} version(s) ", versions.len());
+            Reply::Got {
+                versions,
+                context,
+                replies,
+            } => {
+                let _ = write!(out, "ok, {} version(s) ", versions.len());
                 write_versions(out, versions);
                 write!(out, " context {context} ({replies} replies)")
             }
-            Reply::Put { clock, acks, .. } => write!(out, "stored {clock} ({acks} acks)"),
-            Reply::Failed { got, needed } => write!(out, "{got} of {needed} needed answered"),
+            Reply::Put { clock, acks, .. } => write!(out, "ok, stored {clock} ({acks} acks)"),
+            Reply::Failed { got, needed, .. } => {
+                write!(out, "failed, {got} of {needed} needed answered")
+            }
         };
     }
 }

@@ -7,7 +7,7 @@ use crate::membership::View;
 use crate::merkle::{self, MerkleTree};
 use crate::msg::{Msg, Note, OpTag, Reply, Request, Timer};
 use crate::ring::{Key, Ring};
-use crate::version::{merged_clock, reconcile, reconcile_all, same_versions, Stamp, Version};
+use crate::version::{Stamp, Version, merged_clock, reconcile, reconcile_all, same_versions};
 use sim_core::{ClientId, Context, Input, NodeId, TimerId};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -80,7 +80,10 @@ struct Op {
 
 impl Op {
     fn answered(&self) -> u32 {
-        self.targets.iter().filter(|t| t.slot == Slot::Answered).count() as u32
+        self.targets
+            .iter()
+            .filter(|t| t.slot == Slot::Answered)
+            .count() as u32
     }
     fn is_get(&self) -> bool {
         matches!(self.work, Work::Get)
@@ -103,6 +106,8 @@ pub struct DynamoNode {
     /// Op ids never repeat within a run, so a late reply to a request from
     /// before a crash cannot be mistaken for one to a new request.
     next_op: OpTag,
+    /// Whether a hint-delivery timer is pending; it runs only while hints are held.
+    hint_timer: bool,
     pub stats: NodeStats,
 }
 
@@ -119,6 +124,7 @@ impl DynamoNode {
             next_hint_rev: 1,
             ops: BTreeMap::new(),
             next_op: 1,
+            hint_timer: false,
             stats: NodeStats::default(),
         }
     }
@@ -152,7 +158,10 @@ impl DynamoNode {
     }
 
     fn note(cx: Cx, label: &'static str, text: impl FnOnce() -> String) {
-        cx.note_with(|| Note { label, text: text() });
+        cx.note_with(|| Note {
+            label,
+            text: text(),
+        });
     }
 
     fn heard_from(&mut self, from: NodeId, cx: Cx) {
@@ -175,7 +184,14 @@ impl DynamoNode {
 
     // ---- client requests and forwarding (§4.5) ----
 
-    fn on_request(&mut self, client: ClientId, req: u64, request: Request, forwarded: bool, cx: Cx) {
+    fn on_request(
+        &mut self,
+        client: ClientId,
+        req: u64,
+        request: Request,
+        forwarded: bool,
+        cx: Cx,
+    ) {
         let key = request.key().clone();
         let n = self.cfg.n as usize;
         let top = self.ring.preference_list(&key, n);
@@ -183,11 +199,25 @@ impl DynamoNode {
             if let Some(&owner) = top.iter().find(|&&o| self.healthy(o)) {
                 self.stats.forwarded += 1;
                 let me = self.id;
-                Self::note(cx, "forward", || format!("{}#{req} -> {owner} ({me} is not in the top {n})", request_label(&request)));
-                cx.send(owner, Msg::Forward { client, req, request });
+                Self::note(cx, "forward", || {
+                    format!(
+                        "{}#{req} -> {owner} ({me} is not in the top {n})",
+                        request_label(&request)
+                    )
+                });
+                cx.send(
+                    owner,
+                    Msg::Forward {
+                        client,
+                        req,
+                        request,
+                    },
+                );
                 return;
             }
-            Self::note(cx, "coordinate", || format!("no node of the top {n} is believed up; coordinating here"));
+            Self::note(cx, "coordinate", || {
+                format!("no node of the top {n} is believed up; coordinating here")
+            });
         }
         self.coordinate(client, req, request, cx);
     }
@@ -204,7 +234,12 @@ impl DynamoNode {
         while i < walk.len() && targets.len() < n {
             let node = walk[i];
             i += 1;
-            let new = |hint| Target { node, hint, slot: Slot::Pending, versions: Vec::new() };
+            let new = |hint| Target {
+                node,
+                hint,
+                slot: Slot::Pending,
+                versions: Vec::new(),
+            };
             if i <= n {
                 if self.healthy(node) || !self.cfg.hinted_handoff {
                     targets.push(new(None));
@@ -227,7 +262,11 @@ impl DynamoNode {
                 self.stats.coordinated_gets += 1;
                 (key, Work::Get, self.cfg.r)
             }
-            Request::Put { key, value, context } => {
+            Request::Put {
+                key,
+                value,
+                context,
+            } => {
                 self.stats.coordinated_puts += 1;
                 let version = self.new_version(&key, value, &context, req, cx);
                 (key, Work::Put { version }, self.cfg.w)
@@ -242,7 +281,11 @@ impl DynamoNode {
                     None => t.node.to_string(),
                 })
                 .collect();
-            format!("op{op_id} for c{}#{req} key {key}: replicas [{}], need {needed}", client.0, list.join(" "))
+            format!(
+                "op{op_id} for c{}#{req} key {key}: replicas [{}], need {needed}",
+                client.0,
+                list.join(" ")
+            )
         });
         // The coordinator's own part happens at once.
         for t in &mut targets {
@@ -261,25 +304,54 @@ impl DynamoNode {
             cx.send(t.node, request_msg(op_id, &key, &work, t.hint));
         }
         let deadline = cx.set_timer(self.cfg.op_deadline, Timer::Deadline { op: op_id });
-        let round_timer = targets
-            .iter()
-            .any(|t| t.slot == Slot::Pending)
-            .then(|| cx.set_timer(self.cfg.request_timeout, Timer::ReplicaTimeout { op: op_id, round: 0 }));
-        let op = Op { client, req, key, work, needed, targets, next_fallback, round: 0, replied: false, round_timer, deadline };
+        let round_timer = targets.iter().any(|t| t.slot == Slot::Pending).then(|| {
+            cx.set_timer(
+                self.cfg.request_timeout,
+                Timer::ReplicaTimeout {
+                    op: op_id,
+                    round: 0,
+                },
+            )
+        });
+        let op = Op {
+            client,
+            req,
+            key,
+            work,
+            needed,
+            targets,
+            next_fallback,
+            round: 0,
+            replied: false,
+            round_timer,
+            deadline,
+        };
         self.ops.insert(op_id, op);
         self.progress(op_id, cx);
     }
 
     /// The new version's clock: the context's, with this node's counter moved
     /// past every counter of its own that it has seen for the key (§4.4).
-    fn new_version(&mut self, key: &Key, value: Arc<str>, context: &crate::version::VClock, req: u64, cx: Cx) -> Version {
+    fn new_version(
+        &mut self,
+        key: &Key,
+        value: Arc<str>,
+        context: &crate::version::VClock,
+        req: u64,
+        cx: Cx,
+    ) -> Version {
         let me = self.id;
         let local_max = self
             .store
             .get(key)
             .into_iter()
             .flatten()
-            .chain(self.hints.range((NodeId(0), key.clone())..).filter(|((_, k), _)| k == key).flat_map(|(_, h)| &h.versions))
+            .chain(
+                self.hints
+                    .range((NodeId(0), key.clone())..)
+                    .filter(|((_, k), _)| k == key)
+                    .flat_map(|(_, h)| &h.versions),
+            )
             .map(|v| v.clock.get(me))
             .max()
             .unwrap_or(0);
@@ -289,26 +361,49 @@ impl DynamoNode {
         let dropped = clock.truncate(self.cfg.vclock_max_entries as usize);
         if dropped > 0 {
             self.stats.clock_truncations += dropped as u64;
-            Self::note(cx, "truncate", || format!("key {key}: dropped {dropped} oldest clock entries"));
+            Self::note(cx, "truncate", || {
+                format!("key {key}: dropped {dropped} oldest clock entries")
+            });
         }
-        Version { value, clock, stamp: Stamp { clock_us: cx.clock_us(), node: me }, write: req }
+        Version {
+            value,
+            clock,
+            stamp: Stamp {
+                clock_us: cx.clock_us(),
+                node: me,
+            },
+            write: req,
+        }
     }
 
     /// Replies to the client once the quorum is reached, and retires the op when nothing is left to do.
     fn progress(&mut self, op_id: OpTag, cx: Cx) {
-        let Some(op) = self.ops.get_mut(&op_id) else { return };
+        let Some(op) = self.ops.get_mut(&op_id) else {
+            return;
+        };
         let got = op.answered();
         if !op.replied && got >= op.needed {
             op.replied = true;
             let reply = match &op.work {
-                Work::Put { version } => Reply::Put { clock: version.clock.clone(), stamp: version.stamp, acks: got },
+                Work::Put { version } => Reply::Put {
+                    clock: version.clock.clone(),
+                    stamp: version.stamp,
+                    acks: got,
+                },
                 Work::Get => {
                     let versions = reconciled(op, self.cfg.versioning);
-                    Reply::Got { context: merged_clock(&versions), versions, replies: got }
+                    Reply::Got {
+                        context: merged_clock(&versions),
+                        versions,
+                        replies: got,
+                    }
                 }
             };
             cx.reply(op.client, op.req, reply);
-            if op.is_get() && self.cfg.read_repair && op.targets.iter().any(|t| t.slot == Slot::Pending) {
+            if op.is_get()
+                && self.cfg.read_repair
+                && op.targets.iter().any(|t| t.slot == Slot::Pending)
+            {
                 cx.set_timer(self.cfg.read_repair_window, Timer::ReadRepair { op: op_id });
             }
         }
@@ -320,7 +415,9 @@ impl DynamoNode {
     }
 
     fn finish(&mut self, op_id: OpTag, cx: Cx) {
-        let Some(op) = self.ops.remove(&op_id) else { return };
+        let Some(op) = self.ops.remove(&op_id) else {
+            return;
+        };
         cx.cancel_timer(op.deadline);
         if let Some(t) = op.round_timer {
             cx.cancel_timer(t);
@@ -336,25 +433,39 @@ impl DynamoNode {
         if newest.is_empty() {
             return;
         }
-        for t in op.targets.iter().filter(|t| t.slot == Slot::Answered && t.hint.is_none()) {
+        for t in op
+            .targets
+            .iter()
+            .filter(|t| t.slot == Slot::Answered && t.hint.is_none())
+        {
             if same_versions(&t.versions, &newest) {
                 continue;
             }
             self.stats.read_repairs += 1;
             let key = op.key.clone();
-            Self::note(cx, "read-repair", || format!("{} is stale for key {key}", t.node));
+            Self::note(cx, "read-repair", || {
+                format!("{} is stale for key {key}", t.node)
+            });
             if t.node == self.id {
                 let set = self.store.entry(op.key.clone()).or_default();
                 reconcile_all(set, &newest, self.cfg.versioning);
             } else {
-                cx.send(t.node, Msg::Repair { key: op.key.clone(), versions: newest.clone() });
+                cx.send(
+                    t.node,
+                    Msg::Repair {
+                        key: op.key.clone(),
+                        versions: newest.clone(),
+                    },
+                );
             }
         }
     }
 
     fn on_replica_timeout(&mut self, op_id: OpTag, round: u32, cx: Cx) {
         let hh = self.cfg.hinted_handoff;
-        let Some(op) = self.ops.get(&op_id) else { return };
+        let Some(op) = self.ops.get(&op_id) else {
+            return;
+        };
         if op.round != round {
             return;
         }
@@ -371,7 +482,12 @@ impl DynamoNode {
         for &(_, node, hint) in &late {
             self.stats.replica_timeouts += 1;
             if self.view.mark_down(node) {
-                Self::note(cx, "view", || format!("{node} is down (no answer within {})", self.cfg.request_timeout));
+                Self::note(cx, "view", || {
+                    format!(
+                        "{node} is down (no answer within {})",
+                        self.cfg.request_timeout
+                    )
+                });
             }
             let op = &self.ops[&op_id];
             let mut replacement = None;
@@ -379,7 +495,10 @@ impl DynamoNode {
                 while next < walk.len() {
                     let cand = walk[next];
                     next += 1;
-                    if self.healthy(cand) && !op.targets.iter().any(|t| t.node == cand) && !new_targets.iter().any(|t: &Target| t.node == cand) {
+                    if self.healthy(cand)
+                        && !op.targets.iter().any(|t| t.node == cand)
+                        && !new_targets.iter().any(|t: &Target| t.node == cand)
+                    {
                         replacement = Some(cand);
                         break;
                     }
@@ -387,11 +506,18 @@ impl DynamoNode {
             }
             let stands_for = hint.unwrap_or(node);
             Self::note(cx, "timeout", || match replacement {
-                Some(f) => format!("op{op_id}: {node} did not answer; fallback {f} hint={stands_for}"),
+                Some(f) => {
+                    format!("op{op_id}: {node} did not answer; fallback {f} hint={stands_for}")
+                }
                 None => format!("op{op_id}: {node} did not answer; no fallback left"),
             });
             if let Some(f) = replacement {
-                new_targets.push(Target { node: f, hint: Some(stands_for), slot: Slot::Pending, versions: Vec::new() });
+                new_targets.push(Target {
+                    node: f,
+                    hint: Some(stands_for),
+                    slot: Slot::Pending,
+                    versions: Vec::new(),
+                });
             }
         }
         let me = self.id;
@@ -403,30 +529,52 @@ impl DynamoNode {
         op.round += 1;
         op.round_timer = None;
         for t in &new_targets {
-            debug_assert_ne!(t.node, me, "the coordinator is already a target or was skipped");
+            debug_assert_ne!(
+                t.node, me,
+                "the coordinator is already a target or was skipped"
+            );
             cx.send(t.node, request_msg(op_id, &op.key, &op.work, t.hint));
         }
         if !new_targets.is_empty() {
-            op.round_timer = Some(cx.set_timer(self.cfg.request_timeout, Timer::ReplicaTimeout { op: op_id, round: op.round }));
+            op.round_timer = Some(cx.set_timer(
+                self.cfg.request_timeout,
+                Timer::ReplicaTimeout {
+                    op: op_id,
+                    round: op.round,
+                },
+            ));
         }
         op.targets.extend(new_targets);
         self.progress(op_id, cx);
     }
 
     fn on_deadline(&mut self, op_id: OpTag, cx: Cx) {
-        let Some(op) = self.ops.get_mut(&op_id) else { return };
+        let Some(op) = self.ops.get_mut(&op_id) else {
+            return;
+        };
         if !op.replied {
             op.replied = true;
             let (got, needed) = (op.answered(), op.needed);
-            Self::note(cx, "failed", || format!("op{op_id}: quorum not reached: {got} of {needed} answered"));
-            cx.reply(op.client, op.req, Reply::Failed { got, needed });
+            Self::note(cx, "failed", || {
+                format!("op{op_id}: quorum not reached: {got} of {needed} answered")
+            });
+            let put = !op.is_get();
+            cx.reply(op.client, op.req, Reply::Failed { put, got, needed });
         }
         self.finish(op_id, cx);
     }
 
     fn on_answer(&mut self, from: NodeId, op_id: OpTag, versions: Option<Vec<Version>>, cx: Cx) {
-        let Some(op) = self.ops.get_mut(&op_id) else { return };
-        let Some(t) = op.targets.iter_mut().find(|t| t.node == from && t.slot != Slot::Answered) else { return };
+        let Some(op) = self.ops.get_mut(&op_id) else {
+            return;
+        };
+        let Some(t) = op
+            .targets
+            .iter_mut()
+            .find(|t| t.node == from && t.slot != Slot::Answered)
+        else {
+            return;
+        };
         t.slot = Slot::Answered;
         if let Some(v) = versions {
             t.versions = v;
@@ -443,18 +591,26 @@ impl DynamoNode {
                 let rev = self.next_hint_rev;
                 let entry = self.hints.entry((target, key.clone()));
                 let fresh = matches!(entry, std::collections::btree_map::Entry::Vacant(_));
-                let h = entry.or_insert(Hint { versions: Vec::new(), rev });
+                let h = entry.or_insert(Hint {
+                    versions: Vec::new(),
+                    rev,
+                });
                 if reconcile(&mut h.versions, v, self.cfg.versioning) {
                     h.rev = rev;
                     self.next_hint_rev += 1;
                     if fresh {
                         self.stats.hints_created += 1;
                     }
+                    self.arm_hint_timer(cx);
                     Self::note(cx, "hint", || format!("holding key {key} {v} for {target}"));
                 }
             }
             _ => {
-                reconcile(self.store.entry(key.clone()).or_default(), v, self.cfg.versioning);
+                reconcile(
+                    self.store.entry(key.clone()).or_default(),
+                    v,
+                    self.cfg.versioning,
+                );
             }
         }
     }
@@ -472,13 +628,27 @@ impl DynamoNode {
 
     // ---- hinted handoff (§4.6) ----
 
+    fn arm_hint_timer(&mut self, cx: Cx) {
+        if !self.hint_timer && !self.hints.is_empty() {
+            self.hint_timer = true;
+            cx.set_timer(self.cfg.hint_interval, Timer::HintDelivery);
+        }
+    }
+
     /// Sends every hint whose target is believed up (or only `only`'s).
     fn deliver_hints(&mut self, only: Option<NodeId>, cx: Cx) {
         for ((target, key), h) in &self.hints {
             if only.is_some_and(|o| o != *target) || !self.view.is_up(*target) {
                 continue;
             }
-            cx.send(*target, Msg::Handoff { key: key.clone(), versions: h.versions.clone(), rev: h.rev });
+            cx.send(
+                *target,
+                Msg::Handoff {
+                    key: key.clone(),
+                    versions: h.versions.clone(),
+                    rev: h.rev,
+                },
+            );
         }
     }
 
@@ -499,7 +669,9 @@ impl DynamoNode {
 
     fn merge_beats(&mut self, beats: &[crate::msg::Beat], cx: Cx) {
         for n in self.view.merge(beats) {
-            Self::note(cx, "view", || format!("{n} is up (newer heartbeat through gossip)"));
+            Self::note(cx, "view", || {
+                format!("{n} is up (newer heartbeat through gossip)")
+            });
             self.on_revived(n, cx);
         }
     }
@@ -508,41 +680,89 @@ impl DynamoNode {
 
     fn tree(&self, range: u32) -> MerkleTree {
         let r = range as usize;
-        let entries = self.store.iter().filter(|(k, _)| self.ring.range_of(k) == r).map(|(k, v)| (k, v.as_slice()));
+        let entries = self
+            .store
+            .iter()
+            .filter(|(k, _)| self.ring.range_of(k) == r)
+            .map(|(k, v)| (k, v.as_slice()));
         MerkleTree::build(entries, self.cfg.merkle_depth)
     }
 
     fn anti_entropy_round(&mut self, cx: Cx) {
         let n = self.cfg.n as usize;
-        let mine: Vec<usize> = (0..self.ring.range_count()).filter(|&r| self.ring.range_replicas(r, n).contains(&self.id)).collect();
+        let mine: Vec<usize> = (0..self.ring.range_count())
+            .filter(|&r| self.ring.range_replicas(r, n).contains(&self.id))
+            .collect();
         if !mine.is_empty() {
             let range = mine[cx.rng().index(mine.len())];
-            let peers: Vec<NodeId> = self.ring.range_replicas(range, n).iter().copied().filter(|&p| p != self.id).collect();
+            let peers: Vec<NodeId> = self
+                .ring
+                .range_replicas(range, n)
+                .iter()
+                .copied()
+                .filter(|&p| p != self.id)
+                .collect();
             if !peers.is_empty() {
                 let peer = peers[cx.rng().index(peers.len())];
                 self.stats.anti_entropy_rounds += 1;
                 let root = self.tree(range as u32).root();
-                cx.send(peer, Msg::MerkleHashes { range: range as u32, level: 0, hashes: vec![(0, root)] });
+                cx.send(
+                    peer,
+                    Msg::MerkleHashes {
+                        range: range as u32,
+                        level: 0,
+                        hashes: vec![(0, root)],
+                    },
+                );
             }
         }
         cx.set_timer(self.cfg.anti_entropy_interval, Timer::AntiEntropy);
     }
 
-    fn on_merkle_hashes(&mut self, from: NodeId, range: u32, level: u8, hashes: &[(u32, u64)], cx: Cx) {
+    fn on_merkle_hashes(
+        &mut self,
+        from: NodeId,
+        range: u32,
+        level: u8,
+        hashes: &[(u32, u64)],
+        cx: Cx,
+    ) {
         if range as usize >= self.ring.range_count() {
             return;
         }
         let tree = self.tree(range);
-        let differing: Vec<u32> = hashes.iter().filter(|(i, h)| tree.hash(level, *i) != Some(*h)).map(|(i, _)| *i).collect();
+        let differing: Vec<u32> = hashes
+            .iter()
+            .filter(|(i, h)| tree.hash(level, *i) != Some(*h))
+            .map(|(i, _)| *i)
+            .collect();
         if differing.is_empty() {
             return;
         }
         if u32::from(level) < tree.depth() {
-            let below: Vec<(u32, u64)> = differing.iter().flat_map(|&i| tree.children(level, i)).collect();
-            cx.send(from, Msg::MerkleHashes { range, level: level + 1, hashes: below });
+            let below: Vec<(u32, u64)> = differing
+                .iter()
+                .flat_map(|&i| tree.children(level, i))
+                .collect();
+            cx.send(
+                from,
+                Msg::MerkleHashes {
+                    range,
+                    level: level + 1,
+                    hashes: below,
+                },
+            );
         } else {
             let entries = self.leaf_entries(range, &differing);
-            cx.send(from, Msg::MerkleKeys { range, leaves: differing, entries, reply: false });
+            cx.send(
+                from,
+                Msg::MerkleKeys {
+                    range,
+                    leaves: differing,
+                    entries,
+                    reply: false,
+                },
+            );
         }
     }
 
@@ -550,12 +770,24 @@ impl DynamoNode {
         let depth = self.cfg.merkle_depth;
         self.store
             .iter()
-            .filter(|(k, v)| !v.is_empty() && self.ring.range_of(k) == range as usize && leaves.contains(&merkle::leaf_of(k, depth)))
+            .filter(|(k, v)| {
+                !v.is_empty()
+                    && self.ring.range_of(k) == range as usize
+                    && leaves.contains(&merkle::leaf_of(k, depth))
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
 
-    fn on_merkle_keys(&mut self, from: NodeId, range: u32, leaves: Vec<u32>, entries: Vec<(Key, Vec<Version>)>, reply: bool, cx: Cx) {
+    fn on_merkle_keys(
+        &mut self,
+        from: NodeId,
+        range: u32,
+        leaves: Vec<u32>,
+        entries: Vec<(Key, Vec<Version>)>,
+        reply: bool,
+        cx: Cx,
+    ) {
         let mut repaired = 0;
         for (key, versions) in &entries {
             let set = self.store.entry(key.clone()).or_default();
@@ -565,11 +797,21 @@ impl DynamoNode {
         }
         if repaired > 0 {
             self.stats.anti_entropy_keys_repaired += repaired;
-            Self::note(cx, "anti-entropy", || format!("range {range}: {repaired} key(s) updated from {from}"));
+            Self::note(cx, "anti-entropy", || {
+                format!("range {range}: {repaired} key(s) updated from {from}")
+            });
         }
         if !reply {
             let mine = self.leaf_entries(range, &leaves);
-            cx.send(from, Msg::MerkleKeys { range, leaves, entries: mine, reply: true });
+            cx.send(
+                from,
+                Msg::MerkleKeys {
+                    range,
+                    leaves,
+                    entries: mine,
+                    reply: true,
+                },
+            );
         }
     }
 }
@@ -583,8 +825,16 @@ fn request_label(r: &Request) -> &'static str {
 
 fn request_msg(op: OpTag, key: &Key, work: &Work, hint: Option<NodeId>) -> Msg {
     match work {
-        Work::Put { version } => Msg::Replicate { op, key: key.clone(), version: version.clone(), hint },
-        Work::Get => Msg::Read { op, key: key.clone() },
+        Work::Put { version } => Msg::Replicate {
+            op,
+            key: key.clone(),
+            version: version.clone(),
+            hint,
+        },
+        Work::Get => Msg::Read {
+            op,
+            key: key.clone(),
+        },
     }
 }
 
@@ -614,10 +864,8 @@ impl sim_core::Node for DynamoNode {
             let p = phase(cx, self.cfg.gossip_interval);
             cx.set_timer(p, Timer::Gossip);
         }
-        if self.cfg.hinted_handoff {
-            let p = phase(cx, self.cfg.hint_interval);
-            cx.set_timer(p, Timer::HintDelivery);
-        }
+        self.hint_timer = false;
+        self.arm_hint_timer(cx);
         if self.cfg.anti_entropy {
             let p = phase(cx, self.cfg.anti_entropy_interval);
             cx.set_timer(p, Timer::AntiEntropy);
@@ -643,16 +891,26 @@ impl sim_core::Node for DynamoNode {
                 }
                 Timer::Gossip => self.gossip_round(cx),
                 Timer::HintDelivery => {
+                    self.hint_timer = false;
                     self.deliver_hints(None, cx);
-                    cx.set_timer(self.cfg.hint_interval, Timer::HintDelivery);
+                    self.arm_hint_timer(cx);
                 }
                 Timer::AntiEntropy => self.anti_entropy_round(cx),
             },
             Input::Message { from, msg } => {
                 self.heard_from(from, cx);
                 match msg {
-                    Msg::Forward { client, req, request } => self.on_request(client, req, request, true, cx),
-                    Msg::Replicate { op, key, version, hint } => {
+                    Msg::Forward {
+                        client,
+                        req,
+                        request,
+                    } => self.on_request(client, req, request, true, cx),
+                    Msg::Replicate {
+                        op,
+                        key,
+                        version,
+                        hint,
+                    } => {
                         self.store_version(&key, &version, hint, cx);
                         cx.send(from, Msg::ReplicateAck { op });
                     }
@@ -663,10 +921,18 @@ impl sim_core::Node for DynamoNode {
                     }
                     Msg::ReadReply { op, versions } => self.on_answer(from, op, Some(versions), cx),
                     Msg::Repair { key, versions } => {
-                        reconcile_all(self.store.entry(key).or_default(), &versions, self.cfg.versioning);
+                        reconcile_all(
+                            self.store.entry(key).or_default(),
+                            &versions,
+                            self.cfg.versioning,
+                        );
                     }
                     Msg::Handoff { key, versions, rev } => {
-                        reconcile_all(self.store.entry(key.clone()).or_default(), &versions, self.cfg.versioning);
+                        reconcile_all(
+                            self.store.entry(key.clone()).or_default(),
+                            &versions,
+                            self.cfg.versioning,
+                        );
                         cx.send(from, Msg::HandoffAck { key, rev });
                     }
                     Msg::HandoffAck { key, rev } => {
@@ -674,7 +940,9 @@ impl sim_core::Node for DynamoNode {
                         if self.hints.get(&slot).is_some_and(|h| h.rev == rev) {
                             self.hints.remove(&slot);
                             self.stats.hints_delivered += 1;
-                            Self::note(cx, "handoff", || format!("{} acknowledged key {}; hint deleted", slot.0, slot.1));
+                            Self::note(cx, "handoff", || {
+                                format!("{} acknowledged key {}; hint deleted", slot.0, slot.1)
+                            });
                         }
                     }
                     Msg::Gossip { beats } => {
@@ -683,8 +951,17 @@ impl sim_core::Node for DynamoNode {
                         cx.send(from, Msg::GossipReply { beats: reply });
                     }
                     Msg::GossipReply { beats } => self.merge_beats(&beats, cx),
-                    Msg::MerkleHashes { range, level, hashes } => self.on_merkle_hashes(from, range, level, &hashes, cx),
-                    Msg::MerkleKeys { range, leaves, entries, reply } => self.on_merkle_keys(from, range, leaves, entries, reply, cx),
+                    Msg::MerkleHashes {
+                        range,
+                        level,
+                        hashes,
+                    } => self.on_merkle_hashes(from, range, level, &hashes, cx),
+                    Msg::MerkleKeys {
+                        range,
+                        leaves,
+                        entries,
+                        reply,
+                    } => self.on_merkle_keys(from, range, leaves, entries, reply, cx),
                 }
             }
         }

@@ -89,7 +89,11 @@ impl Ring {
                 for node in 0..cfg.nodes {
                     for _ in 0..*tokens_per_node {
                         let pos = loop {
-                            let p = if bits == 64 { rng.next_u64() } else { rng.below(1 << bits) };
+                            let p = if bits == 64 {
+                                rng.next_u64()
+                            } else {
+                                rng.below(1 << bits)
+                            };
                             if used.insert(p) {
                                 break p;
                             }
@@ -136,7 +140,12 @@ impl Ring {
                 walk
             })
             .collect();
-        Ring { scheme, nodes, tokens, walks }
+        Ring {
+            scheme,
+            nodes,
+            tokens,
+            walks,
+        }
     }
 
     pub fn scheme(&self) -> &KeyScheme {
@@ -153,7 +162,10 @@ impl Ring {
 
     /// Makes a [`Key`], or says why the name is not a valid key for this ring.
     pub fn key(&self, name: &str) -> Result<Key, String> {
-        Ok(Key { pos: key_position(&self.scheme, name)?, name: Arc::from(name) })
+        Ok(Key {
+            pos: key_position(&self.scheme, name)?,
+            name: Arc::from(name),
+        })
     }
 
     /// The index of the token that owns `pos`: the first at or after it, clockwise.
@@ -222,7 +234,9 @@ mod tests {
         let cfg = ClusterConfig {
             nodes: 4,
             key_scheme: KeyScheme::Integer { hash_bits: 3 },
-            tokens: TokenStrategy::Explicit { tokens: vec![vec![1], vec![2], vec![3], vec![0]] },
+            tokens: TokenStrategy::Explicit {
+                tokens: vec![vec![1], vec![2], vec![3], vec![0]],
+            },
             ..ClusterConfig::default()
         };
         assert!(cfg.validate().is_empty());
@@ -234,11 +248,17 @@ mod tests {
     fn seed_test_ring() {
         let ring = seed_ring();
         let k = ring.key("2").unwrap();
-        assert_eq!(ring.preference_list(&k, 3), [NodeId(0), NodeId(1), NodeId(2)]);
+        assert_eq!(
+            ring.preference_list(&k, 3),
+            [NodeId(0), NodeId(1), NodeId(2)]
+        );
         assert_eq!(ring.walk(&k)[3], NodeId(3));
         // 2 keys per token: keys 0 and 1 belong to n3's token 0, 6 and 7 to n2's token 3.
         let first = |name: &str| ring.preference_list(&ring.key(name).unwrap(), 1)[0];
-        assert_eq!([first("0"), first("1"), first("3"), first("5"), first("7")], [3, 3, 0, 1, 2].map(NodeId));
+        assert_eq!(
+            [first("0"), first("1"), first("3"), first("5"), first("7")],
+            [3, 3, 0, 1, 2].map(NodeId)
+        );
         assert!(ring.key("8").unwrap_err().contains("0..8"));
         assert!(ring.key("two").is_err());
     }
@@ -249,18 +269,34 @@ mod tests {
         for seed in 0..200u64 {
             let nodes = 1 + (seed % 12) as u32;
             let strategies = [
-                TokenStrategy::Random { tokens_per_node: 1 + (seed % 5) as u32 },
-                TokenStrategy::EqualPartitions { partitions: (nodes * (1 + (seed % 4) as u32)).next_power_of_two() },
+                TokenStrategy::Random {
+                    tokens_per_node: 1 + (seed % 5) as u32,
+                },
+                TokenStrategy::EqualPartitions {
+                    partitions: (nodes * (1 + (seed % 4) as u32)).next_power_of_two(),
+                },
             ];
             for tokens in strategies {
                 for key_scheme in [KeyScheme::Md5, KeyScheme::Integer { hash_bits: 10 }] {
-                    let cfg = ClusterConfig { nodes, n: nodes.min(3), r: 1, w: 1, key_scheme, tokens: tokens.clone(), ..ClusterConfig::default() };
+                    let cfg = ClusterConfig {
+                        nodes,
+                        n: nodes.min(3),
+                        r: 1,
+                        w: 1,
+                        key_scheme,
+                        tokens: tokens.clone(),
+                        ..ClusterConfig::default()
+                    };
                     assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
                     let ring = Ring::build(&cfg, &mut SimRng::new(seed, Stream::Setup));
                     for r in 0..ring.range_count() {
                         let walk = ring.range_replicas(r, nodes as usize);
                         let set: BTreeSet<_> = walk.iter().collect();
-                        assert_eq!(set.len(), nodes as usize, "seed {seed}: walk {walk:?} repeats a node");
+                        assert_eq!(
+                            set.len(),
+                            nodes as usize,
+                            "seed {seed}: walk {walk:?} repeats a node"
+                        );
                     }
                     let owned: f64 = ring.ownership().iter().sum();
                     assert!((owned - 1.0).abs() < 1e-9);
@@ -273,13 +309,20 @@ mod tests {
     #[test]
     fn md5_position() {
         // MD5("") = d41d8cd98f00b204 e9800998ecf8427e
-        assert_eq!(key_position(&KeyScheme::Md5, "").unwrap(), 0xd41d8cd98f00b204);
+        assert_eq!(
+            key_position(&KeyScheme::Md5, "").unwrap(),
+            0xd41d8cd98f00b204
+        );
     }
 
     // S3 deals Q equal partitions so every node owns the same share of the ring.
     #[test]
     fn equal_partitions_balance_exactly() {
-        let cfg = ClusterConfig { nodes: 8, tokens: TokenStrategy::EqualPartitions { partitions: 16 }, ..ClusterConfig::default() };
+        let cfg = ClusterConfig {
+            nodes: 8,
+            tokens: TokenStrategy::EqualPartitions { partitions: 16 },
+            ..ClusterConfig::default()
+        };
         let ring = Ring::build(&cfg, &mut SimRng::new(3, Stream::Setup));
         for share in ring.ownership() {
             assert!((share - 1.0 / 8.0).abs() < 1e-9);

@@ -71,7 +71,14 @@ impl VClock {
                 self.entries[i].counter = counter;
                 self.entries[i].updated_us = updated_us;
             }
-            Err(i) => self.entries.insert(i, ClockEntry { node, counter, updated_us }),
+            Err(i) => self.entries.insert(
+                i,
+                ClockEntry {
+                    node,
+                    counter,
+                    updated_us,
+                },
+            ),
         }
     }
 
@@ -149,7 +156,9 @@ impl VClock {
             match out.entries.binary_search_by_key(&e.node, |x| x.node) {
                 Ok(i) => {
                     let o = &mut out.entries[i];
-                    if e.counter > o.counter || (e.counter == o.counter && e.updated_us > o.updated_us) {
+                    if e.counter > o.counter
+                        || (e.counter == o.counter && e.updated_us > o.updated_us)
+                    {
                         *o = *e;
                     }
                 }
@@ -274,7 +283,12 @@ mod tests {
     }
 
     fn version(clock: VClock, value: &str) -> Version {
-        Version { value: Arc::from(value), clock, stamp: Stamp::default(), write: 0 }
+        Version {
+            value: Arc::from(value),
+            clock,
+            stamp: Stamp::default(),
+            write: 0,
+        }
     }
 
     // The paper's Fig. 3, step by step: Sx=n0, Sy=n1, Sz=n2.
@@ -292,16 +306,25 @@ mod tests {
         d3.advance(sy, 1, 3);
         let mut d4 = d2.clone();
         d4.advance(sz, 1, 4);
-        assert_eq!((d3.to_string(), d4.to_string()), ("[n0:2 n1:1]".into(), "[n0:2 n2:1]".into()));
+        assert_eq!(
+            (d3.to_string(), d4.to_string()),
+            ("[n0:2 n1:1]".into(), "[n0:2 n2:1]".into())
+        );
         assert_eq!(d3.compare(&d4), Causality::Concurrent);
         // A replica holding D2 receives D3 and D4: D2 is dropped, D3 and D4 stay as siblings.
         let mut set = vec![version(d1.clone(), "D1")];
         assert!(reconcile(&mut set, &version(d2.clone(), "D2"), mode));
         assert_eq!(set.len(), 1);
-        assert!(!reconcile(&mut set, &version(d1, "D1"), mode), "an older version is ignored");
+        assert!(
+            !reconcile(&mut set, &version(d1, "D1"), mode),
+            "an older version is ignored"
+        );
         assert!(reconcile(&mut set, &version(d3.clone(), "D3"), mode));
         assert!(reconcile(&mut set, &version(d4.clone(), "D4"), mode));
-        assert_eq!(set.iter().map(|v| &*v.value).collect::<Vec<_>>(), ["D3", "D4"]);
+        assert_eq!(
+            set.iter().map(|v| &*v.value).collect::<Vec<_>>(),
+            ["D3", "D4"]
+        );
         // A client reads both, and Sx coordinates the reconciled write D5.
         let mut d5 = merged_clock(&set);
         d5.advance(sx, 3, 5);
@@ -335,7 +358,11 @@ mod tests {
                 let ab = a.compare(b);
                 assert_eq!(b.compare(a), ab.reverse(), "{a} vs {b}");
                 assert_eq!(a.merge(b), b.merge(a));
-                assert_eq!(a.merge(b) == *b, matches!(ab, Causality::Before | Causality::Equal), "{a} vs {b}");
+                assert_eq!(
+                    a.merge(b) == *b,
+                    matches!(ab, Causality::Before | Causality::Equal),
+                    "{a} vs {b}"
+                );
                 assert_eq!(ab == Causality::Equal, a == b);
                 for d in &clocks {
                     assert_eq!(a.merge(b).merge(d), a.merge(&b.merge(d)));
@@ -365,12 +392,19 @@ mod tests {
             }
             let maximal: Vec<&Version> = given
                 .iter()
-                .filter(|g| !given.iter().any(|h| h.clock.compare(&g.clock) == Causality::After))
+                .filter(|g| {
+                    !given
+                        .iter()
+                        .any(|h| h.clock.compare(&g.clock) == Causality::After)
+                })
                 .collect();
             for m in &maximal {
                 assert!(set.iter().any(|s| s.clock == m.clock));
             }
-            assert!(set.iter().all(|s| maximal.iter().any(|m| m.clock == s.clock)));
+            assert!(
+                set.iter()
+                    .all(|s| maximal.iter().any(|m| m.clock == s.clock))
+            );
         }
     }
 
@@ -391,13 +425,28 @@ mod tests {
         let mk = |clock_us, node, val: &str| Version {
             value: Arc::from(val),
             clock: VClock::new(),
-            stamp: Stamp { clock_us, node: NodeId(node) },
+            stamp: Stamp {
+                clock_us,
+                node: NodeId(node),
+            },
             write: 0,
         };
         let mut set = Vec::new();
-        assert!(reconcile(&mut set, &mk(5, 1, "a"), Versioning::LastWriteWins));
-        assert!(reconcile(&mut set, &mk(5, 2, "b"), Versioning::LastWriteWins));
-        assert!(!reconcile(&mut set, &mk(4, 9, "c"), Versioning::LastWriteWins));
+        assert!(reconcile(
+            &mut set,
+            &mk(5, 1, "a"),
+            Versioning::LastWriteWins
+        ));
+        assert!(reconcile(
+            &mut set,
+            &mk(5, 2, "b"),
+            Versioning::LastWriteWins
+        ));
+        assert!(!reconcile(
+            &mut set,
+            &mk(4, 9, "c"),
+            Versioning::LastWriteWins
+        ));
         assert_eq!(set.len(), 1);
         assert_eq!(&*set[0].value, "b");
     }

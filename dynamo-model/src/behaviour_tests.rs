@@ -1,0 +1,383 @@
+//! Behaviour tests of the model, driven through sim-core.
+
+use crate::cluster::{
+    Cluster, Entry, KeyChoice, LoadSpec, OpKind, OpRecord, Outcome, Pacing, PlannedOp,
+};
+use crate::config::{ClusterConfig, KeyScheme, TokenStrategy, Versioning};
+use crate::version::Causality;
+use sim_core::{ClientId, Fault, Latency, NetConfig, NodeId, SimDuration, SimTime};
+
+fn ms(t: u64) -> SimTime {
+    SimTime(t * 1_000)
+}
+
+/// The seed project's test cluster: 4 nodes, integer keys in 8 slots, tokens {n0:[1], n1:[2], n2:[3], n3:[0]}.
+fn seed_cluster(n: u32, r: u32, w: u32, gossip: bool) -> ClusterConfig {
+    ClusterConfig {
+        nodes: 4,
+        key_scheme: KeyScheme::Integer { hash_bits: 3 },
+        tokens: TokenStrategy::Explicit {
+            tokens: vec![vec![1], vec![2], vec![3], vec![0]],
+        },
+        n,
+        r,
+        w,
+        gossip,
+        anti_entropy: false,
+        ..ClusterConfig::default()
+    }
+}
+
+fn fixed_net(one_way_ms: u64) -> NetConfig {
+    NetConfig {
+        latency: Latency::constant(SimDuration::from_ms(one_way_ms)),
+        ..NetConfig::default()
+    }
+}
+
+fn op(
+    at: SimTime,
+    node: u32,
+    kind: OpKind,
+    key: &str,
+    value: Option<&str>,
+    context_from: Option<usize>,
+) -> PlannedOp {
+    PlannedOp {
+        at,
+        client: ClientId(0),
+        entry: Entry::Node(NodeId(node)),
+        kind,
+        key: key.into(),
+        value: value.map(Into::into),
+        context_from,
+    }
+}
+
+fn values(rec: &OpRecord) -> Vec<String> {
+    match &rec.outcome {
+        Outcome::GetOk { versions, .. } => {
+            let mut v: Vec<String> = versions.iter().map(|v| v.value.to_string()).collect();
+            v.sort();
+            v
+        }
+        other => panic!("op {} did not succeed: {other:?}", rec.id),
+    }
+}
+
+// A put with one replica down succeeds through a fallback; after the replica recovers,
+// gossip tells the fallback, the hint reaches the replica, and only then is it deleted.
+#[test]
+fn hinted_handoff_after_recovery() {
+    let mut c = Cluster::new(seed_cluster(3, 3, 3, true), &fixed_net(1), 1, true).unwrap();
+    let key = c.key("2").unwrap();
+    c.fault(
+        SimTime::ZERO,
+        Fault::Crash {
+            node: NodeId(1),
+            wipe_disk: false,
+        },
+    );
+    c.plan(op(ms(10), 3, OpKind::Put, "2", Some("apple"), None))
+        .unwrap();
+    c.run_until(ms(2_000));
+    let put = &c.history()[0];
+    assert!(
+        matches!(put.outcome, Outcome::PutOk { .. }),
+        "{:?}",
+        put.outcome
+    );
+    assert_eq!(
+        c.node(NodeId(3)).hints().len(),
+        1,
+        "n3 holds the hint for n1"
+    );
+    assert!(c.node(NodeId(1)).versions(&key).is_empty());
+    c.fault(ms(3_000), Fault::Restart { node: NodeId(1) });
+    c.run_until(ms(3_001));
+    assert_eq!(
+        c.node(NodeId(3)).hints().len(),
+        1,
+        "the hint stays until acknowledged"
+    );
+    c.run_until(ms(10_000));
+    assert_eq!(
+        c.node(NodeId(1)).versions(&key).len(),
+        1,
+        "n1 got the value"
+    );
+    assert_eq!(&*c.node(NodeId(1)).versions(&key)[0].value, "apple");
+    assert!(
+        c.node(NodeId(3)).hints().is_empty(),
+        "the hint was deleted after the ack"
+    );
+    assert_eq!(c.node(NodeId(3)).stats.hints_delivered, 1);
+    let text = c.sim.core.trace.render_text();
+    let ack = text.find("HandoffAck").expect("an ack in the trace");
+    let deleted = text.find("hint deleted").expect("a deletion in the trace");
+    assert!(ack < deleted);
+}
+
+// Two puts with the same context become two siblings; a put with the merged context collapses them.
+#[test]
+fn siblings_and_semantic_reconciliation() {
+    let mut c = Cluster::new(seed_cluster(3, 2, 2, false), &fixed_net(1), 1, true).unwrap();
+    c.plan(op(ms(10), 0, OpKind::Put, "2", Some("a"), None))
+        .unwrap();
+    c.plan(op(ms(100), 0, OpKind::Get, "2", None, None))
+        .unwrap();
+    // Two clients write with the same context through different coordinators.
+    c.plan(op(ms(200), 0, OpKind::Put, "2", Some("b"), Some(1)))
+        .unwrap();
+    c.plan(op(ms(200), 1, OpKind::Put, "2", Some("c"), Some(1)))
+        .unwrap();
+    c.plan(op(ms(400), 2, OpKind::Get, "2", None, None))
+        .unwrap();
+    c.plan(op(ms(500), 0, OpKind::Put, "2", Some("merged"), Some(4)))
+        .unwrap();
+    c.plan(op(ms(700), 1, OpKind::Get, "2", None, None))
+        .unwrap();
+    c.run_until(ms(1_000));
+    let h = c.history();
+    assert_eq!(values(&h[4]), ["b", "c"], "two siblings");
+    if let Outcome::GetOk { versions, context } = &h[4].outcome {
+        assert_eq!(
+            versions[0].clock.compare(&versions[1].clock),
+            Causality::Concurrent
+        );
+        assert_eq!(context.to_string(), "[n0:2 n1:1]");
+    }
+    assert_eq!(values(&h[6]), ["merged"], "the merged put replaced both");
+}
+
+// A replica that missed writes converges through anti-entropy alone.
+#[test]
+fn anti_entropy_alone_repairs_a_replica() {
+    let cfg = ClusterConfig {
+        hinted_handoff: false,
+        read_repair: false,
+        anti_entropy: true,
+        anti_entropy_interval: SimDuration::from_secs(1),
+        ..seed_cluster(3, 1, 1, false)
+    };
+    let mut c = Cluster::new(cfg, &fixed_net(1), 4, true).unwrap();
+    // n2 is cut off while 6 keys are written; n0 and n1 store them.
+    c.fault(
+        SimTime::ZERO,
+        Fault::Partition {
+            groups: vec![vec![NodeId(2)]],
+        },
+    );
+    for k in 0..8u32 {
+        c.plan(op(
+            ms(10 + u64::from(k)),
+            0,
+            OpKind::Put,
+            &k.to_string(),
+            Some("v"),
+            None,
+        ))
+        .unwrap();
+    }
+    c.fault(ms(1_000), Fault::Heal);
+    c.run_until(ms(1_000));
+    let owned_by_n2: Vec<String> = (0..8u32)
+        .map(|k| k.to_string())
+        .filter(|k| {
+            c.ring
+                .preference_list(&c.key(k).unwrap(), 3)
+                .contains(&NodeId(2))
+        })
+        .collect();
+    assert!(!owned_by_n2.is_empty());
+    for k in &owned_by_n2 {
+        assert!(
+            c.node(NodeId(2)).versions(&c.key(k).unwrap()).is_empty(),
+            "n2 missed {k}"
+        );
+    }
+    c.run_until(ms(60_000));
+    for k in &owned_by_n2 {
+        assert_eq!(
+            c.node(NodeId(2)).versions(&c.key(k).unwrap()).len(),
+            1,
+            "n2 repaired {k}"
+        );
+    }
+    let repaired: u64 = c
+        .nodes()
+        .iter()
+        .map(|n| n.stats.anti_entropy_keys_repaired)
+        .sum();
+    assert!(repaired >= owned_by_n2.len() as u64);
+    assert!(c.sim.core.trace.render_text().contains("MerkleKeys"));
+}
+
+// With R + W > N and no faults, every get sees every put acknowledged before it started.
+#[test]
+fn strict_quorum_reads_see_acknowledged_writes() {
+    for (n, r, w) in [(3, 2, 2), (3, 1, 3), (3, 3, 1), (5, 3, 3)] {
+        let cfg = ClusterConfig {
+            nodes: 6,
+            n,
+            r,
+            w,
+            ..ClusterConfig::default()
+        };
+        let net = NetConfig {
+            latency: Latency::Exponential { mean_us: 2_000.0 },
+            ..NetConfig::default()
+        };
+        let mut c = Cluster::new(cfg, &net, 9, false).unwrap();
+        c.add_load(LoadSpec {
+            clients: 8,
+            pacing: Pacing::Closed {
+                think: SimDuration::from_ms(1),
+            },
+            keys: 5,
+            key_choice: KeyChoice::Uniform,
+            read_fraction: 0.5,
+            read_modify_write: false,
+            entry: Entry::Random,
+            start: ms(1),
+            stop: ms(3_000),
+            max_ops: None,
+        })
+        .unwrap();
+        c.run_until(ms(5_000));
+        let h = c.history();
+        assert!(h.len() > 500, "{} ops", h.len());
+        let mut checked = 0;
+        for get in h.iter().filter(|o| o.kind == OpKind::Get) {
+            let Outcome::GetOk { versions, .. } = &get.outcome else {
+                panic!("get failed without faults")
+            };
+            for put in h
+                .iter()
+                .filter(|p| p.kind == OpKind::Put && p.key == get.key && p.end < get.start)
+            {
+                let Outcome::PutOk { clock, .. } = &put.outcome else {
+                    panic!("put failed without faults")
+                };
+                assert!(
+                    versions.iter().any(|v| v.clock.descends(clock)),
+                    "N={n} R={r} W={w}: get#{} missed put#{}",
+                    get.id,
+                    put.id
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 1_000);
+    }
+}
+
+// A get of a key never written succeeds with no versions and marks no replica down.
+#[test]
+fn get_of_missing_key_is_not_an_error() {
+    let mut c = Cluster::new(seed_cluster(3, 3, 3, false), &fixed_net(1), 1, true).unwrap();
+    c.plan(op(ms(10), 0, OpKind::Get, "5", None, None)).unwrap();
+    c.run_until(ms(2_000));
+    match &c.history()[0].outcome {
+        Outcome::GetOk { versions, context } => {
+            assert!(versions.is_empty());
+            assert!(context.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    for n in c.nodes() {
+        assert_eq!(n.stats.replica_timeouts, 0);
+        for p in 0..4 {
+            assert!(n.believes_up(NodeId(p)));
+        }
+    }
+}
+
+// A crash drops the coordinator's in-flight requests: the client times out instead of being answered.
+#[test]
+fn crash_drops_in_flight_requests() {
+    let mut c = Cluster::new(seed_cluster(3, 3, 3, false), &fixed_net(5), 1, true).unwrap();
+    c.plan(op(ms(10), 0, OpKind::Put, "2", Some("x"), None))
+        .unwrap();
+    c.fault(
+        ms(12),
+        Fault::Crash {
+            node: NodeId(0),
+            wipe_disk: false,
+        },
+    );
+    c.run_until(ms(10_000));
+    assert_eq!(c.history()[0].outcome, Outcome::TimedOut);
+    assert_eq!(c.node(NodeId(0)).ops_in_flight(), 0);
+    // The store is durable: n0 kept its own copy of the write.
+    assert_eq!(c.node(NodeId(0)).versions(&c.key("2").unwrap()).len(), 1);
+}
+
+// A put that cannot reach W replicas fails and says how many acks arrived out of how many needed.
+#[test]
+fn failed_quorum_says_how_many() {
+    let mut c = Cluster::new(
+        ClusterConfig {
+            hinted_handoff: false,
+            ..seed_cluster(3, 3, 3, false)
+        },
+        &fixed_net(1),
+        1,
+        true,
+    )
+    .unwrap();
+    c.fault(
+        SimTime::ZERO,
+        Fault::Crash {
+            node: NodeId(1),
+            wipe_disk: false,
+        },
+    );
+    c.plan(op(ms(10), 0, OpKind::Put, "2", Some("x"), None))
+        .unwrap();
+    c.run_until(ms(5_000));
+    assert_eq!(
+        c.history()[0].outcome,
+        Outcome::Failed { got: 2, needed: 3 }
+    );
+}
+
+// Last write wins: concurrent writes leave one version, the one with the highest (clock, node) stamp.
+#[test]
+fn last_write_wins_keeps_one_version() {
+    let cfg = ClusterConfig {
+        versioning: Versioning::LastWriteWins,
+        ..seed_cluster(3, 2, 2, false)
+    };
+    let mut c = Cluster::new(cfg, &fixed_net(1), 1, true).unwrap();
+    c.fault(
+        SimTime::ZERO,
+        Fault::ClockSkew {
+            node: NodeId(0),
+            skew_us: 50_000,
+        },
+    );
+    c.plan(op(
+        ms(10),
+        0,
+        OpKind::Put,
+        "2",
+        Some("early-but-skewed"),
+        None,
+    ))
+    .unwrap();
+    c.plan(op(ms(20), 1, OpKind::Put, "2", Some("later"), None))
+        .unwrap();
+    c.plan(op(ms(100), 2, OpKind::Get, "2", None, None))
+        .unwrap();
+    c.run_until(ms(1_000));
+    assert!(
+        c.history()[1].outcome.is_ok(),
+        "the later write was acknowledged"
+    );
+    assert_eq!(
+        values(&c.history()[2]),
+        ["early-but-skewed"],
+        "and lost to the skewed clock"
+    );
+}
