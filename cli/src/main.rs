@@ -1,1 +1,5 @@
-fn main() {}
+//! The `dynsim` binary: a thin shell over the `dynsim` library.
+
+fn main() -> std::process::ExitCode {
+    dynsim::cli::main()
+}

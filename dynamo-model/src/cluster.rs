@@ -47,7 +47,7 @@ pub struct PlannedOp {
     pub kind: OpKind,
     pub key: String,
     pub value: Option<String>,
-    /// Put with the context returned by this earlier op (an index into the history).
+    /// Put with the context returned by this earlier planned op (its index in plan order).
     pub context_from: Option<usize>,
 }
 
@@ -169,13 +169,18 @@ pub struct Clients {
     client_timeout: SimDuration,
     loads: Vec<Load>,
     next_client: u32,
-    /// For each history index: its planned-op index, if it came from the timeline.
-    pub op_names: Vec<Option<String>>,
+    /// For each planned op (in plan order): its index in the history, once issued.
+    planned_history: Vec<Option<usize>>,
 }
 
 impl Clients {
     pub fn history(&self) -> &[OpRecord] {
         &self.history
+    }
+
+    /// The history record of planned op `i` (plan order), once it has been issued.
+    pub fn planned_record(&self, i: usize) -> Option<&OpRecord> {
+        self.history.get((*self.planned_history.get(i)?)?)
     }
 
     fn pick_node(&mut self, entry: &Entry, key: &Key) -> NodeId {
@@ -277,7 +282,6 @@ impl Clients {
             outcome: Outcome::Pending,
             generated: true,
         });
-        self.op_names.push(None);
         let h = self.history.len() - 1;
         let load = &mut self.loads[l];
         load.issued += 1;
@@ -345,7 +349,7 @@ impl Harness<DynamoNode> for Clients {
             WAKE_ISSUE => {
                 let p = self.planned[index as usize].clone();
                 let key = self.ring.key(&p.key).expect("planned keys are validated");
-                let context = match p.context_from.map(|i| &self.history[i].outcome) {
+                let context = match p.context_from.and_then(|i| self.planned_record(i)).map(|r| &r.outcome) {
                     Some(Outcome::GetOk { context, .. }) => context.clone(),
                     _ => VClock::new(),
                 };
@@ -364,8 +368,8 @@ impl Harness<DynamoNode> for Clients {
                     outcome: Outcome::Pending,
                     generated: false,
                 });
-                self.op_names.push(None);
                 let h = self.history.len() - 1;
+                self.planned_history[index as usize] = Some(h);
                 self.issue(core, h, &p.entry);
             }
             WAKE_TIMEOUT => {
@@ -423,7 +427,7 @@ impl Cluster {
             client_timeout,
             loads: Vec::new(),
             next_client: 0,
-            op_names: Vec::new(),
+            planned_history: Vec::new(),
         };
         Ok(Cluster {
             sim,
@@ -450,6 +454,7 @@ impl Cluster {
             .core
             .schedule_wake(op.at, op.client, tag(WAKE_ISSUE, i));
         self.clients.planned.push(op);
+        self.clients.planned_history.push(None);
         Ok(())
     }
 

@@ -19,7 +19,9 @@
 //! | §4.8 | local failure detection, gossip | [`membership`] |
 //! | §6 | parameters and their defaults | [`config`] |
 //! | — | driving a cluster in sim-core: clients, history | [`cluster`] |
+//! | — | checkers: lost writes, sound gets, convergence, quorum reads | [`checkers`] |
 
+pub mod checkers;
 pub mod cluster;
 pub mod config;
 pub mod membership;

@@ -1,0 +1,208 @@
+//! Command-line parsing (clap) and the commands. `main` only calls [`main`].
+
+use crate::output::write_atomic;
+use crate::{runner, scenario, summary};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit codes: 0 all as expected, 1 an expectation or checker failed, 2 bad input.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "dynsim",
+    version,
+    about = "A deterministic discrete-event simulator of Amazon's Dynamo",
+    long_about = "A deterministic discrete-event simulator of Amazon's Dynamo.\n\n\
+        The same scenario, seed and dynsim version give a byte-identical trace, every time.\n\
+        Exit codes: 0 all as expected, 1 an expectation or checker failed, 2 bad input."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a scenario, check its expectations and print a summary.
+    Run(RunArgs),
+    /// Print a scenario's ring: tokens, ownership, and the preference lists of keys.
+    Ring(RingArgs),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TraceFormat {
+    /// Fixed-column text, one event per line.
+    Text,
+    /// JSON Lines: a header object, one object per event, a footer object.
+    Jsonl,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// The scenario file (TOML; see scenarios/README.md).
+    pub file: PathBuf,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Write the trace to PATH ("-" for standard output; the summary then goes to standard error).
+    #[arg(long, value_name = "PATH|-")]
+    pub trace: Option<String>,
+    /// The trace's format.
+    #[arg(long, value_enum, default_value_t = TraceFormat::Text)]
+    pub format: TraceFormat,
+    /// Print only the one-line result (and problems).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Run twice and report the first trace line that differs, if any.
+    #[arg(long)]
+    pub check_determinism: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RingArgs {
+    /// The scenario file whose cluster to show.
+    pub file: PathBuf,
+    /// Keys whose preference lists to print (repeatable).
+    #[arg(long = "key", value_name = "K")]
+    pub keys: Vec<String>,
+    /// Override the scenario's seed (random tokens depend on it).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// Parses the arguments and runs the command.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK });
+        }
+    };
+    ExitCode::from(run_command(cli.command))
+}
+
+pub fn run_command(cmd: Command) -> u8 {
+    match cmd {
+        Command::Run(args) => cmd_run(&args),
+        Command::Ring(args) => cmd_ring(&args),
+    }
+}
+
+fn load(file: &std::path::Path) -> Result<scenario::Scenario, u8> {
+    scenario::load(&file.to_string_lossy()).map_err(|d| {
+        eprintln!("{d}");
+        EXIT_BAD_INPUT
+    })
+}
+
+fn cmd_run(args: &RunArgs) -> u8 {
+    let s = match load(&args.file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let seed = args.seed.unwrap_or(s.seed);
+    let want_trace = args.trace.is_some() || args.check_determinism;
+    let report = runner::run(&s, seed, want_trace);
+    if args.check_determinism {
+        let again = runner::run(&s, seed, true);
+        let (a, b) = (report.cluster.sim.core.trace.render_text(), again.cluster.sim.core.trace.render_text());
+        match first_difference(&a, &b) {
+            None => eprintln!("determinism: two runs of seed {seed} gave identical traces ({} lines)", a.lines().count()),
+            Some((line, x, y)) => {
+                eprintln!("determinism: NOT deterministic: seed {seed} first differs at trace line {line}:\n  run 1: {x}\n  run 2: {y}");
+                return EXIT_FAILED;
+            }
+        }
+    }
+    let trace_to_stdout = args.trace.as_deref() == Some("-");
+    if let Some(path) = &args.trace {
+        let trace = &report.cluster.sim.core.trace;
+        let result = if trace_to_stdout {
+            let mut out = std::io::stdout().lock();
+            write_trace(trace, args.format, &mut out)
+        } else {
+            write_atomic(std::path::Path::new(path), |w| write_trace(trace, args.format, w))
+        };
+        if let Err(e) = result {
+            eprintln!("error: cannot write the trace to {path}: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    }
+    let text = if args.quiet {
+        format!("{}: {}\n", s.name, if report.as_expected() { "as expected" } else { "NOT as expected" })
+    } else {
+        summary::render(&report)
+    };
+    if trace_to_stdout || args.quiet && !report.as_expected() {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+    if report.as_expected() { EXIT_OK } else { EXIT_FAILED }
+}
+
+fn write_trace(trace: &sim_core::Trace, format: TraceFormat, w: &mut dyn Write) -> std::io::Result<()> {
+    match format {
+        TraceFormat::Text => w.write_all(trace.render_text().as_bytes()),
+        TraceFormat::Jsonl => trace.write_jsonl(w),
+    }
+}
+
+/// The first line (1-based) where two texts differ, with both lines.
+pub fn first_difference(a: &str, b: &str) -> Option<(usize, String, String)> {
+    let (mut la, mut lb) = (a.lines(), b.lines());
+    let mut n = 0;
+    loop {
+        n += 1;
+        match (la.next(), lb.next()) {
+            (None, None) => return None,
+            (x, y) if x == y => continue,
+            (x, y) => return Some((n, x.unwrap_or("(end)").to_string(), y.unwrap_or("(end)").to_string())),
+        }
+    }
+}
+
+fn cmd_ring(args: &RingArgs) -> u8 {
+    let s = match load(&args.file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let seed = args.seed.unwrap_or(s.seed);
+    let ring = dynamo_model::Ring::build(&s.cluster, &mut sim_core::SimRng::new(seed, sim_core::Stream::Setup));
+    let mut o = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(o, "{}", s.cluster.describe()[0]);
+    let _ = writeln!(o, "{} tokens (position -> owner, clockwise):", ring.tokens().len());
+    for (i, (pos, node)) in ring.tokens().iter().enumerate() {
+        let list: Vec<String> = ring.range_replicas(i, s.cluster.n as usize).iter().map(ToString::to_string).collect();
+        let _ = writeln!(o, "  token {i:>4}  {pos:>20}  {node}  replicas [{}]", list.join(" "));
+    }
+    let _ = writeln!(o, "ownership (share of the key space as first replica):");
+    for (i, share) in ring.ownership().iter().enumerate() {
+        let _ = writeln!(o, "  n{i}: {:.2}%", share * 100.0);
+    }
+    let mut bad = false;
+    for k in &args.keys {
+        match ring.key(k) {
+            Ok(key) => {
+                let walk = ring.walk(&key);
+                let n = s.cluster.n as usize;
+                let pref: Vec<String> = walk[..n].iter().map(ToString::to_string).collect();
+                let fb: Vec<String> = walk[n..].iter().map(ToString::to_string).collect();
+                let _ = writeln!(o, "key {k} (position {}): preference list [{}], fallbacks [{}]", key.position(), pref.join(" "), fb.join(" "));
+            }
+            Err(e) => {
+                eprintln!("error: --key {k}: {e}");
+                bad = true;
+            }
+        }
+    }
+    print!("{o}");
+    if bad { EXIT_BAD_INPUT } else { EXIT_OK }
+}

@@ -1,0 +1,80 @@
+//! Problems found in a user's input, each with file, line, column, field,
+//! and what would be valid.
+
+use std::fmt;
+use std::ops::Range;
+
+/// One problem in an input file.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Diag {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    /// The field the problem is in, as a path (`cluster.w`, `steps[3].node`); empty for syntax errors.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for Diag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file, self.line, self.col)?;
+        if !self.field.is_empty() {
+            write!(f, "{}: ", self.field)?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+/// Every problem found in one input, in file order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diags(pub Vec<Diag>);
+
+impl fmt::Display for Diags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "error: {d}")?;
+        }
+        let n = self.0.len();
+        write!(f, "\n{n} problem{} found", if n == 1 { "" } else { "s" })
+    }
+}
+
+/// Collects problems while reading one file.
+pub struct Collector<'s> {
+    pub file: &'s str,
+    src: &'s str,
+    pub diags: Vec<Diag>,
+}
+
+impl<'s> Collector<'s> {
+    pub fn new(file: &'s str, src: &'s str) -> Self {
+        Collector { file, src, diags: Vec::new() }
+    }
+
+    /// 1-based line and column of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.src.len());
+        let before = &self.src[..offset];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+        (line, col)
+    }
+
+    pub fn err(&mut self, span: Range<usize>, field: impl Into<String>, message: impl Into<String>) {
+        let (line, col) = self.line_col(span.start);
+        self.diags.push(Diag { file: self.file.to_string(), line, col, field: field.into(), message: message.into() });
+    }
+
+    pub fn finish(mut self) -> Result<(), Diags> {
+        if self.diags.is_empty() {
+            Ok(())
+        } else {
+            self.diags.sort();
+            self.diags.dedup();
+            Err(Diags(self.diags))
+        }
+    }
+}

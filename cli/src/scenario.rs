@@ -1,0 +1,812 @@
+//! Scenario files: TOML in, a validated [`Scenario`] out, or every problem
+//! in the file at once. `scenarios/README.md` documents the format.
+
+use crate::diag::{Collector, Diags};
+use crate::toml_read::{closest, Tbl};
+use dynamo_model::cluster::{Entry, KeyChoice, LoadSpec, OpKind, Pacing};
+use dynamo_model::msg::Msg;
+use dynamo_model::{ClusterConfig, KeyScheme, TokenStrategy, Versioning};
+use sim_core::{ClientId, Fault, Latency, LinkConfig, Message, NetConfig, NodeId, SimDuration, SimTime};
+use std::collections::BTreeMap;
+use std::ops::Range;
+use toml::de::{DeTable, DeValue};
+
+/// A client operation step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpStep {
+    pub kind: OpKind,
+    pub entry: Entry,
+    pub key: String,
+    pub value: Option<String>,
+    pub name: Option<String>,
+    /// The step index of the get whose context this put carries.
+    pub context_from: Option<usize>,
+    pub client: ClientId,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Op(OpStep),
+    Fault(Fault),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    pub at: SimTime,
+    pub line: usize,
+    pub action: Action,
+}
+
+/// What a scenario expects.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Check {
+    /// About a named operation's result.
+    Op {
+        step: usize,
+        name: String,
+        ok: Option<bool>,
+        values: Option<Vec<String>>,
+        siblings: Option<usize>,
+        clock: Option<String>,
+    },
+    /// Whether a node stores a key (optionally with a value) at a time.
+    Holds { node: NodeId, key: String, present: bool, value: Option<String> },
+    /// Whether a node holds a hint for a key (optionally for a given node) at a time.
+    Hint { node: NodeId, key: String, present: bool, target: Option<NodeId> },
+    /// A checker's verdict at the end.
+    Checker { name: String, verdict: String },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expect {
+    /// When a state check is evaluated (`None`: at the end of the run).
+    pub at: Option<SimTime>,
+    pub line: usize,
+    pub check: Check,
+}
+
+/// A validated scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    pub path: String,
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    /// How long to simulate.
+    pub duration: SimDuration,
+    pub cluster: ClusterConfig,
+    pub net: NetConfig,
+    pub steps: Vec<Step>,
+    pub load: Option<LoadSpec>,
+    pub expects: Vec<Expect>,
+}
+
+impl Scenario {
+    /// Whether the timeline or the network injects any fault.
+    pub fn has_faults(&self) -> bool {
+        self.steps.iter().any(|s| matches!(s.action, Action::Fault(_)))
+            || self.net.loss > 0.0
+            || self.net.duplicate > 0.0
+            || self.net.links.iter().any(|l| l.loss.unwrap_or(0.0) > 0.0 || l.duplicate.unwrap_or(0.0) > 0.0)
+    }
+}
+
+const TOP: &[&str] = &["name", "description", "seed", "duration", "cluster", "network", "steps", "load", "expect"];
+const CLUSTER: &[&str] = &[
+    "nodes",
+    "n",
+    "r",
+    "w",
+    "keys",
+    "hash_bits",
+    "tokens",
+    "tokens_per_node",
+    "partitions",
+    "explicit_tokens",
+    "versioning",
+    "request_timeout",
+    "op_deadline",
+    "read_repair",
+    "read_repair_window",
+    "hinted_handoff",
+    "hint_interval",
+    "gossip",
+    "gossip_interval",
+    "anti_entropy",
+    "anti_entropy_interval",
+    "merkle_depth",
+    "vclock_max_entries",
+    "forward_to_owner",
+];
+const NETWORK: &[&str] = &["latency", "per_kind", "loss", "duplicate", "links", "client_latency"];
+const LINK: &[&str] = &["from", "to", "latency", "loss", "duplicate"];
+const STEP_KINDS: &[&str] = &[
+    "put", "get", "crash", "crash-wipe", "restart", "pause", "resume", "partition", "one-way", "heal", "skew", "loss", "duplicate", "slow",
+];
+const LOAD: &[&str] = &[
+    "clients",
+    "pacing",
+    "think",
+    "rate",
+    "keys",
+    "distribution",
+    "zipf_exponent",
+    "read_fraction",
+    "read_modify_write",
+    "via",
+    "start",
+    "stop",
+    "ops",
+];
+const EXPECT: &[&str] = &["op", "ok", "values", "siblings", "clock", "at", "node", "holds", "lacks", "value", "hint", "no_hint", "for", "checker", "verdict"];
+const DISTS: &[&str] = &["constant", "uniform", "normal", "exponential", "pareto", "mixture"];
+
+/// Reads and validates a scenario file.
+pub fn load(path: &str) -> Result<Scenario, Diags> {
+    let src = std::fs::read_to_string(path).map_err(|e| {
+        Diags(vec![crate::diag::Diag { file: path.to_string(), line: 0, col: 0, field: String::new(), message: format!("cannot read the file: {e}") }])
+    })?;
+    parse(path, &src)
+}
+
+/// Parses and validates scenario text; `file` names it in messages.
+pub fn parse(file: &str, src: &str) -> Result<Scenario, Diags> {
+    let mut c = Collector::new(file, src);
+    let (doc, errors) = DeTable::parse_recoverable(src);
+    for e in &errors {
+        let span = e.span().unwrap_or(0..0);
+        let msg = e.message().trim().replace('\n', " ");
+        c.err(span, "", format!("TOML syntax: {msg}"));
+    }
+    if !errors.is_empty() {
+        // Reading a half-parsed document would report confusing follow-on problems.
+        return Err(c.finish().expect_err("syntax errors were reported"));
+    }
+    let root = Tbl::new("", doc.get_ref(), doc.span());
+    let scenario = read(&mut c, &root);
+    c.finish()?;
+    Ok(scenario.expect("no problems were reported, so the scenario is complete"))
+}
+
+fn node_ref(c: &mut Collector, t: &Tbl, key: &str, nodes: u32) -> Option<NodeId> {
+    let s = t.str(c, key)?;
+    parse_node(c, &s, t.span_of(key), &t.field(key), nodes)
+}
+
+fn parse_node(c: &mut Collector, s: &str, span: Range<usize>, field: &str, nodes: u32) -> Option<NodeId> {
+    let n = s.strip_prefix('n').and_then(|d| d.parse::<u32>().ok());
+    match n {
+        Some(i) if i < nodes => Some(NodeId(i)),
+        _ => {
+            let valid = if nodes == 0 { "the cluster has no nodes".to_string() } else { format!("valid nodes are n0..n{}", nodes - 1) };
+            c.err(span, field, format!("unknown node {s}; {valid}"));
+            None
+        }
+    }
+}
+
+fn node_list(c: &mut Collector, t: &Tbl, key: &str, nodes: u32) -> Option<Vec<NodeId>> {
+    let items = t.strings(c, key)?;
+    let mut out = Vec::new();
+    for (s, span) in items {
+        out.push(parse_node(c, &s, span, &t.field(key), nodes)?);
+    }
+    Some(out)
+}
+
+fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
+    root.only(c, TOP);
+    let name = root.str(c, "name");
+    root.require(c, "name", "every scenario needs a name, like name = \"failure\"");
+    let description = root.str(c, "description").unwrap_or_default();
+    let seed = root.u64(c, "seed");
+    root.require(c, "seed", "every scenario states its seed, like seed = 1 (--seed overrides it)");
+    let duration = root.duration(c, "duration");
+
+    let cluster = match root.table(c, "cluster") {
+        Some(t) => read_cluster(c, &t),
+        None => {
+            root.require(c, "cluster", "a [cluster] table with at least `nodes`");
+            None
+        }
+    };
+    let nodes = cluster.as_ref().map_or(0, |cl| cl.nodes);
+    let net = match root.table(c, "network") {
+        Some(t) => read_network(c, &t, nodes),
+        None => Some(NetConfig::default()),
+    };
+    let scheme = cluster.as_ref().map(|cl| cl.key_scheme.clone());
+    let (steps, names) = read_steps(c, root, nodes, scheme.as_ref());
+    let load = match root.table(c, "load") {
+        Some(t) => read_load(c, &t, nodes),
+        None => Some(None),
+    };
+    let expects = read_expects(c, root, nodes, &names, &steps);
+
+    let last_step = steps.iter().map(|s| s.at).max().unwrap_or(SimTime::ZERO);
+    let last_expect = expects.iter().filter_map(|e| e.at).max().unwrap_or(SimTime::ZERO);
+    let load_stop = load.as_ref().and_then(|l| l.as_ref().map(|l| l.stop)).unwrap_or(SimTime::ZERO);
+    let end = last_step.max(last_expect).max(load_stop);
+    let duration = match duration {
+        Some(d) => {
+            if SimTime::ZERO + d < end {
+                c.err(root.span_of("duration"), "duration", format!("{d} ends before the last step or expectation at {end}"));
+            }
+            d
+        }
+        // Long enough for every step, then 10s to settle (timeouts, hints, gossip).
+        None => SimDuration(end.as_us()) + SimDuration::from_secs(10),
+    };
+    Some(Scenario {
+        path: c.file.to_string(),
+        name: name?,
+        description,
+        seed: seed?,
+        duration,
+        cluster: cluster?,
+        net: net?,
+        steps,
+        load: load?,
+        expects,
+    })
+}
+
+fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> {
+    t.only(c, CLUSTER);
+    let d = ClusterConfig::default();
+    let before = c.diags.len();
+    t.require(c, "nodes", "how many nodes the cluster has, like nodes = 4");
+    let nodes = t.u32(c, "nodes").unwrap_or(0);
+    let key_scheme = match t.str(c, "keys").as_deref() {
+        None | Some("md5") => {
+            if t.has("hash_bits") {
+                c.err(t.span_of("hash_bits"), t.field("hash_bits"), "hash_bits applies only to keys = \"integer\"");
+            }
+            KeyScheme::Md5
+        }
+        Some("integer") => KeyScheme::Integer { hash_bits: t.int_in(c, "hash_bits", 1, 63).unwrap_or(8) as u32 },
+        Some(other) => {
+            c.err(t.span_of("keys"), t.field("keys"), format!("unknown key scheme {other:?}; valid schemes are \"md5\" and \"integer\""));
+            KeyScheme::Md5
+        }
+    };
+    let tokens = match t.str(c, "tokens").as_deref() {
+        None | Some("random") => TokenStrategy::Random { tokens_per_node: t.u32(c, "tokens_per_node").unwrap_or(8) },
+        Some("equal") => {
+            t.require(c, "partitions", "tokens = \"equal\" needs the number of equal partitions Q");
+            TokenStrategy::EqualPartitions { partitions: t.u32(c, "partitions").unwrap_or(nodes) }
+        }
+        Some("explicit") => {
+            let mut per_node = vec![Vec::new(); nodes as usize];
+            if let Some(tt) = t.table(c, "explicit_tokens") {
+                for (k, v) in tt.table.iter() {
+                    let field = tt.field(k.get_ref());
+                    let Some(node) = parse_node(c, k.get_ref(), k.span(), &field, nodes) else { continue };
+                    match v.get_ref() {
+                        DeValue::Array(items) => {
+                            for item in items.iter() {
+                                match item.get_ref().as_integer().and_then(|i| u32::from_str_radix(i.as_str(), i.radix()).ok()) {
+                                    Some(tok) => per_node[node.index()].push(tok),
+                                    None => c.err(item.span(), &field, "tokens are whole numbers >= 0 (partition indices)"),
+                                }
+                            }
+                        }
+                        _ => c.err(v.span(), &field, "expected an array of partition indices, like n0 = [1]"),
+                    }
+                }
+            } else {
+                t.require(c, "explicit_tokens", "tokens = \"explicit\" needs explicit_tokens = { n0 = [1], n1 = [2], ... }");
+            }
+            TokenStrategy::Explicit { tokens: per_node }
+        }
+        Some(other) => {
+            c.err(t.span_of("tokens"), t.field("tokens"), format!("unknown token strategy {other:?}; valid strategies are \"random\" (S1), \"equal\" (S3), \"explicit\""));
+            d.tokens.clone()
+        }
+    };
+    let versioning = match t.str(c, "versioning").as_deref() {
+        None | Some("vector-clock") => Versioning::VectorClock,
+        Some("last-write-wins") => Versioning::LastWriteWins,
+        Some(other) => {
+            c.err(t.span_of("versioning"), t.field("versioning"), format!("unknown versioning {other:?}; valid values are \"vector-clock\" and \"last-write-wins\""));
+            Versioning::VectorClock
+        }
+    };
+    let cfg = ClusterConfig {
+        nodes,
+        key_scheme,
+        tokens,
+        n: t.u32(c, "n").unwrap_or(d.n.min(nodes.max(1))),
+        r: t.u32(c, "r").unwrap_or(d.r),
+        w: t.u32(c, "w").unwrap_or(d.w),
+        versioning,
+        request_timeout: t.duration(c, "request_timeout").unwrap_or(d.request_timeout),
+        op_deadline: t.duration(c, "op_deadline").unwrap_or(d.op_deadline),
+        read_repair: t.bool(c, "read_repair").unwrap_or(d.read_repair),
+        read_repair_window: t.duration(c, "read_repair_window").unwrap_or(d.read_repair_window),
+        hinted_handoff: t.bool(c, "hinted_handoff").unwrap_or(d.hinted_handoff),
+        hint_interval: t.duration(c, "hint_interval").unwrap_or(d.hint_interval),
+        gossip: t.bool(c, "gossip").unwrap_or(d.gossip),
+        gossip_interval: t.duration(c, "gossip_interval").unwrap_or(d.gossip_interval),
+        anti_entropy: t.bool(c, "anti_entropy").unwrap_or(d.anti_entropy),
+        anti_entropy_interval: t.duration(c, "anti_entropy_interval").unwrap_or(d.anti_entropy_interval),
+        merkle_depth: t.u32(c, "merkle_depth").unwrap_or(d.merkle_depth),
+        vclock_max_entries: t.u32(c, "vclock_max_entries").unwrap_or(d.vclock_max_entries),
+        forward_to_owner: t.bool(c, "forward_to_owner").unwrap_or(d.forward_to_owner),
+    };
+    if c.diags.len() == before {
+        // Whole-config rules, reported at the field they are most about.
+        for problem in cfg.validate() {
+            let field = ["w =", "r =", "n =", "hash_bits", "partitions", "explicit", "token", "op_deadline", "merkle_depth", "vclock", "no nodes", "nodes x"]
+                .iter()
+                .zip(["w", "r", "n", "hash_bits", "partitions", "explicit_tokens", "explicit_tokens", "op_deadline", "merkle_depth", "vclock_max_entries", "nodes", "tokens_per_node"])
+                .find(|(needle, _)| problem.contains(*needle))
+                .map_or("nodes", |(_, f)| f);
+            c.err(t.span_of(field), t.field(field), problem);
+        }
+    }
+    Some(cfg)
+}
+
+fn read_latency(c: &mut Collector, parent: &Tbl, key: &str) -> Option<Latency> {
+    let v = parent.get(key)?;
+    let field = parent.field(key);
+    match v.get_ref() {
+        DeValue::String(s) => match SimDuration::parse(s) {
+            Ok(d) => Some(Latency::constant(d)),
+            Err(e) => {
+                c.err(v.span(), field, e);
+                None
+            }
+        },
+        DeValue::Table(t) => latency_table(c, &Tbl::new(field, t, v.span())),
+        _ => {
+            c.err(v.span(), field, "expected a latency: a duration like \"10ms\", or a table like { dist = \"uniform\", min = \"1ms\", max = \"5ms\" }");
+            None
+        }
+    }
+}
+
+/// A duration given as a string, allowing sub-microsecond precision for distribution parameters.
+fn param_us(c: &mut Collector, t: &Tbl, key: &str) -> Option<f64> {
+    let v = t.get(key)?;
+    let DeValue::String(s) = v.get_ref() else {
+        c.err(v.span(), t.field(key), "expected a duration string like \"0.235ms\"");
+        return None;
+    };
+    let s = s.trim();
+    let (num, scale) = if let Some(n) = s.strip_suffix("us") {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix("ms") {
+        (n, 1_000.0)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1_000_000.0)
+    } else {
+        c.err(v.span(), t.field(key), format!("duration {s:?} has no unit; write it with one, like \"250us\", \"10ms\" or \"2s\""));
+        return None;
+    };
+    match num.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Some(x * scale),
+        Ok(_) => {
+            c.err(v.span(), t.field(key), format!("duration {s:?} is negative; durations must be >= 0"));
+            None
+        }
+        Err(_) => {
+            c.err(v.span(), t.field(key), format!("duration {s:?} is not a number followed by a unit (us, ms, s)"));
+            None
+        }
+    }
+}
+
+fn latency_table(c: &mut Collector, t: &Tbl) -> Option<Latency> {
+    let dist = t.str(c, "dist");
+    if !t.require(c, "dist", &format!("which distribution; valid values are {}", DISTS.join(", "))) {
+        return None;
+    }
+    let lat = match dist.as_deref()? {
+        "constant" => {
+            t.only(c, &["dist", "value", "weight"]);
+            t.require(c, "value", "the constant latency, like value = \"10ms\"");
+            Latency::Constant { us: param_us(c, t, "value")? }
+        }
+        "uniform" => {
+            t.only(c, &["dist", "min", "max", "weight"]);
+            t.require(c, "min", "the smallest latency, like min = \"1ms\"");
+            t.require(c, "max", "the largest latency, like max = \"5ms\"");
+            Latency::Uniform { min_us: param_us(c, t, "min")?, max_us: param_us(c, t, "max")? }
+        }
+        "normal" => {
+            t.only(c, &["dist", "mean", "sd", "weight"]);
+            t.require(c, "mean", "the mean, like mean = \"50ms\"");
+            t.require(c, "sd", "the standard deviation, like sd = \"50ms\"");
+            Latency::Normal { mean_us: param_us(c, t, "mean")?, sd_us: param_us(c, t, "sd")? }
+        }
+        "exponential" => {
+            t.only(c, &["dist", "mean", "rate_per_ms", "weight"]);
+            match (t.has("mean"), t.has("rate_per_ms")) {
+                (true, false) => Latency::Exponential { mean_us: param_us(c, t, "mean")? },
+                (false, true) => {
+                    let rate = t.float(c, "rate_per_ms")?;
+                    if rate <= 0.0 {
+                        c.err(t.span_of("rate_per_ms"), t.field("rate_per_ms"), "the rate must be > 0");
+                        return None;
+                    }
+                    Latency::Exponential { mean_us: 1_000.0 / rate }
+                }
+                _ => {
+                    c.err(t.span.clone(), t.field("dist"), "an exponential needs exactly one of mean = \"2ms\" or rate_per_ms = 0.5");
+                    return None;
+                }
+            }
+        }
+        "pareto" => {
+            t.only(c, &["dist", "xm", "alpha", "weight"]);
+            t.require(c, "xm", "the scale x_m, like xm = \"0.235ms\"");
+            t.require(c, "alpha", "the shape, like alpha = 10");
+            Latency::Pareto { scale_us: param_us(c, t, "xm")?, alpha: t.float(c, "alpha")? }
+        }
+        "mixture" => {
+            t.only(c, &["dist", "parts", "weight"]);
+            t.require(c, "parts", "the components, like parts = [{ weight = 0.9, dist = \"constant\", value = \"1ms\" }, ...]");
+            let mut parts = Vec::new();
+            for p in t.tables(c, "parts") {
+                p.require(c, "weight", "each component's weight, like weight = 0.9");
+                let w = p.float(c, "weight");
+                let l = latency_table(c, &p);
+                if let (Some(w), Some(l)) = (w, l) {
+                    parts.push((w, l));
+                }
+            }
+            Latency::Mixture(parts)
+        }
+        other => {
+            let hint = closest(other, DISTS).map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default();
+            c.err(t.span_of("dist"), t.field("dist"), format!("unknown distribution {other:?}{hint}; valid values are {}", DISTS.join(", ")));
+            return None;
+        }
+    };
+    if let Err(e) = lat.validate() {
+        c.err(t.span.clone(), t.path.clone(), e);
+        return None;
+    }
+    Some(lat)
+}
+
+fn read_network(c: &mut Collector, t: &Tbl, nodes: u32) -> Option<NetConfig> {
+    t.only(c, NETWORK);
+    let mut net = NetConfig::default();
+    if t.has("latency") {
+        net.latency = read_latency(c, t, "latency")?;
+    }
+    if t.has("client_latency") {
+        net.client_latency = read_latency(c, t, "client_latency")?;
+    }
+    net.loss = t.probability(c, "loss").unwrap_or(0.0);
+    net.duplicate = t.probability(c, "duplicate").unwrap_or(0.0);
+    if let Some(pk) = t.table(c, "per_kind") {
+        for (k, _) in pk.table.iter() {
+            let name: &str = k.get_ref();
+            if !Msg::KINDS.contains(&name) {
+                let hint = closest(name, Msg::KINDS).map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default();
+                c.err(k.span(), pk.field(name), format!("unknown message kind{hint}; valid kinds are {}", Msg::KINDS.join(", ")));
+            } else if let Some(l) = read_latency(c, &pk, name) {
+                net.per_kind.push((name.to_string(), l));
+            }
+        }
+    }
+    for l in t.tables(c, "links") {
+        l.only(c, LINK);
+        l.require(c, "from", "the sending node, like from = \"n0\"");
+        l.require(c, "to", "the receiving node, like to = \"n1\"");
+        let from = node_ref(c, &l, "from", nodes);
+        let to = node_ref(c, &l, "to", nodes);
+        let latency = if l.has("latency") { read_latency(c, &l, "latency") } else { None };
+        let loss = l.probability(c, "loss");
+        let duplicate = l.probability(c, "duplicate");
+        if let (Some(from), Some(to)) = (from, to) {
+            net.links.push(LinkConfig { from, to, latency, loss, duplicate });
+        }
+    }
+    Some(net)
+}
+
+fn step_fields(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "put" => &["at", "do", "node", "key", "value", "name", "context", "client"],
+        "get" => &["at", "do", "node", "key", "name", "client"],
+        "crash" | "crash-wipe" | "restart" | "pause" | "resume" => &["at", "do", "node"],
+        "partition" => &["at", "do", "groups"],
+        "one-way" => &["at", "do", "from", "to"],
+        "heal" => &["at", "do"],
+        "skew" => &["at", "do", "node", "by"],
+        "loss" | "duplicate" => &["at", "do", "p"],
+        "slow" => &["at", "do", "node", "by"],
+        _ => &["at", "do"],
+    }
+}
+
+fn read_entry(c: &mut Collector, t: &Tbl, key: &str, nodes: u32) -> Option<Entry> {
+    match t.str(c, key)?.as_str() {
+        "random" => Some(Entry::Random),
+        "owner" => Some(Entry::Owner),
+        other => parse_node(c, other, t.span_of(key), &t.field(key), nodes).map(Entry::Node),
+    }
+}
+
+fn read_client(c: &mut Collector, t: &Tbl) -> Option<ClientId> {
+    let Some(s) = t.str(c, "client") else { return Some(ClientId(0)) };
+    match s.strip_prefix('c').and_then(|d| d.parse::<u32>().ok()) {
+        Some(i) if i < 100 => Some(ClientId(i)),
+        _ => {
+            c.err(t.span_of("client"), t.field("client"), format!("unknown client {s}; explicit clients are c0..c99"));
+            None
+        }
+    }
+}
+
+fn read_steps(c: &mut Collector, root: &Tbl, nodes: u32, scheme: Option<&KeyScheme>) -> (Vec<Step>, BTreeMap<String, usize>) {
+    let mut steps = Vec::new();
+    let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    let mut last = SimTime::ZERO;
+    for (i, t) in root.tables(c, "steps").into_iter().enumerate() {
+        let (line, _) = c.line_col(t.span.start);
+        t.require(c, "at", "when the step happens, like at = \"10ms\"");
+        let at = t.duration(c, "at").map(|d| SimTime::ZERO + d);
+        if let Some(at) = at {
+            if at < last {
+                c.err(t.span_of("at"), t.field("at"), format!("step {} at {at} comes before the previous step at {last}; steps must be in time order", i + 1));
+            }
+            last = last.max(at);
+        }
+        if !t.require(c, "do", &format!("what the step does; valid actions are {}", STEP_KINDS.join(", "))) {
+            continue;
+        }
+        let Some(kind) = t.str(c, "do") else { continue };
+        if !STEP_KINDS.contains(&kind.as_str()) {
+            let hint = closest(&kind, STEP_KINDS).map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default();
+            c.err(t.span_of("do"), t.field("do"), format!("unknown action {kind:?}{hint}; valid actions are {}", STEP_KINDS.join(", ")));
+            continue;
+        }
+        t.only(c, step_fields(&kind));
+        let node = |c: &mut Collector| {
+            t.require(c, "node", "which node, like node = \"n1\"");
+            node_ref(c, &t, "node", nodes)
+        };
+        let action = match kind.as_str() {
+            "put" | "get" => {
+                t.require(c, "node", "the node the request is sent to: \"n3\", \"random\" or \"owner\"");
+                let entry = read_entry(c, &t, "node", nodes);
+                t.require(c, "key", "the key, like key = \"2\"");
+                let key = t.str(c, "key");
+                if let (Some(k), Some(s)) = (&key, scheme) {
+                    if let Err(e) = dynamo_model::ring::key_position(s, k) {
+                        c.err(t.span_of("key"), t.field("key"), e);
+                    }
+                }
+                let is_put = kind == "put";
+                let value = if is_put {
+                    t.require(c, "value", "the value to write, like value = \"apple\"");
+                    t.str(c, "value")
+                } else {
+                    None
+                };
+                let name = t.str(c, "name");
+                if let Some(n) = &name {
+                    if names.insert(n.clone(), i).is_some() {
+                        c.err(t.span_of("name"), t.field("name"), format!("the name {n:?} is used by an earlier step; names must be unique"));
+                    }
+                }
+                let context_from = match t.str(c, "context") {
+                    None => None,
+                    Some(ctx) => match names.get(&ctx) {
+                        Some(&j) if matches!(&steps.get(j), Some(Step { action: Action::Op(OpStep { kind: OpKind::Get, .. }), .. })) => Some(j),
+                        Some(_) => {
+                            c.err(t.span_of("context"), t.field("context"), format!("{ctx:?} is not a get; a put takes its context from an earlier named get"));
+                            None
+                        }
+                        None => {
+                            c.err(t.span_of("context"), t.field("context"), format!("no earlier step is named {ctx:?}; a put takes its context from an earlier named get"));
+                            None
+                        }
+                    },
+                };
+                let client = read_client(c, &t);
+                let kind = if is_put { OpKind::Put } else { OpKind::Get };
+                match (entry, key, client) {
+                    (Some(entry), Some(key), Some(client)) => Some(Action::Op(OpStep { kind, entry, key, value, name, context_from, client })),
+                    _ => None,
+                }
+            }
+            "crash" => node(c).map(|node| Action::Fault(Fault::Crash { node, wipe_disk: false })),
+            "crash-wipe" => node(c).map(|node| Action::Fault(Fault::Crash { node, wipe_disk: true })),
+            "restart" => node(c).map(|node| Action::Fault(Fault::Restart { node })),
+            "pause" => node(c).map(|node| Action::Fault(Fault::Pause { node })),
+            "resume" => node(c).map(|node| Action::Fault(Fault::Resume { node })),
+            "heal" => Some(Action::Fault(Fault::Heal)),
+            "partition" => {
+                t.require(c, "groups", "the sides, like groups = [[\"n0\", \"n1\"], [\"n2\", \"n3\"]]");
+                let mut groups = Vec::new();
+                let mut ok = true;
+                if let Some(arr) = t.array(c, "groups") {
+                    for (g, v) in arr.iter().enumerate() {
+                        let field = format!("{}[{}]", t.field("groups"), g + 1);
+                        match v.get_ref() {
+                            DeValue::Array(items) => {
+                                let mut group = Vec::new();
+                                for item in items.iter() {
+                                    match item.get_ref().as_str() {
+                                        Some(s) => match parse_node(c, s, item.span(), &field, nodes) {
+                                            Some(n) => group.push(n),
+                                            None => ok = false,
+                                        },
+                                        None => {
+                                            c.err(item.span(), &field, "expected a node name like \"n0\"");
+                                            ok = false;
+                                        }
+                                    }
+                                }
+                                groups.push(group);
+                            }
+                            _ => {
+                                c.err(v.span(), &field, "expected an array of node names");
+                                ok = false;
+                            }
+                        }
+                    }
+                }
+                ok.then_some(Action::Fault(Fault::Partition { groups }))
+            }
+            "one-way" => {
+                t.require(c, "from", "the nodes whose messages are cut, like from = [\"n0\"]");
+                t.require(c, "to", "the nodes they can no longer reach, like to = [\"n1\"]");
+                let from = node_list(c, &t, "from", nodes);
+                let to = node_list(c, &t, "to", nodes);
+                from.zip(to).map(|(from, to)| Action::Fault(Fault::OneWay { from, to }))
+            }
+            "skew" => {
+                let n = node(c);
+                t.require(c, "by", "the clock offset, like by = \"-5ms\"");
+                let by = t.signed_duration(c, "by");
+                n.zip(by).map(|(node, skew_us)| Action::Fault(Fault::ClockSkew { node, skew_us }))
+            }
+            "slow" => {
+                let n = node(c);
+                t.require(c, "by", "the extra one-way delay, like by = \"50ms\" (\"0\" clears it)");
+                let by = t.duration(c, "by");
+                n.zip(by).map(|(node, extra)| Action::Fault(Fault::Slow { node, extra }))
+            }
+            "loss" | "duplicate" => {
+                t.require(c, "p", "the probability, like p = 0.1");
+                let p = t.probability(c, "p");
+                p.map(|p| Action::Fault(if kind == "loss" { Fault::Loss { p } } else { Fault::Duplicate { p } }))
+            }
+            _ => unreachable!("checked against STEP_KINDS"),
+        };
+        if let (Some(at), Some(action)) = (at, action) {
+            steps.push(Step { at, line, action });
+        } else {
+            // Keep indices aligned with names even when a step had problems.
+            steps.push(Step { at: at.unwrap_or(last), line, action: Action::Fault(Fault::Heal) });
+        }
+    }
+    (steps, names)
+}
+
+fn read_load(c: &mut Collector, t: &Tbl, nodes: u32) -> Option<Option<LoadSpec>> {
+    t.only(c, LOAD);
+    let pacing = match t.str(c, "pacing").as_deref() {
+        None | Some("closed") => {
+            if t.has("rate") {
+                c.err(t.span_of("rate"), t.field("rate"), "rate applies only to pacing = \"open\"; closed-loop clients use think");
+            }
+            Pacing::Closed { think: t.duration(c, "think").unwrap_or(SimDuration::ZERO) }
+        }
+        Some("open") => {
+            t.require(c, "rate", "the total request rate in ops per second, like rate = 100.0");
+            let rate = t.float(c, "rate").unwrap_or(1.0);
+            if rate <= 0.0 {
+                c.err(t.span_of("rate"), t.field("rate"), "rate must be > 0 ops per second");
+            }
+            Pacing::Open { rate_per_s: rate }
+        }
+        Some(other) => {
+            c.err(t.span_of("pacing"), t.field("pacing"), format!("unknown pacing {other:?}; valid values are \"closed\" and \"open\""));
+            return None;
+        }
+    };
+    let key_choice = match t.str(c, "distribution").as_deref() {
+        None | Some("uniform") => KeyChoice::Uniform,
+        Some("zipf") => KeyChoice::Zipf { exponent: t.float(c, "zipf_exponent").unwrap_or(0.99) },
+        Some(other) => {
+            c.err(t.span_of("distribution"), t.field("distribution"), format!("unknown key distribution {other:?}; valid values are \"uniform\" and \"zipf\""));
+            return None;
+        }
+    };
+    let start = t.duration(c, "start").unwrap_or(SimDuration::ZERO);
+    t.require(c, "stop", "when the clients stop sending, like stop = \"10s\"");
+    let stop = t.duration(c, "stop")?;
+    if stop < start {
+        c.err(t.span_of("stop"), t.field("stop"), format!("stop {stop} is before start {start}"));
+    }
+    let clients = t.int_in(c, "clients", 1, 1_000_000).unwrap_or(1) as u32;
+    let keys = t.int_in(c, "keys", 1, 100_000_000).unwrap_or(100) as u32;
+    let entry = if t.has("via") { read_entry(c, t, "via", nodes)? } else { Entry::Random };
+    Some(Some(LoadSpec {
+        clients,
+        pacing,
+        keys,
+        key_choice,
+        read_fraction: t.probability(c, "read_fraction").unwrap_or(0.5),
+        read_modify_write: t.bool(c, "read_modify_write").unwrap_or(false),
+        entry,
+        start: SimTime::ZERO + start,
+        stop: SimTime::ZERO + stop,
+        max_ops: t.u64(c, "ops"),
+    }))
+}
+
+fn read_expects(c: &mut Collector, root: &Tbl, nodes: u32, names: &BTreeMap<String, usize>, steps: &[Step]) -> Vec<Expect> {
+    let mut out = Vec::new();
+    for t in root.tables(c, "expect") {
+        t.only(c, EXPECT);
+        let (line, _) = c.line_col(t.span.start);
+        let at = t.duration(c, "at").map(|d| SimTime::ZERO + d);
+        let check = if t.has("op") {
+            let name = t.str(c, "op");
+            let step = name.as_ref().and_then(|n| match names.get(n) {
+                Some(&s) => Some(s),
+                None => {
+                    let known: Vec<&str> = names.keys().map(String::as_str).collect();
+                    c.err(t.span_of("op"), t.field("op"), format!("no step is named {n:?}; named steps are: {}", if known.is_empty() { "(none)".into() } else { known.join(", ") }));
+                    None
+                }
+            });
+            let is_get = step.is_some_and(|s| matches!(&steps[s].action, Action::Op(OpStep { kind: OpKind::Get, .. })));
+            for f in ["values", "siblings", "clock"] {
+                if t.has(f) && step.is_some() && !is_get && f != "clock" {
+                    c.err(t.span_of(f), t.field(f), "applies only to a get");
+                }
+            }
+            let values = t.strings(c, "values").map(|v| v.into_iter().map(|(s, _)| s).collect());
+            let siblings = t.int_in(c, "siblings", 0, 1_000_000).map(|n| n as usize);
+            step.map(|step| Check::Op { step, name: name.expect("named"), ok: t.bool(c, "ok"), values, siblings, clock: t.str(c, "clock") })
+        } else if let Some(name) = t.str(c, "checker") {
+            let known = dynamo_model::checkers::CHECKERS;
+            let verdict = t.str(c, "verdict").unwrap_or_else(|| "pass".into());
+            if !["pass", "fail", "skipped"].contains(&verdict.as_str()) {
+                c.err(t.span_of("verdict"), t.field("verdict"), format!("unknown verdict {verdict:?}; valid verdicts are \"pass\", \"fail\", \"skipped\""));
+            }
+            if !known.contains(&name.as_str()) {
+                c.err(t.span_of("checker"), t.field("checker"), format!("unknown checker {name:?}; valid checkers are {}", known.join(", ")));
+                None
+            } else {
+                Some(Check::Checker { name, verdict })
+            }
+        } else if ["holds", "lacks", "hint", "no_hint"].iter().any(|f| t.has(f)) {
+            t.require(c, "node", "which node to look at, like node = \"n3\"");
+            let node = node_ref(c, &t, "node", nodes);
+            let which = ["holds", "lacks", "hint", "no_hint"].into_iter().filter(|f| t.has(f)).collect::<Vec<_>>();
+            if which.len() > 1 {
+                c.err(t.span.clone(), t.path.clone(), format!("give one of holds, lacks, hint, no_hint per expectation, not {}", which.join(" and ")));
+            }
+            let key = t.str(c, which[0]);
+            let target = if t.has("for") { node_ref(c, &t, "for", nodes) } else { None };
+            match (node, key) {
+                (Some(node), Some(key)) => Some(match which[0] {
+                    "holds" => Check::Holds { node, key, present: true, value: t.str(c, "value") },
+                    "lacks" => Check::Holds { node, key, present: false, value: None },
+                    "hint" => Check::Hint { node, key, present: true, target },
+                    _ => Check::Hint { node, key, present: false, target },
+                }),
+                _ => None,
+            }
+        } else {
+            c.err(t.span.clone(), t.path.clone(), "an expectation needs one of: op = \"name\", checker = \"name\", or node with holds / lacks / hint / no_hint");
+            None
+        };
+        if let Some(check) = check {
+            out.push(Expect { at, line, check });
+        }
+    }
+    out
+}

@@ -1,0 +1,166 @@
+//! The run summary: operations and latency percentiles, versions per get,
+//! hints, messages by kind, expectations and checker verdicts.
+
+use crate::runner::Report;
+use dynamo_model::cluster::{OpKind, Outcome};
+use dynamo_model::msg::Msg;
+use sim_core::Message;
+use std::fmt::Write as _;
+
+/// Latency statistics of a sample, in microseconds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LatencyStats {
+    pub count: usize,
+    pub mean_us: f64,
+    pub sd_us: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    pub max_us: u64,
+}
+
+/// Nearest-rank percentile of sorted data.
+pub fn percentile(sorted: &[u64], q: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+impl LatencyStats {
+    pub fn of(mut xs: Vec<u64>) -> LatencyStats {
+        if xs.is_empty() {
+            return LatencyStats::default();
+        }
+        xs.sort_unstable();
+        let n = xs.len() as f64;
+        let mean = xs.iter().map(|&x| x as f64).sum::<f64>() / n;
+        let var = xs.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
+        LatencyStats {
+            count: xs.len(),
+            mean_us: mean,
+            sd_us: var.sqrt(),
+            p50_us: percentile(&xs, 0.5),
+            p99_us: percentile(&xs, 0.99),
+            p999_us: percentile(&xs, 0.999),
+            max_us: *xs.last().expect("non-empty"),
+        }
+    }
+}
+
+fn ms(us: f64) -> String {
+    format!("{:.3}ms", us / 1_000.0)
+}
+
+/// Renders the summary as text.
+pub fn render(r: &Report) -> String {
+    let mut o = String::new();
+    let h = r.cluster.history();
+    let stats = &r.cluster.sim.core.stats;
+    let _ = writeln!(o, "scenario {} (seed {}): {} simulated, {} events, {}", r.scenario.name, r.seed, r.cluster.now(), stats.events, r.stop);
+    let _ = writeln!(o);
+    let _ = writeln!(o, "{:<10}{:>7}{:>7}{:>8}{:>9}{:>12}{:>12}{:>12}{:>12}{:>12}", "operation", "count", "ok", "failed", "timeout", "mean", "sd", "p50", "p99", "p99.9");
+    for kind in [OpKind::Get, OpKind::Put] {
+        let ops: Vec<_> = h.iter().filter(|x| x.kind == kind).collect();
+        let ok = ops.iter().filter(|x| x.outcome.is_ok()).count();
+        let failed = ops.iter().filter(|x| matches!(x.outcome, Outcome::Failed { .. })).count();
+        let timeout = ops.iter().filter(|x| x.outcome == Outcome::TimedOut).count();
+        let lat = LatencyStats::of(ops.iter().filter(|x| x.outcome.is_ok()).filter_map(|x| x.latency()).map(|d| d.as_us()).collect());
+        let _ = writeln!(
+            o,
+            "{:<10}{:>7}{:>7}{:>8}{:>9}{:>12}{:>12}{:>12}{:>12}{:>12}",
+            kind.name(),
+            ops.len(),
+            ok,
+            failed,
+            timeout,
+            ms(lat.mean_us),
+            ms(lat.sd_us),
+            ms(lat.p50_us as f64),
+            ms(lat.p99_us as f64),
+            ms(lat.p999_us as f64)
+        );
+    }
+    let _ = writeln!(o, "(latency of successful operations, issue to reply at the client)");
+    let mut hist = std::collections::BTreeMap::new();
+    for op in h {
+        if let Outcome::GetOk { versions, .. } = &op.outcome {
+            *hist.entry(versions.len()).or_insert(0usize) += 1;
+        }
+    }
+    let gets: usize = hist.values().sum();
+    let _ = write!(o, "\nversions per successful get:");
+    if gets == 0 {
+        let _ = write!(o, " (no successful gets)");
+    }
+    for (v, n) in &hist {
+        let _ = write!(o, "  {v}: {n} ({:.2}%)", 100.0 * *n as f64 / gets as f64);
+    }
+    let _ = writeln!(o);
+    let nodes = r.cluster.nodes();
+    let created: u64 = nodes.iter().map(|n| n.stats.hints_created).sum();
+    let delivered: u64 = nodes.iter().map(|n| n.stats.hints_delivered).sum();
+    let pending: usize = nodes.iter().map(|n| n.hints().len()).sum();
+    let repairs: u64 = nodes.iter().map(|n| n.stats.read_repairs).sum();
+    let ae_rounds: u64 = nodes.iter().map(|n| n.stats.anti_entropy_rounds).sum();
+    let ae_keys: u64 = nodes.iter().map(|n| n.stats.anti_entropy_keys_repaired).sum();
+    let forwarded: u64 = nodes.iter().map(|n| n.stats.forwarded).sum();
+    let timeouts: u64 = nodes.iter().map(|n| n.stats.replica_timeouts).sum();
+    let _ = writeln!(o, "hints: created {created}, delivered {delivered}, pending {pending}");
+    let _ = writeln!(
+        o,
+        "read repairs {repairs}; anti-entropy rounds {ae_rounds}, keys repaired {ae_keys}; forwarded requests {forwarded}; replica timeouts {timeouts}"
+    );
+    let _ = writeln!(o, "\n{:<14}{:>10}{:>11}{:>9}{:>12}", "message", "sent", "delivered", "dropped", "duplicated");
+    let mut total = [0u64; 4];
+    for (i, kind) in Msg::KINDS.iter().enumerate() {
+        let row = [stats.sent[i], stats.delivered[i], stats.dropped[i], stats.duplicated[i]];
+        if row.iter().all(|&x| x == 0) {
+            continue;
+        }
+        for (t, x) in total.iter_mut().zip(row) {
+            *t += x;
+        }
+        let _ = writeln!(o, "{kind:<14}{:>10}{:>11}{:>9}{:>12}", row[0], row[1], row[2], row[3]);
+    }
+    let _ = writeln!(o, "{:<14}{:>10}{:>11}{:>9}{:>12}", "total", total[0], total[1], total[2], total[3]);
+    if !r.expectations.is_empty() {
+        let _ = writeln!(o, "\nexpectations");
+        for e in &r.expectations {
+            let verdict = if e.ok { "ok  ".to_string() } else { "FAIL".to_string() };
+            let _ = write!(o, "  {verdict} line {}: {}", e.line, e.what);
+            if !e.ok {
+                let _ = write!(o, " -- found {}", e.found);
+            }
+            let _ = writeln!(o);
+        }
+    }
+    let _ = writeln!(o, "\ncheckers");
+    for v in &r.verdicts {
+        for line in v.to_string().lines() {
+            let _ = writeln!(o, "  {line}");
+        }
+    }
+    for u in &r.unexpected_verdicts {
+        let _ = writeln!(o, "  FAIL {u}");
+    }
+    let _ = writeln!(o, "\nresult: {}", if r.as_expected() { "as expected" } else { "NOT as expected" });
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Nearest-rank percentiles: p50 of 1..=10 is 5, p99 is 10, and one sample is every percentile.
+    #[test]
+    fn nearest_rank() {
+        let xs: Vec<u64> = (1..=10).collect();
+        assert_eq!(percentile(&xs, 0.5), 5);
+        assert_eq!(percentile(&xs, 0.99), 10);
+        assert_eq!(percentile(&[7], 0.001), 7);
+        let s = LatencyStats::of(vec![2, 4, 4, 4, 5, 5, 7, 9]);
+        assert_eq!((s.mean_us, s.sd_us), (5.0, 2.0));
+    }
+}

@@ -1,0 +1,296 @@
+//! A reader over a spanned TOML tree that reports every problem, not just
+//! the first: unknown fields (with the valid ones), wrong types, and values
+//! out of range, each at its line and column.
+
+use crate::diag::Collector;
+use toml::Spanned;
+use sim_core::SimDuration;
+use std::ops::Range;
+use toml::de::{DeArray, DeTable, DeValue};
+
+pub type Val<'i> = Spanned<DeValue<'i>>;
+
+fn type_name(v: &DeValue) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a datetime",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+/// A table being read, with its path for messages.
+#[derive(Clone)]
+pub struct Tbl<'a, 'i> {
+    pub path: String,
+    pub table: &'a DeTable<'i>,
+    pub span: Range<usize>,
+}
+
+impl<'a, 'i> Tbl<'a, 'i> {
+    pub fn new(path: impl Into<String>, table: &'a DeTable<'i>, span: Range<usize>) -> Self {
+        Tbl { path: path.into(), table, span }
+    }
+
+    pub fn field(&self, key: &str) -> String {
+        if self.path.is_empty() { key.to_string() } else { format!("{}.{key}", self.path) }
+    }
+
+    /// Reports every key not in `allowed`, naming the valid ones.
+    pub fn only(&self, c: &mut Collector, allowed: &[&str]) {
+        for (k, _) in self.table.iter() {
+            if !allowed.contains(&k.get_ref().as_ref()) {
+                let name: &str = k.get_ref();
+                let hint = closest(name, allowed).map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default();
+                c.err(k.span(), self.field(name), format!("unknown field{hint}; valid fields here are: {}", allowed.join(", ")));
+            }
+        }
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.table.get(key).is_some()
+    }
+
+    pub fn get(&self, key: &str) -> Option<&'a Val<'i>> {
+        self.table.get(key)
+    }
+
+    /// The span of a key's value, or of the table if absent.
+    pub fn span_of(&self, key: &str) -> Range<usize> {
+        self.get(key).map_or(self.span.clone(), |v| v.span())
+    }
+
+    fn wrong(&self, c: &mut Collector, key: &str, v: &Val, want: &str) {
+        c.err(v.span(), self.field(key), format!("expected {want}, found {}", type_name(v.get_ref())));
+    }
+
+    pub fn str(&self, c: &mut Collector, key: &str) -> Option<String> {
+        let v = self.get(key)?;
+        match v.get_ref() {
+            DeValue::String(s) => Some(s.to_string()),
+            _ => {
+                self.wrong(c, key, v, "a string");
+                None
+            }
+        }
+    }
+
+    pub fn bool(&self, c: &mut Collector, key: &str) -> Option<bool> {
+        let v = self.get(key)?;
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            _ => {
+                self.wrong(c, key, v, "a boolean (true or false)");
+                None
+            }
+        }
+    }
+
+    pub fn int(&self, c: &mut Collector, key: &str) -> Option<i64> {
+        let v = self.get(key)?;
+        match v.get_ref() {
+            DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    c.err(v.span(), self.field(key), "integer out of range");
+                    None
+                }
+            },
+            _ => {
+                self.wrong(c, key, v, "an integer");
+                None
+            }
+        }
+    }
+
+    /// An integer in `lo..=hi`.
+    pub fn int_in(&self, c: &mut Collector, key: &str, lo: i64, hi: i64) -> Option<i64> {
+        let n = self.int(c, key)?;
+        if n < lo || n > hi {
+            c.err(self.span_of(key), self.field(key), format!("{n} is out of range; valid values are {lo}..={hi}"));
+            return None;
+        }
+        Some(n)
+    }
+
+    pub fn u32(&self, c: &mut Collector, key: &str) -> Option<u32> {
+        self.int_in(c, key, 0, i64::from(u32::MAX)).map(|n| n as u32)
+    }
+
+    pub fn u64(&self, c: &mut Collector, key: &str) -> Option<u64> {
+        let v = self.get(key)?;
+        match v.get_ref() {
+            DeValue::Integer(i) => match u64::from_str_radix(i.as_str(), i.radix()) {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    c.err(v.span(), self.field(key), "expected a whole number >= 0 that fits in 64 bits");
+                    None
+                }
+            },
+            _ => {
+                self.wrong(c, key, v, "an integer");
+                None
+            }
+        }
+    }
+
+    /// A number (integer or float).
+    pub fn float(&self, c: &mut Collector, key: &str) -> Option<f64> {
+        let v = self.get(key)?;
+        let x = match v.get_ref() {
+            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().map(|n| n as f64),
+            _ => {
+                self.wrong(c, key, v, "a number");
+                return None;
+            }
+        };
+        if x.is_none_or(|x| !x.is_finite()) {
+            c.err(v.span(), self.field(key), "expected a finite number");
+            return None;
+        }
+        x
+    }
+
+    pub fn probability(&self, c: &mut Collector, key: &str) -> Option<f64> {
+        let p = self.float(c, key)?;
+        if !(0.0..=1.0).contains(&p) {
+            c.err(self.span_of(key), self.field(key), format!("{p} is not a probability; valid values are 0.0 to 1.0"));
+            return None;
+        }
+        Some(p)
+    }
+
+    /// A duration written as a string with a unit: "250us", "10ms", "2s".
+    pub fn duration(&self, c: &mut Collector, key: &str) -> Option<SimDuration> {
+        let v = self.get(key)?;
+        match v.get_ref() {
+            DeValue::String(s) => match SimDuration::parse(s) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    c.err(v.span(), self.field(key), e);
+                    None
+                }
+            },
+            DeValue::Integer(_) | DeValue::Float(_) => {
+                c.err(v.span(), self.field(key), "a duration needs a unit; write it as a string like \"250us\", \"10ms\" or \"2s\"");
+                None
+            }
+            _ => {
+                self.wrong(c, key, v, "a duration string like \"10ms\"");
+                None
+            }
+        }
+    }
+
+    /// A signed duration ("-5ms" or "+5ms" or "5ms"), in microseconds.
+    pub fn signed_duration(&self, c: &mut Collector, key: &str) -> Option<i64> {
+        let v = self.get(key)?;
+        let DeValue::String(s) = v.get_ref() else {
+            self.wrong(c, key, v, "a duration string like \"-5ms\"");
+            return None;
+        };
+        let (neg, rest) = match s.strip_prefix('-') {
+            Some(r) => (true, r),
+            None => (false, s.strip_prefix('+').unwrap_or(s)),
+        };
+        match SimDuration::parse(rest) {
+            Ok(d) => {
+                let us = d.as_us() as i64;
+                Some(if neg { -us } else { us })
+            }
+            Err(e) => {
+                c.err(v.span(), self.field(key), e);
+                None
+            }
+        }
+    }
+
+    pub fn table(&self, c: &mut Collector, key: &str) -> Option<Tbl<'a, 'i>> {
+        let v = self.get(key)?;
+        match v.get_ref() {
+            DeValue::Table(t) => Some(Tbl::new(self.field(key), t, v.span())),
+            _ => {
+                self.wrong(c, key, v, "a table");
+                None
+            }
+        }
+    }
+
+    pub fn array(&self, c: &mut Collector, key: &str) -> Option<&'a DeArray<'i>> {
+        let v = self.get(key)?;
+        match v.get_ref() {
+            DeValue::Array(a) => Some(a),
+            _ => {
+                self.wrong(c, key, v, "an array");
+                None
+            }
+        }
+    }
+
+    /// An array of tables (`[[key]]`), each with its path `key[i]` (1-based).
+    pub fn tables(&self, c: &mut Collector, key: &str) -> Vec<Tbl<'a, 'i>> {
+        let Some(arr) = self.array(c, key) else { return Vec::new() };
+        let mut out = Vec::new();
+        for (i, v) in arr.iter().enumerate() {
+            match v.get_ref() {
+                DeValue::Table(t) => out.push(Tbl::new(format!("{}[{}]", self.field(key), i + 1), t, v.span())),
+                other => c.err(v.span(), format!("{}[{}]", self.field(key), i + 1), format!("expected a table, found {}", type_name(other))),
+            }
+        }
+        out
+    }
+
+    /// An array of strings.
+    pub fn strings(&self, c: &mut Collector, key: &str) -> Option<Vec<(String, Range<usize>)>> {
+        let arr = self.array(c, key)?;
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (i, v) in arr.iter().enumerate() {
+            match v.get_ref() {
+                DeValue::String(s) => out.push((s.to_string(), v.span())),
+                other => {
+                    c.err(v.span(), format!("{}[{}]", self.field(key), i + 1), format!("expected a string, found {}", type_name(other)));
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// Reports a required field that is missing.
+    pub fn require(&self, c: &mut Collector, key: &str, what: &str) -> bool {
+        if self.has(key) {
+            return true;
+        }
+        c.err(self.span.clone(), self.field(key), format!("missing; {what}"));
+        false
+    }
+}
+
+/// The allowed word closest to `word` by edit distance, if it is close enough to be a likely typo.
+pub fn closest<'a>(word: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    allowed
+        .iter()
+        .map(|a| (edit_distance(word, a), *a))
+        .filter(|(d, a)| *d <= 2.max(a.len() / 4))
+        .min()
+        .map(|(_, a)| a)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let sub = prev[j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = sub.min(prev[j] + 1).min(cur[j - 1] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

@@ -1,0 +1,251 @@
+//! The checkers (an omniscient observer, never inside a node): pure
+//! functions over the ground-truth history and the final node states.
+
+use crate::cluster::{OpKind, OpRecord, Outcome};
+use crate::config::{ClusterConfig, Versioning};
+use crate::node::DynamoNode;
+use crate::ring::{Key, Ring};
+use crate::version::{same_versions, Causality, Version};
+use sim_core::NodeId;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The names of every checker, in report order.
+pub const CHECKERS: &[&str] = &["no-lost-writes", "sound-gets", "convergence", "distinct-preference-lists", "quorum-reads"];
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    Pass,
+    Fail,
+    /// The checker does not apply to this run; the reason says why.
+    Skipped(String),
+}
+
+/// One checker's verdict, with every violation it found (the first few are kept in full).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    pub checker: &'static str,
+    pub status: Status,
+    pub violations: Vec<String>,
+    /// How many violations in all (the list keeps at most [`MAX_LISTED`]).
+    pub count: usize,
+}
+
+pub const MAX_LISTED: usize = 10;
+
+impl Verdict {
+    fn from_violations(checker: &'static str, violations: Vec<String>) -> Verdict {
+        let count = violations.len();
+        let status = if count == 0 { Status::Pass } else { Status::Fail };
+        Verdict { checker, status, violations: violations.into_iter().take(MAX_LISTED).collect(), count }
+    }
+
+    fn skipped(checker: &'static str, why: impl Into<String>) -> Verdict {
+        Verdict { checker, status: Status::Skipped(why.into()), violations: Vec::new(), count: 0 }
+    }
+
+    pub fn failed(&self) -> bool {
+        self.status == Status::Fail
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.status {
+            Status::Pass => write!(f, "{:<26} pass", self.checker),
+            Status::Skipped(why) => write!(f, "{:<26} skipped ({why})", self.checker),
+            Status::Fail => {
+                write!(f, "{:<26} FAIL ({} violation{})", self.checker, self.count, if self.count == 1 { "" } else { "s" })?;
+                for v in &self.violations {
+                    write!(f, "\n    {v}")?;
+                }
+                if self.count > self.violations.len() {
+                    write!(f, "\n    ... and {} more", self.count - self.violations.len())?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What the checkers look at.
+pub struct World<'a> {
+    pub cfg: &'a ClusterConfig,
+    pub ring: &'a Ring,
+    pub history: &'a [OpRecord],
+    pub nodes: &'a [DynamoNode],
+    /// Which nodes are up at the end.
+    pub up: &'a [bool],
+    /// Whether any fault happened during the run (crash, partition, loss, pause, skew ...).
+    pub faults: bool,
+}
+
+fn op_label(op: &OpRecord) -> String {
+    format!("{}#{}", op.kind.name(), op.id)
+}
+
+fn version_list(vs: &[Version]) -> String {
+    let parts: Vec<String> = vs.iter().map(ToString::to_string).collect();
+    format!("{{{}}}", parts.join(" "))
+}
+
+/// Whether `held` covers acknowledged put `p`: it holds p, or a version that supersedes it.
+fn covers(held: &[Version], p: &OpRecord, mode: Versioning, history: &[OpRecord]) -> bool {
+    let Outcome::PutOk { clock, stamp } = &p.outcome else { return true };
+    match mode {
+        Versioning::VectorClock => held.iter().any(|v| v.clock.descends(clock)),
+        Versioning::LastWriteWins => held.iter().any(|v| {
+            v.write == p.id
+                || (v.stamp >= *stamp
+                    && history.get((v.write as usize).wrapping_sub(1)).is_some_and(|w| w.start.is_some() && p.end.is_some() && w.start > p.end))
+        }),
+    }
+}
+
+/// No acknowledged write is lost: at the end, every live replica of the key
+/// holds the put or a version that supersedes it. In vector-clock mode,
+/// "supersedes" is causal (a version whose clock descends the put's); in
+/// last-write-wins mode it is a put that started after this one was acknowledged.
+pub fn no_lost_writes(w: &World) -> Verdict {
+    let mut out = Vec::new();
+    for p in w.history.iter().filter(|o| o.kind == OpKind::Put && matches!(o.outcome, Outcome::PutOk { .. })) {
+        let Outcome::PutOk { clock, .. } = &p.outcome else { continue };
+        for &node in w.ring.preference_list(&p.key, w.cfg.n as usize) {
+            if !w.up[node.index()] {
+                continue;
+            }
+            let held = w.nodes[node.index()].versions(&p.key);
+            if !covers(held, p, w.cfg.versioning, w.history) {
+                out.push(format!(
+                    "key {}: {} (value {:?}, clock {clock}) acknowledged at {} is lost on {node}, which holds {}",
+                    p.key,
+                    op_label(p),
+                    p.value.as_deref().unwrap_or(""),
+                    p.end.expect("acknowledged"),
+                    version_list(held)
+                ));
+            }
+        }
+    }
+    Verdict::from_violations("no-lost-writes", out)
+}
+
+/// Gets are sound: returned versions are pairwise concurrent, none is
+/// dominated by another, and each was really written by some put.
+pub fn sound_gets(w: &World) -> Verdict {
+    let mut out = Vec::new();
+    for g in w.history.iter().filter(|o| o.kind == OpKind::Get) {
+        let Outcome::GetOk { versions, .. } = &g.outcome else { continue };
+        for (i, a) in versions.iter().enumerate() {
+            let writer = w.history.get((a.write as usize).wrapping_sub(1));
+            let real = writer.is_some_and(|p| p.kind == OpKind::Put && p.key == g.key && p.value.as_deref() == Some(&*a.value));
+            if !real {
+                out.push(format!("key {}: {} returned {a}, which no put of this key wrote", g.key, op_label(g)));
+            }
+            for b in &versions[i + 1..] {
+                let rel = a.clock.compare(&b.clock);
+                if w.cfg.versioning == Versioning::VectorClock && rel != Causality::Concurrent {
+                    out.push(format!(
+                        "key {}: {} returned {a} and {b}, which are not concurrent ({rel:?})",
+                        g.key,
+                        op_label(g)
+                    ));
+                }
+            }
+        }
+        if w.cfg.versioning == Versioning::LastWriteWins && versions.len() > 1 {
+            out.push(format!("key {}: {} returned {} versions in last-write-wins mode", g.key, op_label(g), versions.len()));
+        }
+    }
+    Verdict::from_violations("sound-gets", out)
+}
+
+/// Convergence: all live replicas of every key hold the same version set,
+/// and no live node holds a hint for a live node.
+pub fn convergence(w: &World) -> Verdict {
+    let mut out = Vec::new();
+    let mut keys: BTreeMap<&Key, ()> = BTreeMap::new();
+    for n in w.nodes {
+        for k in n.store().keys() {
+            keys.insert(k, ());
+        }
+        for (_, k) in n.hints().keys() {
+            keys.insert(k, ());
+        }
+    }
+    for key in keys.keys() {
+        let replicas: Vec<NodeId> =
+            w.ring.preference_list(key, w.cfg.n as usize).iter().copied().filter(|n| w.up[n.index()]).collect();
+        let Some(&first) = replicas.first() else { continue };
+        let base = w.nodes[first.index()].versions(key);
+        for &other in &replicas[1..] {
+            let theirs = w.nodes[other.index()].versions(key);
+            if !same_versions(base, theirs) {
+                out.push(format!(
+                    "key {key}: replicas disagree: {first} holds {}, {other} holds {}",
+                    version_list(base),
+                    version_list(theirs)
+                ));
+            }
+        }
+    }
+    for n in w.nodes.iter().filter(|n| w.up[n.id().index()]) {
+        // A hint for a node that is still down is rightly pending.
+        for ((target, key), h) in n.hints().iter().filter(|((t, _), _)| w.up[t.index()]) {
+            out.push(format!("{} still holds a hint for {target}: key {key} {}", n.id(), version_list(&h.versions)));
+        }
+    }
+    Verdict::from_violations("convergence", out)
+}
+
+/// Preference lists never name a node twice.
+pub fn distinct_preference_lists(w: &World) -> Verdict {
+    let mut out = Vec::new();
+    for r in 0..w.ring.range_count() {
+        let list = w.ring.range_replicas(r, w.cfg.n as usize);
+        for (i, a) in list.iter().enumerate() {
+            if list[i + 1..].contains(a) {
+                out.push(format!("range {r}: preference list {list:?} names {a} twice"));
+            }
+        }
+    }
+    Verdict::from_violations("distinct-preference-lists", out)
+}
+
+/// With R + W > N and no fault, every get sees every put acknowledged before it started.
+pub fn quorum_reads(w: &World) -> Verdict {
+    let name = "quorum-reads";
+    if w.cfg.r + w.cfg.w <= w.cfg.n {
+        return Verdict::skipped(name, format!("R + W = {} does not exceed N = {}", w.cfg.r + w.cfg.w, w.cfg.n));
+    }
+    if w.faults {
+        return Verdict::skipped(name, "faults happened in this run");
+    }
+    let mut out = Vec::new();
+    let mut puts_by_key: BTreeMap<&Key, Vec<&OpRecord>> = BTreeMap::new();
+    for p in w.history.iter().filter(|o| matches!(o.outcome, Outcome::PutOk { .. })) {
+        puts_by_key.entry(&p.key).or_default().push(p);
+    }
+    for g in w.history.iter().filter(|o| o.kind == OpKind::Get) {
+        let Outcome::GetOk { versions, .. } = &g.outcome else { continue };
+        for p in puts_by_key.get(&g.key).into_iter().flatten() {
+            if p.end < g.start && !covers(versions, p, w.cfg.versioning, w.history) {
+                out.push(format!(
+                    "key {}: {} started at {} and missed {} acknowledged at {}; it returned {}",
+                    g.key,
+                    op_label(g),
+                    g.start.expect("issued"),
+                    op_label(p),
+                    p.end.expect("acknowledged"),
+                    version_list(versions)
+                ));
+            }
+        }
+    }
+    Verdict::from_violations(name, out)
+}
+
+/// Runs every checker, in [`CHECKERS`] order.
+pub fn check_all(w: &World) -> Vec<Verdict> {
+    vec![no_lost_writes(w), sound_gets(w), convergence(w), distinct_preference_lists(w), quorum_reads(w)]
+}
