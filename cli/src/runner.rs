@@ -75,7 +75,7 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         .expects
         .iter()
         .enumerate()
-        .filter(|(_, e)| matches!(e.check, Check::Holds { .. } | Check::Hint { .. }))
+        .filter(|(_, e)| matches!(e.check, Check::Holds { .. } | Check::Hint { .. } | Check::Believes { .. }))
         .map(|(i, e)| (e.at.unwrap_or(end), i, e))
         .collect();
     timed.sort_by_key(|(t, i, _)| (*t, *i));
@@ -183,6 +183,16 @@ fn state_check(cluster: &Cluster, e: &Expect, t: SimTime) -> ExpectResult {
             let what = if *present { format!("{node} holds a hint{for_} for key {key} at {t}") } else { format!("{node} holds no hint{for_} for key {key} at {t}") };
             let ok = hints.is_empty() != *present;
             ExpectResult { line, what, ok, found: if hints.is_empty() { "no such hint".into() } else { format!("hints for {}", hints.join(", ")) } }
+        }
+        Check::Believes { node, peer, up } => {
+            let believes = cluster.node(*node).believes_up(*peer);
+            let word = |b: bool| if b { "up" } else { "down" };
+            ExpectResult {
+                line,
+                what: format!("{node} believes {peer} is {} at {t}", word(*up)),
+                ok: believes == *up,
+                found: format!("it believes {peer} is {}", word(believes)),
+            }
         }
         _ => unreachable!("only state checks are timed"),
     }

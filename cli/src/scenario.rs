@@ -53,6 +53,8 @@ pub enum Check {
     Holds { node: NodeId, key: String, present: bool, value: Option<String> },
     /// Whether a node holds a hint for a key (optionally for a given node) at a time.
     Hint { node: NodeId, key: String, present: bool, target: Option<NodeId> },
+    /// Whether a node believes a peer is up, at a time.
+    Believes { node: NodeId, peer: NodeId, up: bool },
     /// A checker's verdict at the end.
     Checker { name: String, verdict: String },
 }
@@ -138,7 +140,25 @@ const LOAD: &[&str] = &[
     "stop",
     "ops",
 ];
-const EXPECT: &[&str] = &["op", "ok", "values", "siblings", "clock", "at", "node", "holds", "lacks", "value", "hint", "no_hint", "for", "checker", "verdict"];
+const EXPECT: &[&str] = &[
+    "op",
+    "ok",
+    "values",
+    "siblings",
+    "clock",
+    "at",
+    "node",
+    "holds",
+    "lacks",
+    "value",
+    "hint",
+    "no_hint",
+    "for",
+    "believes_up",
+    "believes_down",
+    "checker",
+    "verdict",
+];
 const DISTS: &[&str] = &["constant", "uniform", "normal", "exponential", "pareto", "mixture"];
 
 /// Reads and validates a scenario file.
@@ -782,6 +802,12 @@ fn read_expects(c: &mut Collector, root: &Tbl, nodes: u32, names: &BTreeMap<Stri
             } else {
                 Some(Check::Checker { name, verdict })
             }
+        } else if t.has("believes_up") || t.has("believes_down") {
+            t.require(c, "node", "whose view to look at, like node = \"n0\"");
+            let node = node_ref(c, &t, "node", nodes);
+            let up = t.has("believes_up");
+            let peer = node_ref(c, &t, if up { "believes_up" } else { "believes_down" }, nodes);
+            node.zip(peer).map(|(node, peer)| Check::Believes { node, peer, up })
         } else if ["holds", "lacks", "hint", "no_hint"].iter().any(|f| t.has(f)) {
             t.require(c, "node", "which node to look at, like node = \"n3\"");
             let node = node_ref(c, &t, "node", nodes);
@@ -801,7 +827,7 @@ fn read_expects(c: &mut Collector, root: &Tbl, nodes: u32, names: &BTreeMap<Stri
                 _ => None,
             }
         } else {
-            c.err(t.span.clone(), t.path.clone(), "an expectation needs one of: op = \"name\", checker = \"name\", or node with holds / lacks / hint / no_hint");
+            c.err(t.span.clone(), t.path.clone(), "an expectation needs one of: op = \"name\", checker = \"name\", or node with holds / lacks / hint / no_hint / believes_up / believes_down");
             None
         };
         if let Some(check) = check {

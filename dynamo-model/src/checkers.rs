@@ -110,21 +110,25 @@ pub fn no_lost_writes(w: &World) -> Verdict {
     let mut out = Vec::new();
     for p in w.history.iter().filter(|o| o.kind == OpKind::Put && matches!(o.outcome, Outcome::PutOk { .. })) {
         let Outcome::PutOk { clock, .. } = &p.outcome else { continue };
+        let mut lost_on = Vec::new();
         for &node in w.ring.preference_list(&p.key, w.cfg.n as usize) {
             if !w.up[node.index()] {
                 continue;
             }
             let held = w.nodes[node.index()].versions(&p.key);
             if !covers(held, p, w.cfg.versioning, w.history) {
-                out.push(format!(
-                    "key {}: {} (value {:?}, clock {clock}) acknowledged at {} is lost on {node}, which holds {}",
-                    p.key,
-                    op_label(p),
-                    p.value.as_deref().unwrap_or(""),
-                    p.end.expect("acknowledged"),
-                    version_list(held)
-                ));
+                lost_on.push(format!("{node} holds {}", version_list(held)));
             }
+        }
+        if !lost_on.is_empty() {
+            out.push(format!(
+                "key {}: {} (value {:?}, clock {clock}, acknowledged at {}) is lost: {}",
+                p.key,
+                op_label(p),
+                p.value.as_deref().unwrap_or(""),
+                p.end.expect("acknowledged"),
+                lost_on.join("; ")
+            ));
         }
     }
     Verdict::from_violations("no-lost-writes", out)

@@ -521,6 +521,19 @@ impl DynamoNode {
             }
         }
         let me = self.id;
+        // A coordinator outside the preference list can itself be the next fallback: it serves locally.
+        for t in new_targets.iter_mut().filter(|t| t.node == me) {
+            t.slot = Slot::Answered;
+            let op = &self.ops[&op_id];
+            let key = op.key.clone();
+            match &op.work {
+                Work::Put { version } => {
+                    let v = version.clone();
+                    self.store_version(&key, &v, t.hint, cx);
+                }
+                Work::Get => t.versions = self.local_versions(&key),
+            }
+        }
         let op = self.ops.get_mut(&op_id).expect("op exists");
         for (i, ..) in &late {
             op.targets[*i].slot = Slot::TimedOut;
@@ -528,14 +541,10 @@ impl DynamoNode {
         op.next_fallback = next;
         op.round += 1;
         op.round_timer = None;
-        for t in &new_targets {
-            debug_assert_ne!(
-                t.node, me,
-                "the coordinator is already a target or was skipped"
-            );
+        for t in new_targets.iter().filter(|t| t.node != me) {
             cx.send(t.node, request_msg(op_id, &op.key, &op.work, t.hint));
         }
-        if !new_targets.is_empty() {
+        if new_targets.iter().any(|t| t.slot == Slot::Pending) {
             op.round_timer = Some(cx.set_timer(
                 self.cfg.request_timeout,
                 Timer::ReplicaTimeout {
