@@ -81,7 +81,11 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK });
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_OK
+            });
         }
     };
     ExitCode::from(run_command(cli.command))
@@ -111,11 +115,19 @@ fn cmd_run(args: &RunArgs) -> u8 {
     let report = runner::run(&s, seed, want_trace);
     if args.check_determinism {
         let again = runner::run(&s, seed, true);
-        let (a, b) = (report.cluster.sim.core.trace.render_text(), again.cluster.sim.core.trace.render_text());
+        let (a, b) = (
+            report.cluster.sim.core.trace.render_text(),
+            again.cluster.sim.core.trace.render_text(),
+        );
         match first_difference(&a, &b) {
-            None => eprintln!("determinism: two runs of seed {seed} gave identical traces ({} lines)", a.lines().count()),
+            None => eprintln!(
+                "determinism: two runs of seed {seed} gave identical traces ({} lines)",
+                a.lines().count()
+            ),
             Some((line, x, y)) => {
-                eprintln!("determinism: NOT deterministic: seed {seed} first differs at trace line {line}:\n  run 1: {x}\n  run 2: {y}");
+                eprintln!(
+                    "determinism: NOT deterministic: seed {seed} first differs at trace line {line}:\n  run 1: {x}\n  run 2: {y}"
+                );
                 return EXIT_FAILED;
             }
         }
@@ -127,7 +139,9 @@ fn cmd_run(args: &RunArgs) -> u8 {
             let mut out = std::io::stdout().lock();
             write_trace(trace, args.format, &mut out)
         } else {
-            write_atomic(std::path::Path::new(path), |w| write_trace(trace, args.format, w))
+            write_atomic(std::path::Path::new(path), |w| {
+                write_trace(trace, args.format, w)
+            })
         };
         if let Err(e) = result {
             eprintln!("error: cannot write the trace to {path}: {e}");
@@ -135,7 +149,15 @@ fn cmd_run(args: &RunArgs) -> u8 {
         }
     }
     let text = if args.quiet {
-        format!("{}: {}\n", s.name, if report.as_expected() { "as expected" } else { "NOT as expected" })
+        format!(
+            "{}: {}\n",
+            s.name,
+            if report.as_expected() {
+                "as expected"
+            } else {
+                "NOT as expected"
+            }
+        )
     } else {
         summary::render(&report)
     };
@@ -144,10 +166,18 @@ fn cmd_run(args: &RunArgs) -> u8 {
     } else {
         print!("{text}");
     }
-    if report.as_expected() { EXIT_OK } else { EXIT_FAILED }
+    if report.as_expected() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
 }
 
-fn write_trace(trace: &sim_core::Trace, format: TraceFormat, w: &mut dyn Write) -> std::io::Result<()> {
+fn write_trace(
+    trace: &sim_core::Trace,
+    format: TraceFormat,
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
     match format {
         TraceFormat::Text => w.write_all(trace.render_text().as_bytes()),
         TraceFormat::Jsonl => trace.write_jsonl(w),
@@ -163,7 +193,13 @@ pub fn first_difference(a: &str, b: &str) -> Option<(usize, String, String)> {
         match (la.next(), lb.next()) {
             (None, None) => return None,
             (x, y) if x == y => continue,
-            (x, y) => return Some((n, x.unwrap_or("(end)").to_string(), y.unwrap_or("(end)").to_string())),
+            (x, y) => {
+                return Some((
+                    n,
+                    x.unwrap_or("(end)").to_string(),
+                    y.unwrap_or("(end)").to_string(),
+                ));
+            }
         }
     }
 }
@@ -174,14 +210,29 @@ fn cmd_ring(args: &RingArgs) -> u8 {
         Err(code) => return code,
     };
     let seed = args.seed.unwrap_or(s.seed);
-    let ring = dynamo_model::Ring::build(&s.cluster, &mut sim_core::SimRng::new(seed, sim_core::Stream::Setup));
+    let ring = dynamo_model::Ring::build(
+        &s.cluster,
+        &mut sim_core::SimRng::new(seed, sim_core::Stream::Setup),
+    );
     let mut o = String::new();
     use std::fmt::Write as _;
     let _ = writeln!(o, "{}", s.cluster.describe()[0]);
-    let _ = writeln!(o, "{} tokens (position -> owner, clockwise):", ring.tokens().len());
+    let _ = writeln!(
+        o,
+        "{} tokens (position -> owner, clockwise):",
+        ring.tokens().len()
+    );
     for (i, (pos, node)) in ring.tokens().iter().enumerate() {
-        let list: Vec<String> = ring.range_replicas(i, s.cluster.n as usize).iter().map(ToString::to_string).collect();
-        let _ = writeln!(o, "  token {i:>4}  {pos:>20}  {node}  replicas [{}]", list.join(" "));
+        let list: Vec<String> = ring
+            .range_replicas(i, s.cluster.n as usize)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let _ = writeln!(
+            o,
+            "  token {i:>4}  {pos:>20}  {node}  replicas [{}]",
+            list.join(" ")
+        );
     }
     let _ = writeln!(o, "ownership (share of the key space as first replica):");
     for (i, share) in ring.ownership().iter().enumerate() {
@@ -195,7 +246,13 @@ fn cmd_ring(args: &RingArgs) -> u8 {
                 let n = s.cluster.n as usize;
                 let pref: Vec<String> = walk[..n].iter().map(ToString::to_string).collect();
                 let fb: Vec<String> = walk[n..].iter().map(ToString::to_string).collect();
-                let _ = writeln!(o, "key {k} (position {}): preference list [{}], fallbacks [{}]", key.position(), pref.join(" "), fb.join(" "));
+                let _ = writeln!(
+                    o,
+                    "key {k} (position {}): preference list [{}], fallbacks [{}]",
+                    key.position(),
+                    pref.join(" "),
+                    fb.join(" ")
+                );
             }
             Err(e) => {
                 eprintln!("error: --key {k}: {e}");

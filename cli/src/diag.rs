@@ -51,7 +51,11 @@ pub struct Collector<'s> {
 
 impl<'s> Collector<'s> {
     pub fn new(file: &'s str, src: &'s str) -> Self {
-        Collector { file, src, diags: Vec::new() }
+        Collector {
+            file,
+            src,
+            diags: Vec::new(),
+        }
     }
 
     /// 1-based line and column of a byte offset.
@@ -63,9 +67,20 @@ impl<'s> Collector<'s> {
         (line, col)
     }
 
-    pub fn err(&mut self, span: Range<usize>, field: impl Into<String>, message: impl Into<String>) {
+    pub fn err(
+        &mut self,
+        span: Range<usize>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         let (line, col) = self.line_col(span.start);
-        self.diags.push(Diag { file: self.file.to_string(), line, col, field: field.into(), message: message.into() });
+        self.diags.push(Diag {
+            file: self.file.to_string(),
+            line,
+            col,
+            field: field.into(),
+            message: message.into(),
+        });
     }
 
     pub fn finish(mut self) -> Result<(), Diags> {

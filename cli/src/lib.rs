@@ -2,10 +2,10 @@
 //! clap, TOML and files: it turns scenario files into validated configs,
 //! runs them on `dynamo-model` and `sim-core`, and renders summaries.
 
+pub mod cli;
 pub mod diag;
-pub mod scenario;
-pub mod toml_read;
 pub mod output;
 pub mod runner;
+pub mod scenario;
 pub mod summary;
-pub mod cli;
+pub mod toml_read;

@@ -37,11 +37,24 @@ impl Report {
 
 /// Runs `s` with `seed`, recording the trace if `trace`.
 pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
-    let mut cluster = Cluster::new(s.cluster.clone(), &s.net, seed, trace).expect("a validated scenario builds a cluster");
+    let mut cluster = Cluster::new(s.cluster.clone(), &s.net, seed, trace)
+        .expect("a validated scenario builds a cluster");
     let header = &mut cluster.sim.core.trace.header;
-    header.insert(0, format!("scenario {}  seed={seed}  duration={}", s.name, s.duration));
+    header.insert(
+        0,
+        format!("scenario {}  seed={seed}  duration={}", s.name, s.duration),
+    );
     if !s.description.is_empty() {
-        header.insert(1, format!("description {}", s.description.split_whitespace().collect::<Vec<_>>().join(" ")));
+        header.insert(
+            1,
+            format!(
+                "description {}",
+                s.description
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        );
     }
     // Op steps are planned in step order; `plan_of[step]` is the plan index.
     let mut plan_of = vec![None; s.steps.len()];
@@ -75,7 +88,12 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         .expects
         .iter()
         .enumerate()
-        .filter(|(_, e)| matches!(e.check, Check::Holds { .. } | Check::Hint { .. } | Check::Believes { .. }))
+        .filter(|(_, e)| {
+            matches!(
+                e.check,
+                Check::Holds { .. } | Check::Hint { .. } | Check::Believes { .. }
+            )
+        })
         .map(|(i, e)| (e.at.unwrap_or(end), i, e))
         .collect();
     timed.sort_by_key(|(t, i, _)| (*t, *i));
@@ -87,7 +105,9 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
     if cluster.now() < end || stop != Stop::TimeLimit {
         stop = cluster.run_until(end);
     }
-    let up: Vec<bool> = (0..s.cluster.nodes).map(|n| cluster.sim.core.is_up(sim_core::NodeId(n))).collect();
+    let up: Vec<bool> = (0..s.cluster.nodes)
+        .map(|n| cluster.sim.core.is_up(sim_core::NodeId(n)))
+        .collect();
     let verdicts = checkers::check_all(&World {
         cfg: &cluster.cfg,
         ring: &cluster.ring,
@@ -103,10 +123,16 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
     }
     let mut unexpected = Vec::new();
     for v in &verdicts {
-        let declared = s.expects.iter().enumerate().find_map(|(i, e)| match &e.check {
-            Check::Checker { name, verdict } if name == v.checker => Some((i, e.line, verdict.clone())),
-            _ => None,
-        });
+        let declared = s
+            .expects
+            .iter()
+            .enumerate()
+            .find_map(|(i, e)| match &e.check {
+                Check::Checker { name, verdict } if name == v.checker => {
+                    Some((i, e.line, verdict.clone()))
+                }
+                _ => None,
+            });
         let got = match v.status {
             Status::Pass => "pass",
             Status::Fail => "fail",
@@ -115,9 +141,20 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         match declared {
             Some((i, line, want)) => {
                 let ok = want == got;
-                results.push((i, ExpectResult { line, what: format!("checker {} is {want}", v.checker), ok, found: format!("it is {got}") }));
+                results.push((
+                    i,
+                    ExpectResult {
+                        line,
+                        what: format!("checker {} is {want}", v.checker),
+                        ok,
+                        found: format!("it is {got}"),
+                    },
+                ));
             }
-            None if v.failed() => unexpected.push(format!("checker {} failed, and the scenario does not declare that", v.checker)),
+            None if v.failed() => unexpected.push(format!(
+                "checker {} failed, and the scenario does not declare that",
+                v.checker
+            )),
             None => {}
         }
     }
@@ -139,12 +176,21 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
 fn footer(r: &Report) -> Vec<String> {
     let mut out = vec![format!("end at {} ({})", r.cluster.now(), r.stop)];
     for v in &r.verdicts {
-        for (i, line) in v.to_string().lines().enumerate() {
-            out.push(if i == 0 { format!("check {}", line.trim_end()) } else { format!("check {}", line.trim_end()) });
+        for line in v.to_string().lines() {
+            out.push(format!("check {}", line.trim_end()));
         }
     }
     for e in &r.expectations {
-        out.push(format!("expect line {}: {} ... {}", e.line, e.what, if e.ok { "ok".to_string() } else { format!("FAILED: {}", e.found) }));
+        out.push(format!(
+            "expect line {}: {} ... {}",
+            e.line,
+            e.what,
+            if e.ok {
+                "ok".to_string()
+            } else {
+                format!("FAILED: {}", e.found)
+            }
+        ));
     }
     for line in r.cluster.state_lines() {
         out.push(format!("state {line}"));
@@ -155,7 +201,12 @@ fn footer(r: &Report) -> Vec<String> {
 fn state_check(cluster: &Cluster, e: &Expect, t: SimTime) -> ExpectResult {
     let line = e.line;
     match &e.check {
-        Check::Holds { node, key, present, value } => {
+        Check::Holds {
+            node,
+            key,
+            present,
+            value,
+        } => {
             let k = cluster.key(key).expect("validated key");
             let held = cluster.node(*node).versions(&k);
             let values: Vec<&str> = held.iter().map(|v| &*v.value).collect();
@@ -169,9 +220,19 @@ fn state_check(cluster: &Cluster, e: &Expect, t: SimTime) -> ExpectResult {
                 (true, Some(v)) => format!("{node} holds key {key} = {v:?} at {t}"),
                 (false, _) => format!("{node} lacks key {key} at {t}"),
             };
-            ExpectResult { line, what, ok, found: format!("it holds {values:?}") }
+            ExpectResult {
+                line,
+                what,
+                ok,
+                found: format!("it holds {values:?}"),
+            }
         }
-        Check::Hint { node, key, present, target } => {
+        Check::Hint {
+            node,
+            key,
+            present,
+            target,
+        } => {
             let hints: Vec<String> = cluster
                 .node(*node)
                 .hints()
@@ -180,9 +241,22 @@ fn state_check(cluster: &Cluster, e: &Expect, t: SimTime) -> ExpectResult {
                 .map(|(tg, _)| tg.to_string())
                 .collect();
             let for_ = target.map(|t| format!(" for {t}")).unwrap_or_default();
-            let what = if *present { format!("{node} holds a hint{for_} for key {key} at {t}") } else { format!("{node} holds no hint{for_} for key {key} at {t}") };
+            let what = if *present {
+                format!("{node} holds a hint{for_} for key {key} at {t}")
+            } else {
+                format!("{node} holds no hint{for_} for key {key} at {t}")
+            };
             let ok = hints.is_empty() != *present;
-            ExpectResult { line, what, ok, found: if hints.is_empty() { "no such hint".into() } else { format!("hints for {}", hints.join(", ")) } }
+            ExpectResult {
+                line,
+                what,
+                ok,
+                found: if hints.is_empty() {
+                    "no such hint".into()
+                } else {
+                    format!("hints for {}", hints.join(", "))
+                },
+            }
         }
         Check::Believes { node, peer, up } => {
             let believes = cluster.node(*node).believes_up(*peer);
@@ -199,10 +273,24 @@ fn state_check(cluster: &Cluster, e: &Expect, t: SimTime) -> ExpectResult {
 }
 
 fn op_check(cluster: &Cluster, e: &Expect, plan_of: &[Option<usize>]) -> ExpectResult {
-    let Check::Op { step, name, ok, values, siblings, clock } = &e.check else { unreachable!() };
+    let Check::Op {
+        step,
+        name,
+        ok,
+        values,
+        siblings,
+        clock,
+    } = &e.check
+    else {
+        unreachable!()
+    };
     let mut what = vec![];
     if let Some(ok) = ok {
-        what.push(if *ok { "succeeds".to_string() } else { "fails".to_string() });
+        what.push(if *ok {
+            "succeeds".to_string()
+        } else {
+            "fails".to_string()
+        });
     }
     if let Some(v) = values {
         what.push(format!("returns {v:?}"));
@@ -216,7 +304,12 @@ fn op_check(cluster: &Cluster, e: &Expect, plan_of: &[Option<usize>]) -> ExpectR
     let what = format!("{name} {}", what.join(", "));
     let rec = plan_of[*step].and_then(|p| cluster.clients.planned_record(p));
     let Some(rec) = rec else {
-        return ExpectResult { line: e.line, what, ok: false, found: "the op was never issued".into() };
+        return ExpectResult {
+            line: e.line,
+            what,
+            ok: false,
+            found: "the op was never issued".into(),
+        };
     };
     let mut problems = Vec::new();
     if let Some(want) = ok {
@@ -258,13 +351,20 @@ fn op_check(cluster: &Cluster, e: &Expect, plan_of: &[Option<usize>]) -> ExpectR
         problems.push("values and siblings apply only to gets".into());
     }
     problems.dedup();
-    ExpectResult { line: e.line, what, ok: problems.is_empty(), found: problems.join("; ") }
+    ExpectResult {
+        line: e.line,
+        what,
+        ok: problems.is_empty(),
+        found: problems.join("; "),
+    }
 }
 
 pub fn describe_outcome(o: &Outcome) -> String {
     match o {
         Outcome::Pending => "pending".into(),
-        Outcome::GetOk { versions, context } => format!("ok with {} version(s), context {context}", versions.len()),
+        Outcome::GetOk { versions, context } => {
+            format!("ok with {} version(s), context {context}", versions.len())
+        }
         Outcome::PutOk { clock, .. } => format!("ok, stored {clock}"),
         Outcome::Failed { got, needed } => format!("failed ({got} of {needed} answered)"),
         Outcome::TimedOut => "timed out at the client".into(),

@@ -2,11 +2,13 @@
 //! in the file at once. `scenarios/README.md` documents the format.
 
 use crate::diag::{Collector, Diags};
-use crate::toml_read::{closest, Tbl};
+use crate::toml_read::{Tbl, closest};
 use dynamo_model::cluster::{Entry, KeyChoice, LoadSpec, OpKind, Pacing};
 use dynamo_model::msg::Msg;
 use dynamo_model::{ClusterConfig, KeyScheme, TokenStrategy, Versioning};
-use sim_core::{ClientId, Fault, Latency, LinkConfig, Message, NetConfig, NodeId, SimDuration, SimTime};
+use sim_core::{
+    ClientId, Fault, Latency, LinkConfig, Message, NetConfig, NodeId, SimDuration, SimTime,
+};
 use std::collections::BTreeMap;
 use std::ops::Range;
 use toml::de::{DeTable, DeValue};
@@ -50,11 +52,25 @@ pub enum Check {
         clock: Option<String>,
     },
     /// Whether a node stores a key (optionally with a value) at a time.
-    Holds { node: NodeId, key: String, present: bool, value: Option<String> },
+    Holds {
+        node: NodeId,
+        key: String,
+        present: bool,
+        value: Option<String>,
+    },
     /// Whether a node holds a hint for a key (optionally for a given node) at a time.
-    Hint { node: NodeId, key: String, present: bool, target: Option<NodeId> },
+    Hint {
+        node: NodeId,
+        key: String,
+        present: bool,
+        target: Option<NodeId>,
+    },
     /// Whether a node believes a peer is up, at a time.
-    Believes { node: NodeId, peer: NodeId, up: bool },
+    Believes {
+        node: NodeId,
+        peer: NodeId,
+        up: bool,
+    },
     /// A checker's verdict at the end.
     Checker { name: String, verdict: String },
 }
@@ -86,14 +102,30 @@ pub struct Scenario {
 impl Scenario {
     /// Whether the timeline or the network injects any fault.
     pub fn has_faults(&self) -> bool {
-        self.steps.iter().any(|s| matches!(s.action, Action::Fault(_)))
+        self.steps
+            .iter()
+            .any(|s| matches!(s.action, Action::Fault(_)))
             || self.net.loss > 0.0
             || self.net.duplicate > 0.0
-            || self.net.links.iter().any(|l| l.loss.unwrap_or(0.0) > 0.0 || l.duplicate.unwrap_or(0.0) > 0.0)
+            || self
+                .net
+                .links
+                .iter()
+                .any(|l| l.loss.unwrap_or(0.0) > 0.0 || l.duplicate.unwrap_or(0.0) > 0.0)
     }
 }
 
-const TOP: &[&str] = &["name", "description", "seed", "duration", "cluster", "network", "steps", "load", "expect"];
+const TOP: &[&str] = &[
+    "name",
+    "description",
+    "seed",
+    "duration",
+    "cluster",
+    "network",
+    "steps",
+    "load",
+    "expect",
+];
 const CLUSTER: &[&str] = &[
     "nodes",
     "n",
@@ -120,10 +152,30 @@ const CLUSTER: &[&str] = &[
     "vclock_max_entries",
     "forward_to_owner",
 ];
-const NETWORK: &[&str] = &["latency", "per_kind", "loss", "duplicate", "links", "client_latency"];
+const NETWORK: &[&str] = &[
+    "latency",
+    "per_kind",
+    "loss",
+    "duplicate",
+    "links",
+    "client_latency",
+];
 const LINK: &[&str] = &["from", "to", "latency", "loss", "duplicate"];
 const STEP_KINDS: &[&str] = &[
-    "put", "get", "crash", "crash-wipe", "restart", "pause", "resume", "partition", "one-way", "heal", "skew", "loss", "duplicate", "slow",
+    "put",
+    "get",
+    "crash",
+    "crash-wipe",
+    "restart",
+    "pause",
+    "resume",
+    "partition",
+    "one-way",
+    "heal",
+    "skew",
+    "loss",
+    "duplicate",
+    "slow",
 ];
 const LOAD: &[&str] = &[
     "clients",
@@ -159,12 +211,25 @@ const EXPECT: &[&str] = &[
     "checker",
     "verdict",
 ];
-const DISTS: &[&str] = &["constant", "uniform", "normal", "exponential", "pareto", "mixture"];
+const DISTS: &[&str] = &[
+    "constant",
+    "uniform",
+    "normal",
+    "exponential",
+    "pareto",
+    "mixture",
+];
 
 /// Reads and validates a scenario file.
 pub fn load(path: &str) -> Result<Scenario, Diags> {
     let src = std::fs::read_to_string(path).map_err(|e| {
-        Diags(vec![crate::diag::Diag { file: path.to_string(), line: 0, col: 0, field: String::new(), message: format!("cannot read the file: {e}") }])
+        Diags(vec![crate::diag::Diag {
+            file: path.to_string(),
+            line: 0,
+            col: 0,
+            field: String::new(),
+            message: format!("cannot read the file: {e}"),
+        }])
     })?;
     parse(path, &src)
 }
@@ -193,12 +258,22 @@ fn node_ref(c: &mut Collector, t: &Tbl, key: &str, nodes: u32) -> Option<NodeId>
     parse_node(c, &s, t.span_of(key), &t.field(key), nodes)
 }
 
-fn parse_node(c: &mut Collector, s: &str, span: Range<usize>, field: &str, nodes: u32) -> Option<NodeId> {
+fn parse_node(
+    c: &mut Collector,
+    s: &str,
+    span: Range<usize>,
+    field: &str,
+    nodes: u32,
+) -> Option<NodeId> {
     let n = s.strip_prefix('n').and_then(|d| d.parse::<u32>().ok());
     match n {
         Some(i) if i < nodes => Some(NodeId(i)),
         _ => {
-            let valid = if nodes == 0 { "the cluster has no nodes".to_string() } else { format!("valid nodes are n0..n{}", nodes - 1) };
+            let valid = if nodes == 0 {
+                "the cluster has no nodes".to_string()
+            } else {
+                format!("valid nodes are n0..n{}", nodes - 1)
+            };
             c.err(span, field, format!("unknown node {s}; {valid}"));
             None
         }
@@ -217,10 +292,18 @@ fn node_list(c: &mut Collector, t: &Tbl, key: &str, nodes: u32) -> Option<Vec<No
 fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
     root.only(c, TOP);
     let name = root.str(c, "name");
-    root.require(c, "name", "every scenario needs a name, like name = \"failure\"");
+    root.require(
+        c,
+        "name",
+        "every scenario needs a name, like name = \"failure\"",
+    );
     let description = root.str(c, "description").unwrap_or_default();
     let seed = root.u64(c, "seed");
-    root.require(c, "seed", "every scenario states its seed, like seed = 1 (--seed overrides it)");
+    root.require(
+        c,
+        "seed",
+        "every scenario states its seed, like seed = 1 (--seed overrides it)",
+    );
     let duration = root.duration(c, "duration");
 
     let cluster = match root.table(c, "cluster") {
@@ -244,13 +327,24 @@ fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
     let expects = read_expects(c, root, nodes, &names, &steps);
 
     let last_step = steps.iter().map(|s| s.at).max().unwrap_or(SimTime::ZERO);
-    let last_expect = expects.iter().filter_map(|e| e.at).max().unwrap_or(SimTime::ZERO);
-    let load_stop = load.as_ref().and_then(|l| l.as_ref().map(|l| l.stop)).unwrap_or(SimTime::ZERO);
+    let last_expect = expects
+        .iter()
+        .filter_map(|e| e.at)
+        .max()
+        .unwrap_or(SimTime::ZERO);
+    let load_stop = load
+        .as_ref()
+        .and_then(|l| l.as_ref().map(|l| l.stop))
+        .unwrap_or(SimTime::ZERO);
     let end = last_step.max(last_expect).max(load_stop);
     let duration = match duration {
         Some(d) => {
             if SimTime::ZERO + d < end {
-                c.err(root.span_of("duration"), "duration", format!("{d} ends before the last step or expectation at {end}"));
+                c.err(
+                    root.span_of("duration"),
+                    "duration",
+                    format!("{d} ends before the last step or expectation at {end}"),
+                );
             }
             d
         }
@@ -280,42 +374,78 @@ fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> {
     let key_scheme = match t.str(c, "keys").as_deref() {
         None | Some("md5") => {
             if t.has("hash_bits") {
-                c.err(t.span_of("hash_bits"), t.field("hash_bits"), "hash_bits applies only to keys = \"integer\"");
+                c.err(
+                    t.span_of("hash_bits"),
+                    t.field("hash_bits"),
+                    "hash_bits applies only to keys = \"integer\"",
+                );
             }
             KeyScheme::Md5
         }
-        Some("integer") => KeyScheme::Integer { hash_bits: t.int_in(c, "hash_bits", 1, 63).unwrap_or(8) as u32 },
+        Some("integer") => KeyScheme::Integer {
+            hash_bits: t.int_in(c, "hash_bits", 1, 63).unwrap_or(8) as u32,
+        },
         Some(other) => {
-            c.err(t.span_of("keys"), t.field("keys"), format!("unknown key scheme {other:?}; valid schemes are \"md5\" and \"integer\""));
+            c.err(
+                t.span_of("keys"),
+                t.field("keys"),
+                format!("unknown key scheme {other:?}; valid schemes are \"md5\" and \"integer\""),
+            );
             KeyScheme::Md5
         }
     };
     let tokens = match t.str(c, "tokens").as_deref() {
-        None | Some("random") => TokenStrategy::Random { tokens_per_node: t.u32(c, "tokens_per_node").unwrap_or(8) },
+        None | Some("random") => TokenStrategy::Random {
+            tokens_per_node: t.u32(c, "tokens_per_node").unwrap_or(8),
+        },
         Some("equal") => {
-            t.require(c, "partitions", "tokens = \"equal\" needs the number of equal partitions Q");
-            TokenStrategy::EqualPartitions { partitions: t.u32(c, "partitions").unwrap_or(nodes) }
+            t.require(
+                c,
+                "partitions",
+                "tokens = \"equal\" needs the number of equal partitions Q",
+            );
+            TokenStrategy::EqualPartitions {
+                partitions: t.u32(c, "partitions").unwrap_or(nodes),
+            }
         }
         Some("explicit") => {
             let mut per_node = vec![Vec::new(); nodes as usize];
             if let Some(tt) = t.table(c, "explicit_tokens") {
                 for (k, v) in tt.table.iter() {
                     let field = tt.field(k.get_ref());
-                    let Some(node) = parse_node(c, k.get_ref(), k.span(), &field, nodes) else { continue };
+                    let Some(node) = parse_node(c, k.get_ref(), k.span(), &field, nodes) else {
+                        continue;
+                    };
                     match v.get_ref() {
                         DeValue::Array(items) => {
                             for item in items.iter() {
-                                match item.get_ref().as_integer().and_then(|i| u32::from_str_radix(i.as_str(), i.radix()).ok()) {
+                                match item
+                                    .get_ref()
+                                    .as_integer()
+                                    .and_then(|i| u32::from_str_radix(i.as_str(), i.radix()).ok())
+                                {
                                     Some(tok) => per_node[node.index()].push(tok),
-                                    None => c.err(item.span(), &field, "tokens are whole numbers >= 0 (partition indices)"),
+                                    None => c.err(
+                                        item.span(),
+                                        &field,
+                                        "tokens are whole numbers >= 0 (partition indices)",
+                                    ),
                                 }
                             }
                         }
-                        _ => c.err(v.span(), &field, "expected an array of partition indices, like n0 = [1]"),
+                        _ => c.err(
+                            v.span(),
+                            &field,
+                            "expected an array of partition indices, like n0 = [1]",
+                        ),
                     }
                 }
             } else {
-                t.require(c, "explicit_tokens", "tokens = \"explicit\" needs explicit_tokens = { n0 = [1], n1 = [2], ... }");
+                t.require(
+                    c,
+                    "explicit_tokens",
+                    "tokens = \"explicit\" needs explicit_tokens = { n0 = [1], n1 = [2], ... }",
+                );
             }
             TokenStrategy::Explicit { tokens: per_node }
         }
@@ -324,48 +454,92 @@ fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> {
             d.tokens.clone()
         }
     };
-    let versioning = match t.str(c, "versioning").as_deref() {
-        None | Some("vector-clock") => Versioning::VectorClock,
-        Some("last-write-wins") => Versioning::LastWriteWins,
-        Some(other) => {
-            c.err(t.span_of("versioning"), t.field("versioning"), format!("unknown versioning {other:?}; valid values are \"vector-clock\" and \"last-write-wins\""));
-            Versioning::VectorClock
-        }
-    };
+    let n = t.u32(c, "n").unwrap_or(d.n.min(nodes.max(1)));
+    let r = t.u32(c, "r").unwrap_or(d.r.min(n));
+    let w = t.u32(c, "w").unwrap_or(d.w.min(n));
+    // Whole-config rules need the structural fields; skip them if those had problems.
+    let structural_ok = c.diags.len() == before;
     let cfg = ClusterConfig {
         nodes,
         key_scheme,
         tokens,
-        n: t.u32(c, "n").unwrap_or(d.n.min(nodes.max(1))),
-        r: t.u32(c, "r").unwrap_or(d.r),
-        w: t.u32(c, "w").unwrap_or(d.w),
-        versioning,
-        request_timeout: t.duration(c, "request_timeout").unwrap_or(d.request_timeout),
+        n,
+        r,
+        w,
+        versioning: read_versioning(c, t),
+        request_timeout: t
+            .duration(c, "request_timeout")
+            .unwrap_or(d.request_timeout),
         op_deadline: t.duration(c, "op_deadline").unwrap_or(d.op_deadline),
         read_repair: t.bool(c, "read_repair").unwrap_or(d.read_repair),
-        read_repair_window: t.duration(c, "read_repair_window").unwrap_or(d.read_repair_window),
+        read_repair_window: t
+            .duration(c, "read_repair_window")
+            .unwrap_or(d.read_repair_window),
         hinted_handoff: t.bool(c, "hinted_handoff").unwrap_or(d.hinted_handoff),
         hint_interval: t.duration(c, "hint_interval").unwrap_or(d.hint_interval),
         gossip: t.bool(c, "gossip").unwrap_or(d.gossip),
-        gossip_interval: t.duration(c, "gossip_interval").unwrap_or(d.gossip_interval),
+        gossip_interval: t
+            .duration(c, "gossip_interval")
+            .unwrap_or(d.gossip_interval),
         anti_entropy: t.bool(c, "anti_entropy").unwrap_or(d.anti_entropy),
-        anti_entropy_interval: t.duration(c, "anti_entropy_interval").unwrap_or(d.anti_entropy_interval),
+        anti_entropy_interval: t
+            .duration(c, "anti_entropy_interval")
+            .unwrap_or(d.anti_entropy_interval),
         merkle_depth: t.u32(c, "merkle_depth").unwrap_or(d.merkle_depth),
-        vclock_max_entries: t.u32(c, "vclock_max_entries").unwrap_or(d.vclock_max_entries),
+        vclock_max_entries: t
+            .u32(c, "vclock_max_entries")
+            .unwrap_or(d.vclock_max_entries),
         forward_to_owner: t.bool(c, "forward_to_owner").unwrap_or(d.forward_to_owner),
     };
-    if c.diags.len() == before {
+    if structural_ok {
         // Whole-config rules, reported at the field they are most about.
         for problem in cfg.validate() {
-            let field = ["w =", "r =", "n =", "hash_bits", "partitions", "explicit", "token", "op_deadline", "merkle_depth", "vclock", "no nodes", "nodes x"]
-                .iter()
-                .zip(["w", "r", "n", "hash_bits", "partitions", "explicit_tokens", "explicit_tokens", "op_deadline", "merkle_depth", "vclock_max_entries", "nodes", "tokens_per_node"])
-                .find(|(needle, _)| problem.contains(*needle))
-                .map_or("nodes", |(_, f)| f);
+            let field = [
+                ("w =", "w"),
+                ("r =", "r"),
+                ("n =", "n"),
+                ("hash_bits", "hash_bits"),
+                ("explicit", "explicit_tokens"),
+                ("token", "explicit_tokens"),
+                ("partitions", "partitions"),
+                ("op_deadline", "op_deadline"),
+                ("merkle_depth", "merkle_depth"),
+                ("vclock", "vclock_max_entries"),
+                ("nodes x", "tokens_per_node"),
+                ("interval", "gossip_interval"),
+            ]
+            .iter()
+            .find(|(needle, _)| problem.contains(needle))
+            .map_or("nodes", |(_, f)| f);
+            let field = if problem.contains("interval") {
+                ["hint_interval", "gossip_interval", "anti_entropy_interval"]
+                    .into_iter()
+                    .find(|f| problem.contains(f))
+                    .unwrap_or(field)
+            } else if problem.contains("request_timeout must") {
+                "request_timeout"
+            } else {
+                field
+            };
             c.err(t.span_of(field), t.field(field), problem);
         }
     }
     Some(cfg)
+}
+
+fn read_versioning(c: &mut Collector, t: &Tbl) -> Versioning {
+    match t.str(c, "versioning").as_deref() {
+        None | Some("vector-clock") => Versioning::VectorClock,
+        Some("last-write-wins") => Versioning::LastWriteWins,
+        Some(other) => {
+            c.err(
+                t.span_of("versioning"),
+                t.field("versioning"),
+                format!("unknown versioning {other:?}; valid values are \"vector-clock\" and \"last-write-wins\""),
+            );
+            Versioning::VectorClock
+        }
+    }
 }
 
 fn read_latency(c: &mut Collector, parent: &Tbl, key: &str) -> Option<Latency> {
@@ -391,7 +565,11 @@ fn read_latency(c: &mut Collector, parent: &Tbl, key: &str) -> Option<Latency> {
 fn param_us(c: &mut Collector, t: &Tbl, key: &str) -> Option<f64> {
     let v = t.get(key)?;
     let DeValue::String(s) = v.get_ref() else {
-        c.err(v.span(), t.field(key), "expected a duration string like \"0.235ms\"");
+        c.err(
+            v.span(),
+            t.field(key),
+            "expected a duration string like \"0.235ms\"",
+        );
         return None;
     };
     let s = s.trim();
@@ -402,17 +580,31 @@ fn param_us(c: &mut Collector, t: &Tbl, key: &str) -> Option<f64> {
     } else if let Some(n) = s.strip_suffix('s') {
         (n, 1_000_000.0)
     } else {
-        c.err(v.span(), t.field(key), format!("duration {s:?} has no unit; write it with one, like \"250us\", \"10ms\" or \"2s\""));
+        c.err(
+            v.span(),
+            t.field(key),
+            format!(
+                "duration {s:?} has no unit; write it with one, like \"250us\", \"10ms\" or \"2s\""
+            ),
+        );
         return None;
     };
     match num.trim().parse::<f64>() {
         Ok(x) if x.is_finite() && x >= 0.0 => Some(x * scale),
         Ok(_) => {
-            c.err(v.span(), t.field(key), format!("duration {s:?} is negative; durations must be >= 0"));
+            c.err(
+                v.span(),
+                t.field(key),
+                format!("duration {s:?} is negative; durations must be >= 0"),
+            );
             None
         }
         Err(_) => {
-            c.err(v.span(), t.field(key), format!("duration {s:?} is not a number followed by a unit (us, ms, s)"));
+            c.err(
+                v.span(),
+                t.field(key),
+                format!("duration {s:?} is not a number followed by a unit (us, ms, s)"),
+            );
             None
         }
     }
@@ -420,41 +612,65 @@ fn param_us(c: &mut Collector, t: &Tbl, key: &str) -> Option<f64> {
 
 fn latency_table(c: &mut Collector, t: &Tbl) -> Option<Latency> {
     let dist = t.str(c, "dist");
-    if !t.require(c, "dist", &format!("which distribution; valid values are {}", DISTS.join(", "))) {
+    if !t.require(
+        c,
+        "dist",
+        &format!("which distribution; valid values are {}", DISTS.join(", ")),
+    ) {
         return None;
     }
     let lat = match dist.as_deref()? {
         "constant" => {
             t.only(c, &["dist", "value", "weight"]);
             t.require(c, "value", "the constant latency, like value = \"10ms\"");
-            Latency::Constant { us: param_us(c, t, "value")? }
+            Latency::Constant {
+                us: param_us(c, t, "value")?,
+            }
         }
         "uniform" => {
             t.only(c, &["dist", "min", "max", "weight"]);
             t.require(c, "min", "the smallest latency, like min = \"1ms\"");
             t.require(c, "max", "the largest latency, like max = \"5ms\"");
-            Latency::Uniform { min_us: param_us(c, t, "min")?, max_us: param_us(c, t, "max")? }
+            Latency::Uniform {
+                min_us: param_us(c, t, "min")?,
+                max_us: param_us(c, t, "max")?,
+            }
         }
         "normal" => {
             t.only(c, &["dist", "mean", "sd", "weight"]);
             t.require(c, "mean", "the mean, like mean = \"50ms\"");
             t.require(c, "sd", "the standard deviation, like sd = \"50ms\"");
-            Latency::Normal { mean_us: param_us(c, t, "mean")?, sd_us: param_us(c, t, "sd")? }
+            Latency::Normal {
+                mean_us: param_us(c, t, "mean")?,
+                sd_us: param_us(c, t, "sd")?,
+            }
         }
         "exponential" => {
             t.only(c, &["dist", "mean", "rate_per_ms", "weight"]);
             match (t.has("mean"), t.has("rate_per_ms")) {
-                (true, false) => Latency::Exponential { mean_us: param_us(c, t, "mean")? },
+                (true, false) => Latency::Exponential {
+                    mean_us: param_us(c, t, "mean")?,
+                },
                 (false, true) => {
                     let rate = t.float(c, "rate_per_ms")?;
                     if rate <= 0.0 {
-                        c.err(t.span_of("rate_per_ms"), t.field("rate_per_ms"), "the rate must be > 0");
+                        c.err(
+                            t.span_of("rate_per_ms"),
+                            t.field("rate_per_ms"),
+                            "the rate must be > 0",
+                        );
                         return None;
                     }
-                    Latency::Exponential { mean_us: 1_000.0 / rate }
+                    Latency::Exponential {
+                        mean_us: 1_000.0 / rate,
+                    }
                 }
                 _ => {
-                    c.err(t.span.clone(), t.field("dist"), "an exponential needs exactly one of mean = \"2ms\" or rate_per_ms = 0.5");
+                    c.err(
+                        t.span.clone(),
+                        t.field("dist"),
+                        "an exponential needs exactly one of mean = \"2ms\" or rate_per_ms = 0.5",
+                    );
                     return None;
                 }
             }
@@ -463,7 +679,10 @@ fn latency_table(c: &mut Collector, t: &Tbl) -> Option<Latency> {
             t.only(c, &["dist", "xm", "alpha", "weight"]);
             t.require(c, "xm", "the scale x_m, like xm = \"0.235ms\"");
             t.require(c, "alpha", "the shape, like alpha = 10");
-            Latency::Pareto { scale_us: param_us(c, t, "xm")?, alpha: t.float(c, "alpha")? }
+            Latency::Pareto {
+                scale_us: param_us(c, t, "xm")?,
+                alpha: t.float(c, "alpha")?,
+            }
         }
         "mixture" => {
             t.only(c, &["dist", "parts", "weight"]);
@@ -480,8 +699,17 @@ fn latency_table(c: &mut Collector, t: &Tbl) -> Option<Latency> {
             Latency::Mixture(parts)
         }
         other => {
-            let hint = closest(other, DISTS).map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default();
-            c.err(t.span_of("dist"), t.field("dist"), format!("unknown distribution {other:?}{hint}; valid values are {}", DISTS.join(", ")));
+            let hint = closest(other, DISTS)
+                .map(|s| format!(" (did you mean {s:?}?)"))
+                .unwrap_or_default();
+            c.err(
+                t.span_of("dist"),
+                t.field("dist"),
+                format!(
+                    "unknown distribution {other:?}{hint}; valid values are {}",
+                    DISTS.join(", ")
+                ),
+            );
             return None;
         }
     };
@@ -495,11 +723,11 @@ fn latency_table(c: &mut Collector, t: &Tbl) -> Option<Latency> {
 fn read_network(c: &mut Collector, t: &Tbl, nodes: u32) -> Option<NetConfig> {
     t.only(c, NETWORK);
     let mut net = NetConfig::default();
-    if t.has("latency") {
-        net.latency = read_latency(c, t, "latency")?;
+    if let Some(l) = read_latency(c, t, "latency") {
+        net.latency = l;
     }
-    if t.has("client_latency") {
-        net.client_latency = read_latency(c, t, "client_latency")?;
+    if let Some(l) = read_latency(c, t, "client_latency") {
+        net.client_latency = l;
     }
     net.loss = t.probability(c, "loss").unwrap_or(0.0);
     net.duplicate = t.probability(c, "duplicate").unwrap_or(0.0);
@@ -507,8 +735,17 @@ fn read_network(c: &mut Collector, t: &Tbl, nodes: u32) -> Option<NetConfig> {
         for (k, _) in pk.table.iter() {
             let name: &str = k.get_ref();
             if !Msg::KINDS.contains(&name) {
-                let hint = closest(name, Msg::KINDS).map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default();
-                c.err(k.span(), pk.field(name), format!("unknown message kind{hint}; valid kinds are {}", Msg::KINDS.join(", ")));
+                let hint = closest(name, Msg::KINDS)
+                    .map(|s| format!(" (did you mean {s:?}?)"))
+                    .unwrap_or_default();
+                c.err(
+                    k.span(),
+                    pk.field(name),
+                    format!(
+                        "unknown message kind{hint}; valid kinds are {}",
+                        Msg::KINDS.join(", ")
+                    ),
+                );
             } else if let Some(l) = read_latency(c, &pk, name) {
                 net.per_kind.push((name.to_string(), l));
             }
@@ -520,11 +757,21 @@ fn read_network(c: &mut Collector, t: &Tbl, nodes: u32) -> Option<NetConfig> {
         l.require(c, "to", "the receiving node, like to = \"n1\"");
         let from = node_ref(c, &l, "from", nodes);
         let to = node_ref(c, &l, "to", nodes);
-        let latency = if l.has("latency") { read_latency(c, &l, "latency") } else { None };
+        let latency = if l.has("latency") {
+            read_latency(c, &l, "latency")
+        } else {
+            None
+        };
         let loss = l.probability(c, "loss");
         let duplicate = l.probability(c, "duplicate");
         if let (Some(from), Some(to)) = (from, to) {
-            net.links.push(LinkConfig { from, to, latency, loss, duplicate });
+            net.links.push(LinkConfig {
+                from,
+                to,
+                latency,
+                loss,
+                duplicate,
+            });
         }
     }
     Some(net)
@@ -532,7 +779,9 @@ fn read_network(c: &mut Collector, t: &Tbl, nodes: u32) -> Option<NetConfig> {
 
 fn step_fields(kind: &str) -> &'static [&'static str] {
     match kind {
-        "put" => &["at", "do", "node", "key", "value", "name", "context", "client"],
+        "put" => &[
+            "at", "do", "node", "key", "value", "name", "context", "client",
+        ],
         "get" => &["at", "do", "node", "key", "name", "client"],
         "crash" | "crash-wipe" | "restart" | "pause" | "resume" => &["at", "do", "node"],
         "partition" => &["at", "do", "groups"],
@@ -554,17 +803,28 @@ fn read_entry(c: &mut Collector, t: &Tbl, key: &str, nodes: u32) -> Option<Entry
 }
 
 fn read_client(c: &mut Collector, t: &Tbl) -> Option<ClientId> {
-    let Some(s) = t.str(c, "client") else { return Some(ClientId(0)) };
+    let Some(s) = t.str(c, "client") else {
+        return Some(ClientId(0));
+    };
     match s.strip_prefix('c').and_then(|d| d.parse::<u32>().ok()) {
         Some(i) if i < 100 => Some(ClientId(i)),
         _ => {
-            c.err(t.span_of("client"), t.field("client"), format!("unknown client {s}; explicit clients are c0..c99"));
+            c.err(
+                t.span_of("client"),
+                t.field("client"),
+                format!("unknown client {s}; explicit clients are c0..c99"),
+            );
             None
         }
     }
 }
 
-fn read_steps(c: &mut Collector, root: &Tbl, nodes: u32, scheme: Option<&KeyScheme>) -> (Vec<Step>, BTreeMap<String, usize>) {
+fn read_steps(
+    c: &mut Collector,
+    root: &Tbl,
+    nodes: u32,
+    scheme: Option<&KeyScheme>,
+) -> (Vec<Step>, BTreeMap<String, usize>) {
     let mut steps = Vec::new();
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
     let mut last = SimTime::ZERO;
@@ -574,17 +834,34 @@ fn read_steps(c: &mut Collector, root: &Tbl, nodes: u32, scheme: Option<&KeySche
         let at = t.duration(c, "at").map(|d| SimTime::ZERO + d);
         if let Some(at) = at {
             if at < last {
-                c.err(t.span_of("at"), t.field("at"), format!("step {} at {at} comes before the previous step at {last}; steps must be in time order", i + 1));
+                let (now, prev) = (SimDuration(at.as_us()), SimDuration(last.as_us()));
+                c.err(t.span_of("at"), t.field("at"), format!("step {} at {now} comes before the previous step at {prev}; steps must be in time order", i + 1));
             }
             last = last.max(at);
         }
-        if !t.require(c, "do", &format!("what the step does; valid actions are {}", STEP_KINDS.join(", "))) {
+        if !t.require(
+            c,
+            "do",
+            &format!(
+                "what the step does; valid actions are {}",
+                STEP_KINDS.join(", ")
+            ),
+        ) {
             continue;
         }
         let Some(kind) = t.str(c, "do") else { continue };
         if !STEP_KINDS.contains(&kind.as_str()) {
-            let hint = closest(&kind, STEP_KINDS).map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default();
-            c.err(t.span_of("do"), t.field("do"), format!("unknown action {kind:?}{hint}; valid actions are {}", STEP_KINDS.join(", ")));
+            let hint = closest(&kind, STEP_KINDS)
+                .map(|s| format!(" (did you mean {s:?}?)"))
+                .unwrap_or_default();
+            c.err(
+                t.span_of("do"),
+                t.field("do"),
+                format!(
+                    "unknown action {kind:?}{hint}; valid actions are {}",
+                    STEP_KINDS.join(", ")
+                ),
+            );
             continue;
         }
         t.only(c, step_fields(&kind));
@@ -594,7 +871,11 @@ fn read_steps(c: &mut Collector, root: &Tbl, nodes: u32, scheme: Option<&KeySche
         };
         let action = match kind.as_str() {
             "put" | "get" => {
-                t.require(c, "node", "the node the request is sent to: \"n3\", \"random\" or \"owner\"");
+                t.require(
+                    c,
+                    "node",
+                    "the node the request is sent to: \"n3\", \"random\" or \"owner\"",
+                );
                 let entry = read_entry(c, &t, "node", nodes);
                 t.require(c, "key", "the key, like key = \"2\"");
                 let key = t.str(c, "key");
@@ -613,13 +894,32 @@ fn read_steps(c: &mut Collector, root: &Tbl, nodes: u32, scheme: Option<&KeySche
                 let name = t.str(c, "name");
                 if let Some(n) = &name {
                     if names.insert(n.clone(), i).is_some() {
-                        c.err(t.span_of("name"), t.field("name"), format!("the name {n:?} is used by an earlier step; names must be unique"));
+                        c.err(
+                            t.span_of("name"),
+                            t.field("name"),
+                            format!(
+                                "the name {n:?} is used by an earlier step; names must be unique"
+                            ),
+                        );
                     }
                 }
                 let context_from = match t.str(c, "context") {
                     None => None,
                     Some(ctx) => match names.get(&ctx) {
-                        Some(&j) if matches!(&steps.get(j), Some(Step { action: Action::Op(OpStep { kind: OpKind::Get, .. }), .. })) => Some(j),
+                        Some(&j)
+                            if matches!(
+                                &steps.get(j),
+                                Some(Step {
+                                    action: Action::Op(OpStep {
+                                        kind: OpKind::Get,
+                                        ..
+                                    }),
+                                    ..
+                                })
+                            ) =>
+                        {
+                            Some(j)
+                        }
                         Some(_) => {
                             c.err(t.span_of("context"), t.field("context"), format!("{ctx:?} is not a get; a put takes its context from an earlier named get"));
                             None
@@ -633,18 +933,40 @@ fn read_steps(c: &mut Collector, root: &Tbl, nodes: u32, scheme: Option<&KeySche
                 let client = read_client(c, &t);
                 let kind = if is_put { OpKind::Put } else { OpKind::Get };
                 match (entry, key, client) {
-                    (Some(entry), Some(key), Some(client)) => Some(Action::Op(OpStep { kind, entry, key, value, name, context_from, client })),
+                    (Some(entry), Some(key), Some(client)) => Some(Action::Op(OpStep {
+                        kind,
+                        entry,
+                        key,
+                        value,
+                        name,
+                        context_from,
+                        client,
+                    })),
                     _ => None,
                 }
             }
-            "crash" => node(c).map(|node| Action::Fault(Fault::Crash { node, wipe_disk: false })),
-            "crash-wipe" => node(c).map(|node| Action::Fault(Fault::Crash { node, wipe_disk: true })),
+            "crash" => node(c).map(|node| {
+                Action::Fault(Fault::Crash {
+                    node,
+                    wipe_disk: false,
+                })
+            }),
+            "crash-wipe" => node(c).map(|node| {
+                Action::Fault(Fault::Crash {
+                    node,
+                    wipe_disk: true,
+                })
+            }),
             "restart" => node(c).map(|node| Action::Fault(Fault::Restart { node })),
             "pause" => node(c).map(|node| Action::Fault(Fault::Pause { node })),
             "resume" => node(c).map(|node| Action::Fault(Fault::Resume { node })),
             "heal" => Some(Action::Fault(Fault::Heal)),
             "partition" => {
-                t.require(c, "groups", "the sides, like groups = [[\"n0\", \"n1\"], [\"n2\", \"n3\"]]");
+                t.require(
+                    c,
+                    "groups",
+                    "the sides, like groups = [[\"n0\", \"n1\"], [\"n2\", \"n3\"]]",
+                );
                 let mut groups = Vec::new();
                 let mut ok = true;
                 if let Some(arr) = t.array(c, "groups") {
@@ -655,12 +977,18 @@ fn read_steps(c: &mut Collector, root: &Tbl, nodes: u32, scheme: Option<&KeySche
                                 let mut group = Vec::new();
                                 for item in items.iter() {
                                     match item.get_ref().as_str() {
-                                        Some(s) => match parse_node(c, s, item.span(), &field, nodes) {
-                                            Some(n) => group.push(n),
-                                            None => ok = false,
-                                        },
+                                        Some(s) => {
+                                            match parse_node(c, s, item.span(), &field, nodes) {
+                                                Some(n) => group.push(n),
+                                                None => ok = false,
+                                            }
+                                        }
                                         None => {
-                                            c.err(item.span(), &field, "expected a node name like \"n0\"");
+                                            c.err(
+                                                item.span(),
+                                                &field,
+                                                "expected a node name like \"n0\"",
+                                            );
                                             ok = false;
                                         }
                                     }
@@ -677,28 +1005,49 @@ fn read_steps(c: &mut Collector, root: &Tbl, nodes: u32, scheme: Option<&KeySche
                 ok.then_some(Action::Fault(Fault::Partition { groups }))
             }
             "one-way" => {
-                t.require(c, "from", "the nodes whose messages are cut, like from = [\"n0\"]");
-                t.require(c, "to", "the nodes they can no longer reach, like to = [\"n1\"]");
+                t.require(
+                    c,
+                    "from",
+                    "the nodes whose messages are cut, like from = [\"n0\"]",
+                );
+                t.require(
+                    c,
+                    "to",
+                    "the nodes they can no longer reach, like to = [\"n1\"]",
+                );
                 let from = node_list(c, &t, "from", nodes);
                 let to = node_list(c, &t, "to", nodes);
-                from.zip(to).map(|(from, to)| Action::Fault(Fault::OneWay { from, to }))
+                from.zip(to)
+                    .map(|(from, to)| Action::Fault(Fault::OneWay { from, to }))
             }
             "skew" => {
                 let n = node(c);
                 t.require(c, "by", "the clock offset, like by = \"-5ms\"");
                 let by = t.signed_duration(c, "by");
-                n.zip(by).map(|(node, skew_us)| Action::Fault(Fault::ClockSkew { node, skew_us }))
+                n.zip(by)
+                    .map(|(node, skew_us)| Action::Fault(Fault::ClockSkew { node, skew_us }))
             }
             "slow" => {
                 let n = node(c);
-                t.require(c, "by", "the extra one-way delay, like by = \"50ms\" (\"0\" clears it)");
+                t.require(
+                    c,
+                    "by",
+                    "the extra one-way delay, like by = \"50ms\" (\"0\" clears it)",
+                );
                 let by = t.duration(c, "by");
-                n.zip(by).map(|(node, extra)| Action::Fault(Fault::Slow { node, extra }))
+                n.zip(by)
+                    .map(|(node, extra)| Action::Fault(Fault::Slow { node, extra }))
             }
             "loss" | "duplicate" => {
                 t.require(c, "p", "the probability, like p = 0.1");
                 let p = t.probability(c, "p");
-                p.map(|p| Action::Fault(if kind == "loss" { Fault::Loss { p } } else { Fault::Duplicate { p } }))
+                p.map(|p| {
+                    Action::Fault(if kind == "loss" {
+                        Fault::Loss { p }
+                    } else {
+                        Fault::Duplicate { p }
+                    })
+                })
             }
             _ => unreachable!("checked against STEP_KINDS"),
         };
@@ -706,7 +1055,11 @@ fn read_steps(c: &mut Collector, root: &Tbl, nodes: u32, scheme: Option<&KeySche
             steps.push(Step { at, line, action });
         } else {
             // Keep indices aligned with names even when a step had problems.
-            steps.push(Step { at: at.unwrap_or(last), line, action: Action::Fault(Fault::Heal) });
+            steps.push(Step {
+                at: at.unwrap_or(last),
+                line,
+                action: Action::Fault(Fault::Heal),
+            });
         }
     }
     (steps, names)
@@ -717,40 +1070,78 @@ fn read_load(c: &mut Collector, t: &Tbl, nodes: u32) -> Option<Option<LoadSpec>>
     let pacing = match t.str(c, "pacing").as_deref() {
         None | Some("closed") => {
             if t.has("rate") {
-                c.err(t.span_of("rate"), t.field("rate"), "rate applies only to pacing = \"open\"; closed-loop clients use think");
+                c.err(
+                    t.span_of("rate"),
+                    t.field("rate"),
+                    "rate applies only to pacing = \"open\"; closed-loop clients use think",
+                );
             }
-            Pacing::Closed { think: t.duration(c, "think").unwrap_or(SimDuration::ZERO) }
+            Pacing::Closed {
+                think: t.duration(c, "think").unwrap_or(SimDuration::ZERO),
+            }
         }
         Some("open") => {
-            t.require(c, "rate", "the total request rate in ops per second, like rate = 100.0");
+            t.require(
+                c,
+                "rate",
+                "the total request rate in ops per second, like rate = 100.0",
+            );
             let rate = t.float(c, "rate").unwrap_or(1.0);
             if rate <= 0.0 {
-                c.err(t.span_of("rate"), t.field("rate"), "rate must be > 0 ops per second");
+                c.err(
+                    t.span_of("rate"),
+                    t.field("rate"),
+                    "rate must be > 0 ops per second",
+                );
             }
             Pacing::Open { rate_per_s: rate }
         }
         Some(other) => {
-            c.err(t.span_of("pacing"), t.field("pacing"), format!("unknown pacing {other:?}; valid values are \"closed\" and \"open\""));
+            c.err(
+                t.span_of("pacing"),
+                t.field("pacing"),
+                format!("unknown pacing {other:?}; valid values are \"closed\" and \"open\""),
+            );
             return None;
         }
     };
     let key_choice = match t.str(c, "distribution").as_deref() {
         None | Some("uniform") => KeyChoice::Uniform,
-        Some("zipf") => KeyChoice::Zipf { exponent: t.float(c, "zipf_exponent").unwrap_or(0.99) },
+        Some("zipf") => KeyChoice::Zipf {
+            exponent: t.float(c, "zipf_exponent").unwrap_or(0.99),
+        },
         Some(other) => {
-            c.err(t.span_of("distribution"), t.field("distribution"), format!("unknown key distribution {other:?}; valid values are \"uniform\" and \"zipf\""));
+            c.err(
+                t.span_of("distribution"),
+                t.field("distribution"),
+                format!(
+                    "unknown key distribution {other:?}; valid values are \"uniform\" and \"zipf\""
+                ),
+            );
             return None;
         }
     };
     let start = t.duration(c, "start").unwrap_or(SimDuration::ZERO);
-    t.require(c, "stop", "when the clients stop sending, like stop = \"10s\"");
+    t.require(
+        c,
+        "stop",
+        "when the clients stop sending, like stop = \"10s\"",
+    );
     let stop = t.duration(c, "stop")?;
     if stop < start {
-        c.err(t.span_of("stop"), t.field("stop"), format!("stop {stop} is before start {start}"));
+        c.err(
+            t.span_of("stop"),
+            t.field("stop"),
+            format!("stop {stop} is before start {start}"),
+        );
     }
     let clients = t.int_in(c, "clients", 1, 1_000_000).unwrap_or(1) as u32;
     let keys = t.int_in(c, "keys", 1, 100_000_000).unwrap_or(100) as u32;
-    let entry = if t.has("via") { read_entry(c, t, "via", nodes)? } else { Entry::Random };
+    let entry = if t.has("via") {
+        read_entry(c, t, "via", nodes)?
+    } else {
+        Entry::Random
+    };
     Some(Some(LoadSpec {
         clients,
         pacing,
@@ -765,7 +1156,13 @@ fn read_load(c: &mut Collector, t: &Tbl, nodes: u32) -> Option<Option<LoadSpec>>
     }))
 }
 
-fn read_expects(c: &mut Collector, root: &Tbl, nodes: u32, names: &BTreeMap<String, usize>, steps: &[Step]) -> Vec<Expect> {
+fn read_expects(
+    c: &mut Collector,
+    root: &Tbl,
+    nodes: u32,
+    names: &BTreeMap<String, usize>,
+    steps: &[Step],
+) -> Vec<Expect> {
     let mut out = Vec::new();
     for t in root.tables(c, "expect") {
         t.only(c, EXPECT);
@@ -777,19 +1174,47 @@ fn read_expects(c: &mut Collector, root: &Tbl, nodes: u32, names: &BTreeMap<Stri
                 Some(&s) => Some(s),
                 None => {
                     let known: Vec<&str> = names.keys().map(String::as_str).collect();
-                    c.err(t.span_of("op"), t.field("op"), format!("no step is named {n:?}; named steps are: {}", if known.is_empty() { "(none)".into() } else { known.join(", ") }));
+                    c.err(
+                        t.span_of("op"),
+                        t.field("op"),
+                        format!(
+                            "no step is named {n:?}; named steps are: {}",
+                            if known.is_empty() {
+                                "(none)".into()
+                            } else {
+                                known.join(", ")
+                            }
+                        ),
+                    );
                     None
                 }
             });
-            let is_get = step.is_some_and(|s| matches!(&steps[s].action, Action::Op(OpStep { kind: OpKind::Get, .. })));
+            let is_get = step.is_some_and(|s| {
+                matches!(
+                    &steps[s].action,
+                    Action::Op(OpStep {
+                        kind: OpKind::Get,
+                        ..
+                    })
+                )
+            });
             for f in ["values", "siblings", "clock"] {
                 if t.has(f) && step.is_some() && !is_get && f != "clock" {
                     c.err(t.span_of(f), t.field(f), "applies only to a get");
                 }
             }
-            let values = t.strings(c, "values").map(|v| v.into_iter().map(|(s, _)| s).collect());
+            let values = t
+                .strings(c, "values")
+                .map(|v| v.into_iter().map(|(s, _)| s).collect());
             let siblings = t.int_in(c, "siblings", 0, 1_000_000).map(|n| n as usize);
-            step.map(|step| Check::Op { step, name: name.expect("named"), ok: t.bool(c, "ok"), values, siblings, clock: t.str(c, "clock") })
+            step.map(|step| Check::Op {
+                step,
+                name: name.expect("named"),
+                ok: t.bool(c, "ok"),
+                values,
+                siblings,
+                clock: t.str(c, "clock"),
+            })
         } else if let Some(name) = t.str(c, "checker") {
             let known = dynamo_model::checkers::CHECKERS;
             let verdict = t.str(c, "verdict").unwrap_or_else(|| "pass".into());
@@ -797,7 +1222,14 @@ fn read_expects(c: &mut Collector, root: &Tbl, nodes: u32, names: &BTreeMap<Stri
                 c.err(t.span_of("verdict"), t.field("verdict"), format!("unknown verdict {verdict:?}; valid verdicts are \"pass\", \"fail\", \"skipped\""));
             }
             if !known.contains(&name.as_str()) {
-                c.err(t.span_of("checker"), t.field("checker"), format!("unknown checker {name:?}; valid checkers are {}", known.join(", ")));
+                c.err(
+                    t.span_of("checker"),
+                    t.field("checker"),
+                    format!(
+                        "unknown checker {name:?}; valid checkers are {}",
+                        known.join(", ")
+                    ),
+                );
                 None
             } else {
                 Some(Check::Checker { name, verdict })
@@ -806,23 +1238,66 @@ fn read_expects(c: &mut Collector, root: &Tbl, nodes: u32, names: &BTreeMap<Stri
             t.require(c, "node", "whose view to look at, like node = \"n0\"");
             let node = node_ref(c, &t, "node", nodes);
             let up = t.has("believes_up");
-            let peer = node_ref(c, &t, if up { "believes_up" } else { "believes_down" }, nodes);
-            node.zip(peer).map(|(node, peer)| Check::Believes { node, peer, up })
-        } else if ["holds", "lacks", "hint", "no_hint"].iter().any(|f| t.has(f)) {
+            let peer = node_ref(
+                c,
+                &t,
+                if up { "believes_up" } else { "believes_down" },
+                nodes,
+            );
+            node.zip(peer)
+                .map(|(node, peer)| Check::Believes { node, peer, up })
+        } else if ["holds", "lacks", "hint", "no_hint"]
+            .iter()
+            .any(|f| t.has(f))
+        {
             t.require(c, "node", "which node to look at, like node = \"n3\"");
             let node = node_ref(c, &t, "node", nodes);
-            let which = ["holds", "lacks", "hint", "no_hint"].into_iter().filter(|f| t.has(f)).collect::<Vec<_>>();
+            let which = ["holds", "lacks", "hint", "no_hint"]
+                .into_iter()
+                .filter(|f| t.has(f))
+                .collect::<Vec<_>>();
             if which.len() > 1 {
-                c.err(t.span.clone(), t.path.clone(), format!("give one of holds, lacks, hint, no_hint per expectation, not {}", which.join(" and ")));
+                c.err(
+                    t.span.clone(),
+                    t.path.clone(),
+                    format!(
+                        "give one of holds, lacks, hint, no_hint per expectation, not {}",
+                        which.join(" and ")
+                    ),
+                );
             }
             let key = t.str(c, which[0]);
-            let target = if t.has("for") { node_ref(c, &t, "for", nodes) } else { None };
+            let target = if t.has("for") {
+                node_ref(c, &t, "for", nodes)
+            } else {
+                None
+            };
             match (node, key) {
                 (Some(node), Some(key)) => Some(match which[0] {
-                    "holds" => Check::Holds { node, key, present: true, value: t.str(c, "value") },
-                    "lacks" => Check::Holds { node, key, present: false, value: None },
-                    "hint" => Check::Hint { node, key, present: true, target },
-                    _ => Check::Hint { node, key, present: false, target },
+                    "holds" => Check::Holds {
+                        node,
+                        key,
+                        present: true,
+                        value: t.str(c, "value"),
+                    },
+                    "lacks" => Check::Holds {
+                        node,
+                        key,
+                        present: false,
+                        value: None,
+                    },
+                    "hint" => Check::Hint {
+                        node,
+                        key,
+                        present: true,
+                        target,
+                    },
+                    _ => Check::Hint {
+                        node,
+                        key,
+                        present: false,
+                        target,
+                    },
                 }),
                 _ => None,
             }

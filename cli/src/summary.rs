@@ -58,15 +58,39 @@ pub fn render(r: &Report) -> String {
     let mut o = String::new();
     let h = r.cluster.history();
     let stats = &r.cluster.sim.core.stats;
-    let _ = writeln!(o, "scenario {} (seed {}): {} simulated, {} events, {}", r.scenario.name, r.seed, r.cluster.now(), stats.events, r.stop);
+    let _ = writeln!(
+        o,
+        "scenario {} (seed {}): {} simulated, {} events, {}",
+        r.scenario.name,
+        r.seed,
+        r.cluster.now(),
+        stats.events,
+        r.stop
+    );
     let _ = writeln!(o);
-    let _ = writeln!(o, "{:<10}{:>7}{:>7}{:>8}{:>9}{:>12}{:>12}{:>12}{:>12}{:>12}", "operation", "count", "ok", "failed", "timeout", "mean", "sd", "p50", "p99", "p99.9");
+    let _ = writeln!(
+        o,
+        "{:<10}{:>7}{:>7}{:>8}{:>9}{:>12}{:>12}{:>12}{:>12}{:>12}",
+        "operation", "count", "ok", "failed", "timeout", "mean", "sd", "p50", "p99", "p99.9"
+    );
     for kind in [OpKind::Get, OpKind::Put] {
         let ops: Vec<_> = h.iter().filter(|x| x.kind == kind).collect();
         let ok = ops.iter().filter(|x| x.outcome.is_ok()).count();
-        let failed = ops.iter().filter(|x| matches!(x.outcome, Outcome::Failed { .. })).count();
-        let timeout = ops.iter().filter(|x| x.outcome == Outcome::TimedOut).count();
-        let lat = LatencyStats::of(ops.iter().filter(|x| x.outcome.is_ok()).filter_map(|x| x.latency()).map(|d| d.as_us()).collect());
+        let failed = ops
+            .iter()
+            .filter(|x| matches!(x.outcome, Outcome::Failed { .. }))
+            .count();
+        let timeout = ops
+            .iter()
+            .filter(|x| x.outcome == Outcome::TimedOut)
+            .count();
+        let lat = LatencyStats::of(
+            ops.iter()
+                .filter(|x| x.outcome.is_ok())
+                .filter_map(|x| x.latency())
+                .map(|d| d.as_us())
+                .collect(),
+        );
         let _ = writeln!(
             o,
             "{:<10}{:>7}{:>7}{:>8}{:>9}{:>12}{:>12}{:>12}{:>12}{:>12}",
@@ -82,7 +106,10 @@ pub fn render(r: &Report) -> String {
             ms(lat.p999_us as f64)
         );
     }
-    let _ = writeln!(o, "(latency of successful operations, issue to reply at the client)");
+    let _ = writeln!(
+        o,
+        "(latency of successful operations, issue to reply at the client)"
+    );
     let mut hist = std::collections::BTreeMap::new();
     for op in h {
         if let Outcome::GetOk { versions, .. } = &op.outcome {
@@ -104,31 +131,58 @@ pub fn render(r: &Report) -> String {
     let pending: usize = nodes.iter().map(|n| n.hints().len()).sum();
     let repairs: u64 = nodes.iter().map(|n| n.stats.read_repairs).sum();
     let ae_rounds: u64 = nodes.iter().map(|n| n.stats.anti_entropy_rounds).sum();
-    let ae_keys: u64 = nodes.iter().map(|n| n.stats.anti_entropy_keys_repaired).sum();
+    let ae_keys: u64 = nodes
+        .iter()
+        .map(|n| n.stats.anti_entropy_keys_repaired)
+        .sum();
     let forwarded: u64 = nodes.iter().map(|n| n.stats.forwarded).sum();
     let timeouts: u64 = nodes.iter().map(|n| n.stats.replica_timeouts).sum();
-    let _ = writeln!(o, "hints: created {created}, delivered {delivered}, pending {pending}");
+    let _ = writeln!(
+        o,
+        "hints: created {created}, delivered {delivered}, pending {pending}"
+    );
     let _ = writeln!(
         o,
         "read repairs {repairs}; anti-entropy rounds {ae_rounds}, keys repaired {ae_keys}; forwarded requests {forwarded}; replica timeouts {timeouts}"
     );
-    let _ = writeln!(o, "\n{:<14}{:>10}{:>11}{:>9}{:>12}", "message", "sent", "delivered", "dropped", "duplicated");
+    let _ = writeln!(
+        o,
+        "\n{:<14}{:>10}{:>11}{:>9}{:>12}",
+        "message", "sent", "delivered", "dropped", "duplicated"
+    );
     let mut total = [0u64; 4];
     for (i, kind) in Msg::KINDS.iter().enumerate() {
-        let row = [stats.sent[i], stats.delivered[i], stats.dropped[i], stats.duplicated[i]];
+        let row = [
+            stats.sent[i],
+            stats.delivered[i],
+            stats.dropped[i],
+            stats.duplicated[i],
+        ];
         if row.iter().all(|&x| x == 0) {
             continue;
         }
         for (t, x) in total.iter_mut().zip(row) {
             *t += x;
         }
-        let _ = writeln!(o, "{kind:<14}{:>10}{:>11}{:>9}{:>12}", row[0], row[1], row[2], row[3]);
+        let _ = writeln!(
+            o,
+            "{kind:<14}{:>10}{:>11}{:>9}{:>12}",
+            row[0], row[1], row[2], row[3]
+        );
     }
-    let _ = writeln!(o, "{:<14}{:>10}{:>11}{:>9}{:>12}", "total", total[0], total[1], total[2], total[3]);
+    let _ = writeln!(
+        o,
+        "{:<14}{:>10}{:>11}{:>9}{:>12}",
+        "total", total[0], total[1], total[2], total[3]
+    );
     if !r.expectations.is_empty() {
         let _ = writeln!(o, "\nexpectations");
         for e in &r.expectations {
-            let verdict = if e.ok { "ok  ".to_string() } else { "FAIL".to_string() };
+            let verdict = if e.ok {
+                "ok  ".to_string()
+            } else {
+                "FAIL".to_string()
+            };
             let _ = write!(o, "  {verdict} line {}: {}", e.line, e.what);
             if !e.ok {
                 let _ = write!(o, " -- found {}", e.found);
@@ -145,7 +199,15 @@ pub fn render(r: &Report) -> String {
     for u in &r.unexpected_verdicts {
         let _ = writeln!(o, "  FAIL {u}");
     }
-    let _ = writeln!(o, "\nresult: {}", if r.as_expected() { "as expected" } else { "NOT as expected" });
+    let _ = writeln!(
+        o,
+        "\nresult: {}",
+        if r.as_expected() {
+            "as expected"
+        } else {
+            "NOT as expected"
+        }
+    );
     o
 }
 

@@ -3,9 +3,9 @@
 //! out of range, each at its line and column.
 
 use crate::diag::Collector;
-use toml::Spanned;
 use sim_core::SimDuration;
 use std::ops::Range;
+use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
 pub type Val<'i> = Spanned<DeValue<'i>>;
@@ -32,11 +32,19 @@ pub struct Tbl<'a, 'i> {
 
 impl<'a, 'i> Tbl<'a, 'i> {
     pub fn new(path: impl Into<String>, table: &'a DeTable<'i>, span: Range<usize>) -> Self {
-        Tbl { path: path.into(), table, span }
+        Tbl {
+            path: path.into(),
+            table,
+            span,
+        }
     }
 
     pub fn field(&self, key: &str) -> String {
-        if self.path.is_empty() { key.to_string() } else { format!("{}.{key}", self.path) }
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
     }
 
     /// Reports every key not in `allowed`, naming the valid ones.
@@ -44,8 +52,17 @@ impl<'a, 'i> Tbl<'a, 'i> {
         for (k, _) in self.table.iter() {
             if !allowed.contains(&k.get_ref().as_ref()) {
                 let name: &str = k.get_ref();
-                let hint = closest(name, allowed).map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default();
-                c.err(k.span(), self.field(name), format!("unknown field{hint}; valid fields here are: {}", allowed.join(", ")));
+                let hint = closest(name, allowed)
+                    .map(|s| format!(" (did you mean {s:?}?)"))
+                    .unwrap_or_default();
+                c.err(
+                    k.span(),
+                    self.field(name),
+                    format!(
+                        "unknown field{hint}; valid fields here are: {}",
+                        allowed.join(", ")
+                    ),
+                );
             }
         }
     }
@@ -64,7 +81,11 @@ impl<'a, 'i> Tbl<'a, 'i> {
     }
 
     fn wrong(&self, c: &mut Collector, key: &str, v: &Val, want: &str) {
-        c.err(v.span(), self.field(key), format!("expected {want}, found {}", type_name(v.get_ref())));
+        c.err(
+            v.span(),
+            self.field(key),
+            format!("expected {want}, found {}", type_name(v.get_ref())),
+        );
     }
 
     pub fn str(&self, c: &mut Collector, key: &str) -> Option<String> {
@@ -110,14 +131,19 @@ impl<'a, 'i> Tbl<'a, 'i> {
     pub fn int_in(&self, c: &mut Collector, key: &str, lo: i64, hi: i64) -> Option<i64> {
         let n = self.int(c, key)?;
         if n < lo || n > hi {
-            c.err(self.span_of(key), self.field(key), format!("{n} is out of range; valid values are {lo}..={hi}"));
+            c.err(
+                self.span_of(key),
+                self.field(key),
+                format!("{n} is out of range; valid values are {lo}..={hi}"),
+            );
             return None;
         }
         Some(n)
     }
 
     pub fn u32(&self, c: &mut Collector, key: &str) -> Option<u32> {
-        self.int_in(c, key, 0, i64::from(u32::MAX)).map(|n| n as u32)
+        self.int_in(c, key, 0, i64::from(u32::MAX))
+            .map(|n| n as u32)
     }
 
     pub fn u64(&self, c: &mut Collector, key: &str) -> Option<u64> {
@@ -126,7 +152,11 @@ impl<'a, 'i> Tbl<'a, 'i> {
             DeValue::Integer(i) => match u64::from_str_radix(i.as_str(), i.radix()) {
                 Ok(n) => Some(n),
                 Err(_) => {
-                    c.err(v.span(), self.field(key), "expected a whole number >= 0 that fits in 64 bits");
+                    c.err(
+                        v.span(),
+                        self.field(key),
+                        "expected a whole number >= 0 that fits in 64 bits",
+                    );
                     None
                 }
             },
@@ -142,7 +172,9 @@ impl<'a, 'i> Tbl<'a, 'i> {
         let v = self.get(key)?;
         let x = match v.get_ref() {
             DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
-            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok().map(|n| n as f64),
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+                .ok()
+                .map(|n| n as f64),
             _ => {
                 self.wrong(c, key, v, "a number");
                 return None;
@@ -158,7 +190,11 @@ impl<'a, 'i> Tbl<'a, 'i> {
     pub fn probability(&self, c: &mut Collector, key: &str) -> Option<f64> {
         let p = self.float(c, key)?;
         if !(0.0..=1.0).contains(&p) {
-            c.err(self.span_of(key), self.field(key), format!("{p} is not a probability; valid values are 0.0 to 1.0"));
+            c.err(
+                self.span_of(key),
+                self.field(key),
+                format!("{p} is not a probability; valid values are 0.0 to 1.0"),
+            );
             return None;
         }
         Some(p)
@@ -233,12 +269,22 @@ impl<'a, 'i> Tbl<'a, 'i> {
 
     /// An array of tables (`[[key]]`), each with its path `key[i]` (1-based).
     pub fn tables(&self, c: &mut Collector, key: &str) -> Vec<Tbl<'a, 'i>> {
-        let Some(arr) = self.array(c, key) else { return Vec::new() };
+        let Some(arr) = self.array(c, key) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (i, v) in arr.iter().enumerate() {
             match v.get_ref() {
-                DeValue::Table(t) => out.push(Tbl::new(format!("{}[{}]", self.field(key), i + 1), t, v.span())),
-                other => c.err(v.span(), format!("{}[{}]", self.field(key), i + 1), format!("expected a table, found {}", type_name(other))),
+                DeValue::Table(t) => out.push(Tbl::new(
+                    format!("{}[{}]", self.field(key), i + 1),
+                    t,
+                    v.span(),
+                )),
+                other => c.err(
+                    v.span(),
+                    format!("{}[{}]", self.field(key), i + 1),
+                    format!("expected a table, found {}", type_name(other)),
+                ),
             }
         }
         out
@@ -253,7 +299,11 @@ impl<'a, 'i> Tbl<'a, 'i> {
             match v.get_ref() {
                 DeValue::String(s) => out.push((s.to_string(), v.span())),
                 other => {
-                    c.err(v.span(), format!("{}[{}]", self.field(key), i + 1), format!("expected a string, found {}", type_name(other)));
+                    c.err(
+                        v.span(),
+                        format!("{}[{}]", self.field(key), i + 1),
+                        format!("expected a string, found {}", type_name(other)),
+                    );
                     ok = false;
                 }
             }
@@ -266,7 +316,11 @@ impl<'a, 'i> Tbl<'a, 'i> {
         if self.has(key) {
             return true;
         }
-        c.err(self.span.clone(), self.field(key), format!("missing; {what}"));
+        c.err(
+            self.span.clone(),
+            self.field(key),
+            format!("missing; {what}"),
+        );
         false
     }
 }

@@ -5,13 +5,19 @@ use crate::cluster::{OpKind, OpRecord, Outcome};
 use crate::config::{ClusterConfig, Versioning};
 use crate::node::DynamoNode;
 use crate::ring::{Key, Ring};
-use crate::version::{same_versions, Causality, Version};
+use crate::version::{Causality, Version, same_versions};
 use sim_core::NodeId;
 use std::collections::BTreeMap;
 use std::fmt;
 
 /// The names of every checker, in report order.
-pub const CHECKERS: &[&str] = &["no-lost-writes", "sound-gets", "convergence", "distinct-preference-lists", "quorum-reads"];
+pub const CHECKERS: &[&str] = &[
+    "no-lost-writes",
+    "sound-gets",
+    "convergence",
+    "distinct-preference-lists",
+    "quorum-reads",
+];
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Status {
@@ -36,12 +42,26 @@ pub const MAX_LISTED: usize = 10;
 impl Verdict {
     fn from_violations(checker: &'static str, violations: Vec<String>) -> Verdict {
         let count = violations.len();
-        let status = if count == 0 { Status::Pass } else { Status::Fail };
-        Verdict { checker, status, violations: violations.into_iter().take(MAX_LISTED).collect(), count }
+        let status = if count == 0 {
+            Status::Pass
+        } else {
+            Status::Fail
+        };
+        Verdict {
+            checker,
+            status,
+            violations: violations.into_iter().take(MAX_LISTED).collect(),
+            count,
+        }
     }
 
     fn skipped(checker: &'static str, why: impl Into<String>) -> Verdict {
-        Verdict { checker, status: Status::Skipped(why.into()), violations: Vec::new(), count: 0 }
+        Verdict {
+            checker,
+            status: Status::Skipped(why.into()),
+            violations: Vec::new(),
+            count: 0,
+        }
     }
 
     pub fn failed(&self) -> bool {
@@ -55,12 +75,22 @@ impl fmt::Display for Verdict {
             Status::Pass => write!(f, "{:<26} pass", self.checker),
             Status::Skipped(why) => write!(f, "{:<26} skipped ({why})", self.checker),
             Status::Fail => {
-                write!(f, "{:<26} FAIL ({} violation{})", self.checker, self.count, if self.count == 1 { "" } else { "s" })?;
+                write!(
+                    f,
+                    "{:<26} FAIL ({} violation{})",
+                    self.checker,
+                    self.count,
+                    if self.count == 1 { "" } else { "s" }
+                )?;
                 for v in &self.violations {
                     write!(f, "\n    {v}")?;
                 }
                 if self.count > self.violations.len() {
-                    write!(f, "\n    ... and {} more", self.count - self.violations.len())?;
+                    write!(
+                        f,
+                        "\n    ... and {} more",
+                        self.count - self.violations.len()
+                    )?;
                 }
                 Ok(())
             }
@@ -91,13 +121,17 @@ fn version_list(vs: &[Version]) -> String {
 
 /// Whether `held` covers acknowledged put `p`: it holds p, or a version that supersedes it.
 fn covers(held: &[Version], p: &OpRecord, mode: Versioning, history: &[OpRecord]) -> bool {
-    let Outcome::PutOk { clock, stamp } = &p.outcome else { return true };
+    let Outcome::PutOk { clock, stamp } = &p.outcome else {
+        return true;
+    };
     match mode {
         Versioning::VectorClock => held.iter().any(|v| v.clock.descends(clock)),
         Versioning::LastWriteWins => held.iter().any(|v| {
             v.write == p.id
                 || (v.stamp >= *stamp
-                    && history.get((v.write as usize).wrapping_sub(1)).is_some_and(|w| w.start.is_some() && p.end.is_some() && w.start > p.end))
+                    && history
+                        .get((v.write as usize).wrapping_sub(1))
+                        .is_some_and(|w| w.start.is_some() && p.end.is_some() && w.start > p.end))
         }),
     }
 }
@@ -108,8 +142,14 @@ fn covers(held: &[Version], p: &OpRecord, mode: Versioning, history: &[OpRecord]
 /// last-write-wins mode it is a put that started after this one was acknowledged.
 pub fn no_lost_writes(w: &World) -> Verdict {
     let mut out = Vec::new();
-    for p in w.history.iter().filter(|o| o.kind == OpKind::Put && matches!(o.outcome, Outcome::PutOk { .. })) {
-        let Outcome::PutOk { clock, .. } = &p.outcome else { continue };
+    for p in w
+        .history
+        .iter()
+        .filter(|o| o.kind == OpKind::Put && matches!(o.outcome, Outcome::PutOk { .. }))
+    {
+        let Outcome::PutOk { clock, .. } = &p.outcome else {
+            continue;
+        };
         let mut lost_on = Vec::new();
         for &node in w.ring.preference_list(&p.key, w.cfg.n as usize) {
             if !w.up[node.index()] {
@@ -121,11 +161,19 @@ pub fn no_lost_writes(w: &World) -> Verdict {
             }
         }
         if !lost_on.is_empty() {
+            let Outcome::PutOk { stamp, .. } = &p.outcome else {
+                continue;
+            };
+            let written = Version {
+                value: p.value.clone().unwrap_or_default(),
+                clock: clock.clone(),
+                stamp: *stamp,
+                write: p.id,
+            };
             out.push(format!(
-                "key {}: {} (value {:?}, clock {clock}, acknowledged at {}) is lost: {}",
+                "key {}: {} wrote {written}, acknowledged at {}, and it is lost: {}",
                 p.key,
                 op_label(p),
-                p.value.as_deref().unwrap_or(""),
                 p.end.expect("acknowledged"),
                 lost_on.join("; ")
             ));
@@ -139,12 +187,20 @@ pub fn no_lost_writes(w: &World) -> Verdict {
 pub fn sound_gets(w: &World) -> Verdict {
     let mut out = Vec::new();
     for g in w.history.iter().filter(|o| o.kind == OpKind::Get) {
-        let Outcome::GetOk { versions, .. } = &g.outcome else { continue };
+        let Outcome::GetOk { versions, .. } = &g.outcome else {
+            continue;
+        };
         for (i, a) in versions.iter().enumerate() {
             let writer = w.history.get((a.write as usize).wrapping_sub(1));
-            let real = writer.is_some_and(|p| p.kind == OpKind::Put && p.key == g.key && p.value.as_deref() == Some(&*a.value));
+            let real = writer.is_some_and(|p| {
+                p.kind == OpKind::Put && p.key == g.key && p.value.as_deref() == Some(&*a.value)
+            });
             if !real {
-                out.push(format!("key {}: {} returned {a}, which no put of this key wrote", g.key, op_label(g)));
+                out.push(format!(
+                    "key {}: {} returned {a}, which no put of this key wrote",
+                    g.key,
+                    op_label(g)
+                ));
             }
             for b in &versions[i + 1..] {
                 let rel = a.clock.compare(&b.clock);
@@ -158,7 +214,12 @@ pub fn sound_gets(w: &World) -> Verdict {
             }
         }
         if w.cfg.versioning == Versioning::LastWriteWins && versions.len() > 1 {
-            out.push(format!("key {}: {} returned {} versions in last-write-wins mode", g.key, op_label(g), versions.len()));
+            out.push(format!(
+                "key {}: {} returned {} versions in last-write-wins mode",
+                g.key,
+                op_label(g),
+                versions.len()
+            ));
         }
     }
     Verdict::from_violations("sound-gets", out)
@@ -178,9 +239,16 @@ pub fn convergence(w: &World) -> Verdict {
         }
     }
     for key in keys.keys() {
-        let replicas: Vec<NodeId> =
-            w.ring.preference_list(key, w.cfg.n as usize).iter().copied().filter(|n| w.up[n.index()]).collect();
-        let Some(&first) = replicas.first() else { continue };
+        let replicas: Vec<NodeId> = w
+            .ring
+            .preference_list(key, w.cfg.n as usize)
+            .iter()
+            .copied()
+            .filter(|n| w.up[n.index()])
+            .collect();
+        let Some(&first) = replicas.first() else {
+            continue;
+        };
         let base = w.nodes[first.index()].versions(key);
         for &other in &replicas[1..] {
             let theirs = w.nodes[other.index()].versions(key);
@@ -196,7 +264,11 @@ pub fn convergence(w: &World) -> Verdict {
     for n in w.nodes.iter().filter(|n| w.up[n.id().index()]) {
         // A hint for a node that is still down is rightly pending.
         for ((target, key), h) in n.hints().iter().filter(|((t, _), _)| w.up[t.index()]) {
-            out.push(format!("{} still holds a hint for {target}: key {key} {}", n.id(), version_list(&h.versions)));
+            out.push(format!(
+                "{} still holds a hint for {target}: key {key} {}",
+                n.id(),
+                version_list(&h.versions)
+            ));
         }
     }
     Verdict::from_violations("convergence", out)
@@ -209,7 +281,9 @@ pub fn distinct_preference_lists(w: &World) -> Verdict {
         let list = w.ring.range_replicas(r, w.cfg.n as usize);
         for (i, a) in list.iter().enumerate() {
             if list[i + 1..].contains(a) {
-                out.push(format!("range {r}: preference list {list:?} names {a} twice"));
+                out.push(format!(
+                    "range {r}: preference list {list:?} names {a} twice"
+                ));
             }
         }
     }
@@ -220,18 +294,31 @@ pub fn distinct_preference_lists(w: &World) -> Verdict {
 pub fn quorum_reads(w: &World) -> Verdict {
     let name = "quorum-reads";
     if w.cfg.r + w.cfg.w <= w.cfg.n {
-        return Verdict::skipped(name, format!("R + W = {} does not exceed N = {}", w.cfg.r + w.cfg.w, w.cfg.n));
+        return Verdict::skipped(
+            name,
+            format!(
+                "R + W = {} does not exceed N = {}",
+                w.cfg.r + w.cfg.w,
+                w.cfg.n
+            ),
+        );
     }
     if w.faults {
         return Verdict::skipped(name, "faults happened in this run");
     }
     let mut out = Vec::new();
     let mut puts_by_key: BTreeMap<&Key, Vec<&OpRecord>> = BTreeMap::new();
-    for p in w.history.iter().filter(|o| matches!(o.outcome, Outcome::PutOk { .. })) {
+    for p in w
+        .history
+        .iter()
+        .filter(|o| matches!(o.outcome, Outcome::PutOk { .. }))
+    {
         puts_by_key.entry(&p.key).or_default().push(p);
     }
     for g in w.history.iter().filter(|o| o.kind == OpKind::Get) {
-        let Outcome::GetOk { versions, .. } = &g.outcome else { continue };
+        let Outcome::GetOk { versions, .. } = &g.outcome else {
+            continue;
+        };
         for p in puts_by_key.get(&g.key).into_iter().flatten() {
             if p.end < g.start && !covers(versions, p, w.cfg.versioning, w.history) {
                 out.push(format!(
@@ -251,5 +338,11 @@ pub fn quorum_reads(w: &World) -> Verdict {
 
 /// Runs every checker, in [`CHECKERS`] order.
 pub fn check_all(w: &World) -> Vec<Verdict> {
-    vec![no_lost_writes(w), sound_gets(w), convergence(w), distinct_preference_lists(w), quorum_reads(w)]
+    vec![
+        no_lost_writes(w),
+        sound_gets(w),
+        convergence(w),
+        distinct_preference_lists(w),
+        quorum_reads(w),
+    ]
 }

@@ -349,7 +349,11 @@ impl Harness<DynamoNode> for Clients {
             WAKE_ISSUE => {
                 let p = self.planned[index as usize].clone();
                 let key = self.ring.key(&p.key).expect("planned keys are validated");
-                let context = match p.context_from.and_then(|i| self.planned_record(i)).map(|r| &r.outcome) {
+                let context = match p
+                    .context_from
+                    .and_then(|i| self.planned_record(i))
+                    .map(|r| &r.outcome)
+                {
                     Some(Outcome::GetOk { context, .. }) => context.clone(),
                     _ => VClock::new(),
                 };

@@ -111,28 +111,30 @@ impl ClusterConfig {
     pub fn validate(&self) -> Vec<String> {
         let mut errs = Vec::new();
         if self.nodes == 0 {
-            errs.push("the cluster has no nodes; it needs at least 1".to_string());
+            // Every other rule is about nodes; with none, they would only add noise.
+            return vec!["the cluster has no nodes; it needs at least 1".to_string()];
         }
         if self.n == 0 {
             errs.push("n = 0; a key needs at least 1 replica".to_string());
         }
-        if self.n > self.nodes && self.nodes > 0 {
+        if self.n > self.nodes {
             errs.push(format!(
                 "n = {} exceeds the number of nodes ({})",
                 self.n, self.nodes
             ));
         }
-        if self.r == 0 || self.r > self.n {
-            errs.push(format!(
-                "r = {} must be between 1 and n = {}",
-                self.r, self.n
-            ));
-        }
-        if self.w == 0 || self.w > self.n {
-            errs.push(format!(
-                "w = {} must be between 1 and n = {}",
-                self.w, self.n
-            ));
+        for (name, v, what) in [
+            ("r", self.r, "replies a get waits for"),
+            ("w", self.w, "acks a put waits for"),
+        ] {
+            if v == 0 {
+                errs.push(format!("{name} = 0; it counts the {what} (the coordinator included), so 1 <= {name} <= n"));
+            } else if v > self.n && self.n > 0 {
+                errs.push(format!(
+                    "{name} = {v} exceeds n = {}; it counts the {what} out of n replicas",
+                    self.n
+                ));
+            }
         }
         if let KeyScheme::Integer { hash_bits } = self.key_scheme {
             if !(1..=63).contains(&hash_bits) {
@@ -161,7 +163,7 @@ impl ClusterConfig {
                         self.nodes
                     ));
                 }
-                self.check_slots(*partitions, &mut errs);
+                self.check_slots(*partitions, "partitions", &mut errs);
             }
             TokenStrategy::Explicit { tokens } => {
                 if tokens.len() != self.nodes as usize {
@@ -188,7 +190,7 @@ impl ClusterConfig {
                         }
                     }
                 }
-                self.check_slots(total as u32, &mut errs);
+                self.check_slots(total as u32, "explicit tokens", &mut errs);
             }
         }
         if self.request_timeout == SimDuration::ZERO {
@@ -225,12 +227,12 @@ impl ClusterConfig {
         errs
     }
 
-    fn check_slots(&self, partitions: u32, errs: &mut Vec<String>) {
+    fn check_slots(&self, partitions: u32, what: &str, errs: &mut Vec<String>) {
         if let KeyScheme::Integer { hash_bits } = self.key_scheme {
             let slots = 1u128 << hash_bits.min(63);
             if partitions == 0 || slots % u128::from(partitions) != 0 {
                 errs.push(format!(
-                    "{partitions} partitions do not divide the {slots} key slots (2^{hash_bits}) evenly"
+                    "{partitions} {what} do not divide the {slots} key slots (2^{hash_bits}) evenly"
                 ));
             }
         }

@@ -302,6 +302,20 @@ impl Traced for Reply {
                 write_versions(out, versions);
                 write!(out, " context {context} ({replies} replies)")
             }
+            Reply::Put { clock, stamp, acks } if clock.is_empty() => {
+                let v = Version {
+                    value: Arc::from(""),
+                    clock: clock.clone(),
+                    stamp: *stamp,
+                    write: 0,
+                };
+                let shown = v.to_string();
+                write!(
+                    out,
+                    "ok, stored at {} ({acks} acks)",
+                    shown.trim_start_matches("\"\"@")
+                )
+            }
             Reply::Put { clock, acks, .. } => write!(out, "ok, stored {clock} ({acks} acks)"),
             Reply::Failed { got, needed, .. } => {
                 write!(out, "failed, {got} of {needed} needed answered")

@@ -7,7 +7,9 @@ use crate::membership::View;
 use crate::merkle::{self, MerkleTree};
 use crate::msg::{Msg, Note, OpTag, Reply, Request, Timer};
 use crate::ring::{Key, Ring};
-use crate::version::{Stamp, Version, merged_clock, reconcile, reconcile_all, same_versions};
+use crate::version::{
+    Stamp, VClock, Version, merged_clock, reconcile, reconcile_all, same_versions,
+};
 use sim_core::{ClientId, Context, Input, NodeId, TimerId};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -75,7 +77,9 @@ struct Op {
     round: u32,
     replied: bool,
     round_timer: Option<TimerId>,
-    deadline: TimerId,
+    repair_timer: Option<TimerId>,
+    /// Set until it fires; a fired timer is not cancelled.
+    deadline: Option<TimerId>,
 }
 
 impl Op {
@@ -282,8 +286,12 @@ impl DynamoNode {
                 })
                 .collect();
             format!(
-                "op{op_id} for c{}#{req} key {key}: replicas [{}], need {needed}",
-                client.0,
+                "op{op_id} for {}#{req} from {client} key {key}: replicas [{}], need {needed}",
+                if matches!(work, Work::Get) {
+                    "get"
+                } else {
+                    "put"
+                },
                 list.join(" ")
             )
         });
@@ -324,7 +332,8 @@ impl DynamoNode {
             round: 0,
             replied: false,
             round_timer,
-            deadline,
+            repair_timer: None,
+            deadline: Some(deadline),
         };
         self.ops.insert(op_id, op);
         self.progress(op_id, cx);
@@ -355,6 +364,19 @@ impl DynamoNode {
             .map(|v| v.clock.get(me))
             .max()
             .unwrap_or(0);
+        let stamp = Stamp {
+            clock_us: cx.clock_us(),
+            node: me,
+        };
+        if self.cfg.versioning == Versioning::LastWriteWins {
+            // Last write wins orders versions by stamp alone; they carry no vector clock.
+            return Version {
+                value,
+                clock: VClock::new(),
+                stamp,
+                write: req,
+            };
+        }
         let mut clock = context.clone();
         let counter = clock.get(me).max(local_max) + 1;
         clock.advance(me, counter, cx.clock_us());
@@ -404,7 +426,9 @@ impl DynamoNode {
                 && self.cfg.read_repair
                 && op.targets.iter().any(|t| t.slot == Slot::Pending)
             {
-                cx.set_timer(self.cfg.read_repair_window, Timer::ReadRepair { op: op_id });
+                op.repair_timer = Some(
+                    cx.set_timer(self.cfg.read_repair_window, Timer::ReadRepair { op: op_id }),
+                );
             }
         }
         let op = &self.ops[&op_id];
@@ -418,8 +442,10 @@ impl DynamoNode {
         let Some(op) = self.ops.remove(&op_id) else {
             return;
         };
-        cx.cancel_timer(op.deadline);
-        if let Some(t) = op.round_timer {
+        for t in [op.deadline, op.round_timer, op.repair_timer]
+            .into_iter()
+            .flatten()
+        {
             cx.cancel_timer(t);
         }
         if op.is_get() && op.replied && self.cfg.read_repair {
@@ -561,6 +587,7 @@ impl DynamoNode {
         let Some(op) = self.ops.get_mut(&op_id) else {
             return;
         };
+        op.deadline = None;
         if !op.replied {
             op.replied = true;
             let (got, needed) = (op.answered(), op.needed);
@@ -889,6 +916,7 @@ impl sim_core::Node for DynamoNode {
                 Timer::Deadline { op } => self.on_deadline(op, cx),
                 Timer::ReadRepair { op } => {
                     if let Some(o) = self.ops.get_mut(&op) {
+                        o.repair_timer = None;
                         // Stop waiting for the stragglers: repair with what has arrived.
                         for t in &mut o.targets {
                             if t.slot == Slot::Pending {

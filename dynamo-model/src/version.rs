@@ -222,9 +222,25 @@ impl Version {
     }
 }
 
+/// Renders `"value"[n0:2 n1:1]` with a vector clock, or `"value"@60.000ms/n0`
+/// in last-write-wins mode, where versions carry no clock.
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}{}", &*self.value, self.clock)
+        if self.clock.is_empty() {
+            let us = self.stamp.clock_us;
+            let sign = if us < 0 { "-" } else { "" };
+            let abs = us.unsigned_abs();
+            write!(
+                f,
+                "{:?}@{sign}{}.{:03}ms/{}",
+                &*self.value,
+                abs / 1_000,
+                abs % 1_000,
+                self.stamp.node
+            )
+        } else {
+            write!(f, "{:?}{}", &*self.value, self.clock)
+        }
     }
 }
 

@@ -1,1 +1,54 @@
-//! Helpers for the integration suite.
+//! Helpers shared by the integration suite (`tests/suite`).
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_path_buf()
+}
+
+/// A path relative to the workspace root, with forward slashes, for stable names in snapshots.
+pub fn rel(path: &Path) -> String {
+    let r = path.strip_prefix(root()).unwrap_or(path);
+    r.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Every `.toml` file below `dir`, sorted.
+pub fn toml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "toml") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Runs a scenario file the way `dynsim run` does (with the trace on) and
+/// returns (trace text, summary text, as expected).
+pub fn run_scenario(path: &Path) -> (String, String, bool) {
+    let s = dynsim::scenario::load(&rel(path))
+        .unwrap_or_else(|d| panic!("{} does not load:\n{d}", rel(path)));
+    let report = dynsim::runner::run(&s, s.seed, true);
+    (
+        report.cluster.sim.core.trace.render_text(),
+        dynsim::summary::render(&report),
+        report.as_expected(),
+    )
+}

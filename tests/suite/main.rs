@@ -1,1 +1,7 @@
-//! suite
+//! dynsim's one integration-test binary: scenario snapshots and
+//! determinism, the malformed-scenario corpus, the CLI, and tidy checks.
+
+mod cli;
+mod malformed;
+mod scenarios;
+mod tidy;

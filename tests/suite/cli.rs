@@ -1,0 +1,137 @@
+//! The command line: exit codes, help on every command, determinism checks, atomic output.
+
+use clap::Parser;
+use dynsim::cli::{Cli, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, run_command};
+use dynsim_tests::root;
+
+fn run(args: &[&str]) -> u8 {
+    std::env::set_current_dir(root()).expect("workspace root");
+    let mut all = vec!["dynsim"];
+    all.extend_from_slice(args);
+    match Cli::try_parse_from(all) {
+        Ok(cli) => run_command(cli.command),
+        Err(e) => {
+            if e.use_stderr() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_OK
+            }
+        }
+    }
+}
+
+// A scenario that meets its expectations exits 0; a bad file exits 2; a missing file exits 2.
+#[test]
+fn exit_codes() {
+    assert_eq!(run(&["run", "scenarios/failure.toml", "--quiet"]), EXIT_OK);
+    assert_eq!(
+        run(&["run", "tests/malformed/w_exceeds_n.toml", "--quiet"]),
+        EXIT_BAD_INPUT
+    );
+    assert_eq!(run(&["run", "no/such/file.toml"]), EXIT_BAD_INPUT);
+    assert_eq!(
+        run(&["run", "scenarios/failure.toml", "--no-such-flag"]),
+        EXIT_BAD_INPUT
+    );
+    assert_eq!(run(&["frobnicate"]), EXIT_BAD_INPUT);
+}
+
+// A scenario whose expectation fails exits 1 (the T2 scenario with a seed-independent wrong expectation).
+#[test]
+fn failed_expectation_exits_1() {
+    let dir = std::env::temp_dir().join(format!("dynsim-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = std::fs::read_to_string(root().join("scenarios/failure.toml")).unwrap();
+    let wrong = src.replace("values = [\"apple\"]", "values = [\"pear\"]");
+    assert_ne!(src, wrong);
+    let path = dir.join("wrong.toml");
+    std::fs::write(&path, wrong).unwrap();
+    assert_eq!(
+        run(&["run", path.to_str().unwrap(), "--quiet"]),
+        EXIT_FAILED
+    );
+}
+
+// --help works for the program and every command.
+#[test]
+fn help_everywhere() {
+    for args in [
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["ring", "--help"],
+        vec!["--version"],
+    ] {
+        let e = Cli::try_parse_from([&["dynsim"][..], &args[..]].concat())
+            .expect_err("help exits early");
+        assert!(!e.use_stderr(), "{args:?}");
+        assert!(!e.to_string().is_empty());
+    }
+}
+
+// --check-determinism passes, and the trace file is written whole (text and JSON Lines).
+#[test]
+fn determinism_check_and_trace_files() {
+    let dir = std::env::temp_dir().join(format!("dynsim-trace-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = dir.join("t.txt");
+    let jsonl = dir.join("t.jsonl");
+    let t = text.to_str().unwrap();
+    let j = jsonl.to_str().unwrap();
+    assert_eq!(
+        run(&[
+            "run",
+            "scenarios/failure.toml",
+            "-q",
+            "--check-determinism",
+            "--trace",
+            t
+        ]),
+        EXIT_OK
+    );
+    assert_eq!(
+        run(&[
+            "run",
+            "scenarios/failure.toml",
+            "-q",
+            "--trace",
+            j,
+            "--format",
+            "jsonl"
+        ]),
+        EXIT_OK
+    );
+    let text = std::fs::read_to_string(&text).unwrap();
+    assert!(text.starts_with("# scenario failure  seed=1"));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&jsonl)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("valid JSON"))
+        .collect();
+    assert!(lines[0].get("header").is_some());
+    assert!(lines.last().unwrap().get("footer").is_some());
+    assert_eq!(
+        lines.len() - 2,
+        text.lines().filter(|l| !l.starts_with('#')).count(),
+        "the same events in both forms"
+    );
+    // No temporary files are left beside the outputs.
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+// `ring` prints the seed test ring's preference list for key 2.
+#[test]
+fn ring_command() {
+    assert_eq!(
+        run(&["ring", "scenarios/failure.toml", "--key", "2"]),
+        EXIT_OK
+    );
+    assert_eq!(
+        run(&["ring", "scenarios/failure.toml", "--key", "99"]),
+        EXIT_BAD_INPUT
+    );
+}

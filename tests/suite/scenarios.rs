@@ -1,0 +1,23 @@
+//! Every scenario under `scenarios/`: its expectations hold, two runs give
+//! byte-identical traces, and its trace and summary match the reviewed snapshot.
+
+use dynsim_tests::{rel, root, run_scenario};
+
+// Each scenario meets its own expectations, replays byte for byte, and matches its snapshot.
+#[test]
+fn every_scenario() {
+    // Scenarios are read relative to the workspace root, so paths in traces are stable.
+    std::env::set_current_dir(root()).expect("workspace root");
+    insta::glob!("../../scenarios", "**/*.toml", |path| {
+        let (trace, summary, ok) = run_scenario(path);
+        let (again, _, _) = run_scenario(path);
+        if let Some((line, a, b)) = dynsim::cli::first_difference(&trace, &again) {
+            panic!(
+                "{}: two runs differ first at trace line {line}:\n  run 1: {a}\n  run 2: {b}",
+                rel(path)
+            );
+        }
+        assert!(ok, "{} is not as expected:\n{summary}", rel(path));
+        insta::assert_snapshot!(format!("{trace}\n---- summary ----\n{summary}"));
+    });
+}
