@@ -907,7 +907,7 @@ impl<N: Node> Sim<N> {
                         if core.trace.enabled() {
                             let mut detail = String::new();
                             msg.detail(&mut detail);
-                            let arrives_us = now.as_us();
+                            let arrives_us = None;
                             let send = Event::Send {
                                 msg: id,
                                 from: me,
@@ -940,7 +940,7 @@ impl<N: Node> Sim<N> {
                         if core.trace.enabled() {
                             let mut detail = String::new();
                             msg.detail(&mut detail);
-                            let arrives_us = at.as_us();
+                            let arrives_us = Some(at.as_us());
                             core.trace.record(
                                 now,
                                 me,

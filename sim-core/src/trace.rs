@@ -67,7 +67,8 @@ pub enum Event {
         from: Actor,
         to: Actor,
         kind: &'static str,
-        arrives_us: u64,
+        /// When it will arrive; `None` when the network dropped it at once (a `drop` follows).
+        arrives_us: Option<u64>,
         detail: String,
     },
     Deliver {
@@ -194,7 +195,10 @@ impl Record {
                 if !detail.is_empty() {
                     write!(out, " {detail}")?;
                 }
-                write!(out, " -> {to} @{}", SimTime(*arrives_us))
+                match arrives_us {
+                    Some(t) => write!(out, " -> {to} @{}", SimTime(*t)),
+                    None => write!(out, " -> {to}"),
+                }
             }
             Event::Deliver {
                 msg, from, kind, ..

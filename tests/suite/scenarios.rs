@@ -21,3 +21,15 @@ fn every_scenario() {
         insta::assert_snapshot!(format!("{trace}\n---- summary ----\n{summary}"));
     });
 }
+
+// The annotated example in scenarios/README.md is a valid scenario that meets its own expectations.
+#[test]
+fn readme_example_is_valid() {
+    let readme = std::fs::read_to_string(root().join("scenarios/README.md")).unwrap();
+    let start = readme.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let len = readme[start..].find("```").expect("closed block");
+    let s = dynsim::scenario::parse("scenarios/README.md", &readme[start..start + len])
+        .unwrap_or_else(|d| panic!("{d}"));
+    let report = dynsim::runner::run(&s, s.seed, false);
+    assert!(report.as_expected(), "{}", dynsim::summary::render(&report));
+}
