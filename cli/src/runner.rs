@@ -4,6 +4,7 @@
 use crate::scenario::{Action, Check, Expect, Scenario};
 use dynamo_model::checkers::{self, Status, Verdict, World};
 use dynamo_model::cluster::{Cluster, OpKind, Outcome, PlannedOp};
+use dynamo_model::truth::{self, Staleness, Truth};
 use sim_core::{SimTime, Stop};
 
 /// One expectation and whether it held.
@@ -26,6 +27,8 @@ pub struct Report {
     pub verdicts: Vec<Verdict>,
     /// Checker verdicts that differ from what the scenario declares (pass, unless declared).
     pub unexpected_verdicts: Vec<String>,
+    /// How stale each successful get was.
+    pub staleness: Vec<Staleness>,
 }
 
 impl Report {
@@ -108,6 +111,7 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
     let up: Vec<bool> = (0..s.cluster.nodes)
         .map(|n| cluster.sim.core.is_up(sim_core::NodeId(n)))
         .collect();
+    let truth = Truth::new(cluster.history());
     let verdicts = checkers::check_all(&World {
         cfg: &cluster.cfg,
         ring: &cluster.ring,
@@ -115,7 +119,10 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         nodes: cluster.nodes(),
         up: &up,
         faults: s.has_faults(),
+        truth: &truth,
     });
+    let staleness = truth::staleness(cluster.history(), &truth);
+    drop(truth);
     for (i, e) in s.expects.iter().enumerate() {
         if let Check::Op { .. } = e.check {
             results.push((i, op_check(&cluster, e, &plan_of)));
@@ -167,6 +174,7 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         expectations: results.into_iter().map(|(_, r)| r).collect(),
         verdicts,
         unexpected_verdicts: unexpected,
+        staleness,
     };
     let footer = footer(&report);
     report.cluster.sim.core.trace.footer = footer;

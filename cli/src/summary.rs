@@ -125,6 +125,7 @@ pub fn render(r: &Report) -> String {
         let _ = write!(o, "  {v}: {n} ({:.2}%)", 100.0 * *n as f64 / gets as f64);
     }
     let _ = writeln!(o);
+    let _ = writeln!(o, "{}", staleness_line(&r.staleness));
     let nodes = r.cluster.nodes();
     let created: u64 = nodes.iter().map(|n| n.stats.hints_created).sum();
     let delivered: u64 = nodes.iter().map(|n| n.stats.hints_delivered).sum();
@@ -208,6 +209,48 @@ pub fn render(r: &Report) -> String {
             "NOT as expected"
         }
     );
+    o
+}
+
+/// Staleness of successful gets: how many saw every acknowledged write that
+/// finished before they started (k = 0), how many acknowledged versions
+/// behind the others were, and how long after the newest such write they started.
+pub fn staleness_line(st: &[dynamo_model::truth::Staleness]) -> String {
+    let relevant: Vec<_> = st.iter().filter(|s| s.since_newest_ack.is_some()).collect();
+    if relevant.is_empty() {
+        return "staleness: no get followed an acknowledged write of its key".to_string();
+    }
+    let stale: Vec<_> = relevant.iter().filter(|s| s.k > 0).collect();
+    let mut o = format!(
+        "staleness: {} of {} gets after an acknowledged write saw it ({:.2}%)",
+        relevant.len() - stale.len(),
+        relevant.len(),
+        100.0 * (relevant.len() - stale.len()) as f64 / relevant.len() as f64
+    );
+    if !stale.is_empty() {
+        let mut ks = std::collections::BTreeMap::new();
+        for s in &stale {
+            *ks.entry(s.k.min(3)).or_insert(0usize) += 1;
+        }
+        let k: Vec<String> = ks
+            .iter()
+            .map(|(k, n)| format!("k={}{}: {n}", k, if *k == 3 { "+" } else { "" }))
+            .collect();
+        let mut t: Vec<u64> = stale
+            .iter()
+            .filter_map(|s| s.since_newest_ack)
+            .map(|d| d.as_us())
+            .collect();
+        t.sort_unstable();
+        let _ = write!(
+            o,
+            "; stale: {} ({}), started {} (p50) / {} (max) after the newest acknowledged write",
+            stale.len(),
+            k.join(", "),
+            ms(percentile(&t, 0.5) as f64),
+            ms(*t.last().unwrap_or(&0) as f64)
+        );
+    }
     o
 }
 

@@ -4,6 +4,7 @@ use crate::cluster::{
     Cluster, Entry, KeyChoice, LoadSpec, OpKind, OpRecord, Outcome, Pacing, PlannedOp,
 };
 use crate::config::{ClusterConfig, KeyScheme, TokenStrategy, Versioning};
+use crate::truth::Truth;
 use crate::version::Causality;
 use sim_core::{ClientId, Fault, Latency, NetConfig, NodeId, SimDuration, SimTime};
 
@@ -141,10 +142,7 @@ fn siblings_and_semantic_reconciliation() {
     let h = c.history();
     assert_eq!(values(&h[4]), ["b", "c"], "two siblings");
     if let Outcome::GetOk { versions, context } = &h[4].outcome {
-        assert_eq!(
-            versions[0].clock.compare(&versions[1].clock),
-            Causality::Concurrent
-        );
+        assert_eq!(versions[0].compare(&versions[1]), Causality::Concurrent);
         assert_eq!(context.to_string(), "[n0:2 n1:1]");
     }
     assert_eq!(values(&h[6]), ["merged"], "the merged put replaced both");
@@ -213,7 +211,8 @@ fn anti_entropy_alone_repairs_a_replica() {
     assert!(c.sim.core.trace.render_text().contains("MerkleKeys"));
 }
 
-// With R + W > N and no faults, every get sees every put acknowledged before it started.
+// With R + W > N and no faults, every get sees (by ground-truth causality) every put
+// acknowledged before it started; read-modify-write clients, so versions do not pile up.
 #[test]
 fn strict_quorum_reads_see_acknowledged_writes() {
     for (n, r, w) in [(3, 2, 2), (3, 1, 3), (3, 3, 1), (5, 3, 3)] {
@@ -237,7 +236,7 @@ fn strict_quorum_reads_see_acknowledged_writes() {
             keys: 5,
             key_choice: KeyChoice::Uniform,
             read_fraction: 0.5,
-            read_modify_write: false,
+            read_modify_write: true,
             entry: Entry::Random,
             start: ms(1),
             stop: ms(3_000),
@@ -247,6 +246,7 @@ fn strict_quorum_reads_see_acknowledged_writes() {
         c.run_until(ms(5_000));
         let h = c.history();
         assert!(h.len() > 500, "{} ops", h.len());
+        let truth = Truth::new(h);
         let mut checked = 0;
         for get in h.iter().filter(|o| o.kind == OpKind::Get) {
             let Outcome::GetOk { versions, .. } = &get.outcome else {
@@ -256,11 +256,9 @@ fn strict_quorum_reads_see_acknowledged_writes() {
                 .iter()
                 .filter(|p| p.kind == OpKind::Put && p.key == get.key && p.end < get.start)
             {
-                let Outcome::PutOk { clock, .. } = &put.outcome else {
-                    panic!("put failed without faults")
-                };
+                assert!(put.outcome.is_ok(), "put failed without faults");
                 assert!(
-                    versions.iter().any(|v| v.clock.descends(clock)),
+                    truth.covers(versions, put, Versioning::VectorClock),
                     "N={n} R={r} W={w}: get#{} missed put#{}",
                     get.id,
                     put.id
@@ -268,7 +266,7 @@ fn strict_quorum_reads_see_acknowledged_writes() {
                 checked += 1;
             }
         }
-        assert!(checked > 1_000);
+        assert!(checked > 300, "{checked} (get, earlier put) pairs checked");
     }
 }
 

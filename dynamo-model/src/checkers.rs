@@ -5,6 +5,7 @@ use crate::cluster::{OpKind, OpRecord, Outcome};
 use crate::config::{ClusterConfig, Versioning};
 use crate::node::DynamoNode;
 use crate::ring::{Key, Ring};
+use crate::truth::Truth;
 use crate::version::{Causality, Version, same_versions};
 use sim_core::NodeId;
 use std::collections::BTreeMap;
@@ -108,6 +109,8 @@ pub struct World<'a> {
     pub up: &'a [bool],
     /// Whether any fault happened during the run (crash, partition, loss, pause, skew ...).
     pub faults: bool,
+    /// Ground-truth causality over the history.
+    pub truth: &'a Truth<'a>,
 }
 
 fn op_label(op: &OpRecord) -> String {
@@ -119,27 +122,11 @@ fn version_list(vs: &[Version]) -> String {
     format!("{{{}}}", parts.join(" "))
 }
 
-/// Whether `held` covers acknowledged put `p`: it holds p, or a version that supersedes it.
-fn covers(held: &[Version], p: &OpRecord, mode: Versioning, history: &[OpRecord]) -> bool {
-    let Outcome::PutOk { clock, stamp } = &p.outcome else {
-        return true;
-    };
-    match mode {
-        Versioning::VectorClock => held.iter().any(|v| v.clock.descends(clock)),
-        Versioning::LastWriteWins => held.iter().any(|v| {
-            v.write == p.id
-                || (v.stamp >= *stamp
-                    && history
-                        .get((v.write as usize).wrapping_sub(1))
-                        .is_some_and(|w| w.start.is_some() && p.end.is_some() && w.start > p.end))
-        }),
-    }
-}
-
 /// No acknowledged write is lost: at the end, every live replica of the key
-/// holds the put or a version that supersedes it. In vector-clock mode,
-/// "supersedes" is causal (a version whose clock descends the put's); in
-/// last-write-wins mode it is a put that started after this one was acknowledged.
+/// holds the put or a version that supersedes it. "Supersedes" is ground
+/// truth ([`Truth`]), not the clocks' word: the version's writer had seen the
+/// put through its context; in last-write-wins mode, or it started after the
+/// put was acknowledged.
 pub fn no_lost_writes(w: &World) -> Verdict {
     let mut out = Vec::new();
     for p in w
@@ -156,7 +143,7 @@ pub fn no_lost_writes(w: &World) -> Verdict {
                 continue;
             }
             let held = w.nodes[node.index()].versions(&p.key);
-            if !covers(held, p, w.cfg.versioning, w.history) {
+            if !w.truth.covers(held, p, w.cfg.versioning) {
                 lost_on.push(format!("{node} holds {}", version_list(held)));
             }
         }
@@ -165,6 +152,7 @@ pub fn no_lost_writes(w: &World) -> Verdict {
                 continue;
             };
             let written = Version {
+                dot: None,
                 value: p.value.clone().unwrap_or_default(),
                 clock: clock.clone(),
                 stamp: *stamp,
@@ -203,7 +191,7 @@ pub fn sound_gets(w: &World) -> Verdict {
                 ));
             }
             for b in &versions[i + 1..] {
-                let rel = a.clock.compare(&b.clock);
+                let rel = a.compare(b);
                 if w.cfg.versioning == Versioning::VectorClock && rel != Causality::Concurrent {
                     out.push(format!(
                         "key {}: {} returned {a} and {b}, which are not concurrent ({rel:?})",
@@ -320,7 +308,7 @@ pub fn quorum_reads(w: &World) -> Verdict {
             continue;
         };
         for p in puts_by_key.get(&g.key).into_iter().flatten() {
-            if p.end < g.start && !covers(versions, p, w.cfg.versioning, w.history) {
+            if p.end < g.start && !w.truth.covers(versions, p, w.cfg.versioning) {
                 out.push(format!(
                     "key {}: {} started at {} and missed {} acknowledged at {}; it returned {}",
                     g.key,

@@ -89,6 +89,8 @@ pub struct OpRecord {
     pub value: Option<Arc<str>>,
     /// The context the put carried.
     pub context: VClock,
+    /// The get (history index) whose context the put carried, if any: ground truth for causality.
+    pub context_from: Option<usize>,
     pub node: Option<NodeId>,
     pub planned: SimTime,
     pub start: Option<SimTime>,
@@ -274,6 +276,7 @@ impl Clients {
             kind,
             key,
             value,
+            context_from: context.as_ref().map(|(get, _)| *get),
             context: context.map(|(_, c)| c).unwrap_or_default(),
             node: None,
             planned: now,
@@ -349,11 +352,10 @@ impl Harness<DynamoNode> for Clients {
             WAKE_ISSUE => {
                 let p = self.planned[index as usize].clone();
                 let key = self.ring.key(&p.key).expect("planned keys are validated");
-                let context = match p
+                let from = p
                     .context_from
-                    .and_then(|i| self.planned_record(i))
-                    .map(|r| &r.outcome)
-                {
+                    .and_then(|i| self.planned_history.get(i).copied().flatten());
+                let context = match from.map(|h| &self.history[h].outcome) {
                     Some(Outcome::GetOk { context, .. }) => context.clone(),
                     _ => VClock::new(),
                 };
@@ -365,6 +367,7 @@ impl Harness<DynamoNode> for Clients {
                     key,
                     value: p.value.as_deref().map(Arc::from),
                     context,
+                    context_from: from,
                     node: None,
                     planned: p.at,
                     start: None,

@@ -29,6 +29,7 @@ pub mod merkle;
 pub mod msg;
 pub mod node;
 pub mod ring;
+pub mod truth;
 pub mod version;
 
 #[cfg(test)]

@@ -30,7 +30,16 @@ pub fn digest(versions: &[Version]) -> u64 {
     versions.iter().fold(0u64, |acc, v| {
         let mut h = fnv1a(v.value.as_bytes(), v.write);
         for (node, counter) in v.clock.counters() {
-            h = mix(h, u64::from(node.0) << 40 ^ counter);
+            h = mix(
+                h,
+                u64::from(node.node.0) << 40 ^ u64::from(node.epoch) << 20 ^ counter,
+            );
+        }
+        for (node, counter) in v.clock.extras() {
+            h = mix(
+                h,
+                !(u64::from(node.node.0) << 40 ^ u64::from(node.epoch) << 20 ^ counter),
+            );
         }
         h = mix(h, v.stamp.clock_us as u64 ^ u64::from(v.stamp.node.0) << 56);
         acc.wrapping_add(h)
@@ -106,16 +115,18 @@ mod tests {
     use super::*;
     use crate::config::KeyScheme;
     use crate::ring::Ring;
-    use crate::version::{Stamp, VClock};
+    use crate::version::{Actor, VClock};
     use std::sync::Arc;
 
     fn v(value: &str, counter: u64) -> Version {
-        Version {
-            value: Arc::from(value),
-            clock: VClock::from_counters(&[(0, counter)]),
-            stamp: Stamp::default(),
-            write: counter,
-        }
+        Version::written(
+            Arc::from(value),
+            &VClock::new(),
+            Actor::default(),
+            counter,
+            0,
+            counter,
+        )
     }
 
     // Equal contents give equal roots whatever the insertion order; one changed key changes the

@@ -304,6 +304,7 @@ impl Traced for Reply {
             }
             Reply::Put { clock, stamp, acks } if clock.is_empty() => {
                 let v = Version {
+                    dot: None,
                     value: Arc::from(""),
                     clock: clock.clone(),
                     stamp: *stamp,

@@ -8,7 +8,7 @@ use crate::merkle::{self, MerkleTree};
 use crate::msg::{Msg, Note, OpTag, Reply, Request, Timer};
 use crate::ring::{Key, Ring};
 use crate::version::{
-    Stamp, VClock, Version, merged_clock, reconcile, reconcile_all, same_versions,
+    Actor, Stamp, VClock, Version, merged_clock, reconcile, reconcile_all, same_versions,
 };
 use sim_core::{ClientId, Context, Input, NodeId, TimerId};
 use std::collections::{BTreeMap, VecDeque};
@@ -104,6 +104,10 @@ pub struct DynamoNode {
     store: BTreeMap<Key, Vec<Version>>,
     hints: BTreeMap<(NodeId, Key), Hint>,
     next_hint_rev: u64,
+    /// The highest counter this node has issued per key, so it never issues one twice.
+    issued: BTreeMap<Key, u64>,
+    /// The disk's epoch; `None` after a wipe until the node starts and picks a new one.
+    epoch: Option<u32>,
     // Volatile: lost in a crash.
     view: View,
     ops: BTreeMap<OpTag, Op>,
@@ -126,6 +130,8 @@ impl DynamoNode {
             store: BTreeMap::new(),
             hints: BTreeMap::new(),
             next_hint_rev: 1,
+            issued: BTreeMap::new(),
+            epoch: Some(0),
             ops: BTreeMap::new(),
             next_op: 1,
             hint_timer: false,
@@ -339,31 +345,25 @@ impl DynamoNode {
         self.progress(op_id, cx);
     }
 
-    /// The new version's clock: the context's, with this node's counter moved
-    /// past every counter of its own that it has seen for the key (§4.4).
+    /// This node's actor in vector clocks: its id and its disk's epoch.
+    fn actor(&self) -> Actor {
+        Actor {
+            node: self.id,
+            epoch: self.epoch.unwrap_or(0),
+        }
+    }
+
+    /// The new version: the context's clock with this node's counter moved
+    /// past every counter of its own it has seen or issued for the key (§4.4).
     fn new_version(
         &mut self,
         key: &Key,
         value: Arc<str>,
-        context: &crate::version::VClock,
+        context: &VClock,
         req: u64,
         cx: Cx,
     ) -> Version {
         let me = self.id;
-        let local_max = self
-            .store
-            .get(key)
-            .into_iter()
-            .flatten()
-            .chain(
-                self.hints
-                    .range((NodeId(0), key.clone())..)
-                    .filter(|((_, k), _)| k == key)
-                    .flat_map(|(_, h)| &h.versions),
-            )
-            .map(|v| v.clock.get(me))
-            .max()
-            .unwrap_or(0);
         let stamp = Stamp {
             clock_us: cx.clock_us(),
             node: me,
@@ -373,29 +373,40 @@ impl DynamoNode {
             return Version {
                 value,
                 clock: VClock::new(),
+                dot: None,
                 stamp,
                 write: req,
             };
         }
-        let mut clock = context.clone();
-        let counter = clock.get(me).max(local_max) + 1;
-        clock.advance(me, counter, cx.clock_us());
-        let dropped = clock.truncate(self.cfg.vclock_max_entries as usize);
+        let actor = self.actor();
+        let seen = self
+            .store
+            .get(key)
+            .into_iter()
+            .flatten()
+            .chain(
+                self.hints
+                    .iter()
+                    .filter(|((_, k), _)| k == key)
+                    .flat_map(|(_, h)| &h.versions),
+            )
+            .map(|v| v.clock.max_counter(actor))
+            .max()
+            .unwrap_or(0);
+        let issued = self.issued.get(key).copied().unwrap_or(0);
+        let counter = context.max_counter(actor).max(seen).max(issued) + 1;
+        self.issued.insert(key.clone(), counter);
+        let mut v = Version::written(value, context, actor, counter, cx.clock_us(), req);
+        let dropped = v
+            .clock
+            .truncate_keeping(self.cfg.vclock_max_entries as usize, Some(actor));
         if dropped > 0 {
             self.stats.clock_truncations += dropped as u64;
             Self::note(cx, "truncate", || {
                 format!("key {key}: dropped {dropped} oldest clock entries")
             });
         }
-        Version {
-            value,
-            clock,
-            stamp: Stamp {
-                clock_us: cx.clock_us(),
-                node: me,
-            },
-            write: req,
-        }
+        v
     }
 
     /// Replies to the client once the quorum is reached, and retires the op when nothing is left to do.
@@ -891,6 +902,18 @@ impl sim_core::Node for DynamoNode {
     type Note = Note;
 
     fn start(&mut self, cx: &mut Context<'_, Self>) {
+        if self.epoch.is_none() {
+            // An empty disk: come back as a new actor, so no forgotten counter is reused.
+            let epoch = (cx.clock_us() / 1_000).clamp(1, i64::from(u32::MAX)) as u32;
+            self.epoch = Some(epoch);
+            let me = self.id;
+            Self::note(cx, "epoch", || {
+                format!(
+                    "{me} starts with an empty disk as {}",
+                    Actor { node: me, epoch }
+                )
+            });
+        }
         self.view = View::new(self.id, self.cfg.nodes as usize, cx.clock_us());
         // Periodic work starts at a random phase, so nodes do not all act at once.
         let phase = |cx: &mut Context<'_, Self>, period: sim_core::SimDuration| {
@@ -1010,6 +1033,8 @@ impl sim_core::Node for DynamoNode {
         if wipe_disk {
             self.store.clear();
             self.hints.clear();
+            self.issued.clear();
+            self.epoch = None;
         }
     }
 }
