@@ -116,6 +116,8 @@ pub struct DynamoNode {
     next_op: OpTag,
     /// Whether a hint-delivery timer is pending; it runs only while hints are held.
     hint_timer: bool,
+    /// The next (range, peer) pair anti-entropy compares.
+    ae_cursor: usize,
     pub stats: NodeStats,
 }
 
@@ -135,6 +137,7 @@ impl DynamoNode {
             ops: BTreeMap::new(),
             next_op: 1,
             hint_timer: false,
+            ae_cursor: 0,
             stats: NodeStats::default(),
         }
     }
@@ -735,35 +738,36 @@ impl DynamoNode {
         MerkleTree::build(entries, self.cfg.merkle_depth)
     }
 
-    fn anti_entropy_round(&mut self, cx: Cx) {
+    /// Every (range, peer) pair this node compares: each range it replicates, with each other replica.
+    fn anti_entropy_pairs(&self) -> Vec<(usize, NodeId)> {
         let n = self.cfg.n as usize;
-        let mine: Vec<usize> = (0..self.ring.range_count())
-            .filter(|&r| self.ring.range_replicas(r, n).contains(&self.id))
-            .collect();
-        if !mine.is_empty() {
-            let range = mine[cx.rng().index(mine.len())];
-            let peers: Vec<NodeId> = self
-                .ring
-                .range_replicas(range, n)
-                .iter()
-                .copied()
-                .filter(|&p| p != self.id)
-                .collect();
-            if !peers.is_empty() {
-                let peer = peers[cx.rng().index(peers.len())];
-                self.stats.anti_entropy_rounds += 1;
-                let root = self.tree(range as u32).root();
-                cx.send(
-                    peer,
-                    Msg::MerkleHashes {
-                        range: range as u32,
-                        level: 0,
-                        hashes: vec![(0, root)],
-                    },
-                );
+        let mut pairs = Vec::new();
+        for r in 0..self.ring.range_count() {
+            let replicas = self.ring.range_replicas(r, n);
+            if replicas.contains(&self.id) {
+                pairs.extend(replicas.iter().filter(|&&p| p != self.id).map(|&p| (r, p)));
             }
         }
+        pairs
+    }
+
+    /// Compares one (range, peer) pair per round, going round-robin from a
+    /// random start, so every pair is compared within a bounded time.
+    fn anti_entropy_round(&mut self, cx: Cx) {
+        let pairs = self.anti_entropy_pairs();
+        if !pairs.is_empty() {
+            let (range, peer) = pairs[self.ae_cursor % pairs.len()];
+            self.ae_cursor = (self.ae_cursor + 1) % pairs.len();
+            self.stats.anti_entropy_rounds += 1;
+            let root = self.tree(range as u32).root();
+            cx.send(peer, Msg::MerkleHashes { range: range as u32, level: 0, hashes: vec![(0, root)] });
+        }
         cx.set_timer(self.cfg.anti_entropy_interval, Timer::AntiEntropy);
+    }
+
+    /// How long anti-entropy needs to compare every pair of every node once.
+    pub fn anti_entropy_sweep_time(&self) -> sim_core::SimDuration {
+        sim_core::SimDuration(self.anti_entropy_pairs().len() as u64 * self.cfg.anti_entropy_interval.as_us())
     }
 
     fn on_merkle_hashes(
@@ -926,6 +930,8 @@ impl sim_core::Node for DynamoNode {
         self.hint_timer = false;
         self.arm_hint_timer(cx);
         if self.cfg.anti_entropy {
+            let pairs = self.anti_entropy_pairs().len();
+            self.ae_cursor = if pairs > 0 { cx.rng().index(pairs) } else { 0 };
             let p = phase(cx, self.cfg.anti_entropy_interval);
             cx.set_timer(p, Timer::AntiEntropy);
         }
