@@ -32,6 +32,35 @@ pub enum Command {
     Run(RunArgs),
     /// Print a scenario's ring: tokens, ownership, and the preference lists of keys.
     Ring(RingArgs),
+    /// Run many seeds, each with its own random fault mix and workload, and check every one.
+    Sweep(SweepArgs),
+    /// Combine the results.jsonl files of several sweep shards into one summary.
+    Merge(MergeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SweepArgs {
+    /// The base scenario: its cluster, network and load (its timeline is replaced by drawn faults).
+    pub file: PathBuf,
+    /// The seeds to run, A..B (B excluded).
+    #[arg(long, value_name = "A..B")]
+    pub seeds: String,
+    /// Worker threads (default: the machine's cores).
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+    /// Run only shard K of N (K from 0): every N-th seed of the range, from the K-th.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Where to write results.jsonl (one line per seed) and summary.txt.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// results.jsonl files, or directories that hold one.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -61,6 +90,9 @@ pub struct RunArgs {
     /// Run twice and report the first trace line that differs, if any.
     #[arg(long)]
     pub check_determinism: bool,
+    /// Replace the timeline with the seed's swarm faults and workload, exactly as `sweep` runs it.
+    #[arg(long)]
+    pub swarm: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -95,6 +127,8 @@ pub fn run_command(cmd: Command) -> u8 {
     match cmd {
         Command::Run(args) => cmd_run(&args),
         Command::Ring(args) => cmd_ring(&args),
+        Command::Sweep(args) => cmd_sweep(&args),
+        Command::Merge(args) => cmd_merge(&args),
     }
 }
 
@@ -111,6 +145,11 @@ fn cmd_run(args: &RunArgs) -> u8 {
         Err(code) => return code,
     };
     let seed = args.seed.unwrap_or(s.seed);
+    let s = if args.swarm {
+        crate::swarm::apply(&s, &crate::swarm::draw(&s, seed))
+    } else {
+        s
+    };
     let want_trace = args.trace.is_some() || args.check_determinism;
     let report = runner::run(&s, seed, want_trace);
     if args.check_determinism {
@@ -262,4 +301,141 @@ fn cmd_ring(args: &RingArgs) -> u8 {
     }
     print!("{o}");
     if bad { EXIT_BAD_INPUT } else { EXIT_OK }
+}
+
+fn cmd_sweep(args: &SweepArgs) -> u8 {
+    let s = match load(&args.file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let parsed = crate::sweep::parse_range(&args.seeds).and_then(|r| {
+        args.shard
+            .as_deref()
+            .map_or(Ok((0, 1)), crate::sweep::parse_shard)
+            .map(|sh| (r, sh))
+    });
+    let (range, shard) = match parsed {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let seeds = crate::sweep::shard_seeds(range, shard);
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
+    let file = args.file.to_string_lossy().into_owned();
+    let bar = indicatif::ProgressBar::new(seeds.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} seeds  {per_sec}  {msg}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    let mut failures = 0;
+    let mut lines = String::new();
+    let clock = crate::wall::Stopwatch::start();
+    let results = crate::sweep::run_seeds(&s, &file, &seeds, jobs, |r| {
+        if !r.ok {
+            failures += 1;
+            bar.println(format!(
+                "seed {} FAILED: {}   replay: {}",
+                r.seed,
+                r.failed.join(", "),
+                r.replay
+            ));
+        }
+        lines.push_str(&serde_json::to_string(r).expect("results serialize"));
+        lines.push('\n');
+        bar.set_message(format!("{failures} failed"));
+        bar.inc(1);
+    });
+    let secs = clock.seconds();
+    bar.finish_and_clear();
+    let mut summary = format!(
+        "sweep of {file}: seeds {}..{}, shard {}/{} ({} seeds)\n",
+        range.0,
+        range.1,
+        shard.0,
+        shard.1,
+        seeds.len()
+    );
+    summary.push_str(&crate::sweep::summarize(&results, Some((secs, jobs))));
+    if let Some(dir) = &args.out {
+        let written = std::fs::create_dir_all(dir)
+            .and_then(|()| {
+                write_atomic(&dir.join("results.jsonl"), |w| {
+                    w.write_all(lines.as_bytes())
+                })
+            })
+            .and_then(|()| {
+                write_atomic(&dir.join("summary.txt"), |w| {
+                    w.write_all(summary.as_bytes())
+                })
+            });
+        if let Err(e) = written {
+            eprintln!("error: cannot write to {}: {e}", dir.display());
+            return EXIT_BAD_INPUT;
+        }
+        summary.push_str(&format!(
+            "results: {}\n",
+            dir.join("results.jsonl").display()
+        ));
+    }
+    print!("{summary}");
+    if failures == 0 { EXIT_OK } else { EXIT_FAILED }
+}
+
+fn cmd_merge(args: &MergeArgs) -> u8 {
+    let mut results = Vec::new();
+    for input in &args.inputs {
+        let path = if input.is_dir() {
+            input.join("results.jsonl")
+        } else {
+            input.clone()
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", path.display());
+                return EXIT_BAD_INPUT;
+            }
+        };
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            match serde_json::from_str::<crate::sweep::SeedResult>(line) {
+                Ok(r) => results.push(r),
+                Err(e) => {
+                    eprintln!(
+                        "error: {}:{}: not a sweep result line: {e}",
+                        path.display(),
+                        i + 1
+                    );
+                    return EXIT_BAD_INPUT;
+                }
+            }
+        }
+    }
+    results.sort_by_key(|r| r.seed);
+    let before = results.len();
+    results.dedup_by_key(|r| r.seed);
+    if results.len() != before {
+        eprintln!("note: {} duplicate seed(s) ignored", before - results.len());
+    }
+    print!(
+        "merged {} result file(s)\n{}",
+        args.inputs.len(),
+        crate::sweep::summarize(&results, None)
+    );
+    if results.iter().all(|r| r.ok) {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
 }

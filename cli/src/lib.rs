@@ -8,4 +8,7 @@ pub mod output;
 pub mod runner;
 pub mod scenario;
 pub mod summary;
+pub mod swarm;
+pub mod sweep;
 pub mod toml_read;
+pub mod wall;

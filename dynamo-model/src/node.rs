@@ -760,14 +760,23 @@ impl DynamoNode {
             self.ae_cursor = (self.ae_cursor + 1) % pairs.len();
             self.stats.anti_entropy_rounds += 1;
             let root = self.tree(range as u32).root();
-            cx.send(peer, Msg::MerkleHashes { range: range as u32, level: 0, hashes: vec![(0, root)] });
+            cx.send(
+                peer,
+                Msg::MerkleHashes {
+                    range: range as u32,
+                    level: 0,
+                    hashes: vec![(0, root)],
+                },
+            );
         }
         cx.set_timer(self.cfg.anti_entropy_interval, Timer::AntiEntropy);
     }
 
     /// How long anti-entropy needs to compare every pair of every node once.
     pub fn anti_entropy_sweep_time(&self) -> sim_core::SimDuration {
-        sim_core::SimDuration(self.anti_entropy_pairs().len() as u64 * self.cfg.anti_entropy_interval.as_us())
+        sim_core::SimDuration(
+            self.anti_entropy_pairs().len() as u64 * self.cfg.anti_entropy_interval.as_us(),
+        )
     }
 
     fn on_merkle_hashes(

@@ -3,6 +3,30 @@
 
 use dynsim_tests::{rel, root, run_scenario};
 
+/// Traces longer than this are kept in the snapshot as their header, their
+/// length and a digest: a change still fails the test, and `dynsim run FILE
+/// --trace -` shows the whole trace. Shorter ones are kept in full, for review.
+const MAX_SNAPSHOT_TRACE_LINES: usize = 4_000;
+
+fn kept_trace(trace: &str) -> String {
+    let lines = trace.lines().count();
+    if lines <= MAX_SNAPSHOT_TRACE_LINES {
+        return trace.to_string();
+    }
+    let header: Vec<&str> = trace.lines().take_while(|l| l.starts_with('#')).collect();
+    let footer: Vec<&str> = trace
+        .lines()
+        .skip(header.len())
+        .filter(|l| l.starts_with('#'))
+        .collect();
+    let digest = dynamo_model::merkle::fnv1a(trace.as_bytes(), 0);
+    format!(
+        "{}\n... {lines} trace lines in all, FNV-1a digest {digest:016x} (too long to keep; see it with --trace -)\n{}",
+        header.join("\n"),
+        footer.join("\n")
+    )
+}
+
 // Each scenario meets its own expectations, replays byte for byte, and matches its snapshot.
 #[test]
 fn every_scenario() {
@@ -18,7 +42,10 @@ fn every_scenario() {
             );
         }
         assert!(ok, "{} is not as expected:\n{summary}", rel(path));
-        insta::assert_snapshot!(format!("{trace}\n---- summary ----\n{summary}"));
+        insta::assert_snapshot!(format!(
+            "{}\n---- summary ----\n{summary}",
+            kept_trace(&trace)
+        ));
     });
 }
 

@@ -1,0 +1,269 @@
+//! Swarm testing: each seed draws its own fault mix (which kinds are on,
+//! how often, partition shapes, crash and wipe counts, loss and duplication
+//! rates, latency spikes, clock skew) and its own workload, then runs a
+//! faulty phase, heals everything, and runs a quiet phase that must converge.
+//!
+//! The draw is a pure function of (scenario, seed), and it produces an
+//! explicit timeline, so `dynsim run FILE --seed S --swarm` replays a sweep's
+//! seed exactly, and `dynsim shrink` can cut it down step by step.
+
+use crate::scenario::{Action, Check, Scenario, Step};
+use dynamo_model::Ring;
+use dynamo_model::cluster::{Entry, KeyChoice, LoadSpec, Pacing};
+use sim_core::{Fault, NodeId, SimDuration, SimRng, SimTime, Stream};
+
+/// Every fault kind a swarm can switch on.
+pub const FAULT_KINDS: &[&str] = &[
+    "crash",
+    "wipe",
+    "partition",
+    "one-way",
+    "pause",
+    "loss",
+    "duplicate",
+    "slow",
+    "skew",
+];
+
+/// What one seed drew.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Fault kinds switched on for this seed.
+    pub kinds: Vec<&'static str>,
+    /// The realized faults, heal included, as timeline steps.
+    pub steps: Vec<Step>,
+    pub load: LoadSpec,
+    /// When the faulty phase ends and everything is healed.
+    pub heal_at: SimTime,
+    /// When the quiet phase (and the run) ends.
+    pub end: SimTime,
+}
+
+fn between(rng: &mut SimRng, lo: u64, hi: u64) -> u64 {
+    lo + rng.below(hi - lo + 1)
+}
+
+fn dur(rng: &mut SimRng, lo: SimDuration, hi: SimDuration) -> SimDuration {
+    SimDuration(between(rng, lo.as_us(), hi.as_us()))
+}
+
+/// How long after the heal the cluster gets to converge: anti-entropy must be
+/// able to compare every (range, peer) pair twice, hints and gossip must go
+/// round a few times, and stragglers must time out.
+pub fn quiet_time(s: &Scenario, seed: u64) -> SimDuration {
+    let c = &s.cluster;
+    let ring = Ring::build(c, &mut SimRng::new(seed, Stream::Setup));
+    let n = c.n as usize;
+    let mut max_pairs = 0;
+    for node in 0..c.nodes {
+        let mine = (0..ring.range_count())
+            .filter(|&r| ring.range_replicas(r, n).contains(&NodeId(node)))
+            .count();
+        max_pairs = max_pairs.max(mine * (n - 1));
+    }
+    let ae = if c.anti_entropy {
+        2 * max_pairs as u64 * c.anti_entropy_interval.as_us()
+    } else {
+        0
+    };
+    let periodic = 5 * c.hint_interval.as_us().max(c.gossip_interval.as_us());
+    SimDuration(ae + periodic + 2 * c.op_deadline.as_us() + 5_000_000)
+}
+
+/// Draws seed `seed`'s fault mix and workload for scenario `s`.
+pub fn draw(s: &Scenario, seed: u64) -> Plan {
+    let mut rng = SimRng::new(seed, Stream::Faults);
+    let nodes = s.cluster.nodes;
+    let fault_span = s.load.as_ref().map_or(SimDuration::from_secs(10), |l| {
+        SimDuration(l.stop.as_us().max(1_000_000))
+    });
+    let heal_at = SimTime::ZERO + fault_span;
+    let kinds: Vec<&'static str> = FAULT_KINDS
+        .iter()
+        .copied()
+        .filter(|_| rng.chance(0.5))
+        .collect();
+    let mut faults: Vec<(SimTime, Fault)> = Vec::new();
+    let node = |rng: &mut SimRng| NodeId(rng.below(u64::from(nodes)) as u32);
+    let window = |rng: &mut SimRng| {
+        let start = SimTime(rng.below(fault_span.as_us() * 4 / 5));
+        let len = dur(
+            rng,
+            SimDuration(fault_span.as_us() / 20),
+            SimDuration(fault_span.as_us() / 4),
+        );
+        (start, (start + len).min(heal_at))
+    };
+    for &kind in &kinds {
+        // At most one wipe per seed: with W >= 2 an acknowledged write then always survives somewhere.
+        let count = if kind == "wipe" {
+            1
+        } else {
+            between(&mut rng, 1, 3)
+        };
+        for _ in 0..count {
+            let (from, to) = window(&mut rng);
+            match kind {
+                "crash" | "wipe" => {
+                    let n = node(&mut rng);
+                    faults.push((
+                        from,
+                        Fault::Crash {
+                            node: n,
+                            wipe_disk: kind == "wipe",
+                        },
+                    ));
+                    faults.push((to, Fault::Restart { node: n }));
+                }
+                "partition" => {
+                    let mut all: Vec<NodeId> = (0..nodes).map(NodeId).collect();
+                    rng.shuffle(&mut all);
+                    let cut = between(&mut rng, 1, u64::from(nodes.max(2)) - 1) as usize;
+                    let (a, b) = all.split_at(cut.min(all.len()));
+                    faults.push((
+                        from,
+                        Fault::Partition {
+                            groups: vec![a.to_vec(), b.to_vec()],
+                        },
+                    ));
+                    faults.push((to, Fault::Heal));
+                }
+                "one-way" => {
+                    let (a, b) = (node(&mut rng), node(&mut rng));
+                    faults.push((
+                        from,
+                        Fault::OneWay {
+                            from: vec![a],
+                            to: vec![b],
+                        },
+                    ));
+                    faults.push((to, Fault::Heal));
+                }
+                "pause" => {
+                    let n = node(&mut rng);
+                    faults.push((from, Fault::Pause { node: n }));
+                    faults.push((to, Fault::Resume { node: n }));
+                }
+                "loss" => {
+                    let p = 0.01 + 0.19 * rng.unit();
+                    faults.push((
+                        from,
+                        Fault::Loss {
+                            p: (p * 1000.0).round() / 1000.0,
+                        },
+                    ));
+                    faults.push((to, Fault::Loss { p: 0.0 }));
+                }
+                "duplicate" => {
+                    let p = 0.01 + 0.19 * rng.unit();
+                    faults.push((
+                        from,
+                        Fault::Duplicate {
+                            p: (p * 1000.0).round() / 1000.0,
+                        },
+                    ));
+                    faults.push((to, Fault::Duplicate { p: 0.0 }));
+                }
+                "slow" => {
+                    let n = node(&mut rng);
+                    let extra = SimDuration::from_ms(between(&mut rng, 1, 300));
+                    faults.push((from, Fault::Slow { node: n, extra }));
+                    faults.push((
+                        to,
+                        Fault::Slow {
+                            node: n,
+                            extra: SimDuration::ZERO,
+                        },
+                    ));
+                }
+                "skew" => {
+                    let n = node(&mut rng);
+                    let skew_us = between(&mut rng, 0, 200_000) as i64 - 100_000;
+                    faults.push((from, Fault::ClockSkew { node: n, skew_us }));
+                }
+                _ => unreachable!("listed in FAULT_KINDS"),
+            }
+        }
+    }
+    // Heal everything at the end of the faulty phase.
+    faults.push((heal_at, Fault::Heal));
+    faults.push((heal_at, Fault::Loss { p: 0.0 }));
+    faults.push((heal_at, Fault::Duplicate { p: 0.0 }));
+    for n in 0..nodes {
+        let node = NodeId(n);
+        faults.push((heal_at, Fault::Restart { node }));
+        faults.push((heal_at, Fault::Resume { node }));
+        faults.push((
+            heal_at,
+            Fault::Slow {
+                node,
+                extra: SimDuration::ZERO,
+            },
+        ));
+        faults.push((heal_at, Fault::ClockSkew { node, skew_us: 0 }));
+    }
+    // A stable sort keeps draw order among faults at the same time.
+    faults.sort_by_key(|(t, _)| *t);
+    let steps = faults
+        .into_iter()
+        .map(|(at, f)| Step {
+            at,
+            line: 0,
+            action: Action::Fault(f),
+        })
+        .collect();
+
+    let mut wl = SimRng::new(seed, Stream::Custom(7));
+    let load = match &s.load {
+        Some(l) => LoadSpec {
+            stop: heal_at,
+            ..l.clone()
+        },
+        None => LoadSpec {
+            clients: between(&mut wl, 2, 6) as u32,
+            pacing: Pacing::Closed {
+                think: SimDuration::from_ms(between(&mut wl, 1, 20)),
+            },
+            keys: between(&mut wl, 3, 30) as u32,
+            key_choice: if wl.chance(0.5) {
+                KeyChoice::Uniform
+            } else {
+                KeyChoice::Zipf { exponent: 0.99 }
+            },
+            read_fraction: 0.3 + 0.4 * wl.unit(),
+            read_modify_write: wl.chance(0.75),
+            entry: Entry::Random,
+            start: SimTime::ZERO,
+            stop: heal_at,
+            max_ops: None,
+        },
+    };
+    let end = heal_at + quiet_time(s, seed);
+    Plan {
+        kinds,
+        steps,
+        load,
+        heal_at,
+        end,
+    }
+}
+
+/// The scenario a sweep runs for one seed: the base scenario's cluster and
+/// network, the drawn faults as its timeline, the drawn load, and only the
+/// checker failures it declares (as for a last-write-wins base, which must
+/// lose writes). Its own steps and other expectations are replaced; with
+/// faults, every other checker must pass or be skipped.
+pub fn apply(s: &Scenario, plan: &Plan) -> Scenario {
+    Scenario {
+        steps: plan.steps.clone(),
+        load: Some(plan.load.clone()),
+        duration: SimDuration(plan.end.as_us()),
+        expects: s
+            .expects
+            .iter()
+            .filter(|e| matches!(&e.check, Check::Checker { verdict, .. } if verdict == "fail"))
+            .cloned()
+            .collect(),
+        ..s.clone()
+    }
+}
