@@ -1,19 +1,19 @@
 //! The one place dynsim reads a wall clock: to report how fast a sweep or
 //! benchmark ran. Nothing simulated ever sees it.
-
-#[expect(
+#![expect(
     clippy::disallowed_types,
+    clippy::disallowed_methods,
     reason = "timing a sweep for its speed report, outside any simulation"
 )]
-pub struct Stopwatch(std::time::Instant);
+
+use std::time::Instant;
+
+/// Measures elapsed wall time.
+pub struct Stopwatch(Instant);
 
 impl Stopwatch {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "timing a sweep for its speed report, outside any simulation"
-    )]
     pub fn start() -> Stopwatch {
-        Stopwatch(std::time::Instant::now())
+        Stopwatch(Instant::now())
     }
 
     pub fn seconds(&self) -> f64 {
