@@ -119,6 +119,7 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         nodes: cluster.nodes(),
         up: &up,
         faults: s.has_faults(),
+        always_judge_reads: s.always_judge_reads,
         truth: &truth,
     });
     let staleness = truth::staleness(cluster.history(), &truth);

@@ -97,6 +97,8 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     pub load: Option<LoadSpec>,
     pub expects: Vec<Expect>,
+    /// `[checks] quorum_reads = "always"`: judge every get, whatever R, W and faults.
+    pub always_judge_reads: bool,
 }
 
 impl Scenario {
@@ -125,6 +127,7 @@ const TOP: &[&str] = &[
     "steps",
     "load",
     "expect",
+    "checks",
 ];
 const CLUSTER: &[&str] = &[
     "nodes",
@@ -151,6 +154,7 @@ const CLUSTER: &[&str] = &[
     "merkle_depth",
     "vclock_max_entries",
     "forward_to_owner",
+    "inject_bug",
 ];
 const NETWORK: &[&str] = &[
     "latency",
@@ -325,6 +329,19 @@ fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
         None => Some(None),
     };
     let expects = read_expects(c, root, nodes, &names, &steps);
+    let mut always_judge_reads = false;
+    if let Some(t) = root.table(c, "checks") {
+        t.only(c, &["quorum_reads"]);
+        match t.str(c, "quorum_reads").as_deref() {
+            None | Some("auto") => {}
+            Some("always") => always_judge_reads = true,
+            Some(other) => c.err(
+                t.span_of("quorum_reads"),
+                t.field("quorum_reads"),
+                format!("unknown mode {other:?}; valid modes are \"auto\" (only when R + W > N and no fault) and \"always\""),
+            ),
+        }
+    }
 
     let last_step = steps.iter().map(|s| s.at).max().unwrap_or(SimTime::ZERO);
     let last_expect = expects
@@ -362,6 +379,7 @@ fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
         steps,
         load: load?,
         expects,
+        always_judge_reads,
     })
 }
 
@@ -490,6 +508,18 @@ fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> {
             .u32(c, "vclock_max_entries")
             .unwrap_or(d.vclock_max_entries),
         forward_to_owner: t.bool(c, "forward_to_owner").unwrap_or(d.forward_to_owner),
+        bug: t.str(c, "inject_bug").and_then(|name| {
+            let bug = dynamo_model::config::Bug::from_name(&name);
+            if bug.is_none() {
+                let valid = dynamo_model::config::Bug::NAMES.join(", ");
+                c.err(
+                    t.span_of("inject_bug"),
+                    t.field("inject_bug"),
+                    format!("unknown bug {name:?}; injectable bugs are {valid}"),
+                );
+            }
+            bug
+        }),
     };
     if structural_ok {
         // Whole-config rules, reported at the field they are most about.

@@ -38,6 +38,34 @@ pub enum Versioning {
     LastWriteWins,
 }
 
+/// A deliberate bug, for negative tests that prove a checker catches it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bug {
+    /// A get coordinator returns every replica's versions as they came, without reconciling them.
+    UnreconciledReads,
+    /// Preference lists take the next N tokens, without skipping a node already listed.
+    DuplicateReplicas,
+}
+
+impl Bug {
+    pub const NAMES: &'static [&'static str] = &["unreconciled-reads", "duplicate-replicas"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Bug::UnreconciledReads => "unreconciled-reads",
+            Bug::DuplicateReplicas => "duplicate-replicas",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Bug> {
+        match name {
+            "unreconciled-reads" => Some(Bug::UnreconciledReads),
+            "duplicate-replicas" => Some(Bug::DuplicateReplicas),
+            _ => None,
+        }
+    }
+}
+
 /// The whole cluster's configuration. `Default` holds every default.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterConfig {
@@ -77,6 +105,8 @@ pub struct ClusterConfig {
     /// wherever it lands, like a client-side load balancer without
     /// partition awareness would (still with a preference-list quorum).
     pub forward_to_owner: bool,
+    /// A deliberate bug for negative tests; `None` in every real scenario.
+    pub bug: Option<Bug>,
 }
 
 impl Default for ClusterConfig {
@@ -102,6 +132,7 @@ impl Default for ClusterConfig {
             merkle_depth: 3,
             vclock_max_entries: 10,
             forward_to_owner: true,
+            bug: None,
         }
     }
 }
@@ -264,9 +295,13 @@ impl ClusterConfig {
             Versioning::LastWriteWins => "last-write-wins",
         };
         let onoff = |b: bool| if b { "on" } else { "off" };
+        let bug = self
+            .bug
+            .map(|b| format!(" INJECTED-BUG={}", b.name()))
+            .unwrap_or_default();
         vec![
             format!(
-                "cluster nodes={} N={} R={} W={} keys={scheme} tokens={tokens} versioning={versioning} vclock_max_entries={}",
+                "cluster nodes={} N={} R={} W={} keys={scheme} tokens={tokens} versioning={versioning} vclock_max_entries={}{bug}",
                 self.nodes, self.n, self.r, self.w, self.vclock_max_entries
             ),
             format!(

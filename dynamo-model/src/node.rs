@@ -427,7 +427,7 @@ impl DynamoNode {
                     acks: got,
                 },
                 Work::Get => {
-                    let versions = reconciled(op, self.cfg.versioning);
+                    let versions = reconciled(op, self.cfg.versioning, self.cfg.bug);
                     Reply::Got {
                         context: merged_clock(&versions),
                         versions,
@@ -469,7 +469,7 @@ impl DynamoNode {
 
     /// Sends the reconciled versions to every owner that answered with something older (§5).
     fn read_repair(&mut self, op: &Op, cx: Cx) {
-        let newest = reconciled(op, self.cfg.versioning);
+        let newest = reconciled(op, self.cfg.versioning, self.cfg.bug);
         if newest.is_empty() {
             return;
         }
@@ -899,8 +899,15 @@ fn request_msg(op: OpTag, key: &Key, work: &Work, hint: Option<NodeId>) -> Msg {
 }
 
 /// Every answered replica's versions, reconciled.
-fn reconciled(op: &Op, mode: Versioning) -> Vec<Version> {
+fn reconciled(op: &Op, mode: Versioning, bug: Option<crate::config::Bug>) -> Vec<Version> {
     let mut out = Vec::new();
+    if bug == Some(crate::config::Bug::UnreconciledReads) {
+        // The injected bug: hand back whatever the replicas said, duplicates and stale versions included.
+        for t in op.targets.iter().filter(|t| t.slot == Slot::Answered) {
+            out.extend(t.versions.iter().cloned());
+        }
+        return out;
+    }
     for t in op.targets.iter().filter(|t| t.slot == Slot::Answered) {
         reconcile_all(&mut out, &t.versions, mode);
     }

@@ -119,7 +119,15 @@ impl Ring {
                 }
             }
         }
-        Ring::from_tokens(cfg.key_scheme.clone(), cfg.nodes, tokens)
+        let mut ring = Ring::from_tokens(cfg.key_scheme.clone(), cfg.nodes, tokens);
+        if cfg.bug == Some(crate::config::Bug::DuplicateReplicas) {
+            // The injected bug: walks list token owners without skipping repeats.
+            let t = ring.tokens.len();
+            ring.walks = (0..t)
+                .map(|start| (0..t).map(|k| ring.tokens[(start + k) % t].1).collect())
+                .collect();
+        }
+        ring
     }
 
     /// Builds a ring from explicit (position, owner) tokens.
