@@ -36,6 +36,20 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Combine the results.jsonl files of several sweep shards into one summary.
     Merge(MergeArgs),
+    /// Turn a failing sweep seed into the smallest explicit scenario that still fails the same checker.
+    Shrink(ShrinkArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ShrinkArgs {
+    /// The sweep's base scenario.
+    pub file: PathBuf,
+    /// The failing seed (as a sweep reported it).
+    #[arg(long)]
+    pub seed: u64,
+    /// Where to write the shrunk scenario (default: <name>-seed<S>-shrunk.toml).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -129,6 +143,7 @@ pub fn run_command(cmd: Command) -> u8 {
         Command::Ring(args) => cmd_ring(&args),
         Command::Sweep(args) => cmd_sweep(&args),
         Command::Merge(args) => cmd_merge(&args),
+        Command::Shrink(args) => cmd_shrink(&args),
     }
 }
 
@@ -438,4 +453,54 @@ fn cmd_merge(args: &MergeArgs) -> u8 {
     } else {
         EXIT_FAILED
     }
+}
+
+fn cmd_shrink(args: &ShrinkArgs) -> u8 {
+    let s = match load(&args.file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let bar = indicatif::ProgressBar::new_spinner();
+    let found = crate::shrink::shrink(&s, args.seed, |steps, runs| {
+        bar.set_message(format!("{steps} steps left after {runs} runs"));
+        bar.tick();
+    });
+    bar.finish_and_clear();
+    let Some(found) = found else {
+        eprintln!(
+            "error: seed {} of {} fails no checker; there is nothing to shrink",
+            args.seed,
+            args.file.display()
+        );
+        return EXIT_BAD_INPUT;
+    };
+    let path = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}-seed{}-shrunk.toml", s.name, args.seed)));
+    let text = format!(
+        "# Shrunk by `dynsim shrink {} --seed {}`: {} of {} steps left; it still fails {}.\n# Replay: dynsim run {} --trace -\n{}",
+        args.file.display(),
+        args.seed,
+        found.smallest.steps.len(),
+        found.original_steps,
+        found.checker,
+        path.display(),
+        crate::write::to_toml(&found.smallest)
+    );
+    if let Err(e) = write_atomic(&path, |w| w.write_all(text.as_bytes())) {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        return EXIT_BAD_INPUT;
+    }
+    println!(
+        "seed {} fails {}: explicit run of {} steps shrunk to {} steps in {} runs ({} nodes)\nwrote {}",
+        args.seed,
+        found.checker,
+        found.original_steps,
+        found.smallest.steps.len(),
+        found.runs,
+        found.smallest.cluster.nodes,
+        path.display()
+    );
+    EXIT_OK
 }

@@ -603,6 +603,9 @@ fn param_us(c: &mut Collector, t: &Tbl, key: &str) -> Option<f64> {
         return None;
     };
     let s = s.trim();
+    if s == "0" {
+        return Some(0.0);
+    }
     let (num, scale) = if let Some(n) = s.strip_suffix("us") {
         (n, 1.0)
     } else if let Some(n) = s.strip_suffix("ms") {
@@ -837,12 +840,12 @@ fn read_client(c: &mut Collector, t: &Tbl) -> Option<ClientId> {
         return Some(ClientId(0));
     };
     match s.strip_prefix('c').and_then(|d| d.parse::<u32>().ok()) {
-        Some(i) if i < 100 => Some(ClientId(i)),
+        Some(i) if i < 10_000 => Some(ClientId(i)),
         _ => {
             c.err(
                 t.span_of("client"),
                 t.field("client"),
-                format!("unknown client {s}; explicit clients are c0..c99"),
+                format!("unknown client {s}; explicit clients are c0..c9999"),
             );
             None
         }

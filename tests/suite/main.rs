@@ -4,4 +4,5 @@
 mod cli;
 mod malformed;
 mod scenarios;
+mod sweep;
 mod tidy;

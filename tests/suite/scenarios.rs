@@ -60,3 +60,27 @@ fn readme_example_is_valid() {
     let report = dynsim::runner::run(&s, s.seed, false);
     assert!(report.as_expected(), "{}", dynsim::summary::render(&report));
 }
+
+fn without_lines(mut s: dynsim::scenario::Scenario) -> dynsim::scenario::Scenario {
+    for st in &mut s.steps {
+        st.line = 0;
+    }
+    for e in &mut s.expects {
+        e.line = 0;
+    }
+    s
+}
+
+// Writing any scenario as TOML and reading it back gives the same scenario (what `shrink` relies on).
+#[test]
+fn scenarios_round_trip_through_toml() {
+    std::env::set_current_dir(root()).expect("workspace root");
+    for path in dynsim_tests::toml_files(&root().join("scenarios")) {
+        let name = rel(&path);
+        let s = dynsim::scenario::load(&name).unwrap();
+        let text = dynsim::write::to_toml(&s);
+        let back = dynsim::scenario::parse(&name, &text)
+            .unwrap_or_else(|d| panic!("{name} written back does not parse:\n{d}\n{text}"));
+        assert_eq!(without_lines(back), without_lines(s), "{name}");
+    }
+}
