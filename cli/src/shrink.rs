@@ -178,24 +178,27 @@ pub fn shrink(s: &Scenario, seed: u64, mut progress: impl FnMut(usize, usize)) -
             break;
         }
         let size = len.div_ceil(chunks);
-        let mut reduced = false;
-        for c in 0..chunks {
+        // Try dropping each chunk in turn; keep the first drop that still fails.
+        let reduced = (0..chunks).find_map(|c| {
             let (lo, hi) = (c * size, ((c + 1) * size).min(len));
             if lo >= hi {
-                continue;
+                return None;
             }
             let mut remove = vec![false; cur.steps.len()];
             for &i in &body[lo..hi] {
                 remove[i] = true;
             }
             let cand = without(&cur, &remove);
-            if still_fails(&cand) {
+            still_fails(&cand).then_some(cand)
+        });
+        let reduced = match reduced {
+            Some(cand) => {
                 cur = cand;
                 chunks = (chunks - 1).max(2);
-                reduced = true;
-                break;
+                true
             }
-        }
+            None => false,
+        };
         progress(cur.steps.len(), runs.get());
         if !reduced {
             if chunks >= len {
