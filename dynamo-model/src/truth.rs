@@ -8,18 +8,49 @@ use crate::cluster::{OpKind, OpRecord, Outcome};
 use crate::config::Versioning;
 use crate::version::Version;
 use sim_core::SimTime;
-use std::collections::BTreeSet;
-use std::rc::Rc;
+use std::collections::BTreeMap;
 
-/// For every operation in a history, the set of put ids it has causally seen
-/// (a put includes itself).
+/// For every operation in a history, the puts of its key it has causally
+/// seen (a put includes itself), as a bitset over the key's puts in issue order.
 pub struct Truth<'a> {
     history: &'a [OpRecord],
-    seen: Vec<Rc<BTreeSet<u64>>>,
+    /// For each op: its key's index in `puts_of`.
+    key_of: Vec<usize>,
+    /// For each put: its ordinal among its key's puts.
+    ordinal: Vec<usize>,
+    /// For each key: the history indices of its puts, in issue order.
+    puts_of: Vec<Vec<usize>>,
+    seen: Vec<Vec<u64>>,
+}
+
+fn set_bit(bits: &mut [u64], i: usize) {
+    bits[i / 64] |= 1 << (i % 64);
+}
+
+fn union(into: &mut [u64], from: &[u64]) {
+    for (a, b) in into.iter_mut().zip(from) {
+        *a |= *b;
+    }
 }
 
 impl<'a> Truth<'a> {
     pub fn new(history: &'a [OpRecord]) -> Truth<'a> {
+        let mut keys: BTreeMap<&crate::ring::Key, usize> = BTreeMap::new();
+        let mut key_of = Vec::with_capacity(history.len());
+        let mut ordinal = vec![usize::MAX; history.len()];
+        let mut puts_of: Vec<Vec<usize>> = Vec::new();
+        for (i, op) in history.iter().enumerate() {
+            let next = keys.len();
+            let k = *keys.entry(&op.key).or_insert(next);
+            if k == puts_of.len() {
+                puts_of.push(Vec::new());
+            }
+            key_of.push(k);
+            if op.kind == OpKind::Put {
+                ordinal[i] = puts_of[k].len();
+                puts_of[k].push(i);
+            }
+        }
         // A put depends on its context's get, which ended before the put started; a get
         // depends on the puts whose versions it returned, which started before it ended.
         // Processing puts by start time and gets by end time (puts first on a tie)
@@ -33,42 +64,56 @@ impl<'a> Truth<'a> {
             })
             .collect();
         order.sort();
-        let empty = Rc::new(BTreeSet::new());
-        let mut seen: Vec<Rc<BTreeSet<u64>>> = vec![empty.clone(); history.len()];
+        let words = |k: usize| puts_of[k].len().div_ceil(64);
+        let mut seen: Vec<Vec<u64>> = (0..history.len())
+            .map(|i| vec![0; words(key_of[i])])
+            .collect();
         for (_, _, i) in order {
             let op = &history[i];
-            seen[i] = match op.kind {
+            let mut bits = vec![0u64; words(key_of[i])];
+            match op.kind {
                 OpKind::Put => {
-                    let mut s = op
-                        .context_from
-                        .map_or_else(BTreeSet::new, |g| (*seen[g]).clone());
-                    s.insert(op.id);
-                    Rc::new(s)
+                    // Only a context read from the same key carries causality for this key.
+                    if let Some(g) = op.context_from.filter(|&g| key_of[g] == key_of[i]) {
+                        union(&mut bits, &seen[g]);
+                    }
+                    set_bit(&mut bits, ordinal[i]);
                 }
-                OpKind::Get => match &op.outcome {
-                    Outcome::GetOk { versions, .. } => {
-                        let mut s = BTreeSet::new();
+                OpKind::Get => {
+                    if let Outcome::GetOk { versions, .. } = &op.outcome {
                         for v in versions {
-                            if let Some(w) = index_of(history, v.write) {
-                                s.extend(seen[w].iter().copied());
+                            if let Some(w) =
+                                index_of(history, v.write).filter(|&w| key_of[w] == key_of[i])
+                            {
+                                union(&mut bits, &seen[w]);
                             }
                         }
-                        Rc::new(s)
                     }
-                    _ => empty.clone(),
-                },
-            };
+                }
+            }
+            seen[i] = bits;
         }
-        Truth { history, seen }
+        Truth {
+            history,
+            key_of,
+            ordinal,
+            puts_of,
+            seen,
+        }
     }
 
-    /// The put ids operation `index` has seen.
-    pub fn seen(&self, index: usize) -> &BTreeSet<u64> {
-        &self.seen[index]
+    /// Whether operation `index` has (causally) seen put `put` (a history index of the same key).
+    pub fn has_seen(&self, index: usize, put: usize) -> bool {
+        self.key_of[index] == self.key_of[put]
+            && self.ordinal[put] != usize::MAX
+            && self.seen[index]
+                .get(self.ordinal[put] / 64)
+                .is_some_and(|w| w & (1 << (self.ordinal[put] % 64)) != 0)
     }
 
-    fn seen_by_writer(&self, write: u64) -> Option<&BTreeSet<u64>> {
-        index_of(self.history, write).map(|i| &*self.seen[i])
+    /// The history indices of the puts of op `index`'s key, in issue order.
+    pub fn puts_of_key(&self, index: usize) -> &[usize] {
+        &self.puts_of[self.key_of[index]]
     }
 
     /// Whether a replica holding `held` keeps acknowledged put `p` or a version that supersedes it.
@@ -76,15 +121,15 @@ impl<'a> Truth<'a> {
     /// Vector clocks: superseded means written by a put that had (causally) seen `p`.
     /// Last write wins: also by any put that started after `p` was acknowledged.
     pub fn covers(&self, held: &[Version], p: &OpRecord, mode: Versioning) -> bool {
+        let Some(pi) = index_of(self.history, p.id) else {
+            return false;
+        };
         held.iter().any(|v| {
-            v.write == p.id
-                || self
-                    .seen_by_writer(v.write)
-                    .is_some_and(|s| s.contains(&p.id))
-                || (mode == Versioning::LastWriteWins
-                    && index_of(self.history, v.write).is_some_and(
-                        |w| matches!((self.history[w].start, p.end), (Some(s), Some(e)) if s > e),
-                    ))
+            v.write == p.id || index_of(self.history, v.write).is_some_and(|w| {
+                self.has_seen(w, pi)
+                    || (mode == Versioning::LastWriteWins
+                        && matches!((self.history[w].start, p.end), (Some(s), Some(e)) if s > e))
+            })
         })
     }
 }
@@ -114,16 +159,16 @@ pub fn staleness(history: &[OpRecord], truth: &Truth) -> Vec<Staleness> {
             continue;
         }
         let Some(start) = g.start else { continue };
-        let seen = truth.seen(gi);
         let mut k = 0;
         let mut newest: Option<SimTime> = None;
-        for p in history.iter().filter(|p| {
-            p.kind == OpKind::Put && p.key == g.key && matches!(p.outcome, Outcome::PutOk { .. })
-        }) {
-            let Some(end) = p.end else { continue };
+        for &pi in truth.puts_of_key(gi) {
+            let p = &history[pi];
+            let Some(end) = p.end.filter(|_| matches!(p.outcome, Outcome::PutOk { .. })) else {
+                continue;
+            };
             if end < start {
                 newest = newest.max(Some(end));
-                if !seen.contains(&p.id) {
+                if !truth.has_seen(gi, pi) {
                     k += 1;
                 }
             }
