@@ -107,6 +107,9 @@ pub struct RunArgs {
     /// Replace the timeline with the seed's swarm faults and workload, exactly as `sweep` runs it.
     #[arg(long)]
     pub swarm: bool,
+    /// Also write the trace in Chrome's trace-event JSON, one track per node (open it in ui.perfetto.dev).
+    #[arg(long, value_name = "PATH")]
+    pub chrome_trace: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -165,7 +168,7 @@ fn cmd_run(args: &RunArgs) -> u8 {
     } else {
         s
     };
-    let want_trace = args.trace.is_some() || args.check_determinism;
+    let want_trace = args.trace.is_some() || args.check_determinism || args.chrome_trace.is_some();
     let report = runner::run(&s, seed, want_trace);
     if args.check_determinism {
         let again = runner::run(&s, seed, true);
@@ -184,6 +187,13 @@ fn cmd_run(args: &RunArgs) -> u8 {
                 );
                 return EXIT_FAILED;
             }
+        }
+    }
+    if let Some(path) = &args.chrome_trace {
+        let trace = &report.cluster.sim.core.trace;
+        if let Err(e) = write_atomic(path, |w| crate::chrome::write(trace, &s.name, w)) {
+            eprintln!("error: cannot write the Chrome trace to {}: {e}", path.display());
+            return EXIT_BAD_INPUT;
         }
     }
     let trace_to_stdout = args.trace.as_deref() == Some("-");

@@ -14,3 +14,4 @@ pub mod sweep;
 pub mod toml_read;
 pub mod wall;
 pub mod write;
+pub mod chrome;
