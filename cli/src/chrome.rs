@@ -2,7 +2,7 @@
 //! (ui.perfetto.dev) and chrome://tracing open: one track per node and per
 //! client, client operations as spans, messages as flow arrows.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use sim_core::{Actor, Event, Trace};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -33,26 +33,47 @@ pub fn write(trace: &Trace, title: &str, w: &mut dyn Write) -> io::Result<()> {
     for r in &trace.records {
         let ts = r.time.as_us();
         let (pid, tid) = track(r.actor);
-        tracks.entry((pid, tid)).or_insert_with(|| r.actor.to_string());
+        tracks
+            .entry((pid, tid))
+            .or_insert_with(|| r.actor.to_string());
         let mut text = String::new();
         r.write_text(&mut text);
         let detail = text.get(34..).unwrap_or("").to_string();
         match &r.event {
-            Event::Send { msg, kind, arrives_us, .. } => {
-                events.push(slice(r.actor, ts, format!("send {kind}"), "message", json!({ "detail": detail })));
+            Event::Send {
+                msg,
+                kind,
+                arrives_us,
+                ..
+            } => {
+                events.push(slice(
+                    r.actor,
+                    ts,
+                    format!("send {kind}"),
+                    "message",
+                    json!({ "detail": detail }),
+                ));
                 if arrives_us.is_some() {
                     events.push(json!({ "ph": "s", "pid": pid, "tid": tid, "ts": ts, "id": msg, "name": kind, "cat": "message" }));
                 }
             }
             Event::Deliver { msg, kind, .. } => {
-                events.push(slice(r.actor, ts, format!("deliver {kind}"), "message", json!({ "detail": detail })));
+                events.push(slice(
+                    r.actor,
+                    ts,
+                    format!("deliver {kind}"),
+                    "message",
+                    json!({ "detail": detail }),
+                ));
                 events.push(json!({ "ph": "f", "bp": "e", "pid": pid, "tid": tid, "ts": ts, "id": msg, "name": kind, "cat": "message" }));
             }
             Event::Request { req, label, .. } => {
                 open.insert(*req, (ts, r.actor, label, detail));
             }
             Event::Reply { req, label, .. } => {
-                let (start, actor, _, asked) = open.remove(req).unwrap_or((ts, r.actor, label, String::new()));
+                let (start, actor, _, asked) =
+                    open.remove(req)
+                        .unwrap_or((ts, r.actor, label, String::new()));
                 let (pid, tid) = track(actor);
                 events.push(json!({
                     "ph": "X", "pid": pid, "tid": tid, "ts": start, "dur": (ts - start).max(1),
@@ -62,7 +83,13 @@ pub fn write(trace: &Trace, title: &str, w: &mut dyn Write) -> io::Result<()> {
             }
             _ => {
                 let name = r.kind().to_string();
-                events.push(slice(r.actor, ts, name, "event", json!({ "detail": detail })));
+                events.push(slice(
+                    r.actor,
+                    ts,
+                    name,
+                    "event",
+                    json!({ "detail": detail }),
+                ));
             }
         }
     }
@@ -77,6 +104,9 @@ pub fn write(trace: &Trace, title: &str, w: &mut dyn Write) -> io::Result<()> {
     }
     events.push(json!({ "ph": "M", "pid": NODES_PID, "name": "process_name", "args": { "name": format!("{title}: nodes") } }));
     events.push(json!({ "ph": "M", "pid": CLIENTS_PID, "name": "process_name", "args": { "name": format!("{title}: clients") } }));
-    serde_json::to_writer(&mut *w, &json!({ "traceEvents": events, "displayTimeUnit": "ms", "otherData": { "header": trace.header } }))?;
+    serde_json::to_writer(
+        &mut *w,
+        &json!({ "traceEvents": events, "displayTimeUnit": "ms", "otherData": { "header": trace.header } }),
+    )?;
     w.write_all(b"\n")
 }

@@ -38,6 +38,32 @@ pub enum Command {
     Merge(MergeArgs),
     /// Turn a failing sweep seed into the smallest explicit scenario that still fails the same checker.
     Shrink(ShrinkArgs),
+    /// Run parameter sweeps with many trials per point; write a table and an HTML report with plots.
+    Experiment(ExperimentArgs),
+    /// Serve a local web page to set parameters, run scenarios and experiments, and see the results.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExperimentArgs {
+    /// The experiment file (see experiments/README.md).
+    pub file: PathBuf,
+    /// Where to write results.csv, results.json and report.html (default: experiment-out/<name>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Override the number of trials per point.
+    #[arg(long)]
+    pub trials: Option<u64>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// The port to listen on.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// The address to bind; the default serves this machine only.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -147,6 +173,8 @@ pub fn run_command(cmd: Command) -> u8 {
         Command::Sweep(args) => cmd_sweep(&args),
         Command::Merge(args) => cmd_merge(&args),
         Command::Shrink(args) => cmd_shrink(&args),
+        Command::Experiment(args) => crate::experiment::cmd(&args),
+        Command::Serve(args) => crate::serve::cmd(&args),
     }
 }
 
@@ -192,7 +220,10 @@ fn cmd_run(args: &RunArgs) -> u8 {
     if let Some(path) = &args.chrome_trace {
         let trace = &report.cluster.sim.core.trace;
         if let Err(e) = write_atomic(path, |w| crate::chrome::write(trace, &s.name, w)) {
-            eprintln!("error: cannot write the Chrome trace to {}: {e}", path.display());
+            eprintln!(
+                "error: cannot write the Chrome trace to {}: {e}",
+                path.display()
+            );
             return EXIT_BAD_INPUT;
         }
     }

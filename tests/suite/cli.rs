@@ -141,8 +141,12 @@ fn ring_command() {
 fn chrome_trace_has_a_track_per_node() {
     let path = std::env::temp_dir().join(format!("dynsim-chrome-{}.json", std::process::id()));
     let p = path.to_str().unwrap();
-    assert_eq!(run(&["run", "scenarios/failure.toml", "-q", "--chrome-trace", p]), EXIT_OK);
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        run(&["run", "scenarios/failure.toml", "-q", "--chrome-trace", p]),
+        EXIT_OK
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let events = v["traceEvents"].as_array().unwrap();
     let threads: Vec<&str> = events
         .iter()
@@ -152,9 +156,16 @@ fn chrome_trace_has_a_track_per_node() {
     for n in ["n0", "n1", "n2", "n3"] {
         assert!(threads.contains(&n), "{threads:?}");
     }
-    let ops: Vec<&str> = events.iter().filter(|e| e["cat"] == "operation").map(|e| e["name"].as_str().unwrap()).collect();
+    let ops: Vec<&str> = events
+        .iter()
+        .filter(|e| e["cat"] == "operation")
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
     assert_eq!(ops, ["put#1", "get#2"]);
     let starts = events.iter().filter(|e| e["ph"] == "s").count();
     let finishes = events.iter().filter(|e| e["ph"] == "f").count();
-    assert!(starts > 0 && starts >= finishes, "{starts} flow starts, {finishes} ends");
+    assert!(
+        starts > 0 && starts >= finishes,
+        "{starts} flow starts, {finishes} ends"
+    );
 }

@@ -1,0 +1,290 @@
+//! Small, dependency-free SVG charts (line charts, CDFs, histograms) for the
+//! experiment reports and the web page. Output is a pure function of the
+//! data, formatted with fixed precision, so a report is byte-identical run to run.
+
+use std::fmt::Write as _;
+
+const W: f64 = 640.0;
+const H: f64 = 380.0;
+const LEFT: f64 = 70.0;
+const RIGHT: f64 = 170.0;
+const TOP: f64 = 40.0;
+const BOTTOM: f64 = 55.0;
+const COLORS: &[&str] = &[
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+    "#7f7f7f", "#bcbd22",
+];
+
+/// One named line.
+#[derive(Clone, Debug)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    /// Drawn dashed (for model predictions next to measurements).
+    pub dashed: bool,
+}
+
+impl Series {
+    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            name: name.into(),
+            points,
+            dashed: false,
+        }
+    }
+}
+
+/// A chart: axes, labels, and the lines to draw.
+#[derive(Clone, Debug, Default)]
+pub struct Chart {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<Series>,
+    /// Fixed y range; by default it spans the data (and 0).
+    pub y_range: Option<(f64, f64)>,
+    /// Draw points as markers too.
+    pub markers: bool,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Round tick steps: 1, 2 or 5 times a power of ten, about `n` of them over the span.
+pub fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    if !(hi > lo) {
+        return vec![lo];
+    }
+    let raw = (hi - lo) / n as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    (first..=last).map(|i| i as f64 * step).collect()
+}
+
+fn fmt_num(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if v.abs() >= 1000.0 || v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// Renders a line chart.
+pub fn line_chart(c: &Chart) -> String {
+    let pts = c.series.iter().flat_map(|s| s.points.iter());
+    let (mut x0, mut x1, mut y0, mut y1) =
+        (f64::INFINITY, f64::NEG_INFINITY, 0.0f64, f64::NEG_INFINITY);
+    for &(x, y) in pts {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if !x0.is_finite() {
+        (x0, x1, y1) = (0.0, 1.0, 1.0);
+    }
+    if x1 <= x0 {
+        x1 = x0 + 1.0;
+    }
+    if let Some((a, b)) = c.y_range {
+        (y0, y1) = (a, b);
+    }
+    if y1 <= y0 {
+        y1 = y0 + 1.0;
+    }
+    let pw = W - LEFT - RIGHT;
+    let ph = H - TOP - BOTTOM;
+    let sx = |x: f64| LEFT + (x - x0) / (x1 - x0) * pw;
+    let sy = |y: f64| TOP + ph - (y - y0) / (y1 - y0) * ph;
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = write!(o, r##"<rect width="{W}" height="{H}" fill="#fff"/>"##);
+    let _ = write!(
+        o,
+        r#"<text x="{}" y="22" font-size="14" font-weight="bold">{}</text>"#,
+        LEFT,
+        esc(&c.title)
+    );
+    for t in ticks(x0, x1, 8) {
+        let x = sx(t);
+        let _ = write!(
+            o,
+            r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#eee"/>"##,
+            TOP + ph
+        );
+        let _ = write!(
+            o,
+            r#"<text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            TOP + ph + 16.0,
+            fmt_num(t)
+        );
+    }
+    for t in ticks(y0, y1, 6) {
+        let y = sy(t);
+        let _ = write!(
+            o,
+            r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#eee"/>"##,
+            LEFT + pw
+        );
+        let _ = write!(
+            o,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            LEFT - 6.0,
+            y + 4.0,
+            fmt_num(t)
+        );
+    }
+    let _ = write!(
+        o,
+        r##"<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>"##
+    );
+    let _ = write!(
+        o,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+        LEFT + pw / 2.0,
+        H - 12.0,
+        esc(&c.x_label)
+    );
+    let _ = write!(
+        o,
+        r#"<text x="16" y="{:.1}" text-anchor="middle" transform="rotate(-90 16 {:.1})">{}</text>"#,
+        TOP + ph / 2.0,
+        TOP + ph / 2.0,
+        esc(&c.y_label)
+    );
+    for (i, s) in c.series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let path: Vec<String> = s
+            .points
+            .iter()
+            .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y.clamp(y0, y1))))
+            .collect();
+        let dash = if s.dashed {
+            r#" stroke-dasharray="6 4""#
+        } else {
+            ""
+        };
+        let _ = write!(
+            o,
+            r#"<polyline fill="none" stroke="{color}" stroke-width="2"{dash} points="{}"/>"#,
+            path.join(" ")
+        );
+        if c.markers {
+            for &(x, y) in &s.points {
+                let _ = write!(
+                    o,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{color}"/>"#,
+                    sx(x),
+                    sy(y.clamp(y0, y1))
+                );
+            }
+        }
+        let ly = TOP + 14.0 + 18.0 * i as f64;
+        let lx = LEFT + pw + 12.0;
+        let _ = write!(
+            o,
+            r#"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{color}" stroke-width="2"{dash}/>"#,
+            lx + 20.0
+        );
+        let _ = write!(
+            o,
+            r#"<text x="{}" y="{}">{}</text>"#,
+            lx + 26.0,
+            ly + 4.0,
+            esc(&s.name)
+        );
+    }
+    o.push_str("</svg>");
+    o
+}
+
+/// The empirical CDF of `values` as chart points (x = value, y = fraction <= x).
+pub fn cdf_points(values: &[f64]) -> Vec<(f64, f64)> {
+    let mut v: Vec<f64> = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len() as f64;
+    // At most ~400 points per line, keeping the exact tail.
+    let step = (v.len() / 400).max(1);
+    let mut out: Vec<(f64, f64)> = v
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % step == 0)
+        .map(|(i, x)| (*x, (i + 1) as f64 / n))
+        .collect();
+    if let Some(&last) = v.last() {
+        out.push((last, 1.0));
+    }
+    out
+}
+
+/// A histogram of `values` over `bins` equal bins as chart points (a step line).
+pub fn histogram_points(values: &[f64], bins: usize) -> Vec<(f64, f64)> {
+    if values.is_empty() {
+        return Vec::new();
+    }
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let width = if hi > lo {
+        (hi - lo) / bins as f64
+    } else {
+        1.0
+    };
+    let mut counts = vec![0u64; bins];
+    for &v in values {
+        let i = (((v - lo) / width) as usize).min(bins - 1);
+        counts[i] += 1;
+    }
+    let mut out = Vec::new();
+    for (i, c) in counts.iter().enumerate() {
+        let (a, b) = (lo + i as f64 * width, lo + (i + 1) as f64 * width);
+        out.push((a, *c as f64));
+        out.push((b, *c as f64));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Ticks are round numbers inside the range.
+    #[test]
+    fn round_ticks() {
+        assert_eq!(
+            ticks(0.0, 100.0, 5),
+            vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
+        );
+        assert_eq!(ticks(0.0, 1.0, 4), vec![0.0, 0.5, 1.0]);
+    }
+
+    // A chart names its series and escapes text; the same data gives the same bytes.
+    #[test]
+    fn chart_is_deterministic_and_escaped() {
+        let c = Chart {
+            title: "a < b".into(),
+            series: vec![Series::new("N=3 R=1 W=1", vec![(0.0, 0.5), (10.0, 1.0)])],
+            ..Chart::default()
+        };
+        let svg = line_chart(&c);
+        assert!(svg.contains("a &lt; b") && svg.contains("N=3 R=1 W=1"));
+        assert_eq!(svg, line_chart(&c));
+        assert_eq!(cdf_points(&[3.0, 1.0, 2.0]).last(), Some(&(3.0, 1.0)));
+    }
+}
