@@ -1,13 +1,1475 @@
-//! `dynsim experiment` (being written).
+//! `dynsim experiment`: parameter sweeps with many trials per point, written
+//! as a CSV and JSON table and as one self-contained HTML report with SVG
+//! charts. Five kinds of experiment cover DYNAMO.md section 14:
+//!
+//! - `latency`: per-operation latency for each (N, R, W), latency model and loss rate;
+//! - `staleness`: put a fresh value, wait a delay after it returns, read it back;
+//! - `pbs`: probability that a read t ms after a write commits sees it, next to
+//!   the PBS paper's WARS Monte-Carlo model of the same latencies;
+//! - `lww`: acknowledged set additions that survive concurrent read-modify-write
+//!   clients, last-write-wins against siblings merged by union;
+//! - `balance`: load-balance efficiency of token strategies S1 and S3 (paper Fig. 8).
 
-use crate::cli::ExperimentArgs;
+use crate::cli::{EXIT_BAD_INPUT, EXIT_OK, ExperimentArgs};
+use crate::diag::{Collector, Diags};
+use crate::output::write_atomic;
+use crate::scenario::{read_cluster, read_network};
+use crate::summary::{LatencyStats, percentile};
+use crate::svg::{self, Chart, Series};
+use crate::toml_read::Tbl;
+use dynamo_model::cluster::{Cluster, Entry, KeyChoice, LoadSpec, OpKind, Outcome, Pacing};
+use dynamo_model::msg::{Reply, Request};
+use dynamo_model::version::VClock;
+use dynamo_model::{ClusterConfig, DynamoNode, Ring, TokenStrategy, Versioning};
+use sim_core::{
+    ClientId, Core, Harness, Limits, NetConfig, NodeId, SimDuration, SimRng, SimTime, Stream,
+};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use toml::de::{DeTable, DeValue};
 
-pub fn cmd(_args: &ExperimentArgs) -> u8 {
-    eprintln!("error: dynsim experiment is not built yet");
-    crate::cli::EXIT_BAD_INPUT
+const KINDS: &[&str] = &["latency", "staleness", "pbs", "lww", "balance"];
+
+/// A validated experiment file.
+#[derive(Clone, Debug)]
+pub struct Experiment {
+    pub path: String,
+    pub name: String,
+    pub description: String,
+    pub kind: String,
+    pub seed: u64,
+    pub trials: u64,
+    /// What differs from the original setup, stated in the report.
+    pub deviations: String,
+    pub cluster: ClusterConfig,
+    /// Named network models; each point runs under each.
+    pub networks: Vec<(String, NetConfig)>,
+    pub quorums: Vec<(u32, u32, u32)>,
+    pub delays: Vec<SimDuration>,
+    pub losses: Vec<f64>,
+    pub tokens_per_node: Vec<u32>,
+    pub clients: Vec<u32>,
+    pub keys: u32,
+    /// `lww`: how many integers each client adds.
+    pub adds_per_client: u32,
 }
 
-/// Runs the experiment file at `path` and returns its self-contained HTML report.
+const TOP: &[&str] = &[
+    "name",
+    "description",
+    "kind",
+    "seed",
+    "trials",
+    "deviations",
+    "cluster",
+    "network",
+    "sweep",
+];
+const SWEEP: &[&str] = &[
+    "quorums",
+    "networks",
+    "delays",
+    "loss",
+    "tokens_per_node",
+    "clients",
+    "keys",
+    "adds_per_client",
+];
+
+/// Reads an experiment file; every problem is reported with its position.
+pub fn load(path: &str) -> Result<Experiment, Diags> {
+    let src = std::fs::read_to_string(path).map_err(|e| {
+        Diags(vec![crate::diag::Diag {
+            file: path.into(),
+            line: 0,
+            col: 0,
+            field: String::new(),
+            message: format!("cannot read the file: {e}"),
+        }])
+    })?;
+    let mut c = Collector::new(path, &src);
+    let (doc, errors) = DeTable::parse_recoverable(&src);
+    for e in &errors {
+        c.err(
+            e.span().unwrap_or(0..0),
+            "",
+            format!("TOML syntax: {}", e.message().trim().replace('\n', " ")),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(c.finish().expect_err("syntax errors were reported"));
+    }
+    let root = Tbl::new("", doc.get_ref(), doc.span());
+    let exp = read(&mut c, &root, path);
+    c.finish()?;
+    Ok(exp.expect("no problems were reported"))
+}
+
+fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experiment> {
+    root.only(c, TOP);
+    root.require(c, "name", "every experiment needs a name");
+    root.require(
+        c,
+        "kind",
+        &format!("which experiment; valid kinds are {}", KINDS.join(", ")),
+    );
+    root.require(c, "seed", "every experiment states its seed");
+    let name = root.str(c, "name");
+    let kind = root.str(c, "kind");
+    if let Some(k) = &kind {
+        if !KINDS.contains(&k.as_str()) {
+            c.err(
+                root.span_of("kind"),
+                "kind",
+                format!("unknown kind {k:?}; valid kinds are {}", KINDS.join(", ")),
+            );
+        }
+    }
+    let seed = root.u64(c, "seed");
+    let trials = root.int_in(c, "trials", 1, 10_000_000).unwrap_or(1_000) as u64;
+    let cluster = match root.table(c, "cluster") {
+        Some(t) => read_cluster(c, &t),
+        None => {
+            root.require(c, "cluster", "a [cluster] table as in a scenario");
+            None
+        }
+    };
+    let nodes = cluster.as_ref().map_or(0, |cl| cl.nodes);
+    let base_net = match root.table(c, "network") {
+        Some(t) => read_network(c, &t, nodes),
+        None => Some(NetConfig::default()),
+    };
+    let mut exp = Experiment {
+        path: path.to_string(),
+        name: name.unwrap_or_default(),
+        description: root.str(c, "description").unwrap_or_default(),
+        kind: kind.unwrap_or_default(),
+        seed: seed.unwrap_or(0),
+        trials,
+        deviations: root.str(c, "deviations").unwrap_or_default(),
+        cluster: cluster.clone().unwrap_or_default(),
+        networks: vec![("base".into(), base_net.clone().unwrap_or_default())],
+        quorums: Vec::new(),
+        delays: Vec::new(),
+        losses: Vec::new(),
+        tokens_per_node: Vec::new(),
+        clients: Vec::new(),
+        keys: 256,
+        adds_per_client: 20,
+    };
+    if let Some(sw) = root.table(c, "sweep") {
+        sw.only(c, SWEEP);
+        if let Some(arr) = sw.array(c, "quorums") {
+            for v in arr.iter() {
+                let nums: Option<Vec<u32>> = match v.get_ref() {
+                    DeValue::Array(items) => items
+                        .iter()
+                        .map(|i| {
+                            i.get_ref()
+                                .as_integer()
+                                .and_then(|n| u32::from_str_radix(n.as_str(), n.radix()).ok())
+                        })
+                        .collect(),
+                    _ => None,
+                };
+                match nums.as_deref() {
+                    Some(&[n, r, w]) => {
+                        let mut cfg = exp.cluster.clone();
+                        (cfg.n, cfg.r, cfg.w) = (n, r, w);
+                        for problem in cfg.validate() {
+                            c.err(
+                                v.span(),
+                                sw.field("quorums"),
+                                format!("[{n}, {r}, {w}]: {problem}"),
+                            );
+                        }
+                        exp.quorums.push((n, r, w));
+                    }
+                    _ => c.err(
+                        v.span(),
+                        sw.field("quorums"),
+                        "each quorum is [N, R, W], like [3, 2, 2]",
+                    ),
+                }
+            }
+        }
+        let nets = sw.tables(c, "networks");
+        if !nets.is_empty() {
+            exp.networks.clear();
+        }
+        for t in nets {
+            t.require(
+                c,
+                "name",
+                "each network model needs a name, like name = \"LNKD-SSD\"",
+            );
+            let name = t.str(c, "name").unwrap_or_default();
+            // The table holds network fields next to its name; read them as a network table.
+            let mut fields = t.table.clone();
+            fields.remove("name");
+            let inner = Tbl::new(t.path.clone(), &fields, t.span.clone());
+            if let Some(net) = read_network(c, &inner, nodes) {
+                exp.networks.push((name, net));
+            }
+        }
+        if let Some(ds) = sw.strings(c, "delays") {
+            for (d, span) in ds {
+                match SimDuration::parse(&d) {
+                    Ok(x) => exp.delays.push(x),
+                    Err(e) => c.err(span, sw.field("delays"), e),
+                }
+            }
+        }
+        if let Some(arr) = sw.array(c, "loss") {
+            for v in arr.iter() {
+                let p = match v.get_ref() {
+                    DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
+                    DeValue::Integer(i) => i.as_str().parse::<f64>().ok(),
+                    _ => None,
+                };
+                match p {
+                    Some(p) if (0.0..=1.0).contains(&p) => exp.losses.push(p),
+                    _ => c.err(
+                        v.span(),
+                        sw.field("loss"),
+                        "each loss rate is a probability from 0.0 to 1.0",
+                    ),
+                }
+            }
+        }
+        for (key, out) in [
+            ("tokens_per_node", &mut exp.tokens_per_node),
+            ("clients", &mut exp.clients),
+        ] {
+            if let Some(arr) = sw.array(c, key) {
+                for v in arr.iter() {
+                    match v
+                        .get_ref()
+                        .as_integer()
+                        .and_then(|n| u32::from_str_radix(n.as_str(), n.radix()).ok())
+                    {
+                        Some(n) if n > 0 => out.push(n),
+                        _ => c.err(v.span(), sw.field(key), "each value is a whole number >= 1"),
+                    }
+                }
+            }
+        }
+        if let Some(k) = sw.int_in(c, "keys", 1, 10_000_000) {
+            exp.keys = k as u32;
+        }
+        if let Some(k) = sw.int_in(c, "adds_per_client", 1, 100_000) {
+            exp.adds_per_client = k as u32;
+        }
+    }
+    let need = |c: &mut Collector, what: &str, empty: bool| {
+        if empty {
+            c.err(
+                root.span_of("sweep"),
+                "sweep",
+                format!("a {} experiment needs sweep.{what}", exp.kind),
+            );
+        }
+    };
+    match exp.kind.as_str() {
+        "latency" | "staleness" | "pbs" => need(c, "quorums", exp.quorums.is_empty()),
+        "lww" => need(c, "clients", exp.clients.is_empty()),
+        "balance" => need(c, "tokens_per_node", exp.tokens_per_node.is_empty()),
+        _ => {}
+    }
+    if matches!(exp.kind.as_str(), "staleness" | "pbs") {
+        need(c, "delays", exp.delays.is_empty());
+    }
+    if exp.losses.is_empty() {
+        exp.losses.push(exp.networks[0].1.loss);
+    }
+    cluster?;
+    base_net?;
+    Some(exp)
+}
+
+/// A result table: named columns, one row per measurement.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(cols: &[&str]) -> Table {
+        Table {
+            columns: cols.iter().map(ToString::to_string).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, row: Vec<String>) {
+        self.rows.push(row);
+    }
+
+    pub fn to_csv(&self) -> String {
+        let esc = |s: &str| {
+            if s.contains([',', '"', '\n']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_string()
+            }
+        };
+        let mut o = self
+            .columns
+            .iter()
+            .map(|c| esc(c))
+            .collect::<Vec<_>>()
+            .join(",");
+        o.push('\n');
+        for r in &self.rows {
+            o.push_str(&r.iter().map(|c| esc(c)).collect::<Vec<_>>().join(","));
+            o.push('\n');
+        }
+        o
+    }
+
+    pub fn to_json(&self) -> String {
+        let rows: Vec<serde_json::Value> = self
+            .rows
+            .iter()
+            .map(|r| {
+                let obj: serde_json::Map<String, serde_json::Value> = self
+                    .columns
+                    .iter()
+                    .zip(r)
+                    .map(|(k, v)| {
+                        let val = v
+                            .parse::<f64>()
+                            .ok()
+                            .and_then(serde_json::Number::from_f64)
+                            .map_or(
+                                serde_json::Value::String(v.clone()),
+                                serde_json::Value::Number,
+                            );
+                        (k.clone(), val)
+                    })
+                    .collect();
+                serde_json::Value::Object(obj)
+            })
+            .collect();
+        serde_json::to_string_pretty(&rows).expect("tables serialize")
+    }
+
+    fn to_html(&self) -> String {
+        let mut o = String::from("<table><thead><tr>");
+        for c in &self.columns {
+            let _ = write!(o, "<th>{}</th>", html(c));
+        }
+        o.push_str("</tr></thead><tbody>");
+        for r in &self.rows {
+            o.push_str("<tr>");
+            for v in r {
+                let _ = write!(o, "<td>{}</td>", html(v));
+            }
+            o.push_str("</tr>");
+        }
+        o.push_str("</tbody></table>");
+        o
+    }
+}
+
+fn html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// What an experiment produced.
+pub struct Outcome2 {
+    pub table: Table,
+    pub charts: Vec<(String, String)>,
+}
+
+fn ms(us: f64) -> String {
+    format!("{:.3}", us / 1_000.0)
+}
+
+fn quorum_label(q: (u32, u32, u32)) -> String {
+    format!("N={} R={} W={}", q.0, q.1, q.2)
+}
+
+fn with_quorum(base: &ClusterConfig, q: (u32, u32, u32)) -> ClusterConfig {
+    ClusterConfig {
+        n: q.0,
+        r: q.1,
+        w: q.2,
+        ..base.clone()
+    }
+}
+
+/// Runs the cluster until `done` holds (checked every simulated second), at most `cap` of simulated time.
+fn run_until_done(cluster: &mut Cluster, cap: SimDuration, done: impl Fn(&Cluster) -> bool) {
+    let end = cluster.now() + cap;
+    while !done(cluster) && cluster.now() < end {
+        let next = cluster.now() + SimDuration::from_secs(1);
+        cluster.run_until(next);
+    }
+}
+
+fn latency_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
+    let mut table = Table::new(&[
+        "network", "loss", "quorum", "op", "count", "ok", "mean_ms", "sd_ms", "p50_ms", "p99_ms",
+        "p999_ms",
+    ]);
+    let mut samples: Vec<(String, OpKind, f64, Vec<f64>)> = Vec::new();
+    for (net_name, net) in &e.networks {
+        for &loss in &e.losses {
+            for &q in &e.quorums {
+                bar.inc(1);
+                let net = NetConfig {
+                    loss,
+                    ..net.clone()
+                };
+                let mut cluster = Cluster::new(with_quorum(&e.cluster, q), &net, e.seed, false)
+                    .expect("validated");
+                let load = |read_fraction: f64, start: SimTime| LoadSpec {
+                    clients: 1,
+                    pacing: Pacing::Closed {
+                        think: SimDuration::ZERO,
+                    },
+                    keys: e.keys,
+                    key_choice: KeyChoice::Uniform,
+                    read_fraction,
+                    read_modify_write: false,
+                    entry: Entry::Random,
+                    start,
+                    stop: SimTime::MAX,
+                    max_ops: Some(e.trials),
+                };
+                // The seed project's order: all the gets, then all the puts.
+                cluster
+                    .add_load(load(1.0, SimTime::ZERO))
+                    .expect("valid load");
+                let all_done = |c: &Cluster, n: usize| {
+                    c.history().len() >= n
+                        && c.history().iter().all(|o| o.outcome != Outcome::Pending)
+                };
+                run_until_done(&mut cluster, SimDuration::from_secs(100_000), |c| {
+                    all_done(c, e.trials as usize)
+                });
+                let now = cluster.now();
+                cluster.add_load(load(0.0, now)).expect("valid load");
+                run_until_done(&mut cluster, SimDuration::from_secs(100_000), |c| {
+                    all_done(c, 2 * e.trials as usize)
+                });
+                for kind in [OpKind::Get, OpKind::Put] {
+                    let ops: Vec<_> = cluster
+                        .history()
+                        .iter()
+                        .filter(|o| o.kind == kind)
+                        .collect();
+                    let lat: Vec<u64> = ops
+                        .iter()
+                        .filter(|o| o.outcome.is_ok())
+                        .filter_map(|o| o.latency())
+                        .map(|d| d.as_us())
+                        .collect();
+                    let s = LatencyStats::of(lat.clone());
+                    table.push(vec![
+                        net_name.clone(),
+                        format!("{loss}"),
+                        quorum_label(q),
+                        kind.name().into(),
+                        ops.len().to_string(),
+                        lat.len().to_string(),
+                        ms(s.mean_us),
+                        ms(s.sd_us),
+                        ms(s.p50_us as f64),
+                        ms(s.p99_us as f64),
+                        ms(s.p999_us as f64),
+                    ]);
+                    let label = format!(
+                        "{}{}{}",
+                        quorum_label(q),
+                        if e.networks.len() > 1 {
+                            format!(", {net_name}")
+                        } else {
+                            String::new()
+                        },
+                        if e.losses.len() > 1 {
+                            format!(", loss {loss}")
+                        } else {
+                            String::new()
+                        }
+                    );
+                    samples.push((
+                        label,
+                        kind,
+                        loss,
+                        lat.iter().map(|&u| u as f64 / 1_000.0).collect(),
+                    ));
+                }
+            }
+        }
+    }
+    let mut charts = Vec::new();
+    for kind in [OpKind::Get, OpKind::Put] {
+        let first_loss = e.losses[0];
+        let mine: Vec<_> = samples
+            .iter()
+            .filter(|s| s.1 == kind && s.2 == first_loss)
+            .collect();
+        let hist: Vec<Series> = mine
+            .iter()
+            .map(|s| Series::new(s.0.clone(), svg::histogram_points(&s.3, 40)))
+            .collect();
+        let cdf: Vec<Series> = mine
+            .iter()
+            .map(|s| Series::new(s.0.clone(), svg::cdf_points(&s.3)))
+            .collect();
+        charts.push((
+            format!("{} latency histogram", kind.name()),
+            svg::line_chart(&Chart {
+                title: format!("{} latency histogram", kind.name()),
+                x_label: "latency (ms)".into(),
+                y_label: "operations".into(),
+                series: hist,
+                ..Chart::default()
+            }),
+        ));
+        charts.push((
+            format!("{} latency CDF", kind.name()),
+            svg::line_chart(&Chart {
+                title: format!("{} latency CDF", kind.name()),
+                x_label: "latency (ms)".into(),
+                y_label: "fraction of operations".into(),
+                series: cdf,
+                y_range: Some((0.0, 1.0)),
+                ..Chart::default()
+            }),
+        ));
+    }
+    if e.losses.len() > 1 {
+        for kind in [OpKind::Get, OpKind::Put] {
+            let mut series = Vec::new();
+            for (net_name, _) in &e.networks {
+                for &q in &e.quorums {
+                    for (pname, p) in [("p50", 0.5), ("p99", 0.99)] {
+                        let pts: Vec<(f64, f64)> = e
+                            .losses
+                            .iter()
+                            .filter_map(|&loss| {
+                                let label_q = quorum_label(q);
+                                samples
+                                    .iter()
+                                    .find(|s| {
+                                        s.1 == kind
+                                            && s.2 == loss
+                                            && s.0.starts_with(&label_q)
+                                            && (e.networks.len() == 1
+                                                || s.0.contains(net_name.as_str()))
+                                    })
+                                    .map(|s| {
+                                        let mut v: Vec<u64> =
+                                            s.3.iter().map(|x| (x * 1_000.0) as u64).collect();
+                                        v.sort_unstable();
+                                        (loss, percentile(&v, p) as f64 / 1_000.0)
+                                    })
+                            })
+                            .collect();
+                        series.push(Series {
+                            name: format!("{pname} {}", quorum_label(q)),
+                            points: pts,
+                            dashed: pname == "p99",
+                        });
+                    }
+                }
+            }
+            charts.push((
+                format!("{} latency percentiles against message loss", kind.name()),
+                svg::line_chart(&Chart {
+                    title: format!("{} latency against loss rate", kind.name()),
+                    x_label: "message loss probability".into(),
+                    y_label: "latency (ms)".into(),
+                    series,
+                    markers: true,
+                    ..Chart::default()
+                }),
+            ));
+        }
+    }
+    Outcome2 { table, charts }
+}
+
+/// Sequential put-then-read trials: each trial puts a fresh value, and once
+/// the put returns, reads after each delay (one read per delay, all in parallel).
+struct Trials {
+    rng: SimRng,
+    nodes: u32,
+    keys: u32,
+    key_scheme_integer: bool,
+    ring: Arc<Ring>,
+    delays: Vec<SimDuration>,
+    total: u64,
+    started: u64,
+    next_req: u64,
+    /// The trial in flight: its value, and the reads still out.
+    current: Option<(Arc<str>, usize)>,
+    /// Per delay: reads that saw the value, reads done.
+    seen: Vec<(u64, u64)>,
+    read_lat: Vec<u64>,
+    write_lat: Vec<u64>,
+    issued_at: std::collections::BTreeMap<u64, (SimTime, Option<usize>)>,
+    key: Option<dynamo_model::Key>,
+}
+
+impl Trials {
+    fn start_trial(&mut self, core: &mut Core<DynamoNode>) {
+        if self.started >= self.total {
+            return;
+        }
+        self.started += 1;
+        let k = (self.started - 1) % u64::from(self.keys);
+        let name = if self.key_scheme_integer {
+            k.to_string()
+        } else {
+            format!("key{k}")
+        };
+        let key = self.ring.key(&name).expect("valid key");
+        let value: Arc<str> = Arc::from(format!("v{}", self.started).as_str());
+        self.current = Some((value.clone(), self.delays.len()));
+        self.key = Some(key.clone());
+        let node = NodeId(self.rng.below(u64::from(self.nodes)) as u32);
+        self.next_req += 1;
+        self.issued_at.insert(self.next_req, (core.now(), None));
+        core.schedule_request(
+            core.now(),
+            ClientId(0),
+            node,
+            self.next_req,
+            Request::Put {
+                key,
+                value,
+                context: VClock::new(),
+            },
+        );
+    }
+}
+
+impl Harness<DynamoNode> for Trials {
+    fn on_reply(
+        &mut self,
+        core: &mut Core<DynamoNode>,
+        _client: ClientId,
+        req: u64,
+        _node: NodeId,
+        reply: Reply,
+    ) {
+        let Some((at, delay)) = self.issued_at.remove(&req) else {
+            return;
+        };
+        let lat = (core.now() - at).as_us();
+        match (delay, reply) {
+            (None, Reply::Put { .. }) => {
+                self.write_lat.push(lat);
+                for (i, d) in self.delays.iter().enumerate() {
+                    core.schedule_wake(core.now() + *d, ClientId(1 + i as u32), i as u64);
+                }
+            }
+            (None, _) => self.start_trial(core),
+            (Some(i), reply) => {
+                self.read_lat.push(lat);
+                let value = self.current.as_ref().map(|c| c.0.clone());
+                let saw = matches!(&reply, Reply::Got { versions, .. } if versions.iter().any(|v| Some(&v.value) == value.as_ref()));
+                self.seen[i].1 += 1;
+                self.seen[i].0 += u64::from(saw);
+                if let Some(cur) = &mut self.current {
+                    cur.1 -= 1;
+                    if cur.1 == 0 {
+                        self.current = None;
+                        self.start_trial(core);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_wake(&mut self, core: &mut Core<DynamoNode>, client: ClientId, tag: u64) {
+        let key = self.key.clone().expect("a trial is running");
+        let node = NodeId(self.rng.below(u64::from(self.nodes)) as u32);
+        self.next_req += 1;
+        self.issued_at
+            .insert(self.next_req, (core.now(), Some(tag as usize)));
+        core.schedule_request(
+            core.now(),
+            client,
+            node,
+            self.next_req,
+            Request::Get { key },
+        );
+    }
+}
+
+/// Runs `trials` put-then-read trials; returns per-delay (seen, reads) and read/write latencies.
+fn run_trials(
+    cfg: &ClusterConfig,
+    net: &NetConfig,
+    seed: u64,
+    trials: u64,
+    keys: u32,
+    delays: &[SimDuration],
+) -> (Vec<(u64, u64)>, Vec<u64>, Vec<u64>) {
+    let mut cluster = Cluster::new(cfg.clone(), net, seed, false).expect("validated");
+    let mut h = Trials {
+        rng: SimRng::new(seed, Stream::Workload),
+        nodes: cfg.nodes,
+        keys,
+        key_scheme_integer: matches!(cfg.key_scheme, dynamo_model::KeyScheme::Integer { .. }),
+        ring: cluster.ring.clone(),
+        delays: delays.to_vec(),
+        total: trials,
+        started: 0,
+        next_req: 0,
+        current: None,
+        seen: vec![(0, 0); delays.len()],
+        read_lat: Vec::new(),
+        write_lat: Vec::new(),
+        issued_at: std::collections::BTreeMap::new(),
+        key: None,
+    };
+    h.start_trial(&mut cluster.sim.core);
+    // Bounded: each trial has a deadline, so the run cannot hang.
+    let cap = SimTime::ZERO + SimDuration::from_secs(trials * 30 + 60);
+    while h.started < trials || h.current.is_some() {
+        let next = cluster.now() + SimDuration::from_secs(10);
+        cluster.sim.run(&mut h, Limits::until(next));
+        if cluster.now() >= cap {
+            break;
+        }
+    }
+    (h.seen, h.read_lat, h.write_lat)
+}
+
+fn staleness_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
+    let mut table = Table::new(&[
+        "network",
+        "quorum",
+        "delay_ms",
+        "trials",
+        "saw_new_value",
+        "percent",
+    ]);
+    let mut charts = Vec::new();
+    for (net_name, net) in &e.networks {
+        let mut series = Vec::new();
+        for &q in &e.quorums {
+            bar.inc(1);
+            // One read per trial, so each delay is its own run (reads must not overlap).
+            let mut pts = Vec::new();
+            for (i, d) in e.delays.iter().enumerate() {
+                let (seen, _, _) = run_trials(
+                    &with_quorum(&e.cluster, q),
+                    net,
+                    e.seed.wrapping_add(i as u64),
+                    e.trials,
+                    e.keys,
+                    &[*d],
+                );
+                let (ok, n) = seen[0];
+                let pct = 100.0 * ok as f64 / n.max(1) as f64;
+                table.push(vec![
+                    net_name.clone(),
+                    quorum_label(q),
+                    format!("{}", d.as_ms_f64()),
+                    n.to_string(),
+                    ok.to_string(),
+                    format!("{pct:.2}"),
+                ]);
+                pts.push((d.as_ms_f64(), pct));
+            }
+            series.push(Series::new(quorum_label(q), pts));
+        }
+        charts.push((
+            format!("fresh reads against delay ({net_name})"),
+            svg::line_chart(&Chart {
+                title: format!("gets that return the new value, latency {net_name}"),
+                x_label: "delay after the put returned (ms)".into(),
+                y_label: "% of gets".into(),
+                series,
+                y_range: Some((0.0, 100.0)),
+                markers: true,
+                x_range: None,
+            }),
+        ));
+    }
+    Outcome2 { table, charts }
+}
+
+/// The PBS paper's WARS model: a coordinator outside the replicas sends the
+/// write (W) to all N, commits at the W-th ack (A); a read sent t after commit
+/// (R) is answered (S) by the first R replicas to respond; it is consistent if
+/// one of them had received the write before the read request.
+fn wars(
+    net: &NetConfig,
+    n: usize,
+    r: usize,
+    w: usize,
+    trials: u64,
+    delays: &[SimDuration],
+    seed: u64,
+) -> (Vec<(u64, u64)>, Vec<u64>, Vec<u64>) {
+    let pick = |kind: &str| {
+        net.per_kind
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map_or(&net.latency, |(_, l)| l)
+            .clone()
+    };
+    let (lw, la, lr, ls) = (
+        pick("Replicate"),
+        pick("ReplicateAck"),
+        pick("Read"),
+        pick("ReadReply"),
+    );
+    let mut rng = SimRng::new(seed, Stream::Custom(9));
+    let mut seen = vec![(0u64, 0u64); delays.len()];
+    let (mut rl, mut wl) = (Vec::new(), Vec::new());
+    for _ in 0..trials {
+        let ws: Vec<f64> = (0..n).map(|_| lw.sample_us(&mut rng)).collect();
+        let mut acks: Vec<f64> = ws.iter().map(|x| x + la.sample_us(&mut rng)).collect();
+        acks.sort_by(f64::total_cmp);
+        let commit = acks[w - 1];
+        wl.push(commit.round() as u64);
+        for (i, d) in delays.iter().enumerate() {
+            let start = commit + d.as_us() as f64;
+            let mut replies: Vec<(f64, bool)> = ws
+                .iter()
+                .map(|&wi| {
+                    let req = lr.sample_us(&mut rng);
+                    (req + ls.sample_us(&mut rng), wi <= start + req)
+                })
+                .collect();
+            replies.sort_by(|a, b| a.0.total_cmp(&b.0));
+            rl.push(replies[r - 1].0.round() as u64);
+            seen[i].1 += 1;
+            seen[i].0 += u64::from(replies[..r].iter().any(|x| x.1));
+        }
+    }
+    (seen, rl, wl)
+}
+
+fn pbs_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
+    let mut table = Table::new(&[
+        "network",
+        "quorum",
+        "model",
+        "t_ms",
+        "reads",
+        "consistent",
+        "p_consistent",
+    ]);
+    let mut lat = Table::new(&[
+        "network",
+        "quorum",
+        "model",
+        "read_p999_ms",
+        "write_p999_ms",
+    ]);
+    let mut charts = Vec::new();
+    for (net_name, net) in &e.networks {
+        let mut series = Vec::new();
+        for &q in &e.quorums {
+            bar.inc(1);
+            let cfg = ClusterConfig {
+                read_repair: false,
+                ..with_quorum(&e.cluster, q)
+            };
+            let proto = run_trials(&cfg, net, e.seed, e.trials, e.keys, &e.delays);
+            let model = wars(
+                net,
+                q.0 as usize,
+                q.1 as usize,
+                q.2 as usize,
+                e.trials,
+                &e.delays,
+                e.seed,
+            );
+            for (mname, (seen, mut rl, mut wl)) in [("dynsim", proto), ("WARS", model)] {
+                rl.sort_unstable();
+                wl.sort_unstable();
+                lat.push(vec![
+                    net_name.clone(),
+                    quorum_label(q),
+                    mname.into(),
+                    ms(percentile(&rl, 0.999) as f64),
+                    ms(percentile(&wl, 0.999) as f64),
+                ]);
+                let mut pts = Vec::new();
+                for (i, d) in e.delays.iter().enumerate() {
+                    let (ok, n) = seen[i];
+                    let p = ok as f64 / n.max(1) as f64;
+                    table.push(vec![
+                        net_name.clone(),
+                        quorum_label(q),
+                        mname.into(),
+                        format!("{}", d.as_ms_f64()),
+                        n.to_string(),
+                        ok.to_string(),
+                        format!("{p:.4}"),
+                    ]);
+                    pts.push((d.as_ms_f64(), p));
+                }
+                if q.1 + q.2 <= q.0 {
+                    series.push(Series {
+                        name: format!("{} {mname}", quorum_label(q)),
+                        points: pts,
+                        dashed: mname == "WARS",
+                    });
+                }
+            }
+        }
+        for (zoom, range) in [("first 20 ms", Some((0.0, 20.0))), ("all delays", None)] {
+            charts.push((
+                format!("t-visibility ({net_name}), {zoom}"),
+                svg::line_chart(&Chart {
+                    title: format!("P(read t ms after commit sees the write), {net_name}"),
+                    x_label: "t after the write committed (ms)".into(),
+                    y_label: "probability of consistency".into(),
+                    series: series.clone(),
+                    y_range: Some((0.0, 1.0)),
+                    x_range: range,
+                    markers: true,
+                }),
+            ));
+        }
+    }
+    // Both tables in one: the latency rows follow the visibility rows.
+    table
+        .columns
+        .extend(["read_p999_ms".to_string(), "write_p999_ms".to_string()]);
+    for r in &mut table.rows {
+        r.extend([String::new(), String::new()]);
+    }
+    for r in lat.rows {
+        table.rows.push(vec![
+            r[0].clone(),
+            r[1].clone(),
+            r[2].clone(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            r[3].clone(),
+            r[4].clone(),
+        ]);
+    }
+    Outcome2 { table, charts }
+}
+
+/// Read-modify-write clients that add distinct integers to one set-valued key.
+struct SetAdders {
+    adds_each: u32,
+    think: SimDuration,
+    nodes: u32,
+    rng: SimRng,
+    key: dynamo_model::Key,
+    next_req: u64,
+    /// Per client: adds done, and the pending op (get or put with its integer).
+    done: Vec<u32>,
+    pending: std::collections::BTreeMap<u64, (u32, Option<u64>)>,
+    acked: Vec<u64>,
+    final_read: Option<Vec<u64>>,
+}
+
+fn parse_set(vs: &[dynamo_model::Version]) -> Vec<u64> {
+    let mut out: Vec<u64> = vs
+        .iter()
+        .flat_map(|v| {
+            v.value
+                .split(',')
+                .filter_map(|x| x.parse().ok())
+                .collect::<Vec<u64>>()
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+impl SetAdders {
+    fn get(&mut self, core: &mut Core<DynamoNode>, client: u32) {
+        self.next_req += 1;
+        self.pending.insert(self.next_req, (client, None));
+        let node = NodeId(self.rng.below(u64::from(self.nodes)) as u32);
+        core.schedule_request(
+            core.now(),
+            ClientId(client),
+            node,
+            self.next_req,
+            Request::Get {
+                key: self.key.clone(),
+            },
+        );
+    }
+}
+
+impl Harness<DynamoNode> for SetAdders {
+    fn on_reply(
+        &mut self,
+        core: &mut Core<DynamoNode>,
+        _c: ClientId,
+        req: u64,
+        _n: NodeId,
+        reply: Reply,
+    ) {
+        let Some((client, adding)) = self.pending.remove(&req) else {
+            return;
+        };
+        if client == u32::MAX {
+            if let Reply::Got { versions, .. } = reply {
+                self.final_read = Some(parse_set(&versions));
+            }
+            return;
+        }
+        match (adding, reply) {
+            (
+                None,
+                Reply::Got {
+                    versions, context, ..
+                },
+            ) => {
+                // Merge the siblings by union, add this client's next integer, write back with the context.
+                let mut set = parse_set(&versions);
+                let x = u64::from(client) * 1_000_000 + u64::from(self.done[client as usize]);
+                set.push(x);
+                let value: Vec<String> = set.iter().map(u64::to_string).collect();
+                self.next_req += 1;
+                self.pending.insert(self.next_req, (client, Some(x)));
+                let node = NodeId(self.rng.below(u64::from(self.nodes)) as u32);
+                let body = Request::Put {
+                    key: self.key.clone(),
+                    value: Arc::from(value.join(",").as_str()),
+                    context,
+                };
+                core.schedule_request(core.now(), ClientId(client), node, self.next_req, body);
+            }
+            (Some(x), Reply::Put { .. }) => {
+                self.acked.push(x);
+                self.done[client as usize] += 1;
+                if self.done[client as usize] < self.adds_each {
+                    core.schedule_wake(
+                        core.now() + self.think,
+                        ClientId(client),
+                        u64::from(client),
+                    );
+                }
+            }
+            // A failed get or put: try this add again after thinking.
+            _ => core.schedule_wake(core.now() + self.think, ClientId(client), u64::from(client)),
+        }
+    }
+
+    fn on_wake(&mut self, core: &mut Core<DynamoNode>, _client: ClientId, tag: u64) {
+        if tag == u64::MAX {
+            self.next_req += 1;
+            self.pending.insert(self.next_req, (u32::MAX, None));
+            core.schedule_request(
+                core.now(),
+                ClientId(9_999),
+                NodeId(0),
+                self.next_req,
+                Request::Get {
+                    key: self.key.clone(),
+                },
+            );
+        } else {
+            self.get(core, tag as u32);
+        }
+    }
+}
+
+fn lww_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
+    let mut table = Table::new(&[
+        "versioning",
+        "clients",
+        "runs",
+        "acknowledged_adds",
+        "surviving_adds",
+        "survival_percent",
+    ]);
+    let mut series = Vec::new();
+    for (mode, label) in [
+        (Versioning::VectorClock, "siblings merged by union"),
+        (Versioning::LastWriteWins, "last write wins"),
+    ] {
+        let mut pts = Vec::new();
+        for &clients in &e.clients {
+            bar.inc(1);
+            let (mut acked, mut kept) = (0usize, 0usize);
+            for run in 0..e.trials {
+                let cfg = ClusterConfig {
+                    versioning: mode,
+                    ..e.cluster.clone()
+                };
+                let seed = e.seed.wrapping_add(run);
+                let net = &e.networks[0].1;
+                let mut cluster = Cluster::new(cfg.clone(), net, seed, false).expect("validated");
+                let key = cluster
+                    .key(
+                        if matches!(cfg.key_scheme, dynamo_model::KeyScheme::Integer { .. }) {
+                            "1"
+                        } else {
+                            "set"
+                        },
+                    )
+                    .expect("valid key");
+                let mut h = SetAdders {
+                    adds_each: e.adds_per_client,
+                    think: SimDuration::from_ms(1),
+                    nodes: cfg.nodes,
+                    rng: SimRng::new(seed, Stream::Workload),
+                    key,
+                    next_req: 0,
+                    done: vec![0; clients as usize],
+                    pending: std::collections::BTreeMap::new(),
+                    acked: Vec::new(),
+                    final_read: None,
+                };
+                for c in 0..clients {
+                    h.get(&mut cluster.sim.core, c);
+                }
+                let cap = cluster.now() + SimDuration::from_secs(3_600);
+                while h.done.iter().any(|&d| d < h.adds_each) && cluster.now() < cap {
+                    let next = cluster.now() + SimDuration::from_secs(1);
+                    cluster.sim.run(&mut h, Limits::until(next));
+                }
+                // Let replication and repair settle, then read the set once.
+                let quiet = cluster.now() + SimDuration::from_secs(30);
+                cluster
+                    .sim
+                    .core
+                    .schedule_wake(quiet, ClientId(9_999), u64::MAX);
+                cluster
+                    .sim
+                    .run(&mut h, Limits::until(quiet + SimDuration::from_secs(5)));
+                let final_set = h.final_read.clone().unwrap_or_default();
+                acked += h.acked.len();
+                kept += h
+                    .acked
+                    .iter()
+                    .filter(|x| final_set.binary_search(x).is_ok())
+                    .count();
+            }
+            let pct = 100.0 * kept as f64 / acked.max(1) as f64;
+            table.push(vec![
+                label.into(),
+                clients.to_string(),
+                e.trials.to_string(),
+                acked.to_string(),
+                kept.to_string(),
+                format!("{pct:.2}"),
+            ]);
+            pts.push((f64::from(clients), pct));
+        }
+        series.push(Series::new(label, pts));
+    }
+    let chart = svg::line_chart(&Chart {
+        title: "acknowledged adds that survive in the final read".into(),
+        x_label: "concurrent read-modify-write clients".into(),
+        y_label: "% of acknowledged adds".into(),
+        series,
+        y_range: Some((0.0, 100.0)),
+        markers: true,
+        x_range: None,
+    });
+    Outcome2 {
+        table,
+        charts: vec![("lost updates".into(), chart)],
+    }
+}
+
+fn balance_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
+    let mut table = Table::new(&[
+        "strategy",
+        "tokens_per_node",
+        "rings",
+        "efficiency_mean",
+        "efficiency_min",
+    ]);
+    let mut series = Vec::new();
+    let nodes = e.cluster.nodes;
+    for (label, s3) in [
+        ("S1: T random tokens per node", false),
+        ("S3: Q = T x nodes equal partitions", true),
+    ] {
+        let mut pts = Vec::new();
+        for &t in &e.tokens_per_node {
+            bar.inc(1);
+            let tokens = if s3 {
+                TokenStrategy::EqualPartitions {
+                    partitions: t * nodes,
+                }
+            } else {
+                TokenStrategy::Random { tokens_per_node: t }
+            };
+            let cfg = ClusterConfig {
+                tokens,
+                ..e.cluster.clone()
+            };
+            let mut effs = Vec::new();
+            for run in 0..e.trials {
+                let ring = Ring::build(
+                    &cfg,
+                    &mut SimRng::new(e.seed.wrapping_add(run), Stream::Setup),
+                );
+                let mut load = vec![0u64; nodes as usize];
+                for k in 0..e.keys {
+                    let key = ring.key(&format!("key{k}")).expect("md5 keys");
+                    for n in ring.preference_list(&key, cfg.n as usize) {
+                        load[n.index()] += 1;
+                    }
+                }
+                let mean = load.iter().sum::<u64>() as f64 / f64::from(nodes);
+                let max = *load.iter().max().expect("nodes") as f64;
+                effs.push(mean / max);
+            }
+            let m = effs.iter().sum::<f64>() / effs.len() as f64;
+            let lo = effs.iter().copied().fold(f64::INFINITY, f64::min);
+            table.push(vec![
+                label.into(),
+                t.to_string(),
+                e.trials.to_string(),
+                format!("{m:.4}"),
+                format!("{lo:.4}"),
+            ]);
+            pts.push((f64::from(t), m));
+        }
+        series.push(Series::new(label, pts));
+    }
+    let chart = svg::line_chart(&Chart {
+        title: format!("load-balance efficiency (mean load / max load), {nodes} nodes"),
+        x_label: "tokens per node".into(),
+        y_label: "efficiency".into(),
+        series,
+        y_range: Some((0.0, 1.0)),
+        markers: true,
+        x_range: None,
+    });
+    Outcome2 {
+        table,
+        charts: vec![("load balance".into(), chart)],
+    }
+}
+
+fn points(e: &Experiment) -> u64 {
+    let nets = e.networks.len() as u64;
+    match e.kind.as_str() {
+        "latency" => nets * e.losses.len() as u64 * e.quorums.len() as u64,
+        "staleness" | "pbs" => nets * e.quorums.len() as u64,
+        "lww" => 2 * e.clients.len() as u64,
+        _ => 2 * e.tokens_per_node.len() as u64,
+    }
+}
+
+/// Runs an experiment.
+pub fn run(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
+    bar.set_length(points(e));
+    match e.kind.as_str() {
+        "latency" => latency_experiment(e, bar),
+        "staleness" => staleness_experiment(e, bar),
+        "pbs" => pbs_experiment(e, bar),
+        "lww" => lww_experiment(e, bar),
+        _ => balance_experiment(e, bar),
+    }
+}
+
+fn describe_net(net: &NetConfig) -> String {
+    let mut s = format!("latency {}", net.latency);
+    for (k, l) in &net.per_kind {
+        let _ = write!(s, "; {k} {l}");
+    }
+    let _ = write!(
+        s,
+        "; loss {}, duplicate {}, client latency {}",
+        net.loss, net.duplicate, net.client_latency
+    );
+    s
+}
+
+/// The self-contained HTML report (no network needed to view it).
+pub fn report(e: &Experiment, out: &Outcome2) -> String {
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{}</title><style>\
+         body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}\
+         table{{border-collapse:collapse;font-size:13px;margin:1em 0}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}\
+         th{{background:#f3f3f3}}code,pre{{background:#f6f6f6;padding:2px 4px}}figure{{margin:1em 0}}\
+         </style></head><body>",
+        html(&e.name)
+    );
+    let _ = write!(
+        o,
+        "<h1>Experiment: {}</h1><p>{}</p>",
+        html(&e.name),
+        html(&e.description)
+    );
+    let _ = write!(o, "<h2>Setup</h2><table>");
+    let mut params: Vec<(String, String)> = vec![
+        ("file".into(), e.path.clone()),
+        ("kind".into(), e.kind.clone()),
+        ("seed".into(), e.seed.to_string()),
+        ("trials per point".into(), e.trials.to_string()),
+        ("keys".into(), e.keys.to_string()),
+    ];
+    for (i, line) in e.cluster.describe().into_iter().enumerate() {
+        params.push((format!("cluster ({})", i + 1), line));
+    }
+    for (name, net) in &e.networks {
+        params.push((format!("network {name}"), describe_net(net)));
+    }
+    if !e.quorums.is_empty() {
+        params.push((
+            "quorums (N, R, W)".into(),
+            e.quorums
+                .iter()
+                .map(|q| format!("({}, {}, {})", q.0, q.1, q.2))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ));
+    }
+    if !e.delays.is_empty() {
+        params.push((
+            "delays".into(),
+            e.delays
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ));
+    }
+    if e.losses.len() > 1 {
+        params.push((
+            "loss rates".into(),
+            e.losses
+                .iter()
+                .map(|l| l.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+        ));
+    }
+    if !e.tokens_per_node.is_empty() {
+        params.push((
+            "tokens per node".into(),
+            e.tokens_per_node
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ));
+    }
+    if !e.clients.is_empty() {
+        params.push((
+            "clients".into(),
+            e.clients
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ));
+        params.push(("adds per client".into(), e.adds_per_client.to_string()));
+    }
+    for (k, v) in params {
+        let _ = write!(
+            o,
+            "<tr><th>{}</th><td style=\"text-align:left\">{}</td></tr>",
+            html(&k),
+            html(&v)
+        );
+    }
+    o.push_str("</table>");
+    let dev = if e.deviations.is_empty() {
+        "None stated.".to_string()
+    } else {
+        e.deviations.clone()
+    };
+    let _ = write!(
+        o,
+        "<h2>Deviations from the original setup</h2><p>{}</p>",
+        html(&dev)
+    );
+    o.push_str("<h2>Results</h2>");
+    for (caption, chart) in &out.charts {
+        let _ = write!(
+            o,
+            "<figure>{chart}<figcaption>{}</figcaption></figure>",
+            html(caption)
+        );
+    }
+    o.push_str(&out.table.to_html());
+    let _ = write!(
+        o,
+        "<p>Reproduce: <code>dynsim experiment {}</code></p></body></html>",
+        html(&e.path)
+    );
+    o
+}
+
+/// Runs the experiment at `path` and returns its HTML report (for `dynsim serve`).
 pub fn report_html(path: &str) -> Result<String, String> {
-    Err(format!("{path}: experiments are not built yet"))
+    let e = load(path).map_err(|d| d.to_string())?;
+    let out = run(&e, &indicatif::ProgressBar::hidden());
+    Ok(report(&e, &out))
+}
+
+/// `dynsim experiment FILE`.
+pub fn cmd(args: &ExperimentArgs) -> u8 {
+    let mut e = match load(&args.file.to_string_lossy()) {
+        Ok(e) => e,
+        Err(d) => {
+            eprintln!("{d}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    if let Some(t) = args.trials {
+        e.trials = t.max(1);
+    }
+    let dir: PathBuf = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("experiment-out").join(&e.name));
+    let bar = indicatif::ProgressBar::new(points(&e));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} points {msg}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(e.name.clone());
+    let clock = crate::wall::Stopwatch::start();
+    let out = run(&e, &bar);
+    bar.finish_and_clear();
+    let html = report(&e, &out);
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|()| {
+            write_atomic(&dir.join("results.csv"), |w| {
+                w.write_all(out.table.to_csv().as_bytes())
+            })
+        })
+        .and_then(|()| {
+            write_atomic(&dir.join("results.json"), |w| {
+                w.write_all(out.table.to_json().as_bytes())
+            })
+        })
+        .and_then(|()| write_atomic(&dir.join("report.html"), |w| w.write_all(html.as_bytes())));
+    if let Err(err) = written {
+        eprintln!("error: cannot write to {}: {err}", dir.display());
+        return EXIT_BAD_INPUT;
+    }
+    print!("{}", out.table.to_csv());
+    println!(
+        "{} points in {:.1}s; wrote {}",
+        points(&e),
+        clock.seconds(),
+        dir.join("report.html").display()
+    );
+    EXIT_OK
 }

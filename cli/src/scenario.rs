@@ -383,7 +383,7 @@ fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
     })
 }
 
-fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> {
+pub(crate) fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> {
     t.only(c, CLUSTER);
     let d = ClusterConfig::default();
     let before = c.diags.len();
@@ -572,7 +572,7 @@ fn read_versioning(c: &mut Collector, t: &Tbl) -> Versioning {
     }
 }
 
-fn read_latency(c: &mut Collector, parent: &Tbl, key: &str) -> Option<Latency> {
+pub(crate) fn read_latency(c: &mut Collector, parent: &Tbl, key: &str) -> Option<Latency> {
     let v = parent.get(key)?;
     let field = parent.field(key);
     match v.get_ref() {
@@ -753,7 +753,7 @@ fn latency_table(c: &mut Collector, t: &Tbl) -> Option<Latency> {
     Some(lat)
 }
 
-fn read_network(c: &mut Collector, t: &Tbl, nodes: u32) -> Option<NetConfig> {
+pub(crate) fn read_network(c: &mut Collector, t: &Tbl, nodes: u32) -> Option<NetConfig> {
     t.only(c, NETWORK);
     let mut net = NetConfig::default();
     if let Some(l) = read_latency(c, t, "latency") {

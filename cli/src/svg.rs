@@ -4,10 +4,10 @@
 
 use std::fmt::Write as _;
 
-const W: f64 = 640.0;
+const W: f64 = 780.0;
 const H: f64 = 380.0;
 const LEFT: f64 = 70.0;
-const RIGHT: f64 = 170.0;
+const RIGHT: f64 = 250.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 55.0;
 const COLORS: &[&str] = &[
@@ -43,6 +43,8 @@ pub struct Chart {
     pub series: Vec<Series>,
     /// Fixed y range; by default it spans the data (and 0).
     pub y_range: Option<(f64, f64)>,
+    /// Fixed x range (points outside are left out); by default it spans the data.
+    pub x_range: Option<(f64, f64)>,
     /// Draw points as markers too.
     pub markers: bool,
 }
@@ -56,7 +58,7 @@ fn esc(s: &str) -> String {
 
 /// Round tick steps: 1, 2 or 5 times a power of ten, about `n` of them over the span.
 pub fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    if !(hi > lo) {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return vec![lo];
     }
     let raw = (hi - lo) / n as f64;
@@ -85,7 +87,12 @@ fn fmt_num(v: f64) -> String {
 
 /// Renders a line chart.
 pub fn line_chart(c: &Chart) -> String {
-    let pts = c.series.iter().flat_map(|s| s.points.iter());
+    let visible = |x: f64| c.x_range.is_none_or(|(a, b)| x >= a && x <= b);
+    let pts = c
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|p| visible(p.0));
     let (mut x0, mut x1, mut y0, mut y1) =
         (f64::INFINITY, f64::NEG_INFINITY, 0.0f64, f64::NEG_INFINITY);
     for &(x, y) in pts {
@@ -96,6 +103,9 @@ pub fn line_chart(c: &Chart) -> String {
     }
     if !x0.is_finite() {
         (x0, x1, y1) = (0.0, 1.0, 1.0);
+    }
+    if let Some((a, b)) = c.x_range {
+        (x0, x1) = (a, b);
     }
     if x1 <= x0 {
         x1 = x0 + 1.0;
@@ -187,7 +197,7 @@ pub fn line_chart(c: &Chart) -> String {
             path.join(" ")
         );
         if c.markers {
-            for &(x, y) in &s.points {
+            for &(x, y) in s.points.iter().filter(|p| visible(p.0)) {
                 let _ = write!(
                     o,
                     r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{color}"/>"#,

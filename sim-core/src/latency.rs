@@ -213,7 +213,17 @@ fn std_normal_pdf(z: f64) -> f64 {
     libm::exp(-0.5 * z * z) / libm::sqrt(std::f64::consts::TAU)
 }
 
-/// Renders microseconds exactly and briefly: `10ms`, `235us`, `602.41us`.
+/// Renders microseconds briefly, to the nanosecond: `10ms`, `235us`, `602.41us`.
+pub fn fmt_us_short(us: f64) -> String {
+    if us >= 0.0 && us.fract() == 0.0 && us < 1e15 {
+        SimDuration(us as u64).to_string()
+    } else {
+        let s = format!("{us:.3}");
+        format!("{}us", s.trim_end_matches('0').trim_end_matches('.'))
+    }
+}
+
+/// Renders microseconds exactly (parses back to the same `f64`): `10ms`, `602.4096385542169us`.
 pub fn fmt_us(us: f64) -> String {
     if us >= 0.0 && us.fract() == 0.0 && us < 1e15 {
         SimDuration(us as u64).to_string()
@@ -225,21 +235,28 @@ pub fn fmt_us(us: f64) -> String {
 impl fmt::Display for Latency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Latency::Constant { us } => write!(f, "constant({})", fmt_us(*us)),
+            Latency::Constant { us } => write!(f, "constant({})", fmt_us_short(*us)),
             Latency::Uniform { min_us, max_us } => {
-                write!(f, "uniform({}..{})", fmt_us(*min_us), fmt_us(*max_us))
+                write!(
+                    f,
+                    "uniform({}..{})",
+                    fmt_us_short(*min_us),
+                    fmt_us_short(*max_us)
+                )
             }
             Latency::Normal { mean_us, sd_us } => {
                 write!(
                     f,
                     "normal(mean {}, sd {})",
-                    fmt_us(*mean_us),
-                    fmt_us(*sd_us)
+                    fmt_us_short(*mean_us),
+                    fmt_us_short(*sd_us)
                 )
             }
-            Latency::Exponential { mean_us } => write!(f, "exponential(mean {})", fmt_us(*mean_us)),
+            Latency::Exponential { mean_us } => {
+                write!(f, "exponential(mean {})", fmt_us_short(*mean_us))
+            }
             Latency::Pareto { scale_us, alpha } => {
-                write!(f, "pareto(xm {}, alpha {alpha})", fmt_us(*scale_us))
+                write!(f, "pareto(xm {}, alpha {alpha})", fmt_us_short(*scale_us))
             }
             Latency::Mixture(parts) => {
                 write!(f, "mixture(")?;
