@@ -184,6 +184,7 @@ pub fn line_chart(c: &Chart) -> String {
         let path: Vec<String> = s
             .points
             .iter()
+            .filter(|p| visible(p.0))
             .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y.clamp(y0, y1))))
             .collect();
         let dash = if s.dashed {

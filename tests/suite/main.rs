@@ -2,6 +2,7 @@
 //! determinism, the malformed-scenario corpus, the CLI, and tidy checks.
 
 mod cli;
+mod experiments;
 mod malformed;
 mod scenarios;
 mod sweep;

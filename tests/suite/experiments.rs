@@ -1,0 +1,160 @@
+//! Experiments: each file in experiments/ runs (with fewer trials), writes a
+//! self-contained report, and shows the behaviour the setup is about.
+
+use dynsim::experiment::{self, Experiment};
+use dynsim_tests::root;
+
+fn load(name: &str, trials: u64) -> Experiment {
+    std::env::set_current_dir(root()).expect("workspace root");
+    let mut e =
+        experiment::load(&format!("experiments/{name}.toml")).unwrap_or_else(|d| panic!("{d}"));
+    e.trials = trials;
+    e
+}
+
+fn col(t: &experiment::Table, name: &str) -> usize {
+    t.columns
+        .iter()
+        .position(|c| c == name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+}
+
+fn run(e: &Experiment) -> experiment::Outcome2 {
+    let out = experiment::run(e, &indicatif::ProgressBar::hidden());
+    let html = experiment::report(e, &out);
+    assert!(html.contains("<svg") && html.contains("Deviations from the original setup"));
+    // Self-contained: nothing is fetched (the only URL is the SVG namespace).
+    assert!(
+        !html.contains("src=") && !html.contains("<link"),
+        "the report loads nothing"
+    );
+    assert_eq!(
+        html.matches("http").count(),
+        html.matches("http://www.w3.org/2000/svg").count()
+    );
+    out
+}
+
+// The seed latency table: with a fixed 10 ms latency, W = 3 puts wait for a round trip to two other replicas.
+#[test]
+fn seed_latency() {
+    let out = run(&load("seed_latency", 200));
+    let t = &out.table;
+    let put_w3 = t
+        .rows
+        .iter()
+        .find(|r| r[col(t, "quorum")] == "N=4 R=1 W=3" && r[col(t, "op")] == "put")
+        .unwrap();
+    let p50: f64 = put_w3[col(t, "p50_ms")].parse().unwrap();
+    assert!((20.0..=30.0).contains(&p50), "p50 {p50}");
+    assert_eq!(t.rows.len(), 4);
+}
+
+// Staleness: a strict quorum (R + W > N) always reads the new value; R = W = 1 sometimes does not at delay 0.
+#[test]
+fn seed_staleness() {
+    let out = run(&load("seed_staleness", 100));
+    let t = &out.table;
+    let pct = |q: &str, d: &str| -> Vec<f64> {
+        t.rows
+            .iter()
+            .filter(|r| {
+                r[0].starts_with("uniform")
+                    && r[col(t, "quorum")] == q
+                    && r[col(t, "delay_ms")] == d
+            })
+            .map(|r| r[col(t, "percent")].parse().unwrap())
+            .collect()
+    };
+    assert!(pct("N=4 R=2 W=3", "0").iter().all(|&p| p == 100.0));
+    assert!(pct("N=4 R=1 W=1", "0").iter().all(|&p| p < 90.0));
+    assert!(
+        pct("N=4 R=1 W=1", "100").iter().all(|&p| p == 100.0),
+        "uniform latency is at most 100 ms"
+    );
+}
+
+// PBS: strict quorums are always consistent in both models; partial quorums become consistent as t grows.
+#[test]
+fn pbs_t_visibility() {
+    let out = run(&load("pbs_t_visibility", 100));
+    let t = &out.table;
+    let p = |q: &str, model: &str, ms: &str| -> f64 {
+        let r = t
+            .rows
+            .iter()
+            .find(|r| {
+                r[col(t, "quorum")] == q
+                    && r[col(t, "model")] == model
+                    && r[col(t, "t_ms")] == ms
+                    && r[0] == "LNKD-DISK"
+            })
+            .unwrap();
+        r[col(t, "p_consistent")].parse().unwrap()
+    };
+    for model in ["dynsim", "WARS"] {
+        assert_eq!(p("N=3 R=2 W=2", model, "0"), 1.0);
+        assert!(p("N=3 R=1 W=1", model, "0") < p("N=3 R=1 W=1", model, "200"));
+    }
+    assert_eq!(p("N=3 R=1 W=1", "WARS", "200"), 1.0);
+}
+
+// Last write wins loses acknowledged adds under concurrency; siblings merged by union lose none.
+#[test]
+fn lww_lost_updates() {
+    let out = run(&load("lww_lost_updates", 2));
+    let t = &out.table;
+    for r in &t.rows {
+        let pct: f64 = r[col(t, "survival_percent")].parse().unwrap();
+        let clients: u32 = r[col(t, "clients")].parse().unwrap();
+        if r[0].starts_with("siblings") || clients == 1 {
+            assert_eq!(pct, 100.0, "{r:?}");
+        } else if clients >= 4 {
+            assert!(pct < 90.0, "{r:?}");
+        }
+    }
+}
+
+// Load balance: equal partitions balance better than random tokens, and random tokens improve with more of them.
+#[test]
+fn load_balance() {
+    let mut e = load("load_balance", 3);
+    e.keys = 5_000;
+    let out = run(&e);
+    let t = &out.table;
+    let eff = |s: &str, tpn: &str| -> f64 {
+        t.rows
+            .iter()
+            .find(|r| r[0].starts_with(s) && r[col(t, "tokens_per_node")] == tpn)
+            .unwrap()[col(t, "efficiency_mean")]
+        .parse()
+        .unwrap()
+    };
+    assert!(eff("S3", "1") > eff("S1", "1"));
+    assert!(eff("S1", "128") > eff("S1", "1"));
+}
+
+// Latency percentiles grow with the loss rate (a lost message costs a request timeout).
+#[test]
+fn latency_under_loss() {
+    let out = run(&load("latency_under_loss", 300));
+    let t = &out.table;
+    let p99 = |loss: &str| -> f64 {
+        t.rows
+            .iter()
+            .find(|r| {
+                r[col(t, "loss")] == loss
+                    && r[col(t, "quorum")] == "N=3 R=1 W=3"
+                    && r[col(t, "op")] == "put"
+            })
+            .unwrap()[col(t, "p99_ms")]
+        .parse()
+        .unwrap()
+    };
+    assert!(p99("0.2") > p99("0") + 50.0);
+    assert!(
+        out.charts
+            .iter()
+            .any(|(caption, _)| caption.contains("against message loss"))
+    );
+}
