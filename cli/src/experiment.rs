@@ -16,7 +16,7 @@ use crate::output::write_atomic;
 use crate::scenario::{read_cluster, read_network};
 use crate::summary::{LatencyStats, percentile};
 use crate::svg::{self, Chart, Series};
-use crate::toml_read::Tbl;
+use crate::toml_read::{read_document, read_file, Tbl};
 use dynamo_model::cluster::{Cluster, Entry, KeyChoice, LoadSpec, OpKind, Outcome, Pacing};
 use dynamo_model::msg::{Reply, Request};
 use dynamo_model::version::VClock;
@@ -27,7 +27,7 @@ use sim_core::{
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use toml::de::{DeTable, DeValue};
+use toml::de::DeValue;
 
 const KINDS: &[&str] = &["latency", "staleness", "pbs", "lww", "balance"];
 
@@ -79,31 +79,7 @@ const SWEEP: &[&str] = &[
 
 /// Reads an experiment file; every problem is reported with its position.
 pub fn load(path: &str) -> Result<Experiment, Diags> {
-    let src = std::fs::read_to_string(path).map_err(|e| {
-        Diags(vec![crate::diag::Diag {
-            file: path.into(),
-            line: 0,
-            col: 0,
-            field: String::new(),
-            message: format!("cannot read the file: {e}"),
-        }])
-    })?;
-    let mut c = Collector::new(path, &src);
-    let (doc, errors) = DeTable::parse_recoverable(&src);
-    for e in &errors {
-        c.err(
-            e.span().unwrap_or(0..0),
-            "",
-            format!("TOML syntax: {}", e.message().trim().replace('\n', " ")),
-        );
-    }
-    if !errors.is_empty() {
-        return Err(c.finish().expect_err("syntax errors were reported"));
-    }
-    let root = Tbl::new("", doc.get_ref(), doc.span());
-    let exp = read(&mut c, &root, path);
-    c.finish()?;
-    Ok(exp.expect("no problems were reported"))
+    read_document(path, &read_file(path)?, |c, root| read(c, root, path))
 }
 
 fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experiment> {

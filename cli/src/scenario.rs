@@ -2,7 +2,7 @@
 //! in the file at once. `scenarios/README.md` documents the format.
 
 use crate::diag::{Collector, Diags};
-use crate::toml_read::{Tbl, closest};
+use crate::toml_read::{Tbl, closest, read_document, read_file};
 use dynamo_model::cluster::{Entry, KeyChoice, LoadSpec, OpKind, Pacing};
 use dynamo_model::msg::Msg;
 use dynamo_model::{ClusterConfig, KeyScheme, TokenStrategy, Versioning};
@@ -11,7 +11,7 @@ use sim_core::{
 };
 use std::collections::BTreeMap;
 use std::ops::Range;
-use toml::de::{DeTable, DeValue};
+use toml::de::DeValue;
 
 /// A client operation step.
 #[derive(Clone, Debug, PartialEq)]
@@ -226,35 +226,12 @@ const DISTS: &[&str] = &[
 
 /// Reads and validates a scenario file.
 pub fn load(path: &str) -> Result<Scenario, Diags> {
-    let src = std::fs::read_to_string(path).map_err(|e| {
-        Diags(vec![crate::diag::Diag {
-            file: path.to_string(),
-            line: 0,
-            col: 0,
-            field: String::new(),
-            message: format!("cannot read the file: {e}"),
-        }])
-    })?;
-    parse(path, &src)
+    parse(path, &read_file(path)?)
 }
 
 /// Parses and validates scenario text; `file` names it in messages.
 pub fn parse(file: &str, src: &str) -> Result<Scenario, Diags> {
-    let mut c = Collector::new(file, src);
-    let (doc, errors) = DeTable::parse_recoverable(src);
-    for e in &errors {
-        let span = e.span().unwrap_or(0..0);
-        let msg = e.message().trim().replace('\n', " ");
-        c.err(span, "", format!("TOML syntax: {msg}"));
-    }
-    if !errors.is_empty() {
-        // Reading a half-parsed document would report confusing follow-on problems.
-        return Err(c.finish().expect_err("syntax errors were reported"));
-    }
-    let root = Tbl::new("", doc.get_ref(), doc.span());
-    let scenario = read(&mut c, &root);
-    c.finish()?;
-    Ok(scenario.expect("no problems were reported, so the scenario is complete"))
+    read_document(file, src, |c, root| read(c, root))
 }
 
 fn node_ref(c: &mut Collector, t: &Tbl, key: &str, nodes: u32) -> Option<NodeId> {

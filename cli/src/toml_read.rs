@@ -325,6 +325,39 @@ impl<'a, 'i> Tbl<'a, 'i> {
     }
 }
 
+/// Reads a TOML file's text, reports every syntax problem, and hands the
+/// document's root table to `read`, which reports its own problems through
+/// the collector. All of a file's problems come back together.
+pub fn read_document<T>(file: &str, src: &str, read: impl FnOnce(&mut Collector, &Tbl) -> Option<T>) -> Result<T, crate::diag::Diags> {
+    let mut c = Collector::new(file, src);
+    let (doc, errors) = DeTable::parse_recoverable(src);
+    for e in &errors {
+        let span = e.span().unwrap_or(0..0);
+        c.err(span, "", format!("TOML syntax: {}", e.message().trim().replace('\n', " ")));
+    }
+    if !errors.is_empty() {
+        // Reading a half-parsed document would report confusing follow-on problems.
+        return Err(c.finish().expect_err("syntax errors were reported"));
+    }
+    let root = Tbl::new("", doc.get_ref(), doc.span());
+    let value = read(&mut c, &root);
+    c.finish()?;
+    Ok(value.expect("no problems were reported, so the value is complete"))
+}
+
+/// Reads a file for [`read_document`]; a missing file is a problem at 0:0.
+pub fn read_file(path: &str) -> Result<String, crate::diag::Diags> {
+    std::fs::read_to_string(path).map_err(|e| {
+        crate::diag::Diags(vec![crate::diag::Diag {
+            file: path.to_string(),
+            line: 0,
+            col: 0,
+            field: String::new(),
+            message: format!("cannot read the file: {e}"),
+        }])
+    })
+}
+
 /// The allowed word closest to `word` by edit distance, if it is close enough to be a likely typo.
 pub fn closest<'a>(word: &str, allowed: &[&'a str]) -> Option<&'a str> {
     allowed

@@ -10,7 +10,7 @@ use crate::ring::{Key, Ring};
 use crate::version::{
     Actor, Stamp, VClock, Version, merged_clock, reconcile, reconcile_all, same_versions,
 };
-use sim_core::{ClientId, Context, Input, NodeId, TimerId};
+use sim_core::{ClientId, Context, Input, NodeId, TimerId, Traced};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -215,7 +215,7 @@ impl DynamoNode {
                 Self::note(cx, "forward", || {
                     format!(
                         "{}#{req} -> {owner} ({me} is not in the top {n})",
-                        request_label(&request)
+                        request.label()
                     )
                 });
                 cx.send(
@@ -873,13 +873,6 @@ impl DynamoNode {
                 },
             );
         }
-    }
-}
-
-fn request_label(r: &Request) -> &'static str {
-    match r {
-        Request::Get { .. } => "get",
-        Request::Put { .. } => "put",
     }
 }
 
