@@ -62,7 +62,8 @@ pub fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
         return vec![lo];
     }
     let raw = (hi - lo) / n as f64;
-    let mag = 10f64.powf(raw.log10().floor());
+    // libm, not std: the tick positions (and so the SVG bytes) must not depend on the platform's math library.
+    let mag = libm::pow(10.0, libm::floor(libm::log10(raw)));
     let step = [1.0, 2.0, 5.0, 10.0]
         .iter()
         .map(|m| m * mag)
