@@ -16,7 +16,7 @@ use crate::output::write_atomic;
 use crate::scenario::{read_cluster, read_network};
 use crate::summary::{LatencyStats, percentile};
 use crate::svg::{self, Chart, Series};
-use crate::toml_read::{read_document, read_file, Tbl};
+use crate::toml_read::{Tbl, read_document, read_file};
 use dynamo_model::cluster::{Cluster, Entry, KeyChoice, LoadSpec, OpKind, Outcome, Pacing};
 use dynamo_model::msg::{Reply, Request};
 use dynamo_model::version::VClock;

@@ -231,7 +231,7 @@ pub fn load(path: &str) -> Result<Scenario, Diags> {
 
 /// Parses and validates scenario text; `file` names it in messages.
 pub fn parse(file: &str, src: &str) -> Result<Scenario, Diags> {
-    read_document(file, src, |c, root| read(c, root))
+    read_document(file, src, read)
 }
 
 fn node_ref(c: &mut Collector, t: &Tbl, key: &str, nodes: u32) -> Option<NodeId> {

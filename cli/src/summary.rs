@@ -36,7 +36,11 @@ impl LatencyStats {
         xs.sort_unstable();
         let n = xs.len() as f64;
         let mean = xs.iter().map(|&x| x as f64).sum::<f64>() / n;
-        let var = xs.iter().map(|&x| (x as f64 - mean) * (x as f64 - mean)).sum::<f64>() / n;
+        let var = xs
+            .iter()
+            .map(|&x| (x as f64 - mean) * (x as f64 - mean))
+            .sum::<f64>()
+            / n;
         LatencyStats {
             count: xs.len(),
             mean_us: mean,

@@ -328,12 +328,20 @@ impl<'a, 'i> Tbl<'a, 'i> {
 /// Reads a TOML file's text, reports every syntax problem, and hands the
 /// document's root table to `read`, which reports its own problems through
 /// the collector. All of a file's problems come back together.
-pub fn read_document<T>(file: &str, src: &str, read: impl FnOnce(&mut Collector, &Tbl) -> Option<T>) -> Result<T, crate::diag::Diags> {
+pub fn read_document<T>(
+    file: &str,
+    src: &str,
+    read: impl FnOnce(&mut Collector, &Tbl) -> Option<T>,
+) -> Result<T, crate::diag::Diags> {
     let mut c = Collector::new(file, src);
     let (doc, errors) = DeTable::parse_recoverable(src);
     for e in &errors {
         let span = e.span().unwrap_or(0..0);
-        c.err(span, "", format!("TOML syntax: {}", e.message().trim().replace('\n', " ")));
+        c.err(
+            span,
+            "",
+            format!("TOML syntax: {}", e.message().trim().replace('\n', " ")),
+        );
     }
     if !errors.is_empty() {
         // Reading a half-parsed document would report confusing follow-on problems.

@@ -5,5 +5,6 @@ mod cli;
 mod experiments;
 mod malformed;
 mod scenarios;
+mod serve;
 mod sweep;
 mod tidy;
