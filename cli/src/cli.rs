@@ -91,7 +91,7 @@ pub struct SweepArgs {
     /// Run only shard K of N (K from 0): every N-th seed of the range, from the K-th.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
-    /// Where to write results.jsonl (one line per seed) and summary.txt.
+    /// Where to write results.jsonl (one line per seed) and summary.txt (default: sweep-out/<name>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
@@ -420,7 +420,9 @@ fn cmd_sweep(args: &SweepArgs) -> u8 {
         seeds.len()
     );
     summary.push_str(&crate::sweep::summarize(&results, Some((secs, jobs))));
-    if let Some(dir) = &args.out {
+    let dir = args.out.clone().unwrap_or_else(|| std::path::Path::new("sweep-out").join(&s.name));
+    {
+        let dir = &dir;
         let written = std::fs::create_dir_all(dir)
             .and_then(|()| {
                 write_atomic(&dir.join("results.jsonl"), |w| {
