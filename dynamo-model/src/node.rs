@@ -685,20 +685,24 @@ impl DynamoNode {
         }
     }
 
-    /// Sends every hint whose target is believed up (or only `only`'s).
+    /// Sends every hint (or only `only`'s) to its target.
     fn deliver_hints(&mut self, only: Option<NodeId>, cx: Cx) {
+        // A target believed down still gets one hint per round, as a probe: the
+        // paper's node "periodically retries" a failed peer to detect its
+        // recovery. Without it, a fallback that once timed out on the target
+        // would hold the hint forever when gossip is off.
+        let mut probed: Vec<NodeId> = Vec::new();
         for ((target, key), h) in &self.hints {
-            if only.is_some_and(|o| o != *target) || !self.view.is_up(*target) {
+            if only.is_some_and(|o| o != *target) {
                 continue;
             }
-            cx.send(
-                *target,
-                Msg::Handoff {
-                    key: key.clone(),
-                    versions: h.versions.clone(),
-                    rev: h.rev,
-                },
-            );
+            if !self.view.is_up(*target) {
+                if probed.contains(target) {
+                    continue;
+                }
+                probed.push(*target);
+            }
+            cx.send(*target, Msg::Handoff { key: key.clone(), versions: h.versions.clone(), rev: h.rev });
         }
     }
 
