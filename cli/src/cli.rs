@@ -420,7 +420,10 @@ fn cmd_sweep(args: &SweepArgs) -> u8 {
         seeds.len()
     );
     summary.push_str(&crate::sweep::summarize(&results, Some((secs, jobs))));
-    let dir = args.out.clone().unwrap_or_else(|| std::path::Path::new("sweep-out").join(&s.name));
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| std::path::Path::new("sweep-out").join(&s.name));
     {
         let dir = &dir;
         let written = std::fs::create_dir_all(dir)

@@ -702,7 +702,14 @@ impl DynamoNode {
                 }
                 probed.push(*target);
             }
-            cx.send(*target, Msg::Handoff { key: key.clone(), versions: h.versions.clone(), rev: h.rev });
+            cx.send(
+                *target,
+                Msg::Handoff {
+                    key: key.clone(),
+                    versions: h.versions.clone(),
+                    rev: h.rev,
+                },
+            );
         }
     }
 

@@ -125,6 +125,10 @@ fn gossip_off_sweep_still_converges() {
     s.cluster.gossip = false;
     let seeds: Vec<u64> = (160..250).collect();
     let results = sweep::run_seeds(&s, "gossip-off", &seeds, 2, |_| {});
-    let failed: Vec<_> = results.iter().filter(|r| !r.ok).map(|r| (r.seed, r.violation.clone())).collect();
+    let failed: Vec<_> = results
+        .iter()
+        .filter(|r| !r.ok)
+        .map(|r| (r.seed, r.violation.clone()))
+        .collect();
     assert!(failed.is_empty(), "{failed:?}");
 }
