@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::Read as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::thread::JoinHandle;
 
 /// Where the bundled scenarios live, relative to the working directory.
@@ -495,27 +495,16 @@ fn build_scenario(file: &str, text: &str, q: &Quick) -> Result<Scenario, Vec<Str
 /// Every `.toml` file below `dir`, as sorted paths relative to it with `/`.
 fn toml_list(dir: &str) -> Vec<String> {
     let base = Path::new(dir);
-    let mut out = Vec::new();
-    let mut stack: Vec<PathBuf> = vec![base.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "toml") {
-                if let Ok(rel) = p.strip_prefix(base) {
-                    let parts: Vec<String> = rel
-                        .components()
-                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                        .collect();
-                    out.push(parts.join("/"));
-                }
-            }
-        }
-    }
+    let mut out: Vec<String> = crate::toml_read::toml_files(base)
+        .iter()
+        .filter_map(|p| p.strip_prefix(base).ok())
+        .map(|rel| {
+            rel.components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect();
     out.sort();
     out
 }

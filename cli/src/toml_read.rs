@@ -366,6 +366,27 @@ pub fn read_file(path: &str) -> Result<String, crate::diag::Diags> {
     })
 }
 
+/// Every `.toml` file below `dir`, sorted (used by the web page and the tests).
+pub fn toml_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "toml") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// The allowed word closest to `word` by edit distance, if it is close enough to be a likely typo.
 pub fn closest<'a>(word: &str, allowed: &[&'a str]) -> Option<&'a str> {
     allowed

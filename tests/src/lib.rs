@@ -21,23 +21,7 @@ pub fn rel(path: &Path) -> String {
 
 /// Every `.toml` file below `dir`, sorted.
 pub fn toml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "toml") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    dynsim::toml_read::toml_files(dir)
 }
 
 /// Runs a scenario file the way `dynsim run` does (with the trace on) and
