@@ -1,20 +1,18 @@
 //! `dynsim`: the command-line front end. It is the only crate that knows
 //! clap, TOML and files: it turns scenario files into validated configs,
 //! runs them on `dynamo-model` and `sim-core`, and renders summaries.
+//!
+//! `args` holds every command's arguments and the exit codes; `cli` parses
+//! and dispatches; `scenario/` reads and writes scenario files; `explore/`
+//! sweeps, merges and shrinks; `report/` renders summaries, charts, traces
+//! and experiments; `serve/` is the local web page.
 
-pub mod chrome;
+pub mod args;
 pub mod cli;
-pub mod diag;
-pub mod experiment;
+pub mod explore;
 pub mod output;
+pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod serve;
-pub mod shrink;
-pub mod summary;
-pub mod svg;
-pub mod swarm;
-pub mod sweep;
-pub mod toml_read;
 pub mod wall;
-pub mod write;

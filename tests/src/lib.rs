@@ -21,7 +21,7 @@ pub fn rel(path: &Path) -> String {
 
 /// Every `.toml` file below `dir`, sorted.
 pub fn toml_files(dir: &Path) -> Vec<PathBuf> {
-    dynsim::toml_read::toml_files(dir)
+    dynsim::scenario::toml_read::toml_files(dir)
 }
 
 /// Runs a scenario file the way `dynsim run` does (with the trace on) and
@@ -32,7 +32,7 @@ pub fn run_scenario(path: &Path) -> (String, String, bool) {
     let report = dynsim::runner::run(&s, s.seed, true);
     (
         report.cluster.sim.core.trace.render_text(),
-        dynsim::summary::render(&report),
+        dynsim::report::summary::render(&report),
         report.as_expected(),
     )
 }

@@ -1,7 +1,8 @@
 //! The command line: exit codes, help on every command, determinism checks, atomic output.
 
 use clap::Parser;
-use dynsim::cli::{Cli, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, run_command};
+use dynsim::args::{Cli, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
+use dynsim::cli::run_command;
 use dynsim_tests::root;
 
 fn run(args: &[&str]) -> u8 {

@@ -1,7 +1,7 @@
 //! Experiments: each file in experiments/ runs (with fewer trials), writes a
 //! self-contained report, and shows the behaviour the setup is about.
 
-use dynsim::experiment::{self, Experiment};
+use dynsim::report::experiment::{self, Experiment};
 use dynsim_tests::root;
 
 fn load(name: &str, trials: u64) -> Experiment {

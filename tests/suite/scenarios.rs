@@ -58,7 +58,11 @@ fn readme_example_is_valid() {
     let s = dynsim::scenario::parse("scenarios/README.md", &readme[start..start + len])
         .unwrap_or_else(|d| panic!("{d}"));
     let report = dynsim::runner::run(&s, s.seed, false);
-    assert!(report.as_expected(), "{}", dynsim::summary::render(&report));
+    assert!(
+        report.as_expected(),
+        "{}",
+        dynsim::report::summary::render(&report)
+    );
 }
 
 fn without_lines(mut s: dynsim::scenario::Scenario) -> dynsim::scenario::Scenario {
@@ -78,7 +82,7 @@ fn scenarios_round_trip_through_toml() {
     for path in dynsim_tests::toml_files(&root().join("scenarios")) {
         let name = rel(&path);
         let s = dynsim::scenario::load(&name).unwrap();
-        let text = dynsim::write::to_toml(&s);
+        let text = dynsim::scenario::write::to_toml(&s);
         let back = dynsim::scenario::parse(&name, &text)
             .unwrap_or_else(|d| panic!("{name} written back does not parse:\n{d}\n{text}"));
         assert_eq!(without_lines(back), without_lines(s), "{name}");

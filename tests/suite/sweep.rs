@@ -1,8 +1,9 @@
 //! Seed sweeps: the correct model is clean, the checkers catch a broken
 //! configuration, a failure replays from its seed, and shrinking keeps it failing.
 
+use dynsim::explore::{shrink, swarm, sweep};
+use dynsim::runner;
 use dynsim::scenario::{self, Scenario};
-use dynsim::{runner, shrink, swarm, sweep};
 use dynsim_tests::root;
 
 fn five_nodes() -> Scenario {
@@ -101,7 +102,7 @@ fn broken_configuration_is_caught_replayed_and_shrunk() {
         found.original_steps
     );
     // The shrunk scenario, written out and read back, still fails the checker (and declares it).
-    let text = dynsim::write::to_toml(&found.smallest);
+    let text = dynsim::scenario::write::to_toml(&found.smallest);
     let back = scenario::parse("shrunk.toml", &text).expect("the shrunk scenario parses");
     let report = runner::run(&back, back.seed, false);
     assert!(

@@ -2,12 +2,15 @@
 //! scenario (its realized faults and operations as timeline steps, no
 //! randomness left) and reduces it while the same checker still fails.
 
+use crate::args::{EXIT_BAD_INPUT, EXIT_OK, ShrinkArgs};
+use crate::explore::swarm;
+use crate::output::write_atomic;
 use crate::runner;
 use crate::scenario::{Action, Check, Expect, OpStep, Scenario, Step};
-use crate::swarm;
 use dynamo_model::checkers::Status;
 use dynamo_model::cluster::Entry;
 use sim_core::{Fault, NodeId};
+use std::path::PathBuf;
 
 /// What a shrink found.
 pub struct Shrunk {
@@ -281,4 +284,55 @@ fn step_names(st: &Step, n: NodeId) -> bool {
             Fault::Heal | Fault::Loss { .. } | Fault::Duplicate { .. } => false,
         },
     }
+}
+
+/// `dynsim shrink`.
+pub fn cmd(args: &ShrinkArgs) -> u8 {
+    let s = match crate::cli::load(&args.file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let bar = indicatif::ProgressBar::new_spinner();
+    let found = shrink(&s, args.seed, |steps, runs| {
+        bar.set_message(format!("{steps} steps left after {runs} runs"));
+        bar.tick();
+    });
+    bar.finish_and_clear();
+    let Some(found) = found else {
+        eprintln!(
+            "error: seed {} of {} fails no checker; there is nothing to shrink",
+            args.seed,
+            args.file.display()
+        );
+        return EXIT_BAD_INPUT;
+    };
+    let path = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}-seed{}-shrunk.toml", s.name, args.seed)));
+    let text = format!(
+        "# Shrunk by `dynsim shrink {} --seed {}`: {} of {} steps left; it still fails {}.\n# Replay: dynsim run {} --trace -\n{}",
+        args.file.display(),
+        args.seed,
+        found.smallest.steps.len(),
+        found.original_steps,
+        found.checker,
+        path.display(),
+        crate::scenario::write::to_toml(&found.smallest)
+    );
+    if let Err(e) = write_atomic(&path, |w| w.write_all(text.as_bytes())) {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        return EXIT_BAD_INPUT;
+    }
+    println!(
+        "seed {} fails {}: explicit run of {} steps shrunk to {} steps in {} runs ({} nodes)\nwrote {}",
+        args.seed,
+        found.checker,
+        found.original_steps,
+        found.smallest.steps.len(),
+        found.runs,
+        found.smallest.cluster.nodes,
+        path.display()
+    );
+    EXIT_OK
 }

@@ -10,13 +10,13 @@
 //!   clients, last-write-wins against siblings merged by union;
 //! - `balance`: load-balance efficiency of token strategies S1 and S3 (paper Fig. 8).
 
-use crate::cli::{EXIT_BAD_INPUT, EXIT_OK, ExperimentArgs};
-use crate::diag::{Collector, Diags};
+use crate::args::{EXIT_BAD_INPUT, EXIT_OK, ExperimentArgs};
 use crate::output::write_atomic;
+use crate::report::summary::{LatencyStats, percentile};
+use crate::report::svg::{self, Chart, Series};
+use crate::scenario::diag::{Collector, Diags};
+use crate::scenario::toml_read::{Tbl, read_document, read_file};
 use crate::scenario::{read_cluster, read_network};
-use crate::summary::{LatencyStats, percentile};
-use crate::svg::{self, Chart, Series};
-use crate::toml_read::{Tbl, read_document, read_file};
 use dynamo_model::cluster::{Cluster, Entry, KeyChoice, LoadSpec, OpKind, Outcome, Pacing};
 use dynamo_model::msg::{Reply, Request};
 use dynamo_model::version::VClock;

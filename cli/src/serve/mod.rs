@@ -9,10 +9,10 @@
 //! leaves the server running. Bad input answers HTTP 400 with the form kept
 //! and every problem listed on the page.
 
-use crate::cli::{EXIT_BAD_INPUT, EXIT_OK, ServeArgs};
+use crate::args::{EXIT_BAD_INPUT, EXIT_OK, ServeArgs};
+use crate::report::svg::{self, Chart, Series};
 use crate::runner::{self, Report};
 use crate::scenario::{self, Scenario};
-use crate::svg::{self, Chart, Series};
 use dynamo_model::cluster::{OpKind, OpRecord, Outcome};
 use sim_core::{Actor, DropReason, Event, Latency, Record, SimDuration, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
@@ -63,7 +63,7 @@ pub fn cmd(args: &ServeArgs) -> u8 {
             }
             match handle.join() {
                 Ok(()) => EXIT_OK,
-                Err(_) => crate::cli::EXIT_FAILED,
+                Err(_) => crate::args::EXIT_FAILED,
             }
         }
         Err(e) => {
@@ -451,7 +451,8 @@ fn apply_quick(table: &mut toml::Table, q: &Quick) {
 /// text itself keep their line and column; problems the quick fields cause
 /// are named by field.
 fn build_scenario(file: &str, text: &str, q: &Quick) -> Result<Scenario, Vec<String>> {
-    let lines = |d: &crate::diag::Diags| d.0.iter().map(ToString::to_string).collect::<Vec<_>>();
+    let lines =
+        |d: &crate::scenario::diag::Diags| d.0.iter().map(ToString::to_string).collect::<Vec<_>>();
     if !q.edits_toml() {
         return scenario::parse(file, text).map_err(|d| lines(&d));
     }
@@ -495,7 +496,7 @@ fn build_scenario(file: &str, text: &str, q: &Quick) -> Result<Scenario, Vec<Str
 /// Every `.toml` file below `dir`, as sorted paths relative to it with `/`.
 fn toml_list(dir: &str) -> Vec<String> {
     let base = Path::new(dir);
-    let mut out: Vec<String> = crate::toml_read::toml_files(base)
+    let mut out: Vec<String> = crate::scenario::toml_read::toml_files(base)
         .iter()
         .filter_map(|p| p.strip_prefix(base).ok())
         .map(|rel| {
@@ -683,7 +684,9 @@ fn experiment_page(params: &BTreeMap<String, String>) -> Page {
         return Page::html(400, page_with(&list, &form, &[], "", &file, &[p], ""));
     }
     let path = format!("{EXPERIMENT_DIR}/{file}");
-    match catch_unwind(AssertUnwindSafe(|| crate::experiment::report_html(&path))) {
+    match catch_unwind(AssertUnwindSafe(|| {
+        crate::report::experiment::report_html(&path)
+    })) {
         Ok(Ok(html)) => {
             let frame = format!(
                 "<iframe class=\"report\" title=\"experiment report\" sandbox=\"\" srcdoc=\"{}\"></iframe>",
@@ -963,7 +966,7 @@ fn results_html(report: &Report, p: &Prepared, op: &str) -> String {
         p.seed,
         if ok { "ok" } else { "bad" },
         if ok { "as expected" } else { "NOT as expected" },
-        esc(&crate::summary::render(report)),
+        esc(&crate::report::summary::render(report)),
         esc(&p.file),
         p.seed
     );

@@ -1,8 +1,11 @@
 //! Scenario files: TOML in, a validated [`Scenario`] out, or every problem
 //! in the file at once. `scenarios/README.md` documents the format.
 
-use crate::diag::{Collector, Diags};
-use crate::toml_read::{Tbl, closest, read_document, read_file};
+pub mod diag;
+pub mod toml_read;
+pub mod write;
+
+use diag::{Collector, Diags};
 use dynamo_model::cluster::{Entry, KeyChoice, LoadSpec, OpKind, Pacing};
 use dynamo_model::msg::Msg;
 use dynamo_model::{ClusterConfig, KeyScheme, TokenStrategy, Versioning};
@@ -12,6 +15,7 @@ use sim_core::{
 use std::collections::BTreeMap;
 use std::ops::Range;
 use toml::de::DeValue;
+use toml_read::{Tbl, closest, read_document, read_file};
 
 /// A client operation step.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,9 +1,11 @@
 //! `dynsim sweep`: many seeds of a scenario, each with its own swarm fault
 //! mix and workload, every checker run on each, results in seed order.
 
+use crate::args::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, SweepArgs};
+use crate::explore::swarm;
+use crate::output::write_atomic;
 use crate::runner;
 use crate::scenario::Scenario;
-use crate::swarm;
 use dynamo_model::checkers::Status;
 use dynamo_model::cluster::Outcome;
 use serde::{Deserialize, Serialize};
@@ -262,4 +264,96 @@ pub fn summarize(results: &[SeedResult], timing: Option<(f64, usize)>) -> String
         let _ = writeln!(o, "    replay: {}", r.replay);
     }
     o
+}
+
+/// `dynsim sweep`.
+pub fn cmd(args: &SweepArgs) -> u8 {
+    let s = match crate::cli::load(&args.file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let parsed = parse_range(&args.seeds).and_then(|r| {
+        args.shard
+            .as_deref()
+            .map_or(Ok((0, 1)), parse_shard)
+            .map(|sh| (r, sh))
+    });
+    let (range, shard) = match parsed {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let seeds = shard_seeds(range, shard);
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
+    let file = args.file.to_string_lossy().into_owned();
+    let bar = indicatif::ProgressBar::new(seeds.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} seeds  {per_sec}  {msg}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    let mut failures = 0;
+    let mut lines = String::new();
+    let clock = crate::wall::Stopwatch::start();
+    let results = run_seeds(&s, &file, &seeds, jobs, |r| {
+        if !r.ok {
+            failures += 1;
+            bar.println(format!(
+                "seed {} FAILED: {}   replay: {}",
+                r.seed,
+                r.failed.join(", "),
+                r.replay
+            ));
+        }
+        lines.push_str(&serde_json::to_string(r).expect("results serialize"));
+        lines.push('\n');
+        bar.set_message(format!("{failures} failed"));
+        bar.inc(1);
+    });
+    let secs = clock.seconds();
+    bar.finish_and_clear();
+    let mut summary = format!(
+        "sweep of {file}: seeds {}..{}, shard {}/{} ({} seeds)\n",
+        range.0,
+        range.1,
+        shard.0,
+        shard.1,
+        seeds.len()
+    );
+    summary.push_str(&summarize(&results, Some((secs, jobs))));
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| std::path::Path::new("sweep-out").join(&s.name));
+    {
+        let dir = &dir;
+        let written = std::fs::create_dir_all(dir)
+            .and_then(|()| {
+                write_atomic(&dir.join("results.jsonl"), |w| {
+                    w.write_all(lines.as_bytes())
+                })
+            })
+            .and_then(|()| {
+                write_atomic(&dir.join("summary.txt"), |w| {
+                    w.write_all(summary.as_bytes())
+                })
+            });
+        if let Err(e) = written {
+            eprintln!("error: cannot write to {}: {e}", dir.display());
+            return EXIT_BAD_INPUT;
+        }
+        summary.push_str(&format!(
+            "results: {}\n",
+            dir.join("results.jsonl").display()
+        ));
+    }
+    print!("{summary}");
+    if failures == 0 { EXIT_OK } else { EXIT_FAILED }
 }

@@ -2,7 +2,7 @@
 //! the first: unknown fields (with the valid ones), wrong types, and values
 //! out of range, each at its line and column.
 
-use crate::diag::Collector;
+use crate::scenario::diag::Collector;
 use sim_core::SimDuration;
 use std::ops::Range;
 use toml::Spanned;
@@ -332,7 +332,7 @@ pub fn read_document<T>(
     file: &str,
     src: &str,
     read: impl FnOnce(&mut Collector, &Tbl) -> Option<T>,
-) -> Result<T, crate::diag::Diags> {
+) -> Result<T, crate::scenario::diag::Diags> {
     let mut c = Collector::new(file, src);
     let (doc, errors) = DeTable::parse_recoverable(src);
     for e in &errors {
@@ -354,9 +354,9 @@ pub fn read_document<T>(
 }
 
 /// Reads a file for [`read_document`]; a missing file is a problem at 0:0.
-pub fn read_file(path: &str) -> Result<String, crate::diag::Diags> {
+pub fn read_file(path: &str) -> Result<String, crate::scenario::diag::Diags> {
     std::fs::read_to_string(path).map_err(|e| {
-        crate::diag::Diags(vec![crate::diag::Diag {
+        crate::scenario::diag::Diags(vec![crate::scenario::diag::Diag {
             file: path.to_string(),
             line: 0,
             col: 0,
