@@ -47,8 +47,8 @@ pub enum Command {
 pub struct ExperimentArgs {
     /// The experiment file (see experiments/README.md).
     pub file: PathBuf,
-    /// Where to write results.csv, results.json and report.html (default: experiment-out/<name>).
-    #[arg(long, value_name = "DIR")]
+    /// Where to write results.csv, results.json and report.html (default: experiment-out/<name>; "-" prints the CSV table and writes no files).
+    #[arg(long, value_name = "DIR|-")]
     pub out: Option<PathBuf>,
     /// Override the number of trials per point.
     #[arg(long)]
@@ -72,8 +72,8 @@ pub struct ShrinkArgs {
     /// The failing seed (as a sweep reported it).
     #[arg(long)]
     pub seed: u64,
-    /// Where to write the shrunk scenario (default: <name>-seed<S>-shrunk.toml).
-    #[arg(long, value_name = "PATH")]
+    /// Where to write the shrunk scenario (default: <file>-seed<S>-shrunk.toml beside the input; "-" for standard output).
+    #[arg(long, value_name = "PATH|-")]
     pub out: Option<PathBuf>,
 }
 
@@ -132,8 +132,8 @@ pub struct RunArgs {
     /// Replace the timeline with the seed's swarm faults and workload, exactly as `sweep` runs it.
     #[arg(long)]
     pub swarm: bool,
-    /// Also write the trace in Chrome's trace-event JSON, one track per node (open it in ui.perfetto.dev).
-    #[arg(long, value_name = "PATH")]
+    /// Also write the trace in Chrome's trace-event JSON, one track per node (open it in ui.perfetto.dev; "-" for standard output).
+    #[arg(long, value_name = "PATH|-")]
     pub chrome_trace: Option<PathBuf>,
 }
 

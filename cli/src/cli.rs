@@ -4,11 +4,12 @@
 use crate::args::{
     Cli, Command, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, RingArgs, RunArgs, TraceFormat,
 };
-use crate::output::write_atomic;
+use crate::output::{self, Target, is_broken_pipe, write_output};
 use crate::report::summary;
 use crate::{runner, scenario};
 use clap::Parser;
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Parses the arguments and runs the command.
@@ -58,6 +59,28 @@ fn cmd_run(args: &RunArgs) -> u8 {
     } else {
         s
     };
+    let to_stdout = |p: Option<&Path>| p.is_some_and(|p| output::target(p) == Target::Stdout);
+    let trace_to_stdout = to_stdout(args.trace.as_deref().map(Path::new));
+    if trace_to_stdout && to_stdout(args.chrome_trace.as_deref()) {
+        eprintln!(
+            "error: --trace - and --chrome-trace - would both write to standard output; send one of them to a file"
+        );
+        return EXIT_BAD_INPUT;
+    }
+    for path in [
+        args.trace.as_deref().map(Path::new),
+        args.chrome_trace.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        // Find out that an output cannot be written before spending the run.
+        if let Err(e) = output::check(path) {
+            eprintln!("error: cannot write to {}: {e}", path.display());
+            return EXIT_BAD_INPUT;
+        }
+    }
+    let trace_to_stdout = trace_to_stdout || to_stdout(args.chrome_trace.as_deref());
     let want_trace = args.trace.is_some() || args.check_determinism || args.chrome_trace.is_some();
     let report = runner::run(&s, seed, want_trace);
     if args.check_determinism {
@@ -79,30 +102,29 @@ fn cmd_run(args: &RunArgs) -> u8 {
             }
         }
     }
+    let trace = &report.cluster.sim.core.trace;
     if let Some(path) = &args.chrome_trace {
-        let trace = &report.cluster.sim.core.trace;
-        if let Err(e) = write_atomic(path, |w| crate::report::chrome::write(trace, &s.name, w)) {
-            eprintln!(
-                "error: cannot write the Chrome trace to {}: {e}",
-                path.display()
-            );
-            return EXIT_BAD_INPUT;
+        match write_output(path, |w| crate::report::chrome::write(trace, &s.name, w)) {
+            Ok(()) => {}
+            // The reader went away (`| head`): nothing left to tell anyone.
+            Err(e) if is_broken_pipe(&e) => return EXIT_OK,
+            Err(e) => {
+                eprintln!(
+                    "error: cannot write the Chrome trace to {}: {e}",
+                    path.display()
+                );
+                return EXIT_BAD_INPUT;
+            }
         }
     }
-    let trace_to_stdout = args.trace.as_deref() == Some("-");
     if let Some(path) = &args.trace {
-        let trace = &report.cluster.sim.core.trace;
-        let result = if trace_to_stdout {
-            let mut out = std::io::stdout().lock();
-            write_trace(trace, args.format, &mut out)
-        } else {
-            write_atomic(std::path::Path::new(path), |w| {
-                write_trace(trace, args.format, w)
-            })
-        };
-        if let Err(e) = result {
-            eprintln!("error: cannot write the trace to {path}: {e}");
-            return EXIT_BAD_INPUT;
+        match write_output(Path::new(path), |w| write_trace(trace, args.format, w)) {
+            Ok(()) => {}
+            Err(e) if is_broken_pipe(&e) => return EXIT_OK,
+            Err(e) => {
+                eprintln!("error: cannot write the trace to {path}: {e}");
+                return EXIT_BAD_INPUT;
+            }
         }
     }
     let text = if args.quiet {
@@ -121,7 +143,7 @@ fn cmd_run(args: &RunArgs) -> u8 {
     if trace_to_stdout || args.quiet && !report.as_expected() {
         eprint!("{text}");
     } else {
-        print!("{text}");
+        crate::output::print(&text);
     }
     if report.as_expected() {
         EXIT_OK
@@ -217,6 +239,6 @@ fn cmd_ring(args: &RingArgs) -> u8 {
             }
         }
     }
-    print!("{o}");
+    crate::output::print(&o);
     if bad { EXIT_BAD_INPUT } else { EXIT_OK }
 }

@@ -1,14 +1,108 @@
-//! Writing output files without ever leaving a half-written one: write a
-//! temporary file beside the target, then rename it over the target.
+//! Writing output files without ever losing or replacing what a user has.
+//!
+//! Every path option (`--trace`, `--chrome-trace`, `--out`) goes through
+//! [`write_output`]:
+//! - `-` is standard output;
+//! - a path that already exists and is not a regular file (a device such as
+//!   `/dev/null`, a FIFO, a socket), or that is a symlink, is opened and
+//!   written through: dynsim never replaces what it did not create;
+//! - a regular file or a new path is written to a temporary file beside it,
+//!   which is then renamed over it, so a reader never sees half a file and a
+//!   failed write leaves the old file as it was.
+//!
+//! A closed pipe on the other end (`dynsim run F --trace - | head -1`) is not
+//! an error a user can act on: [`is_broken_pipe`] lets callers end quietly.
 
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
-/// Writes `path` atomically with what `fill` writes.
-pub fn write_atomic(
+/// The path that means standard output.
+pub const STDOUT: &str = "-";
+
+/// Where [`write_output`] would send bytes for `path`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Target {
+    /// `-`.
+    Stdout,
+    /// Something that exists and is not ours to replace: a symlink, a
+    /// device, a FIFO or a socket. It is opened and written through.
+    Through,
+    /// A regular file or a path that does not exist yet: temporary file
+    /// plus rename.
+    Replace,
+}
+
+/// How `path` will be written.
+pub fn target(path: &Path) -> Target {
+    if path.as_os_str() == STDOUT {
+        return Target::Stdout;
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() || !m.is_file() && !m.is_dir() => Target::Through,
+        _ => Target::Replace,
+    }
+}
+
+/// Checks, before any work is spent, that [`write_output`] can write `path`:
+/// a new or regular file needs an existing directory to live in.
+pub fn check(path: &Path) -> io::Result<()> {
+    if target(path) != Target::Replace {
+        return Ok(());
+    }
+    if path.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "it is a directory; name a file",
+        ));
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("the directory {} does not exist", dir.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes `path` with what `fill` writes, as the module documentation says.
+pub fn write_output(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
+    match target(path) {
+        Target::Stdout => {
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            fill(&mut out)?;
+            out.flush()
+        }
+        Target::Through => {
+            // Truncate a symlinked regular file as a rename would have
+            // replaced it; a device or FIFO ignores truncation.
+            let f = OpenOptions::new().write(true).truncate(true).open(path)?;
+            let mut w = io::BufWriter::new(f);
+            fill(&mut w)?;
+            w.flush()
+        }
+        Target::Replace => write_atomic(path, fill),
+    }
+}
+
+/// Writes the regular file `path` through a temporary file beside it and a rename.
+fn write_atomic(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    if path.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "it is a directory; name a file",
+        ));
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -22,7 +116,7 @@ pub fn write_atomic(
         std::process::id()
     ));
     let result = (|| {
-        let mut f = io::BufWriter::new(std::fs::File::create(&tmp)?);
+        let mut f = io::BufWriter::new(File::create(&tmp)?);
         fill(&mut f)?;
         f.into_inner()
             .map_err(io::IntoInnerError::into_error)?
@@ -33,4 +127,91 @@ pub fn write_atomic(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Prints `text` on standard output. A closed pipe ends the output quietly
+/// (`print!` would panic); other errors are reported on standard error.
+pub fn print(text: &str) {
+    let mut out = io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if !is_broken_pipe(&e) {
+            eprintln!("error: cannot write to standard output: {e}");
+        }
+    }
+}
+
+/// Whether an error is the reader of our output going away (a closed pipe).
+pub fn is_broken_pipe(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::BrokenPipe
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("dynsim-output-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("scratch dir");
+        d
+    }
+
+    // `-`, devices, symlinks and regular files are told apart.
+    #[test]
+    fn targets() {
+        assert_eq!(target(Path::new("-")), Target::Stdout);
+        assert_eq!(target(Path::new("/dev/null")), Target::Through);
+        let d = scratch("targets");
+        let f = d.join("f");
+        assert_eq!(target(&f), Target::Replace);
+        std::fs::write(&f, "x").expect("write");
+        assert_eq!(target(&f), Target::Replace);
+        #[cfg(unix)]
+        {
+            let l = d.join("l");
+            std::os::unix::fs::symlink(&f, &l).expect("symlink");
+            assert_eq!(target(&l), Target::Through);
+        }
+    }
+
+    // A symlink stays a symlink and its target gets the bytes; a regular file is replaced whole.
+    #[cfg(unix)]
+    #[test]
+    fn writes_through_a_symlink_and_replaces_a_file() {
+        let d = scratch("through");
+        let f = d.join("real.txt");
+        std::fs::write(&f, "old contents that are longer").expect("write");
+        let l = d.join("link.txt");
+        std::os::unix::fs::symlink(&f, &l).expect("symlink");
+        write_output(&l, |w| w.write_all(b"new")).expect("write through");
+        assert!(
+            std::fs::symlink_metadata(&l)
+                .expect("meta")
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&f).expect("read"), "new");
+        write_output(&f, |w| w.write_all(b"again")).expect("replace");
+        assert_eq!(std::fs::read_to_string(&f).expect("read"), "again");
+        let leftovers: Vec<_> = std::fs::read_dir(&d)
+            .expect("list")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    }
+
+    // A failed write leaves the old file untouched.
+    #[test]
+    fn a_failed_write_keeps_the_old_file() {
+        let d = scratch("failed");
+        let f = d.join("keep.txt");
+        std::fs::write(&f, "precious").expect("write");
+        let r = write_output(&f, |w| {
+            w.write_all(b"half")?;
+            Err(io::Error::other("disk on fire"))
+        });
+        assert!(r.is_err());
+        assert_eq!(std::fs::read_to_string(&f).expect("read"), "precious");
+    }
 }

@@ -43,11 +43,11 @@ pub fn cmd(args: &MergeArgs) -> u8 {
     if results.len() != before {
         eprintln!("note: {} duplicate seed(s) ignored", before - results.len());
     }
-    print!(
+    crate::output::print(&format!(
         "merged {} result file(s)\n{}",
         args.inputs.len(),
         crate::explore::sweep::summarize(&results, None)
-    );
+    ));
     if results.iter().all(|r| r.ok) {
         EXIT_OK
     } else {

@@ -4,7 +4,7 @@
 
 use crate::args::{EXIT_BAD_INPUT, EXIT_OK, ShrinkArgs};
 use crate::explore::swarm;
-use crate::output::write_atomic;
+use crate::output::write_output;
 use crate::runner;
 use crate::scenario::{Action, Check, Expect, OpStep, Scenario, Step};
 use dynamo_model::checkers::Status;
@@ -320,12 +320,12 @@ pub fn cmd(args: &ShrinkArgs) -> u8 {
         path.display(),
         crate::scenario::write::to_toml(&found.smallest)
     );
-    if let Err(e) = write_atomic(&path, |w| w.write_all(text.as_bytes())) {
+    if let Err(e) = write_output(&path, |w| w.write_all(text.as_bytes())) {
         eprintln!("error: cannot write {}: {e}", path.display());
         return EXIT_BAD_INPUT;
     }
-    println!(
-        "seed {} fails {}: explicit run of {} steps shrunk to {} steps in {} runs ({} nodes)\nwrote {}",
+    crate::output::print(&format!(
+        "seed {} fails {}: explicit run of {} steps shrunk to {} steps in {} runs ({} nodes)\nwrote {}\n",
         args.seed,
         found.checker,
         found.original_steps,
@@ -333,6 +333,6 @@ pub fn cmd(args: &ShrinkArgs) -> u8 {
         found.runs,
         found.smallest.cluster.nodes,
         path.display()
-    );
+    ));
     EXIT_OK
 }

@@ -3,7 +3,7 @@
 
 use crate::args::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, SweepArgs};
 use crate::explore::swarm;
-use crate::output::write_atomic;
+use crate::output::write_output;
 use crate::runner;
 use crate::scenario::Scenario;
 use dynamo_model::checkers::Status;
@@ -336,12 +336,12 @@ pub fn cmd(args: &SweepArgs) -> u8 {
         let dir = &dir;
         let written = std::fs::create_dir_all(dir)
             .and_then(|()| {
-                write_atomic(&dir.join("results.jsonl"), |w| {
+                write_output(&dir.join("results.jsonl"), |w| {
                     w.write_all(lines.as_bytes())
                 })
             })
             .and_then(|()| {
-                write_atomic(&dir.join("summary.txt"), |w| {
+                write_output(&dir.join("summary.txt"), |w| {
                     w.write_all(summary.as_bytes())
                 })
             });
@@ -354,6 +354,6 @@ pub fn cmd(args: &SweepArgs) -> u8 {
             dir.join("results.jsonl").display()
         ));
     }
-    print!("{summary}");
+    crate::output::print(&summary);
     if failures == 0 { EXIT_OK } else { EXIT_FAILED }
 }

@@ -11,7 +11,7 @@
 //! - `balance`: load-balance efficiency of token strategies S1 and S3 (paper Fig. 8).
 
 use crate::args::{EXIT_BAD_INPUT, EXIT_OK, ExperimentArgs};
-use crate::output::write_atomic;
+use crate::output::write_output;
 use crate::report::summary::{LatencyStats, percentile};
 use crate::report::svg::{self, Chart, Series};
 use crate::scenario::diag::{Collector, Diags};
@@ -1407,10 +1407,22 @@ pub fn cmd(args: &ExperimentArgs) -> u8 {
     if let Some(t) = args.trials {
         e.trials = t.max(1);
     }
+    // `--out -` prints the CSV table and writes no files.
+    let to_stdout = args.out.as_deref() == Some(Path::new(crate::output::STDOUT));
     let dir: PathBuf = args
         .out
         .clone()
         .unwrap_or_else(|| Path::new("experiment-out").join(&e.name));
+    // Find out that the output cannot be written before spending the run.
+    if !to_stdout {
+        if let Err(err) = std::fs::create_dir_all(&dir) {
+            eprintln!(
+                "error: --out {}: cannot create the directory: {err}",
+                dir.display()
+            );
+            return EXIT_BAD_INPUT;
+        }
+    }
     let bar = indicatif::ProgressBar::new(points(&e));
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -1423,29 +1435,31 @@ pub fn cmd(args: &ExperimentArgs) -> u8 {
     let clock = crate::wall::Stopwatch::start();
     let out = run(&e, &bar);
     bar.finish_and_clear();
+    if to_stdout {
+        crate::output::print(&out.table.to_csv());
+        eprintln!("{} points in {:.1}s", points(&e), clock.seconds());
+        return EXIT_OK;
+    }
     let html = report(&e, &out);
-    let written = std::fs::create_dir_all(&dir)
-        .and_then(|()| {
-            write_atomic(&dir.join("results.csv"), |w| {
-                w.write_all(out.table.to_csv().as_bytes())
-            })
+    let written = write_output(&dir.join("results.csv"), |w| {
+        w.write_all(out.table.to_csv().as_bytes())
+    })
+    .and_then(|()| {
+        write_output(&dir.join("results.json"), |w| {
+            w.write_all(out.table.to_json().as_bytes())
         })
-        .and_then(|()| {
-            write_atomic(&dir.join("results.json"), |w| {
-                w.write_all(out.table.to_json().as_bytes())
-            })
-        })
-        .and_then(|()| write_atomic(&dir.join("report.html"), |w| w.write_all(html.as_bytes())));
+    })
+    .and_then(|()| write_output(&dir.join("report.html"), |w| w.write_all(html.as_bytes())));
     if let Err(err) = written {
         eprintln!("error: cannot write to {}: {err}", dir.display());
         return EXIT_BAD_INPUT;
     }
-    print!("{}", out.table.to_csv());
-    println!(
-        "{} points in {:.1}s; wrote {}",
+    crate::output::print(&format!(
+        "{}{} points in {:.1}s; wrote {}\n",
+        out.table.to_csv(),
         points(&e),
         clock.seconds(),
         dir.join("report.html").display()
-    );
+    ));
     EXIT_OK
 }
