@@ -1,6 +1,6 @@
 //! `dynsim experiment`: parameter sweeps with many trials per point, written
 //! as a CSV and JSON table and as one self-contained HTML report with SVG
-//! charts. Five kinds of experiment cover DYNAMO.md section 14:
+//! charts. Five kinds of experiment cover the experiments docs/model.md lists:
 //!
 //! - `latency`: per-operation latency for each (N, R, W), latency model and loss rate;
 //! - `staleness`: put a fresh value, wait a delay after it returns, read it back;
