@@ -193,6 +193,18 @@ fn cmd_ring(args: &RingArgs) -> u8 {
         &s.cluster,
         &mut sim_core::SimRng::new(seed, sim_core::Stream::Setup),
     );
+    // Check every --key before printing anything, so a typo is the first
+    // thing on the screen rather than a line lost under the ring.
+    let mut keys = Vec::new();
+    for k in &args.keys {
+        match ring.key(k) {
+            Ok(key) => keys.push((k, key)),
+            Err(e) => eprintln!("error: --key {k}: {e}"),
+        }
+    }
+    if keys.len() != args.keys.len() {
+        return EXIT_BAD_INPUT;
+    }
     let mut o = String::new();
     use std::fmt::Write as _;
     let _ = writeln!(o, "{}", s.cluster.describe()[0]);
@@ -217,28 +229,19 @@ fn cmd_ring(args: &RingArgs) -> u8 {
     for (i, share) in ring.ownership().iter().enumerate() {
         let _ = writeln!(o, "  n{i}: {:.2}%", share * 100.0);
     }
-    let mut bad = false;
-    for k in &args.keys {
-        match ring.key(k) {
-            Ok(key) => {
-                let walk = ring.walk(&key);
-                let n = s.cluster.n as usize;
-                let pref: Vec<String> = walk[..n].iter().map(ToString::to_string).collect();
-                let fb: Vec<String> = walk[n..].iter().map(ToString::to_string).collect();
-                let _ = writeln!(
-                    o,
-                    "key {k} (position {}): preference list [{}], fallbacks [{}]",
-                    key.position(),
-                    pref.join(" "),
-                    fb.join(" ")
-                );
-            }
-            Err(e) => {
-                eprintln!("error: --key {k}: {e}");
-                bad = true;
-            }
-        }
+    for (k, key) in keys {
+        let walk = ring.walk(&key);
+        let n = s.cluster.n as usize;
+        let pref: Vec<String> = walk[..n].iter().map(ToString::to_string).collect();
+        let fb: Vec<String> = walk[n..].iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            o,
+            "key {k} (position {}): preference list [{}], fallbacks [{}]",
+            key.position(),
+            pref.join(" "),
+            fb.join(" ")
+        );
     }
     crate::output::print(&o);
-    if bad { EXIT_BAD_INPUT } else { EXIT_OK }
+    EXIT_OK
 }

@@ -1,0 +1,228 @@
+//! The `dynsim` binary as a process: where its output goes (standard output,
+//! devices, FIFOs, symlinks, regular files) and what happens when the reader
+//! of a pipe goes away. These need the real binary and real file
+//! descriptors, and Cargo hands a binary's path (`CARGO_BIN_EXE_dynsim`)
+//! only to its own package's tests, which is why they live here and not in
+//! the `tests/suite` binary with the rest.
+
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const DYNSIM: &str = env!("CARGO_BIN_EXE_dynsim");
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("cli/ is inside the workspace")
+        .to_path_buf()
+}
+
+fn dynsim(args: &[&str]) -> Output {
+    Command::new(DYNSIM)
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .output()
+        .expect("dynsim runs")
+}
+
+/// A fresh scratch directory.
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("dynsim-process-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("scratch dir");
+    d
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const FAILURE: &str = "scenarios/failure.toml";
+
+// `--trace /dev/null` writes into the device and leaves it a character device.
+#[test]
+fn trace_to_dev_null_keeps_the_device() {
+    let out = dynsim(&["run", FAILURE, "--trace", "/dev/null", "--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let meta = std::fs::metadata("/dev/null").expect("/dev/null exists");
+    assert!(
+        meta.file_type().is_char_device(),
+        "/dev/null is no longer a device"
+    );
+    let out = dynsim(&["run", FAILURE, "--chrome-trace", "/dev/null", "--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        std::fs::metadata("/dev/null")
+            .expect("/dev/null exists")
+            .file_type()
+            .is_char_device()
+    );
+}
+
+// A FIFO is written through (a reader on the other end gets the whole trace) and stays a FIFO.
+#[test]
+fn trace_into_a_fifo() {
+    let d = scratch("fifo");
+    let fifo = d.join("trace.fifo");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            std::fs::File::open(&fifo)
+                .expect("open the FIFO for reading")
+                .read_to_string(&mut s)
+                .expect("read the FIFO");
+            s
+        })
+    };
+    let out = dynsim(&[
+        "run",
+        FAILURE,
+        "--trace",
+        fifo.to_str().expect("utf-8 path"),
+        "--quiet",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let got = reader.join().expect("reader thread");
+    assert!(
+        got.contains("forward       put#1 -> n0"),
+        "the FIFO's reader got:\n{got}"
+    );
+    let meta = std::fs::symlink_metadata(&fifo).expect("the FIFO still exists");
+    assert!(meta.file_type().is_fifo(), "the FIFO was replaced");
+}
+
+// A symlink to a file stays a symlink; the file it points to receives the trace.
+#[test]
+fn trace_through_a_symlink() {
+    let d = scratch("symlink");
+    let real = d.join("real.txt");
+    std::fs::write(&real, "old").expect("write");
+    let link = d.join("link.txt");
+    std::os::unix::fs::symlink(&real, &link).expect("symlink");
+    let out = dynsim(&[
+        "run",
+        FAILURE,
+        "--trace",
+        link.to_str().expect("utf-8 path"),
+        "--quiet",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .expect("link")
+            .file_type()
+            .is_symlink(),
+        "the symlink was replaced by a file"
+    );
+    let got = std::fs::read_to_string(&real).expect("read");
+    assert!(got.contains("coordinate    op1 for put#1"), "{got}");
+}
+
+// A regular file is replaced whole, and no temporary file is left beside it.
+#[test]
+fn trace_replaces_a_regular_file() {
+    let d = scratch("regular");
+    let f = d.join("trace.txt");
+    std::fs::write(&f, "x".repeat(1_000_000)).expect("write");
+    let out = dynsim(&[
+        "run",
+        FAILURE,
+        "--trace",
+        f.to_str().expect("utf-8 path"),
+        "--quiet",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let got = std::fs::read_to_string(&f).expect("read");
+    assert!(got.starts_with("# scenario failure"), "{}", &got[..80]);
+    let names: Vec<String> = std::fs::read_dir(&d)
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["trace.txt"]);
+}
+
+// `-` sends the trace (or the Chrome trace) to standard output and the summary to standard error.
+#[test]
+fn dash_is_standard_output() {
+    let out = dynsim(&["run", FAILURE, "--trace", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (o, e) = (text(&out.stdout), text(&out.stderr));
+    assert!(o.starts_with("# scenario failure"), "{o}");
+    assert!(!o.contains("result: as expected"), "summary on stdout");
+    assert!(e.contains("result: as expected"), "{e}");
+
+    let out = dynsim(&["run", FAILURE, "--chrome-trace", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is the Chrome trace's JSON");
+    assert!(json.get("traceEvents").is_some(), "{json}");
+
+    let out = dynsim(&["run", FAILURE, "--trace", "-", "--chrome-trace", "-"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("both write to standard output"));
+}
+
+// A reader that closes the pipe early (`| head -1`) ends dynsim quietly: exit 0 or SIGPIPE, no panic.
+#[test]
+fn closed_pipe_ends_quietly() {
+    for args in [
+        vec!["run", FAILURE, "--trace", "-"],
+        vec!["run", FAILURE, "--chrome-trace", "-"],
+        vec![
+            "run",
+            "scenarios/load/zipf_closed_loop.toml",
+            "--trace",
+            "-",
+        ],
+        vec!["ring", "bench/hundred_nodes.toml"],
+    ] {
+        let mut child = Command::new(DYNSIM)
+            .args(&args)
+            .current_dir(root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("dynsim starts");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("one line");
+        // The BufReader (and the pipe's read end) is dropped here.
+        let out = child.wait_with_output().expect("dynsim ends");
+        let err = text(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?} panicked:\n{err}");
+        use std::os::unix::process::ExitStatusExt;
+        assert!(
+            out.status.code() == Some(0) || out.status.signal() == Some(13),
+            "{args:?} ended with {:?}:\n{err}",
+            out.status
+        );
+        assert!(!first.is_empty());
+    }
+}
+
+// An output that cannot be written is refused before the run, with exit 2.
+#[test]
+fn unwritable_output_is_refused_up_front() {
+    let out = dynsim(&["run", FAILURE, "--trace", "/no/such/dir/trace.txt"]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = text(&out.stderr);
+    assert!(e.contains("/no/such/dir"), "{e}");
+    assert!(!e.contains("result:"), "it ran anyway:\n{e}");
+    let out = dynsim(&["run", FAILURE, "--trace", "/tmp"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("directory"));
+}
