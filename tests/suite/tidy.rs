@@ -71,3 +71,104 @@ fn no_pending_snapshots() {
         .unwrap_or_default();
     assert!(pending.is_empty(), "unreviewed snapshots: {pending:?}");
 }
+
+/// Every file of the repository (no `target/`, no `.git/`), relative to the root.
+fn repo_files() -> Vec<String> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() && name != "target" && name != ".git" {
+                walk(&e.path(), out);
+            } else if ft.is_file() {
+                out.push(rel(&e.path()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&root(), &mut out);
+    out.sort();
+    out
+}
+
+/// The file names a text mentions: words ending in `.md`, `.toml` or `.rs`
+/// made of the characters paths here use, with the word's span.
+fn mentioned_files(text: &str) -> Vec<String> {
+    let path_char = |c: char| c.is_ascii_alphanumeric() || "_./*-".contains(c);
+    let mut out = Vec::new();
+    for word in text.split(|c: char| !path_char(c)) {
+        let word = word.trim_end_matches('.');
+        let has_stem = word.rsplit_once('.').is_some_and(|(stem, _)| {
+            stem.rsplit('/')
+                .next()
+                .is_some_and(|b| b.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '*'))
+        });
+        if [".md", ".toml", ".rs"].iter().any(|e| word.ends_with(e)) && has_stem {
+            out.push(word.to_string());
+        }
+    }
+    out
+}
+
+// The repository names no file it does not hold: every file a README, doc or
+// source mentions by path exists, and so does every file mentioned by bare
+// name (once a project cited a design document it did not contain).
+#[test]
+fn every_mentioned_file_exists() {
+    let files = repo_files();
+    let names: BTreeSet<&str> = files
+        .iter()
+        .map(|f| f.rsplit('/').next().unwrap_or(f))
+        .collect();
+    // Names that stand for files a user creates or a command writes.
+    let made_by_users = ["no_repair.toml", "scenario.toml"];
+    let mut missing = Vec::new();
+    for f in &files {
+        let ext_ok = [".md", ".rs", ".toml"].iter().any(|e| f.ends_with(e));
+        if !ext_ok || f.starts_with("tests/malformed/") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(root().join(f)) else {
+            continue;
+        };
+        // Documents are read whole; sources only in their comments, since
+        // their code and strings name test inputs that need not exist.
+        let prose: String = if f.ends_with(".md") {
+            text
+        } else {
+            let mark = if f.ends_with(".rs") { "//" } else { "#" };
+            text.lines()
+                .filter(|l| l.trim_start().starts_with(mark))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let dir = f.rsplit_once('/').map_or("", |(d, _)| d);
+        for m in mentioned_files(&prose) {
+            let exists = if m.contains('*') {
+                // A glob: its directory must exist.
+                let d = m.rsplit_once('/').map_or("", |(d, _)| d);
+                d.is_empty() || root().join(d).is_dir() || root().join(dir).join(d).is_dir()
+            } else if m.contains('/') {
+                let m = m.trim_start_matches("./");
+                // A path may be given from the root, from the document's
+                // folder, or from the crate a section is about.
+                root().join(m).exists()
+                    || root().join(dir).join(m).exists()
+                    || files.iter().any(|f| f.ends_with(&format!("/{m}")))
+            } else {
+                names.contains(m.as_str()) || made_by_users.contains(&m.as_str())
+            };
+            if !exists {
+                missing.push(format!("{f} mentions {m}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "files mentioned but not in the repository:\n  {}",
+        missing.join("\n  ")
+    );
+}
