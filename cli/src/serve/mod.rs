@@ -21,6 +21,8 @@ mod routes;
 mod run;
 mod sequence;
 mod templates;
+#[cfg(test)]
+mod tests;
 
 pub use budget::Budget;
 pub use http::{HttpLimits, Page, Request};

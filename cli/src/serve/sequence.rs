@@ -191,14 +191,14 @@ enum Item {
 
 /// What to draw for one op.
 #[derive(Clone, Debug, Default)]
-struct Seq {
-    actors: Vec<Actor>,
+pub(super) struct Seq {
+    pub(super) actors: Vec<Actor>,
     roles: BTreeMap<Actor, Vec<String>>,
     /// The time of each row.
     rows: Vec<SimTime>,
     items: Vec<Item>,
     /// The op's trace lines, as `dynsim run --trace` prints them.
-    lines: Vec<String>,
+    pub(super) lines: Vec<String>,
     /// Messages not drawn (over [`MAX_ARROWS`]).
     omitted: usize,
 }
@@ -249,7 +249,7 @@ impl Rows {
 /// failure notes of the tag, hint notes where a replica of it landed, and
 /// read repairs of the key after the reply complete it. Only records from the
 /// op's issue to 100 ms after its reply are looked at.
-fn collect_sequence(records: &[Record], op: &OpRecord, run_end: SimTime) -> Seq {
+pub(super) fn collect_sequence(records: &[Record], op: &OpRecord, run_end: SimTime) -> Seq {
     let label = format!("{}#{}", op.kind.name(), op.id);
     let client = Actor::Client(op.client.0);
     let t0 = op.start.unwrap_or(op.planned);
@@ -679,7 +679,7 @@ fn extent(x: f64, anchor: &str, text: &str, char_w: f64) -> (f64, f64) {
 
 /// Renders the chart as SVG: lifelines, one row per event, arrows and notes.
 /// The view box is widened to hold every label, so none is clipped.
-fn seq_svg(seq: &Seq, label: &str) -> Markup {
+pub(super) fn seq_svg(seq: &Seq, label: &str) -> Markup {
     let col: BTreeMap<Actor, usize> = seq
         .actors
         .iter()
@@ -877,3 +877,4 @@ fn seq_svg(seq: &Seq, label: &str) -> Markup {
         }
     }
 }
+
