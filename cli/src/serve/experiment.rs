@@ -14,20 +14,20 @@ use std::collections::BTreeMap;
 const REPORT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// The main page with a problem shown at the experiment form.
-fn problem_page(status: u16, file: &str, problem: String) -> Page {
-    let list = toml_list(SCENARIO_DIR);
+fn problem_page(ctx: &Ctx, status: u16, file: &str, problem: String) -> Page {
+    let list = toml_list(ctx.scenarios);
     let mut form = Form {
         scenario: default_scenario(&list),
         ..Form::default()
     };
-    form.toml = read_listed(SCENARIO_DIR, &list, &form.scenario, "scenario").unwrap_or_default();
+    form.toml = read_listed(ctx.scenarios, SCENARIO_DIR, &list, &form.scenario, "scenario").unwrap_or_default();
     let errors = [problem];
     let shown = Shown {
         experiment: file,
         experiment_errors: &errors,
         ..Shown::default()
     };
-    Page::html(status, templates::main_page(&list, &form, &shown))
+    Page::html(status, templates::main_page(ctx, &list, &form, &shown))
 }
 
 /// `POST /experiment`: runs `file` from the experiments folder.
@@ -36,25 +36,27 @@ pub fn experiment_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
         .get("file")
         .map(|s| s.trim().to_string())
         .unwrap_or_default();
-    let experiments = toml_list(EXPERIMENT_DIR);
+    let experiments = toml_list(ctx.experiments);
     if file.is_empty() {
-        return problem_page(400, &file, "choose an experiment file".into());
+        return problem_page(ctx, 400, &file, "choose an experiment file".into());
     }
     // Checks the name is listed (so inside the folder) and readable.
-    if let Err(e) = read_listed(EXPERIMENT_DIR, &experiments, &file, "experiment") {
-        return problem_page(400, &file, e);
+    if let Err(e) = read_listed(ctx.experiments, EXPERIMENT_DIR, &experiments, &file, "experiment") {
+        return problem_page(ctx, 400, &file, e);
     }
     let path = format!("{EXPERIMENT_DIR}/{file}");
+    let real = ctx.experiments.join(&file).to_string_lossy().into_owned();
     let run = budget::within(ctx.experiment_budget, ctx.client, || {
-        crate::report::experiment::report_html(&path)
+        crate::report::experiment::report_html(&real)
     });
     match run {
         Ok(Ok(html)) => Page {
             csp: REPORT_CSP,
             ..Page::html(200, templates::experiment_report(&file, &html))
         },
-        Ok(Err(e)) => problem_page(400, &file, format!("{path}: {e}")),
+        Ok(Err(e)) => problem_page(ctx, 400, &file, format!("{path}: {e}")),
         Err(Stopped::Cut(cut)) => problem_page(
+            ctx,
             422,
             &file,
             format!(
@@ -63,6 +65,7 @@ pub fn experiment_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
             ),
         ),
         Err(Stopped::Panicked(text)) => problem_page(
+            ctx,
             500,
             &file,
             format!("the experiment panicked (a bug in dynsim): {text}"),

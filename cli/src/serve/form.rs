@@ -309,12 +309,16 @@ pub(super) struct Prepared {
 }
 
 /// Reads the form into a scenario, or every problem with it.
-pub(super) fn prepare(list: &[String], form: &mut Form) -> Result<Prepared, Vec<String>> {
+pub(super) fn prepare(
+    dir: &std::path::Path,
+    list: &[String],
+    form: &mut Form,
+) -> Result<Prepared, Vec<String>> {
     if form.scenario.is_empty() && form.toml.trim().is_empty() {
         form.scenario = default_scenario(list);
     }
     if form.toml.trim().is_empty() {
-        match listing::read_listed(SCENARIO_DIR, list, &form.scenario, "scenario") {
+        match listing::read_listed(dir, SCENARIO_DIR, list, &form.scenario, "scenario") {
             Ok(t) => form.toml = t,
             Err(e) => return Err(vec![e]),
         }

@@ -14,8 +14,8 @@ const MAX_FILES: usize = 2_000;
 pub const MAX_FILE_BYTES: u64 = 1 << 20;
 
 /// Every `.toml` file below `dir`, as sorted paths relative to it with `/`.
-pub fn toml_list(dir: &str) -> Vec<String> {
-    let Ok(base) = Path::new(dir).canonicalize() else {
+pub fn toml_list(dir: &Path) -> Vec<String> {
+    let Ok(base) = dir.canonicalize() else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -68,26 +68,34 @@ fn inside(base: &Path, path: &Path) -> Option<PathBuf> {
 }
 
 /// Reads `name` from `dir` if it is one of `list` (never any other path), and
-/// only if it still resolves inside `dir` and is a regular file of a sane size.
-pub fn read_listed(dir: &str, list: &[String], name: &str, what: &str) -> Result<String, String> {
+/// only if it still resolves inside `dir` and is a regular file of a sane
+/// size; messages call the folder `shown`.
+pub fn read_listed(
+    dir: &Path,
+    shown: &str,
+    list: &[String],
+    name: &str,
+    what: &str,
+) -> Result<String, String> {
+    let dir_text = shown;
     if !list.iter().any(|s| s == name) {
         return Err(format!(
-            "unknown {what} {name:?}; choose one of the {} files in {dir}/",
+            "unknown {what} {name:?}; choose one of the {} files in {dir_text}/",
             list.len()
         ));
     }
-    let base = Path::new(dir)
+    let base = dir
         .canonicalize()
-        .map_err(|e| format!("cannot read {dir}/: {e}"))?;
+        .map_err(|e| format!("cannot read {dir_text}/: {e}"))?;
     let real = inside(&base, &base.join(name))
-        .ok_or_else(|| format!("{dir}/{name} no longer lies inside {dir}/"))?;
-    let meta = std::fs::metadata(&real).map_err(|e| format!("cannot read {dir}/{name}: {e}"))?;
+        .ok_or_else(|| format!("{dir_text}/{name} no longer lies inside {dir_text}/"))?;
+    let meta = std::fs::metadata(&real).map_err(|e| format!("cannot read {dir_text}/{name}: {e}"))?;
     if !meta.is_file() || meta.len() > MAX_FILE_BYTES {
         return Err(format!(
-            "{dir}/{name} is not a regular file of at most {MAX_FILE_BYTES} bytes"
+            "{dir_text}/{name} is not a regular file of at most {MAX_FILE_BYTES} bytes"
         ));
     }
-    std::fs::read_to_string(&real).map_err(|e| format!("cannot read {dir}/{name}: {e}"))
+    std::fs::read_to_string(&real).map_err(|e| format!("cannot read {dir_text}/{name}: {e}"))
 }
 
 #[cfg(test)]
@@ -110,11 +118,10 @@ mod tests {
         symlink(&root, dir.join("up")).expect("link");
         symlink(&dir, dir.join("sub/loop")).expect("link");
         symlink(dir.join("a.toml"), dir.join("alias.toml")).expect("link");
-        let d = dir.to_string_lossy().into_owned();
-        let list = toml_list(&d);
+        let list = toml_list(&dir);
         assert_eq!(list, ["a.toml", "alias.toml", "sub/b.toml"]);
-        assert!(read_listed(&d, &list, "out.toml", "scenario").is_err());
-        assert_eq!(read_listed(&d, &list, "alias.toml", "scenario").as_deref(), Ok("x"));
+        assert!(read_listed(&dir, "scenarios", &list, "out.toml", "scenario").is_err());
+        assert_eq!(read_listed(&dir, "scenarios", &list, "alias.toml", "scenario").as_deref(), Ok("x"));
         let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -30,6 +30,7 @@ pub use routes::host_allowed;
 
 use crate::args::{EXIT_BAD_INPUT, EXIT_OK, ServeArgs};
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -58,6 +59,10 @@ pub struct Config {
     pub max_connections: usize,
     /// The `Retry-After` of a 503, in seconds.
     pub retry_after_s: u32,
+    /// The folder of scenarios the page lists (by default `scenarios` below the working directory).
+    pub scenarios: PathBuf,
+    /// The folder of experiments the page lists (by default `experiments`).
+    pub experiments: PathBuf,
 }
 
 impl Config {
@@ -80,6 +85,8 @@ impl Config {
             max_runs: 2,
             max_connections: 32,
             retry_after_s: 10,
+            scenarios: PathBuf::from(SCENARIO_DIR),
+            experiments: PathBuf::from(EXPERIMENT_DIR),
         }
     }
 }
@@ -241,6 +248,8 @@ fn connection(state: &State, mut stream: TcpStream) {
         experiment_budget: state.config.experiment_budget,
         slots: &state.slots,
         retry_after_s: state.config.retry_after_s,
+        scenarios: &state.config.scenarios,
+        experiments: &state.config.experiments,
     };
     let page = match catch_unwind(AssertUnwindSafe(|| routes::handle(&request, &ctx))) {
         Ok(page) => page,
@@ -270,6 +279,8 @@ pub fn handle(request: &Request) -> Page {
         experiment_budget: config.experiment_budget,
         slots: &slots,
         retry_after_s: config.retry_after_s,
+        scenarios: &config.scenarios,
+        experiments: &config.experiments,
     };
     routes::handle(request, &ctx)
 }

@@ -9,6 +9,7 @@ use super::http::{Page, Request};
 use super::run::{index, run_page, trace_text};
 use super::templates::{SCRIPT, STYLE, message_page};
 use std::net::{IpAddr, TcpStream};
+use std::path::Path;
 
 /// What a handler needs besides the request.
 #[derive(Debug)]
@@ -24,6 +25,9 @@ pub struct Ctx<'a> {
     pub slots: &'a Slots,
     /// The `Retry-After` seconds of a 503.
     pub retry_after_s: u32,
+    /// The folders of the scenarios and experiments listed.
+    pub scenarios: &'a Path,
+    pub experiments: &'a Path,
 }
 
 /// Splits `host[:port]` (with `[v6]` brackets) into the host, unbracketed.
@@ -142,7 +146,7 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Page {
         .with_header("Allow", "GET, HEAD");
     }
     match path {
-        "/" | "/index.html" => index(&parse_params(query)),
+        "/" | "/index.html" => index(&parse_params(query), ctx),
         "/style.css" => asset("text/css; charset=utf-8", STYLE),
         "/page.js" => asset("text/javascript; charset=utf-8", SCRIPT),
         "/run" | "/trace" | "/experiment" => {

@@ -11,8 +11,8 @@ use crate::runner;
 use std::collections::BTreeMap;
 
 /// `GET /`: the form, with a bundled scenario loaded (`?scenario=` picks it).
-pub fn index(params: &BTreeMap<String, String>) -> Page {
-    let list = toml_list(SCENARIO_DIR);
+pub fn index(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
+    let list = toml_list(ctx.scenarios);
     let mut form = Form::from_params(params);
     form.toml.clear();
     form.quick.clear();
@@ -26,7 +26,7 @@ pub fn index(params: &BTreeMap<String, String>) -> Page {
             "no scenarios found in {SCENARIO_DIR}/ below the working directory; start dynsim serve from the dynsim checkout, or paste a scenario below"
         ));
     } else {
-        match read_listed(SCENARIO_DIR, &list, &form.scenario, "scenario") {
+        match read_listed(ctx.scenarios, SCENARIO_DIR, &list, &form.scenario, "scenario") {
             Ok(t) => form.toml = t,
             Err(e) => errors.push(e),
         }
@@ -35,6 +35,7 @@ pub fn index(params: &BTreeMap<String, String>) -> Page {
     Page::html(
         status,
         templates::main_page(
+            ctx,
             &list,
             &form,
             &Shown {
@@ -62,9 +63,9 @@ fn cli_command(form: &Form, file: &str, seed: u64) -> (String, &'static str) {
 
 /// `POST /run`: runs the form's scenario within the run budget.
 pub fn run_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
-    let list = toml_list(SCENARIO_DIR);
+    let list = toml_list(ctx.scenarios);
     let mut form = Form::from_params(params);
-    let mut prepared = prepare(&list, &mut form);
+    let mut prepared = prepare(ctx.scenarios, &list, &mut form);
     if !form.op.is_empty() && parse_op(&form.op).is_none() {
         let problem = format!(
             "operation {:?} is not an op name like put#1 or get#2",
@@ -82,7 +83,7 @@ pub fn run_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
                 errors: &errors,
                 ..Shown::default()
             };
-            return Page::html(400, templates::main_page(&list, &form, &shown));
+            return Page::html(400, templates::main_page(ctx, &list, &form, &shown));
         }
     };
     let run = budget::within(ctx.run_budget, ctx.client, || {
@@ -95,7 +96,7 @@ pub fn run_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
                 results: Some(results),
                 ..Shown::default()
             };
-            Page::html(200, templates::main_page(&list, &form, &shown))
+            Page::html(200, templates::main_page(ctx, &list, &form, &shown))
         }
         Err(Stopped::Cut(cut)) => {
             let (command, note) = cli_command(&form, &p.file, p.seed);
@@ -108,7 +109,7 @@ pub fn run_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
                 results: Some(notice),
                 ..Shown::default()
             };
-            Page::html(422, templates::main_page(&list, &form, &shown))
+            Page::html(422, templates::main_page(ctx, &list, &form, &shown))
         }
         Err(Stopped::Panicked(text)) => {
             let msg = format!(
@@ -119,23 +120,23 @@ pub fn run_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
                 errors: &errors,
                 ..Shown::default()
             };
-            Page::html(500, templates::main_page(&list, &form, &shown))
+            Page::html(500, templates::main_page(ctx, &list, &form, &shown))
         }
     }
 }
 
 /// `POST /trace`: the run's whole trace as text, within the run budget.
 pub fn trace_text(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
-    let list = toml_list(SCENARIO_DIR);
+    let list = toml_list(ctx.scenarios);
     let mut form = Form::from_params(params);
-    let p = match prepare(&list, &mut form) {
+    let p = match prepare(ctx.scenarios, &list, &mut form) {
         Ok(p) => p,
         Err(errors) => {
             let shown = Shown {
                 errors: &errors,
                 ..Shown::default()
             };
-            return Page::html(400, templates::main_page(&list, &form, &shown));
+            return Page::html(400, templates::main_page(ctx, &list, &form, &shown));
         }
     };
     let run = budget::within(ctx.run_budget, ctx.client, || {

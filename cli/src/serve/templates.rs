@@ -5,6 +5,7 @@
 use super::EXPERIMENT_DIR;
 use super::form::{Form, Prepared, QUICK};
 use super::listing::toml_list;
+use super::routes::Ctx;
 use crate::runner::Report;
 use crate::scenario::{self, Scenario};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -67,7 +68,7 @@ pub struct Shown<'a> {
 }
 
 /// The whole page: the scenario form, its problems, the results, and the experiment form.
-pub fn main_page(list: &[String], form: &Form, shown: &Shown) -> String {
+pub fn main_page(ctx: &Ctx, list: &[String], form: &Form, shown: &Shown) -> String {
     let parsed = scenario::parse("scenario", &form.toml).ok();
     let title = parsed
         .as_ref()
@@ -78,7 +79,7 @@ pub fn main_page(list: &[String], form: &Form, shown: &Shown) -> String {
         .map(|s| s.description.split_whitespace().collect::<Vec<_>>().join(" "))
         .unwrap_or_default();
     let errors = shown.errors;
-    let experiments = toml_list(EXPERIMENT_DIR);
+    let experiments = toml_list(ctx.experiments);
     layout(
         &title,
         TAGLINE,
