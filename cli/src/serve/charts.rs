@@ -60,7 +60,7 @@ pub fn latency_charts(history: &[OpRecord]) -> Markup {
     let markers = total < 60;
     let x_range = Some((0.0, (widest * 1.08).max(1.0)));
     let h = svg::line_chart(&Chart {
-        y_range: Some((0.0, (top * 1.15).max(1.0))),
+        y_range: Some((0.0, (top * 1.15).ceil().max(top + 1.0))),
         x_range,
         markers,
         ..chart(
