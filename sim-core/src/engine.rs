@@ -682,9 +682,7 @@ impl<N: Node> Sim<N> {
         let stop = STOP_CHECK.with(|c| c.borrow_mut().as_mut().is_some_and(|f| f(events)));
         if stop {
             // `resume_unwind` skips the panic hook: this is a requested stop, not a bug.
-            std::panic::resume_unwind(Box::new(Interrupted {
-                at: self.core.now,
-            }));
+            std::panic::resume_unwind(Box::new(Interrupted { at: self.core.now }));
         }
     }
 

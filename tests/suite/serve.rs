@@ -132,7 +132,10 @@ fn bad_input_is_http_400_with_the_message() {
     assert!(a.body.contains("TOML syntax"), "{}", a.body);
     let a = post(port, "/run", "scenario=failure.toml&seed=1&loss=lots");
     assert_eq!(a.status, 400);
-    assert!(a.body.contains("Loss: &quot;lots&quot; is not a probability"));
+    assert!(
+        a.body
+            .contains("Loss: &quot;lots&quot; is not a probability")
+    );
     let a = post(port, "/run", "scenario=..%2FCargo.toml");
     assert_eq!(a.status, 400);
     assert!(a.body.contains("unknown scenario"), "{}", a.body);
@@ -161,12 +164,18 @@ fn head_works_and_answers_carry_security_headers() {
         "HEAD gives GET's length"
     );
     for a in [&g, &h, &get(port, "/nope"), &get(port, "/style.css")] {
-        assert_eq!(a.header("x-content-type-options").as_deref(), Some("nosniff"));
+        assert_eq!(
+            a.header("x-content-type-options").as_deref(),
+            Some("nosniff")
+        );
         let csp = a.header("content-security-policy").unwrap_or_default();
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
         assert!(csp.contains("script-src 'self'"), "{csp}");
     }
-    assert!(g.body.contains("<link rel=\"stylesheet\" href=\"/style.css\">"));
+    assert!(
+        g.body
+            .contains("<link rel=\"stylesheet\" href=\"/style.css\">")
+    );
     assert!(!g.body.contains("<style>"), "the CSS lives in its own file");
     assert!(get(port, "/page.js").body.contains("addEventListener"));
 }
@@ -212,7 +221,11 @@ fn foreign_host_is_refused() {
 #[test]
 fn cross_origin_post_is_refused() {
     let port = server();
-    for origin in ["http://evil.example", "null", &format!("http://127.0.0.1:{}", port + 1)] {
+    for origin in [
+        "http://evil.example",
+        "null",
+        &format!("http://127.0.0.1:{}", port + 1),
+    ] {
         let a = raw(
             port,
             post_request(
@@ -243,7 +256,8 @@ fn oversized_requests_are_refused() {
     let header = format!("X-Big: {long}\r\n");
     let a = raw(
         port,
-        format!("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n{header}Connection: close\r\n\r\n").as_bytes(),
+        format!("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n{header}Connection: close\r\n\r\n")
+            .as_bytes(),
     );
     assert_eq!(a.status, 431, "{}", a.body);
     let many: String = (0..100).map(|i| format!("X-{i}: 1\r\n")).collect();
@@ -280,11 +294,19 @@ fn too_big_cluster_is_refused() {
     let toml = "name = \"huge\"\nseed = 1\nduration = \"1s\"\n[cluster]\nnodes = 20000\n";
     let a = post(port, "/run", &format!("toml={}", enc(toml)));
     assert_eq!(a.status, 400, "{}", a.body);
-    assert!(a.body.contains("20000 nodes is more than this page builds"), "{}", a.body);
+    assert!(
+        a.body.contains("20000 nodes is more than this page builds"),
+        "{}",
+        a.body
+    );
     let small = "name = \"small\"\nseed = 1\nduration = \"1s\"\n[cluster]\nnodes = 3\n";
     let a = post(port, "/run", &format!("toml={}&nodes=20000", enc(small)));
     assert_eq!(a.status, 400, "{}", a.body);
-    assert!(a.body.contains("20000 nodes is more than this page builds"), "{}", a.body);
+    assert!(
+        a.body.contains("20000 nodes is more than this page builds"),
+        "{}",
+        a.body
+    );
 }
 
 // A run past its event budget is stopped, and the page says what was cut and the command with no limits.
@@ -296,8 +318,16 @@ fn too_long_run_is_cut_by_the_event_budget() {
     let a = post(port, "/run", &format!("toml={}", enc(ENDLESS)));
     assert_eq!(a.status, 422, "{}", a.body);
     assert!(a.body.contains("Run stopped: over this page"), "{}", a.body);
-    assert!(a.body.contains("budget of 20000 simulation events"), "{}", a.body);
-    assert!(a.body.contains("dynsim run scenario.toml --seed 1"), "{}", a.body);
+    assert!(
+        a.body.contains("budget of 20000 simulation events"),
+        "{}",
+        a.body
+    );
+    assert!(
+        a.body.contains("dynsim run scenario.toml --seed 1"),
+        "{}",
+        a.body
+    );
     let a = post(port, "/trace", &format!("toml={}", enc(ENDLESS)));
     assert_eq!(a.status, 422, "the trace is budgeted too");
 }
@@ -322,7 +352,10 @@ fn experiment_is_cut_by_its_budget() {
     let a = post(port, "/experiment", "file=seed_latency.toml");
     assert_eq!(a.status, 422, "{}", a.body);
     assert!(a.body.contains("experiment was stopped"), "{}", a.body);
-    assert!(a.body.contains("dynsim experiment experiments/seed_latency.toml"));
+    assert!(
+        a.body
+            .contains("dynsim experiment experiments/seed_latency.toml")
+    );
 }
 
 /// Sends a POST of the endless scenario and returns the open connection.
@@ -379,7 +412,10 @@ fn disconnecting_client_stops_its_run() {
     let held = (0..POLLS).any(|_| post(port, "/run", "scenario=failure.toml").status == 503);
     assert!(held, "the endless run took the slot");
     drop(client);
-    assert!(wait_for_a_free_slot(port), "the run stopped when its client left");
+    assert!(
+        wait_for_a_free_slot(port),
+        "the run stopped when its client left"
+    );
 }
 
 // The listings follow no symlink out of their folders and end on a symlink loop; such names cannot be run.
@@ -407,7 +443,11 @@ fn listings_do_not_follow_symlinks_out() {
     let a = get(port, "/");
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(a.body.contains("<option value=\"failure.toml\" selected>"));
-    assert!(!a.body.contains("leak.toml") && !a.body.contains("up/"), "{}", a.body);
+    assert!(
+        !a.body.contains("leak.toml") && !a.body.contains("up/"),
+        "{}",
+        a.body
+    );
     assert!(!a.body.contains("loop/"), "{}", a.body);
     let a = post(port, "/run", "scenario=leak.toml");
     assert_eq!(a.status, 400);
@@ -691,7 +731,11 @@ fn chromium_renders_the_page() {
         png.len()
     );
 
-    let dom = b.submit(&page, &base, "document.querySelector('[name=w]').value = '9'");
+    let dom = b.submit(
+        &page,
+        &base,
+        "document.querySelector('[name=w]').value = '9'",
+    );
     assert!(dom.contains("exceeds n = 3"), "{dom}");
     assert!(dom.contains("nothing was run"), "{dom}");
 

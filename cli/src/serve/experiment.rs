@@ -20,7 +20,14 @@ fn problem_page(ctx: &Ctx, status: u16, file: &str, problem: String) -> Page {
         scenario: default_scenario(&list),
         ..Form::default()
     };
-    form.toml = read_listed(ctx.scenarios, SCENARIO_DIR, &list, &form.scenario, "scenario").unwrap_or_default();
+    form.toml = read_listed(
+        ctx.scenarios,
+        SCENARIO_DIR,
+        &list,
+        &form.scenario,
+        "scenario",
+    )
+    .unwrap_or_default();
     let errors = [problem];
     let shown = Shown {
         experiment: file,
@@ -41,7 +48,13 @@ pub fn experiment_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
         return problem_page(ctx, 400, &file, "choose an experiment file".into());
     }
     // Checks the name is listed (so inside the folder) and readable.
-    if let Err(e) = read_listed(ctx.experiments, EXPERIMENT_DIR, &experiments, &file, "experiment") {
+    if let Err(e) = read_listed(
+        ctx.experiments,
+        EXPERIMENT_DIR,
+        &experiments,
+        &file,
+        "experiment",
+    ) {
         return problem_page(ctx, 400, &file, e);
     }
     let path = format!("{EXPERIMENT_DIR}/{file}");

@@ -360,7 +360,6 @@ pub(super) fn parse_op(s: &str) -> Option<(OpKind, u64)> {
     Some((kind, id.parse().ok()?))
 }
 
-
 /// What the page refuses to build, whichever way the scenario was typed: the
 /// parts of a run that allocate before its first event, which no event or
 /// wall-time budget can cut. Everything else is bounded by the run's budgets.

@@ -89,7 +89,8 @@ pub fn read_listed(
         .map_err(|e| format!("cannot read {dir_text}/: {e}"))?;
     let real = inside(&base, &base.join(name))
         .ok_or_else(|| format!("{dir_text}/{name} no longer lies inside {dir_text}/"))?;
-    let meta = std::fs::metadata(&real).map_err(|e| format!("cannot read {dir_text}/{name}: {e}"))?;
+    let meta =
+        std::fs::metadata(&real).map_err(|e| format!("cannot read {dir_text}/{name}: {e}"))?;
     if !meta.is_file() || meta.len() > MAX_FILE_BYTES {
         return Err(format!(
             "{dir_text}/{name} is not a regular file of at most {MAX_FILE_BYTES} bytes"
@@ -121,7 +122,10 @@ mod tests {
         let list = toml_list(&dir);
         assert_eq!(list, ["a.toml", "alias.toml", "sub/b.toml"]);
         assert!(read_listed(&dir, "scenarios", &list, "out.toml", "scenario").is_err());
-        assert_eq!(read_listed(&dir, "scenarios", &list, "alias.toml", "scenario").as_deref(), Ok("x"));
+        assert_eq!(
+            read_listed(&dir, "scenarios", &list, "alias.toml", "scenario").as_deref(),
+            Ok("x")
+        );
         let _ = std::fs::remove_dir_all(&root);
     }
 }

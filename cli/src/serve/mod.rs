@@ -30,8 +30,8 @@ pub use routes::host_allowed;
 
 use crate::args::{EXIT_BAD_INPUT, EXIT_OK, ServeArgs};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
@@ -159,7 +159,6 @@ fn is_loopback(bind: &str) -> bool {
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
 }
-
 
 /// Binds `bind:port` (port 0 picks a free one) with the default limits and
 /// serves in a background thread; returns the port bound and the thread.

@@ -60,7 +60,11 @@ fn origin_allowed(origin: &str, bind: &str, port: u16) -> bool {
     };
     let (host, origin_port) = if let Some(v6) = rest.strip_prefix('[') {
         match v6.split_once(']') {
-            Some((h, p)) => (h, p.strip_prefix(':').unwrap_or(if p.is_empty() { "80" } else { "x" })),
+            Some((h, p)) => (
+                h,
+                p.strip_prefix(':')
+                    .unwrap_or(if p.is_empty() { "80" } else { "x" }),
+            ),
             None => return false,
         }
     } else {
@@ -141,7 +145,10 @@ pub fn handle(req: &Request, ctx: &Ctx) -> Page {
     if !runs && !read {
         return Page::html(
             405,
-            message_page("Method not allowed", &format!("{path} answers GET and HEAD only")),
+            message_page(
+                "Method not allowed",
+                &format!("{path} answers GET and HEAD only"),
+            ),
         )
         .with_header("Allow", "GET, HEAD");
     }

@@ -1,12 +1,12 @@
 //! The scenario handlers: the page with its form, a run, and a run's trace as text.
 
+use super::SCENARIO_DIR;
 use super::budget::{self, Stopped};
 use super::form::{Form, default_scenario, parse_op, prepare};
 use super::http::Page;
 use super::listing::{read_listed, toml_list};
 use super::routes::Ctx;
 use super::templates::{self, CutNotice, Shown};
-use super::SCENARIO_DIR;
 use crate::runner;
 use std::collections::BTreeMap;
 
@@ -26,7 +26,13 @@ pub fn index(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
             "no scenarios found in {SCENARIO_DIR}/ below the working directory; start dynsim serve from the dynsim checkout, or paste a scenario below"
         ));
     } else {
-        match read_listed(ctx.scenarios, SCENARIO_DIR, &list, &form.scenario, "scenario") {
+        match read_listed(
+            ctx.scenarios,
+            SCENARIO_DIR,
+            &list,
+            &form.scenario,
+            "scenario",
+        ) {
             Ok(t) => form.toml = t,
             Err(e) => errors.push(e),
         }

@@ -877,4 +877,3 @@ pub(super) fn seq_svg(seq: &Seq, label: &str) -> Markup {
         }
     }
 }
-

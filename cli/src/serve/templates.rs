@@ -76,7 +76,12 @@ pub fn main_page(ctx: &Ctx, list: &[String], form: &Form, shown: &Shown) -> Stri
     let placeholders = parsed.as_ref().map(placeholders).unwrap_or_default();
     let desc = parsed
         .as_ref()
-        .map(|s| s.description.split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|s| {
+            s.description
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_default();
     let errors = shown.errors;
     let experiments = toml_list(ctx.experiments);

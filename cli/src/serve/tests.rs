@@ -82,7 +82,10 @@ fn quick_fields_are_checked() {
     );
     let all = errs.join("\n");
     assert!(all.contains("Seed: \"x\" is not a whole number"), "{all}");
-    assert!(!all.contains("Nodes"), "0 nodes is left to the scenario's own check: {all}");
+    assert!(
+        !all.contains("Nodes"),
+        "0 nodes is left to the scenario's own check: {all}"
+    );
     assert!(all.contains("min 5 ms exceeds max 1 ms"), "{all}");
     assert!(all.contains("Loss: \"2\" is not a probability"), "{all}");
 }
@@ -175,8 +178,7 @@ fn sequence_follows_one_op() {
 // A get's chart includes the read repair its coordinator sends after the quorum answered.
 #[test]
 fn sequence_includes_read_repair() {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/repair/read_repair.toml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/repair/read_repair.toml");
     let text = std::fs::read_to_string(path).expect("scenarios/repair/read_repair.toml");
     let s = scenario::parse("read_repair.toml", &text).expect("valid");
     let report = runner::run(&s, s.seed, true);
@@ -266,7 +268,11 @@ fn refuses_unknown_things() {
 // Runs and experiments answer POST only: a GET link cannot start one.
 #[test]
 fn runs_are_post_only() {
-    for path in ["/run?scenario=failure.toml", "/trace", "/experiment?file=x.toml"] {
+    for path in [
+        "/run?scenario=failure.toml",
+        "/trace",
+        "/experiment?file=x.toml",
+    ] {
         let p = req("GET", path, "");
         assert_eq!(p.status, 405, "{path}");
         assert!(p.headers.contains(&("Allow", "POST".to_string())));
@@ -281,17 +287,30 @@ fn host_names() {
     for ok in ["localhost", "127.0.0.1", "127.4.5.6", "::1", "LOCALHOST"] {
         assert!(host_allowed(ok, "127.0.0.1"), "{ok}");
     }
-    for bad in ["evil.example", "localhost.evil.example", "10.0.0.5", "0.0.0.0", ""] {
+    for bad in [
+        "evil.example",
+        "localhost.evil.example",
+        "10.0.0.5",
+        "0.0.0.0",
+        "",
+    ] {
         assert!(!host_allowed(bad, "127.0.0.1"), "{bad}");
     }
     assert!(host_allowed("10.0.0.5", "10.0.0.5"));
-    assert!(!host_allowed("0.0.0.0", "0.0.0.0"), "the unspecified address is no host name");
+    assert!(
+        !host_allowed("0.0.0.0", "0.0.0.0"),
+        "the unspecified address is no host name"
+    );
 }
 
 // Every page is built from templates that escape what the user typed.
 #[test]
 fn typed_text_is_escaped() {
-    let p = req("POST", "/run", &form_body(&[("toml", "x = \"</textarea><script>1</script>\"")]));
+    let p = req(
+        "POST",
+        "/run",
+        &form_body(&[("toml", "x = \"</textarea><script>1</script>\"")]),
+    );
     assert!(!p.body.contains("<script>1"), "{}", p.body);
     assert!(p.body.contains("&lt;/textarea&gt;&lt;script&gt;"));
 }
