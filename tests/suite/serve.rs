@@ -386,17 +386,36 @@ fn one_slot_server() -> u16 {
     server_with(c)
 }
 
+/// Starts the endless run and waits until it holds the only run slot. The
+/// probe is an experiment request without a file, which holds a slot for
+/// no time; if the endless request itself was refused (a probe held the
+/// slot just then), it is sent again.
+fn hold_the_slot(port: u16) -> TcpStream {
+    for _ in 0..10 {
+        let s = start_endless(port);
+        for _ in 0..POLLS {
+            if post(port, "/experiment", "").status == 503 {
+                return s;
+            }
+            s.set_nonblocking(true).expect("nonblocking");
+            let answered = s.peek(&mut [0u8; 1]).is_ok_and(|n| n > 0);
+            s.set_nonblocking(false).expect("blocking");
+            if answered {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    panic!("the endless run never held the run slot");
+}
+
 // Past the limit of runs at once, a request gets 503 with Retry-After; a client that leaves frees its slot.
 #[test]
 fn concurrent_runs_past_the_limit_get_503() {
     let port = one_slot_server();
-    let first = start_endless(port);
-    // Until the endless run holds the slot, the probe runs itself; then it is refused.
-    let refused = (0..POLLS).find_map(|_| {
-        let a = post(port, "/run", "scenario=failure.toml");
-        (a.status == 503).then_some(a)
-    });
-    let a = refused.expect("a second run is refused while the first runs");
+    let first = hold_the_slot(port);
+    let a = post(port, "/run", "scenario=failure.toml");
+    assert_eq!(a.status, 503, "{}", a.body);
     assert_eq!(a.header("retry-after").as_deref(), Some("10"));
     assert!(a.body.contains("try again in 10 s"), "{}", a.body);
     drop(first);
@@ -407,10 +426,7 @@ fn concurrent_runs_past_the_limit_get_503() {
 #[test]
 fn disconnecting_client_stops_its_run() {
     let port = one_slot_server();
-    let client = start_endless(port);
-    // Wait until the run holds the slot.
-    let held = (0..POLLS).any(|_| post(port, "/run", "scenario=failure.toml").status == 503);
-    assert!(held, "the endless run took the slot");
+    let client = hold_the_slot(port);
     drop(client);
     assert!(
         wait_for_a_free_slot(port),

@@ -267,7 +267,8 @@ fn connection(state: &State, mut stream: TcpStream) {
 }
 
 /// Answers one request without a server: for tests of the pages.
-pub fn handle(request: &Request) -> Page {
+#[cfg(test)]
+fn handle(request: &Request) -> Page {
     let config = Config::new("127.0.0.1");
     let slots = budget::Slots::new(config.max_runs);
     let ctx = routes::Ctx {

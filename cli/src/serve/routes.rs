@@ -94,7 +94,7 @@ fn guard(req: &Request, ctx: &Ctx) -> Result<(), Page> {
             message_page(
                 "Forbidden: foreign host name",
                 &format!(
-                    "this server answers only to localhost, 127.0.0.1, [::1] or the address it was started with, not to the host name {host:?}: another name pointing here is how a web page reaches a local server (DNS rebinding). Open http://127.0.0.1:{}/ instead.",
+                    "this server answers only to localhost, 127.0.0.1, [::1] or the address it was started with, not to the host name {host:?}: another name pointing here is how a web page reaches a local server (DNS rebinding). Open http://127.0.0.1:{}/ instead, or, to reach the page from another machine, start dynsim serve with --bind set to the address you open.",
                     ctx.port
                 ),
             ),
