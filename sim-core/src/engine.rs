@@ -384,6 +384,48 @@ impl Limits {
     }
 }
 
+/// How many events [`Sim::run`] processes between two questions to the
+/// thread's stop check: often enough to stop within milliseconds, rarely
+/// enough to cost nothing measurable.
+pub const CHECK_EVERY: u64 = 4_096;
+
+/// A stop check: told how many events ran since it was last asked, answers
+/// whether to stop.
+type StopCheck = Box<dyn FnMut(u64) -> bool>;
+
+thread_local! {
+    static STOP_CHECK: std::cell::RefCell<Option<StopCheck>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The payload a run unwinds with when its thread's stop check says stop.
+/// Only a stop check installed by the caller can cause it, so a run without
+/// one is never cut, and a run that completes has the trace it would have
+/// had without a check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interrupted {
+    /// The simulated time the run had reached.
+    pub at: SimTime,
+}
+
+/// Runs `f` with `check` as this thread's stop check: every run inside `f`
+/// asks it every [`CHECK_EVERY`] events and at each return from
+/// [`Sim::run`], and unwinds with [`Interrupted`] when it answers true. This
+/// is how a caller puts an event or wall-time budget, or a cancellation, on
+/// code that runs simulations without knowing about budgets. The previous
+/// check is restored afterwards, also when `f` unwinds.
+pub fn with_stop_check<R>(check: impl FnMut(u64) -> bool + 'static, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<StopCheck>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            STOP_CHECK.with(|c| *c.borrow_mut() = previous);
+        }
+    }
+    let previous = STOP_CHECK.with(|c| c.borrow_mut().replace(Box::new(check)));
+    let _restore = Restore(previous);
+    f()
+}
+
 /// Why a run stopped.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Stop {
@@ -589,19 +631,33 @@ impl<N: Node> Sim<N> {
     }
 
     /// Runs until a limit is reached or no events are left.
+    ///
+    /// When the thread has a stop check ([`with_stop_check`]), it is asked
+    /// every [`CHECK_EVERY`] events and when this call returns; if it says
+    /// stop, the run unwinds with an [`Interrupted`] payload.
     pub fn run<H: Harness<N>>(&mut self, harness: &mut H, limits: Limits) -> Stop {
+        let checked = STOP_CHECK.with(|c| c.borrow().is_some());
         let mut processed = 0u64;
+        let mut unasked = 0u64;
         loop {
+            if checked && unasked == CHECK_EVERY {
+                self.ask_stop_check(unasked);
+                unasked = 0;
+            }
             if processed >= limits.max_events {
+                self.ask_stop_check_if(checked, unasked);
                 return Stop::EventLimit;
             }
             let Some(&key) = self.core.queue.peek() else {
+                self.ask_stop_check_if(checked, unasked);
                 return Stop::Idle;
             };
             if key.time > limits.until.as_us() {
                 self.core.now = self.core.now.max(limits.until);
+                self.ask_stop_check_if(checked, unasked);
                 return Stop::TimeLimit;
             }
+            unasked += 1;
             self.core.queue.pop();
             let ev = self.core.slab[key.slot()]
                 .take()
@@ -611,6 +667,22 @@ impl<N: Node> Sim<N> {
             self.core.stats.events += 1;
             processed += 1;
             self.dispatch(ev, harness);
+        }
+    }
+
+    fn ask_stop_check_if(&self, checked: bool, events: u64) {
+        if checked {
+            self.ask_stop_check(events);
+        }
+    }
+
+    /// Asks the thread's stop check, telling it how many events ran since it
+    /// was last asked; unwinds with [`Interrupted`] if it says stop.
+    fn ask_stop_check(&self, events: u64) {
+        let stop = STOP_CHECK.with(|c| c.borrow_mut().as_mut().is_some_and(|f| f(events)));
+        if stop {
+            // `resume_unwind` skips the panic hook: this is a requested stop, not a bug.
+            std::panic::resume_unwind(Box::new(Interrupted { at: self.core.now }));
         }
     }
 

@@ -359,3 +359,41 @@ fn trace_off_records_nothing_and_changes_nothing() {
     assert_eq!(off_records, 0);
     assert_eq!((on_events, on_delivered), (off_events, off_delivered));
 }
+
+// A stop check that never stops leaves the trace byte-identical; one that
+// stops unwinds with `Interrupted` after at most CHECK_EVERY extra events.
+#[test]
+fn stop_check_cuts_only_when_asked() {
+    use crate::engine::{CHECK_EVERY, Interrupted, with_stop_check};
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let plain = trace_of(7);
+    let seen = Rc::new(Cell::new(0u64));
+    let counter = seen.clone();
+    let checked = with_stop_check(
+        move |n| {
+            counter.set(counter.get() + n);
+            false
+        },
+        || trace_of(7),
+    );
+    assert_eq!(plain, checked, "a check that never stops changes nothing");
+    assert!(seen.get() > 100, "the check was told the events");
+    let budget = 150u64;
+    let ran = Rc::new(Cell::new(0u64));
+    let counter = ran.clone();
+    let cut = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        with_stop_check(
+            move |n| {
+                counter.set(counter.get() + n);
+                counter.get() >= budget
+            },
+            || trace_of(7),
+        )
+    }));
+    let payload = cut.expect_err("the run was cut");
+    assert!(payload.downcast_ref::<Interrupted>().is_some());
+    assert!(ran.get() >= budget && ran.get() < budget + CHECK_EVERY);
+    // The check is gone afterwards: the next run completes.
+    assert_eq!(trace_of(7), plain);
+}

@@ -24,8 +24,8 @@ pub mod trace;
 mod engine_tests;
 
 pub use engine::{
-    ClientId, Context, Core, Fault, Harness, Input, Limits, Message, Node, NodeId, Sim, Stats,
-    Stop, TimerId, Traced,
+    CHECK_EVERY, ClientId, Context, Core, Fault, Harness, Input, Interrupted, Limits, Message,
+    Node, NodeId, Sim, Stats, Stop, TimerId, Traced, with_stop_check,
 };
 pub use latency::Latency;
 pub use net::{LinkConfig, NetConfig};

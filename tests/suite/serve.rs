@@ -1,6 +1,8 @@
-//! `dynsim serve` end to end: the server over plain HTTP, and the page as
-//! Debian's headless Chromium renders it (DOM and a screenshot).
+//! `dynsim serve` end to end: the server over plain HTTP (each limit of the
+//! page with a test that fails without it), and the page as Debian's
+//! headless Chromium renders it, driven through the DevTools protocol.
 
+use dynsim::serve::{Budget, Config};
 use dynsim_tests::root;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -9,51 +11,86 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-/// Chromium is killed after this many polls of 100 ms (60 s).
-const CHROMIUM_POLLS: u32 = 600;
+/// How many times a bounded wait polls, 100 ms apart (60 s).
+const POLLS: u32 = 600;
 
-/// Starts a server on an ephemeral port of 127.0.0.1, serving from the workspace root.
-fn server() -> u16 {
-    std::env::set_current_dir(root()).expect("workspace root");
-    let (port, _thread) = dynsim::serve::start("127.0.0.1", 0).expect("the server binds");
+/// The default configuration, listing the workspace's scenarios and experiments.
+fn config() -> Config {
+    let mut c = Config::new("127.0.0.1");
+    c.scenarios = root().join("scenarios");
+    c.experiments = root().join("experiments");
+    c
+}
+
+/// Starts a server on an ephemeral port of 127.0.0.1.
+fn server_with(c: Config) -> u16 {
+    let (port, _thread) = dynsim::serve::start_with(c, 0).expect("the server binds");
     port
 }
 
-/// Sends one raw HTTP request and returns (status, body).
-fn http(port: u16, request: &str) -> (u16, String) {
+fn server() -> u16 {
+    server_with(config())
+}
+
+/// An answer: status, headers (lower-case names) and body.
+struct Answer {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+}
+
+/// Sends raw bytes and reads the answer until the server closes.
+fn raw(port: u16, request: &[u8]) -> Answer {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60)))
+    s.set_read_timeout(Some(Duration::from_secs(120)))
         .expect("timeout");
-    s.write_all(request.as_bytes()).expect("send");
+    // The server may answer (and close) before reading everything sent.
+    let _ = s.write_all(request);
+    read_answer(&mut s)
+}
+
+fn read_answer(s: &mut TcpStream) -> Answer {
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read the answer");
+    let _ = s.read_to_end(&mut raw);
     let text = String::from_utf8_lossy(&raw).into_owned();
     let status = text
         .split(' ')
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or_else(|| panic!("no status line in {text:?}"));
-    let body = text
-        .split_once("\r\n\r\n")
-        .map_or(String::new(), |(_, b)| b.to_string());
-    (status, body)
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Answer {
+        status,
+        head: head.to_string(),
+        body: body.to_string(),
+    }
 }
 
-fn get(port: u16, path: &str) -> (u16, String) {
-    http(
+fn get(port: u16, path: &str) -> Answer {
+    raw(
         port,
-        &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
     )
 }
 
-fn post(port: u16, path: &str, body: &str) -> (u16, String) {
-    http(
-        port,
-        &format!(
-            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ),
+fn post_request(path: &str, body: &str, extra: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{extra}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )
+}
+
+fn post(port: u16, path: &str, body: &str) -> Answer {
+    raw(port, post_request(path, body, "").as_bytes())
 }
 
 /// Form-encodes a value.
@@ -66,6 +103,9 @@ fn enc(v: &str) -> String {
         .collect()
 }
 
+/// A scenario that would run for 28 years of simulated time under load.
+const ENDLESS: &str = "name = \"endless\"\nseed = 1\nduration = \"900000000s\"\n[cluster]\nnodes = 5\nn = 3\nr = 2\nw = 2\n[load]\nclients = 4\npacing = \"closed\"\nthink = \"5ms\"\nkeys = 20\nread_fraction = 0.5\nstop = \"900000000s\"\n";
+
 /// A fresh, empty directory under the workspace's target directory.
 fn scratch(name: &str) -> PathBuf {
     let dir = root()
@@ -76,100 +116,359 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Runs headless Chromium with `args` then `url`, killing it after 60 s;
-/// returns its standard output.
-fn chromium(name: &str, args: &[&str], url: &str) -> String {
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: the serve end-to-end test needs Debian's Chromium. \
-         .ci/run installs it (DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium); \
-         locally run: apt-get update && apt-get install -y --no-install-recommends chromium"
-    );
-    let dir = scratch(name);
-    let profile = dir.join("profile");
-    let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
-    let mut child = Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--window-size=1280,2200",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .arg(url)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).expect("stdout file"))
-        .stderr(std::fs::File::create(&err_path).expect("stderr file"))
-        .spawn()
-        .expect("start chromium");
-    let mut status = None;
-    for _ in 0..CHROMIUM_POLLS {
-        if let Some(s) = child.try_wait().expect("poll chromium") {
-            status = Some(s);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let stderr = || std::fs::read_to_string(&err_path).unwrap_or_default();
-    let Some(status) = status else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!(
-            "chromium did not finish within 60 s on {url}; its stderr:\n{}",
-            stderr()
-        );
-    };
-    assert!(
-        status.success(),
-        "chromium failed ({status}) on {url}; its stderr:\n{}",
-        stderr()
-    );
-    let out = std::fs::read_to_string(&out_path).expect("chromium's output");
-    let _ = std::fs::remove_dir_all(&dir);
-    out
-}
-
 // Bad input answers 400 with the problem on the page; good input answers 200 with the results.
 #[test]
 fn bad_input_is_http_400_with_the_message() {
     let port = server();
-    let (status, body) = get(port, "/run?scenario=failure.toml&w=9");
-    assert_eq!(status, 400, "{body}");
-    assert!(body.contains("w = 9 exceeds n = 3"), "{body}");
+    let a = post(port, "/run", "scenario=failure.toml&w=9");
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(a.body.contains("w = 9 exceeds n = 3"), "{}", a.body);
     assert!(
-        body.contains("name=\"w\" value=\"9\""),
+        a.body.contains("name=\"w\" value=\"9\""),
         "the form keeps the input"
     );
-
-    let (status, body) = post(port, "/run", &format!("toml={}", enc("name = [oops")));
-    assert_eq!(status, 400, "{body}");
-    assert!(body.contains("TOML syntax"), "{body}");
-
-    let (status, body) = get(port, "/run?scenario=failure.toml&seed=1&loss=lots");
-    assert_eq!(status, 400);
+    let a = post(port, "/run", &format!("toml={}", enc("name = [oops")));
+    assert_eq!(a.status, 400);
+    assert!(a.body.contains("TOML syntax"), "{}", a.body);
+    let a = post(port, "/run", "scenario=failure.toml&seed=1&loss=lots");
+    assert_eq!(a.status, 400);
     assert!(
-        body.contains("Loss: &quot;lots&quot; is not a probability"),
-        "{body}"
+        a.body
+            .contains("Loss: &quot;lots&quot; is not a probability")
     );
-
-    let (status, body) = get(port, "/run?scenario=..%2FCargo.toml");
-    assert_eq!(status, 400);
-    assert!(body.contains("unknown scenario"), "{body}");
-
+    let a = post(port, "/run", "scenario=..%2FCargo.toml");
+    assert_eq!(a.status, 400);
+    assert!(a.body.contains("unknown scenario"), "{}", a.body);
     let toml = std::fs::read_to_string(root().join("scenarios/failure.toml")).expect("scenario");
-    let (status, body) = post(port, "/run", &format!("toml={}&op=put%231", enc(&toml)));
-    assert_eq!(status, 200, "{body}");
-    assert!(body.contains("result: as expected"));
+    let a = post(port, "/run", &format!("toml={}&op=put%231", enc(&toml)));
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body.contains("result: as expected"));
+    assert_eq!(get(port, "/no-such-page").status, 404);
+}
 
-    let (status, _) = get(port, "/no-such-page");
-    assert_eq!(status, 404);
+// HEAD answers the headers of GET without a body; every answer carries nosniff and a CSP that forbids framing.
+#[test]
+fn head_works_and_answers_carry_security_headers() {
+    let port = server();
+    let g = get(port, "/");
+    assert_eq!(g.status, 200, "{}", g.body);
+    let h = raw(
+        port,
+        b"HEAD / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(h.status, 200);
+    assert!(h.body.is_empty(), "HEAD has no body");
+    assert_eq!(
+        h.header("content-length"),
+        Some(g.body.len().to_string()),
+        "HEAD gives GET's length"
+    );
+    for a in [&g, &h, &get(port, "/nope"), &get(port, "/style.css")] {
+        assert_eq!(
+            a.header("x-content-type-options").as_deref(),
+            Some("nosniff")
+        );
+        let csp = a.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+    }
+    assert!(
+        g.body
+            .contains("<link rel=\"stylesheet\" href=\"/style.css\">")
+    );
+    assert!(!g.body.contains("<style>"), "the CSS lives in its own file");
+    assert!(get(port, "/page.js").body.contains("addEventListener"));
+}
+
+// A GET to /run (a link or an image on any web page) runs nothing: 405, Allow: POST.
+#[test]
+fn runs_are_post_only() {
+    let port = server();
+    let a = get(port, &format!("/run?toml={}", enc(ENDLESS)));
+    assert_eq!(a.status, 405, "{}", a.body);
+    assert_eq!(a.header("allow").as_deref(), Some("POST"));
+    assert!(a.body.contains("answers POST only"));
+    assert_eq!(get(port, "/experiment?file=seed_latency.toml").status, 405);
+}
+
+// A Host that is not a loopback name (a foreign name, a DNS-rebinding name) gets 403 saying why.
+#[test]
+fn foreign_host_is_refused() {
+    let port = server();
+    for host in ["evil.example", &format!("rebind.attacker.example:{port}")] {
+        let a = raw(
+            port,
+            format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(a.status, 403, "{host}");
+        assert!(a.body.contains("DNS rebinding"), "{}", a.body);
+    }
+    for host in [
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+        "127.9.9.9".to_string(),
+        format!("127.0.0.1:{port}"),
+    ] {
+        let a = raw(
+            port,
+            format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(a.status, 200, "{host}");
+    }
+}
+
+// A POST from another site's page (or an opaque origin) gets 403; the page's own origin runs.
+#[test]
+fn cross_origin_post_is_refused() {
+    let port = server();
+    for origin in [
+        "http://evil.example",
+        "null",
+        &format!("http://127.0.0.1:{}", port + 1),
+    ] {
+        let a = raw(
+            port,
+            post_request(
+                "/run",
+                "scenario=failure.toml",
+                &format!("Origin: {origin}\r\n"),
+            )
+            .as_bytes(),
+        );
+        assert_eq!(a.status, 403, "{origin}");
+        assert!(a.body.contains("another site"), "{}", a.body);
+    }
+    let own = format!("Origin: http://localhost:{port}\r\n");
+    let a = raw(
+        port,
+        post_request("/run", "scenario=failure.toml", &own).as_bytes(),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+// An address longer than the limit is 414, headers over the limit 431, a body over the limit 413.
+#[test]
+fn oversized_requests_are_refused() {
+    let port = server();
+    let long = "a".repeat(20_000);
+    let a = get(port, &format!("/?scenario={long}"));
+    assert_eq!(a.status, 414, "{}", a.body);
+    let header = format!("X-Big: {long}\r\n");
+    let a = raw(
+        port,
+        format!("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n{header}Connection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    assert_eq!(a.status, 431, "{}", a.body);
+    let many: String = (0..100).map(|i| format!("X-{i}: 1\r\n")).collect();
+    let a = raw(
+        port,
+        format!("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n{many}\r\n").as_bytes(),
+    );
+    assert_eq!(a.status, 431, "{}", a.body);
+    // Announces 100 MB and sends only the head: refused before any of it is read.
+    let a = raw(
+        port,
+        b"POST /run HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000000\r\n\r\n",
+    );
+    assert_eq!(a.status, 413, "{}", a.body);
+}
+
+// An upload that stalls gets 408 when the request's deadline passes.
+#[test]
+fn stalled_upload_times_out() {
+    let mut c = config();
+    c.http.request_seconds = 0.5;
+    let port = server_with(c);
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.write_all(b"POST /run HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\nscenario=")
+        .expect("send");
+    let a = read_answer(&mut s);
+    assert_eq!(a.status, 408, "{}", a.body);
+}
+
+// A 20,000-node cluster is refused before anything is built, typed in the TOML or in the quick field.
+#[test]
+fn too_big_cluster_is_refused() {
+    let port = server();
+    let toml = "name = \"huge\"\nseed = 1\nduration = \"1s\"\n[cluster]\nnodes = 20000\n";
+    let a = post(port, "/run", &format!("toml={}", enc(toml)));
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(
+        a.body.contains("20000 nodes is more than this page builds"),
+        "{}",
+        a.body
+    );
+    let small = "name = \"small\"\nseed = 1\nduration = \"1s\"\n[cluster]\nnodes = 3\n";
+    let a = post(port, "/run", &format!("toml={}&nodes=20000", enc(small)));
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(
+        a.body.contains("20000 nodes is more than this page builds"),
+        "{}",
+        a.body
+    );
+}
+
+// A run past its event budget is stopped, and the page says what was cut and the command with no limits.
+#[test]
+fn too_long_run_is_cut_by_the_event_budget() {
+    let mut c = config();
+    c.run_budget.max_events = 20_000;
+    let port = server_with(c);
+    let a = post(port, "/run", &format!("toml={}", enc(ENDLESS)));
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert!(a.body.contains("Run stopped: over this page"), "{}", a.body);
+    assert!(
+        a.body.contains("budget of 20000 simulation events"),
+        "{}",
+        a.body
+    );
+    assert!(
+        a.body.contains("dynsim run scenario.toml --seed 1"),
+        "{}",
+        a.body
+    );
+    let a = post(port, "/trace", &format!("toml={}", enc(ENDLESS)));
+    assert_eq!(a.status, 422, "the trace is budgeted too");
+}
+
+// A run past its wall-time budget is stopped the same way.
+#[test]
+fn too_long_run_is_cut_by_the_wall_budget() {
+    let mut c = config();
+    c.run_budget.max_seconds = 0.0;
+    let port = server_with(c);
+    let a = post(port, "/run", &format!("toml={}", enc(ENDLESS)));
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert!(a.body.contains("s of wall time"), "{}", a.body);
+}
+
+// An experiment past its budget is stopped and says so at the experiment form.
+#[test]
+fn experiment_is_cut_by_its_budget() {
+    let mut c = config();
+    c.experiment_budget.max_events = 1_000;
+    let port = server_with(c);
+    let a = post(port, "/experiment", "file=seed_latency.toml");
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert!(a.body.contains("experiment was stopped"), "{}", a.body);
+    assert!(
+        a.body
+            .contains("dynsim experiment experiments/seed_latency.toml")
+    );
+}
+
+/// Sends a POST of the endless scenario and returns the open connection.
+fn start_endless(port: u16) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.write_all(post_request("/run", &format!("toml={}", enc(ENDLESS)), "").as_bytes())
+        .expect("send");
+    s
+}
+
+/// Polls a small run until it is not refused for lack of a run slot; the
+/// number of polls is bounded, so a slot that is never freed fails the test.
+fn wait_for_a_free_slot(port: u16) -> bool {
+    (0..POLLS).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        post(port, "/run", "scenario=failure.toml").status == 200
+    })
+}
+
+/// A server with one run slot and budgets no test reaches.
+fn one_slot_server() -> u16 {
+    let mut c = config();
+    c.max_runs = 1;
+    c.run_budget = Budget {
+        max_events: u64::MAX,
+        max_seconds: 3_600.0,
+    };
+    server_with(c)
+}
+
+/// Starts the endless run and waits until it holds the only run slot. The
+/// probe is an experiment request without a file, which holds a slot for
+/// no time; if the endless request itself was refused (a probe held the
+/// slot just then), it is sent again.
+fn hold_the_slot(port: u16) -> TcpStream {
+    for _ in 0..10 {
+        let s = start_endless(port);
+        for _ in 0..POLLS {
+            if post(port, "/experiment", "").status == 503 {
+                return s;
+            }
+            s.set_nonblocking(true).expect("nonblocking");
+            let answered = s.peek(&mut [0u8; 1]).is_ok_and(|n| n > 0);
+            s.set_nonblocking(false).expect("blocking");
+            if answered {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    panic!("the endless run never held the run slot");
+}
+
+// Past the limit of runs at once, a request gets 503 with Retry-After; a client that leaves frees its slot.
+#[test]
+fn concurrent_runs_past_the_limit_get_503() {
+    let port = one_slot_server();
+    let first = hold_the_slot(port);
+    let a = post(port, "/run", "scenario=failure.toml");
+    assert_eq!(a.status, 503, "{}", a.body);
+    assert_eq!(a.header("retry-after").as_deref(), Some("10"));
+    assert!(a.body.contains("try again in 10 s"), "{}", a.body);
+    drop(first);
+    assert!(wait_for_a_free_slot(port), "the slot came back");
+}
+
+// A client that disconnects stops its run: without that, the endless run would hold the only slot for an hour.
+#[test]
+fn disconnecting_client_stops_its_run() {
+    let port = one_slot_server();
+    let client = hold_the_slot(port);
+    drop(client);
+    assert!(
+        wait_for_a_free_slot(port),
+        "the run stopped when its client left"
+    );
+}
+
+// The listings follow no symlink out of their folders and end on a symlink loop; such names cannot be run.
+#[cfg(unix)]
+#[test]
+fn listings_do_not_follow_symlinks_out() {
+    use std::os::unix::fs::symlink;
+    let dir = scratch("symlinks");
+    let scenarios = dir.join("scenarios");
+    std::fs::create_dir_all(scenarios.join("sub")).expect("dirs");
+    std::fs::copy(
+        root().join("scenarios/failure.toml"),
+        scenarios.join("failure.toml"),
+    )
+    .expect("copy");
+    std::fs::write(dir.join("outside.toml"), "name = \"secret\"").expect("file");
+    symlink(dir.join("outside.toml"), scenarios.join("leak.toml")).expect("link");
+    symlink(&dir, scenarios.join("up")).expect("link");
+    symlink(&scenarios, scenarios.join("sub/loop")).expect("link");
+    symlink(scenarios.join("sub/self"), scenarios.join("sub/self")).expect("self loop");
+    let mut c = config();
+    c.scenarios = scenarios.clone();
+    c.experiments = scenarios.join("sub");
+    let port = server_with(c);
+    let a = get(port, "/");
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body.contains("<option value=\"failure.toml\" selected>"));
+    assert!(
+        !a.body.contains("leak.toml") && !a.body.contains("up/"),
+        "{}",
+        a.body
+    );
+    assert!(!a.body.contains("loop/"), "{}", a.body);
+    let a = post(port, "/run", "scenario=leak.toml");
+    assert_eq!(a.status, 400);
+    assert!(a.body.contains("unknown scenario"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Whether to run the browser test: always when `DYNSIM_BROWSER_TEST=1`
@@ -188,8 +487,230 @@ fn browser_test_wanted() -> bool {
     false
 }
 
-// Chromium renders a good run (summary, latency SVG, sequence chart), a bad
-// run's message, and a screenshot a person can look at (target/serve-screenshot.png).
+/// Headless Chromium driven over `--remote-debugging-pipe`: commands go to
+/// its file descriptor 3 and answers come from 4, as JSON ended by a NUL.
+struct Browser {
+    child: std::process::Child,
+    to: std::process::ChildStdin,
+    from: std::sync::mpsc::Receiver<serde_json::Value>,
+    next_id: u64,
+    stderr: PathBuf,
+    dir: PathBuf,
+}
+
+impl Browser {
+    fn start(name: &str) -> Browser {
+        assert!(
+            Path::new(CHROMIUM).exists(),
+            "{CHROMIUM} is missing: the serve end-to-end test needs Debian's Chromium. \
+             .ci/run installs it (DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium); \
+             locally run: apt-get update && apt-get install -y --no-install-recommends chromium"
+        );
+        let dir = scratch(name);
+        let stderr = dir.join("stderr");
+        // The shell puts the pipes on descriptors 3 and 4, where Chromium expects them.
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg("exec \"$0\" \"$@\" 3<&0 4>&1 </dev/null >/dev/null")
+            .arg(CHROMIUM)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+                "--remote-debugging-pipe",
+                "--window-size=1280,2200",
+            ])
+            .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+            .arg("about:blank")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("start chromium");
+        let to = child.stdin.take().expect("stdin");
+        let mut out = child.stdout.take().expect("stdout");
+        let (send, from) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 65536];
+            while let Ok(n) = out.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                while let Some(i) = buf.iter().position(|b| *b == 0) {
+                    let msg: Vec<u8> = buf.drain(..=i).collect();
+                    if let Ok(v) = serde_json::from_slice(&msg[..i]) {
+                        if send.send(v).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Browser {
+            child,
+            to,
+            from,
+            next_id: 0,
+            stderr,
+            dir,
+        }
+    }
+
+    /// Sends one command and waits (at most 60 s) for its answer.
+    fn call(
+        &mut self,
+        session: Option<&str>,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut msg = serde_json::json!({"id": id, "method": method, "params": params});
+        if let Some(s) = session {
+            msg["sessionId"] = serde_json::Value::String(s.to_string());
+        }
+        let mut bytes = serde_json::to_vec(&msg).expect("json");
+        bytes.push(0);
+        self.to.write_all(&bytes).expect("send to chromium");
+        loop {
+            let Ok(v) = self.from.recv_timeout(Duration::from_secs(60)) else {
+                panic!(
+                    "chromium did not answer {method} within 60 s; its stderr:\n{}",
+                    std::fs::read_to_string(&self.stderr).unwrap_or_default()
+                );
+            };
+            if v["id"].as_u64() == Some(id) {
+                return match v.get("error") {
+                    Some(e) => Err(e.to_string()),
+                    None => Ok(v["result"].clone()),
+                };
+            }
+        }
+    }
+
+    /// Evaluates `js` in the page and returns its value.
+    fn eval(&mut self, session: &str, js: &str) -> serde_json::Value {
+        self.call(
+            Some(session),
+            "Runtime.evaluate",
+            serde_json::json!({"expression": js, "returnByValue": true}),
+        )
+        .map(|r| r["result"]["value"].clone())
+        .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Polls `js` until it is true (at most 60 s).
+    fn wait_for(&mut self, session: &str, js: &str) {
+        for _ in 0..POLLS {
+            if self.eval(session, js) == serde_json::Value::Bool(true) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the page never satisfied {js}");
+    }
+
+    /// Opens `url` in a new page and returns its session.
+    fn open(&mut self, url: &str) -> String {
+        let target = self
+            .call(None, "Target.createTarget", serde_json::json!({"url": url}))
+            .expect("a page");
+        let attached = self
+            .call(
+                None,
+                "Target.attachToTarget",
+                serde_json::json!({"targetId": target["targetId"], "flatten": true}),
+            )
+            .expect("attached");
+        let session = attached["sessionId"].as_str().expect("session").to_string();
+        self.call(
+            Some(&session),
+            "Emulation.setDeviceMetricsOverride",
+            serde_json::json!({"width": 1280, "height": 2200, "deviceScaleFactor": 1, "mobile": false}),
+        )
+        .expect("window size");
+        session
+    }
+
+    /// Loads the form at `base`, lets `fill` set fields, submits, and returns the result's DOM.
+    fn submit(&mut self, session: &str, base: &str, fill: &str) -> String {
+        self.eval(session, &format!("location.href = '{base}/'"));
+        self.wait_for(
+            session,
+            "location.pathname === '/' && document.readyState === 'complete' && !!document.getElementById('run')",
+        );
+        self.eval(
+            session,
+            &format!("{fill}; document.getElementById('run').requestSubmit(); true"),
+        );
+        self.wait_for(
+            session,
+            "location.pathname === '/run' && document.readyState === 'complete'",
+        );
+        self.eval(session, "document.documentElement.outerHTML")
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Saves the whole page as a PNG.
+    fn screenshot(&mut self, session: &str, path: &Path) {
+        let shot = self
+            .call(
+                Some(session),
+                "Page.captureScreenshot",
+                serde_json::json!({"format": "png", "captureBeyondViewport": true}),
+            )
+            .expect("a screenshot");
+        let png = base64_decode(shot["data"].as_str().expect("image data"));
+        std::fs::write(path, png).expect("write the screenshot");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.call(None, "Browser.close", serde_json::json!({}));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Decodes standard base64 (the screenshot's encoding).
+fn base64_decode(s: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for v in s.bytes().filter_map(value) {
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+// Chromium submits the page's own form: a good run (summary, latency SVG,
+// sequence chart), a bad run's message, and a screenshot a person can look at
+// (target/serve-screenshot.png).
 #[test]
 fn chromium_renders_the_page() {
     if !browser_test_wanted() {
@@ -197,9 +718,14 @@ fn chromium_renders_the_page() {
     }
     let port = server();
     let base = format!("http://127.0.0.1:{port}");
+    let mut b = Browser::start("browser");
+    let page = b.open(&format!("{base}/"));
 
-    let good = format!("{base}/run?scenario=failure.toml&seed=1&op=put%231");
-    let dom = chromium("good", &["--dump-dom"], &good);
+    let dom = b.submit(
+        &page,
+        &base,
+        "document.querySelector('[name=seed]').value = '1'; document.getElementById('op_hidden').value = 'put#1'",
+    );
     assert!(dom.contains("result: as expected"), "{dom}");
     assert!(dom.contains("<svg"), "no SVG chart in:\n{dom}");
     assert!(dom.contains("Latency histogram"), "no latency chart");
@@ -207,23 +733,9 @@ fn chromium_renders_the_page() {
         dom.contains("id=\"seqchart\"") && dom.contains("m5 Replicate hint=n1"),
         "no sequence chart with the hinted replica in:\n{dom}"
     );
-
-    let bad = format!("{base}/run?scenario=failure.toml&w=9");
-    let dom = chromium("bad-w", &["--dump-dom"], &bad);
-    assert!(dom.contains("exceeds n = 3"), "{dom}");
-    assert!(dom.contains("nothing was run"), "{dom}");
-
-    let bad_toml = format!("{base}/run?toml={}", enc("name = \"x\"\nseed = [1"));
-    let dom = chromium("bad-toml", &["--dump-dom"], &bad_toml);
-    assert!(dom.contains("TOML syntax"), "{dom}");
-
     let shot = root().join("target/serve-screenshot.png");
     let _ = std::fs::remove_file(&shot);
-    chromium(
-        "shot",
-        &[&format!("--screenshot={}", shot.display())],
-        &good,
-    );
+    b.screenshot(&page, &shot);
     let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
     assert!(
         png.starts_with(b"\x89PNG\r\n\x1a\n"),
@@ -234,4 +746,19 @@ fn chromium_renders_the_page() {
         "the screenshot is only {} bytes",
         png.len()
     );
+
+    let dom = b.submit(
+        &page,
+        &base,
+        "document.querySelector('[name=w]').value = '9'",
+    );
+    assert!(dom.contains("exceeds n = 3"), "{dom}");
+    assert!(dom.contains("nothing was run"), "{dom}");
+
+    let dom = b.submit(
+        &page,
+        &base,
+        "document.getElementById('toml').value = 'name = \"x\"\\nseed = [1'",
+    );
+    assert!(dom.contains("TOML syntax"), "{dom}");
 }

@@ -74,6 +74,17 @@ pub fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     (first..=last).map(|i| i as f64 * step).collect()
 }
 
+/// Like [`ticks`], but never between whole numbers: for axes of counts.
+pub fn whole_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    let t = ticks(lo, hi, n);
+    if t.iter().all(|v| v.fract() == 0.0) {
+        return t;
+    }
+    (lo.ceil() as i64..=hi.floor() as i64)
+        .map(|i| i as f64)
+        .collect()
+}
+
 fn fmt_num(v: f64) -> String {
     if v == 0.0 {
         "0".into()
@@ -147,7 +158,18 @@ pub fn line_chart(c: &Chart) -> String {
             fmt_num(t)
         );
     }
-    for t in ticks(y0, y1, 6) {
+    // Counts (every y a whole number, as in a histogram) get whole-number ticks.
+    let whole_y = c.series.iter().any(|s| !s.points.is_empty())
+        && c.series
+            .iter()
+            .flat_map(|s| s.points.iter())
+            .all(|p| p.1.fract() == 0.0);
+    let y_ticks = if whole_y {
+        whole_ticks(y0, y1, 6)
+    } else {
+        ticks(y0, y1, 6)
+    };
+    for t in y_ticks {
         let y = sy(t);
         let _ = write!(
             o,
@@ -274,6 +296,16 @@ pub fn histogram_points(values: &[f64], bins: usize) -> Vec<(f64, f64)> {
 
 #[cfg(test)]
 mod tests {
+
+    // Count axes get whole-number ticks even when the range is small.
+    #[test]
+    fn count_ticks_are_whole() {
+        assert!(ticks(0.0, 1.15, 6).iter().any(|t| t.fract() != 0.0));
+        assert_eq!(whole_ticks(0.0, 1.15, 6), [0.0, 1.0]);
+        assert_eq!(whole_ticks(0.0, 4.6, 6), [0.0, 1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(whole_ticks(0.0, 60.0, 6), ticks(0.0, 60.0, 6));
+    }
+
     use super::*;
 
     // Ticks are round numbers inside the range.

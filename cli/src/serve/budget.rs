@@ -1,0 +1,160 @@
+//! Budgets: every run the page starts has an event budget and a wall-time
+//! budget and stops when its client disconnects; and only so many runs go
+//! at once. The run is cut through sim-core's stop check, which every
+//! simulation on the thread asks, so the same budget covers a scenario run
+//! and an experiment's many clusters.
+
+use super::http::client_gone;
+use crate::wall::Stopwatch;
+use sim_core::{Interrupted, SimTime, with_stop_check};
+use std::cell::Cell;
+use std::net::TcpStream;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// How much one request may run.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// Simulation events, over every simulation the request runs.
+    pub max_events: u64,
+    /// Wall-clock seconds.
+    pub max_seconds: f64,
+}
+
+/// Why a run was cut.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum CutReason {
+    /// It used its event budget.
+    Events(u64),
+    /// It used its wall-time budget, in seconds.
+    Wall(f64),
+    /// Its client closed the connection.
+    ClientGone,
+}
+
+/// A run cut by its budget: why, and the simulated time it had reached.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Cut {
+    pub reason: CutReason,
+    pub at: SimTime,
+}
+
+impl Cut {
+    /// What was cut, as a sentence for the page.
+    pub fn describe(&self, whole: &str) -> String {
+        let why = match self.reason {
+            CutReason::Events(n) => format!("it used this page's budget of {n} simulation events"),
+            CutReason::Wall(s) => format!("it used this page's budget of {s} s of wall time"),
+            CutReason::ClientGone => "its browser closed the connection".to_string(),
+        };
+        format!(
+            "The {whole} was stopped because {why}, at simulated time {} of its last simulation; nothing of it is shown, since a partial run's checks and summary would mislead.",
+            self.at
+        )
+    }
+}
+
+/// What ended a budgeted call other than its result.
+#[derive(Debug)]
+pub enum Stopped {
+    Cut(Cut),
+    /// A panic (a bug), with its message.
+    Panicked(String),
+}
+
+/// How often, in wall seconds, the client's socket is looked at.
+const PEEK_EVERY_S: f64 = 0.05;
+
+/// Runs `f` within `budget`; `client` is the request's connection, watched
+/// for a disconnect. A panic inside `f` is caught and returned as text.
+pub fn within<R>(
+    budget: Budget,
+    client: Option<&TcpStream>,
+    f: impl FnOnce() -> R,
+) -> Result<R, Stopped> {
+    let watched = client.and_then(|c| c.try_clone().ok());
+    let reason: Rc<Cell<Option<CutReason>>> = Rc::new(Cell::new(None));
+    let said = reason.clone();
+    let clock = Stopwatch::start();
+    let mut events = 0u64;
+    let mut last_peek = 0.0f64;
+    let check = move |n: u64| {
+        events += n;
+        let why = if events >= budget.max_events {
+            Some(CutReason::Events(budget.max_events))
+        } else {
+            let now = clock.seconds();
+            if now >= budget.max_seconds {
+                Some(CutReason::Wall(budget.max_seconds))
+            } else if now - last_peek >= PEEK_EVERY_S {
+                last_peek = now;
+                watched
+                    .as_ref()
+                    .is_some_and(client_gone)
+                    .then_some(CutReason::ClientGone)
+            } else {
+                None
+            }
+        };
+        said.set(why);
+        why.is_some()
+    };
+    match catch_unwind(AssertUnwindSafe(|| with_stop_check(check, f))) {
+        Ok(r) => Ok(r),
+        Err(payload) => match payload.downcast_ref::<Interrupted>() {
+            Some(i) => Err(Stopped::Cut(Cut {
+                reason: reason.get().unwrap_or(CutReason::Events(budget.max_events)),
+                at: i.at,
+            })),
+            None => Err(Stopped::Panicked(panic_text(payload.as_ref()))),
+        },
+    }
+}
+
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    }
+}
+
+/// The limit on runs going at once.
+#[derive(Debug)]
+pub struct Slots {
+    busy: Arc<AtomicUsize>,
+    max: usize,
+}
+
+/// A run slot, given back when dropped.
+#[derive(Debug)]
+pub struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Slots {
+    pub fn new(max: usize) -> Slots {
+        Slots {
+            busy: Arc::new(AtomicUsize::new(0)),
+            max,
+        }
+    }
+
+    /// A slot, if fewer than the limit are taken.
+    pub fn take(&self) -> Option<Slot> {
+        self.busy
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(self.busy.clone()))
+    }
+}

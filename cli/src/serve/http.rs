@@ -1,0 +1,366 @@
+//! HTTP/1.1 on a plain `TcpStream`, one request per connection, with every
+//! limit the page needs: the request line, the head and the body are
+//! bounded (414, 431, 413), the whole request must arrive within a deadline
+//! (408), and the handler keeps the connection so that a run can notice its
+//! client leaving. `httparse` parses the head; this file only reads and
+//! writes bytes within those limits.
+
+use crate::wall::Stopwatch;
+use std::io::{Read as _, Write as _};
+use std::net::{Shutdown, TcpStream};
+use std::time::Duration;
+
+/// The request limits.
+#[derive(Clone, Copy, Debug)]
+pub struct HttpLimits {
+    /// Longest request target (path and query), in bytes.
+    pub max_url_bytes: usize,
+    /// Largest request head (request line and headers), in bytes.
+    pub max_head_bytes: usize,
+    /// Largest body, in bytes.
+    pub max_body_bytes: usize,
+    /// Most header lines.
+    pub max_headers: usize,
+    /// The whole request (head and body) must arrive within this many seconds.
+    pub request_seconds: f64,
+}
+
+impl Default for HttpLimits {
+    fn default() -> HttpLimits {
+        HttpLimits {
+            max_url_bytes: 8 * 1024,
+            max_head_bytes: 16 * 1024,
+            max_body_bytes: 1 << 20,
+            max_headers: 64,
+            request_seconds: 10.0,
+        }
+    }
+}
+
+/// A request as read: method, target, headers (names lower-cased) and body.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The first header of this (lower-case) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An HTTP answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page {
+    /// The status code.
+    pub status: u16,
+    /// The `Content-Type` header.
+    pub content_type: &'static str,
+    /// Extra headers (`Retry-After`, `Allow`).
+    pub headers: Vec<(&'static str, String)>,
+    /// The Content-Security-Policy.
+    pub csp: &'static str,
+    /// The body.
+    pub body: String,
+}
+
+/// The policy of the page: its script and style come from its own files;
+/// nothing is fetched from elsewhere, no form posts elsewhere, and no other
+/// site may frame it.
+pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+impl Page {
+    pub fn html(status: u16, body: String) -> Page {
+        Page {
+            status,
+            content_type: "text/html; charset=utf-8",
+            headers: Vec::new(),
+            csp: PAGE_CSP,
+            body,
+        }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Page {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+/// Why a request was not read: the status and a sentence for the page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadFail {
+    /// The client closed the connection before sending a request: nothing to answer.
+    Closed,
+    /// Answer with this status, title and explanation.
+    Refuse(u16, &'static str, String),
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        422 => "Unprocessable Content",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        _ => "Unknown",
+    }
+}
+
+/// Reads into `buf` from `stream` until the deadline; `Ok(0)` is end of stream.
+fn read_some(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    clock: &Stopwatch,
+    limits: &HttpLimits,
+) -> Result<usize, ReadFail> {
+    let left = limits.request_seconds - clock.seconds();
+    let timeout = || {
+        ReadFail::Refuse(
+            408,
+            "Request timeout",
+            format!(
+                "the request did not arrive within {} s; send it again",
+                limits.request_seconds
+            ),
+        )
+    };
+    if left <= 0.0 {
+        return Err(timeout());
+    }
+    let _ = stream.set_read_timeout(Some(Duration::from_secs_f64(left.max(0.001))));
+    match stream.read(buf) {
+        Ok(n) => Ok(n),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            Err(timeout())
+        }
+        Err(_) => Err(ReadFail::Closed),
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Reads one request within `limits`.
+pub fn read_request(stream: &mut TcpStream, limits: &HttpLimits) -> Result<Request, ReadFail> {
+    let clock = Stopwatch::start();
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = find(&buf, b"\r\n\r\n") {
+            break i + 4;
+        }
+        let line_len = find(&buf, b"\r\n").unwrap_or(buf.len());
+        // The request line is the method, the target and the version: the
+        // target's limit plus a little.
+        if line_len > limits.max_url_bytes + 32 {
+            return Err(ReadFail::Refuse(
+                414,
+                "URL too long",
+                format!(
+                    "the address is longer than {} bytes; the page's forms send their data in the body",
+                    limits.max_url_bytes
+                ),
+            ));
+        }
+        if buf.len() > limits.max_head_bytes {
+            return Err(ReadFail::Refuse(
+                431,
+                "Headers too large",
+                format!(
+                    "the request's headers are larger than {} bytes",
+                    limits.max_head_bytes
+                ),
+            ));
+        }
+        let n = read_some(stream, &mut chunk, &clock, limits)?;
+        if n == 0 {
+            return Err(if buf.is_empty() {
+                ReadFail::Closed
+            } else {
+                ReadFail::Refuse(400, "Bad request", "the request ended early".into())
+            });
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    if head_end > limits.max_head_bytes {
+        return Err(ReadFail::Refuse(
+            431,
+            "Headers too large",
+            format!(
+                "the request's headers are larger than {} bytes",
+                limits.max_head_bytes
+            ),
+        ));
+    }
+    let mut headers = vec![httparse::EMPTY_HEADER; limits.max_headers];
+    let mut parsed = httparse::Request::new(&mut headers);
+    match parsed.parse(&buf[..head_end]) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(ReadFail::Refuse(
+                431,
+                "Too many headers",
+                format!("the request has more than {} headers", limits.max_headers),
+            ));
+        }
+        Ok(httparse::Status::Partial) | Err(_) => {
+            return Err(ReadFail::Refuse(
+                400,
+                "Bad request",
+                "the request is not valid HTTP/1.1".into(),
+            ));
+        }
+    }
+    let target = parsed.path.unwrap_or("/").to_string();
+    if target.len() > limits.max_url_bytes {
+        return Err(ReadFail::Refuse(
+            414,
+            "URL too long",
+            format!(
+                "the address is longer than {} bytes; the page's forms send their data in the body",
+                limits.max_url_bytes
+            ),
+        ));
+    }
+    let mut request = Request {
+        method: parsed.method.unwrap_or("").to_string(),
+        target,
+        headers: parsed
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.to_ascii_lowercase(),
+                    String::from_utf8_lossy(h.value).trim().to_string(),
+                )
+            })
+            .collect(),
+        body: Vec::new(),
+    };
+    if request.header("transfer-encoding").is_some() {
+        return Err(ReadFail::Refuse(
+            501,
+            "Chunked body not accepted",
+            "send the body with a Content-Length, as a browser's form does".into(),
+        ));
+    }
+    let length = match request.header("content-length") {
+        None => 0,
+        Some(v) => v.parse::<usize>().map_err(|_| {
+            ReadFail::Refuse(
+                400,
+                "Bad request",
+                format!("Content-Length {v:?} is not a number"),
+            )
+        })?,
+    };
+    if length > limits.max_body_bytes {
+        return Err(ReadFail::Refuse(
+            413,
+            "Request too large",
+            format!(
+                "the form is larger than {} bytes; shorten the scenario text",
+                limits.max_body_bytes
+            ),
+        ));
+    }
+    let mut body = buf.split_off(head_end);
+    body.truncate(length);
+    while body.len() < length {
+        let want = (length - body.len()).min(chunk.len());
+        let n = read_some(stream, &mut chunk[..want], &clock, limits)?;
+        if n == 0 {
+            return Err(ReadFail::Refuse(
+                400,
+                "Bad request",
+                "the body ended before its Content-Length".into(),
+            ));
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    request.body = body;
+    Ok(request)
+}
+
+/// Writes `page` (its head only, for HEAD) and closes the connection.
+pub fn write_page(mut stream: TcpStream, page: &Page, head_only: bool) {
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\nReferrer-Policy: same-origin\r\nContent-Security-Policy: {}\r\nConnection: close\r\n",
+        page.status,
+        reason(page.status),
+        page.content_type,
+        page.body.len(),
+        page.csp,
+    );
+    for (name, value) in &page.headers {
+        head.push_str(name);
+        head.push_str(": ");
+        head.push_str(value);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    // A client that stops reading must not hold the thread.
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+    let sent = stream.write_all(head.as_bytes()).and_then(|()| {
+        if head_only {
+            Ok(())
+        } else {
+            stream.write_all(page.body.as_bytes())
+        }
+    });
+    if sent.is_err() {
+        return;
+    }
+    let _ = stream.flush();
+    let _ = stream.shutdown(Shutdown::Write);
+    // Read what the client still sends (a refused body) for a moment, so
+    // that closing does not reset the connection before it reads the answer.
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let mut sink = [0u8; 4096];
+    let mut drained = 0usize;
+    while drained < 1 << 20 {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => drained += n,
+        }
+    }
+}
+
+/// Whether the client has gone: its side of the connection is closed or
+/// reset. A client that half-closes after sending its request counts as gone.
+pub fn client_gone(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return true;
+    }
+    let mut probe = [0u8; 1];
+    let gone = match stream.peek(&mut probe) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    };
+    let _ = stream.set_nonblocking(false);
+    gone
+}

@@ -1,0 +1,182 @@
+//! The scenario handlers: the page with its form, a run, and a run's trace as text.
+
+use super::SCENARIO_DIR;
+use super::budget::{self, Stopped};
+use super::form::{Form, default_scenario, parse_op, prepare};
+use super::http::Page;
+use super::listing::{read_listed, toml_list};
+use super::routes::Ctx;
+use super::templates::{self, CutNotice, Shown};
+use crate::runner;
+use std::collections::BTreeMap;
+
+/// `GET /`: the form, with a bundled scenario loaded (`?scenario=` picks it).
+pub fn index(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
+    let list = toml_list(ctx.scenarios);
+    let mut form = Form::from_params(params);
+    form.toml.clear();
+    form.quick.clear();
+    form.op.clear();
+    if form.scenario.is_empty() {
+        form.scenario = default_scenario(&list);
+    }
+    let mut errors = Vec::new();
+    if list.is_empty() {
+        errors.push(format!(
+            "no scenarios found in {SCENARIO_DIR}/ below the working directory; start dynsim serve from the dynsim checkout, or paste a scenario below"
+        ));
+    } else {
+        match read_listed(
+            ctx.scenarios,
+            SCENARIO_DIR,
+            &list,
+            &form.scenario,
+            "scenario",
+        ) {
+            Ok(t) => form.toml = t,
+            Err(e) => errors.push(e),
+        }
+    }
+    let status = if errors.is_empty() { 200 } else { 400 };
+    Page::html(
+        status,
+        templates::main_page(
+            ctx,
+            &list,
+            &form,
+            &Shown {
+                errors: &errors,
+                ..Shown::default()
+            },
+        ),
+    )
+}
+
+/// The command that runs the form's scenario with no limits, and a note on it.
+fn cli_command(form: &Form, file: &str, seed: u64) -> (String, &'static str) {
+    if form.scenario.is_empty() || !form.quick.keys().all(|k| *k == "seed") {
+        (
+            format!("dynsim run scenario.toml --seed {seed}"),
+            "after saving the scenario text (with the quick fields' values written into it) as scenario.toml.",
+        )
+    } else {
+        (
+            format!("dynsim run {file} --seed {seed}"),
+            "(with the same scenario text).",
+        )
+    }
+}
+
+/// `POST /run`: runs the form's scenario within the run budget.
+pub fn run_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
+    let list = toml_list(ctx.scenarios);
+    let mut form = Form::from_params(params);
+    let mut prepared = prepare(ctx.scenarios, &list, &mut form);
+    if !form.op.is_empty() && parse_op(&form.op).is_none() {
+        let problem = format!(
+            "operation {:?} is not an op name like put#1 or get#2",
+            form.op
+        );
+        match &mut prepared {
+            Ok(_) => prepared = Err(vec![problem]),
+            Err(e) => e.push(problem),
+        }
+    }
+    let p = match prepared {
+        Ok(p) => p,
+        Err(errors) => {
+            let shown = Shown {
+                errors: &errors,
+                ..Shown::default()
+            };
+            return Page::html(400, templates::main_page(ctx, &list, &form, &shown));
+        }
+    };
+    let run = budget::within(ctx.run_budget, ctx.client, || {
+        runner::run(&p.scenario, p.seed, true)
+    });
+    match run {
+        Ok(report) => {
+            let results = templates::results(&report, &p, &form.op);
+            let shown = Shown {
+                results: Some(results),
+                ..Shown::default()
+            };
+            Page::html(200, templates::main_page(ctx, &list, &form, &shown))
+        }
+        Err(Stopped::Cut(cut)) => {
+            let (command, note) = cli_command(&form, &p.file, p.seed);
+            let notice = templates::cut_section(&CutNotice {
+                what: cut.describe("run"),
+                command: &command,
+                note,
+            });
+            let shown = Shown {
+                results: Some(notice),
+                ..Shown::default()
+            };
+            Page::html(422, templates::main_page(ctx, &list, &form, &shown))
+        }
+        Err(Stopped::Panicked(text)) => {
+            let msg = format!(
+                "the simulator panicked on this scenario (a bug in dynsim; please report it with the scenario text): {text}"
+            );
+            let errors = [msg];
+            let shown = Shown {
+                errors: &errors,
+                ..Shown::default()
+            };
+            Page::html(500, templates::main_page(ctx, &list, &form, &shown))
+        }
+    }
+}
+
+/// `POST /trace`: the run's whole trace as text, within the run budget.
+pub fn trace_text(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
+    let list = toml_list(ctx.scenarios);
+    let mut form = Form::from_params(params);
+    let p = match prepare(ctx.scenarios, &list, &mut form) {
+        Ok(p) => p,
+        Err(errors) => {
+            let shown = Shown {
+                errors: &errors,
+                ..Shown::default()
+            };
+            return Page::html(400, templates::main_page(ctx, &list, &form, &shown));
+        }
+    };
+    let run = budget::within(ctx.run_budget, ctx.client, || {
+        runner::run(&p.scenario, p.seed, true)
+            .cluster
+            .sim
+            .core
+            .trace
+            .render_text()
+    });
+    match run {
+        Ok(text) => Page {
+            content_type: "text/plain; charset=utf-8",
+            ..Page::html(200, text)
+        },
+        Err(Stopped::Cut(cut)) => {
+            let (command, note) = cli_command(&form, &p.file, p.seed);
+            Page::html(
+                422,
+                templates::message_page(
+                    "Run stopped: over this page's budget",
+                    &format!(
+                        "{} The command line has no such limits: {command} --trace {note}",
+                        cut.describe("run")
+                    ),
+                ),
+            )
+        }
+        Err(Stopped::Panicked(text)) => Page::html(
+            500,
+            templates::message_page(
+                "Internal error",
+                &format!("the simulator panicked on this scenario (a bug in dynsim): {text}"),
+            ),
+        ),
+    }
+}
