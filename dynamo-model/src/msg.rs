@@ -75,8 +75,8 @@ pub enum Msg {
     },
 }
 
-/// A heartbeat: (generation, counter). The generation is the node's clock
-/// reading when it last started, so a restarted node's beats outrank its old ones.
+/// A heartbeat: (incarnation, counter). The incarnation is bumped at every
+/// start and kept on disk, so a restarted node's beats outrank its old ones.
 pub type Beat = (i64, u64);
 
 fn write_versions(out: &mut String, versions: &[Version]) {

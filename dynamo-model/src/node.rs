@@ -108,6 +108,9 @@ pub struct DynamoNode {
     issued: BTreeMap<Key, u64>,
     /// The disk's epoch; `None` after a wipe until the node starts and picks a new one.
     epoch: Option<u32>,
+    /// The incarnation its heartbeats carry, bumped at every start; `None`
+    /// after a wipe until the node starts and derives one from its clock.
+    incarnation: Option<i64>,
     // Volatile: lost in a crash.
     view: View,
     ops: BTreeMap<OpTag, Op>,
@@ -134,6 +137,7 @@ impl DynamoNode {
             next_hint_rev: 1,
             issued: BTreeMap::new(),
             epoch: Some(0),
+            incarnation: Some(0),
             ops: BTreeMap::new(),
             next_op: 1,
             hint_timer: false,
@@ -730,11 +734,15 @@ impl DynamoNode {
 
     fn merge_beats(&mut self, beats: &[crate::msg::Beat], cx: Cx) {
         for n in self.view.merge(beats) {
+            // A relayed heartbeat may predate the timeout that marked `n` down;
+            // only `n`'s own answer to a probe shows it is up now.
             Self::note(cx, "view", || {
-                format!("{n} is up (newer heartbeat through gossip)")
+                format!("{n} has a newer heartbeat through gossip; probing it")
             });
-            self.on_revived(n, cx);
+            let beats = self.view.beats();
+            cx.send(n, Msg::Gossip { beats });
         }
+        self.incarnation = Some(self.view.incarnation());
     }
 
     // ---- anti-entropy (§4.7) ----
@@ -938,7 +946,15 @@ impl sim_core::Node for DynamoNode {
                 )
             });
         }
-        self.view = View::new(self.id, self.cfg.nodes as usize, cx.clock_us());
+        // Every start is a new incarnation. A wiped disk forgot the last one, so
+        // the clock stands in; should it lag, gossip relaying a beat of the
+        // forgotten incarnation makes the view jump past it.
+        let incarnation = match self.incarnation {
+            Some(i) => i + 1,
+            None => cx.clock_us().max(1),
+        };
+        self.incarnation = Some(incarnation);
+        self.view = View::new(self.id, self.cfg.nodes as usize, incarnation);
         // Periodic work starts at a random phase, so nodes do not all act at once.
         let phase = |cx: &mut Context<'_, Self>, period: sim_core::SimDuration| {
             sim_core::SimDuration(1 + cx.rng().below(period.as_us().max(1)))
@@ -1061,6 +1077,7 @@ impl sim_core::Node for DynamoNode {
             self.hints.clear();
             self.issued.clear();
             self.epoch = None;
+            self.incarnation = None;
         }
     }
 }
