@@ -19,6 +19,10 @@ pub enum Msg {
         req: u64,
         request: Request,
     },
+    /// The owner took a forwarded request; the forwarding node stops waiting for it.
+    ForwardAck {
+        req: u64,
+    },
     /// A coordinator asks a replica to store a new version; `hint` names the
     /// node a fallback stands in for (sloppy quorum, §4.6).
     Replicate {
@@ -98,6 +102,7 @@ impl Traced for Msg {
     fn detail(&self, out: &mut String) {
         let _ = match self {
             Msg::Forward { req, request, .. } => write!(out, "{}#{req}", request.label()),
+            Msg::ForwardAck { req } => write!(out, "#{req}"),
             Msg::Replicate {
                 op,
                 key,
@@ -157,6 +162,7 @@ impl Traced for Msg {
 impl Message for Msg {
     const KINDS: &'static [&'static str] = &[
         "Forward",
+        "ForwardAck",
         "Replicate",
         "ReplicateAck",
         "Read",
@@ -173,17 +179,18 @@ impl Message for Msg {
     fn kind(&self) -> usize {
         match self {
             Msg::Forward { .. } => 0,
-            Msg::Replicate { .. } => 1,
-            Msg::ReplicateAck { .. } => 2,
-            Msg::Read { .. } => 3,
-            Msg::ReadReply { .. } => 4,
-            Msg::Repair { .. } => 5,
-            Msg::Handoff { .. } => 6,
-            Msg::HandoffAck { .. } => 7,
-            Msg::Gossip { .. } => 8,
-            Msg::GossipReply { .. } => 9,
-            Msg::MerkleHashes { .. } => 10,
-            Msg::MerkleKeys { .. } => 11,
+            Msg::ForwardAck { .. } => 1,
+            Msg::Replicate { .. } => 2,
+            Msg::ReplicateAck { .. } => 3,
+            Msg::Read { .. } => 4,
+            Msg::ReadReply { .. } => 5,
+            Msg::Repair { .. } => 6,
+            Msg::Handoff { .. } => 7,
+            Msg::HandoffAck { .. } => 8,
+            Msg::Gossip { .. } => 9,
+            Msg::GossipReply { .. } => 10,
+            Msg::MerkleHashes { .. } => 11,
+            Msg::MerkleKeys { .. } => 12,
         }
     }
 }
@@ -204,6 +211,10 @@ pub enum Timer {
     ReadRepair {
         op: OpTag,
     },
+    /// Forwarded request `req` has not been taken by the owner it was sent to.
+    Forward {
+        req: u64,
+    },
     Gossip,
     HintDelivery,
     AntiEntropy,
@@ -215,6 +226,7 @@ impl Traced for Timer {
             Timer::ReplicaTimeout { .. } => "replica-timeout",
             Timer::Deadline { .. } => "deadline",
             Timer::ReadRepair { .. } => "read-repair",
+            Timer::Forward { .. } => "forward-timeout",
             Timer::Gossip => "gossip",
             Timer::HintDelivery => "hint-delivery",
             Timer::AntiEntropy => "anti-entropy",

@@ -94,6 +94,16 @@ impl Op {
     }
 }
 
+/// A client request this node forwarded to an owner, kept until an owner takes it (§4.5).
+#[derive(Debug)]
+struct Forwarding {
+    client: ClientId,
+    request: Request,
+    /// The owners tried, in order; the last is the one being waited for.
+    tried: Vec<NodeId>,
+    timer: TimerId,
+}
+
 /// A Dynamo storage node.
 #[derive(Debug)]
 pub struct DynamoNode {
@@ -114,6 +124,8 @@ pub struct DynamoNode {
     // Volatile: lost in a crash.
     view: View,
     ops: BTreeMap<OpTag, Op>,
+    /// Requests forwarded to an owner that has not yet taken them, by request id.
+    forwards: BTreeMap<u64, Forwarding>,
     /// Op ids never repeat within a run, so a late reply to a request from
     /// before a crash cannot be mistaken for one to a new request.
     next_op: OpTag,
@@ -139,6 +151,7 @@ impl DynamoNode {
             epoch: Some(0),
             incarnation: Some(0),
             ops: BTreeMap::new(),
+            forwards: BTreeMap::new(),
             next_op: 1,
             hint_timer: false,
             ae_cursor: 0,
@@ -209,34 +222,105 @@ impl DynamoNode {
         forwarded: bool,
         cx: Cx,
     ) {
-        let key = request.key().clone();
-        let n = self.cfg.n as usize;
-        let top = self.ring.preference_list(&key, n);
+        let top = self
+            .ring
+            .preference_list(request.key(), self.cfg.n as usize);
         if self.cfg.forward_to_owner && !forwarded && !top.contains(&self.id) {
-            if let Some(&owner) = top.iter().find(|&&o| self.healthy(o)) {
-                self.stats.forwarded += 1;
-                let me = self.id;
-                Self::note(cx, "forward", || {
-                    format!(
-                        "{}#{req} -> {owner} ({me} is not in the top {n})",
-                        request.label()
-                    )
-                });
-                cx.send(
-                    owner,
-                    Msg::Forward {
-                        client,
-                        req,
-                        request,
-                    },
-                );
-                return;
-            }
-            Self::note(cx, "coordinate", || {
-                format!("no node of the top {n} is believed up; coordinating here")
-            });
+            self.forward(client, req, request, Vec::new(), cx);
+            return;
         }
         self.coordinate(client, req, request, cx);
+    }
+
+    /// Forwards a request to the first owner of the top N believed up and not
+    /// tried yet, and waits for it to take the request; with none left, this
+    /// node coordinates (§4.5 lets any node coordinate).
+    fn forward(
+        &mut self,
+        client: ClientId,
+        req: u64,
+        request: Request,
+        mut tried: Vec<NodeId>,
+        cx: Cx,
+    ) {
+        let n = self.cfg.n as usize;
+        let top = self.ring.preference_list(request.key(), n);
+        let next = top
+            .iter()
+            .copied()
+            .find(|&o| self.healthy(o) && !tried.contains(&o));
+        let label = request.label();
+        let Some(owner) = next else {
+            Self::note(cx, "coordinate", || {
+                if tried.is_empty() {
+                    format!(
+                        "{label}#{req}: no node of the top {n} is believed up; coordinating here"
+                    )
+                } else {
+                    format!("{label}#{req}: no owner of the top {n} took it; coordinating here")
+                }
+            });
+            self.coordinate(client, req, request, cx);
+            return;
+        };
+        self.stats.forwarded += 1;
+        let me = self.id;
+        Self::note(cx, "forward", || {
+            format!("{label}#{req} -> {owner} ({me} is not in the top {n})")
+        });
+        cx.send(
+            owner,
+            Msg::Forward {
+                client,
+                req,
+                request: request.clone(),
+            },
+        );
+        tried.push(owner);
+        let timer = cx.set_timer(self.cfg.request_timeout, Timer::Forward { req });
+        self.forwards.insert(
+            req,
+            Forwarding {
+                client,
+                request,
+                tried,
+                timer,
+            },
+        );
+    }
+
+    /// The owner a request was forwarded to took it.
+    fn on_forward_ack(&mut self, from: NodeId, req: u64, cx: Cx) {
+        if self
+            .forwards
+            .get(&req)
+            .is_some_and(|f| f.tried.last() == Some(&from))
+        {
+            let f = self.forwards.remove(&req).expect("present");
+            cx.cancel_timer(f.timer);
+        }
+    }
+
+    /// The owner did not take a forwarded request in time: it is treated as
+    /// down, like a replica that does not answer, and the next owner is tried.
+    fn on_forward_timeout(&mut self, req: u64, cx: Cx) {
+        let Some(f) = self.forwards.remove(&req) else {
+            return;
+        };
+        let owner = *f.tried.last().expect("a forward has a target");
+        if self.view.mark_down(owner) {
+            Self::note(cx, "view", || {
+                format!(
+                    "{owner} is down (did not take a forwarded request within {})",
+                    self.cfg.request_timeout
+                )
+            });
+        }
+        let label = f.request.label();
+        Self::note(cx, "timeout", || {
+            format!("{label}#{req}: {owner} did not take the forwarded request")
+        });
+        self.forward(f.client, req, f.request, f.tried, cx);
     }
 
     /// Chooses the first N healthy nodes of the key's walk; fallbacks carry a
@@ -991,6 +1075,7 @@ impl sim_core::Node for DynamoNode {
                         self.finish(op, cx);
                     }
                 }
+                Timer::Forward { req } => self.on_forward_timeout(req, cx),
                 Timer::Gossip => self.gossip_round(cx),
                 Timer::HintDelivery => {
                     self.hint_timer = false;
@@ -1006,7 +1091,11 @@ impl sim_core::Node for DynamoNode {
                         client,
                         req,
                         request,
-                    } => self.on_request(client, req, request, true, cx),
+                    } => {
+                        cx.send(from, Msg::ForwardAck { req });
+                        self.on_request(client, req, request, true, cx);
+                    }
+                    Msg::ForwardAck { req } => self.on_forward_ack(from, req, cx),
                     Msg::Replicate {
                         op,
                         key,
@@ -1071,6 +1160,7 @@ impl sim_core::Node for DynamoNode {
 
     fn crash(&mut self, wipe_disk: bool) {
         self.ops.clear();
+        self.forwards.clear();
         self.view = View::new(self.id, self.cfg.nodes as usize, 0);
         if wipe_disk {
             self.store.clear();
