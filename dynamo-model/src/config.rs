@@ -45,15 +45,22 @@ pub enum Bug {
     UnreconciledReads,
     /// Preference lists take the next N tokens, without skipping a node already listed.
     DuplicateReplicas,
+    /// A put coordinator ignores the client's context: every write starts a fresh clock.
+    DroppedContext,
 }
 
 impl Bug {
-    pub const NAMES: &'static [&'static str] = &["unreconciled-reads", "duplicate-replicas"];
+    pub const NAMES: &'static [&'static str] = &[
+        "unreconciled-reads",
+        "duplicate-replicas",
+        "dropped-context",
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Bug::UnreconciledReads => "unreconciled-reads",
             Bug::DuplicateReplicas => "duplicate-replicas",
+            Bug::DroppedContext => "dropped-context",
         }
     }
 
@@ -61,6 +68,7 @@ impl Bug {
         match name {
             "unreconciled-reads" => Some(Bug::UnreconciledReads),
             "duplicate-replicas" => Some(Bug::DuplicateReplicas),
+            "dropped-context" => Some(Bug::DroppedContext),
             _ => None,
         }
     }

@@ -470,6 +470,13 @@ impl DynamoNode {
             };
         }
         let actor = self.actor();
+        let empty = VClock::new();
+        let context = if self.cfg.bug == Some(crate::config::Bug::DroppedContext) {
+            // The injected bug: the client's context is lost, so the write looks blind.
+            &empty
+        } else {
+            context
+        };
         let seen = self
             .store
             .get(key)
