@@ -124,6 +124,7 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         faults: s.has_faults(),
         always_judge_reads: s.always_judge_reads,
         truth: &truth,
+        invariants: cluster.clients.invariants(),
     };
     let verdicts = checkers::check_all(&world);
     let needless_siblings = checkers::needless_sibling_pairs(&world).len();

@@ -19,6 +19,10 @@ pub const CHECKERS: &[&str] = &[
     "convergence",
     "distinct-preference-lists",
     "quorum-reads",
+    "write-quorum",
+    "read-quorum",
+    "one-reply",
+    "merge-on-transfer",
 ];
 
 #[derive(Clone, Debug, PartialEq)]
@@ -53,6 +57,20 @@ impl Verdict {
             checker,
             status,
             violations: violations.into_iter().take(MAX_LISTED).collect(),
+            count,
+        }
+    }
+
+    /// A verdict from violations already capped at [`MAX_LISTED`], with the full count.
+    pub fn counted(checker: &'static str, listed: Vec<String>, count: usize) -> Verdict {
+        Verdict {
+            checker,
+            status: if count == 0 {
+                Status::Pass
+            } else {
+                Status::Fail
+            },
+            violations: listed,
             count,
         }
     }
@@ -115,6 +133,8 @@ pub struct World<'a> {
     pub always_judge_reads: bool,
     /// Ground-truth causality over the history.
     pub truth: &'a Truth<'a>,
+    /// The invariants checked as the run went.
+    pub invariants: &'a crate::invariants::Invariants,
 }
 
 fn op_label(op: &OpRecord) -> String {
@@ -447,4 +467,7 @@ pub fn check_all(w: &World) -> Vec<Verdict> {
         distinct_preference_lists(w),
         quorum_reads(w),
     ]
+    .into_iter()
+    .chain(w.invariants.verdicts())
+    .collect()
 }

@@ -47,6 +47,12 @@ pub enum Bug {
     DuplicateReplicas,
     /// A put coordinator ignores the client's context: every write starts a fresh clock.
     DroppedContext,
+    /// A coordinator counts a duplicated ack or read reply as one more answer.
+    CountDuplicateAnswers,
+    /// A coordinator that failed a request at its deadline keeps it open and replies ok when the quorum arrives late.
+    OkAfterFailed,
+    /// A replica drops the versions a read repair sends it instead of merging them.
+    SkipRepairMerge,
 }
 
 impl Bug {
@@ -54,6 +60,9 @@ impl Bug {
         "unreconciled-reads",
         "duplicate-replicas",
         "dropped-context",
+        "count-duplicate-answers",
+        "ok-after-failed",
+        "skip-repair-merge",
     ];
 
     pub fn name(self) -> &'static str {
@@ -61,6 +70,9 @@ impl Bug {
             Bug::UnreconciledReads => "unreconciled-reads",
             Bug::DuplicateReplicas => "duplicate-replicas",
             Bug::DroppedContext => "dropped-context",
+            Bug::CountDuplicateAnswers => "count-duplicate-answers",
+            Bug::OkAfterFailed => "ok-after-failed",
+            Bug::SkipRepairMerge => "skip-repair-merge",
         }
     }
 
@@ -69,6 +81,9 @@ impl Bug {
             "unreconciled-reads" => Some(Bug::UnreconciledReads),
             "duplicate-replicas" => Some(Bug::DuplicateReplicas),
             "dropped-context" => Some(Bug::DroppedContext),
+            "count-duplicate-answers" => Some(Bug::CountDuplicateAnswers),
+            "ok-after-failed" => Some(Bug::OkAfterFailed),
+            "skip-repair-merge" => Some(Bug::SkipRepairMerge),
             _ => None,
         }
     }

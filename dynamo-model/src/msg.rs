@@ -277,7 +277,10 @@ impl Traced for Request {
     }
 }
 
-/// A coordinator's answer to a client.
+/// A coordinator's answer to a client. `op` names the coordinator op that
+/// answers (one client request may be coordinated twice), and `from` lists
+/// the nodes whose answers made the quorum, the coordinator included, as the
+/// op counted them; only the invariant checkers read these two.
 #[derive(Clone, Debug)]
 pub enum Reply {
     /// Every causally unrelated version found (empty if the key was never written) and their merged clock.
@@ -285,15 +288,33 @@ pub enum Reply {
         versions: Vec<Version>,
         context: VClock,
         replies: u32,
+        op: OpTag,
+        from: Vec<NodeId>,
     },
     /// The put reached W replicas; `clock` and `stamp` are the new version's.
     Put {
         clock: VClock,
         stamp: Stamp,
         acks: u32,
+        op: OpTag,
+        from: Vec<NodeId>,
     },
     /// The quorum was not reached before the deadline.
-    Failed { put: bool, got: u32, needed: u32 },
+    Failed {
+        put: bool,
+        got: u32,
+        needed: u32,
+        op: OpTag,
+    },
+}
+
+impl Reply {
+    /// The coordinator op that sent it.
+    pub fn op(&self) -> OpTag {
+        match self {
+            Reply::Got { op, .. } | Reply::Put { op, .. } | Reply::Failed { op, .. } => *op,
+        }
+    }
 }
 
 impl Traced for Reply {
@@ -309,12 +330,15 @@ impl Traced for Reply {
                 versions,
                 context,
                 replies,
+                ..
             } => {
                 let _ = write!(out, "ok, {} version(s) ", versions.len());
                 write_versions(out, versions);
                 write!(out, " context {context} ({replies} replies)")
             }
-            Reply::Put { clock, stamp, acks } if clock.is_empty() => {
+            Reply::Put {
+                clock, stamp, acks, ..
+            } if clock.is_empty() => {
                 let v = Version {
                     dot: None,
                     value: Arc::from(""),

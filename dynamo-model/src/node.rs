@@ -76,6 +76,8 @@ struct Op {
     next_fallback: usize,
     round: u32,
     replied: bool,
+    /// Answers counted a second time; only the injected bug `CountDuplicateAnswers` adds any.
+    dups: Vec<NodeId>,
     round_timer: Option<TimerId>,
     repair_timer: Option<TimerId>,
     /// Set until it fires; a fired timer is not cancelled.
@@ -88,6 +90,16 @@ impl Op {
             .iter()
             .filter(|t| t.slot == Slot::Answered)
             .count() as u32
+            + self.dups.len() as u32
+    }
+    /// The nodes whose answers the op counts, in target order (the coordinator included).
+    fn answered_by(&self) -> Vec<NodeId> {
+        self.targets
+            .iter()
+            .filter(|t| t.slot == Slot::Answered)
+            .map(|t| t.node)
+            .chain(self.dups.iter().copied())
+            .collect()
     }
     fn is_get(&self) -> bool {
         matches!(self.work, Work::Get)
@@ -428,6 +440,7 @@ impl DynamoNode {
             next_fallback,
             round: 0,
             replied: false,
+            dups: Vec::new(),
             round_timer,
             repair_timer: None,
             deadline: Some(deadline),
@@ -520,6 +533,8 @@ impl DynamoNode {
                     clock: version.clock.clone(),
                     stamp: version.stamp,
                     acks: got,
+                    op: op_id,
+                    from: op.answered_by(),
                 },
                 Work::Get => {
                     let versions = reconciled(op, self.cfg.versioning, self.cfg.bug);
@@ -527,6 +542,8 @@ impl DynamoNode {
                         context: merged_clock(&versions),
                         versions,
                         replies: got,
+                        op: op_id,
+                        from: op.answered_by(),
                     }
                 }
             };
@@ -704,7 +721,18 @@ impl DynamoNode {
                 format!("op{op_id}: quorum not reached: {got} of {needed} answered")
             });
             let put = !op.is_get();
-            cx.reply(op.client, op.req, Reply::Failed { put, got, needed });
+            let reply = Reply::Failed {
+                put,
+                got,
+                needed,
+                op: op_id,
+            };
+            cx.reply(op.client, op.req, reply);
+            if self.cfg.bug == Some(crate::config::Bug::OkAfterFailed) {
+                // The injected bug: the op stays open, and a late quorum replies again.
+                op.replied = false;
+                return;
+            }
         }
         self.finish(op_id, cx);
     }
@@ -718,6 +746,13 @@ impl DynamoNode {
             .iter_mut()
             .find(|t| t.node == from && t.slot != Slot::Answered)
         else {
+            if self.cfg.bug == Some(crate::config::Bug::CountDuplicateAnswers)
+                && op.targets.iter().any(|t| t.node == from)
+            {
+                // The injected bug: a duplicated answer counts once more.
+                op.dups.push(from);
+                self.progress(op_id, cx);
+            }
             return;
         };
         t.slot = Slot::Answered;
@@ -1118,6 +1153,9 @@ impl sim_core::Node for DynamoNode {
                         cx.send(from, Msg::ReadReply { op, versions });
                     }
                     Msg::ReadReply { op, versions } => self.on_answer(from, op, Some(versions), cx),
+                    Msg::Repair { .. } if self.cfg.bug == Some(crate::config::Bug::SkipRepairMerge) => {
+                        // The injected bug: the repair is dropped on the floor.
+                    }
                     Msg::Repair { key, versions } => {
                         reconcile_all(
                             self.store.entry(key).or_default(),
