@@ -9,8 +9,8 @@ use crate::node::DynamoNode;
 use crate::ring::{Key, Ring};
 use crate::version::{Stamp, VClock, Version};
 use sim_core::{
-    ClientId, Core, Fault, Harness, Input, Limits, NetConfig, NodeId, Sim, SimDuration, SimRng, SimTime,
-    Stop, Stream,
+    ClientId, Core, Fault, Harness, Input, Limits, NetConfig, NodeId, Sim, SimDuration, SimRng,
+    SimTime, Stop, Stream,
 };
 use std::sync::Arc;
 

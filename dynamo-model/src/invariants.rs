@@ -265,7 +265,10 @@ impl Invariants {
                 let mut holders: Vec<(NodeId, SimTime)> = Vec::new();
                 if let Some(vs) = self.held.get_mut(&write) {
                     // Once acknowledged, later copies of the version no longer matter here.
-                    if let Some(i) = vs.iter().position(|h| h.clock == *clock && h.stamp == *stamp) {
+                    if let Some(i) = vs
+                        .iter()
+                        .position(|h| h.clock == *clock && h.stamp == *stamp)
+                    {
                         holders = vs.swap_remove(i).nodes;
                     }
                     if vs.is_empty() {

@@ -1153,7 +1153,9 @@ impl sim_core::Node for DynamoNode {
                         cx.send(from, Msg::ReadReply { op, versions });
                     }
                     Msg::ReadReply { op, versions } => self.on_answer(from, op, Some(versions), cx),
-                    Msg::Repair { .. } if self.cfg.bug == Some(crate::config::Bug::SkipRepairMerge) => {
+                    Msg::Repair { .. }
+                        if self.cfg.bug == Some(crate::config::Bug::SkipRepairMerge) =>
+                    {
                         // The injected bug: the repair is dropped on the floor.
                     }
                     Msg::Repair { key, versions } => {
