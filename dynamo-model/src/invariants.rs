@@ -183,12 +183,18 @@ impl Invariants {
                 entries,
             } => {
                 let mode = self.mode;
+                let truncated = nodes.iter().any(|n| n.stats.clock_truncations > 0);
                 for (key, versions) in &entries {
                     let held = state.versions(key);
                     // A coordinator that was its own fallback may hand its hint
                     // over before the put is acknowledged; the target holds it then.
                     for v in versions.iter().filter(|v| covered(held, v, mode)) {
                         self.hold(v, node, now, kind == "Handoff");
+                    }
+                    if truncated {
+                        // Truncated clocks make dominance intransitive: a store may
+                        // rightly drop a version that only a dropped one covered.
+                        continue;
                     }
                     for v in versions.iter().filter(|v| !covered(held, v, mode)) {
                         self.found[3].push(|| {
@@ -275,7 +281,9 @@ impl Invariants {
                         self.held.remove(&write);
                     }
                 }
-                // The coordinator stored its own copy (or a newer version superseded it).
+                // Besides the replicas seen storing it, count every node that
+                // holds it now: the coordinator's own copy, or whoever holds
+                // it after a hint was handed over, perhaps already superseded.
                 let probe = Version {
                     value: std::sync::Arc::from(""),
                     clock: clock.clone(),
@@ -283,9 +291,13 @@ impl Invariants {
                     stamp: *stamp,
                     write,
                 };
-                let me_holds = covered(&kept(&nodes[node.index()], key), &probe, self.mode);
-                if me_holds && !holders.iter().any(|(h, _)| *h == node) {
-                    holders.insert(0, (node, now));
+                for n in nodes {
+                    let id = n.id();
+                    if !holders.iter().any(|(h, _)| *h == id)
+                        && covered(&kept(n, key), &probe, self.mode)
+                    {
+                        holders.push((id, now));
+                    }
                 }
                 if (holders.len() as u32) < self.w {
                     let w = self.w;
@@ -293,8 +305,8 @@ impl Invariants {
                         let shown: Vec<String> = holders
                             .iter()
                             .map(|(h, t)| {
-                                if *h == node {
-                                    format!("{h} (coordinator)")
+                                if t == &now {
+                                    format!("{h} (holds it now)")
                                 } else {
                                     format!("{h} (stored at {t})")
                                 }

@@ -85,12 +85,21 @@ struct Op {
 }
 
 impl Op {
+    /// Answers toward the quorum: one per preference-list slot. A fallback
+    /// stands in for the owner its hint names, so when a timed-out owner
+    /// answers late as well, the two count once: the fallback hands its copy
+    /// to that owner and deletes it, so they make one replica, not two (a
+    /// sweep found puts acknowledged with W = 2 while only one node held them).
     fn answered(&self) -> u32 {
-        self.targets
+        let mut slots: Vec<NodeId> = self
+            .targets
             .iter()
             .filter(|t| t.slot == Slot::Answered)
-            .count() as u32
-            + self.dups.len() as u32
+            .map(|t| t.hint.unwrap_or(t.node))
+            .collect();
+        slots.sort_unstable();
+        slots.dedup();
+        slots.len() as u32 + self.dups.len() as u32
     }
     /// The nodes whose answers the op counts, in target order (the coordinator included).
     fn answered_by(&self) -> Vec<NodeId> {
