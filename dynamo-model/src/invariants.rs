@@ -20,7 +20,7 @@ use crate::config::{ClusterConfig, Versioning};
 use crate::msg::{Msg, OpTag, Reply};
 use crate::node::DynamoNode;
 use crate::ring::Key;
-use crate::version::{Stamp, VClock, Version};
+use crate::version::Version;
 use sim_core::{Input, NodeId, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -46,8 +46,7 @@ enum Pending {
 
 /// Who holds one version of a put (identified by its clock and stamp).
 struct Held {
-    clock: VClock,
-    stamp: Stamp,
+    version: Version,
     nodes: Vec<(NodeId, SimTime)>,
 }
 
@@ -218,13 +217,12 @@ impl Invariants {
         };
         let i = match versions
             .iter()
-            .position(|h| h.clock == v.clock && h.stamp == v.stamp)
+            .position(|h| h.version.clock == v.clock && h.version.stamp == v.stamp)
         {
             Some(i) => i,
             None if create => {
                 versions.push(Held {
-                    clock: v.clock.clone(),
-                    stamp: v.stamp,
+                    version: v.clone(),
                     nodes: Vec::new(),
                 });
                 versions.len() - 1
@@ -269,13 +267,23 @@ impl Invariants {
                 clock, stamp, from, ..
             } => {
                 let mut holders: Vec<(NodeId, SimTime)> = Vec::new();
+                // The version as replicas received it (with its dot), when any did.
+                let mut probe = Version {
+                    value: std::sync::Arc::from(""),
+                    clock: clock.clone(),
+                    dot: None,
+                    stamp: *stamp,
+                    write,
+                };
                 if let Some(vs) = self.held.get_mut(&write) {
                     // Once acknowledged, later copies of the version no longer matter here.
                     if let Some(i) = vs
                         .iter()
-                        .position(|h| h.clock == *clock && h.stamp == *stamp)
+                        .position(|h| h.version.clock == *clock && h.version.stamp == *stamp)
                     {
-                        holders = vs.swap_remove(i).nodes;
+                        let h = vs.swap_remove(i);
+                        holders = h.nodes;
+                        probe = h.version;
                     }
                     if vs.is_empty() {
                         self.held.remove(&write);
@@ -284,13 +292,6 @@ impl Invariants {
                 // Besides the replicas seen storing it, count every node that
                 // holds it now: the coordinator's own copy, or whoever holds
                 // it after a hint was handed over, perhaps already superseded.
-                let probe = Version {
-                    value: std::sync::Arc::from(""),
-                    clock: clock.clone(),
-                    dot: None,
-                    stamp: *stamp,
-                    write,
-                };
                 for n in nodes {
                     let id = n.id();
                     if !holders.iter().any(|(h, _)| *h == id)

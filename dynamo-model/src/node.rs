@@ -1227,3 +1227,58 @@ impl sim_core::Node for DynamoNode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(targets: &[(u32, Option<u32>, Slot)]) -> Op {
+        let ring = Ring::build(
+            &ClusterConfig::default(),
+            &mut sim_core::SimRng::new(1, sim_core::Stream::Setup),
+        );
+        Op {
+            client: ClientId(0),
+            req: 1,
+            key: ring.key("k").expect("an md5 key"),
+            work: Work::Get,
+            needed: 2,
+            targets: targets
+                .iter()
+                .map(|&(node, hint, slot)| Target {
+                    node: NodeId(node),
+                    hint: hint.map(NodeId),
+                    slot,
+                    versions: Vec::new(),
+                })
+                .collect(),
+            next_fallback: 0,
+            round: 0,
+            replied: false,
+            dups: Vec::new(),
+            round_timer: None,
+            repair_timer: None,
+            deadline: None,
+        }
+    }
+
+    // A fallback and the late owner it stands in for fill one quorum slot, not two.
+    #[test]
+    fn stand_in_and_late_owner_count_once() {
+        let o = op(&[
+            (0, None, Slot::Answered),
+            (1, None, Slot::Answered),
+            (2, None, Slot::TimedOut),
+            (3, Some(1), Slot::Answered),
+        ]);
+        assert_eq!(o.answered(), 2);
+        assert_eq!(o.answered_by(), vec![NodeId(0), NodeId(1), NodeId(3)]);
+        let o = op(&[
+            (0, None, Slot::Answered),
+            (1, None, Slot::TimedOut),
+            (3, Some(1), Slot::Answered),
+            (4, Some(2), Slot::Answered),
+        ]);
+        assert_eq!(o.answered(), 3, "stand-ins for different owners each count");
+    }
+}
