@@ -29,6 +29,9 @@ pub struct Report {
     pub unexpected_verdicts: Vec<String>,
     /// How stale each successful get was.
     pub staleness: Vec<Staleness>,
+    /// Needless siblings: pairs of versions a get returned that are ordered in
+    /// ground truth (false conflicts when clocks were truncated, violations otherwise).
+    pub needless_siblings: usize,
 }
 
 impl Report {
@@ -112,7 +115,7 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         .map(|n| cluster.sim.core.is_up(sim_core::NodeId(n)))
         .collect();
     let truth = Truth::new(cluster.history());
-    let verdicts = checkers::check_all(&World {
+    let world = World {
         cfg: &cluster.cfg,
         ring: &cluster.ring,
         history: cluster.history(),
@@ -121,7 +124,10 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         faults: s.has_faults(),
         always_judge_reads: s.always_judge_reads,
         truth: &truth,
-    });
+        invariants: cluster.clients.invariants(),
+    };
+    let verdicts = checkers::check_all(&world);
+    let needless_siblings = checkers::needless_sibling_pairs(&world).len();
     let staleness = truth::staleness(cluster.history(), &truth);
     drop(truth);
     for (i, e) in s.expects.iter().enumerate() {
@@ -176,6 +182,7 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         verdicts,
         unexpected_verdicts: unexpected,
         staleness,
+        needless_siblings,
     };
     let footer = footer(&report);
     report.cluster.sim.core.trace.footer = footer;

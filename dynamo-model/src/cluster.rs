@@ -3,13 +3,14 @@
 //! client operation that the checkers read.
 
 use crate::config::{ClusterConfig, KeyScheme};
+use crate::invariants::Invariants;
 use crate::msg::{Reply, Request};
 use crate::node::DynamoNode;
 use crate::ring::{Key, Ring};
 use crate::version::{Stamp, VClock, Version};
 use sim_core::{
-    ClientId, Core, Fault, Harness, Limits, NetConfig, NodeId, Sim, SimDuration, SimRng, SimTime,
-    Stop, Stream,
+    ClientId, Core, Fault, Harness, Input, Limits, NetConfig, NodeId, Sim, SimDuration, SimRng,
+    SimTime, Stop, Stream,
 };
 use std::sync::Arc;
 
@@ -96,6 +97,9 @@ pub struct OpRecord {
     pub start: Option<SimTime>,
     pub end: Option<SimTime>,
     pub outcome: Outcome,
+    /// Replies that reached the client; more than one when the request was
+    /// coordinated twice (a duplicated or retried forward) or a coordinator replied twice.
+    pub replies: u32,
     /// Generated (load) rather than explicit (timeline).
     pub generated: bool,
 }
@@ -173,11 +177,18 @@ pub struct Clients {
     next_client: u32,
     /// For each planned op (in plan order): its index in the history, once issued.
     planned_history: Vec<Option<usize>>,
+    /// The invariants checked as the run goes.
+    invariants: Invariants,
 }
 
 impl Clients {
     pub fn history(&self) -> &[OpRecord] {
         &self.history
+    }
+
+    /// The invariants checked as the run went.
+    pub fn invariants(&self) -> &Invariants {
+        &self.invariants
     }
 
     /// The history record of planned op `i` (plan order), once it has been issued.
@@ -283,6 +294,7 @@ impl Clients {
             start: None,
             end: None,
             outcome: Outcome::Pending,
+            replies: 0,
             generated: true,
         });
         let h = self.history.len() - 1;
@@ -332,6 +344,7 @@ impl Harness<DynamoNode> for Clients {
     ) {
         let h = (req - 1) as usize;
         let rec = &mut self.history[h];
+        rec.replies += 1;
         if rec.outcome != Outcome::Pending {
             return; // The client already gave up on it.
         }
@@ -344,6 +357,31 @@ impl Harness<DynamoNode> for Clients {
             Reply::Failed { got, needed, .. } => Outcome::Failed { got, needed },
         };
         self.load_done(core, h);
+    }
+
+    fn observe_input(&mut self, now: SimTime, node: NodeId, input: &Input<DynamoNode>) {
+        self.invariants.input(now, node, input);
+    }
+
+    fn observe_reply(
+        &mut self,
+        now: SimTime,
+        node: NodeId,
+        _client: ClientId,
+        req: u64,
+        reply: &Reply,
+        nodes: &[DynamoNode],
+    ) {
+        let Some(rec) = self.history.get((req as usize).wrapping_sub(1)) else {
+            return;
+        };
+        let label = format!("{}#{}", rec.kind.name(), rec.id);
+        self.invariants
+            .reply(now, node, req, &label, &rec.key, reply, nodes);
+    }
+
+    fn observe_handled(&mut self, now: SimTime, node: NodeId, nodes: &[DynamoNode]) {
+        self.invariants.handled(now, node, nodes);
     }
 
     fn on_wake(&mut self, core: &mut Core<DynamoNode>, _client: ClientId, t: u64) {
@@ -373,6 +411,7 @@ impl Harness<DynamoNode> for Clients {
                     start: None,
                     end: None,
                     outcome: Outcome::Pending,
+                    replies: 0,
                     generated: false,
                 });
                 let h = self.history.len() - 1;
@@ -435,6 +474,7 @@ impl Cluster {
             loads: Vec::new(),
             next_client: 0,
             planned_history: Vec::new(),
+            invariants: Invariants::new(&cfg),
         };
         Ok(Cluster {
             sim,

@@ -45,15 +45,34 @@ pub enum Bug {
     UnreconciledReads,
     /// Preference lists take the next N tokens, without skipping a node already listed.
     DuplicateReplicas,
+    /// A put coordinator ignores the client's context: every write starts a fresh clock.
+    DroppedContext,
+    /// A coordinator counts a duplicated ack or read reply as one more answer.
+    CountDuplicateAnswers,
+    /// A coordinator that failed a request at its deadline keeps it open and replies ok when the quorum arrives late.
+    OkAfterFailed,
+    /// A replica drops the versions a read repair sends it instead of merging them.
+    SkipRepairMerge,
 }
 
 impl Bug {
-    pub const NAMES: &'static [&'static str] = &["unreconciled-reads", "duplicate-replicas"];
+    pub const NAMES: &'static [&'static str] = &[
+        "unreconciled-reads",
+        "duplicate-replicas",
+        "dropped-context",
+        "count-duplicate-answers",
+        "ok-after-failed",
+        "skip-repair-merge",
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Bug::UnreconciledReads => "unreconciled-reads",
             Bug::DuplicateReplicas => "duplicate-replicas",
+            Bug::DroppedContext => "dropped-context",
+            Bug::CountDuplicateAnswers => "count-duplicate-answers",
+            Bug::OkAfterFailed => "ok-after-failed",
+            Bug::SkipRepairMerge => "skip-repair-merge",
         }
     }
 
@@ -61,6 +80,10 @@ impl Bug {
         match name {
             "unreconciled-reads" => Some(Bug::UnreconciledReads),
             "duplicate-replicas" => Some(Bug::DuplicateReplicas),
+            "dropped-context" => Some(Bug::DroppedContext),
+            "count-duplicate-answers" => Some(Bug::CountDuplicateAnswers),
+            "ok-after-failed" => Some(Bug::OkAfterFailed),
+            "skip-repair-merge" => Some(Bug::SkipRepairMerge),
             _ => None,
         }
     }

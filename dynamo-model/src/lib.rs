@@ -19,11 +19,13 @@
 //! | §4.8 | local failure detection, gossip | [`membership`] |
 //! | §6 | parameters and their defaults | [`config`] |
 //! | — | driving a cluster in sim-core: clients, history | [`cluster`] |
-//! | — | checkers: lost writes, sound gets, convergence, quorum reads | [`checkers`] |
+//! | — | checkers: lost writes, sound gets, needless siblings, convergence, quorum reads | [`checkers`] |
+//! | — | invariants checked as the run goes: quorums, one reply, merges | [`invariants`] |
 
 pub mod checkers;
 pub mod cluster;
 pub mod config;
+pub mod invariants;
 pub mod membership;
 pub mod merkle;
 pub mod msg;

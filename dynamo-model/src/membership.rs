@@ -17,9 +17,10 @@ pub struct View {
 }
 
 impl View {
-    pub fn new(me: NodeId, nodes: usize, generation: i64) -> View {
+    /// A fresh view: every peer believed up, this node's beats at `incarnation`.
+    pub fn new(me: NodeId, nodes: usize, incarnation: i64) -> View {
         let mut beats = vec![(i64::MIN, 0); nodes];
-        beats[me.index()] = (generation, 0);
+        beats[me.index()] = (incarnation, 0);
         View {
             me,
             up: vec![true; nodes],
@@ -61,21 +62,39 @@ impl View {
         self.beats.clone()
     }
 
-    /// Merges a peer's heartbeats. A peer believed down whose heartbeat has
-    /// moved past the one known when it was marked down is alive again.
-    /// Returns the peers that came back up.
+    /// Merges a peer's heartbeats and returns the peers believed down whose
+    /// heartbeat moved on, which the caller should probe.
+    ///
+    /// Gossip never marks a peer up. A relayed heartbeat says when nothing about
+    /// when it was sent: it may predate the timeout that marked the peer down
+    /// (a beat sent just before a crash reaches this node only later, through
+    /// another peer). Only a message from the peer itself, such as its answer
+    /// to a probe, is evidence newer than the timeout.
+    ///
+    /// A relayed beat of this node's own that is newer than its current one
+    /// was issued before a disk wipe forgot the incarnation; the incarnation
+    /// jumps past it, so this node's beats outrank its old ones again.
     pub fn merge(&mut self, beats: &[Beat]) -> Vec<NodeId> {
-        let mut revived = Vec::new();
+        let mut stale_news = Vec::new();
         for (i, b) in beats.iter().enumerate().take(self.beats.len()) {
-            if *b > self.beats[i] {
-                self.beats[i] = *b;
-                if !self.up[i] && *b > self.down_at[i] {
-                    self.up[i] = true;
-                    revived.push(NodeId(i as u32));
-                }
+            if *b <= self.beats[i] {
+                continue;
+            }
+            if i == self.me.index() {
+                self.beats[i] = (b.0 + 1, 0);
+                continue;
+            }
+            self.beats[i] = *b;
+            if !self.up[i] && *b > self.down_at[i] {
+                stale_news.push(NodeId(i as u32));
             }
         }
-        revived
+        stale_news
+    }
+
+    /// This node's incarnation (the generation its heartbeats carry).
+    pub fn incarnation(&self) -> i64 {
+        self.beats[self.me.index()].0
     }
 
     /// Nodes believed down, in id order.
@@ -91,22 +110,30 @@ impl View {
 mod tests {
     use super::*;
 
-    // A peer marked down comes back only on a heartbeat newer than the one known when it went down.
+    // Gossip never revives a peer marked down: a newer heartbeat only asks for a probe, and only a message from the peer revives it.
     #[test]
-    fn revival_needs_a_newer_heartbeat() {
-        let mut v = View::new(NodeId(0), 3, 0);
-        v.merge(&[(0, 0), (5, 3), (7, 1)]);
+    fn gossip_asks_for_a_probe_and_never_revives() {
+        let mut v = View::new(NodeId(0), 3, 1);
+        v.merge(&[(1, 0), (5, 3), (7, 1)]);
         assert!(v.mark_down(NodeId(1)));
         assert!(
-            v.merge(&[(0, 0), (5, 3), (7, 1)]).is_empty(),
-            "same beat: still down"
+            v.merge(&[(1, 0), (5, 3), (7, 1)]).is_empty(),
+            "same beat: nothing new to probe"
         );
-        assert!(!v.is_up(NodeId(1)));
-        assert_eq!(
-            v.merge(&[(0, 0), (9, 0), (7, 1)]),
-            vec![NodeId(1)],
-            "a new generation revives it"
-        );
+        assert_eq!(v.merge(&[(1, 0), (5, 4), (7, 1)]), vec![NodeId(1)]);
+        assert_eq!(v.merge(&[(1, 0), (9, 0), (7, 1)]), vec![NodeId(1)]);
+        assert!(!v.is_up(NodeId(1)), "gossip alone never revives");
+        assert!(v.mark_up(NodeId(1)), "a message from the peer does");
         assert!(v.is_up(NodeId(1)));
+    }
+
+    // A relayed beat of this node's own from a forgotten incarnation makes it jump past that incarnation.
+    #[test]
+    fn own_old_incarnation_is_outrun() {
+        let mut v = View::new(NodeId(0), 2, 3);
+        v.merge(&[(5, 8), (1, 0)]);
+        assert_eq!(v.incarnation(), 6);
+        v.merge(&[(2, 9), (1, 0)]);
+        assert_eq!(v.incarnation(), 6, "an older incarnation changes nothing");
     }
 }

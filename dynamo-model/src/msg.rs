@@ -19,6 +19,10 @@ pub enum Msg {
         req: u64,
         request: Request,
     },
+    /// The owner took a forwarded request; the forwarding node stops waiting for it.
+    ForwardAck {
+        req: u64,
+    },
     /// A coordinator asks a replica to store a new version; `hint` names the
     /// node a fallback stands in for (sloppy quorum, §4.6).
     Replicate {
@@ -75,8 +79,8 @@ pub enum Msg {
     },
 }
 
-/// A heartbeat: (generation, counter). The generation is the node's clock
-/// reading when it last started, so a restarted node's beats outrank its old ones.
+/// A heartbeat: (incarnation, counter). The incarnation is bumped at every
+/// start and kept on disk, so a restarted node's beats outrank its old ones.
 pub type Beat = (i64, u64);
 
 fn write_versions(out: &mut String, versions: &[Version]) {
@@ -98,6 +102,7 @@ impl Traced for Msg {
     fn detail(&self, out: &mut String) {
         let _ = match self {
             Msg::Forward { req, request, .. } => write!(out, "{}#{req}", request.label()),
+            Msg::ForwardAck { req } => write!(out, "#{req}"),
             Msg::Replicate {
                 op,
                 key,
@@ -157,6 +162,7 @@ impl Traced for Msg {
 impl Message for Msg {
     const KINDS: &'static [&'static str] = &[
         "Forward",
+        "ForwardAck",
         "Replicate",
         "ReplicateAck",
         "Read",
@@ -173,17 +179,18 @@ impl Message for Msg {
     fn kind(&self) -> usize {
         match self {
             Msg::Forward { .. } => 0,
-            Msg::Replicate { .. } => 1,
-            Msg::ReplicateAck { .. } => 2,
-            Msg::Read { .. } => 3,
-            Msg::ReadReply { .. } => 4,
-            Msg::Repair { .. } => 5,
-            Msg::Handoff { .. } => 6,
-            Msg::HandoffAck { .. } => 7,
-            Msg::Gossip { .. } => 8,
-            Msg::GossipReply { .. } => 9,
-            Msg::MerkleHashes { .. } => 10,
-            Msg::MerkleKeys { .. } => 11,
+            Msg::ForwardAck { .. } => 1,
+            Msg::Replicate { .. } => 2,
+            Msg::ReplicateAck { .. } => 3,
+            Msg::Read { .. } => 4,
+            Msg::ReadReply { .. } => 5,
+            Msg::Repair { .. } => 6,
+            Msg::Handoff { .. } => 7,
+            Msg::HandoffAck { .. } => 8,
+            Msg::Gossip { .. } => 9,
+            Msg::GossipReply { .. } => 10,
+            Msg::MerkleHashes { .. } => 11,
+            Msg::MerkleKeys { .. } => 12,
         }
     }
 }
@@ -204,6 +211,10 @@ pub enum Timer {
     ReadRepair {
         op: OpTag,
     },
+    /// Forwarded request `req` has not been taken by the owner it was sent to.
+    Forward {
+        req: u64,
+    },
     Gossip,
     HintDelivery,
     AntiEntropy,
@@ -215,6 +226,7 @@ impl Traced for Timer {
             Timer::ReplicaTimeout { .. } => "replica-timeout",
             Timer::Deadline { .. } => "deadline",
             Timer::ReadRepair { .. } => "read-repair",
+            Timer::Forward { .. } => "forward-timeout",
             Timer::Gossip => "gossip",
             Timer::HintDelivery => "hint-delivery",
             Timer::AntiEntropy => "anti-entropy",
@@ -265,7 +277,10 @@ impl Traced for Request {
     }
 }
 
-/// A coordinator's answer to a client.
+/// A coordinator's answer to a client. `op` names the coordinator op that
+/// answers (one client request may be coordinated twice), and `from` lists
+/// the nodes whose answers made the quorum, the coordinator included, as the
+/// op counted them; only the invariant checkers read these two.
 #[derive(Clone, Debug)]
 pub enum Reply {
     /// Every causally unrelated version found (empty if the key was never written) and their merged clock.
@@ -273,15 +288,33 @@ pub enum Reply {
         versions: Vec<Version>,
         context: VClock,
         replies: u32,
+        op: OpTag,
+        from: Vec<NodeId>,
     },
     /// The put reached W replicas; `clock` and `stamp` are the new version's.
     Put {
         clock: VClock,
         stamp: Stamp,
         acks: u32,
+        op: OpTag,
+        from: Vec<NodeId>,
     },
     /// The quorum was not reached before the deadline.
-    Failed { put: bool, got: u32, needed: u32 },
+    Failed {
+        put: bool,
+        got: u32,
+        needed: u32,
+        op: OpTag,
+    },
+}
+
+impl Reply {
+    /// The coordinator op that sent it.
+    pub fn op(&self) -> OpTag {
+        match self {
+            Reply::Got { op, .. } | Reply::Put { op, .. } | Reply::Failed { op, .. } => *op,
+        }
+    }
 }
 
 impl Traced for Reply {
@@ -297,12 +330,15 @@ impl Traced for Reply {
                 versions,
                 context,
                 replies,
+                ..
             } => {
                 let _ = write!(out, "ok, {} version(s) ", versions.len());
                 write_versions(out, versions);
                 write!(out, " context {context} ({replies} replies)")
             }
-            Reply::Put { clock, stamp, acks } if clock.is_empty() => {
+            Reply::Put {
+                clock, stamp, acks, ..
+            } if clock.is_empty() => {
                 let v = Version {
                     dot: None,
                     value: Arc::from(""),

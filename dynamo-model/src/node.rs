@@ -76,6 +76,8 @@ struct Op {
     next_fallback: usize,
     round: u32,
     replied: bool,
+    /// Answers counted a second time; only the injected bug `CountDuplicateAnswers` adds any.
+    dups: Vec<NodeId>,
     round_timer: Option<TimerId>,
     repair_timer: Option<TimerId>,
     /// Set until it fires; a fired timer is not cancelled.
@@ -83,15 +85,44 @@ struct Op {
 }
 
 impl Op {
+    /// Answers toward the quorum: one per preference-list slot. A fallback
+    /// stands in for the owner its hint names, so when a timed-out owner
+    /// answers late as well, the two count once: the fallback hands its copy
+    /// to that owner and deletes it, so they make one replica, not two (a
+    /// sweep found puts acknowledged with W = 2 while only one node held them).
     fn answered(&self) -> u32 {
+        let mut slots: Vec<NodeId> = self
+            .targets
+            .iter()
+            .filter(|t| t.slot == Slot::Answered)
+            .map(|t| t.hint.unwrap_or(t.node))
+            .collect();
+        slots.sort_unstable();
+        slots.dedup();
+        slots.len() as u32 + self.dups.len() as u32
+    }
+    /// The nodes whose answers the op counts, in target order (the coordinator included).
+    fn answered_by(&self) -> Vec<NodeId> {
         self.targets
             .iter()
             .filter(|t| t.slot == Slot::Answered)
-            .count() as u32
+            .map(|t| t.node)
+            .chain(self.dups.iter().copied())
+            .collect()
     }
     fn is_get(&self) -> bool {
         matches!(self.work, Work::Get)
     }
+}
+
+/// A client request this node forwarded to an owner, kept until an owner takes it (§4.5).
+#[derive(Debug)]
+struct Forwarding {
+    client: ClientId,
+    request: Request,
+    /// The owners tried, in order; the last is the one being waited for.
+    tried: Vec<NodeId>,
+    timer: TimerId,
 }
 
 /// A Dynamo storage node.
@@ -108,9 +139,14 @@ pub struct DynamoNode {
     issued: BTreeMap<Key, u64>,
     /// The disk's epoch; `None` after a wipe until the node starts and picks a new one.
     epoch: Option<u32>,
+    /// The incarnation its heartbeats carry, bumped at every start; `None`
+    /// after a wipe until the node starts and derives one from its clock.
+    incarnation: Option<i64>,
     // Volatile: lost in a crash.
     view: View,
     ops: BTreeMap<OpTag, Op>,
+    /// Requests forwarded to an owner that has not yet taken them, by request id.
+    forwards: BTreeMap<u64, Forwarding>,
     /// Op ids never repeat within a run, so a late reply to a request from
     /// before a crash cannot be mistaken for one to a new request.
     next_op: OpTag,
@@ -134,7 +170,9 @@ impl DynamoNode {
             next_hint_rev: 1,
             issued: BTreeMap::new(),
             epoch: Some(0),
+            incarnation: Some(0),
             ops: BTreeMap::new(),
+            forwards: BTreeMap::new(),
             next_op: 1,
             hint_timer: false,
             ae_cursor: 0,
@@ -205,34 +243,105 @@ impl DynamoNode {
         forwarded: bool,
         cx: Cx,
     ) {
-        let key = request.key().clone();
-        let n = self.cfg.n as usize;
-        let top = self.ring.preference_list(&key, n);
+        let top = self
+            .ring
+            .preference_list(request.key(), self.cfg.n as usize);
         if self.cfg.forward_to_owner && !forwarded && !top.contains(&self.id) {
-            if let Some(&owner) = top.iter().find(|&&o| self.healthy(o)) {
-                self.stats.forwarded += 1;
-                let me = self.id;
-                Self::note(cx, "forward", || {
-                    format!(
-                        "{}#{req} -> {owner} ({me} is not in the top {n})",
-                        request.label()
-                    )
-                });
-                cx.send(
-                    owner,
-                    Msg::Forward {
-                        client,
-                        req,
-                        request,
-                    },
-                );
-                return;
-            }
-            Self::note(cx, "coordinate", || {
-                format!("no node of the top {n} is believed up; coordinating here")
-            });
+            self.forward(client, req, request, Vec::new(), cx);
+            return;
         }
         self.coordinate(client, req, request, cx);
+    }
+
+    /// Forwards a request to the first owner of the top N believed up and not
+    /// tried yet, and waits for it to take the request; with none left, this
+    /// node coordinates (§4.5 lets any node coordinate).
+    fn forward(
+        &mut self,
+        client: ClientId,
+        req: u64,
+        request: Request,
+        mut tried: Vec<NodeId>,
+        cx: Cx,
+    ) {
+        let n = self.cfg.n as usize;
+        let top = self.ring.preference_list(request.key(), n);
+        let next = top
+            .iter()
+            .copied()
+            .find(|&o| self.healthy(o) && !tried.contains(&o));
+        let label = request.label();
+        let Some(owner) = next else {
+            Self::note(cx, "coordinate", || {
+                if tried.is_empty() {
+                    format!(
+                        "{label}#{req}: no node of the top {n} is believed up; coordinating here"
+                    )
+                } else {
+                    format!("{label}#{req}: no owner of the top {n} took it; coordinating here")
+                }
+            });
+            self.coordinate(client, req, request, cx);
+            return;
+        };
+        self.stats.forwarded += 1;
+        let me = self.id;
+        Self::note(cx, "forward", || {
+            format!("{label}#{req} -> {owner} ({me} is not in the top {n})")
+        });
+        cx.send(
+            owner,
+            Msg::Forward {
+                client,
+                req,
+                request: request.clone(),
+            },
+        );
+        tried.push(owner);
+        let timer = cx.set_timer(self.cfg.request_timeout, Timer::Forward { req });
+        self.forwards.insert(
+            req,
+            Forwarding {
+                client,
+                request,
+                tried,
+                timer,
+            },
+        );
+    }
+
+    /// The owner a request was forwarded to took it.
+    fn on_forward_ack(&mut self, from: NodeId, req: u64, cx: Cx) {
+        if self
+            .forwards
+            .get(&req)
+            .is_some_and(|f| f.tried.last() == Some(&from))
+        {
+            let f = self.forwards.remove(&req).expect("present");
+            cx.cancel_timer(f.timer);
+        }
+    }
+
+    /// The owner did not take a forwarded request in time: it is treated as
+    /// down, like a replica that does not answer, and the next owner is tried.
+    fn on_forward_timeout(&mut self, req: u64, cx: Cx) {
+        let Some(f) = self.forwards.remove(&req) else {
+            return;
+        };
+        let owner = *f.tried.last().expect("a forward has a target");
+        if self.view.mark_down(owner) {
+            Self::note(cx, "view", || {
+                format!(
+                    "{owner} is down (did not take a forwarded request within {})",
+                    self.cfg.request_timeout
+                )
+            });
+        }
+        let label = f.request.label();
+        Self::note(cx, "timeout", || {
+            format!("{label}#{req}: {owner} did not take the forwarded request")
+        });
+        self.forward(f.client, req, f.request, f.tried, cx);
     }
 
     /// Chooses the first N healthy nodes of the key's walk; fallbacks carry a
@@ -340,6 +449,7 @@ impl DynamoNode {
             next_fallback,
             round: 0,
             replied: false,
+            dups: Vec::new(),
             round_timer,
             repair_timer: None,
             deadline: Some(deadline),
@@ -382,6 +492,13 @@ impl DynamoNode {
             };
         }
         let actor = self.actor();
+        let empty = VClock::new();
+        let context = if self.cfg.bug == Some(crate::config::Bug::DroppedContext) {
+            // The injected bug: the client's context is lost, so the write looks blind.
+            &empty
+        } else {
+            context
+        };
         let seen = self
             .store
             .get(key)
@@ -425,6 +542,8 @@ impl DynamoNode {
                     clock: version.clock.clone(),
                     stamp: version.stamp,
                     acks: got,
+                    op: op_id,
+                    from: op.answered_by(),
                 },
                 Work::Get => {
                     let versions = reconciled(op, self.cfg.versioning, self.cfg.bug);
@@ -432,6 +551,8 @@ impl DynamoNode {
                         context: merged_clock(&versions),
                         versions,
                         replies: got,
+                        op: op_id,
+                        from: op.answered_by(),
                     }
                 }
             };
@@ -609,7 +730,18 @@ impl DynamoNode {
                 format!("op{op_id}: quorum not reached: {got} of {needed} answered")
             });
             let put = !op.is_get();
-            cx.reply(op.client, op.req, Reply::Failed { put, got, needed });
+            let reply = Reply::Failed {
+                put,
+                got,
+                needed,
+                op: op_id,
+            };
+            cx.reply(op.client, op.req, reply);
+            if self.cfg.bug == Some(crate::config::Bug::OkAfterFailed) {
+                // The injected bug: the op stays open, and a late quorum replies again.
+                op.replied = false;
+                return;
+            }
         }
         self.finish(op_id, cx);
     }
@@ -623,6 +755,13 @@ impl DynamoNode {
             .iter_mut()
             .find(|t| t.node == from && t.slot != Slot::Answered)
         else {
+            if self.cfg.bug == Some(crate::config::Bug::CountDuplicateAnswers)
+                && op.targets.iter().any(|t| t.node == from)
+            {
+                // The injected bug: a duplicated answer counts once more.
+                op.dups.push(from);
+                self.progress(op_id, cx);
+            }
             return;
         };
         t.slot = Slot::Answered;
@@ -730,11 +869,15 @@ impl DynamoNode {
 
     fn merge_beats(&mut self, beats: &[crate::msg::Beat], cx: Cx) {
         for n in self.view.merge(beats) {
+            // A relayed heartbeat may predate the timeout that marked `n` down;
+            // only `n`'s own answer to a probe shows it is up now.
             Self::note(cx, "view", || {
-                format!("{n} is up (newer heartbeat through gossip)")
+                format!("{n} has a newer heartbeat through gossip; probing it")
             });
-            self.on_revived(n, cx);
+            let beats = self.view.beats();
+            cx.send(n, Msg::Gossip { beats });
         }
+        self.incarnation = Some(self.view.incarnation());
     }
 
     // ---- anti-entropy (§4.7) ----
@@ -938,7 +1081,15 @@ impl sim_core::Node for DynamoNode {
                 )
             });
         }
-        self.view = View::new(self.id, self.cfg.nodes as usize, cx.clock_us());
+        // Every start is a new incarnation. A wiped disk forgot the last one, so
+        // the clock stands in; should it lag, gossip relaying a beat of the
+        // forgotten incarnation makes the view jump past it.
+        let incarnation = match self.incarnation {
+            Some(i) => i + 1,
+            None => cx.clock_us().max(1),
+        };
+        self.incarnation = Some(incarnation);
+        self.view = View::new(self.id, self.cfg.nodes as usize, incarnation);
         // Periodic work starts at a random phase, so nodes do not all act at once.
         let phase = |cx: &mut Context<'_, Self>, period: sim_core::SimDuration| {
             sim_core::SimDuration(1 + cx.rng().below(period.as_us().max(1)))
@@ -975,6 +1126,7 @@ impl sim_core::Node for DynamoNode {
                         self.finish(op, cx);
                     }
                 }
+                Timer::Forward { req } => self.on_forward_timeout(req, cx),
                 Timer::Gossip => self.gossip_round(cx),
                 Timer::HintDelivery => {
                     self.hint_timer = false;
@@ -990,7 +1142,11 @@ impl sim_core::Node for DynamoNode {
                         client,
                         req,
                         request,
-                    } => self.on_request(client, req, request, true, cx),
+                    } => {
+                        cx.send(from, Msg::ForwardAck { req });
+                        self.on_request(client, req, request, true, cx);
+                    }
+                    Msg::ForwardAck { req } => self.on_forward_ack(from, req, cx),
                     Msg::Replicate {
                         op,
                         key,
@@ -1006,6 +1162,11 @@ impl sim_core::Node for DynamoNode {
                         cx.send(from, Msg::ReadReply { op, versions });
                     }
                     Msg::ReadReply { op, versions } => self.on_answer(from, op, Some(versions), cx),
+                    Msg::Repair { .. }
+                        if self.cfg.bug == Some(crate::config::Bug::SkipRepairMerge) =>
+                    {
+                        // The injected bug: the repair is dropped on the floor.
+                    }
                     Msg::Repair { key, versions } => {
                         reconcile_all(
                             self.store.entry(key).or_default(),
@@ -1055,12 +1216,69 @@ impl sim_core::Node for DynamoNode {
 
     fn crash(&mut self, wipe_disk: bool) {
         self.ops.clear();
+        self.forwards.clear();
         self.view = View::new(self.id, self.cfg.nodes as usize, 0);
         if wipe_disk {
             self.store.clear();
             self.hints.clear();
             self.issued.clear();
             self.epoch = None;
+            self.incarnation = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(targets: &[(u32, Option<u32>, Slot)]) -> Op {
+        let ring = Ring::build(
+            &ClusterConfig::default(),
+            &mut sim_core::SimRng::new(1, sim_core::Stream::Setup),
+        );
+        Op {
+            client: ClientId(0),
+            req: 1,
+            key: ring.key("k").expect("an md5 key"),
+            work: Work::Get,
+            needed: 2,
+            targets: targets
+                .iter()
+                .map(|&(node, hint, slot)| Target {
+                    node: NodeId(node),
+                    hint: hint.map(NodeId),
+                    slot,
+                    versions: Vec::new(),
+                })
+                .collect(),
+            next_fallback: 0,
+            round: 0,
+            replied: false,
+            dups: Vec::new(),
+            round_timer: None,
+            repair_timer: None,
+            deadline: None,
+        }
+    }
+
+    // A fallback and the late owner it stands in for fill one quorum slot, not two.
+    #[test]
+    fn stand_in_and_late_owner_count_once() {
+        let o = op(&[
+            (0, None, Slot::Answered),
+            (1, None, Slot::Answered),
+            (2, None, Slot::TimedOut),
+            (3, Some(1), Slot::Answered),
+        ]);
+        assert_eq!(o.answered(), 2);
+        assert_eq!(o.answered_by(), vec![NodeId(0), NodeId(1), NodeId(3)]);
+        let o = op(&[
+            (0, None, Slot::Answered),
+            (1, None, Slot::TimedOut),
+            (3, Some(1), Slot::Answered),
+            (4, Some(2), Slot::Answered),
+        ]);
+        assert_eq!(o.answered(), 3, "stand-ins for different owners each count");
     }
 }

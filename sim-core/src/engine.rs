@@ -459,6 +459,23 @@ pub trait Harness<N: Node> {
         reply: N::Reply,
     );
     fn on_wake(&mut self, _core: &mut Core<N>, _client: ClientId, _tag: u64) {}
+    /// Sees an input just before `node` handles it, so a checker can keep
+    /// what it needs of it. Invariant checkers observe through these three
+    /// hooks; the default does nothing.
+    fn observe_input(&mut self, _now: SimTime, _node: NodeId, _input: &Input<N>) {}
+    /// Sees a reply as `node` sends it (before client latency), with every node's state.
+    fn observe_reply(
+        &mut self,
+        _now: SimTime,
+        _node: NodeId,
+        _client: ClientId,
+        _req: u64,
+        _reply: &N::Reply,
+        _nodes: &[N],
+    ) {
+    }
+    /// Sees every node's state right after `node` handled an input.
+    fn observe_handled(&mut self, _now: SimTime, _node: NodeId, _nodes: &[N]) {}
 }
 
 /// A harness that ignores replies.
@@ -621,7 +638,7 @@ impl<N: Node> Sim<N> {
         };
         let mut sim = Sim { nodes, core };
         for i in 0..n {
-            sim.invoke(NodeId(i as u32), None);
+            sim.invoke(NodeId(i as u32), None, &mut ());
         }
         Ok(sim)
     }
@@ -725,7 +742,7 @@ impl<N: Node> Sim<N> {
                             },
                         );
                     }
-                    self.invoke(to, Some(Input::Message { from, msg }));
+                    self.invoke(to, Some(Input::Message { from, msg }), harness);
                 }
             }
             Ev::Timer {
@@ -765,7 +782,7 @@ impl<N: Node> Sim<N> {
                         Actor::Node(node.0),
                         Event::Timer { timer: id.0, label },
                     );
-                    self.invoke(node, Some(Input::Timer { id, timer }));
+                    self.invoke(node, Some(Input::Timer { id, timer }), harness);
                 }
             }
             Ev::Request {
@@ -813,7 +830,7 @@ impl<N: Node> Sim<N> {
                             },
                         );
                     }
-                    self.invoke(node, Some(Input::Request { client, req, body }));
+                    self.invoke(node, Some(Input::Request { client, req, body }), harness);
                 }
             }
             Ev::Reply {
@@ -841,11 +858,11 @@ impl<N: Node> Sim<N> {
                 harness.on_reply(&mut self.core, client, req, node, body);
             }
             Ev::Wake { client, tag } => harness.on_wake(&mut self.core, client, tag),
-            Ev::Fault(fault) => self.apply_fault(fault),
+            Ev::Fault(fault) => self.apply_fault(fault, harness),
         }
     }
 
-    fn apply_fault(&mut self, fault: Fault) {
+    fn apply_fault<H: Harness<N>>(&mut self, fault: Fault, harness: &mut H) {
         let now = self.core.now;
         self.core.stats.faults += 1;
         if self.core.trace.enabled() {
@@ -875,7 +892,7 @@ impl<N: Node> Sim<N> {
                 let st = &mut self.core.states[node.index()];
                 if !st.up {
                     st.up = true;
-                    self.invoke(node, None);
+                    self.invoke(node, None, harness);
                 }
             }
             Fault::Pause { node } => {
@@ -928,8 +945,12 @@ impl<N: Node> Sim<N> {
     }
 
     /// Runs one node handler (or `start` when `input` is `None`) and applies its effects.
-    fn invoke(&mut self, node: NodeId, input: Option<Input<N>>) {
+    fn invoke<H: Harness<N>>(&mut self, node: NodeId, input: Option<Input<N>>, harness: &mut H) {
         let core = &mut self.core;
+        let now = core.now;
+        if let Some(input) = &input {
+            harness.observe_input(now, node, input);
+        }
         let st = &core.states[node.index()];
         let incarnation = st.incarnation;
         let mut effects = std::mem::take(&mut core.effects);
@@ -949,6 +970,12 @@ impl<N: Node> Sim<N> {
                 None => n.start(&mut cx),
             }
         }
+        for e in &effects {
+            if let Effect::Reply { client, req, body } = e {
+                harness.observe_reply(now, node, *client, *req, body, &self.nodes);
+            }
+        }
+        harness.observe_handled(now, node, &self.nodes);
         for effect in effects.drain(..) {
             self.apply_effect(node, incarnation, effect);
         }

@@ -730,7 +730,7 @@ fn chromium_renders_the_page() {
     assert!(dom.contains("<svg"), "no SVG chart in:\n{dom}");
     assert!(dom.contains("Latency histogram"), "no latency chart");
     assert!(
-        dom.contains("id=\"seqchart\"") && dom.contains("m5 Replicate hint=n1"),
+        dom.contains("id=\"seqchart\"") && dom.contains("m6 Replicate hint=n1"),
         "no sequence chart with the hinted replica in:\n{dom}"
     );
     let shot = root().join("target/serve-screenshot.png");

@@ -150,6 +150,18 @@ pub fn render(r: &Report) -> String {
         o,
         "read repairs {repairs}; anti-entropy rounds {ae_rounds}, keys repaired {ae_keys}; forwarded requests {forwarded}; replica timeouts {timeouts}"
     );
+    let truncations: u64 = nodes.iter().map(|n| n.stats.clock_truncations).sum();
+    // Without truncation a needless sibling is a bug (the needless-siblings
+    // checker fails); with it, it is the false conflict truncation causes.
+    let _ = writeln!(
+        o,
+        "clock truncations {truncations}; false conflicts {}",
+        if truncations > 0 {
+            r.needless_siblings
+        } else {
+            0
+        }
+    );
     let _ = writeln!(
         o,
         "\n{:<14}{:>10}{:>11}{:>9}{:>12}",

@@ -156,16 +156,16 @@ fn sequence_follows_one_op() {
         "forward       put#1",
         "m1 Forward",
         "coordinate    op1 for put#1",
-        "drop          m2 Replicate",
-        "m5 Replicate op1 key 2 \"apple\"[n0:1] hint=n1",
+        "drop          m3 Replicate",
+        "m6 Replicate op1 key 2 \"apple\"[n0:1] hint=n1",
         "timeout       op1: n1 did not answer; fallback n3",
         "hint          holding key 2",
-        "deliver       m6 ReplicateAck",
+        "deliver       m7 ReplicateAck",
         "reply         put#1",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
-    assert!(!text.contains("get#2") && !text.contains("m7 "), "{text}");
+    assert!(!text.contains("get#2") && !text.contains("m8 "), "{text}");
     assert_eq!(seq.actors.len(), 5, "c0 and n0..n3");
     let svg = seq_svg(&seq, "put#1").into_string();
     assert!(

@@ -1,0 +1,363 @@
+//! Invariants checked as the run goes: the harness shows every input, every
+//! reply and the node states right after each handler to [`Invariants`],
+//! which judges moments that a checker of the final state cannot see, because
+//! a later repair may have erased the evidence.
+//!
+//! - **write-quorum**: when a put is acknowledged ok, at least W distinct
+//!   nodes hold its version (in their store or as a hint).
+//! - **read-quorum**: when a get answers ok, the nodes whose answers it counted
+//!   are R distinct nodes, and each remote one's reply really arrived.
+//! - **one-reply**: a coordinator op replies to its client at most once, so
+//!   never ok after failed. Two coordinations of one request (a duplicated or
+//!   retried forward) are two ops and may each reply.
+//! - **merge-on-transfer**: after a node handles a read repair, a hint handoff
+//!   or an anti-entropy transfer, its store equals or dominates what it received.
+//!
+//! Like the checkers it observes from outside: no node asserts any of this.
+
+use crate::checkers::{MAX_LISTED, Verdict};
+use crate::config::{ClusterConfig, Versioning};
+use crate::msg::{Msg, OpTag, Reply};
+use crate::node::DynamoNode;
+use crate::ring::Key;
+use crate::version::Version;
+use sim_core::{Input, NodeId, SimTime};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The names of the invariants, in report order.
+pub const INVARIANTS: &[&str] = &[
+    "write-quorum",
+    "read-quorum",
+    "one-reply",
+    "merge-on-transfer",
+];
+
+/// A message being handled whose effect on the receiver's store is checked afterwards.
+enum Pending {
+    /// A replica stores a put's version: if it holds it afterwards, it counts toward W.
+    Replicate { key: Key, version: Version },
+    /// A repair, handoff or anti-entropy transfer: the store must cover it afterwards.
+    Transfer {
+        kind: &'static str,
+        from: NodeId,
+        entries: Vec<(Key, Vec<Version>)>,
+    },
+}
+
+/// Who holds one version of a put (identified by its clock and stamp).
+struct Held {
+    version: Version,
+    nodes: Vec<(NodeId, SimTime)>,
+}
+
+/// Violations found so far for one invariant: the first few in full, and how many in all.
+#[derive(Default)]
+struct Found {
+    listed: Vec<String>,
+    count: usize,
+}
+
+impl Found {
+    fn push(&mut self, v: impl FnOnce() -> String) {
+        if self.listed.len() < MAX_LISTED {
+            self.listed.push(v());
+        }
+        self.count += 1;
+    }
+}
+
+/// The run-time invariant checker the harness feeds.
+pub struct Invariants {
+    mode: Versioning,
+    r: u32,
+    w: u32,
+    /// What the node handling an input now received, until it has handled it.
+    pending: Option<(NodeId, Pending)>,
+    /// For each put (by write id): the nodes that held each of its versions after storing it.
+    held: BTreeMap<u64, Vec<Held>>,
+    /// Remote answers (acks and read replies) delivered to each coordinator op that has not replied yet.
+    answers: BTreeMap<(NodeId, OpTag), Vec<(NodeId, SimTime)>>,
+    /// Every coordinator op that replied: when, and whether ok.
+    replied: BTreeMap<(NodeId, OpTag), (SimTime, bool)>,
+    found: [Found; 4],
+}
+
+fn covered(held: &[Version], v: &Version, mode: Versioning) -> bool {
+    match mode {
+        Versioning::VectorClock => held.iter().any(|h| h.descends(v)),
+        Versioning::LastWriteWins => held.iter().any(|h| h.stamp >= v.stamp),
+    }
+}
+
+/// Every version `node` keeps for `key`: its store and its hints.
+fn kept(node: &DynamoNode, key: &Key) -> Vec<Version> {
+    let mut out = node.versions(key).to_vec();
+    for ((_, k), h) in node.hints() {
+        if k == key {
+            out.extend(h.versions.iter().cloned());
+        }
+    }
+    out
+}
+
+fn list(vs: &[Version]) -> String {
+    let parts: Vec<String> = vs.iter().map(ToString::to_string).collect();
+    format!("{{{}}}", parts.join(" "))
+}
+
+fn nodes_list(ns: impl IntoIterator<Item = NodeId>) -> String {
+    let parts: Vec<String> = ns.into_iter().map(|n| n.to_string()).collect();
+    format!("[{}]", parts.join(" "))
+}
+
+impl Invariants {
+    pub fn new(cfg: &ClusterConfig) -> Invariants {
+        Invariants {
+            mode: cfg.versioning,
+            r: cfg.r,
+            w: cfg.w,
+            pending: None,
+            held: BTreeMap::new(),
+            answers: BTreeMap::new(),
+            replied: BTreeMap::new(),
+            found: Default::default(),
+        }
+    }
+
+    /// An input `node` is about to handle.
+    pub fn input(&mut self, now: SimTime, node: NodeId, input: &Input<DynamoNode>) {
+        let Input::Message { from, msg } = input else {
+            return;
+        };
+        let pending = match msg {
+            Msg::ReplicateAck { op } | Msg::ReadReply { op, .. } => {
+                if !self.replied.contains_key(&(node, *op)) {
+                    self.answers
+                        .entry((node, *op))
+                        .or_default()
+                        .push((*from, now));
+                }
+                None
+            }
+            Msg::Replicate { key, version, .. } => Some(Pending::Replicate {
+                key: key.clone(),
+                version: version.clone(),
+            }),
+            Msg::Repair { key, versions } => Some(Pending::Transfer {
+                kind: "Repair",
+                from: *from,
+                entries: vec![(key.clone(), versions.clone())],
+            }),
+            Msg::Handoff { key, versions, .. } => Some(Pending::Transfer {
+                kind: "Handoff",
+                from: *from,
+                entries: vec![(key.clone(), versions.clone())],
+            }),
+            Msg::MerkleKeys { entries, .. } => Some(Pending::Transfer {
+                kind: "MerkleKeys",
+                from: *from,
+                entries: entries.clone(),
+            }),
+            _ => None,
+        };
+        self.pending = pending.map(|p| (node, p));
+    }
+
+    /// The node states right after `node` handled an input.
+    pub fn handled(&mut self, now: SimTime, node: NodeId, nodes: &[DynamoNode]) {
+        let Some((n, pending)) = self.pending.take() else {
+            return;
+        };
+        debug_assert_eq!(n, node, "the input observed is the one handled");
+        let state = &nodes[node.index()];
+        match pending {
+            Pending::Replicate { key, version } => {
+                if covered(&kept(state, &key), &version, self.mode) {
+                    self.hold(&version, node, now, true);
+                }
+            }
+            Pending::Transfer {
+                kind,
+                from,
+                entries,
+            } => {
+                let mode = self.mode;
+                let truncated = nodes.iter().any(|n| n.stats.clock_truncations > 0);
+                for (key, versions) in &entries {
+                    let held = state.versions(key);
+                    // A coordinator that was its own fallback may hand its hint
+                    // over before the put is acknowledged; the target holds it then.
+                    for v in versions.iter().filter(|v| covered(held, v, mode)) {
+                        self.hold(v, node, now, kind == "Handoff");
+                    }
+                    if truncated {
+                        // Truncated clocks make dominance intransitive: a store may
+                        // rightly drop a version that only a dropped one covered.
+                        continue;
+                    }
+                    for v in versions.iter().filter(|v| !covered(held, v, mode)) {
+                        self.found[3].push(|| {
+                            format!(
+                                "{now} {node} handled {kind} from {from} for key {key} carrying {v}, but afterwards its store holds {}",
+                                list(held)
+                            )
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records that `node` holds `v`; `create` adds the put's entry when there is none yet.
+    fn hold(&mut self, v: &Version, node: NodeId, now: SimTime, create: bool) {
+        let versions = match self.held.get_mut(&v.write) {
+            Some(vs) => vs,
+            None if create => self.held.entry(v.write).or_default(),
+            None => return,
+        };
+        let i = match versions
+            .iter()
+            .position(|h| h.version.clock == v.clock && h.version.stamp == v.stamp)
+        {
+            Some(i) => i,
+            None if create => {
+                versions.push(Held {
+                    version: v.clone(),
+                    nodes: Vec::new(),
+                });
+                versions.len() - 1
+            }
+            None => return,
+        };
+        let holders = &mut versions[i].nodes;
+        if !holders.iter().any(|(h, _)| *h == node) {
+            holders.push((node, now));
+        }
+    }
+
+    /// `node` sends `reply` for client request `write` (`label`, e.g. `put#3`, of key `key`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn reply(
+        &mut self,
+        now: SimTime,
+        node: NodeId,
+        write: u64,
+        label: &str,
+        key: &Key,
+        reply: &Reply,
+        nodes: &[DynamoNode],
+    ) {
+        let op = reply.op();
+        let ok = !matches!(reply, Reply::Failed { .. });
+        let what = |ok: bool| if ok { "ok" } else { "failed" };
+        if let Some((t, was_ok)) = self.replied.get(&(node, op)).copied() {
+            self.found[2].push(|| {
+                format!(
+                    "{label}: op{op} on {node} replied twice: {} at {t}, then {} at {now}",
+                    what(was_ok),
+                    what(ok)
+                )
+            });
+        } else {
+            self.replied.insert((node, op), (now, ok));
+        }
+        let answers = self.answers.remove(&(node, op)).unwrap_or_default();
+        match reply {
+            Reply::Put {
+                clock, stamp, from, ..
+            } => {
+                let mut holders: Vec<(NodeId, SimTime)> = Vec::new();
+                // The version as replicas received it (with its dot), when any did.
+                let mut probe = Version {
+                    value: std::sync::Arc::from(""),
+                    clock: clock.clone(),
+                    dot: None,
+                    stamp: *stamp,
+                    write,
+                };
+                if let Some(vs) = self.held.get_mut(&write) {
+                    // Once acknowledged, later copies of the version no longer matter here.
+                    if let Some(i) = vs
+                        .iter()
+                        .position(|h| h.version.clock == *clock && h.version.stamp == *stamp)
+                    {
+                        let h = vs.swap_remove(i);
+                        holders = h.nodes;
+                        probe = h.version;
+                    }
+                    if vs.is_empty() {
+                        self.held.remove(&write);
+                    }
+                }
+                // Besides the replicas seen storing it, count every node that
+                // holds it now: the coordinator's own copy, or whoever holds
+                // it after a hint was handed over, perhaps already superseded.
+                for n in nodes {
+                    let id = n.id();
+                    if !holders.iter().any(|(h, _)| *h == id)
+                        && covered(&kept(n, key), &probe, self.mode)
+                    {
+                        holders.push((id, now));
+                    }
+                }
+                if (holders.len() as u32) < self.w {
+                    let w = self.w;
+                    self.found[0].push(|| {
+                        let shown: Vec<String> = holders
+                            .iter()
+                            .map(|(h, t)| {
+                                if t == &now {
+                                    format!("{h} (holds it now)")
+                                } else {
+                                    format!("{h} (stored at {t})")
+                                }
+                            })
+                            .collect();
+                        format!(
+                            "{label}: op{op} on {node} replied ok at {now} for {clock}, counting answers from {}, but only {} node(s) hold it, W = {w}: [{}]",
+                            nodes_list(from.iter().copied()),
+                            holders.len(),
+                            shown.join(", ")
+                        )
+                    });
+                }
+            }
+            Reply::Got { from, .. } => {
+                let distinct: BTreeSet<NodeId> = from.iter().copied().collect();
+                let unheard: Vec<NodeId> = distinct
+                    .iter()
+                    .copied()
+                    .filter(|&n| n != node && !answers.iter().any(|(a, _)| *a == n))
+                    .collect();
+                if (distinct.len() as u32) < self.r || !unheard.is_empty() {
+                    let r = self.r;
+                    self.found[1].push(|| {
+                        let heard: Vec<String> =
+                            answers.iter().map(|(a, t)| format!("{a} at {t}")).collect();
+                        format!(
+                            "{label}: op{op} on {node} replied ok at {now} counting answers from {} ({} distinct, R = {r}{}); replies that arrived: [{}]",
+                            nodes_list(from.iter().copied()),
+                            distinct.len(),
+                            if unheard.is_empty() {
+                                String::new()
+                            } else {
+                                format!("; never heard from {}", nodes_list(unheard.iter().copied()))
+                            },
+                            heard.join(", ")
+                        )
+                    });
+                }
+            }
+            Reply::Failed { .. } => {}
+        }
+    }
+
+    /// One verdict per invariant, in [`INVARIANTS`] order.
+    pub fn verdicts(&self) -> Vec<Verdict> {
+        INVARIANTS
+            .iter()
+            .zip(&self.found)
+            .map(|(name, f)| Verdict::counted(name, f.listed.clone(), f.count))
+            .collect()
+    }
+}
