@@ -271,6 +271,8 @@ pub(super) fn collect_sequence(records: &[Record], op: &OpRecord, run_end: SimTi
     let mut msgs: BTreeMap<u64, Option<usize>> = BTreeMap::new();
     let mut replica_arrivals: BTreeSet<(Actor, SimTime)> = BTreeSet::new();
     let mut repairs_at: BTreeSet<(Actor, SimTime)> = BTreeSet::new();
+    // (forwarder, owner) pairs of this op's Forward messages.
+    let mut forwards: BTreeSet<(Actor, Actor)> = BTreeSet::new();
     let mut request_node: Option<(Actor, SimTime)> = None;
     let mut arrows = 0usize;
     let mut last_row_at: BTreeMap<Actor, usize> = BTreeMap::new();
@@ -443,6 +445,14 @@ pub(super) fn collect_sequence(records: &[Record], op: &OpRecord, run_end: SimTi
                 ..
             } => {
                 let forward = *kind == "Forward" && *detail == label;
+                if forward {
+                    forwards.insert((*from, *to));
+                }
+                // The owner's ForwardAck names the request by number only; it
+                // belongs to this op when it answers one of this op's Forwards.
+                let forward_ack = *kind == "ForwardAck"
+                    && label.find('#').is_some_and(|i| *detail == &label[i..])
+                    && forwards.contains(&(*to, *from));
                 // A tag is per coordinator: its requests go out from it, the
                 // answers come back to it (another node's op of the same number
                 // sends requests *to* it, which are not this op's).
@@ -454,12 +464,12 @@ pub(super) fn collect_sequence(records: &[Record], op: &OpRecord, run_end: SimTi
                 let repair = *kind == "Repair"
                     && detail.starts_with(&key_prefix)
                     && repairs_at.contains(&(*from, rec.time));
-                if forward || tagged || repair {
+                if forward || forward_ack || tagged || repair {
                     include = true;
                     let row = rows.place(rec.time, RowKind::Send(*from), *from);
                     last_row_at.insert(*from, row);
                     let hinted = detail.contains(" hint=");
-                    let style = if forward {
+                    let style = if forward || forward_ack {
                         Style::Forward
                     } else if repair {
                         Style::Repair

@@ -155,6 +155,7 @@ fn sequence_follows_one_op() {
         "request       put#1",
         "forward       put#1",
         "m1 Forward",
+        "m2 ForwardAck",
         "coordinate    op1 for put#1",
         "drop          m3 Replicate",
         "m6 Replicate op1 key 2 \"apple\"[n0:1] hint=n1",
