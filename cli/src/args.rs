@@ -6,10 +6,12 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
-/// Exit codes: 0 all as expected, 1 an expectation or checker failed, 2 bad input.
+/// Exit codes: 0 all as expected, 1 an expectation or checker failed, 2 bad
+/// input, 130 a sweep stopped by Ctrl-C (what finished is written).
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -18,7 +20,8 @@ pub const EXIT_BAD_INPUT: u8 = 2;
     about = "A deterministic discrete-event simulator of Amazon's Dynamo",
     long_about = "A deterministic discrete-event simulator of Amazon's Dynamo.\n\n\
         The same scenario, seed and dynsim version give a byte-identical trace, every time.\n\
-        Exit codes: 0 all as expected, 1 an expectation or checker failed, 2 bad input."
+        Exit codes: 0 all as expected, 1 an expectation or checker failed, 2 bad input,\n\
+        130 a sweep interrupted by Ctrl-C (what finished is written, with a partial summary)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -69,10 +72,10 @@ pub struct ServeArgs {
 pub struct ShrinkArgs {
     /// The sweep's base scenario.
     pub file: PathBuf,
-    /// The failing seed (as a sweep reported it).
+    /// The failing seed (as a sweep reported it); it replaces the file's own `seed` everywhere.
     #[arg(long)]
     pub seed: u64,
-    /// Where to write the shrunk scenario (default: <file>-seed<S>-shrunk.toml beside the input; "-" for standard output).
+    /// Where to write the shrunk scenario (default: <input file stem>-seed<S>-shrunk.toml in the current directory; "-" for standard output).
     #[arg(long, value_name = "PATH|-")]
     pub out: Option<PathBuf>,
 }
@@ -84,20 +87,24 @@ pub struct SweepArgs {
     /// The seeds to run, A..B (B excluded).
     #[arg(long, value_name = "A..B")]
     pub seeds: String,
-    /// Worker threads (default: the machine's cores).
-    #[arg(long, short)]
+    /// Worker threads, 1 to 1024 (default: the machine's cores; never more than there are seeds to run).
+    #[arg(long, short, value_parser = crate::explore::sweep::parse_jobs)]
     pub jobs: Option<usize>,
     /// Run only shard K of N (K from 0): every N-th seed of the range, from the K-th.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
-    /// Where to write results.jsonl (one line per seed) and summary.txt (default: sweep-out/<name>).
-    #[arg(long, value_name = "DIR")]
+    /// Where to write results.jsonl (one line per seed, written as seeds finish, in seed order) and summary.txt (default: sweep-out/<name>; "-" streams the JSON lines to standard output and the summary to standard error).
+    #[arg(long, value_name = "DIR|-")]
     pub out: Option<PathBuf>,
+    /// Continue the sweep whose results.jsonl is in --out: skip the seeds it holds (they must be of the same scenario file, dynsim version, --seeds and --shard), run the rest and append them; the summary covers all.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct MergeArgs {
-    /// results.jsonl files, or directories that hold one.
+    /// results.jsonl files, or directories that hold one, all of one sweep: the same scenario file (by content digest), dynsim version and --seeds range.
+    /// Exit code: 1 if any seed failed; otherwise 2 if seeds of the range are missing (or the inputs do not belong together); 0 if all seeds are there and passed.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
 }

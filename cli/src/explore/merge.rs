@@ -1,56 +1,244 @@
 //! `dynsim merge`: the results.jsonl files of several sweep shards, combined
-//! into one summary.
+//! into one summary. It refuses to mix sweeps: every line must name the same
+//! scenario digest, dynsim version and seed range; two different results for
+//! one seed are an error; seeds of the range that no input holds are reported.
 
 use crate::args::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, MergeArgs};
+use crate::explore::sweep::{FAILURES_SHOWN, Origin, SeedResult, Tally};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
 
-/// `dynsim merge`.
-pub fn cmd(args: &MergeArgs) -> u8 {
-    let mut results = Vec::new();
-    for input in &args.inputs {
-        let path = if input.is_dir() {
-            input.join("results.jsonl")
-        } else {
-            input.clone()
-        };
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", path.display());
-                return EXIT_BAD_INPUT;
+/// A seed as first seen: a fingerprint of its result and where it was.
+struct Seen {
+    fingerprint: u64,
+    input: usize,
+    line: usize,
+}
+
+/// What a merge found.
+pub struct Merged {
+    pub tally: Tally,
+    /// The digest, version and range every line shares (none without lines).
+    pub origin: Option<Origin>,
+    /// Lines repeated with the same result.
+    pub duplicates: u64,
+    /// How many seeds of the range no input holds, and the first of them.
+    pub missing: u64,
+    pub first_missing: Vec<u64>,
+    /// The shards (K, N) the lines came from.
+    pub shards: BTreeSet<(u64, u64)>,
+}
+
+/// A fingerprint of everything a run decides (not the replay command, which
+/// spells the file as each machine did, nor the shard that ran it).
+fn fingerprint(r: &SeedResult) -> u64 {
+    use md5::{Digest, Md5};
+    let canonical = SeedResult {
+        replay: String::new(),
+        shard: [0, 0],
+        ..r.clone()
+    };
+    let bytes = serde_json::to_vec(&canonical).expect("results serialize");
+    let d = Md5::digest(&bytes);
+    u64::from_le_bytes(d[..8].try_into().expect("8 bytes"))
+}
+
+/// Merges result files (or directories holding `results.jsonl`).
+pub fn merge(inputs: &[PathBuf]) -> Result<Merged, String> {
+    let mut tally = Tally::default();
+    let mut seen: BTreeMap<u64, Seen> = BTreeMap::new();
+    let mut reference: Option<(Origin, usize, usize)> = None;
+    let mut shards = BTreeSet::new();
+    let mut duplicates = 0;
+    let paths: Vec<PathBuf> = inputs
+        .iter()
+        .map(|i| {
+            if i.is_dir() {
+                i.join("results.jsonl")
+            } else {
+                i.clone()
             }
-        };
-        for (i, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            match serde_json::from_str::<crate::explore::sweep::SeedResult>(line) {
-                Ok(r) => results.push(r),
-                Err(e) => {
-                    eprintln!(
-                        "error: {}:{}: not a sweep result line: {e}",
-                        path.display(),
-                        i + 1
+        })
+        .collect();
+    let at = |input: usize, line: usize| format!("{}:{line}", paths[input].display());
+    for (input, path) in paths.iter().enumerate() {
+        let file = std::fs::File::open(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let number = n + 1;
+            let line = line.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let r: SeedResult = serde_json::from_str(&line)
+                .map_err(|e| format!("{}: not a sweep result line: {e}", at(input, number)))?;
+            let origin = r.origin();
+            match &reference {
+                None => reference = Some((origin.clone(), input, number)),
+                Some((first, fi, fl)) => {
+                    let differ = |what: &str, a: &str, b: &str| {
+                        format!(
+                            "these results are of different sweeps: {} has {what} {a}, but {} has {b}; merge only the shards of one sweep",
+                            at(*fi, *fl),
+                            at(input, number)
+                        )
+                    };
+                    if origin.digest != first.digest {
+                        return Err(differ("scenario digest", &first.digest, &origin.digest));
+                    }
+                    if origin.version != first.version {
+                        return Err(differ("dynsim version", &first.version, &origin.version));
+                    }
+                    if origin.range != first.range {
+                        let show = |r: [u64; 2]| format!("--seeds {}..{}", r[0], r[1]);
+                        return Err(differ("range", &show(first.range), &show(origin.range)));
+                    }
+                }
+            }
+            if r.seed < origin.range[0] || r.seed >= origin.range[1] {
+                return Err(format!(
+                    "{}: seed {} is outside its sweep's range {}..{}",
+                    at(input, number),
+                    r.seed,
+                    origin.range[0],
+                    origin.range[1]
+                ));
+            }
+            shards.insert((origin.shard[0], origin.shard[1]));
+            let fp = fingerprint(&r);
+            match seen.get(&r.seed) {
+                Some(s) if s.fingerprint != fp => {
+                    return Err(format!(
+                        "seed {} has two different results, at {} and at {}; these files cannot be of one deterministic sweep",
+                        r.seed,
+                        at(s.input, s.line),
+                        at(input, number)
+                    ));
+                }
+                Some(_) => duplicates += 1,
+                None => {
+                    seen.insert(
+                        r.seed,
+                        Seen {
+                            fingerprint: fp,
+                            input,
+                            line: number,
+                        },
                     );
-                    return EXIT_BAD_INPUT;
+                    tally.add(&r);
                 }
             }
         }
     }
-    results.sort_by_key(|r| r.seed);
-    let before = results.len();
-    results.dedup_by_key(|r| r.seed);
-    if results.len() != before {
-        eprintln!("note: {} duplicate seed(s) ignored", before - results.len());
+    let origin = reference.map(|(o, _, _)| o);
+    let (mut missing, mut first_missing) = (0, Vec::new());
+    if let Some(o) = &origin {
+        missing = (o.range[1] - o.range[0]) - seen.len() as u64;
+        if missing > 0 {
+            // Walk the range beside the (sorted) seeds seen, up to the first few gaps.
+            let mut held = seen.keys().copied().peekable();
+            for seed in o.range[0]..o.range[1] {
+                if held.peek() == Some(&seed) {
+                    held.next();
+                } else {
+                    first_missing.push(seed);
+                    if first_missing.len() == FAILURES_SHOWN {
+                        break;
+                    }
+                }
+            }
+        }
     }
-    crate::output::print(&format!(
-        "merged {} result file(s)\n{}",
+    Ok(Merged {
+        tally,
+        origin,
+        duplicates,
+        missing,
+        first_missing,
+        shards,
+    })
+}
+
+/// `dynsim merge`.
+pub fn cmd(args: &MergeArgs) -> u8 {
+    let m = match merge(&args.inputs) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let Some(origin) = &m.origin else {
+        eprintln!("error: no sweep results in {}", show_inputs(&args.inputs));
+        return EXIT_BAD_INPUT;
+    };
+    let mut o = format!(
+        "merged {} result file(s): seeds {}..{} of scenario {} (dynsim {})\n",
         args.inputs.len(),
-        crate::explore::sweep::summarize(&results, None)
-    ));
-    if results.iter().all(|r| r.ok) {
-        EXIT_OK
-    } else {
-        EXIT_FAILED
+        origin.range[0],
+        origin.range[1],
+        origin.digest,
+        origin.version
+    );
+    if m.duplicates > 0 {
+        let _ = writeln!(
+            o,
+            "note: {} seed(s) appeared more than once, with the same result",
+            m.duplicates
+        );
     }
+    if m.missing > 0 {
+        let _ = writeln!(
+            o,
+            "INCOMPLETE: {} seed(s) of the range are in no input (first: {}{})",
+            m.missing,
+            m.first_missing
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            if m.missing > m.first_missing.len() as u64 {
+                ", ..."
+            } else {
+                ""
+            }
+        );
+        let counts: BTreeSet<u64> = m.shards.iter().map(|s| s.1).collect();
+        if let [n] = counts.iter().copied().collect::<Vec<_>>()[..] {
+            let absent: Vec<String> = (0..n)
+                .filter(|k| !m.shards.contains(&(*k, n)))
+                .map(|k| format!("{k}/{n}"))
+                .collect();
+            if !absent.is_empty() {
+                let _ = writeln!(
+                    o,
+                    "    no results at all from shard(s) {}",
+                    absent.join(", ")
+                );
+            }
+        }
+    }
+    o.push_str(&m.tally.render(None));
+    crate::output::print(&o);
+    if m.tally.failed > 0 {
+        EXIT_FAILED
+    } else if m.missing > 0 {
+        eprintln!(
+            "error: the merged results do not cover the range: {} seed(s) missing",
+            m.missing
+        );
+        EXIT_BAD_INPUT
+    } else {
+        EXIT_OK
+    }
+}
+
+fn show_inputs(inputs: &[PathBuf]) -> String {
+    inputs
+        .iter()
+        .map(|p| Path::display(p).to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -1,46 +1,86 @@
 //! `dynsim shrink`: turns a failing seeded sweep run into an explicit
 //! scenario (its realized faults and operations as timeline steps, no
 //! randomness left) and reduces it while the same checker still fails.
+//!
+//! The seed given with `--seed` is used throughout: to draw the swarm run,
+//! to judge which checker fails, and as the `seed` of every candidate and of
+//! the file written (the base file's own `seed =` plays no part).
 
 use crate::args::{EXIT_BAD_INPUT, EXIT_OK, ShrinkArgs};
 use crate::explore::swarm;
-use crate::output::write_output;
-use crate::runner;
+use crate::output::{self, write_output};
+use crate::runner::{self, Report};
 use crate::scenario::{Action, Check, Expect, OpStep, Scenario, Step};
 use dynamo_model::checkers::Status;
 use dynamo_model::cluster::Entry;
 use sim_core::{Fault, NodeId};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What a shrink found.
 pub struct Shrunk {
+    /// The checker whose failure was kept while shrinking.
     pub checker: String,
     pub original_steps: usize,
     pub explicit: Scenario,
+    /// The smallest scenario found. It declares every checker failure its
+    /// own run shows (the target's first), so running it is as expected.
     pub smallest: Scenario,
     pub runs: usize,
+    /// False when the explicit form of the run did not fail the checker
+    /// (events at equal times can order differently); then nothing was cut.
+    pub reproduced: bool,
 }
 
-/// The checkers that fail in a run of `s` without being declared.
-fn failing(s: &Scenario) -> Vec<String> {
-    let report = runner::run(s, s.seed, false);
-    let declared = |name: &str| {
-        s.expects.iter().any(|e| matches!(&e.check, Check::Checker { name: n, verdict } if n == name && verdict == "fail"))
-    };
+/// Why a seed has nothing to shrink.
+#[derive(Debug)]
+pub struct NothingToShrink {
+    /// Expectations of the swarm run that did not hold (a checker declared
+    /// to fail that passed): the sweep counts those as failures, but there
+    /// is no failure to keep while cutting.
+    pub unmet: Vec<String>,
+}
+
+fn declared_failures(s: &Scenario) -> impl Iterator<Item = &str> {
+    s.expects.iter().filter_map(|e| match &e.check {
+        Check::Checker { name, verdict } if verdict == "fail" => Some(name.as_str()),
+        _ => None,
+    })
+}
+
+/// The checkers that fail in `report` (a run of `s`) without `s` declaring it.
+fn undeclared(s: &Scenario, report: &Report) -> Vec<String> {
     report
         .verdicts
         .iter()
-        .filter(|v| v.status == Status::Fail && !declared(v.checker))
+        .filter(|v| v.status == Status::Fail && !declared_failures(s).any(|d| d == v.checker))
         .map(|v| v.checker.to_string())
         .collect()
+}
+
+/// The checkers that fail in a run of `s` with `seed` without being declared.
+fn failing(s: &Scenario, seed: u64) -> Vec<String> {
+    undeclared(s, &runner::run(s, seed, false))
 }
 
 /// The seed's swarm run as an explicit scenario: drawn faults plus every
 /// client operation the load generator issued, at the time it issued it.
 pub fn explicit(s: &Scenario, seed: u64) -> Scenario {
+    explicit_run(s, seed).0
+}
+
+/// [`explicit`], with the checkers that failed in the swarm run without the
+/// base declaring it, and the run's expectations that did not hold.
+fn explicit_run(s: &Scenario, seed: u64) -> (Scenario, Vec<String>, Vec<String>) {
     let plan = swarm::draw(s, seed);
     let variant = swarm::apply(s, &plan);
     let report = runner::run(&variant, seed, false);
+    let fails = undeclared(&variant, &report);
+    let unmet: Vec<String> = report
+        .expectations
+        .iter()
+        .filter(|e| !e.ok)
+        .map(|e| e.what.clone())
+        .collect();
     let h = report.cluster.history();
     // Name every get that a later put took its context from.
     let sources: std::collections::BTreeSet<usize> =
@@ -93,17 +133,8 @@ pub fn explicit(s: &Scenario, seed: u64) -> Scenario {
         steps.push(step);
     }
     let mut expects: Vec<Expect> = variant.expects.clone();
-    for c in failing(&variant) {
-        expects.push(Expect {
-            at: None,
-            line: 0,
-            check: Check::Checker {
-                name: c,
-                verdict: "fail".into(),
-            },
-        });
-    }
-    Scenario {
+    expects.extend(fails.iter().map(|c| declare_fail(c)));
+    let scenario = Scenario {
         name: format!("{}-seed{seed}", s.name),
         description: format!(
             "The swarm run of {} at seed {seed}, made explicit by dynsim shrink.",
@@ -114,7 +145,32 @@ pub fn explicit(s: &Scenario, seed: u64) -> Scenario {
         load: None,
         expects,
         ..variant
+    };
+    (scenario, fails, unmet)
+}
+
+fn declare_fail(checker: &str) -> Expect {
+    Expect {
+        at: None,
+        line: 0,
+        check: Check::Checker {
+            name: checker.to_string(),
+            verdict: "fail".into(),
+        },
     }
+}
+
+/// Makes `s` declare exactly the checker failures its own run shows, the
+/// target's first, so that running it is as expected while it still fails
+/// that way.
+fn declare_actual(s: &mut Scenario, target: &str) {
+    let probe = Scenario {
+        expects: Vec::new(),
+        ..s.clone()
+    };
+    let mut fails = failing(&probe, s.seed);
+    fails.sort_by_key(|c| c != target);
+    s.expects = fails.iter().map(|c| declare_fail(c)).collect();
 }
 
 /// Removes steps (and fixes up contexts that pointed at removed gets).
@@ -135,14 +191,19 @@ fn without(s: &Scenario, remove: &[bool]) -> Scenario {
     Scenario { steps, ..s.clone() }
 }
 
-/// Shrinks the seed's failing run; `None` when the seed does not fail.
-pub fn shrink(s: &Scenario, seed: u64, mut progress: impl FnMut(usize, usize)) -> Option<Shrunk> {
-    let base = explicit(s, seed);
-    let target = base.expects.iter().find_map(|e| match &e.check {
-        Check::Checker { name, verdict } if verdict == "fail" => Some(name.clone()),
-        _ => None,
-    })?;
-    // The predicate: the target checker still fails. The declared failure is
+/// Shrinks seed `seed`'s failing swarm run of `s`. The target is the first
+/// checker that fails there without `s` declaring it (what a sweep reports);
+/// a seed with no such checker has nothing to shrink.
+pub fn shrink(
+    s: &Scenario,
+    seed: u64,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Shrunk, NothingToShrink> {
+    let (base, fails, unmet) = explicit_run(s, seed);
+    let Some(target) = fails.first().cloned() else {
+        return Err(NothingToShrink { unmet });
+    };
+    // The predicate: the target checker still fails. Declared failures are
     // dropped while testing, so "fails" means the checker's own verdict.
     let runs = std::cell::Cell::new(0usize);
     let still_fails = |cand: &Scenario| {
@@ -151,18 +212,20 @@ pub fn shrink(s: &Scenario, seed: u64, mut progress: impl FnMut(usize, usize)) -
             expects: Vec::new(),
             ..cand.clone()
         };
-        failing(&probe).contains(&target)
+        failing(&probe, seed).contains(&target)
     };
     let original_steps = base.steps.len();
     let mut cur = base.clone();
     if !still_fails(&cur) {
         // The explicit form did not reproduce (event ties can order differently); report it unshrunk.
-        return Some(Shrunk {
+        declare_actual(&mut cur, &target);
+        return Ok(Shrunk {
             checker: target,
             original_steps,
-            explicit: base.clone(),
-            smallest: base,
+            explicit: base,
+            smallest: cur,
             runs: runs.get(),
+            reproduced: false,
         });
     }
     // Delta debugging over the steps before the final heal. The heal itself
@@ -257,15 +320,16 @@ pub fn shrink(s: &Scenario, seed: u64, mut progress: impl FnMut(usize, usize)) -
         }
         cur = cand;
     }
-    // Keep only the target checker's declared failure.
-    cur.expects
-        .retain(|e| !matches!(&e.check, Check::Checker { name, .. } if *name != target));
-    Some(Shrunk {
+    // Declare what the smallest run fails: the target, and any other checker
+    // that fails there too (the base's own declared failures included).
+    declare_actual(&mut cur, &target);
+    Ok(Shrunk {
         checker: target,
         original_steps,
         explicit: base,
         smallest: cur,
         runs: runs.get(),
+        reproduced: true,
     })
 }
 
@@ -286,53 +350,110 @@ fn step_names(st: &Step, n: NodeId) -> bool {
     }
 }
 
+/// Where `dynsim shrink FILE --seed S` writes by default: the input's file
+/// stem, the seed and `-shrunk.toml`, in the current directory (not beside
+/// the input, which may be a bundled or read-only folder).
+pub fn default_out(file: &Path, seed: u64) -> PathBuf {
+    let stem = file
+        .file_stem()
+        .map_or_else(|| "scenario".into(), |s| s.to_string_lossy());
+    PathBuf::from(format!("{stem}-seed{seed}-shrunk.toml"))
+}
+
 /// `dynsim shrink`.
 pub fn cmd(args: &ShrinkArgs) -> u8 {
     let s = match crate::cli::load(&args.file) {
         Ok(s) => s,
         Err(code) => return code,
     };
+    let path = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&args.file, args.seed));
+    // Find out that the output cannot be written before spending the runs.
+    if let Err(e) = output::check(&path) {
+        eprintln!("error: cannot write to {}: {e}", path.display());
+        return EXIT_BAD_INPUT;
+    }
+    let to_stdout = output::target(&path) == output::Target::Stdout;
     let bar = indicatif::ProgressBar::new_spinner();
     let found = shrink(&s, args.seed, |steps, runs| {
         bar.set_message(format!("{steps} steps left after {runs} runs"));
         bar.tick();
     });
     bar.finish_and_clear();
-    let Some(found) = found else {
-        eprintln!(
-            "error: seed {} of {} fails no checker; there is nothing to shrink",
-            args.seed,
-            args.file.display()
-        );
-        return EXIT_BAD_INPUT;
+    let found = match found {
+        Ok(found) => found,
+        Err(nothing) => {
+            eprintln!(
+                "error: seed {} of {} fails no checker; there is nothing to shrink",
+                args.seed,
+                args.file.display()
+            );
+            if !nothing.unmet.is_empty() {
+                eprintln!(
+                    "    (a sweep counts it as failed because an expectation did not hold: {}; the failure the file declares did not happen, and there is no failure to cut down)",
+                    nothing.unmet.join("; ")
+                );
+            }
+            return EXIT_BAD_INPUT;
+        }
     };
-    let path = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}-seed{}-shrunk.toml", s.name, args.seed)));
+    let shown = if to_stdout {
+        "the-shrunk-file.toml".to_string()
+    } else {
+        path.display().to_string()
+    };
+    let declared: Vec<&str> = declared_failures(&found.smallest).collect();
+    let declares = declared
+        .iter()
+        .map(|c| format!("[[expect]] checker = \"{c}\", verdict = \"fail\""))
+        .collect::<Vec<_>>()
+        .join("; ");
     let text = format!(
-        "# Shrunk by `dynsim shrink {} --seed {}`: {} of {} steps left; it still fails {}.\n# Replay: dynsim run {} --trace -\n{}",
+        "# Shrunk by `dynsim shrink {} --seed {}`: {} of {} steps left; it still fails {}.\n\
+         # It declares the failure it reproduces ({declares}), so `dynsim run` on it\n\
+         # exits 0 as long as it still fails that way (exit 1 means it no longer does).\n\
+         # Run it: dynsim run {shown} --trace -\n{}",
         args.file.display(),
         args.seed,
         found.smallest.steps.len(),
         found.original_steps,
         found.checker,
-        path.display(),
         crate::scenario::write::to_toml(&found.smallest)
     );
     if let Err(e) = write_output(&path, |w| w.write_all(text.as_bytes())) {
+        if output::is_broken_pipe(&e) {
+            return EXIT_OK;
+        }
         eprintln!("error: cannot write {}: {e}", path.display());
         return EXIT_BAD_INPUT;
     }
-    crate::output::print(&format!(
-        "seed {} fails {}: explicit run of {} steps shrunk to {} steps in {} runs ({} nodes)\nwrote {}\n",
+    let mut msg = String::new();
+    if !found.reproduced {
+        msg.push_str(&format!(
+            "warning: the explicit form of seed {} does not fail {} (events at equal times can order differently); it is written unshrunk\n",
+            args.seed, found.checker
+        ));
+    }
+    msg.push_str(&format!(
+        "seed {} fails {}: explicit run of {} steps shrunk to {} steps in {} runs ({} nodes)\n\
+         wrote {}\n\
+         It declares the failure it reproduces ({declares}),\n\
+         so running it exits 0 as long as it still fails that way (exit 1 means it no longer does):\n    \
+         dynsim run {shown} --trace -\n",
         args.seed,
         found.checker,
         found.original_steps,
         found.smallest.steps.len(),
         found.runs,
         found.smallest.cluster.nodes,
-        path.display()
+        if to_stdout { "the shrunk scenario to standard output".to_string() } else { shown.clone() },
     ));
+    if to_stdout {
+        eprint!("{msg}");
+    } else {
+        output::print(&msg);
+    }
     EXIT_OK
 }

@@ -8,8 +8,8 @@
 //! seed exactly, and `dynsim shrink` can cut it down step by step.
 
 use crate::scenario::{Action, Check, Scenario, Step};
-use dynamo_model::Ring;
 use dynamo_model::cluster::{Entry, KeyChoice, LoadSpec, Pacing};
+use dynamo_model::{KeyScheme, Ring};
 use sim_core::{Fault, NodeId, SimDuration, SimRng, SimTime, Stream};
 
 /// Every fault kind a swarm can switch on.
@@ -24,6 +24,13 @@ pub const FAULT_KINDS: &[&str] = &[
     "slow",
     "skew",
 ];
+
+/// The most operations a drawn workload issues (a base file's own `[load]`
+/// keeps its own limits). Blind writes pile up siblings, and a run's cost
+/// grows faster than its operation count: unbounded, some seeds of the small
+/// seed-project files took 100 times as long as the rest. Many short runs
+/// find more than a few long ones.
+pub const DRAWN_MAX_OPS: u64 = 1_000;
 
 /// What one seed drew.
 #[derive(Clone, Debug)]
@@ -68,6 +75,14 @@ pub fn quiet_time(s: &Scenario, seed: u64) -> SimDuration {
     };
     let periodic = 5 * c.hint_interval.as_us().max(c.gossip_interval.as_us());
     SimDuration(ae + periodic + 2 * c.op_deadline.as_us() + 5_000_000)
+}
+
+/// How many distinct keys the scenario's key scheme can hold.
+pub fn key_space(s: &Scenario) -> u64 {
+    match s.cluster.key_scheme {
+        KeyScheme::Md5 => u64::MAX,
+        KeyScheme::Integer { hash_bits } => 1u64.checked_shl(hash_bits).unwrap_or(u64::MAX),
+    }
 }
 
 /// Draws seed `seed`'s fault mix and workload for scenario `s`.
@@ -224,7 +239,9 @@ pub fn draw(s: &Scenario, seed: u64) -> Plan {
             pacing: Pacing::Closed {
                 think: SimDuration::from_ms(between(&mut wl, 1, 20)),
             },
-            keys: between(&mut wl, 3, 30) as u32,
+            // Never more keys than the key scheme can hold (2^hash_bits integer
+            // slots); the draw itself stays the same, so every seed replays as before.
+            keys: between(&mut wl, 3, 30).min(key_space(s)) as u32,
             key_choice: if wl.chance(0.5) {
                 KeyChoice::Uniform
             } else {
@@ -235,7 +252,7 @@ pub fn draw(s: &Scenario, seed: u64) -> Plan {
             entry: Entry::Random,
             start: SimTime::ZERO,
             stop: heal_at,
-            max_ops: None,
+            max_ops: Some(DRAWN_MAX_OPS),
         },
     };
     let end = heal_at + quiet_time(s, seed);

@@ -1,9 +1,17 @@
 //! `dynsim sweep`: many seeds of a scenario, each with its own swarm fault
 //! mix and workload, every checker run on each, results in seed order.
+//!
+//! A sweep keeps its memory proportional to `--jobs`, not to the seed range:
+//! the seeds of a shard are computed from their index, never listed; workers
+//! claim the next index but never run more than [`WINDOW_PER_JOB`] × jobs
+//! seeds ahead of the writer; the writer appends each result to
+//! `results.jsonl` as soon as every seed before it is written, and keeps only
+//! running totals ([`Tally`]) for the summary. `--resume` reads the results
+//! file back, skips the seeds it holds and appends the rest.
 
-use crate::args::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, SweepArgs};
+use crate::args::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, SweepArgs};
 use crate::explore::swarm;
-use crate::output::write_output;
+use crate::output::{self, is_broken_pipe, write_output};
 use crate::runner;
 use crate::scenario::Scenario;
 use dynamo_model::checkers::Status;
@@ -11,8 +19,20 @@ use dynamo_model::cluster::Outcome;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::io::{BufRead, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock, mpsc};
+
+/// The dynsim version every result line records.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How many seeds per worker thread may finish ahead of the oldest seed not
+/// yet written (results wait in seed order, so this bounds their number).
+pub const WINDOW_PER_JOB: u64 = 4;
+
+/// How many failed seeds a summary lists (all of them are in results.jsonl).
+pub const FAILURES_SHOWN: usize = 20;
 
 /// Which mechanisms a seed exercised.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -25,6 +45,46 @@ pub struct Coverage {
     pub siblings: bool,
     pub failed_ops: bool,
     pub client_timeouts: bool,
+}
+
+impl Coverage {
+    fn flags(&self) -> [bool; 8] {
+        [
+            self.hinted_handoff,
+            self.hint_delivered,
+            self.read_repair,
+            self.anti_entropy_repair,
+            self.forwarding,
+            self.siblings,
+            self.failed_ops,
+            self.client_timeouts,
+        ]
+    }
+}
+
+/// Which sweep a result belongs to: merge and resume refuse to mix sweeps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// MD5 of the base scenario file's bytes, in hex (see [`digest`]).
+    pub digest: String,
+    /// The dynsim version that ran it.
+    pub version: String,
+    /// The sweep's seed range `A..B`, as `[A, B]`.
+    pub range: [u64; 2],
+    /// The shard `K/N` that ran it, as `[K, N]`.
+    pub shard: [u64; 2],
+}
+
+impl Origin {
+    /// A sweep of `range`, shard `shard`, of a file with `digest`, by this dynsim.
+    pub fn new(digest: String, range: (u64, u64), shard: (u64, u64)) -> Origin {
+        Origin {
+            digest,
+            version: VERSION.to_string(),
+            range: [range.0, range.1],
+            shard: [shard.0, shard.1],
+        }
+    }
 }
 
 /// One seed's outcome: one JSON line in `results.jsonl`. Deterministic (no wall time), so result files diff cleanly.
@@ -42,10 +102,41 @@ pub struct SeedResult {
     pub coverage: Coverage,
     /// The command that replays this seed with its full trace.
     pub replay: String,
+    /// MD5 of the base scenario file's bytes (hex): which scenario ran.
+    pub digest: String,
+    /// The dynsim version that ran it.
+    pub version: String,
+    /// The whole sweep's seed range `[A, B)`, so `merge` knows which seeds to expect.
+    pub range: [u64; 2],
+    /// The shard `[K, N]` whose sweep ran this seed.
+    pub shard: [u64; 2],
+}
+
+impl SeedResult {
+    /// Which sweep the result belongs to.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            digest: self.digest.clone(),
+            version: self.version.clone(),
+            range: self.range,
+            shard: self.shard,
+        }
+    }
+}
+
+/// A stable content digest of a scenario file: MD5 of its bytes, in hex.
+pub fn digest(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(32), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Runs one seed of the sweep.
-pub fn run_seed(s: &Scenario, file: &str, seed: u64) -> SeedResult {
+pub fn run_seed(s: &Scenario, file: &str, seed: u64, origin: &Origin) -> SeedResult {
     let plan = swarm::draw(s, seed);
     let variant = swarm::apply(s, &plan);
     let report = runner::run(&variant, seed, false);
@@ -92,10 +183,206 @@ pub fn run_seed(s: &Scenario, file: &str, seed: u64) -> SeedResult {
         faults: plan.kinds.iter().map(ToString::to_string).collect(),
         coverage,
         replay: format!("dynsim run {file} --seed {seed} --swarm --trace -"),
+        digest: origin.digest.clone(),
+        version: origin.version.clone(),
+        range: origin.range,
+        shard: origin.shard,
     }
 }
 
-/// Runs `seeds` on `jobs` threads and calls `each` with every result in seed order.
+/// The seeds of one shard of a range, by index: never listed, so a range of
+/// any size costs nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seeds {
+    pub range: (u64, u64),
+    pub shard: (u64, u64),
+}
+
+impl Seeds {
+    /// How many seeds the shard holds.
+    pub fn len(&self) -> u64 {
+        let span = self.range.1.saturating_sub(self.range.0);
+        if span <= self.shard.0 {
+            0
+        } else {
+            (span - self.shard.0).div_ceil(self.shard.1)
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `i`-th seed of the shard (`i < len`).
+    pub fn seed(&self, i: u64) -> u64 {
+        self.range.0 + self.shard.0 + i * self.shard.1
+    }
+
+    /// Where `seed` stands in the shard, if it belongs to it.
+    pub fn index(&self, seed: u64) -> Option<u64> {
+        if seed < self.range.0 || seed >= self.range.1 {
+            return None;
+        }
+        let d = seed - self.range.0;
+        (d % self.shard.1 == self.shard.0).then(|| d / self.shard.1)
+    }
+}
+
+/// A set of indices kept as runs of consecutive numbers: a resumed sweep's
+/// finished seeds are one run, however many there are.
+#[derive(Clone, Debug, Default)]
+pub struct IndexSet {
+    /// Run start -> run end (exclusive); runs never touch.
+    runs: BTreeMap<u64, u64>,
+    len: u64,
+}
+
+impl IndexSet {
+    /// Adds `x`; false if it was already there.
+    pub fn insert(&mut self, x: u64) -> bool {
+        if self.contains(x) {
+            return false;
+        }
+        let after = self.runs.remove(&(x + 1));
+        match self.runs.range_mut(..x).next_back() {
+            Some((_, end)) if *end == x => *end = after.unwrap_or(x + 1),
+            _ => {
+                self.runs.insert(x, after.unwrap_or(x + 1));
+            }
+        }
+        self.len += 1;
+        true
+    }
+
+    pub fn contains(&self, x: u64) -> bool {
+        self.runs
+            .range(..=x)
+            .next_back()
+            .is_some_and(|(_, &end)| x < end)
+    }
+
+    /// The smallest number at or after `x` that is not in the set.
+    pub fn next_missing(&self, x: u64) -> u64 {
+        match self.runs.range(..=x).next_back() {
+            Some((_, &end)) if x < end => end,
+            _ => x,
+        }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// What the workers share: the next index to claim and the oldest index
+/// the writer still waits for.
+struct Gate {
+    next: u64,
+    oldest: u64,
+    /// A worker panicked: the others stop, the panic is raised again.
+    broken: bool,
+}
+
+/// Runs every index in `0..count` that `skip` lacks, on at most `jobs`
+/// threads (never more than there are indices to run), and hands each result
+/// to `each` in index order as soon as all before it are handed on. Workers
+/// never get more than [`WINDOW_PER_JOB`] × threads indices ahead of `each`.
+/// Once `stop` says so, no new index starts; those running finish and are
+/// handed on. Returns the number of threads used.
+pub fn stream<R: Send>(
+    count: u64,
+    skip: &IndexSet,
+    jobs: usize,
+    stop: &(dyn Fn() -> bool + Sync),
+    run: &(dyn Fn(u64) -> R + Sync),
+    mut each: impl FnMut(u64, R),
+) -> usize {
+    let todo = count.saturating_sub(skip.len());
+    let threads = usize::try_from(todo).map_or(jobs, |t| t.min(jobs));
+    if threads == 0 {
+        return 0;
+    }
+    let window = WINDOW_PER_JOB * threads as u64;
+    let first = skip.next_missing(0);
+    let gate = Mutex::new(Gate {
+        next: first,
+        oldest: first,
+        broken: false,
+    });
+    let moved = Condvar::new();
+    let lock = || {
+        gate.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    let (tx, rx) = mpsc::channel::<(u64, R)>();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (lock, moved) = (&lock, &moved);
+            scope.spawn(move || {
+                loop {
+                    let i = {
+                        let mut g = lock();
+                        loop {
+                            if g.broken || stop() {
+                                return;
+                            }
+                            let i = skip.next_missing(g.next);
+                            if i >= count {
+                                return;
+                            }
+                            if i < g.oldest + window {
+                                g.next = i + 1;
+                                break i;
+                            }
+                            // Too far ahead of the writer: wait for it.
+                            g = moved
+                                .wait_timeout(g, std::time::Duration::from_millis(200))
+                                .map_or_else(|e| e.into_inner().0, |(g, _)| g);
+                        }
+                    };
+                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(i))) {
+                        Ok(r) => {
+                            if tx.send((i, r)).is_err() {
+                                return;
+                            }
+                        }
+                        Err(panic) => {
+                            lock().broken = true;
+                            moved.notify_all();
+                            std::panic::resume_unwind(panic);
+                        }
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut waiting: BTreeMap<u64, R> = BTreeMap::new();
+        let mut oldest = first;
+        for (i, r) in rx {
+            waiting.insert(i, r);
+            let before = oldest;
+            // Hand results on in index order, whatever order the threads finish in.
+            while let Some(r) = waiting.remove(&oldest) {
+                each(oldest, r);
+                oldest = skip.next_missing(oldest + 1);
+            }
+            if oldest != before {
+                lock().oldest = oldest;
+                moved.notify_all();
+            }
+        }
+    });
+    threads
+}
+
+/// Runs `seeds` on `jobs` threads and returns every result in seed order
+/// (calling `each` with each as it comes). It keeps every result: for small
+/// lists (tests, the web page); `dynsim sweep` streams with [`stream`].
 pub fn run_seeds(
     s: &Scenario,
     file: &str,
@@ -103,39 +390,22 @@ pub fn run_seeds(
     jobs: usize,
     mut each: impl FnMut(&SeedResult),
 ) -> Vec<SeedResult> {
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(usize, SeedResult)>();
-    let mut results: Vec<Option<SeedResult>> = vec![None; seeds.len()];
-    let mut emitted = 0;
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            let tx = tx.clone();
-            let next = &next;
-            scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&seed) = seeds.get(i) else { break };
-                    if tx.send((i, run_seed(s, file, seed))).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        for (i, r) in rx {
-            results[i] = Some(r);
-            // Hand results on in seed order, whatever order the threads finish in.
-            while emitted < results.len() {
-                let Some(r) = &results[emitted] else { break };
-                each(r);
-                emitted += 1;
-            }
-        }
-    });
-    results
-        .into_iter()
-        .map(|r| r.expect("every seed ran"))
-        .collect()
+    let lo = seeds.iter().copied().min().unwrap_or(0);
+    let hi = seeds.iter().copied().max().map_or(0, |m| m + 1);
+    let origin = Origin::new(String::new(), (lo, hi), (0, 1));
+    let mut out = Vec::with_capacity(seeds.len());
+    stream(
+        seeds.len() as u64,
+        &IndexSet::default(),
+        jobs.max(1),
+        &|| false,
+        &|i| run_seed(s, file, seeds[i as usize], &origin),
+        |_, r| {
+            each(&r);
+            out.push(r);
+        },
+    );
+    out
 }
 
 /// Parses `A..B` (B exclusive).
@@ -180,14 +450,27 @@ pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     Ok((k, n))
 }
 
-/// The seeds of shard `k` of `n`: every n-th seed of the range, starting at the k-th.
-pub fn shard_seeds(range: (u64, u64), shard: (u64, u64)) -> Vec<u64> {
-    (range.0..range.1)
-        .filter(|s| (s - range.0) % shard.1 == shard.0)
-        .collect()
+/// The most worker threads a sweep accepts.
+pub const MAX_JOBS: usize = 1024;
+
+/// Parses `--jobs`: a whole number from 1 to [`MAX_JOBS`].
+pub fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("a sweep needs at least one thread".into()),
+        Ok(n) if n > MAX_JOBS => Err(format!("at most {MAX_JOBS} threads")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
 }
 
-fn pct(n: usize, total: usize) -> String {
+/// The seeds of shard `k` of `n`: every n-th seed of the range, starting at
+/// the k-th. Lists them: for tests and small ranges; sweeps use [`Seeds`].
+pub fn shard_seeds(range: (u64, u64), shard: (u64, u64)) -> Vec<u64> {
+    let seeds = Seeds { range, shard };
+    (0..seeds.len()).map(|i| seeds.seed(i)).collect()
+}
+
+fn pct(n: u64, total: u64) -> String {
     if total == 0 {
         "0%".into()
     } else {
@@ -195,82 +478,370 @@ fn pct(n: usize, total: usize) -> String {
     }
 }
 
-/// The sweep summary from its results (and timing, when known).
-pub fn summarize(results: &[SeedResult], timing: Option<(f64, usize)>) -> String {
-    let mut o = String::new();
-    let total = results.len();
-    let failures: Vec<&SeedResult> = results.iter().filter(|r| !r.ok).collect();
-    let _ = writeln!(o, "seeds run: {total}, failed: {}", failures.len());
-    let mut per_checker: BTreeMap<&str, usize> = dynamo_model::checkers::CHECKERS
-        .iter()
-        .map(|c| (*c, 0))
-        .collect();
-    for r in &failures {
-        for f in &r.failed {
-            *per_checker.entry(f.as_str()).or_insert(0) += 1;
-        }
-    }
-    let parts: Vec<String> = per_checker
-        .iter()
-        .map(|(c, n)| format!("{c} {n}"))
-        .collect();
-    let _ = writeln!(o, "failures per checker: {}", parts.join(", "));
-    let events: u64 = results.iter().map(|r| r.events).sum();
-    let ops: u64 = results.iter().map(|r| r.ops).sum();
-    let _ = writeln!(o, "simulated: {events} events, {ops} client operations");
-    if let Some((secs, jobs)) = timing {
-        let _ = writeln!(
-            o,
-            "speed: {secs:.2}s wall on {jobs} thread(s): {:.1} seeds/s, {:.0} events/s",
-            total as f64 / secs,
-            events as f64 / secs
-        );
-    }
-    let c =
-        |f: fn(&Coverage) -> bool| pct(results.iter().filter(|r| f(&r.coverage)).count(), total);
-    let _ = writeln!(
-        o,
-        "coverage: hinted handoff used in {} of seeds (hints delivered in {}), read repair in {}, anti-entropy repaired keys in {}, forwarding in {}, siblings seen in {}, failed ops in {}, client timeouts in {}",
-        c(|c| c.hinted_handoff),
-        c(|c| c.hint_delivered),
-        c(|c| c.read_repair),
-        c(|c| c.anti_entropy_repair),
-        c(|c| c.forwarding),
-        c(|c| c.siblings),
-        c(|c| c.failed_ops),
-        c(|c| c.client_timeouts)
-    );
-    let kinds: Vec<String> = swarm::FAULT_KINDS
-        .iter()
-        .map(|k| {
-            format!(
-                "{k} {}",
-                pct(
-                    results
-                        .iter()
-                        .filter(|r| r.faults.iter().any(|f| f == k))
-                        .count(),
-                    total
-                )
-            )
-        })
-        .collect();
-    let _ = writeln!(o, "fault kinds on: {}", kinds.join(", "));
-    for r in &failures {
-        let _ = writeln!(o, "FAILED seed {}: {}", r.seed, r.failed.join(", "));
-        if let Some(v) = &r.violation {
-            let _ = writeln!(o, "    {v}");
-        }
-        let _ = writeln!(o, "    replay: {}", r.replay);
-    }
-    o
+/// Running totals of a sweep's results, for its summary: a fixed size
+/// whatever the number of seeds (it keeps the [`FAILURES_SHOWN`] failed
+/// seeds with the smallest numbers, and counts the rest).
+#[derive(Clone, Debug)]
+pub struct Tally {
+    pub seeds: u64,
+    pub failed: u64,
+    per_checker: BTreeMap<String, u64>,
+    pub events: u64,
+    pub ops: u64,
+    coverage: [u64; 8],
+    kinds: Vec<u64>,
+    /// The failed seeds with the smallest numbers, in seed order.
+    pub first_failures: Vec<SeedResult>,
 }
 
-/// `dynsim sweep`.
+impl Default for Tally {
+    fn default() -> Tally {
+        Tally {
+            seeds: 0,
+            failed: 0,
+            per_checker: dynamo_model::checkers::CHECKERS
+                .iter()
+                .map(|c| (c.to_string(), 0))
+                .collect(),
+            events: 0,
+            ops: 0,
+            coverage: [0; 8],
+            kinds: vec![0; swarm::FAULT_KINDS.len()],
+            first_failures: Vec::new(),
+        }
+    }
+}
+
+impl Tally {
+    /// Counts one seed's result.
+    pub fn add(&mut self, r: &SeedResult) {
+        self.seeds += 1;
+        self.events += r.events;
+        self.ops += r.ops;
+        for (n, on) in self.coverage.iter_mut().zip(r.coverage.flags()) {
+            *n += u64::from(on);
+        }
+        for (n, k) in self.kinds.iter_mut().zip(swarm::FAULT_KINDS) {
+            *n += u64::from(r.faults.iter().any(|f| f == k));
+        }
+        if r.ok {
+            return;
+        }
+        self.failed += 1;
+        for f in &r.failed {
+            *self.per_checker.entry(f.clone()).or_insert(0) += 1;
+        }
+        let at = self.first_failures.partition_point(|x| x.seed < r.seed);
+        if at < FAILURES_SHOWN {
+            self.first_failures.insert(at, r.clone());
+            self.first_failures.truncate(FAILURES_SHOWN);
+        }
+    }
+
+    /// The summary: counts, coverage, fault kinds and the first failures
+    /// (with the speed of the seeds run now, when known).
+    pub fn render(&self, timing: Option<Timing>) -> String {
+        let mut o = String::new();
+        let total = self.seeds;
+        let _ = writeln!(o, "seeds run: {total}, failed: {}", self.failed);
+        let parts: Vec<String> = self
+            .per_checker
+            .iter()
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
+        let _ = writeln!(o, "failures per checker: {}", parts.join(", "));
+        let _ = writeln!(
+            o,
+            "simulated: {} events, {} client operations",
+            self.events, self.ops
+        );
+        if let Some(t) = timing {
+            let secs = t.secs.max(1e-9);
+            let _ = writeln!(
+                o,
+                "speed: {:.2}s wall on {} thread(s): {:.1} seeds/s, {:.0} events/s",
+                t.secs,
+                t.threads,
+                t.seeds as f64 / secs,
+                t.events as f64 / secs
+            );
+        }
+        let c = |i: usize| pct(self.coverage[i], total);
+        let _ = writeln!(
+            o,
+            "coverage: hinted handoff used in {} of seeds (hints delivered in {}), read repair in {}, anti-entropy repaired keys in {}, forwarding in {}, siblings seen in {}, failed ops in {}, client timeouts in {}",
+            c(0),
+            c(1),
+            c(2),
+            c(3),
+            c(4),
+            c(5),
+            c(6),
+            c(7)
+        );
+        let kinds: Vec<String> = swarm::FAULT_KINDS
+            .iter()
+            .zip(&self.kinds)
+            .map(|(k, n)| format!("{k} {}", pct(*n, total)))
+            .collect();
+        let _ = writeln!(o, "fault kinds on: {}", kinds.join(", "));
+        for r in &self.first_failures {
+            let _ = writeln!(o, "FAILED seed {}: {}", r.seed, r.failed.join(", "));
+            if let Some(v) = &r.violation {
+                let _ = writeln!(o, "    {v}");
+            }
+            let _ = writeln!(o, "    replay: {}", r.replay);
+        }
+        let more = self.failed - self.first_failures.len() as u64;
+        if more > 0 {
+            let _ = writeln!(
+                o,
+                "... and {more} more failed seed(s), not listed here: every one is in results.jsonl"
+            );
+        }
+        o
+    }
+}
+
+/// How fast the seeds run in this process went.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// Wall-clock seconds.
+    pub secs: f64,
+    pub threads: usize,
+    /// Seeds run (not those a resumed sweep read back).
+    pub seeds: u64,
+    /// Events those seeds simulated.
+    pub events: u64,
+}
+
+/// The sweep summary from a list of results.
+pub fn summarize(results: &[SeedResult]) -> String {
+    let mut t = Tally::default();
+    for r in results {
+        t.add(r);
+    }
+    t.render(None)
+}
+
+/// SIGINTs received by this process; a sweep stops when the count moves.
+static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
+/// The count when the running sweep started (`usize::MAX`: no sweep runs).
+static SWEEP_BASE: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// Installs the SIGINT handler once per process. While a sweep runs, the
+/// first SIGINT asks it to stop (it finishes the seeds in progress and writes
+/// a partial summary); a second one, or one when no sweep runs, exits at once.
+fn catch_interrupts() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let installed = ctrlc::set_handler(|| {
+            let n = INTERRUPTS.fetch_add(1, Ordering::SeqCst) + 1;
+            let base = SWEEP_BASE.load(Ordering::SeqCst);
+            if base == usize::MAX || n > base + 1 {
+                eprintln!(
+                    "\ninterrupted again: stopping now; results.jsonl keeps every seed written so far"
+                );
+                std::process::exit(i32::from(EXIT_INTERRUPTED));
+            }
+            eprintln!(
+                "\ninterrupted: finishing the seeds in progress, then writing what finished and a partial summary (Ctrl-C again stops at once)"
+            );
+        });
+        if let Err(e) = installed {
+            eprintln!("note: Ctrl-C will stop the sweep without a summary ({e})");
+        }
+    });
+}
+
+/// `dynsim sweep`: stops early when a SIGINT arrives.
 pub fn cmd(args: &SweepArgs) -> u8 {
+    catch_interrupts();
+    SWEEP_BASE.store(INTERRUPTS.load(Ordering::SeqCst), Ordering::SeqCst);
+    let code = sweep(args, &|| {
+        INTERRUPTS.load(Ordering::SeqCst) > SWEEP_BASE.load(Ordering::SeqCst)
+    });
+    SWEEP_BASE.store(usize::MAX, Ordering::SeqCst);
+    code
+}
+
+/// Where the results stream goes.
+enum Sink {
+    /// `--out -`: JSON lines on standard output.
+    Stdout(std::io::BufWriter<std::io::Stdout>),
+    /// `DIR/results.jsonl`, appended to.
+    File(std::io::BufWriter<std::fs::File>),
+}
+
+impl Sink {
+    fn out(&mut self) -> &mut dyn Write {
+        match self {
+            Sink::Stdout(w) => w,
+            Sink::File(w) => w,
+        }
+    }
+}
+
+/// Reads a results file back for `--resume`: counts its seeds in `tally`
+/// and `done`, checks that they belong to this sweep, and returns the length
+/// of its whole lines (a line cut off by a kill is dropped) and whether the
+/// last one lacks its newline.
+fn read_previous(
+    path: &Path,
+    origin: &Origin,
+    seeds: &Seeds,
+    tally: &mut Tally,
+    done: &mut IndexSet,
+) -> Result<(u64, bool), String> {
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut r = std::io::BufReader::new(file);
+    let mut line = Vec::new();
+    let (mut good, mut number) = (0u64, 0usize);
+    let mut unterminated = false;
+    let sweep_of = |o: &Origin| {
+        format!(
+            "--seeds {}..{} --shard {}/{}",
+            o.range[0], o.range[1], o.shard[0], o.shard[1]
+        )
+    };
+    loop {
+        line.clear();
+        let n = r
+            .read_until(b'\n', &mut line)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        let whole = line.ends_with(b"\n");
+        if line.iter().all(u8::is_ascii_whitespace) {
+            good += n as u64;
+            continue;
+        }
+        let result = match serde_json::from_slice::<SeedResult>(&line) {
+            Ok(x) => x,
+            // A kill can cut the last line short: drop it, its seed runs again.
+            Err(_) if !whole => break,
+            Err(e) => {
+                return Err(format!(
+                    "{}:{number}: not a sweep result line: {e}",
+                    path.display()
+                ));
+            }
+        };
+        let theirs = result.origin();
+        if theirs.digest != origin.digest {
+            return Err(format!(
+                "{}:{number}: these results are of another scenario file (digest {}; the file now has {}); start a new sweep with another --out",
+                path.display(),
+                theirs.digest,
+                origin.digest
+            ));
+        }
+        if theirs.version != origin.version {
+            return Err(format!(
+                "{}:{number}: these results were made by dynsim {}, this is dynsim {}; results of two versions do not mix, so start a new sweep with another --out",
+                path.display(),
+                theirs.version,
+                origin.version
+            ));
+        }
+        if theirs.range != origin.range || theirs.shard != origin.shard {
+            return Err(format!(
+                "{}:{number}: these results are of the sweep {}; resume it with those options",
+                path.display(),
+                sweep_of(&theirs)
+            ));
+        }
+        let Some(i) = seeds.index(result.seed) else {
+            return Err(format!(
+                "{}:{number}: seed {} is not in {}",
+                path.display(),
+                result.seed,
+                sweep_of(origin)
+            ));
+        };
+        if done.insert(i) {
+            tally.add(&result);
+        }
+        good += n as u64;
+        unterminated = !whole;
+    }
+    Ok((good, unterminated))
+}
+
+/// Opens the results stream before any seed runs: standard output for
+/// `--out -`; otherwise creates DIR and `results.jsonl` in it (truncated, or
+/// read back and appended to with `--resume`).
+fn open_results(
+    args: &SweepArgs,
+    dir: &Path,
+    origin: &Origin,
+    seeds: &Seeds,
+    tally: &mut Tally,
+    done: &mut IndexSet,
+) -> Result<Sink, String> {
+    if dir.as_os_str() == output::STDOUT {
+        if args.resume {
+            return Err(
+                "--resume needs the --out directory of the sweep to continue, not -".into(),
+            );
+        }
+        return Ok(Sink::Stdout(std::io::BufWriter::new(std::io::stdout())));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create the output directory {}: {e}", dir.display()))?;
+    let summary = dir.join("summary.txt");
+    output::check(&summary).map_err(|e| format!("cannot write {}: {e}", summary.display()))?;
+    let path = dir.join("results.jsonl");
+    let cannot = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    if args.resume && path.exists() {
+        let (good, unterminated) = read_previous(&path, origin, seeds, tally, done)?;
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(cannot)?;
+        if f.metadata().map_err(cannot)?.is_file() {
+            f.set_len(good).map_err(cannot)?;
+        }
+        f.seek(std::io::SeekFrom::End(0)).map_err(cannot)?;
+        if unterminated {
+            f.write_all(b"\n").map_err(cannot)?;
+        }
+        return Ok(Sink::File(std::io::BufWriter::new(f)));
+    }
+    if args.resume {
+        eprintln!(
+            "note: --resume: {} does not exist yet, so the sweep starts from its first seed",
+            path.display()
+        );
+    }
+    // The sweep's own file in its own directory: streamed into directly, so
+    // every finished seed is on disk as soon as those before it are.
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .map_err(cannot)?;
+    Ok(Sink::File(std::io::BufWriter::new(f)))
+}
+
+/// `dynsim sweep` with a stop signal: `stop()` turning true ends the sweep
+/// early, with what finished written and a partial summary.
+pub fn sweep(args: &SweepArgs, stop: &(dyn Fn() -> bool + Sync)) -> u8 {
     let s = match crate::cli::load(&args.file) {
         Ok(s) => s,
         Err(code) => return code,
+    };
+    let bytes = match std::fs::read(&args.file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", args.file.display());
+            return EXIT_BAD_INPUT;
+        }
     };
     let parsed = parse_range(&args.seeds).and_then(|r| {
         args.shard
@@ -285,13 +856,30 @@ pub fn cmd(args: &SweepArgs) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
-    let seeds = shard_seeds(range, shard);
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
-        .max(1);
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_JOBS))
+    });
+    if let Err(e) = parse_jobs(&jobs.to_string()) {
+        eprintln!("error: --jobs {jobs}: {e}");
+        return EXIT_BAD_INPUT;
+    }
+    let seeds = Seeds { range, shard };
+    let origin = Origin::new(digest(&bytes), range, shard);
     let file = args.file.to_string_lossy().into_owned();
-    let bar = indicatif::ProgressBar::new(seeds.len() as u64);
+    let dir = args.out.clone().unwrap_or_else(|| default_out(&s));
+    let to_stdout = dir.as_os_str() == output::STDOUT;
+    let mut tally = Tally::default();
+    let mut done = IndexSet::default();
+    // Everything that can refuse to write refuses here, before the first seed.
+    let mut sink = match open_results(args, &dir, &origin, &seeds, &mut tally, &mut done) {
+        Ok(sink) => sink,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let resumed = done.len();
+    let bar = indicatif::ProgressBar::new(seeds.len());
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "{elapsed_precise} [{bar:40}] {pos}/{len} seeds  {per_sec}  {msg}",
@@ -299,26 +887,65 @@ pub fn cmd(args: &SweepArgs) -> u8 {
         .expect("a valid template")
         .progress_chars("=> "),
     );
-    let mut failures = 0;
-    let mut lines = String::new();
+    bar.set_position(resumed);
+    let events_before = tally.events;
+    let mut write_failed: Option<std::io::Error> = None;
+    let broken = AtomicBool::new(false);
+    let stopped = || stop() || broken.load(Ordering::Relaxed);
     let clock = crate::wall::Stopwatch::start();
-    let results = run_seeds(&s, &file, &seeds, jobs, |r| {
-        if !r.ok {
-            failures += 1;
-            bar.println(format!(
-                "seed {} FAILED: {}   replay: {}",
-                r.seed,
-                r.failed.join(", "),
-                r.replay
-            ));
-        }
-        lines.push_str(&serde_json::to_string(r).expect("results serialize"));
-        lines.push('\n');
-        bar.set_message(format!("{failures} failed"));
-        bar.inc(1);
-    });
+    let mut line = Vec::new();
+    let threads = stream(
+        seeds.len(),
+        &done,
+        jobs,
+        &stopped,
+        &|i| run_seed(&s, &file, seeds.seed(i), &origin),
+        |_, r| {
+            if broken.load(Ordering::Relaxed) {
+                return;
+            }
+            line.clear();
+            serde_json::to_writer(&mut line, &r).expect("results serialize");
+            line.push(b'\n');
+            let out = sink.out();
+            if let Err(e) = out.write_all(&line).and_then(|()| out.flush()) {
+                broken.store(true, Ordering::Relaxed);
+                write_failed = Some(e);
+                return;
+            }
+            if !r.ok {
+                bar.println(format!(
+                    "seed {} FAILED: {}   replay: {}",
+                    r.seed,
+                    r.failed.join(", "),
+                    r.replay
+                ));
+            }
+            tally.add(&r);
+            bar.set_message(format!("{} failed", tally.failed));
+            bar.inc(1);
+        },
+    );
     let secs = clock.seconds();
     bar.finish_and_clear();
+    drop(sink);
+    if let Some(e) = write_failed {
+        if to_stdout && is_broken_pipe(&e) {
+            // The reader went away (`| head`): nothing left to tell anyone.
+            return EXIT_OK;
+        }
+        eprintln!(
+            "error: cannot write the results to {}: {e}",
+            if to_stdout {
+                "standard output".into()
+            } else {
+                dir.join("results.jsonl").display().to_string()
+            }
+        );
+        return EXIT_BAD_INPUT;
+    }
+    let ran = tally.seeds - resumed;
+    let partial = tally.seeds < seeds.len();
     let mut summary = format!(
         "sweep of {file}: seeds {}..{}, shard {}/{} ({} seeds)\n",
         range.0,
@@ -327,33 +954,61 @@ pub fn cmd(args: &SweepArgs) -> u8 {
         shard.1,
         seeds.len()
     );
-    summary.push_str(&summarize(&results, Some((secs, jobs))));
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| std::path::Path::new("sweep-out").join(&s.name));
-    {
-        let dir = &dir;
-        let written = std::fs::create_dir_all(dir)
-            .and_then(|()| {
-                write_output(&dir.join("results.jsonl"), |w| {
-                    w.write_all(lines.as_bytes())
-                })
-            })
-            .and_then(|()| {
-                write_output(&dir.join("summary.txt"), |w| {
-                    w.write_all(summary.as_bytes())
-                })
-            });
-        if let Err(e) = written {
-            eprintln!("error: cannot write to {}: {e}", dir.display());
-            return EXIT_BAD_INPUT;
-        }
-        summary.push_str(&format!(
-            "results: {}\n",
-            dir.join("results.jsonl").display()
-        ));
+    if resumed > 0 {
+        let _ = writeln!(
+            summary,
+            "resumed: {resumed} seed(s) came from the results file, {ran} ran now; the summary covers all of them"
+        );
     }
-    crate::output::print(&summary);
-    if failures == 0 { EXIT_OK } else { EXIT_FAILED }
+    if partial {
+        let _ = writeln!(
+            summary,
+            "PARTIAL: interrupted after {} of {} seeds; the rest did not run.",
+            tally.seeds,
+            seeds.len()
+        );
+        if !to_stdout {
+            let _ = writeln!(
+                summary,
+                "    continue with: dynsim sweep {file} --seeds {}..{}{} --out {} --resume",
+                range.0,
+                range.1,
+                args.shard.as_ref().map_or(String::new(), |_| format!(
+                    " --shard {}/{}",
+                    shard.0, shard.1
+                )),
+                dir.display()
+            );
+        }
+    }
+    summary.push_str(&tally.render(Some(Timing {
+        secs,
+        threads,
+        seeds: ran,
+        events: tally.events - events_before,
+    })));
+    let code = if partial {
+        EXIT_INTERRUPTED
+    } else if tally.failed > 0 {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    };
+    if to_stdout {
+        eprint!("{summary}");
+        return code;
+    }
+    let summary_path = dir.join("summary.txt");
+    if let Err(e) = write_output(&summary_path, |w| w.write_all(summary.as_bytes())) {
+        eprintln!("error: cannot write {}: {e}", summary_path.display());
+        return EXIT_BAD_INPUT;
+    }
+    let _ = writeln!(summary, "results: {}", dir.join("results.jsonl").display());
+    output::print(&summary);
+    code
+}
+
+/// The default output directory of a sweep of `s`.
+pub fn default_out(s: &Scenario) -> PathBuf {
+    Path::new("sweep-out").join(&s.name)
 }

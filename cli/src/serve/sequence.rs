@@ -451,7 +451,7 @@ pub(super) fn collect_sequence(records: &[Record], op: &OpRecord, run_end: SimTi
                 // The owner's ForwardAck names the request by number only; it
                 // belongs to this op when it answers one of this op's Forwards.
                 let forward_ack = *kind == "ForwardAck"
-                    && label.find('#').is_some_and(|i| *detail == &label[i..])
+                    && label.find('#').is_some_and(|i| *detail == label[i..])
                     && forwards.contains(&(*to, *from));
                 // A tag is per coordinator: its requests go out from it, the
                 // answers come back to it (another node's op of the same number
