@@ -1,11 +1,14 @@
 //! Runs a validated scenario: builds the cluster, schedules its timeline and
 //! load, evaluates its expectations at their times, and runs the checkers.
 
+use crate::scenario::expect::{self, Anchor};
 use crate::scenario::{Action, Check, Expect, Scenario};
 use dynamo_model::checkers::{self, Status, Verdict, World};
 use dynamo_model::cluster::{Cluster, OpKind, Outcome, PlannedOp};
+use dynamo_model::msg::Msg;
 use dynamo_model::truth::{self, Staleness, Truth};
-use sim_core::{SimTime, Stop};
+use sim_core::{Message, SimTime, Stop};
+use std::collections::BTreeMap;
 
 /// One expectation and whether it held.
 #[derive(Clone, Debug)]
@@ -41,8 +44,82 @@ impl Report {
     }
 }
 
-/// Runs `s` with `seed`, recording the trace if `trace`.
+/// The run's counters by the names `counter` expectations use: the summary's
+/// figures (hints, repairs, forwards, truncations, op outcomes) and messages
+/// by kind (`sent.Replicate`, `dropped.total`, ...).
+pub fn counters(cluster: &Cluster, needless_siblings: usize) -> BTreeMap<String, u64> {
+    let nodes = cluster.nodes();
+    let sum = |f: fn(&dynamo_model::node::NodeStats) -> u64| -> u64 {
+        nodes.iter().map(|n| f(&n.stats)).sum()
+    };
+    let truncations = sum(|s| s.clock_truncations);
+    let mut c: BTreeMap<String, u64> = BTreeMap::new();
+    c.insert("events".into(), cluster.sim.core.stats.events);
+    c.insert("hints_created".into(), sum(|s| s.hints_created));
+    c.insert("hints_delivered".into(), sum(|s| s.hints_delivered));
+    c.insert(
+        "hints_pending".into(),
+        nodes.iter().map(|n| n.hints().len() as u64).sum(),
+    );
+    c.insert("read_repairs".into(), sum(|s| s.read_repairs));
+    c.insert("anti_entropy_rounds".into(), sum(|s| s.anti_entropy_rounds));
+    c.insert(
+        "anti_entropy_keys_repaired".into(),
+        sum(|s| s.anti_entropy_keys_repaired),
+    );
+    c.insert("forwarded".into(), sum(|s| s.forwarded));
+    c.insert("replica_timeouts".into(), sum(|s| s.replica_timeouts));
+    c.insert("clock_truncations".into(), truncations);
+    // Without truncation a needless sibling is a bug (its checker fails);
+    // with it, it is the false conflict truncation causes.
+    c.insert(
+        "false_conflicts".into(),
+        if truncations > 0 {
+            needless_siblings as u64
+        } else {
+            0
+        },
+    );
+    for (kind, name) in [(OpKind::Get, "gets"), (OpKind::Put, "puts")] {
+        let ops = cluster.history().iter().filter(|o| o.kind == kind);
+        let (mut ok, mut failed, mut timed_out) = (0, 0, 0);
+        for o in ops {
+            match o.outcome {
+                Outcome::GetOk { .. } | Outcome::PutOk { .. } => ok += 1,
+                Outcome::Failed { .. } => failed += 1,
+                Outcome::TimedOut => timed_out += 1,
+                Outcome::Pending => {}
+            }
+        }
+        c.insert(format!("{name}_ok"), ok);
+        c.insert(format!("{name}_failed"), failed);
+        c.insert(format!("{name}_timed_out"), timed_out);
+    }
+    let stats = &cluster.sim.core.stats;
+    for (what, per_kind) in [
+        ("sent", &stats.sent),
+        ("delivered", &stats.delivered),
+        ("dropped", &stats.dropped),
+        ("duplicated", &stats.duplicated),
+    ] {
+        let mut total = 0;
+        for (i, kind) in Msg::KINDS.iter().enumerate() {
+            let n = per_kind.get(i).copied().unwrap_or(0);
+            total += n;
+            c.insert(format!("{what}.{kind}"), n);
+        }
+        c.insert(format!("{what}.total"), total);
+    }
+    c
+}
+
+/// Runs `s` with `seed`, recording the trace if `trace` (or if an
+/// expectation looks for events in it).
 pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
+    let trace = trace
+        || s.expects
+            .iter()
+            .any(|e| matches!(e.check, Check::Within { .. }));
     let mut cluster = Cluster::new(s.cluster.clone(), &s.net, seed, trace)
         .expect("a validated scenario builds a cluster");
     let header = &mut cluster.sim.core.trace.header;
@@ -97,7 +174,10 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         .filter(|(_, e)| {
             matches!(
                 e.check,
-                Check::Holds { .. } | Check::Hint { .. } | Check::Believes { .. }
+                Check::Holds { .. }
+                    | Check::Hint { .. }
+                    | Check::Believes { .. }
+                    | Check::Exactly { .. }
             )
         })
         .map(|(i, e)| (e.at.unwrap_or(end), i, e))
@@ -130,9 +210,56 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
     let needless_siblings = checkers::needless_sibling_pairs(&world).len();
     let staleness = truth::staleness(cluster.history(), &truth);
     drop(truth);
+    let counts = counters(&cluster, needless_siblings);
     for (i, e) in s.expects.iter().enumerate() {
-        if let Check::Op { .. } = e.check {
-            results.push((i, op_check(&cluster, e, &plan_of)));
+        match &e.check {
+            Check::Op { .. } => results.push((i, op_check(&cluster, e, &plan_of))),
+            Check::Counter { name, cmp, value } => {
+                let got = counts.get(name).copied().unwrap_or(0);
+                results.push((
+                    i,
+                    ExpectResult {
+                        line: e.line,
+                        what: format!("counter {name} {} {value}", cmp.words()),
+                        ok: cmp.holds(got, *value),
+                        found: format!("it is {got}"),
+                    },
+                ));
+            }
+            Check::Within {
+                event,
+                after,
+                within,
+            } => {
+                let start = match after {
+                    Anchor::Step { step, .. } => s.steps.get(*step).map(|st| st.at),
+                    Anchor::Event(_) => None,
+                };
+                let after_text = match after {
+                    Anchor::Step { name, .. } => format!("step {name}"),
+                    Anchor::Event(m) => format!("the first {m}"),
+                };
+                let found = expect::find_within(
+                    &cluster.sim.core.trace.records,
+                    event,
+                    start,
+                    after,
+                    *within,
+                );
+                results.push((
+                    i,
+                    ExpectResult {
+                        line: e.line,
+                        what: format!("{event} within {within} after {after_text}"),
+                        ok: found.is_ok(),
+                        found: match found {
+                            Ok(t) => format!("it came at {t}"),
+                            Err(e) => e,
+                        },
+                    },
+                ));
+            }
+            _ => {}
         }
     }
     let mut unexpected = Vec::new();
@@ -274,6 +401,45 @@ fn state_check(cluster: &Cluster, e: &Expect, t: SimTime) -> ExpectResult {
                 },
             }
         }
+        Check::Exactly {
+            node,
+            key,
+            versions,
+        } => {
+            let k = cluster.key(key).expect("validated key");
+            let mut held: Vec<(String, String)> = cluster
+                .node(*node)
+                .versions(&k)
+                .iter()
+                .map(|v| {
+                    // The clock as the trace prints it: the version's text
+                    // after its quoted value (a vector clock, or an LWW stamp).
+                    let shown = v.to_string();
+                    let quoted = format!("{:?}", &*v.value).len();
+                    (v.value.to_string(), shown[quoted..].to_string())
+                })
+                .collect();
+            held.sort();
+            let show = |vs: &[(String, String)]| {
+                if vs.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    vs.iter()
+                        .map(|(v, c)| format!("{v:?}{c}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                }
+            };
+            ExpectResult {
+                line,
+                what: format!(
+                    "{node} holds exactly {} of key {key} at {t}",
+                    show(versions)
+                ),
+                ok: held == *versions,
+                found: format!("it holds {}", show(&held)),
+            }
+        }
         Check::Believes { node, peer, up } => {
             let believes = cluster.node(*node).believes_up(*peer);
             let word = |b: bool| if b { "up" } else { "down" };
@@ -296,6 +462,8 @@ fn op_check(cluster: &Cluster, e: &Expect, plan_of: &[Option<usize>]) -> ExpectR
         values,
         siblings,
         clock,
+        acks,
+        needed,
     } = &e.check
     else {
         unreachable!()
@@ -316,6 +484,12 @@ fn op_check(cluster: &Cluster, e: &Expect, plan_of: &[Option<usize>]) -> ExpectR
     }
     if let Some(c) = clock {
         what.push(format!("clock {c}"));
+    }
+    if let Some(a) = acks {
+        what.push(format!("{a} answered"));
+    }
+    if let Some(n) = needed {
+        what.push(format!("{n} needed"));
     }
     let what = format!("{name} {}", what.join(", "));
     let rec = plan_of[*step].and_then(|p| cluster.clients.planned_record(p));
@@ -357,8 +531,19 @@ fn op_check(cluster: &Cluster, e: &Expect, plan_of: &[Option<usize>]) -> ExpectR
                 problems.push(format!("clock {got}"));
             }
         }
+        Outcome::Failed { got, needed: n } => {
+            if acks.is_some_and(|a| a != *got) || needed.is_some_and(|w| w != *n) {
+                problems.push(format!("outcome {}", describe_outcome(&rec.outcome)));
+            }
+            if values.is_some() || siblings.is_some() || clock.is_some() {
+                problems.push(format!("outcome {}", describe_outcome(&rec.outcome)));
+            }
+        }
         other => {
             if values.is_some() || siblings.is_some() || clock.is_some() {
+                problems.push(format!("outcome {}", describe_outcome(other)));
+            }
+            if acks.is_some() || needed.is_some() {
                 problems.push(format!("outcome {}", describe_outcome(other)));
             }
         }

@@ -2,6 +2,7 @@
 //! in the file at once. `scenarios/README.md` documents the format.
 
 pub mod diag;
+pub mod expect;
 pub mod toml_read;
 pub mod write;
 
@@ -54,6 +55,29 @@ pub enum Check {
         values: Option<Vec<String>>,
         siblings: Option<usize>,
         clock: Option<String>,
+        /// A failed op's answer count (acks of a put, replies of a get).
+        acks: Option<u32>,
+        /// A failed op's quorum (W of a put, R of a get).
+        needed: Option<u32>,
+    },
+    /// A node holds exactly these versions of a key, as (value, clock) pairs
+    /// sorted, with clocks as the trace prints them; none when empty.
+    Exactly {
+        node: NodeId,
+        key: String,
+        versions: Vec<(String, String)>,
+    },
+    /// A counter of the run, at its end.
+    Counter {
+        name: String,
+        cmp: expect::Cmp,
+        value: u64,
+    },
+    /// A trace event happens within a duration after a step or another event.
+    Within {
+        event: expect::EventMatch,
+        after: expect::Anchor,
+        within: SimDuration,
     },
     /// Whether a node stores a key (optionally with a value) at a time.
     Holds {
@@ -218,6 +242,17 @@ const EXPECT: &[&str] = &[
     "believes_down",
     "checker",
     "verdict",
+    "acks",
+    "needed",
+    "exactly",
+    "versions",
+    "counter",
+    "equals",
+    "at_least",
+    "at_most",
+    "event",
+    "after",
+    "within",
 ];
 const DISTS: &[&str] = &[
     "constant",
@@ -309,7 +344,7 @@ fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
         Some(t) => read_load(c, &t, nodes),
         None => Some(None),
     };
-    let expects = read_expects(c, root, nodes, &names, &steps);
+    let expects = read_expects(c, root, nodes, &names, &steps, scheme.as_ref());
     let mut always_judge_reads = false;
     if let Some(t) = root.table(c, "checks") {
         t.only(c, &["quorum_reads"]);
@@ -1176,6 +1211,7 @@ fn read_expects(
     nodes: u32,
     names: &BTreeMap<String, usize>,
     steps: &[Step],
+    scheme: Option<&KeyScheme>,
 ) -> Vec<Expect> {
     let mut out = Vec::new();
     for t in root.tables(c, "expect") {
@@ -1221,14 +1257,36 @@ fn read_expects(
                 .strings(c, "values")
                 .map(|v| v.into_iter().map(|(s, _)| s).collect());
             let siblings = t.int_in(c, "siblings", 0, 1_000_000).map(|n| n as usize);
+            let acks = t.int_in(c, "acks", 0, 1_000_000).map(|n| n as u32);
+            let needed = t.int_in(c, "needed", 0, 1_000_000).map(|n| n as u32);
+            let ok = t.bool(c, "ok");
+            for f in ["acks", "needed"] {
+                if t.has(f) && ok != Some(false) {
+                    c.err(
+                        t.span_of(f),
+                        t.field(f),
+                        "describes a failed op; write it with ok = false",
+                    );
+                }
+            }
             step.map(|step| Check::Op {
                 step,
                 name: name.expect("named"),
-                ok: t.bool(c, "ok"),
+                ok,
                 values,
                 siblings,
                 clock: t.str(c, "clock"),
+                acks,
+                needed,
             })
+        } else if t.has("counter") {
+            expect::read_counter(c, &t)
+        } else if t.has("event") {
+            expect::read_within(c, &t, nodes, names, steps)
+        } else if t.has("exactly") {
+            t.require(c, "node", "which node to look at, like node = \"n3\"");
+            let node = node_ref(c, &t, "node", nodes);
+            expect::read_exactly(c, &t, node, scheme)
         } else if let Some(name) = t.str(c, "checker") {
             let known = dynamo_model::checkers::CHECKERS;
             let verdict = t.str(c, "verdict").unwrap_or_else(|| "pass".into());
@@ -1316,7 +1374,7 @@ fn read_expects(
                 _ => None,
             }
         } else {
-            c.err(t.span.clone(), t.path.clone(), "an expectation needs one of: op = \"name\", checker = \"name\", or node with holds / lacks / hint / no_hint / believes_up / believes_down");
+            c.err(t.span.clone(), t.path.clone(), "an expectation needs one of: op = \"name\", checker = \"name\", counter = \"name\", event = { ... }, or node with holds / lacks / exactly / hint / no_hint / believes_up / believes_down");
             None
         };
         if let Some(check) = check {

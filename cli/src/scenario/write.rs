@@ -1,6 +1,7 @@
 //! Writes a [`Scenario`] back as TOML that `scenario::parse` reads to the
 //! same scenario: how `dynsim shrink` saves what it found.
 
+use crate::scenario::expect::{Anchor, EventMatch};
 use crate::scenario::{Action, Check, Scenario};
 use dynamo_model::cluster::{Entry, KeyChoice, OpKind, Pacing};
 use dynamo_model::{KeyScheme, TokenStrategy, Versioning};
@@ -266,8 +267,16 @@ pub fn to_toml(s: &Scenario) -> String {
                 values,
                 siblings,
                 clock,
+                acks,
+                needed,
                 ..
             } => {
+                if let Some(a) = acks {
+                    let _ = writeln!(o, "acks = {a}");
+                }
+                if let Some(n) = needed {
+                    let _ = writeln!(o, "needed = {n}");
+                }
                 let _ = writeln!(o, "op = {}", q(name));
                 if let Some(ok) = ok {
                     let _ = writeln!(o, "ok = {ok}");
@@ -326,12 +335,62 @@ pub fn to_toml(s: &Scenario) -> String {
                     q(&peer.to_string())
                 );
             }
+            Check::Exactly {
+                node,
+                key,
+                versions,
+            } => {
+                let vs: Vec<String> = versions
+                    .iter()
+                    .map(|(v, c)| format!("{{ value = {}, clock = {} }}", q(v), q(c)))
+                    .collect();
+                let _ = writeln!(
+                    o,
+                    "node = {}\nexactly = {}\nversions = [{}]",
+                    q(&node.to_string()),
+                    q(key),
+                    vs.join(", ")
+                );
+            }
+            Check::Counter { name, cmp, value } => {
+                let _ = writeln!(o, "counter = {}\n{} = {value}", q(name), cmp.field());
+            }
+            Check::Within {
+                event,
+                after,
+                within,
+            } => {
+                let _ = writeln!(o, "event = {}", event_match(event));
+                match after {
+                    Anchor::Step { name, .. } => {
+                        let _ = writeln!(o, "after = {}", q(name));
+                    }
+                    Anchor::Event(m) => {
+                        let _ = writeln!(o, "after = {}", event_match(m));
+                    }
+                }
+                let _ = writeln!(o, "within = {}", d(*within));
+            }
             Check::Checker { name, verdict } => {
                 let _ = writeln!(o, "checker = {}\nverdict = {}", q(name), q(verdict));
             }
         }
     }
     o
+}
+
+fn event_match(m: &EventMatch) -> String {
+    let mut parts = Vec::new();
+    if let Some(a) = &m.actor {
+        parts.push(format!("node = {}", q(a)));
+    }
+    if let Some(k) = &m.kind {
+        parts.push(format!("kind = {}", q(k)));
+    }
+    if let Some(t) = &m.text {
+        parts.push(format!("text = {}", q(t)));
+    }
+    format!("{{ {} }}", parts.join(", "))
 }
 
 fn write_fault(o: &mut String, f: &Fault) {
