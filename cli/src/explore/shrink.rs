@@ -233,7 +233,7 @@ pub fn shrink(
     // faulty phase) always stays: a failure that needs an unhealed fault is
     // not the failure the sweep found.
     let heal_at = swarm::draw(s, seed).heal_at;
-    let protected = |st: &Step| st.at >= heal_at && matches!(st.action, Action::Fault(_));
+    let protected = |st: &Step| st.at >= heal_at && !matches!(st.action, Action::Op(_));
     let mut chunks = 2usize;
     loop {
         let body: Vec<usize> = (0..cur.steps.len())
@@ -347,6 +347,7 @@ fn step_names(st: &Step, n: NodeId) -> bool {
             Fault::OneWay { from, to } => from.contains(&n) || to.contains(&n),
             Fault::Heal | Fault::Loss { .. } | Fault::Duplicate { .. } => false,
         },
+        Action::HealAll => false,
     }
 }
 

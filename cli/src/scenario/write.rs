@@ -208,7 +208,9 @@ pub fn to_toml(s: &Scenario) -> String {
                 if let Some(j) = op.context_from {
                     let name = match &s.steps[j].action {
                         Action::Op(g) => g.name.clone().expect("a context source is named"),
-                        Action::Fault(_) => unreachable!("contexts come from gets"),
+                        Action::Fault(_) | Action::HealAll => {
+                            unreachable!("contexts come from gets")
+                        }
                     };
                     let _ = writeln!(o, "context = {}", q(&name));
                 }
@@ -217,6 +219,9 @@ pub fn to_toml(s: &Scenario) -> String {
                 }
             }
             Action::Fault(f) => write_fault(&mut o, f),
+            Action::HealAll => {
+                let _ = writeln!(o, "do = \"heal-all\"");
+            }
         }
     }
     if let Some(l) = &s.load {
