@@ -77,10 +77,16 @@ fn inline(lines: &str) -> String {
     format!("{{ {} }}", lines.lines().collect::<Vec<_>>().join(", "))
 }
 
-/// An array of inline tables, one a line (nothing when empty).
+/// An array of inline tables, one a line (one short table on the key's own
+/// line; nothing when empty).
 fn inline_array(o: &mut String, key: &str, items: &[String]) {
-    if items.is_empty() {
-        return;
+    match items {
+        [] => return,
+        [one] if one.len() < 80 => {
+            let _ = writeln!(o, "{key} = [{one}]");
+            return;
+        }
+        _ => {}
     }
     let _ = writeln!(o, "{key} = [");
     for item in items {
