@@ -229,47 +229,15 @@ pub fn shrink(
             reproduced: false,
         });
     }
-    // Delta debugging over every step but the final heal-all, which always
-    // stays: a failure that needs an unhealed fault is not the failure the
-    // sweep found.
-    let protected = |st: &Step| matches!(st.action, Action::HealAll);
-    let mut chunks = 2usize;
-    loop {
-        let body: Vec<usize> = (0..cur.steps.len())
-            .filter(|&i| !protected(&cur.steps[i]))
-            .collect();
-        let len = body.len();
-        if len < 1 {
+    // Cutting steps, nodes and settings each can let another go: repeat
+    // until a round changes nothing (a few rounds at most).
+    for _ in 0..3 {
+        let before = cur.clone();
+        cur = cut_steps(cur, &still_fails, &mut || runs.get(), &mut progress);
+        cur = drop_nodes(cur, seed, &still_fails);
+        cur = reset_config(cur, seed, &still_fails);
+        if cur == before {
             break;
-        }
-        let size = len.div_ceil(chunks);
-        // Try dropping each chunk in turn; keep the first drop that still fails.
-        let reduced = (0..chunks).find_map(|c| {
-            let (lo, hi) = (c * size, ((c + 1) * size).min(len));
-            if lo >= hi {
-                return None;
-            }
-            let mut remove = vec![false; cur.steps.len()];
-            for &i in &body[lo..hi] {
-                remove[i] = true;
-            }
-            let cand = without(&cur, &remove);
-            still_fails(&cand).then_some(cand)
-        });
-        let reduced = match reduced {
-            Some(cand) => {
-                cur = cand;
-                chunks = (chunks - 1).max(2);
-                true
-            }
-            None => false,
-        };
-        progress(cur.steps.len(), runs.get());
-        if !reduced {
-            if chunks >= len {
-                break;
-            }
-            chunks = (chunks * 2).min(len);
         }
     }
     // Shorten partitions: start each as late as still fails (before its heal,
@@ -302,8 +270,6 @@ pub fn shrink(
             }
         }
     }
-    cur = drop_nodes(cur, seed, &still_fails);
-    cur = reset_config(cur, seed, &still_fails);
     cur = shorten_time(cur, seed, &still_fails);
     // A name no context refers to any more only adds words to the file.
     let sources: std::collections::BTreeSet<usize> = cur
@@ -332,6 +298,58 @@ pub fn shrink(
         runs: runs.get(),
         reproduced: true,
     })
+}
+
+/// Delta debugging over every step but the final heal-all, which always
+/// stays: a failure that needs an unhealed fault is not the failure the
+/// sweep found.
+fn cut_steps(
+    mut cur: Scenario,
+    still_fails: &dyn Fn(&Scenario) -> bool,
+    runs: &mut dyn FnMut() -> usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Scenario {
+    let protected = |st: &Step| matches!(st.action, Action::HealAll);
+    let mut chunks = 2usize;
+    loop {
+        let body: Vec<usize> = (0..cur.steps.len())
+            .filter(|&i| !protected(&cur.steps[i]))
+            .collect();
+        let len = body.len();
+        if len < 1 {
+            break;
+        }
+        let size = len.div_ceil(chunks);
+        // Try dropping each chunk in turn; keep the first drop that still fails.
+        let reduced = (0..chunks).find_map(|c| {
+            let (lo, hi) = (c * size, ((c + 1) * size).min(len));
+            if lo >= hi {
+                return None;
+            }
+            let mut remove = vec![false; cur.steps.len()];
+            for &i in &body[lo..hi] {
+                remove[i] = true;
+            }
+            let cand = without(&cur, &remove);
+            still_fails(&cand).then_some(cand)
+        });
+        let reduced = match reduced {
+            Some(cand) => {
+                cur = cand;
+                chunks = (chunks - 1).max(2);
+                true
+            }
+            None => false,
+        };
+        progress(cur.steps.len(), runs());
+        if !reduced {
+            if chunks >= len {
+                break;
+            }
+            chunks = (chunks * 2).min(len);
+        }
+    }
+    cur
 }
 
 /// Removes nodes, highest first, while the target still fails: each
