@@ -284,6 +284,51 @@ fn shrink_judges_with_the_given_seed_not_the_file_seed() {
     );
 }
 
+// Shrink cuts a failing seed of the bundled no-repair base to the essence:
+// the file it writes, header included, is at most 25 lines, it has dropped
+// nodes (the heal is one heal-all step that names none) and settings, and it
+// still fails convergence as it declares.
+#[test]
+fn shrink_writes_a_failing_no_repair_seed_in_at_most_25_lines() {
+    let file = "scenarios/sweep/no_repair.toml";
+    std::env::set_current_dir(root()).expect("workspace root");
+    let out = scratch("shrink-lines").join("shrunk.toml");
+    assert_eq!(
+        dynsim(&[
+            "shrink",
+            file,
+            "--seed",
+            "0",
+            "--out",
+            out.to_str().unwrap()
+        ]),
+        EXIT_OK
+    );
+    let text = read(&out);
+    assert!(
+        text.lines().count() <= 25,
+        "{} lines:\n{text}",
+        text.lines().count()
+    );
+    let back = scenario::parse("shrunk.toml", &text).expect("the shrunk file parses");
+    assert!(back.cluster.nodes < 5, "{text}");
+    assert!(
+        back.steps
+            .iter()
+            .any(|st| st.action == scenario::Action::HealAll),
+        "{text}"
+    );
+    let report = runner::run(&back, back.seed, false);
+    assert!(
+        report
+            .verdicts
+            .iter()
+            .any(|v| v.checker == "convergence" && v.failed()),
+        "{text}"
+    );
+    assert!(report.as_expected(), "running the shrunk file exits 0");
+}
+
 // A sweep streams results.jsonl in seed order; stopped early it writes what
 // finished and a partial summary (exit 130); `--resume` runs only the rest,
 // appends it, and ends with the very file and totals an uninterrupted sweep

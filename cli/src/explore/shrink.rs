@@ -623,7 +623,7 @@ pub fn cmd(args: &ShrinkArgs) -> u8 {
         .join("; ");
     let text = format!(
         "# Shrunk by `dynsim shrink {} --seed {}`: {} of {} steps left; it still fails {}.\n\
-         # It declares what it fails, so `dynsim run {shown}` exits 0 while it still fails that way.\n{}",
+         # It declares the failure it reproduces, so `dynsim run {shown}` exits 0 while it still does.\n{}",
         args.file.display(),
         args.seed,
         found.smallest.steps.len(),
