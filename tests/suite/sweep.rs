@@ -284,6 +284,39 @@ fn shrink_judges_with_the_given_seed_not_the_file_seed() {
     );
 }
 
+// A heal-all step is the same run as its faults written out one by one: the
+// swarm's single heal step leaves every sweep trace as the old heal block made it.
+#[test]
+fn heal_all_runs_as_its_faults_one_by_one() {
+    let s = five_nodes();
+    for seed in [0, 3] {
+        let variant = swarm::apply(&s, &swarm::draw(&s, seed));
+        let heal = variant.steps.last().expect("the heal").clone();
+        assert_eq!(heal.action, scenario::Action::HealAll);
+        let mut spelled = variant.clone();
+        spelled.steps.pop();
+        spelled.steps.extend(
+            scenario::heal_all(s.cluster.nodes, &s.net)
+                .into_iter()
+                .map(|f| scenario::Step {
+                    action: scenario::Action::Fault(f),
+                    ..heal.clone()
+                }),
+        );
+        let trace = |v: &Scenario| {
+            runner::run(v, seed, true)
+                .cluster
+                .sim
+                .core
+                .trace
+                .render_text()
+        };
+        let (one, many) = (trace(&variant), trace(&spelled));
+        assert!(one.contains("restart n4"), "each restart is in the trace");
+        assert_eq!(one, many, "seed {seed}");
+    }
+}
+
 // Shrink cuts a failing seed of the bundled no-repair base to the essence:
 // the file it writes, header included, is at most 25 lines, it has dropped
 // nodes (the heal is one heal-all step that names none) and settings, and it
