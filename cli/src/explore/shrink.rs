@@ -509,8 +509,9 @@ fn round_down(us: u64, unit: u64) -> u64 {
 }
 
 /// Shortens the run: moves the whole timeline earlier (to whole seconds),
-/// rounds each step's time to a whole millisecond, and ends the run as early
-/// (in whole 100 ms) as still fails, though never before [`settled_at`].
+/// rounds each step's time to a whole millisecond, heals as early (in whole
+/// 100 ms) as still fails, and ends the run as early as still fails, though
+/// never before [`settled_at`].
 fn shorten_time(mut cur: Scenario, seed: u64, still_fails: &dyn Fn(&Scenario) -> bool) -> Scenario {
     let shift = |s: &Scenario, by: u64| {
         let mut cand = s.clone();
@@ -539,6 +540,30 @@ fn shorten_time(mut cur: Scenario, seed: u64, still_fails: &dyn Fn(&Scenario) ->
             cand.steps[i].at = SimTime(ms);
             if still_fails(&cand) {
                 cur = cand;
+            }
+        }
+    }
+    // Heal earlier: the quiet phase keeps its length and follows the heal.
+    if let Some(h) = cur
+        .steps
+        .iter()
+        .rposition(|st| matches!(st.action, Action::HealAll))
+    {
+        let at = cur.steps[h].at.as_us();
+        let prev = h.checked_sub(1).map_or(0, |p| cur.steps[p].at.as_us());
+        let quiet = cur.duration.as_us() - at;
+        let (mut lo, mut hi) = (prev.div_ceil(100_000), at / 100_000);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let mut cand = cur.clone();
+            cand.steps[h].at = SimTime(mid * 100_000);
+            let end = cand.steps.last().map_or(0, |st| st.at.as_us());
+            cand.duration = SimDuration((mid * 100_000 + quiet).max(end));
+            if still_fails(&cand) {
+                hi = mid;
+                cur = cand;
+            } else {
+                lo = mid + 1;
             }
         }
     }
