@@ -204,8 +204,11 @@ pub fn shrink(
     let Some(target) = fails.first().cloned() else {
         return Err(NothingToShrink { unmet });
     };
-    // The predicate: the target checker still fails. Declared failures are
+    // The predicate: the target checker still fails, and no checker fails
+    // that did not fail in the seed's own run (a cut that makes another
+    // checker fail has changed what the run shows). Declared failures are
     // dropped while testing, so "fails" means the checker's own verdict.
+    let allowed: Vec<String> = declared_failures(&base).map(str::to_string).collect();
     let runs = std::cell::Cell::new(0usize);
     let still_fails = |cand: &Scenario| {
         runs.set(runs.get() + 1);
@@ -213,7 +216,8 @@ pub fn shrink(
             expects: Vec::new(),
             ..cand.clone()
         };
-        failing(&probe, seed).contains(&target)
+        let now = failing(&probe, seed);
+        now.contains(&target) && now.iter().all(|c| allowed.contains(c))
     };
     let original_steps = base.steps.len();
     let mut cur = base.clone();
@@ -229,13 +233,16 @@ pub fn shrink(
             reproduced: false,
         });
     }
+    // A checker judged on events as they happen cannot fail for want of
+    // time; any other keeps the sweep's quiet phase after the heal.
+    let quiet = (!JUDGED_AS_IT_GOES.contains(&target.as_str())).then_some(seed);
     // Cutting steps, nodes and settings each can let another go: repeat
     // until a round changes nothing (a few rounds at most).
     for _ in 0..3 {
         let before = cur.clone();
         cur = cut_steps(cur, &still_fails, &mut || runs.get(), &mut progress);
-        cur = drop_nodes(cur, seed, &still_fails);
-        cur = reset_config(cur, seed, &still_fails);
+        cur = drop_nodes(cur, quiet, &still_fails);
+        cur = reset_config(cur, quiet, &still_fails);
         if cur == before {
             break;
         }
@@ -270,7 +277,7 @@ pub fn shrink(
             }
         }
     }
-    cur = shorten_time(cur, seed, &still_fails);
+    cur = shorten_time(cur, quiet, &still_fails);
     // A name no context refers to any more only adds words to the file.
     let sources: std::collections::BTreeSet<usize> = cur
         .steps
@@ -358,7 +365,11 @@ fn cut_steps(
 /// renumbers the nodes above it, so the file stays dense (`n0..`). A ring of
 /// random tokens is redrawn for the new node count anyway, so renumbering
 /// costs nothing that keeping ids would save.
-fn drop_nodes(mut cur: Scenario, seed: u64, still_fails: &dyn Fn(&Scenario) -> bool) -> Scenario {
+fn drop_nodes(
+    mut cur: Scenario,
+    quiet: Option<u64>,
+    still_fails: &dyn Fn(&Scenario) -> bool,
+) -> Scenario {
     // Expectations other than checker verdicts name nodes; shrink writes none.
     let only_checkers = cur
         .expects
@@ -375,7 +386,7 @@ fn drop_nodes(mut cur: Scenario, seed: u64, still_fails: &dyn Fn(&Scenario) -> b
         }
         let mut cand = without_node(&cur, NodeId(k));
         if cand.cluster.validate().is_empty() && {
-            settle(&mut cand, seed);
+            settle(&mut cand, quiet);
             still_fails(&cand)
         } {
             cur = cand;
@@ -449,7 +460,11 @@ fn without_node(s: &Scenario, gone: NodeId) -> Scenario {
 /// Puts each cluster and network setting back to its default, one at a
 /// time, where the target still fails: what is left set is what the failure
 /// needs (an injected bug always stays).
-fn reset_config(mut cur: Scenario, seed: u64, still_fails: &dyn Fn(&Scenario) -> bool) -> Scenario {
+fn reset_config(
+    mut cur: Scenario,
+    quiet: Option<u64>,
+    still_fails: &dyn Fn(&Scenario) -> bool,
+) -> Scenario {
     type Reset = fn(&mut Scenario, &ClusterConfig);
     let resets: &[Reset] = &[
         |s, d| s.cluster.tokens = d.tokens.clone(),
@@ -474,7 +489,7 @@ fn reset_config(mut cur: Scenario, seed: u64, still_fails: &dyn Fn(&Scenario) ->
         let mut cand = cur.clone();
         reset(&mut cand, &d);
         if cand != cur && cand.cluster.validate().is_empty() && {
-            settle(&mut cand, seed);
+            settle(&mut cand, quiet);
             still_fails(&cand)
         } {
             cur = cand;
@@ -482,6 +497,19 @@ fn reset_config(mut cur: Scenario, seed: u64, still_fails: &dyn Fn(&Scenario) ->
     }
     cur
 }
+
+/// Checkers that judge each operation, message or the ring as the run goes:
+/// ending a run earlier only takes events away, so it cannot make them fail.
+const JUDGED_AS_IT_GOES: &[&str] = &[
+    "sound-gets",
+    "needless-siblings",
+    "distinct-preference-lists",
+    "quorum-reads",
+    "write-quorum",
+    "read-quorum",
+    "one-reply",
+    "merge-on-transfer",
+];
 
 /// When the quiet phase after the heal-all ends: as long as a sweep gives
 /// the scenario to converge (`swarm::quiet_time`, which grows with the
@@ -496,9 +524,10 @@ fn settled_at(s: &Scenario, seed: u64) -> Option<SimTime> {
     Some(heal.at + swarm::quiet_time(s, seed))
 }
 
-/// Lengthens `s` to its [`settled_at`] where it ends earlier.
-fn settle(s: &mut Scenario, seed: u64) {
-    if let Some(end) = settled_at(s, seed) {
+/// Lengthens `s` to its [`settled_at`] where it ends earlier (with `quiet`,
+/// the seed, when the target checker needs the quiet phase).
+fn settle(s: &mut Scenario, quiet: Option<u64>) {
+    if let Some(end) = quiet.and_then(|seed| settled_at(s, seed)) {
         s.duration = s.duration.max(SimDuration(end.as_us()));
     }
 }
@@ -512,7 +541,11 @@ fn round_down(us: u64, unit: u64) -> u64 {
 /// rounds each step's time to a whole millisecond, heals as early (in whole
 /// 100 ms) as still fails, and ends the run as early as still fails, though
 /// never before [`settled_at`].
-fn shorten_time(mut cur: Scenario, seed: u64, still_fails: &dyn Fn(&Scenario) -> bool) -> Scenario {
+fn shorten_time(
+    mut cur: Scenario,
+    quiet: Option<u64>,
+    still_fails: &dyn Fn(&Scenario) -> bool,
+) -> Scenario {
     let shift = |s: &Scenario, by: u64| {
         let mut cand = s.clone();
         for st in &mut cand.steps {
@@ -568,7 +601,9 @@ fn shorten_time(mut cur: Scenario, seed: u64, still_fails: &dyn Fn(&Scenario) ->
         }
     }
     let last = cur.steps.last().map_or(0, |st| st.at.as_us());
-    let last = settled_at(&cur, seed).map_or(last, |t| t.as_us().max(last));
+    let last = quiet
+        .and_then(|seed| settled_at(&cur, seed))
+        .map_or(last, |t| t.as_us().max(last));
     let (mut lo, mut hi) = (last / 100_000, cur.duration.as_us().div_ceil(100_000));
     // Invariant: a run of hi * 100 ms fails; find the shortest that does.
     let mut best = None;
