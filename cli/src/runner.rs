@@ -159,6 +159,11 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
                 planned += 1;
             }
             Action::Fault(f) => cluster.fault(step.at, f.clone()),
+            Action::HealAll => {
+                for f in crate::scenario::heal_all(s.cluster.nodes, &s.net) {
+                    cluster.fault(step.at, f);
+                }
+            }
         }
     }
     if let Some(load) = &s.load {

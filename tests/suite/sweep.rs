@@ -284,6 +284,84 @@ fn shrink_judges_with_the_given_seed_not_the_file_seed() {
     );
 }
 
+// A heal-all step is the same run as its faults written out one by one: the
+// swarm's single heal step leaves every sweep trace as the old heal block made it.
+#[test]
+fn heal_all_runs_as_its_faults_one_by_one() {
+    let s = five_nodes();
+    for seed in [0, 3] {
+        let variant = swarm::apply(&s, &swarm::draw(&s, seed));
+        let heal = variant.steps.last().expect("the heal").clone();
+        assert_eq!(heal.action, scenario::Action::HealAll);
+        let mut spelled = variant.clone();
+        spelled.steps.pop();
+        spelled.steps.extend(
+            scenario::heal_all(s.cluster.nodes, &s.net)
+                .into_iter()
+                .map(|f| scenario::Step {
+                    action: scenario::Action::Fault(f),
+                    ..heal.clone()
+                }),
+        );
+        let trace = |v: &Scenario| {
+            runner::run(v, seed, true)
+                .cluster
+                .sim
+                .core
+                .trace
+                .render_text()
+        };
+        let (one, many) = (trace(&variant), trace(&spelled));
+        assert!(one.contains("restart n4"), "each restart is in the trace");
+        assert_eq!(one, many, "seed {seed}");
+    }
+}
+
+// Shrink cuts a failing seed of the bundled no-repair base to the essence:
+// the file it writes, header included, is at most 25 lines, it has dropped
+// nodes (the heal is one heal-all step that names none) and settings, and it
+// still fails convergence as it declares.
+#[test]
+fn shrink_writes_a_failing_no_repair_seed_in_at_most_25_lines() {
+    let file = "scenarios/sweep/no_repair.toml";
+    std::env::set_current_dir(root()).expect("workspace root");
+    let out = scratch("shrink-lines").join("shrunk.toml");
+    assert_eq!(
+        dynsim(&[
+            "shrink",
+            file,
+            "--seed",
+            "0",
+            "--out",
+            out.to_str().unwrap()
+        ]),
+        EXIT_OK
+    );
+    let text = read(&out);
+    assert!(
+        text.lines().count() <= 25,
+        "{} lines:\n{text}",
+        text.lines().count()
+    );
+    let back = scenario::parse("shrunk.toml", &text).expect("the shrunk file parses");
+    assert!(back.cluster.nodes < 5, "{text}");
+    assert!(
+        back.steps
+            .iter()
+            .any(|st| st.action == scenario::Action::HealAll),
+        "{text}"
+    );
+    let report = runner::run(&back, back.seed, false);
+    assert!(
+        report
+            .verdicts
+            .iter()
+            .any(|v| v.checker == "convergence" && v.failed()),
+        "{text}"
+    );
+    assert!(report.as_expected(), "running the shrunk file exits 0");
+}
+
 // A sweep streams results.jsonl in seed order; stopped early it writes what
 // finished and a partial summary (exit 130); `--resume` runs only the rest,
 // appends it, and ends with the very file and totals an uninterrupted sweep

@@ -11,9 +11,10 @@ use crate::explore::swarm;
 use crate::output::{self, write_output};
 use crate::runner::{self, Report};
 use crate::scenario::{Action, Check, Expect, OpStep, Scenario, Step};
+use dynamo_model::ClusterConfig;
 use dynamo_model::checkers::Status;
 use dynamo_model::cluster::Entry;
-use sim_core::{Fault, NodeId};
+use sim_core::{Fault, NetConfig, NodeId, SimDuration, SimTime};
 use std::path::{Path, PathBuf};
 
 /// What a shrink found.
@@ -203,8 +204,11 @@ pub fn shrink(
     let Some(target) = fails.first().cloned() else {
         return Err(NothingToShrink { unmet });
     };
-    // The predicate: the target checker still fails. Declared failures are
+    // The predicate: the target checker still fails, and no checker fails
+    // that did not fail in the seed's own run (a cut that makes another
+    // checker fail has changed what the run shows). Declared failures are
     // dropped while testing, so "fails" means the checker's own verdict.
+    let allowed: Vec<String> = declared_failures(&base).map(str::to_string).collect();
     let runs = std::cell::Cell::new(0usize);
     let still_fails = |cand: &Scenario| {
         runs.set(runs.get() + 1);
@@ -212,7 +216,8 @@ pub fn shrink(
             expects: Vec::new(),
             ..cand.clone()
         };
-        failing(&probe, seed).contains(&target)
+        let now = failing(&probe, seed);
+        now.contains(&target) && now.iter().all(|c| allowed.contains(c))
     };
     let original_steps = base.steps.len();
     let mut cur = base.clone();
@@ -228,12 +233,90 @@ pub fn shrink(
             reproduced: false,
         });
     }
-    // Delta debugging over the steps before the final heal. The heal itself
-    // (everything healed, restarted, resumed and reset at the end of the
-    // faulty phase) always stays: a failure that needs an unhealed fault is
-    // not the failure the sweep found.
-    let heal_at = swarm::draw(s, seed).heal_at;
-    let protected = |st: &Step| st.at >= heal_at && matches!(st.action, Action::Fault(_));
+    // A checker judged on events as they happen cannot fail for want of
+    // time; any other keeps the sweep's quiet phase after the heal.
+    let quiet = (!JUDGED_AS_IT_GOES.contains(&target.as_str())).then_some(seed);
+    // Cutting steps, nodes and settings each can let another go: repeat
+    // until a round changes nothing (a few rounds at most).
+    for _ in 0..3 {
+        let before = cur.clone();
+        cur = cut_steps(cur, &still_fails, &mut || runs.get(), &mut progress);
+        cur = drop_nodes(cur, quiet, &still_fails);
+        cur = reset_config(cur, quiet, &still_fails);
+        if cur == before {
+            break;
+        }
+    }
+    // Shorten partitions: start each as late as still fails (before its heal,
+    // and not past the next step, so step order and contexts stay as they are).
+    for i in 0..cur.steps.len() {
+        if !matches!(
+            cur.steps[i].action,
+            Action::Fault(Fault::Partition { .. } | Fault::OneWay { .. })
+        ) {
+            continue;
+        }
+        let Some(heal) = cur.steps[i + 1..]
+            .iter()
+            .find(|st| matches!(st.action, Action::Fault(Fault::Heal) | Action::HealAll))
+            .map(|st| st.at)
+        else {
+            continue;
+        };
+        let next = cur.steps.get(i + 1).map_or(heal, |st| st.at);
+        let (mut lo, mut hi) = (cur.steps[i].at.as_us(), heal.min(next).as_us());
+        while hi > lo + 1_000 {
+            let mid = (lo + hi) / 2;
+            let mut cand = cur.clone();
+            cand.steps[i].at = sim_core::SimTime(mid);
+            if still_fails(&cand) {
+                cur = cand;
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+    }
+    cur = shorten_time(cur, quiet, &still_fails);
+    // A name no context refers to any more only adds words to the file.
+    let sources: std::collections::BTreeSet<usize> = cur
+        .steps
+        .iter()
+        .filter_map(|st| match &st.action {
+            Action::Op(op) => op.context_from,
+            _ => None,
+        })
+        .collect();
+    for (i, st) in cur.steps.iter_mut().enumerate() {
+        if let Action::Op(op) = &mut st.action {
+            if !sources.contains(&i) {
+                op.name = None;
+            }
+        }
+    }
+    // Declare what the smallest run fails: the target, and any other checker
+    // that fails there too (the base's own declared failures included).
+    declare_actual(&mut cur, &target);
+    Ok(Shrunk {
+        checker: target,
+        original_steps,
+        explicit: base,
+        smallest: cur,
+        runs: runs.get(),
+        reproduced: true,
+    })
+}
+
+/// Delta debugging over every step but the final heal-all, which always
+/// stays: a failure that needs an unhealed fault is not the failure the
+/// sweep found.
+fn cut_steps(
+    mut cur: Scenario,
+    still_fails: &dyn Fn(&Scenario) -> bool,
+    runs: &mut dyn FnMut() -> usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Scenario {
+    let protected = |st: &Step| matches!(st.action, Action::HealAll);
     let mut chunks = 2usize;
     loop {
         let body: Vec<usize> = (0..cur.steps.len())
@@ -265,7 +348,7 @@ pub fn shrink(
             }
             None => false,
         };
-        progress(cur.steps.len(), runs.get());
+        progress(cur.steps.len(), runs());
         if !reduced {
             if chunks >= len {
                 break;
@@ -273,81 +356,269 @@ pub fn shrink(
             chunks = (chunks * 2).min(len);
         }
     }
-    // Shorten partitions: start each as late as still fails (before its heal,
-    // and not past the next step, so step order and contexts stay as they are).
-    for i in 0..cur.steps.len() {
-        if !matches!(
-            cur.steps[i].action,
-            Action::Fault(Fault::Partition { .. } | Fault::OneWay { .. })
-        ) {
-            continue;
+    cur
+}
+
+/// Removes nodes, highest first, while the target still fails: each
+/// candidate drops the node and every step that needs it (its faults, the
+/// operations sent to it), takes it out of partitions and one-way cuts, and
+/// renumbers the nodes above it, so the file stays dense (`n0..`). A ring of
+/// random tokens is redrawn for the new node count anyway, so renumbering
+/// costs nothing that keeping ids would save.
+fn drop_nodes(
+    mut cur: Scenario,
+    quiet: Option<u64>,
+    still_fails: &dyn Fn(&Scenario) -> bool,
+) -> Scenario {
+    // Expectations other than checker verdicts name nodes; shrink writes none.
+    let only_checkers = cur
+        .expects
+        .iter()
+        .all(|e| matches!(e.check, Check::Checker { .. }));
+    if !only_checkers {
+        return cur;
+    }
+    let mut k = cur.cluster.nodes;
+    while k > 0 {
+        k -= 1;
+        if cur.cluster.nodes <= cur.cluster.n {
+            break;
         }
-        let Some(heal) = cur.steps[i + 1..]
-            .iter()
-            .find(|st| matches!(st.action, Action::Fault(Fault::Heal)))
-            .map(|st| st.at)
-        else {
-            continue;
-        };
-        let next = cur.steps.get(i + 1).map_or(heal, |st| st.at);
-        let (mut lo, mut hi) = (cur.steps[i].at.as_us(), heal.min(next).as_us());
-        while hi > lo + 1_000 {
-            let mid = (lo + hi) / 2;
+        let mut cand = without_node(&cur, NodeId(k));
+        if cand.cluster.validate().is_empty() && {
+            settle(&mut cand, quiet);
+            still_fails(&cand)
+        } {
+            cur = cand;
+        }
+    }
+    cur
+}
+
+/// `s` with node `gone` removed and the nodes above it renumbered down by one.
+fn without_node(s: &Scenario, gone: NodeId) -> Scenario {
+    let renumber = |n: NodeId| NodeId(if n > gone { n.0 - 1 } else { n.0 });
+    let keep = |list: &[NodeId]| -> Vec<NodeId> {
+        list.iter()
+            .filter(|&&n| n != gone)
+            .map(|&n| renumber(n))
+            .collect()
+    };
+    let mut remove = vec![false; s.steps.len()];
+    let mut cand = s.clone();
+    for (i, st) in cand.steps.iter_mut().enumerate() {
+        match &mut st.action {
+            Action::Op(op) => match op.entry {
+                Entry::Node(n) if n == gone => remove[i] = true,
+                Entry::Node(n) => op.entry = Entry::Node(renumber(n)),
+                Entry::Random | Entry::Owner => {}
+            },
+            Action::Fault(f) => match f {
+                Fault::Crash { node, .. }
+                | Fault::Restart { node }
+                | Fault::Pause { node }
+                | Fault::Resume { node }
+                | Fault::ClockSkew { node, .. }
+                | Fault::Slow { node, .. } => {
+                    if *node == gone {
+                        remove[i] = true;
+                    } else {
+                        *node = renumber(*node);
+                    }
+                }
+                Fault::Partition { groups } => {
+                    *groups = groups
+                        .iter()
+                        .map(|g| keep(g))
+                        .filter(|g| !g.is_empty())
+                        .collect();
+                    remove[i] = groups.is_empty();
+                }
+                Fault::OneWay { from, to } => {
+                    *from = keep(from);
+                    *to = keep(to);
+                    remove[i] = from.is_empty() || to.is_empty();
+                }
+                Fault::Heal | Fault::Loss { .. } | Fault::Duplicate { .. } => {}
+            },
+            Action::HealAll => {}
+        }
+    }
+    let mut cand = without(&cand, &remove);
+    cand.cluster.nodes -= 1;
+    if let dynamo_model::TokenStrategy::Explicit { tokens } = &mut cand.cluster.tokens {
+        tokens.remove(gone.index());
+    }
+    cand.net.links.retain(|l| l.from != gone && l.to != gone);
+    for l in &mut cand.net.links {
+        l.from = renumber(l.from);
+        l.to = renumber(l.to);
+    }
+    cand
+}
+
+/// Puts each cluster and network setting back to its default, one at a
+/// time, where the target still fails: what is left set is what the failure
+/// needs (an injected bug always stays).
+fn reset_config(
+    mut cur: Scenario,
+    quiet: Option<u64>,
+    still_fails: &dyn Fn(&Scenario) -> bool,
+) -> Scenario {
+    type Reset = fn(&mut Scenario, &ClusterConfig);
+    let resets: &[Reset] = &[
+        |s, d| s.cluster.tokens = d.tokens.clone(),
+        |s, d| s.cluster.request_timeout = d.request_timeout,
+        |s, d| s.cluster.op_deadline = d.op_deadline,
+        |s, d| s.cluster.read_repair_window = d.read_repair_window,
+        |s, d| s.cluster.hint_interval = d.hint_interval,
+        |s, d| s.cluster.gossip_interval = d.gossip_interval,
+        |s, d| s.cluster.anti_entropy_interval = d.anti_entropy_interval,
+        |s, d| s.cluster.read_repair = d.read_repair,
+        |s, d| s.cluster.hinted_handoff = d.hinted_handoff,
+        |s, d| s.cluster.gossip = d.gossip,
+        |s, d| s.cluster.anti_entropy = d.anti_entropy,
+        |s, d| s.cluster.forward_to_owner = d.forward_to_owner,
+        |s, d| s.cluster.merkle_depth = d.merkle_depth,
+        |s, d| s.cluster.vclock_max_entries = d.vclock_max_entries,
+        |s, _| s.net.latency = NetConfig::default().latency,
+        |s, _| s.net.client_latency = NetConfig::default().client_latency,
+    ];
+    let d = ClusterConfig::default();
+    for reset in resets {
+        let mut cand = cur.clone();
+        reset(&mut cand, &d);
+        if cand != cur && cand.cluster.validate().is_empty() && {
+            settle(&mut cand, quiet);
+            still_fails(&cand)
+        } {
+            cur = cand;
+        }
+    }
+    cur
+}
+
+/// Checkers that judge each operation, message or the ring as the run goes:
+/// ending a run earlier only takes events away, so it cannot make them fail.
+const JUDGED_AS_IT_GOES: &[&str] = &[
+    "sound-gets",
+    "needless-siblings",
+    "distinct-preference-lists",
+    "quorum-reads",
+    "write-quorum",
+    "read-quorum",
+    "one-reply",
+    "merge-on-transfer",
+];
+
+/// When the quiet phase after the heal-all ends: as long as a sweep gives
+/// the scenario to converge (`swarm::quiet_time`, which grows with the
+/// repair intervals and the ring). A shorter run, or a slower repair in the
+/// same run, would fail convergence for want of time, not for the bug.
+fn settled_at(s: &Scenario, seed: u64) -> Option<SimTime> {
+    let heal = s
+        .steps
+        .iter()
+        .rev()
+        .find(|st| matches!(st.action, Action::HealAll))?;
+    Some(heal.at + swarm::quiet_time(s, seed))
+}
+
+/// Lengthens `s` to its [`settled_at`] where it ends earlier (with `quiet`,
+/// the seed, when the target checker needs the quiet phase).
+fn settle(s: &mut Scenario, quiet: Option<u64>) {
+    if let Some(end) = quiet.and_then(|seed| settled_at(s, seed)) {
+        s.duration = s.duration.max(SimDuration(end.as_us()));
+    }
+}
+
+/// Rounds `us` down to a whole `unit`.
+fn round_down(us: u64, unit: u64) -> u64 {
+    us / unit * unit
+}
+
+/// Shortens the run: moves the whole timeline earlier (to whole seconds),
+/// rounds each step's time to a whole millisecond, heals as early (in whole
+/// 100 ms) as still fails, and ends the run as early as still fails, though
+/// never before [`settled_at`].
+fn shorten_time(
+    mut cur: Scenario,
+    quiet: Option<u64>,
+    still_fails: &dyn Fn(&Scenario) -> bool,
+) -> Scenario {
+    let shift = |s: &Scenario, by: u64| {
+        let mut cand = s.clone();
+        for st in &mut cand.steps {
+            st.at = SimTime(st.at.as_us() - by);
+        }
+        cand.duration = SimDuration(cand.duration.as_us() - by);
+        cand
+    };
+    if let Some(first) = cur
+        .steps
+        .first()
+        .map(|st| round_down(st.at.as_us(), 1_000_000))
+    {
+        let cand = shift(&cur, first);
+        if first > 0 && still_fails(&cand) {
+            cur = cand;
+        }
+    }
+    for i in 0..cur.steps.len() {
+        let at = cur.steps[i].at.as_us();
+        let prev = i.checked_sub(1).map_or(0, |p| cur.steps[p].at.as_us());
+        let ms = round_down(at, 1_000).max(prev);
+        if ms != at {
             let mut cand = cur.clone();
-            cand.steps[i].at = sim_core::SimTime(mid);
+            cand.steps[i].at = SimTime(ms);
             if still_fails(&cand) {
                 cur = cand;
-                lo = mid;
-            } else {
-                hi = mid;
             }
         }
     }
-    // Remove the last node while no step names it and the ring still has room for N replicas.
-    loop {
-        let last = NodeId(cur.cluster.nodes - 1);
-        let names_last = cur.steps.iter().any(|st| step_names(st, last));
-        if cur.cluster.nodes <= cur.cluster.n || names_last {
-            break;
+    // Heal earlier: the quiet phase keeps its length and follows the heal.
+    if let Some(h) = cur
+        .steps
+        .iter()
+        .rposition(|st| matches!(st.action, Action::HealAll))
+    {
+        let at = cur.steps[h].at.as_us();
+        let prev = h.checked_sub(1).map_or(0, |p| cur.steps[p].at.as_us());
+        let quiet = cur.duration.as_us() - at;
+        let (mut lo, mut hi) = (prev.div_ceil(100_000), at / 100_000);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let mut cand = cur.clone();
+            cand.steps[h].at = SimTime(mid * 100_000);
+            let end = cand.steps.last().map_or(0, |st| st.at.as_us());
+            cand.duration = SimDuration((mid * 100_000 + quiet).max(end));
+            if still_fails(&cand) {
+                hi = mid;
+                cur = cand;
+            } else {
+                lo = mid + 1;
+            }
         }
+    }
+    let last = cur.steps.last().map_or(0, |st| st.at.as_us());
+    let last = quiet
+        .and_then(|seed| settled_at(&cur, seed))
+        .map_or(last, |t| t.as_us().max(last));
+    let (mut lo, mut hi) = (last / 100_000, cur.duration.as_us().div_ceil(100_000));
+    // Invariant: a run of hi * 100 ms fails; find the shortest that does.
+    let mut best = None;
+    while lo < hi {
+        let mid = (lo + hi) / 2;
         let mut cand = cur.clone();
-        cand.cluster.nodes -= 1;
-        if let dynamo_model::TokenStrategy::Explicit { .. } = cand.cluster.tokens {
-            break;
+        cand.duration = SimDuration((mid * 100_000).max(last));
+        if still_fails(&cand) {
+            hi = mid;
+            best = Some(cand);
+        } else {
+            lo = mid + 1;
         }
-        if !cand.cluster.validate().is_empty() || !still_fails(&cand) {
-            break;
-        }
-        cur = cand;
     }
-    // Declare what the smallest run fails: the target, and any other checker
-    // that fails there too (the base's own declared failures included).
-    declare_actual(&mut cur, &target);
-    Ok(Shrunk {
-        checker: target,
-        original_steps,
-        explicit: base,
-        smallest: cur,
-        runs: runs.get(),
-        reproduced: true,
-    })
-}
-
-fn step_names(st: &Step, n: NodeId) -> bool {
-    match &st.action {
-        Action::Op(op) => op.entry == Entry::Node(n),
-        Action::Fault(f) => match f {
-            Fault::Crash { node, .. }
-            | Fault::Restart { node }
-            | Fault::Pause { node }
-            | Fault::Resume { node }
-            | Fault::ClockSkew { node, .. }
-            | Fault::Slow { node, .. } => *node == n,
-            Fault::Partition { groups } => groups.iter().flatten().any(|x| *x == n),
-            Fault::OneWay { from, to } => from.contains(&n) || to.contains(&n),
-            Fault::Heal | Fault::Loss { .. } | Fault::Duplicate { .. } => false,
-        },
-    }
+    best.unwrap_or(cur)
 }
 
 /// Where `dynsim shrink FILE --seed S` writes by default: the input's file
@@ -412,9 +683,7 @@ pub fn cmd(args: &ShrinkArgs) -> u8 {
         .join("; ");
     let text = format!(
         "# Shrunk by `dynsim shrink {} --seed {}`: {} of {} steps left; it still fails {}.\n\
-         # It declares the failure it reproduces ({declares}), so `dynsim run` on it\n\
-         # exits 0 as long as it still fails that way (exit 1 means it no longer does).\n\
-         # Run it: dynsim run {shown} --trace -\n{}",
+         # It declares the failure it reproduces, so `dynsim run {shown}` exits 0 while it still does.\n{}",
         args.file.display(),
         args.seed,
         found.smallest.steps.len(),

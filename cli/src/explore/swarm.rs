@@ -37,7 +37,7 @@ pub const DRAWN_MAX_OPS: u64 = 1_000;
 pub struct Plan {
     /// Fault kinds switched on for this seed.
     pub kinds: Vec<&'static str>,
-    /// The realized faults, heal included, as timeline steps.
+    /// The realized faults, then one `heal-all` at `heal_at`, as timeline steps.
     pub steps: Vec<Step>,
     pub load: LoadSpec,
     /// When the faulty phase ends and everything is healed.
@@ -200,26 +200,9 @@ pub fn draw(s: &Scenario, seed: u64) -> Plan {
             }
         }
     }
-    // Heal everything at the end of the faulty phase.
-    faults.push((heal_at, Fault::Heal));
-    faults.push((heal_at, Fault::Loss { p: 0.0 }));
-    faults.push((heal_at, Fault::Duplicate { p: 0.0 }));
-    for n in 0..nodes {
-        let node = NodeId(n);
-        faults.push((heal_at, Fault::Restart { node }));
-        faults.push((heal_at, Fault::Resume { node }));
-        faults.push((
-            heal_at,
-            Fault::Slow {
-                node,
-                extra: SimDuration::ZERO,
-            },
-        ));
-        faults.push((heal_at, Fault::ClockSkew { node, skew_us: 0 }));
-    }
     // A stable sort keeps draw order among faults at the same time.
     faults.sort_by_key(|(t, _)| *t);
-    let steps = faults
+    let mut steps: Vec<Step> = faults
         .into_iter()
         .map(|(at, f)| Step {
             at,
@@ -227,6 +210,15 @@ pub fn draw(s: &Scenario, seed: u64) -> Plan {
             action: Action::Fault(f),
         })
         .collect();
+    // Heal everything at the end of the faulty phase, after every drawn fault
+    // (some end exactly then). One step that names no node, so a shrunk file
+    // can drop nodes; it applies the same faults the heal block of
+    // individual steps did.
+    steps.push(Step {
+        at: heal_at,
+        line: 0,
+        action: Action::HealAll,
+    });
 
     let mut wl = SimRng::new(seed, Stream::Custom(7));
     let load = match &s.load {

@@ -35,6 +35,34 @@ pub struct OpStep {
 pub enum Action {
     Op(OpStep),
     Fault(Fault),
+    /// Heals everything at once (`do = "heal-all"`): the runner applies it as
+    /// the faults of [`heal_all`], so each restart, resume and reset is still
+    /// its own fault in the trace, yet the file names no node for it.
+    HealAll,
+}
+
+/// What a `heal-all` step applies, in this order: every partition and
+/// one-way cut healed, loss and duplication back to the network's base
+/// values, then for each node a restart, a resume, and its slowness and
+/// clock skew cleared. A restart of a node that is up and a resume of one
+/// that is not paused change nothing (the trace still shows them).
+pub fn heal_all(nodes: u32, net: &NetConfig) -> Vec<Fault> {
+    let mut faults = vec![
+        Fault::Heal,
+        Fault::Loss { p: net.loss },
+        Fault::Duplicate { p: net.duplicate },
+    ];
+    for n in 0..nodes {
+        let node = NodeId(n);
+        faults.push(Fault::Restart { node });
+        faults.push(Fault::Resume { node });
+        faults.push(Fault::Slow {
+            node,
+            extra: SimDuration::ZERO,
+        });
+        faults.push(Fault::ClockSkew { node, skew_us: 0 });
+    }
+    faults
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -134,7 +162,7 @@ impl Scenario {
     pub fn has_faults(&self) -> bool {
         self.steps
             .iter()
-            .any(|s| matches!(s.action, Action::Fault(_)))
+            .any(|s| matches!(s.action, Action::Fault(_) | Action::HealAll))
             || self.net.loss > 0.0
             || self.net.duplicate > 0.0
             || self
@@ -204,6 +232,7 @@ const STEP_KINDS: &[&str] = &[
     "partition",
     "one-way",
     "heal",
+    "heal-all",
     "skew",
     "loss",
     "duplicate",
@@ -835,7 +864,7 @@ fn step_fields(kind: &str) -> &'static [&'static str] {
         "crash" | "crash-wipe" | "restart" | "pause" | "resume" => &["at", "do", "node"],
         "partition" => &["at", "do", "groups"],
         "one-way" => &["at", "do", "from", "to"],
-        "heal" => &["at", "do"],
+        "heal" | "heal-all" => &["at", "do"],
         "skew" => &["at", "do", "node", "by"],
         "loss" | "duplicate" => &["at", "do", "p"],
         "slow" => &["at", "do", "node", "by"],
@@ -1010,6 +1039,7 @@ fn read_steps(
             "pause" => node(c).map(|node| Action::Fault(Fault::Pause { node })),
             "resume" => node(c).map(|node| Action::Fault(Fault::Resume { node })),
             "heal" => Some(Action::Fault(Fault::Heal)),
+            "heal-all" => Some(Action::HealAll),
             "partition" => {
                 t.require(
                     c,

@@ -4,9 +4,9 @@
 use crate::scenario::expect::{Anchor, EventMatch};
 use crate::scenario::{Action, Check, Scenario};
 use dynamo_model::cluster::{Entry, KeyChoice, OpKind, Pacing};
-use dynamo_model::{KeyScheme, TokenStrategy, Versioning};
+use dynamo_model::{ClusterConfig, KeyScheme, TokenStrategy, Versioning};
 use sim_core::latency::fmt_us;
-use sim_core::{Fault, Latency, NodeId, SimDuration};
+use sim_core::{Fault, Latency, NetConfig, NodeId, SimDuration};
 use std::fmt::Write as _;
 
 fn q(s: &str) -> String {
@@ -73,125 +73,46 @@ fn entry(e: &Entry) -> String {
     }
 }
 
-/// The scenario as TOML.
+/// One table's `key = value` lines as a TOML inline table on one line.
+fn inline(lines: &str) -> String {
+    format!("{{ {} }}", lines.lines().collect::<Vec<_>>().join(", "))
+}
+
+/// An array of inline tables, one a line (one short table on the key's own
+/// line; nothing when empty).
+fn inline_array(o: &mut String, key: &str, items: &[String]) {
+    match items {
+        [] => return,
+        [one] if one.len() < 80 => {
+            let _ = writeln!(o, "{key} = [{one}]");
+            return;
+        }
+        _ => {}
+    }
+    let _ = writeln!(o, "{key} = [");
+    for item in items {
+        let _ = writeln!(o, "  {item},");
+    }
+    let _ = writeln!(o, "]");
+}
+
+/// The scenario as TOML, as short as reads back the same: every field equal
+/// to the default the reader fills in is left out, and each step and
+/// expectation is an inline table on one line, so the timeline reads as a
+/// list (the form `dynsim shrink` writes; `[[steps]]` tables read the same).
 pub fn to_toml(s: &Scenario) -> String {
     let mut o = String::new();
-    let c = &s.cluster;
     let _ = writeln!(o, "name = {}", q(&s.name));
     if !s.description.is_empty() {
         let _ = writeln!(o, "description = {}", q(&s.description));
     }
     let _ = writeln!(o, "seed = {}", s.seed);
     let _ = writeln!(o, "duration = {}", d(s.duration));
-    if s.always_judge_reads {
-        let _ = writeln!(o, "\n[checks]\nquorum_reads = \"always\"");
-    }
-    let _ = writeln!(o, "\n[cluster]");
-    let _ = writeln!(
-        o,
-        "nodes = {}\nn = {}\nr = {}\nw = {}",
-        c.nodes, c.n, c.r, c.w
-    );
-    match c.key_scheme {
-        KeyScheme::Md5 => {
-            let _ = writeln!(o, "keys = \"md5\"");
-        }
-        KeyScheme::Integer { hash_bits } => {
-            let _ = writeln!(o, "keys = \"integer\"\nhash_bits = {hash_bits}");
-        }
-    }
-    match &c.tokens {
-        TokenStrategy::Random { tokens_per_node } => {
-            let _ = writeln!(
-                o,
-                "tokens = \"random\"\ntokens_per_node = {tokens_per_node}"
-            );
-        }
-        TokenStrategy::EqualPartitions { partitions } => {
-            let _ = writeln!(o, "tokens = \"equal\"\npartitions = {partitions}");
-        }
-        TokenStrategy::Explicit { tokens } => {
-            let per: Vec<String> = tokens
-                .iter()
-                .enumerate()
-                .map(|(i, t)| {
-                    format!(
-                        "n{i} = [{}]",
-                        t.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
-                    )
-                })
-                .collect();
-            let _ = writeln!(
-                o,
-                "tokens = \"explicit\"\nexplicit_tokens = {{ {} }}",
-                per.join(", ")
-            );
-        }
-    }
-    let versioning = match c.versioning {
-        Versioning::VectorClock => "vector-clock",
-        Versioning::LastWriteWins => "last-write-wins",
-    };
-    let _ = writeln!(o, "versioning = {}", q(versioning));
-    for (k, v) in [
-        ("request_timeout", c.request_timeout),
-        ("op_deadline", c.op_deadline),
-        ("read_repair_window", c.read_repair_window),
-        ("hint_interval", c.hint_interval),
-        ("gossip_interval", c.gossip_interval),
-        ("anti_entropy_interval", c.anti_entropy_interval),
-    ] {
-        let _ = writeln!(o, "{k} = {}", d(v));
-    }
-    for (k, v) in [
-        ("read_repair", c.read_repair),
-        ("hinted_handoff", c.hinted_handoff),
-        ("gossip", c.gossip),
-        ("anti_entropy", c.anti_entropy),
-        ("forward_to_owner", c.forward_to_owner),
-    ] {
-        let _ = writeln!(o, "{k} = {v}");
-    }
-    let _ = writeln!(
-        o,
-        "merkle_depth = {}\nvclock_max_entries = {}",
-        c.merkle_depth, c.vclock_max_entries
-    );
-    if let Some(b) = c.bug {
-        let _ = writeln!(o, "inject_bug = {}", q(b.name()));
-    }
-    let n = &s.net;
-    let _ = writeln!(o, "\n[network]");
-    let _ = writeln!(o, "latency = {}", latency(&n.latency));
-    let _ = writeln!(o, "client_latency = {}", latency(&n.client_latency));
-    let _ = writeln!(o, "loss = {:?}\nduplicate = {:?}", n.loss, n.duplicate);
-    if !n.per_kind.is_empty() {
-        let kinds: Vec<String> = n
-            .per_kind
-            .iter()
-            .map(|(k, l)| format!("{k} = {}", latency(l)))
-            .collect();
-        let _ = writeln!(o, "per_kind = {{ {} }}", kinds.join(", "));
-    }
-    for l in &n.links {
-        let _ = writeln!(
-            o,
-            "\n[[network.links]]\nfrom = {}\nto = {}",
-            q(&l.from.to_string()),
-            q(&l.to.to_string())
-        );
-        if let Some(lat) = &l.latency {
-            let _ = writeln!(o, "latency = {}", latency(lat));
-        }
-        if let Some(p) = l.loss {
-            let _ = writeln!(o, "loss = {p:?}");
-        }
-        if let Some(p) = l.duplicate {
-            let _ = writeln!(o, "duplicate = {p:?}");
-        }
-    }
+    // Top-level arrays come before the first table header, which would claim them.
+    let mut steps = Vec::new();
     for st in &s.steps {
-        let _ = writeln!(o, "\n[[steps]]\nat = {}", d(SimDuration(st.at.as_us())));
+        let mut o = String::new();
+        let _ = writeln!(o, "at = {}", d(SimDuration(st.at.as_us())));
         match &st.action {
             Action::Op(op) => {
                 let _ = writeln!(
@@ -209,7 +130,9 @@ pub fn to_toml(s: &Scenario) -> String {
                 if let Some(j) = op.context_from {
                     let name = match &s.steps[j].action {
                         Action::Op(g) => g.name.clone().expect("a context source is named"),
-                        Action::Fault(_) => unreachable!("contexts come from gets"),
+                        Action::Fault(_) | Action::HealAll => {
+                            unreachable!("contexts come from gets")
+                        }
                     };
                     let _ = writeln!(o, "context = {}", q(&name));
                 }
@@ -218,45 +141,16 @@ pub fn to_toml(s: &Scenario) -> String {
                 }
             }
             Action::Fault(f) => write_fault(&mut o, f),
+            Action::HealAll => {
+                let _ = writeln!(o, "do = \"heal-all\"");
+            }
         }
+        steps.push(inline(&o));
     }
-    if let Some(l) = &s.load {
-        let _ = writeln!(o, "\n[load]\nclients = {}", l.clients);
-        match l.pacing {
-            Pacing::Closed { think } => {
-                let _ = writeln!(o, "pacing = \"closed\"\nthink = {}", d(think));
-            }
-            Pacing::Open { rate_per_s } => {
-                let _ = writeln!(o, "pacing = \"open\"\nrate = {rate_per_s:?}");
-            }
-        }
-        let _ = writeln!(o, "keys = {}", l.keys);
-        match l.key_choice {
-            KeyChoice::Uniform => {
-                let _ = writeln!(o, "distribution = \"uniform\"");
-            }
-            KeyChoice::Zipf { exponent } => {
-                let _ = writeln!(o, "distribution = \"zipf\"\nzipf_exponent = {exponent:?}");
-            }
-        }
-        let _ = writeln!(
-            o,
-            "read_fraction = {:?}\nread_modify_write = {}",
-            l.read_fraction, l.read_modify_write
-        );
-        let _ = writeln!(
-            o,
-            "via = {}\nstart = {}\nstop = {}",
-            entry(&l.entry),
-            d(SimDuration(l.start.as_us())),
-            d(SimDuration(l.stop.as_us()))
-        );
-        if let Some(m) = l.max_ops {
-            let _ = writeln!(o, "ops = {m}");
-        }
-    }
+    inline_array(&mut o, "steps", &steps);
+    let mut expects = Vec::new();
     for e in &s.expects {
-        let _ = writeln!(o, "\n[[expect]]");
+        let mut o = String::new();
         if let Some(at) = e.at {
             let _ = writeln!(o, "at = {}", d(SimDuration(at.as_us())));
         }
@@ -375,6 +269,48 @@ pub fn to_toml(s: &Scenario) -> String {
                 let _ = writeln!(o, "checker = {}\nverdict = {}", q(name), q(verdict));
             }
         }
+        expects.push(inline(&o));
+    }
+    inline_array(&mut o, "expect", &expects);
+    if s.always_judge_reads {
+        let _ = writeln!(o, "\n[checks]\nquorum_reads = \"always\"");
+    }
+    write_cluster(&mut o, &s.cluster);
+    write_network(&mut o, &s.net);
+    if let Some(l) = &s.load {
+        let _ = writeln!(o, "\n[load]\nclients = {}", l.clients);
+        match l.pacing {
+            Pacing::Closed { think } => {
+                let _ = writeln!(o, "pacing = \"closed\"\nthink = {}", d(think));
+            }
+            Pacing::Open { rate_per_s } => {
+                let _ = writeln!(o, "pacing = \"open\"\nrate = {rate_per_s:?}");
+            }
+        }
+        let _ = writeln!(o, "keys = {}", l.keys);
+        match l.key_choice {
+            KeyChoice::Uniform => {
+                let _ = writeln!(o, "distribution = \"uniform\"");
+            }
+            KeyChoice::Zipf { exponent } => {
+                let _ = writeln!(o, "distribution = \"zipf\"\nzipf_exponent = {exponent:?}");
+            }
+        }
+        let _ = writeln!(
+            o,
+            "read_fraction = {:?}\nread_modify_write = {}",
+            l.read_fraction, l.read_modify_write
+        );
+        let _ = writeln!(
+            o,
+            "via = {}\nstart = {}\nstop = {}",
+            entry(&l.entry),
+            d(SimDuration(l.start.as_us())),
+            d(SimDuration(l.stop.as_us()))
+        );
+        if let Some(m) = l.max_ops {
+            let _ = writeln!(o, "ops = {m}");
+        }
     }
     o
 }
@@ -391,6 +327,147 @@ fn event_match(m: &EventMatch) -> String {
         parts.push(format!("text = {}", q(t)));
     }
     format!("{{ {} }}", parts.join(", "))
+}
+
+fn write_cluster(o: &mut String, c: &ClusterConfig) {
+    let dflt = ClusterConfig::default();
+    let _ = writeln!(o, "\n[cluster]\nnodes = {}", c.nodes);
+    // The reader's defaults for n, r and w depend on the fields before them.
+    let n_default = dflt.n.min(c.nodes.max(1));
+    if c.n != n_default {
+        let _ = writeln!(o, "n = {}", c.n);
+    }
+    if c.r != dflt.r.min(c.n) {
+        let _ = writeln!(o, "r = {}", c.r);
+    }
+    if c.w != dflt.w.min(c.n) {
+        let _ = writeln!(o, "w = {}", c.w);
+    }
+    match c.key_scheme {
+        KeyScheme::Md5 => {}
+        KeyScheme::Integer { hash_bits } => {
+            let _ = writeln!(o, "keys = \"integer\"\nhash_bits = {hash_bits}");
+        }
+    }
+    match &c.tokens {
+        TokenStrategy::Random { tokens_per_node } => {
+            if c.tokens != dflt.tokens {
+                let _ = writeln!(o, "tokens_per_node = {tokens_per_node}");
+            }
+        }
+        TokenStrategy::EqualPartitions { partitions } => {
+            let _ = writeln!(o, "tokens = \"equal\"\npartitions = {partitions}");
+        }
+        TokenStrategy::Explicit { tokens } => {
+            let per: Vec<String> = tokens
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    format!(
+                        "n{i} = [{}]",
+                        t.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                o,
+                "tokens = \"explicit\"\nexplicit_tokens = {{ {} }}",
+                per.join(", ")
+            );
+        }
+    }
+    if c.versioning == Versioning::LastWriteWins {
+        let _ = writeln!(o, "versioning = \"last-write-wins\"");
+    }
+    for (k, v, default) in [
+        ("request_timeout", c.request_timeout, dflt.request_timeout),
+        ("op_deadline", c.op_deadline, dflt.op_deadline),
+        (
+            "read_repair_window",
+            c.read_repair_window,
+            dflt.read_repair_window,
+        ),
+        ("hint_interval", c.hint_interval, dflt.hint_interval),
+        ("gossip_interval", c.gossip_interval, dflt.gossip_interval),
+        (
+            "anti_entropy_interval",
+            c.anti_entropy_interval,
+            dflt.anti_entropy_interval,
+        ),
+    ] {
+        if v != default {
+            let _ = writeln!(o, "{k} = {}", d(v));
+        }
+    }
+    for (k, v, default) in [
+        ("read_repair", c.read_repair, dflt.read_repair),
+        ("hinted_handoff", c.hinted_handoff, dflt.hinted_handoff),
+        ("gossip", c.gossip, dflt.gossip),
+        ("anti_entropy", c.anti_entropy, dflt.anti_entropy),
+        (
+            "forward_to_owner",
+            c.forward_to_owner,
+            dflt.forward_to_owner,
+        ),
+    ] {
+        if v != default {
+            let _ = writeln!(o, "{k} = {v}");
+        }
+    }
+    if c.merkle_depth != dflt.merkle_depth {
+        let _ = writeln!(o, "merkle_depth = {}", c.merkle_depth);
+    }
+    if c.vclock_max_entries != dflt.vclock_max_entries {
+        let _ = writeln!(o, "vclock_max_entries = {}", c.vclock_max_entries);
+    }
+    if let Some(b) = c.bug {
+        let _ = writeln!(o, "inject_bug = {}", q(b.name()));
+    }
+}
+
+fn write_network(o: &mut String, n: &NetConfig) {
+    let dflt = NetConfig::default();
+    if *n == dflt {
+        return;
+    }
+    let _ = writeln!(o, "\n[network]");
+    if n.latency != dflt.latency {
+        let _ = writeln!(o, "latency = {}", latency(&n.latency));
+    }
+    if n.client_latency != dflt.client_latency {
+        let _ = writeln!(o, "client_latency = {}", latency(&n.client_latency));
+    }
+    if n.loss != dflt.loss {
+        let _ = writeln!(o, "loss = {:?}", n.loss);
+    }
+    if n.duplicate != dflt.duplicate {
+        let _ = writeln!(o, "duplicate = {:?}", n.duplicate);
+    }
+    if !n.per_kind.is_empty() {
+        let kinds: Vec<String> = n
+            .per_kind
+            .iter()
+            .map(|(k, l)| format!("{k} = {}", latency(l)))
+            .collect();
+        let _ = writeln!(o, "per_kind = {{ {} }}", kinds.join(", "));
+    }
+    for l in &n.links {
+        let _ = writeln!(
+            o,
+            "\n[[network.links]]\nfrom = {}\nto = {}",
+            q(&l.from.to_string()),
+            q(&l.to.to_string())
+        );
+        if let Some(lat) = &l.latency {
+            let _ = writeln!(o, "latency = {}", latency(lat));
+        }
+        if let Some(p) = l.loss {
+            let _ = writeln!(o, "loss = {p:?}");
+        }
+        if let Some(p) = l.duplicate {
+            let _ = writeln!(o, "duplicate = {p:?}");
+        }
+    }
 }
 
 fn write_fault(o: &mut String, f: &Fault) {
