@@ -70,6 +70,16 @@ pub fn quiet_time(s: &Scenario, seed: u64) -> SimDuration {
     SimDuration(ae + periodic + 2 * c.op_deadline.as_us() + 5_000_000)
 }
 
+/// How many distinct keys the scenario's key scheme has room for (as a u32).
+fn key_space(s: &Scenario) -> u32 {
+    match s.cluster.key_scheme {
+        dynamo_model::KeyScheme::Integer { hash_bits } => {
+            u32::try_from(1u64 << hash_bits.min(32)).unwrap_or(u32::MAX)
+        }
+        dynamo_model::KeyScheme::Md5 => u32::MAX,
+    }
+}
+
 /// Draws seed `seed`'s fault mix and workload for scenario `s`.
 pub fn draw(s: &Scenario, seed: u64) -> Plan {
     let mut rng = SimRng::new(seed, Stream::Faults);
@@ -224,7 +234,8 @@ pub fn draw(s: &Scenario, seed: u64) -> Plan {
             pacing: Pacing::Closed {
                 think: SimDuration::from_ms(between(&mut wl, 1, 20)),
             },
-            keys: between(&mut wl, 3, 30) as u32,
+            // Capped at the key space: integer keys with hash_bits = 3 have only 8.
+            keys: (between(&mut wl, 3, 30) as u32).min(key_space(s)),
             key_choice: if wl.chance(0.5) {
                 KeyChoice::Uniform
             } else {
