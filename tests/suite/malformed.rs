@@ -143,4 +143,25 @@ fn defaults_fit_a_small_key_space() {
     .unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(e.keys, 8);
     dynsim::report::experiment::prepare(&e, 10);
+    // Found by dynsim-fuzz: the swarm drew up to 30 keys whatever the key space.
+    for seed in 0..32 {
+        let plan = dynsim::explore::swarm::draw(&s, seed);
+        assert!(plan.load.keys <= 8);
+        let _ = dynsim::runner::prepare(&dynsim::explore::swarm::apply(&s, &plan), seed, false);
+    }
+}
+
+// Found by dynsim-fuzz: with no `duration`, a step near the bound on
+// durations made the default (last step + 10s) exceed it, so the scenario,
+// written back out as shrink does, no longer read. The default is capped.
+#[test]
+fn default_duration_stays_within_its_bound() {
+    let s = dynsim::scenario::parse(
+        "late.toml",
+        "name = \"late\"\nseed = 1\n[cluster]\nnodes = 3\n[[steps]]\nat = \"1000000000s\"\ndo = \"heal\"\n",
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(s.duration, sim_core::SimDuration::MAX_PARSED);
+    let written = dynsim::scenario::write::to_toml(&s);
+    dynsim::scenario::parse("written.toml", &written).unwrap_or_else(|d| panic!("{d}"));
 }

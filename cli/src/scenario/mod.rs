@@ -684,7 +684,7 @@ fn latency_table(c: &mut Collector, t: &Tbl) -> Option<Latency> {
                             t.span_of("rate_per_ms"),
                             t.field("rate_per_ms"),
                             format!(
-                                "rate_per_ms = {rate} makes the mean latency 1/rate longer than the bound of {}; the rate must be at least {}",
+                                "rate_per_ms = {rate:e} makes the mean latency 1/rate longer than the bound of {}; the rate must be at least {:e}",
                                 SimDuration::MAX_PARSED,
                                 1.0 / max_ms
                             ),
@@ -1165,7 +1165,7 @@ fn read_load(
                     t.span_of("rate"),
                     t.field("rate"),
                     format!(
-                        "rate = {rate} is above the bound of {} ops per second",
+                        "rate = {rate:e} is above the bound of {} ops per second",
                         limits::MAX_RATE_PER_S
                     ),
                 );
