@@ -120,55 +120,7 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         || s.expects
             .iter()
             .any(|e| matches!(e.check, Check::Within { .. }));
-    let mut cluster = Cluster::new(s.cluster.clone(), &s.net, seed, trace)
-        .expect("a validated scenario builds a cluster");
-    let header = &mut cluster.sim.core.trace.header;
-    header.insert(
-        0,
-        format!("scenario {}  seed={seed}  duration={}", s.name, s.duration),
-    );
-    if !s.description.is_empty() {
-        header.insert(
-            1,
-            format!(
-                "description {}",
-                s.description
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
-        );
-    }
-    // Op steps are planned in step order; `plan_of[step]` is the plan index.
-    let mut plan_of = vec![None; s.steps.len()];
-    let mut planned = 0;
-    for (i, step) in s.steps.iter().enumerate() {
-        match &step.action {
-            Action::Op(op) => {
-                let p = PlannedOp {
-                    at: step.at,
-                    client: op.client,
-                    entry: op.entry.clone(),
-                    kind: op.kind,
-                    key: op.key.clone(),
-                    value: op.value.clone(),
-                    context_from: op.context_from.and_then(|j| plan_of[j]),
-                };
-                cluster.plan(p).expect("validated op");
-                plan_of[i] = Some(planned);
-                planned += 1;
-            }
-            Action::Fault(f) => cluster.fault(step.at, f.clone()),
-            Action::HealAll => {
-                for f in crate::scenario::heal_all(s.cluster.nodes, &s.net) {
-                    cluster.fault(step.at, f);
-                }
-            }
-        }
-    }
-    if let Some(load) = &s.load {
-        cluster.add_load(load.clone()).expect("validated load");
-    }
+    let (mut cluster, plan_of) = prepare(s, seed, trace);
     let end = SimTime::ZERO + s.duration;
     let mut results: Vec<(usize, ExpectResult)> = Vec::new();
     // State expectations run at their times, in time order (then file order).
@@ -319,6 +271,63 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
     let footer = footer(&report);
     report.cluster.sim.core.trace.footer = footer;
     report
+}
+
+/// Everything before the first simulated event: builds the cluster (ring,
+/// nodes, network), writes the trace header, and schedules the timeline's
+/// operations and faults and the generated load. Returns the cluster and,
+/// for each step, the index of its planned operation.
+pub fn prepare(s: &Scenario, seed: u64, trace: bool) -> (Cluster, Vec<Option<usize>>) {
+    let mut cluster = Cluster::new(s.cluster.clone(), &s.net, seed, trace)
+        .expect("a validated scenario builds a cluster");
+    let header = &mut cluster.sim.core.trace.header;
+    header.insert(
+        0,
+        format!("scenario {}  seed={seed}  duration={}", s.name, s.duration),
+    );
+    if !s.description.is_empty() {
+        header.insert(
+            1,
+            format!(
+                "description {}",
+                s.description
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        );
+    }
+    // Op steps are planned in step order; `plan_of[step]` is the plan index.
+    let mut plan_of = vec![None; s.steps.len()];
+    let mut planned = 0;
+    for (i, step) in s.steps.iter().enumerate() {
+        match &step.action {
+            Action::Op(op) => {
+                let p = PlannedOp {
+                    at: step.at,
+                    client: op.client,
+                    entry: op.entry.clone(),
+                    kind: op.kind,
+                    key: op.key.clone(),
+                    value: op.value.clone(),
+                    context_from: op.context_from.and_then(|j| plan_of[j]),
+                };
+                cluster.plan(p).expect("validated op");
+                plan_of[i] = Some(planned);
+                planned += 1;
+            }
+            Action::Fault(f) => cluster.fault(step.at, f.clone()),
+            Action::HealAll => {
+                for f in crate::scenario::heal_all(s.cluster.nodes, &s.net) {
+                    cluster.fault(step.at, f);
+                }
+            }
+        }
+    }
+    if let Some(load) = &s.load {
+        cluster.add_load(load.clone()).expect("validated load");
+    }
+    (cluster, plan_of)
 }
 
 fn footer(r: &Report) -> Vec<String> {

@@ -160,21 +160,111 @@ impl Default for ClusterConfig {
     }
 }
 
+/// Upper bounds on the size parameters, far above any real use; each keeps a
+/// mistyped value from allocating or looping without end before anything
+/// else is checked. `scenarios/README.md` ("Bounds") lists them.
+pub mod limits {
+    /// Nodes in a cluster.
+    pub const MAX_NODES: u32 = 100_000;
+    /// Tokens per node under `tokens = "random"`.
+    pub const MAX_TOKENS_PER_NODE: u32 = 10_000;
+    /// Tokens on the ring in all (nodes x tokens per node, partitions, or explicit tokens).
+    pub const MAX_TOKENS: u64 = 1_000_000;
+    /// Entries in the ring's table of walks: tokens x nodes (tokens x tokens
+    /// with the duplicate-replicas bug). The ring keeps, for each token, the
+    /// walk over every node, 4 bytes an entry, so this is 4 GB.
+    pub const MAX_RING_WALK: u64 = 1_000_000_000;
+    /// Entries in the nodes' membership views: nodes x nodes. Each node
+    /// keeps about 40 bytes for every peer, so this is about 10 GB, and it
+    /// allows at most 15,811 nodes (a limit of today's full views).
+    pub const MAX_VIEW_ENTRIES: u64 = 250_000_000;
+    /// Vector clock entries kept before the oldest is dropped.
+    pub const MAX_VCLOCK_ENTRIES: u32 = 100_000;
+    /// Merkle tree depth below the root (4^depth leaves per tree).
+    pub const MAX_MERKLE_DEPTH: u32 = 8;
+    /// Generated-load clients.
+    pub const MAX_CLIENTS: u32 = 1_000_000;
+    /// Keys a generated load (or an experiment) uses.
+    pub const MAX_KEYS: u32 = 10_000_000;
+    /// Operations a generated load (or an experiment point) issues.
+    pub const MAX_OPS: u64 = 1_000_000_000;
+    /// Open-loop request rate, in operations per second.
+    pub const MAX_RATE_PER_S: f64 = 10_000_000.0;
+}
+
 impl ClusterConfig {
     /// Checks that the configuration is possible; each message says what would be valid.
     pub fn validate(&self) -> Vec<String> {
-        let mut errs = Vec::new();
+        self.problems().into_iter().map(|(_, m)| m).collect()
+    }
+
+    /// Total tokens on the ring.
+    pub fn total_tokens(&self) -> u64 {
+        match &self.tokens {
+            TokenStrategy::Random { tokens_per_node } => {
+                u64::from(self.nodes) * u64::from(*tokens_per_node)
+            }
+            TokenStrategy::EqualPartitions { partitions } => u64::from(*partitions),
+            TokenStrategy::Explicit { tokens } => tokens.iter().map(|t| t.len() as u64).sum(),
+        }
+    }
+
+    /// Entries in the ring's table of walks: each token's walk lists every
+    /// node (every token, with the duplicate-replicas bug).
+    pub fn ring_walk_entries(&self) -> u64 {
+        let total = self.total_tokens();
+        let per_token = if self.bug == Some(Bug::DuplicateReplicas) {
+            total
+        } else {
+            u64::from(self.nodes)
+        };
+        total.saturating_mul(per_token)
+    }
+
+    /// Like [`ClusterConfig::validate`], each problem with the field it is most about.
+    /// Nothing here allocates in proportion to a size parameter before checking its bound.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        use limits::*;
+        let mut errs: Vec<(&'static str, String)> = Vec::new();
         if self.nodes == 0 {
             // Every other rule is about nodes; with none, they would only add noise.
-            return vec!["the cluster has no nodes; it needs at least 1".to_string()];
+            return vec![(
+                "nodes",
+                "the cluster has no nodes; it needs at least 1".to_string(),
+            )];
+        }
+        if self.nodes > MAX_NODES {
+            // The other rules would size their work by it.
+            return vec![(
+                "nodes",
+                format!(
+                    "nodes = {} is above the bound of {MAX_NODES} nodes",
+                    self.nodes
+                ),
+            )];
+        }
+        let views = u64::from(self.nodes) * u64::from(self.nodes);
+        if views > MAX_VIEW_ENTRIES {
+            // Each node would be built with a view of every peer.
+            return vec![(
+                "nodes",
+                format!(
+                    "nodes = {}: each node keeps a view of every peer, {views} entries in all, above the bound of {MAX_VIEW_ENTRIES} (at most {} nodes)",
+                    self.nodes,
+                    MAX_VIEW_ENTRIES.isqrt()
+                ),
+            )];
         }
         if self.n == 0 {
-            errs.push("n = 0; a key needs at least 1 replica".to_string());
+            errs.push(("n", "n = 0; a key needs at least 1 replica".to_string()));
         }
         if self.n > self.nodes {
-            errs.push(format!(
-                "n = {} exceeds the number of nodes ({})",
-                self.n, self.nodes
+            errs.push((
+                "n",
+                format!(
+                    "n = {} exceeds the number of nodes ({})",
+                    self.n, self.nodes
+                ),
             ));
         }
         for (name, v, what) in [
@@ -182,78 +272,160 @@ impl ClusterConfig {
             ("w", self.w, "acks a put waits for"),
         ] {
             if v == 0 {
-                errs.push(format!("{name} = 0; it counts the {what} (the coordinator included), so 1 <= {name} <= n"));
+                errs.push((name, format!("{name} = 0; it counts the {what} (the coordinator included), so 1 <= {name} <= n")));
             } else if v > self.n && self.n > 0 {
-                errs.push(format!(
-                    "{name} = {v} exceeds n = {}; it counts the {what} out of n replicas",
-                    self.n
+                errs.push((
+                    name,
+                    format!(
+                        "{name} = {v} exceeds n = {}; it counts the {what} out of n replicas",
+                        self.n
+                    ),
                 ));
             }
         }
         if let KeyScheme::Integer { hash_bits } = self.key_scheme {
             if !(1..=63).contains(&hash_bits) {
-                errs.push(format!("hash_bits = {hash_bits} must be between 1 and 63"));
+                errs.push((
+                    "hash_bits",
+                    format!("hash_bits = {hash_bits} must be between 1 and 63"),
+                ));
             }
         }
+        let total = self.total_tokens();
+        let mut tokens_ok = true;
         match &self.tokens {
             TokenStrategy::Random { tokens_per_node } => {
                 if *tokens_per_node == 0 {
-                    errs.push("tokens_per_node must be at least 1".into());
-                }
-                if let KeyScheme::Integer { hash_bits } = self.key_scheme {
-                    let slots = 1u128 << hash_bits.min(63);
-                    if u128::from(*tokens_per_node) * u128::from(self.nodes) > slots {
-                        errs.push(format!(
-                            "{} nodes x {tokens_per_node} tokens do not fit in {slots} slots",
+                    errs.push((
+                        "tokens_per_node",
+                        "tokens_per_node must be at least 1".into(),
+                    ));
+                } else if *tokens_per_node > MAX_TOKENS_PER_NODE {
+                    errs.push((
+                        "tokens_per_node",
+                        format!("tokens_per_node = {tokens_per_node} is above the bound of {MAX_TOKENS_PER_NODE}"),
+                    ));
+                    tokens_ok = false;
+                } else if total > MAX_TOKENS {
+                    errs.push((
+                        "tokens_per_node",
+                        format!(
+                            "{} nodes x {tokens_per_node} tokens = {total} tokens, above the bound of {MAX_TOKENS} tokens on the ring",
                             self.nodes
+                        ),
+                    ));
+                    tokens_ok = false;
+                } else if let KeyScheme::Integer { hash_bits } = self.key_scheme {
+                    let slots = 1u128 << hash_bits.min(63);
+                    if u128::from(total) > slots {
+                        errs.push((
+                            "tokens_per_node",
+                            format!(
+                                "{} nodes x {tokens_per_node} tokens do not fit in {slots} slots",
+                                self.nodes
+                            ),
                         ));
                     }
                 }
             }
             TokenStrategy::EqualPartitions { partitions } => {
                 if *partitions < self.nodes {
-                    errs.push(format!(
-                        "partitions = {partitions} is fewer than the {} nodes; every node needs one",
-                        self.nodes
+                    errs.push((
+                        "partitions",
+                        format!(
+                            "partitions = {partitions} is fewer than the {} nodes; every node needs one",
+                            self.nodes
+                        ),
                     ));
                 }
-                self.check_slots(*partitions, "partitions", &mut errs);
+                if total > MAX_TOKENS {
+                    errs.push((
+                        "partitions",
+                        format!("partitions = {partitions} is above the bound of {MAX_TOKENS} tokens on the ring"),
+                    ));
+                    tokens_ok = false;
+                } else {
+                    self.check_slots(*partitions, "partitions", "partitions", &mut errs);
+                }
             }
             TokenStrategy::Explicit { tokens } => {
                 if tokens.len() != self.nodes as usize {
-                    errs.push(format!(
-                        "explicit tokens are given for {} nodes, but the cluster has {}",
-                        tokens.len(),
-                        self.nodes
+                    errs.push((
+                        "explicit_tokens",
+                        format!(
+                            "explicit tokens are given for {} nodes, but the cluster has {}",
+                            tokens.len(),
+                            self.nodes
+                        ),
                     ));
                 }
-                let total: usize = tokens.iter().map(Vec::len).sum();
-                let mut seen = vec![false; total];
-                for (i, ts) in tokens.iter().enumerate() {
-                    if ts.is_empty() {
-                        errs.push(format!("node n{i} has no tokens"));
-                    }
-                    for &t in ts {
-                        match seen.get_mut(t as usize) {
-                            None => errs.push(format!(
-                                "token {t} of n{i} is out of range: {total} tokens are listed, so tokens are 0..={}",
-                                total.saturating_sub(1)
-                            )),
-                            Some(s) if *s => errs.push(format!("token {t} is listed twice")),
-                            Some(s) => *s = true,
+                if total > MAX_TOKENS {
+                    errs.push((
+                        "explicit_tokens",
+                        format!(
+                            "{total} explicit tokens are listed, above the bound of {MAX_TOKENS} tokens on the ring"
+                        ),
+                    ));
+                    tokens_ok = false;
+                } else {
+                    let mut seen = vec![false; total as usize];
+                    for (i, ts) in tokens.iter().enumerate() {
+                        if ts.is_empty() {
+                            errs.push(("explicit_tokens", format!("node n{i} has no tokens")));
+                        }
+                        for &t in ts {
+                            match seen.get_mut(t as usize) {
+                                None => errs.push(("explicit_tokens", format!(
+                                    "token {t} of n{i} is out of range: {total} tokens are listed, so tokens are 0..={}",
+                                    total.saturating_sub(1)
+                                ))),
+                                Some(s) if *s => errs.push(("explicit_tokens", format!("token {t} is listed twice"))),
+                                Some(s) => *s = true,
+                            }
                         }
                     }
+                    self.check_slots(
+                        total as u32,
+                        "explicit tokens",
+                        "explicit_tokens",
+                        &mut errs,
+                    );
                 }
-                self.check_slots(total as u32, "explicit tokens", &mut errs);
+            }
+        }
+        if tokens_ok {
+            // The ring keeps a walk over the nodes for each token.
+            let per_token = if self.bug == Some(Bug::DuplicateReplicas) {
+                total
+            } else {
+                u64::from(self.nodes)
+            };
+            let walk = self.ring_walk_entries();
+            if walk > MAX_RING_WALK {
+                let field = match self.tokens {
+                    TokenStrategy::Random { .. } => "tokens_per_node",
+                    TokenStrategy::EqualPartitions { .. } => "partitions",
+                    TokenStrategy::Explicit { .. } => "explicit_tokens",
+                };
+                errs.push((
+                    field,
+                    format!(
+                        "{total} tokens x {per_token} {} = {walk} ring walk entries, above the bound of {MAX_RING_WALK} (the ring keeps each token's walk over the nodes)",
+                        if per_token == total { "tokens (duplicate-replicas bug)" } else { "nodes" }
+                    ),
+                ));
             }
         }
         if self.request_timeout == SimDuration::ZERO {
-            errs.push("request_timeout must be > 0".into());
+            errs.push(("request_timeout", "request_timeout must be > 0".into()));
         }
         if self.op_deadline < self.request_timeout {
-            errs.push(format!(
-                "op_deadline ({}) is shorter than request_timeout ({}); it must be at least as long",
-                self.op_deadline, self.request_timeout
+            errs.push((
+                "op_deadline",
+                format!(
+                    "op_deadline ({}) is shorter than request_timeout ({}); it must be at least as long",
+                    self.op_deadline, self.request_timeout
+                ),
             ));
         }
         for (name, d, on) in [
@@ -266,27 +438,53 @@ impl ClusterConfig {
             ),
         ] {
             if on && d == SimDuration::ZERO {
-                errs.push(format!("{name} must be > 0 while its mechanism is on"));
+                errs.push((
+                    name,
+                    format!("{name} must be > 0 while its mechanism is on"),
+                ));
             }
         }
-        if !(1..=8).contains(&self.merkle_depth) {
-            errs.push(format!(
-                "merkle_depth = {} must be between 1 and 8",
-                self.merkle_depth
+        if !(1..=MAX_MERKLE_DEPTH).contains(&self.merkle_depth) {
+            errs.push((
+                "merkle_depth",
+                format!(
+                    "merkle_depth = {} must be between 1 and {MAX_MERKLE_DEPTH}",
+                    self.merkle_depth
+                ),
             ));
         }
         if self.vclock_max_entries == 0 {
-            errs.push("vclock_max_entries must be at least 1".into());
+            errs.push((
+                "vclock_max_entries",
+                "vclock_max_entries must be at least 1".into(),
+            ));
+        } else if self.vclock_max_entries > MAX_VCLOCK_ENTRIES {
+            errs.push((
+                "vclock_max_entries",
+                format!(
+                    "vclock_max_entries = {} is above the bound of {MAX_VCLOCK_ENTRIES}",
+                    self.vclock_max_entries
+                ),
+            ));
         }
         errs
     }
 
-    fn check_slots(&self, partitions: u32, what: &str, errs: &mut Vec<String>) {
+    fn check_slots(
+        &self,
+        partitions: u32,
+        what: &str,
+        field: &'static str,
+        errs: &mut Vec<(&'static str, String)>,
+    ) {
         if let KeyScheme::Integer { hash_bits } = self.key_scheme {
             let slots = 1u128 << hash_bits.min(63);
             if partitions == 0 || slots % u128::from(partitions) != 0 {
-                errs.push(format!(
-                    "{partitions} {what} do not divide the {slots} key slots (2^{hash_bits}) evenly"
+                errs.push((
+                    field,
+                    format!(
+                        "{partitions} {what} do not divide the {slots} key slots (2^{hash_bits}) evenly"
+                    ),
                 ));
             }
         }
@@ -346,5 +544,62 @@ impl ClusterConfig {
                 self.merkle_depth
             ),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::limits::*;
+    use super::*;
+
+    // Sizes above their bounds are problems named at their field, found before
+    // anything is sized by them (the explicit tokens below would need 4 GB to check).
+    #[test]
+    fn sizes_above_their_bounds_are_problems() {
+        let nodes = ClusterConfig {
+            nodes: MAX_NODES + 1,
+            ..ClusterConfig::default()
+        };
+        assert_eq!(nodes.problems().len(), 1);
+        assert_eq!(nodes.problems()[0].0, "nodes");
+        let explicit = ClusterConfig {
+            nodes: 1,
+            n: 1,
+            r: 1,
+            w: 1,
+            tokens: TokenStrategy::Explicit {
+                tokens: vec![vec![u32::MAX; MAX_TOKENS as usize + 1]],
+            },
+            ..ClusterConfig::default()
+        };
+        let p = explicit.problems();
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].1.contains("above the bound"), "{p:?}");
+        let views = ClusterConfig {
+            nodes: 15_812,
+            ..ClusterConfig::default()
+        };
+        assert!(views.problems()[0].1.contains("at most 15811 nodes"));
+        let walk = ClusterConfig {
+            nodes: 15_000,
+            tokens: TokenStrategy::Random { tokens_per_node: 5 },
+            ..ClusterConfig::default()
+        };
+        assert!(
+            walk.problems()
+                .iter()
+                .any(|(f, m)| *f == "tokens_per_node" && m.contains("ring walk")),
+            "{:?}",
+            walk.problems()
+        );
+        let ten_thousand = ClusterConfig {
+            nodes: 10_000,
+            ..ClusterConfig::default()
+        };
+        assert!(
+            ten_thousand.validate().is_empty(),
+            "{:?}",
+            ten_thousand.validate()
+        );
     }
 }

@@ -143,6 +143,10 @@ impl Ring {
                     if !seen[owner.index()] {
                         seen[owner.index()] = true;
                         walk.push(owner);
+                        if walk.len() == nodes as usize {
+                            // Every node is listed; the rest of the ring adds none.
+                            break;
+                        }
                     }
                 }
                 walk

@@ -44,31 +44,85 @@ impl SimDuration {
         self.0 as f64 / 1_000.0
     }
 
+    /// The longest duration a file may give: 10^9 seconds (about 31.7 years).
+    pub const MAX_PARSED: SimDuration = SimDuration(1_000_000_000 * 1_000_000);
+
+    /// The units a duration may be written in, with their length in microseconds.
+    pub const UNITS: &'static [(&'static str, f64)] = &[
+        ("us", 1.0),
+        ("ms", 1_000.0),
+        ("s", 1_000_000.0),
+        ("min", 60_000_000.0),
+    ];
+
     /// Parses a duration written with a unit: `"250us"`, `"10ms"`, `"1.5ms"`, `"2s"`, `"0"`.
     ///
     /// A bare number is rejected (except `0`), so that a reader never has to
     /// guess the unit. The error says what would be valid.
     pub fn parse(text: &str) -> Result<SimDuration, String> {
+        let us = Self::parse_us(text)?;
+        let rounded = us.round();
+        if (us - rounded).abs() > 1e-6 {
+            return Err(format!(
+                "duration {text:?} is finer than the simulator's resolution of 1us"
+            ));
+        }
+        Ok(SimDuration(rounded as u64))
+    }
+
+    /// Parses a duration like [`SimDuration::parse`] into microseconds, keeping
+    /// any fraction of a microsecond (for latency distribution parameters).
+    /// The result is finite, `>= 0` and at most [`SimDuration::MAX_PARSED`].
+    pub fn parse_us(text: &str) -> Result<f64, String> {
         let t = text.trim();
         if t == "0" {
-            return Ok(SimDuration::ZERO);
+            return Ok(0.0);
         }
-        let (number, scale) = if let Some(n) = t.strip_suffix("us") {
-            (n, 1.0)
-        } else if let Some(n) = t.strip_suffix("ms") {
-            (n, 1_000.0)
-        } else if let Some(n) = t.strip_suffix("min") {
-            (n, 60_000_000.0)
-        } else if let Some(n) = t.strip_suffix('s') {
-            (n, 1_000_000.0)
-        } else {
+        if t.is_empty() {
+            return Err(
+                "the duration is empty; write one with a unit, like \"250us\", \"10ms\" or \"2s\""
+                    .to_string(),
+            );
+        }
+        let units = || {
+            Self::UNITS
+                .iter()
+                .map(|(u, _)| *u)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        // The unit is the trailing run of letters; the number is what comes before it.
+        let split = t
+            .char_indices()
+            .rev()
+            .take_while(|(_, ch)| ch.is_alphabetic())
+            .last()
+            .map_or(t.len(), |(i, _)| i);
+        let (number, unit) = t.split_at(split);
+        let number = number.trim();
+        if unit.is_empty() {
             return Err(format!(
-                "duration {text:?} has no unit; write it with one, like \"250us\", \"10ms\" or \"2s\""
+                "duration {text:?} has no unit; write it with one, like \"250us\", \"10ms\" or \"2s\" (units: {})",
+                units()
+            ));
+        }
+        if number.is_empty() {
+            return Err(format!(
+                "duration {text:?} is not a number followed by a unit ({})",
+                units()
+            ));
+        }
+        let Some(&(_, scale)) = Self::UNITS.iter().find(|(u, _)| *u == unit) else {
+            return Err(format!(
+                "duration {text:?} has an unknown unit {unit:?}; valid units are {}",
+                units()
             ));
         };
-        let number = number.trim();
         let value: f64 = number.parse().map_err(|_| {
-            format!("duration {text:?} is not a number followed by a unit (us, ms, s, min)")
+            format!(
+                "duration {text:?} is not a number followed by a unit ({})",
+                units()
+            )
         })?;
         if !value.is_finite() {
             return Err(format!("duration {text:?} is not finite"));
@@ -79,18 +133,13 @@ impl SimDuration {
             ));
         }
         let us = value * scale;
-        if us > 1e15 {
+        if us > Self::MAX_PARSED.0 as f64 {
             return Err(format!(
-                "duration {text:?} is too long (more than 31 years)"
+                "duration {text:?} is too long; the bound is {} (about 31.7 years)",
+                Self::MAX_PARSED
             ));
         }
-        let rounded = us.round();
-        if (us - rounded).abs() > 1e-6 {
-            return Err(format!(
-                "duration {text:?} is finer than the simulator's resolution of 1us"
-            ));
-        }
-        Ok(SimDuration(rounded as u64))
+        Ok(us)
     }
 }
 
@@ -179,6 +228,28 @@ mod tests {
                 .contains("resolution")
         );
         assert!(SimDuration::parse("fast").is_err());
+        for (text, want) in [
+            ("1h", "unknown unit \"h\""),
+            ("1000y", "unknown unit \"y\""),
+            ("3 ns", "unknown unit \"ns\""),
+            ("99999999999999999s", "too long"),
+            ("1e300ms", "too long"),
+            ("inf s", "not finite"),
+            ("NaN", "not a number"),
+            ("ms", "not a number"),
+            ("1.2.3ms", "not a number"),
+        ] {
+            let err = SimDuration::parse(text).unwrap_err();
+            assert!(err.contains(want), "{text}: {err}");
+        }
+        assert_eq!(
+            SimDuration::parse("1e3ms").unwrap(),
+            SimDuration::from_secs(1)
+        );
+        assert_eq!(
+            SimDuration::parse("1000000000s").unwrap(),
+            SimDuration::MAX_PARSED
+        );
     }
 
     // Simulated time renders as fixed-precision milliseconds, padded for columns.

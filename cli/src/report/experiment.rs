@@ -16,11 +16,15 @@ use crate::report::summary::{LatencyStats, percentile};
 use crate::report::svg::{self, Chart, Series};
 use crate::scenario::diag::{Collector, Diags};
 use crate::scenario::toml_read::{Tbl, read_document, read_file};
-use crate::scenario::{read_cluster, read_network};
+use crate::scenario::{
+    EXPERIMENT_ONLY, NODES_UNKNOWN, SCENARIO_ONLY, check_key_count, kind_marker, read_cluster,
+    read_network,
+};
 use dynamo_model::cluster::{Cluster, Entry, KeyChoice, LoadSpec, OpKind, Outcome, Pacing};
+use dynamo_model::config::limits;
 use dynamo_model::msg::{Reply, Request};
 use dynamo_model::version::VClock;
-use dynamo_model::{ClusterConfig, DynamoNode, Ring, TokenStrategy, Versioning};
+use dynamo_model::{ClusterConfig, DynamoNode, KeyScheme, Ring, TokenStrategy, Versioning};
 use sim_core::{
     ClientId, Core, Harness, Limits, NetConfig, NodeId, SimDuration, SimRng, SimTime, Stream,
 };
@@ -30,6 +34,15 @@ use std::sync::Arc;
 use toml::de::DeValue;
 
 const KINDS: &[&str] = &["latency", "staleness", "pbs", "lww", "balance"];
+
+/// Trials per point (`trials`, `--trials`); experiments/README.md lists every bound.
+pub const MAX_TRIALS: u64 = 10_000_000;
+/// Points an experiment runs (each point runs `trials` trials).
+pub const MAX_POINTS: u64 = 10_000;
+/// Values in one `[sweep]` list (quorums, networks, delays, loss, tokens_per_node, clients).
+pub const MAX_SWEEP_VALUES: usize = 1_000;
+/// Integers each `lww` client adds.
+pub const MAX_ADDS_PER_CLIENT: u64 = 100_000;
 
 /// A validated experiment file.
 #[derive(Clone, Debug)]
@@ -79,10 +92,27 @@ const SWEEP: &[&str] = &[
 
 /// Reads an experiment file; every problem is reported with its position.
 pub fn load(path: &str) -> Result<Experiment, Diags> {
-    read_document(path, &read_file(path)?, |c, root| read(c, root, path))
+    parse(path, &read_file(path)?)
+}
+
+/// Parses and validates experiment text; `file` names it in messages.
+pub fn parse(file: &str, src: &str) -> Result<Experiment, Diags> {
+    read_document(file, src, |c, root| read(c, root, file))
 }
 
 fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experiment> {
+    if let Some(field) = kind_marker(root, SCENARIO_ONLY, EXPERIMENT_ONLY) {
+        // Its other fields would only be reported as unknown.
+        c.err(
+            root.span_of(field),
+            field,
+            format!(
+                "this is a scenario file, not an experiment; run it with `dynsim run {}`",
+                c.file
+            ),
+        );
+        return None;
+    }
     root.only(c, TOP);
     root.require(c, "name", "every experiment needs a name");
     root.require(
@@ -103,7 +133,7 @@ fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experiment> {
         }
     }
     let seed = root.u64(c, "seed");
-    let trials = root.int_in(c, "trials", 1, 10_000_000).unwrap_or(1_000) as u64;
+    let trials = root.count(c, "trials", 1, MAX_TRIALS).unwrap_or(1_000);
     let cluster = match root.table(c, "cluster") {
         Some(t) => read_cluster(c, &t),
         None => {
@@ -111,7 +141,7 @@ fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experiment> {
             None
         }
     };
-    let nodes = cluster.as_ref().map_or(0, |cl| cl.nodes);
+    let nodes = cluster.as_ref().map_or(NODES_UNKNOWN, |cl| cl.nodes);
     let base_net = match root.table(c, "network") {
         Some(t) => read_network(c, &t, nodes),
         None => Some(NetConfig::default()),
@@ -134,8 +164,34 @@ fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experiment> {
         keys: 256,
         adds_per_client: 20,
     };
+    let scheme = cluster.as_ref().map(|cl| cl.key_scheme.clone());
+    if let Some(KeyScheme::Integer { hash_bits }) = &scheme {
+        // The default must fit a small integer key space.
+        exp.keys = exp.keys.min(1 << (*hash_bits).min(31));
+        if exp.kind == "balance" {
+            c.err(
+                cluster_tbl_span(root),
+                "cluster.keys",
+                "a balance experiment places keys by the MD5 of their names (key0, key1, ...); use keys = \"md5\"",
+            );
+        }
+    }
     if let Some(sw) = root.table(c, "sweep") {
         sw.only(c, SWEEP);
+        for key in SWEEP {
+            if let Some(DeValue::Array(a)) = sw.get(key).map(|v| v.get_ref()) {
+                if a.len() > MAX_SWEEP_VALUES {
+                    c.err(
+                        sw.span_of(key),
+                        sw.field(key),
+                        format!(
+                            "{} values are above the bound of {MAX_SWEEP_VALUES} per list",
+                            a.len()
+                        ),
+                    );
+                }
+            }
+        }
         if let Some(arr) = sw.array(c, "quorums") {
             for v in arr.iter() {
                 let nums: Option<Vec<u32>> = match v.get_ref() {
@@ -151,14 +207,17 @@ fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experiment> {
                 };
                 match nums.as_deref() {
                     Some(&[n, r, w]) => {
-                        let mut cfg = exp.cluster.clone();
-                        (cfg.n, cfg.r, cfg.w) = (n, r, w);
-                        for problem in cfg.validate() {
-                            c.err(
-                                v.span(),
-                                sw.field("quorums"),
-                                format!("[{n}, {r}, {w}]: {problem}"),
-                            );
+                        // Judged against the cluster, when it is valid itself.
+                        if let Some(base) = &cluster {
+                            let mut cfg = base.clone();
+                            (cfg.n, cfg.r, cfg.w) = (n, r, w);
+                            for problem in cfg.validate() {
+                                c.err(
+                                    v.span(),
+                                    sw.field("quorums"),
+                                    format!("[{n}, {r}, {w}]: {problem}"),
+                                );
+                            }
                         }
                         exp.quorums.push((n, r, w));
                     }
@@ -214,9 +273,13 @@ fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experiment> {
                 }
             }
         }
-        for (key, out) in [
-            ("tokens_per_node", &mut exp.tokens_per_node),
-            ("clients", &mut exp.clients),
+        for (key, out, bound) in [
+            (
+                "tokens_per_node",
+                &mut exp.tokens_per_node,
+                limits::MAX_TOKENS_PER_NODE,
+            ),
+            ("clients", &mut exp.clients, limits::MAX_CLIENTS),
         ] {
             if let Some(arr) = sw.array(c, key) {
                 for v in arr.iter() {
@@ -225,17 +288,75 @@ fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experiment> {
                         .as_integer()
                         .and_then(|n| u32::from_str_radix(n.as_str(), n.radix()).ok())
                     {
-                        Some(n) if n > 0 => out.push(n),
-                        _ => c.err(v.span(), sw.field(key), "each value is a whole number >= 1"),
+                        Some(n) if n > 0 && n <= bound => out.push(n),
+                        _ => {
+                            let what = match v.get_ref() {
+                                DeValue::Integer(i)
+                                    if i128::from_str_radix(i.as_str(), i.radix())
+                                        .map_or(!i.as_str().starts_with('-'), |n| {
+                                            n > i128::from(bound)
+                                        }) =>
+                                {
+                                    format!("{} is above the bound of {bound}", i.as_str())
+                                }
+                                DeValue::Integer(i) => format!("{} is out of range", i.as_str()),
+                                _ => "expected a whole number".to_string(),
+                            };
+                            c.err(
+                                v.span(),
+                                sw.field(key),
+                                format!("{what}; each value is a whole number in 1..={bound}"),
+                            );
+                        }
                     }
                 }
             }
         }
-        if let Some(k) = sw.int_in(c, "keys", 1, 10_000_000) {
+        if let Some(k) = sw.count(c, "keys", 1, u64::from(limits::MAX_KEYS)) {
             exp.keys = k as u32;
+            if matches!(exp.kind.as_str(), "latency" | "staleness" | "pbs") {
+                check_key_count(c, &sw, "keys", exp.keys, scheme.as_ref());
+            }
         }
-        if let Some(k) = sw.int_in(c, "adds_per_client", 1, 100_000) {
+        if let Some(k) = sw.count(c, "adds_per_client", 1, MAX_ADDS_PER_CLIENT) {
             exp.adds_per_client = k as u32;
+        }
+        if exp.kind == "balance" {
+            // Each point builds rings with T tokens per node (S1) and T x nodes partitions (S3).
+            let arr = sw.get("tokens_per_node").map(|v| v.get_ref());
+            if let (Some(base), Some(DeValue::Array(arr))) = (&cluster, arr) {
+                for v in arr.iter() {
+                    let Some(t) = v
+                        .get_ref()
+                        .as_integer()
+                        .and_then(|n| u32::from_str_radix(n.as_str(), n.radix()).ok())
+                        .filter(|t| (1..=limits::MAX_TOKENS_PER_NODE).contains(t))
+                    else {
+                        continue; // reported above
+                    };
+                    for (label, tokens) in [
+                        ("S1", TokenStrategy::Random { tokens_per_node: t }),
+                        (
+                            "S3",
+                            TokenStrategy::EqualPartitions {
+                                partitions: t.saturating_mul(base.nodes),
+                            },
+                        ),
+                    ] {
+                        let cfg = ClusterConfig {
+                            tokens,
+                            ..base.clone()
+                        };
+                        for problem in cfg.validate() {
+                            c.err(
+                                v.span(),
+                                sw.field("tokens_per_node"),
+                                format!("{t} tokens per node, {label}: {problem}"),
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
     let need = |c: &mut Collector, what: &str, empty: bool| {
@@ -257,11 +378,29 @@ fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experiment> {
         need(c, "delays", exp.delays.is_empty());
     }
     if exp.losses.is_empty() {
-        exp.losses.push(exp.networks[0].1.loss);
+        exp.losses
+            .push(exp.networks.first().map_or(0.0, |n| n.1.loss));
+    }
+    let points = points(&exp);
+    if points > MAX_POINTS {
+        c.err(
+            root.span_of("sweep"),
+            "sweep",
+            format!("these lists make {points} points, above the bound of {MAX_POINTS} points"),
+        );
     }
     cluster?;
     base_net?;
     Some(exp)
+}
+
+/// Where the cluster's `keys` field is (or the cluster table, or the file).
+fn cluster_tbl_span(root: &Tbl) -> std::ops::Range<usize> {
+    match root.get("cluster").map(|v| (v.span(), v.get_ref())) {
+        Some((span, DeValue::Table(t))) => t.get("keys").map_or(span, |k| k.span()),
+        Some((span, _)) => span,
+        None => root.span.clone(),
+    }
 }
 
 /// A result table: named columns, one row per measurement.
@@ -1237,10 +1376,118 @@ fn balance_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 
 fn points(e: &Experiment) -> u64 {
     let nets = e.networks.len() as u64;
     match e.kind.as_str() {
-        "latency" => nets * e.losses.len() as u64 * e.quorums.len() as u64,
-        "staleness" | "pbs" => nets * e.quorums.len() as u64,
+        "latency" => nets
+            .saturating_mul(e.losses.len() as u64)
+            .saturating_mul(e.quorums.len() as u64),
+        "staleness" | "pbs" => nets.saturating_mul(e.quorums.len() as u64),
         "lww" => 2 * e.clients.len() as u64,
         _ => 2 * e.tokens_per_node.len() as u64,
+    }
+}
+
+/// Everything the first `max_points` points do before their first simulated
+/// event: each builds its cluster (for `balance`, its rings), and makes the
+/// keys and the load it would use. For checking that a file the reader
+/// accepts can run (the fuzz harness); it runs nothing.
+pub fn prepare(e: &Experiment, max_points: usize) {
+    let build = |cfg: ClusterConfig, net: &NetConfig| {
+        Cluster::new(cfg, net, e.seed, false).expect("a validated experiment builds a cluster")
+    };
+    let key_name = |cfg: &ClusterConfig, k: u32| {
+        if matches!(cfg.key_scheme, dynamo_model::KeyScheme::Integer { .. }) {
+            k.to_string()
+        } else {
+            format!("key{k}")
+        }
+    };
+    let mut budget = max_points;
+    let mut point = || {
+        let go = budget > 0;
+        budget = budget.saturating_sub(1);
+        go
+    };
+    match e.kind.as_str() {
+        "latency" | "staleness" | "pbs" => {
+            for (_, net) in &e.networks {
+                for &loss in &e.losses {
+                    for &q in &e.quorums {
+                        if !point() {
+                            return;
+                        }
+                        let cfg = with_quorum(&e.cluster, q);
+                        let net = NetConfig {
+                            loss,
+                            ..net.clone()
+                        };
+                        let mut cluster = build(cfg.clone(), &net);
+                        for k in [0, e.keys - 1] {
+                            cluster
+                                .key(&key_name(&cfg, k))
+                                .expect("validated experiment keys");
+                        }
+                        if e.kind == "latency" {
+                            cluster
+                                .add_load(LoadSpec {
+                                    clients: 1,
+                                    pacing: Pacing::Closed {
+                                        think: SimDuration::ZERO,
+                                    },
+                                    keys: e.keys,
+                                    key_choice: KeyChoice::Uniform,
+                                    read_fraction: 1.0,
+                                    read_modify_write: false,
+                                    entry: Entry::Random,
+                                    start: SimTime::ZERO,
+                                    stop: SimTime::MAX,
+                                    max_ops: Some(e.trials),
+                                })
+                                .expect("valid load");
+                        }
+                    }
+                }
+            }
+        }
+        "lww" => {
+            for &_clients in &e.clients {
+                for mode in [Versioning::VectorClock, Versioning::LastWriteWins] {
+                    if !point() {
+                        return;
+                    }
+                    let cfg = ClusterConfig {
+                        versioning: mode,
+                        ..e.cluster.clone()
+                    };
+                    let integer = matches!(cfg.key_scheme, dynamo_model::KeyScheme::Integer { .. });
+                    build(cfg, &e.networks[0].1)
+                        .key(if integer { "1" } else { "set" })
+                        .expect("valid key");
+                }
+            }
+        }
+        _ => {
+            let nodes = e.cluster.nodes;
+            for &t in &e.tokens_per_node {
+                for tokens in [
+                    TokenStrategy::Random { tokens_per_node: t },
+                    TokenStrategy::EqualPartitions {
+                        partitions: t * nodes,
+                    },
+                ] {
+                    if !point() {
+                        return;
+                    }
+                    let cfg = ClusterConfig {
+                        tokens,
+                        ..e.cluster.clone()
+                    };
+                    assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
+                    let ring = Ring::build(&cfg, &mut SimRng::new(e.seed, Stream::Setup));
+                    for k in [0, e.keys - 1] {
+                        ring.key(&format!("key{k}")).expect("md5 keys");
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -1405,7 +1652,11 @@ pub fn cmd(args: &ExperimentArgs) -> u8 {
         }
     };
     if let Some(t) = args.trials {
-        e.trials = t.max(1);
+        if !(1..=MAX_TRIALS).contains(&t) {
+            eprintln!("error: --trials {t}: valid values are 1..={MAX_TRIALS}");
+            return EXIT_BAD_INPUT;
+        }
+        e.trials = t;
     }
     // `--out -` prints the CSV table and writes no files.
     let to_stdout = args.out.as_deref() == Some(Path::new(crate::output::STDOUT));

@@ -8,6 +8,7 @@ pub mod write;
 
 use diag::{Collector, Diags};
 use dynamo_model::cluster::{Entry, KeyChoice, LoadSpec, OpKind, Pacing};
+use dynamo_model::config::limits;
 use dynamo_model::msg::Msg;
 use dynamo_model::{ClusterConfig, KeyScheme, TokenStrategy, Versioning};
 use sim_core::{
@@ -302,6 +303,11 @@ pub fn parse(file: &str, src: &str) -> Result<Scenario, Diags> {
     read_document(file, src, read)
 }
 
+/// The node count given to the node readers when the cluster's own had a
+/// problem: any well-formed node name is then accepted, so that one mistake
+/// in `nodes` does not become a problem at every node name.
+pub(crate) const NODES_UNKNOWN: u32 = u32::MAX;
+
 fn node_ref(c: &mut Collector, t: &Tbl, key: &str, nodes: u32) -> Option<NodeId> {
     let s = t.str(c, key)?;
     parse_node(c, &s, t.span_of(key), &t.field(key), nodes)
@@ -318,7 +324,9 @@ fn parse_node(
     match n {
         Some(i) if i < nodes => Some(NodeId(i)),
         _ => {
-            let valid = if nodes == 0 {
+            let valid = if nodes == NODES_UNKNOWN {
+                "node names are n0, n1, n2, ...".to_string()
+            } else if nodes == 0 {
                 "the cluster has no nodes".to_string()
             } else {
                 format!("valid nodes are n0..n{}", nodes - 1)
@@ -338,7 +346,33 @@ fn node_list(c: &mut Collector, t: &Tbl, key: &str, nodes: u32) -> Option<Vec<No
     Some(out)
 }
 
+/// Top-level fields only a scenario has.
+pub(crate) const SCENARIO_ONLY: &[&str] = &["duration", "steps", "load", "expect", "checks"];
+/// Top-level fields only an experiment file has.
+pub(crate) const EXPERIMENT_ONLY: &[&str] = &["kind", "trials", "sweep", "deviations"];
+
+/// The first of `fields` the root table has, if it has none of `not`: how a
+/// file given to the wrong command is recognized.
+pub(crate) fn kind_marker<'f>(root: &Tbl, fields: &[&'f str], not: &[&str]) -> Option<&'f str> {
+    if not.iter().any(|f| root.has(f)) {
+        return None;
+    }
+    fields.iter().copied().find(|f| root.has(f))
+}
+
 fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
+    if let Some(field) = kind_marker(root, EXPERIMENT_ONLY, SCENARIO_ONLY) {
+        // Its other fields would only be reported as unknown.
+        c.err(
+            root.span_of(field),
+            field,
+            format!(
+                "this is an experiment file, not a scenario; run it with `dynsim experiment {}`",
+                c.file
+            ),
+        );
+        return None;
+    }
     root.only(c, TOP);
     let name = root.str(c, "name");
     root.require(
@@ -362,7 +396,7 @@ fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
             None
         }
     };
-    let nodes = cluster.as_ref().map_or(0, |cl| cl.nodes);
+    let nodes = cluster.as_ref().map_or(NODES_UNKNOWN, |cl| cl.nodes);
     let net = match root.table(c, "network") {
         Some(t) => read_network(c, &t, nodes),
         None => Some(NetConfig::default()),
@@ -370,10 +404,10 @@ fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
     let scheme = cluster.as_ref().map(|cl| cl.key_scheme.clone());
     let (steps, names) = read_steps(c, root, nodes, scheme.as_ref());
     let load = match root.table(c, "load") {
-        Some(t) => read_load(c, &t, nodes),
+        Some(t) => read_load(c, &t, nodes, scheme.as_ref()),
         None => Some(None),
     };
-    let expects = read_expects(c, root, nodes, &names, &steps, scheme.as_ref());
+    let expects = read_expects(c, root, nodes, scheme.as_ref(), &names, &steps);
     let mut always_judge_reads = false;
     if let Some(t) = root.table(c, "checks") {
         t.only(c, &["quorum_reads"]);
@@ -410,8 +444,11 @@ fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
             }
             d
         }
-        // Long enough for every step, then 10s to settle (timeouts, hints, gossip).
-        None => SimDuration(end.as_us()) + SimDuration::from_secs(10),
+        // Long enough for every step, then 10s to settle (timeouts, hints,
+        // gossip), within the bound on durations so it can be written back.
+        None => {
+            (SimDuration(end.as_us()) + SimDuration::from_secs(10)).min(SimDuration::MAX_PARSED)
+        }
     };
     Some(Scenario {
         path: c.file.to_string(),
@@ -433,7 +470,11 @@ pub(crate) fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> 
     let d = ClusterConfig::default();
     let before = c.diags.len();
     t.require(c, "nodes", "how many nodes the cluster has, like nodes = 4");
-    let nodes = t.u32(c, "nodes").unwrap_or(0);
+    // Checked against its bound before anything is sized by it.
+    let nodes_read = t
+        .count(c, "nodes", 0, u64::from(limits::MAX_NODES))
+        .map(|n| n as u32);
+    let nodes = nodes_read.unwrap_or(0);
     let key_scheme = match t.str(c, "keys").as_deref() {
         None | Some("md5") => {
             if t.has("hash_bits") {
@@ -459,7 +500,14 @@ pub(crate) fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> 
     };
     let tokens = match t.str(c, "tokens").as_deref() {
         None | Some("random") => TokenStrategy::Random {
-            tokens_per_node: t.u32(c, "tokens_per_node").unwrap_or(8),
+            tokens_per_node: t
+                .count(
+                    c,
+                    "tokens_per_node",
+                    0,
+                    u64::from(limits::MAX_TOKENS_PER_NODE),
+                )
+                .map_or(8, |n| n as u32),
         },
         Some("equal") => {
             t.require(
@@ -468,12 +516,17 @@ pub(crate) fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> 
                 "tokens = \"equal\" needs the number of equal partitions Q",
             );
             TokenStrategy::EqualPartitions {
-                partitions: t.u32(c, "partitions").unwrap_or(nodes),
+                partitions: t
+                    .count(c, "partitions", 0, limits::MAX_TOKENS)
+                    .map_or(nodes, |n| n as u32),
             }
         }
         Some("explicit") => {
+            // `nodes` is within its bound here, or 0 when it had a problem.
             let mut per_node = vec![Vec::new(); nodes as usize];
-            if let Some(tt) = t.table(c, "explicit_tokens") {
+            if nodes_read.is_none() {
+                // Which nodes exist is unknown, so the tokens cannot be checked.
+            } else if let Some(tt) = t.table(c, "explicit_tokens") {
                 for (k, v) in tt.table.iter() {
                     let field = tt.field(k.get_ref());
                     let Some(node) = parse_node(c, k.get_ref(), k.span(), &field, nodes) else {
@@ -548,10 +601,17 @@ pub(crate) fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> 
         anti_entropy_interval: t
             .duration(c, "anti_entropy_interval")
             .unwrap_or(d.anti_entropy_interval),
-        merkle_depth: t.u32(c, "merkle_depth").unwrap_or(d.merkle_depth),
+        merkle_depth: t
+            .count(c, "merkle_depth", 1, u64::from(limits::MAX_MERKLE_DEPTH))
+            .map_or(d.merkle_depth, |n| n as u32),
         vclock_max_entries: t
-            .u32(c, "vclock_max_entries")
-            .unwrap_or(d.vclock_max_entries),
+            .count(
+                c,
+                "vclock_max_entries",
+                1,
+                u64::from(limits::MAX_VCLOCK_ENTRIES),
+            )
+            .map_or(d.vclock_max_entries, |n| n as u32),
         forward_to_owner: t.bool(c, "forward_to_owner").unwrap_or(d.forward_to_owner),
         bug: t.str(c, "inject_bug").and_then(|name| {
             let bug = dynamo_model::config::Bug::from_name(&name);
@@ -568,38 +628,12 @@ pub(crate) fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> 
     };
     if structural_ok {
         // Whole-config rules, reported at the field they are most about.
-        for problem in cfg.validate() {
-            let field = [
-                ("w =", "w"),
-                ("r =", "r"),
-                ("n =", "n"),
-                ("hash_bits", "hash_bits"),
-                ("explicit", "explicit_tokens"),
-                ("token", "explicit_tokens"),
-                ("partitions", "partitions"),
-                ("op_deadline", "op_deadline"),
-                ("merkle_depth", "merkle_depth"),
-                ("vclock", "vclock_max_entries"),
-                ("nodes x", "tokens_per_node"),
-                ("interval", "gossip_interval"),
-            ]
-            .iter()
-            .find(|(needle, _)| problem.contains(needle))
-            .map_or("nodes", |(_, f)| f);
-            let field = if problem.contains("interval") {
-                ["hint_interval", "gossip_interval", "anti_entropy_interval"]
-                    .into_iter()
-                    .find(|f| problem.contains(f))
-                    .unwrap_or(field)
-            } else if problem.contains("request_timeout must") {
-                "request_timeout"
-            } else {
-                field
-            };
+        for (field, problem) in cfg.problems() {
             c.err(t.span_of(field), t.field(field), problem);
         }
     }
-    Some(cfg)
+    // Without a valid node count, nothing that refers to nodes can be checked.
+    nodes_read.map(|_| cfg)
 }
 
 fn read_versioning(c: &mut Collector, t: &Tbl) -> Versioning {
@@ -647,42 +681,10 @@ fn param_us(c: &mut Collector, t: &Tbl, key: &str) -> Option<f64> {
         );
         return None;
     };
-    let s = s.trim();
-    if s == "0" {
-        return Some(0.0);
-    }
-    let (num, scale) = if let Some(n) = s.strip_suffix("us") {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix("ms") {
-        (n, 1_000.0)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1_000_000.0)
-    } else {
-        c.err(
-            v.span(),
-            t.field(key),
-            format!(
-                "duration {s:?} has no unit; write it with one, like \"250us\", \"10ms\" or \"2s\""
-            ),
-        );
-        return None;
-    };
-    match num.trim().parse::<f64>() {
-        Ok(x) if x.is_finite() && x >= 0.0 => Some(x * scale),
-        Ok(_) => {
-            c.err(
-                v.span(),
-                t.field(key),
-                format!("duration {s:?} is negative; durations must be >= 0"),
-            );
-            None
-        }
-        Err(_) => {
-            c.err(
-                v.span(),
-                t.field(key),
-                format!("duration {s:?} is not a number followed by a unit (us, ms, s)"),
-            );
+    match SimDuration::parse_us(s) {
+        Ok(us) => Some(us),
+        Err(e) => {
+            c.err(v.span(), t.field(key), e);
             None
         }
     }
@@ -736,6 +738,20 @@ fn latency_table(c: &mut Collector, t: &Tbl) -> Option<Latency> {
                             t.span_of("rate_per_ms"),
                             t.field("rate_per_ms"),
                             "the rate must be > 0",
+                        );
+                        return None;
+                    }
+                    // The mean, 1/rate, is a duration, under the same bound as every other.
+                    let max_ms = SimDuration::MAX_PARSED.as_ms_f64();
+                    if 1.0 / rate > max_ms {
+                        c.err(
+                            t.span_of("rate_per_ms"),
+                            t.field("rate_per_ms"),
+                            format!(
+                                "rate_per_ms = {rate:e} makes the mean latency 1/rate longer than the bound of {}; the rate must be at least {:e}",
+                                SimDuration::MAX_PARSED,
+                                1.0 / max_ms
+                            ),
                         );
                         return None;
                     }
@@ -897,6 +913,16 @@ fn read_client(c: &mut Collector, t: &Tbl) -> Option<ClientId> {
     }
 }
 
+/// A stand-in for a step with problems, which keeps later steps at their
+/// indices (names and contexts refer to steps by index).
+fn hole(at: Option<SimTime>, last: SimTime, line: usize) -> Step {
+    Step {
+        at: at.unwrap_or(last),
+        line,
+        action: Action::Fault(Fault::Heal),
+    }
+}
+
 fn read_steps(
     c: &mut Collector,
     root: &Tbl,
@@ -925,9 +951,13 @@ fn read_steps(
                 STEP_KINDS.join(", ")
             ),
         ) {
+            steps.push(hole(at, last, line));
             continue;
         }
-        let Some(kind) = t.str(c, "do") else { continue };
+        let Some(kind) = t.str(c, "do") else {
+            steps.push(hole(at, last, line));
+            continue;
+        };
         if !STEP_KINDS.contains(&kind.as_str()) {
             let hint = closest(&kind, STEP_KINDS)
                 .map(|s| format!(" (did you mean {s:?}?)"))
@@ -940,6 +970,7 @@ fn read_steps(
                     STEP_KINDS.join(", ")
                 ),
             );
+            steps.push(hole(at, last, line));
             continue;
         }
         t.only(c, step_fields(&kind));
@@ -1133,18 +1164,40 @@ fn read_steps(
         if let (Some(at), Some(action)) = (at, action) {
             steps.push(Step { at, line, action });
         } else {
-            // Keep indices aligned with names even when a step had problems.
-            steps.push(Step {
-                at: at.unwrap_or(last),
-                line,
-                action: Action::Fault(Fault::Heal),
-            });
+            steps.push(hole(at, last, line));
         }
     }
     (steps, names)
 }
 
-fn read_load(c: &mut Collector, t: &Tbl, nodes: u32) -> Option<Option<LoadSpec>> {
+/// Reports `keys` keys that do not fit the key scheme (integer keys are `0..2^hash_bits`).
+pub(crate) fn check_key_count(
+    c: &mut Collector,
+    t: &Tbl,
+    key: &str,
+    keys: u32,
+    scheme: Option<&KeyScheme>,
+) {
+    if let Some(KeyScheme::Integer { hash_bits }) = scheme {
+        let slots = 1u64 << (*hash_bits).min(63);
+        if u64::from(keys) > slots {
+            c.err(
+                t.span_of(key),
+                t.field(key),
+                format!(
+                    "{keys} keys do not fit in the integer key space: hash_bits = {hash_bits} gives 2^{hash_bits} = {slots} keys (0..{slots}); use at most {slots} keys or raise hash_bits"
+                ),
+            );
+        }
+    }
+}
+
+fn read_load(
+    c: &mut Collector,
+    t: &Tbl,
+    nodes: u32,
+    scheme: Option<&KeyScheme>,
+) -> Option<Option<LoadSpec>> {
     t.only(c, LOAD);
     let pacing = match t.str(c, "pacing").as_deref() {
         None | Some("closed") => {
@@ -1171,6 +1224,15 @@ fn read_load(c: &mut Collector, t: &Tbl, nodes: u32) -> Option<Option<LoadSpec>>
                     t.span_of("rate"),
                     t.field("rate"),
                     "rate must be > 0 ops per second",
+                );
+            } else if rate > limits::MAX_RATE_PER_S {
+                c.err(
+                    t.span_of("rate"),
+                    t.field("rate"),
+                    format!(
+                        "rate = {rate:e} is above the bound of {} ops per second",
+                        limits::MAX_RATE_PER_S
+                    ),
                 );
             }
             Pacing::Open { rate_per_s: rate }
@@ -1214,8 +1276,20 @@ fn read_load(c: &mut Collector, t: &Tbl, nodes: u32) -> Option<Option<LoadSpec>>
             format!("stop {stop} is before start {start}"),
         );
     }
-    let clients = t.int_in(c, "clients", 1, 1_000_000).unwrap_or(1) as u32;
-    let keys = t.int_in(c, "keys", 1, 100_000_000).unwrap_or(100) as u32;
+    let clients = t
+        .count(c, "clients", 1, u64::from(limits::MAX_CLIENTS))
+        .unwrap_or(1) as u32;
+    let keys = match t.count(c, "keys", 1, u64::from(limits::MAX_KEYS)) {
+        Some(k) => {
+            check_key_count(c, t, "keys", k as u32, scheme);
+            k as u32
+        }
+        // The default, capped at a small integer key space.
+        None => match scheme {
+            Some(KeyScheme::Integer { hash_bits }) => 100.min(1 << (*hash_bits).min(31)),
+            _ => 100,
+        },
+    };
     let entry = if t.has("via") {
         read_entry(c, t, "via", nodes)?
     } else {
@@ -1231,7 +1305,7 @@ fn read_load(c: &mut Collector, t: &Tbl, nodes: u32) -> Option<Option<LoadSpec>>
         entry,
         start: SimTime::ZERO + start,
         stop: SimTime::ZERO + stop,
-        max_ops: t.u64(c, "ops"),
+        max_ops: t.count(c, "ops", 0, limits::MAX_OPS),
     }))
 }
 
@@ -1239,9 +1313,9 @@ fn read_expects(
     c: &mut Collector,
     root: &Tbl,
     nodes: u32,
+    scheme: Option<&KeyScheme>,
     names: &BTreeMap<String, usize>,
     steps: &[Step],
-    scheme: Option<&KeyScheme>,
 ) -> Vec<Expect> {
     let mut out = Vec::new();
     for t in root.tables(c, "expect") {
@@ -1271,11 +1345,11 @@ fn read_expects(
             });
             let is_get = step.is_some_and(|s| {
                 matches!(
-                    &steps[s].action,
-                    Action::Op(OpStep {
+                    steps.get(s).map(|s| &s.action),
+                    Some(Action::Op(OpStep {
                         kind: OpKind::Get,
                         ..
-                    })
+                    }))
                 )
             });
             for f in ["values", "siblings", "clock"] {
@@ -1369,6 +1443,11 @@ fn read_expects(
                 );
             }
             let key = t.str(c, which[0]);
+            if let (Some(k), Some(s)) = (&key, scheme) {
+                if let Err(e) = dynamo_model::ring::key_position(s, k) {
+                    c.err(t.span_of(which[0]), t.field(which[0]), e);
+                }
+            }
             let target = if t.has("for") {
                 node_ref(c, &t, "for", nodes)
             } else {

@@ -141,6 +141,54 @@ impl<'a, 'i> Tbl<'a, 'i> {
         Some(n)
     }
 
+    /// A count in `lo..=hi`, where `hi` is a documented upper bound
+    /// (scenarios/README.md, "Bounds"); the message names the bound.
+    pub fn count(&self, c: &mut Collector, key: &str, lo: u64, hi: u64) -> Option<u64> {
+        let v = self.get(key)?;
+        let DeValue::Integer(i) = v.get_ref() else {
+            self.wrong(c, key, v, "a whole number");
+            return None;
+        };
+        let text = i.as_str();
+        match i128::from_str_radix(text, i.radix()) {
+            Ok(n) if n >= i128::from(lo) && n <= i128::from(hi) => Some(n as u64),
+            Ok(n) if n > i128::from(hi) => {
+                c.err(
+                    v.span(),
+                    self.field(key),
+                    format!("{n} is above the bound of {hi}; valid values are {lo}..={hi}"),
+                );
+                None
+            }
+            Ok(n) => {
+                c.err(
+                    v.span(),
+                    self.field(key),
+                    format!("{n} is out of range; valid values are {lo}..={hi}"),
+                );
+                None
+            }
+            Err(_) => {
+                let what = if text.starts_with('-') {
+                    "is out of range"
+                } else {
+                    "is above the bound of"
+                };
+                let bound = if text.starts_with('-') {
+                    String::new()
+                } else {
+                    format!(" {hi}")
+                };
+                c.err(
+                    v.span(),
+                    self.field(key),
+                    format!("{text} {what}{bound}; valid values are {lo}..={hi}"),
+                );
+                None
+            }
+        }
+    }
+
     pub fn u32(&self, c: &mut Collector, key: &str) -> Option<u32> {
         self.int_in(c, key, 0, i64::from(u32::MAX))
             .map(|n| n as u32)
@@ -353,16 +401,46 @@ pub fn read_document<T>(
     Ok(value.expect("no problems were reported, so the value is complete"))
 }
 
-/// Reads a file for [`read_document`]; a missing file is a problem at 0:0.
+/// The largest input file read, in bytes (16 MiB): far above any real
+/// scenario or experiment, and it keeps `/dev/zero` or a huge file from
+/// exhausting memory.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// Reads a file for [`read_document`]. A problem with the file itself (it
+/// does not exist, cannot be read, is not UTF-8, is too large) names the
+/// path with no line and column.
 pub fn read_file(path: &str) -> Result<String, crate::scenario::diag::Diags> {
-    std::fs::read_to_string(path).map_err(|e| {
+    use std::io::Read;
+    let fail = |message: String| {
         crate::scenario::diag::Diags(vec![crate::scenario::diag::Diag {
             file: path.to_string(),
             line: 0,
             col: 0,
             field: String::new(),
-            message: format!("cannot read the file: {e}"),
+            message,
         }])
+    };
+    let describe = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => "cannot read the file: permission denied".into(),
+        _ if std::path::Path::new(path).is_dir() => "is a directory; give a .toml file".to_string(),
+        _ => format!("cannot read the file: {e}"),
+    };
+    let file = std::fs::File::open(path).map_err(|e| fail(describe(e)))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(describe(e)))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(fail(format!(
+            "the file is larger than the bound of {MAX_FILE_BYTES} bytes (16 MiB)"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        fail(format!(
+            "the file is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
     })
 }
 
