@@ -115,6 +115,17 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         .map(|n| cluster.sim.core.is_up(sim_core::NodeId(n)))
         .collect();
     let truth = Truth::new(cluster.history());
+    let wipes: Vec<(SimTime, sim_core::NodeId)> = s
+        .steps
+        .iter()
+        .filter_map(|st| match st.action {
+            Action::Fault(sim_core::Fault::Crash {
+                node,
+                wipe_disk: true,
+            }) => Some((st.at, node)),
+            _ => None,
+        })
+        .collect();
     let world = World {
         cfg: &cluster.cfg,
         ring: &cluster.ring,
@@ -122,6 +133,7 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         nodes: cluster.nodes(),
         up: &up,
         faults: s.has_faults(),
+        wipes: &wipes,
         always_judge_reads: s.always_judge_reads,
         truth: &truth,
         invariants: cluster.clients.invariants(),

@@ -53,6 +53,8 @@ pub enum Bug {
     OkAfterFailed,
     /// A replica drops the versions a read repair sends it instead of merging them.
     SkipRepairMerge,
+    /// A replica answers another coordinator's read as if its store were empty.
+    EmptyReadReplies,
 }
 
 impl Bug {
@@ -63,6 +65,7 @@ impl Bug {
         "count-duplicate-answers",
         "ok-after-failed",
         "skip-repair-merge",
+        "empty-read-replies",
     ];
 
     pub fn name(self) -> &'static str {
@@ -73,6 +76,7 @@ impl Bug {
             Bug::CountDuplicateAnswers => "count-duplicate-answers",
             Bug::OkAfterFailed => "ok-after-failed",
             Bug::SkipRepairMerge => "skip-repair-merge",
+            Bug::EmptyReadReplies => "empty-read-replies",
         }
     }
 
@@ -84,6 +88,7 @@ impl Bug {
             "count-duplicate-answers" => Some(Bug::CountDuplicateAnswers),
             "ok-after-failed" => Some(Bug::OkAfterFailed),
             "skip-repair-merge" => Some(Bug::SkipRepairMerge),
+            "empty-read-replies" => Some(Bug::EmptyReadReplies),
             _ => None,
         }
     }

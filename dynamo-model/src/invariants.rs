@@ -50,6 +50,20 @@ struct Held {
     nodes: Vec<(NodeId, SimTime)>,
 }
 
+/// The nodes the harness saw take part in one coordinator op that replied ok:
+/// for a put, the nodes whose acks were delivered to the coordinator before it
+/// replied (and the coordinator, if it held the version in its store then);
+/// for a get, the nodes whose answers were delivered before it replied (and the
+/// coordinator, which reads its own store). Only nodes the coordinator also
+/// named as counted are kept, so a node it heard but ignored is not credited.
+/// quorum-reads judges gets by these.
+#[derive(Clone, Debug)]
+pub struct Quorum {
+    /// When the coordinator replied.
+    pub at: SimTime,
+    pub nodes: Vec<NodeId>,
+}
+
 /// Violations found so far for one invariant: the first few in full, and how many in all.
 #[derive(Default)]
 struct Found {
@@ -79,6 +93,10 @@ pub struct Invariants {
     answers: BTreeMap<(NodeId, OpTag), Vec<(NodeId, SimTime)>>,
     /// Every coordinator op that replied: when, and whether ok.
     replied: BTreeMap<(NodeId, OpTag), (SimTime, bool)>,
+    /// For each put request (by id): every coordination of it that replied ok.
+    put_quorums: BTreeMap<u64, Vec<Quorum>>,
+    /// For each get request (by id): every coordination of it that replied ok.
+    get_quorums: BTreeMap<u64, Vec<Quorum>>,
     found: [Found; 4],
 }
 
@@ -98,6 +116,12 @@ fn kept(node: &DynamoNode, key: &Key) -> Vec<Version> {
         }
     }
     out
+}
+
+fn dedup(mut ns: Vec<NodeId>) -> Vec<NodeId> {
+    ns.sort();
+    ns.dedup();
+    ns
 }
 
 fn list(vs: &[Version]) -> String {
@@ -120,6 +144,8 @@ impl Invariants {
             held: BTreeMap::new(),
             answers: BTreeMap::new(),
             replied: BTreeMap::new(),
+            put_quorums: BTreeMap::new(),
+            get_quorums: BTreeMap::new(),
             found: Default::default(),
         }
     }
@@ -300,6 +326,22 @@ impl Invariants {
                         holders.push((id, now));
                     }
                 }
+                let coordinator_holds = covered(nodes[node.index()].versions(key), &probe, self.mode);
+                let seen: Vec<NodeId> = from
+                    .iter()
+                    .copied()
+                    .filter(|&n| {
+                        if n == node {
+                            coordinator_holds
+                        } else {
+                            answers.iter().any(|(a, _)| *a == n)
+                        }
+                    })
+                    .collect();
+                self.put_quorums.entry(write).or_default().push(Quorum {
+                    at: now,
+                    nodes: dedup(seen),
+                });
                 if (holders.len() as u32) < self.w {
                     let w = self.w;
                     self.found[0].push(|| {
@@ -324,6 +366,15 @@ impl Invariants {
             }
             Reply::Got { from, .. } => {
                 let distinct: BTreeSet<NodeId> = from.iter().copied().collect();
+                let seen: Vec<NodeId> = distinct
+                    .iter()
+                    .copied()
+                    .filter(|&n| n == node || answers.iter().any(|(a, _)| *a == n))
+                    .collect();
+                self.get_quorums.entry(write).or_default().push(Quorum {
+                    at: now,
+                    nodes: seen,
+                });
                 let unheard: Vec<NodeId> = distinct
                     .iter()
                     .copied()
@@ -350,6 +401,16 @@ impl Invariants {
             }
             Reply::Failed { .. } => {}
         }
+    }
+
+    /// Every coordination of put request `id` that replied ok, as the harness saw it.
+    pub fn put_quorums(&self, id: u64) -> &[Quorum] {
+        self.put_quorums.get(&id).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every coordination of get request `id` that replied ok, as the harness saw it.
+    pub fn get_quorums(&self, id: u64) -> &[Quorum] {
+        self.get_quorums.get(&id).map_or(&[], Vec::as_slice)
     }
 
     /// One verdict per invariant, in [`INVARIANTS`] order.

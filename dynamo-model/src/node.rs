@@ -1158,7 +1158,12 @@ impl sim_core::Node for DynamoNode {
                     }
                     Msg::ReplicateAck { op } => self.on_answer(from, op, None, cx),
                     Msg::Read { op, key } => {
-                        let versions = self.local_versions(&key);
+                        let versions = if self.cfg.bug == Some(crate::config::Bug::EmptyReadReplies) {
+                            // The injected bug: the answer leaves out everything the replica holds.
+                            Vec::new()
+                        } else {
+                            self.local_versions(&key)
+                        };
                         cx.send(from, Msg::ReadReply { op, versions });
                     }
                     Msg::ReadReply { op, versions } => self.on_answer(from, op, Some(versions), cx),

@@ -85,6 +85,26 @@ pub fn key_space(s: &Scenario) -> u64 {
     }
 }
 
+/// Heals every fault at `heal_at`: the network, every node's crash, pause, slowness and skew.
+fn heal(faults: &mut Vec<(SimTime, Fault)>, heal_at: SimTime, nodes: u32) {
+    faults.push((heal_at, Fault::Heal));
+    faults.push((heal_at, Fault::Loss { p: 0.0 }));
+    faults.push((heal_at, Fault::Duplicate { p: 0.0 }));
+    for n in 0..nodes {
+        let node = NodeId(n);
+        faults.push((heal_at, Fault::Restart { node }));
+        faults.push((heal_at, Fault::Resume { node }));
+        faults.push((
+            heal_at,
+            Fault::Slow {
+                node,
+                extra: SimDuration::ZERO,
+            },
+        ));
+        faults.push((heal_at, Fault::ClockSkew { node, skew_us: 0 }));
+    }
+}
+
 /// Draws seed `seed`'s fault mix and workload for scenario `s`.
 pub fn draw(s: &Scenario, seed: u64) -> Plan {
     let mut rng = SimRng::new(seed, Stream::Faults);
@@ -200,22 +220,11 @@ pub fn draw(s: &Scenario, seed: u64) -> Plan {
             }
         }
     }
-    // Heal everything at the end of the faulty phase.
-    faults.push((heal_at, Fault::Heal));
-    faults.push((heal_at, Fault::Loss { p: 0.0 }));
-    faults.push((heal_at, Fault::Duplicate { p: 0.0 }));
-    for n in 0..nodes {
-        let node = NodeId(n);
-        faults.push((heal_at, Fault::Restart { node }));
-        faults.push((heal_at, Fault::Resume { node }));
-        faults.push((
-            heal_at,
-            Fault::Slow {
-                node,
-                extra: SimDuration::ZERO,
-            },
-        ));
-        faults.push((heal_at, Fault::ClockSkew { node, skew_us: 0 }));
+    // Heal everything at the end of the faulty phase. A seed that drew no fault
+    // kind gets no heal either: a heal that heals nothing would still count as a
+    // fault, and quorum-reads would judge that seed by the faulty-run rule.
+    if !kinds.is_empty() {
+        heal(&mut faults, heal_at, nodes);
     }
     // A stable sort keeps draw order among faults at the same time.
     faults.sort_by_key(|(t, _)| *t);
