@@ -431,7 +431,7 @@ pub fn distinct_preference_lists(w: &World) -> Verdict {
 ///   applied only where the run shows its premise held.
 ///
 ///   What else may rightly make G miss P, and how it is left out: S lost its disk
-///   between acking P and answering G (a wipe then, on S, drops the pair); a get
+///   between P's issue and G's reply (a wipe then, on S, drops the pair); a get
 ///   coordinated twice (two replies, the client kept one: the get is left out);
 ///   truncated clocks (a store may drop a version whose truncated successor only
 ///   looks newer: the checker does not apply); last-write-wins (a concurrent
@@ -500,10 +500,10 @@ pub fn quorum_reads(w: &World) -> Verdict {
             if per_get {
                 for q in w.invariants.put_quorums(p.id).iter().filter(|q| q.at < start) {
                     for &s in &q.nodes {
-                        let wiped = w
-                            .wipes
-                            .iter()
-                            .any(|&(t, n)| n == s && t >= q.at && t <= end);
+                        // From the put's issue: S may lose its disk after acking, before the coordinator replies.
+                        let wiped = w.wipes.iter().any(|&(t, n)| {
+                            n == s && p.start.is_some_and(|ps| t >= ps) && t <= end
+                        });
                         if top.contains(&s) && answered.contains(&s) && !wiped && !shared.contains(&s) {
                             shared.push(s);
                         }
