@@ -126,6 +126,21 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
             _ => None,
         })
         .collect();
+    let lossy = s.net.loss > 0.0
+        || s.net.duplicate > 0.0
+        || s
+            .net
+            .links
+            .iter()
+            .any(|l| l.loss.unwrap_or(0.0) > 0.0 || l.duplicate.unwrap_or(0.0) > 0.0);
+    let quiet_from = (!lossy).then(|| {
+        s.steps
+            .iter()
+            .filter(|st| matches!(st.action, Action::Fault(_)))
+            .map(|st| st.at)
+            .max()
+            .unwrap_or(SimTime::ZERO)
+    });
     let world = World {
         cfg: &cluster.cfg,
         ring: &cluster.ring,
@@ -134,6 +149,7 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         up: &up,
         faults: s.has_faults(),
         wipes: &wipes,
+        quiet_from,
         always_judge_reads: s.always_judge_reads,
         truth: &truth,
         invariants: cluster.clients.invariants(),

@@ -55,6 +55,12 @@ pub enum Bug {
     SkipRepairMerge,
     /// A replica answers another coordinator's read as if its store were empty.
     EmptyReadReplies,
+    /// Read repair sends the reconciled versions to the node after the stale one (by id), not to it.
+    RepairWrongNode,
+    /// A fallback deletes a hint at delivery time, as if delivered, without sending it.
+    HintDroppedOnDelivery,
+    /// Anti-entropy skips the first differing leaf it finds at the bottom of the tree.
+    SkipDifferingLeaf,
 }
 
 impl Bug {
@@ -66,6 +72,9 @@ impl Bug {
         "ok-after-failed",
         "skip-repair-merge",
         "empty-read-replies",
+        "repair-wrong-node",
+        "hint-dropped-on-delivery",
+        "skip-differing-leaf",
     ];
 
     pub fn name(self) -> &'static str {
@@ -77,6 +86,9 @@ impl Bug {
             Bug::OkAfterFailed => "ok-after-failed",
             Bug::SkipRepairMerge => "skip-repair-merge",
             Bug::EmptyReadReplies => "empty-read-replies",
+            Bug::RepairWrongNode => "repair-wrong-node",
+            Bug::HintDroppedOnDelivery => "hint-dropped-on-delivery",
+            Bug::SkipDifferingLeaf => "skip-differing-leaf",
         }
     }
 
@@ -89,6 +101,9 @@ impl Bug {
             "ok-after-failed" => Some(Bug::OkAfterFailed),
             "skip-repair-merge" => Some(Bug::SkipRepairMerge),
             "empty-read-replies" => Some(Bug::EmptyReadReplies),
+            "repair-wrong-node" => Some(Bug::RepairWrongNode),
+            "hint-dropped-on-delivery" => Some(Bug::HintDroppedOnDelivery),
+            "skip-differing-leaf" => Some(Bug::SkipDifferingLeaf),
             _ => None,
         }
     }

@@ -35,7 +35,11 @@ pub const INVARIANTS: &[&str] = &[
 /// A message being handled whose effect on the receiver's store is checked afterwards.
 enum Pending {
     /// A replica stores a put's version: if it holds it afterwards, it counts toward W.
-    Replicate { key: Key, version: Version },
+    Replicate {
+        key: Key,
+        version: Version,
+        hint: Option<NodeId>,
+    },
     /// A repair, handoff or anti-entropy transfer: the store must cover it afterwards.
     Transfer {
         kind: &'static str,
@@ -62,6 +66,17 @@ pub struct Quorum {
     /// When the coordinator replied.
     pub at: SimTime,
     pub nodes: Vec<NodeId>,
+}
+
+/// A hint the harness saw a fallback take: it stored `version` of `key` for `target`.
+/// The hinted-handoff promise of the convergence checker judges these.
+#[derive(Clone, Debug)]
+pub struct HintMade {
+    pub at: SimTime,
+    pub holder: NodeId,
+    pub target: NodeId,
+    pub key: Key,
+    pub version: Version,
 }
 
 /// Violations found so far for one invariant: the first few in full, and how many in all.
@@ -97,6 +112,8 @@ pub struct Invariants {
     put_quorums: BTreeMap<u64, Vec<Quorum>>,
     /// For each get request (by id): every coordination of it that replied ok.
     get_quorums: BTreeMap<u64, Vec<Quorum>>,
+    /// Every hint a fallback was seen to take, in time order.
+    hints: Vec<HintMade>,
     found: [Found; 4],
 }
 
@@ -146,6 +163,7 @@ impl Invariants {
             replied: BTreeMap::new(),
             put_quorums: BTreeMap::new(),
             get_quorums: BTreeMap::new(),
+            hints: Vec::new(),
             found: Default::default(),
         }
     }
@@ -165,9 +183,12 @@ impl Invariants {
                 }
                 None
             }
-            Msg::Replicate { key, version, .. } => Some(Pending::Replicate {
+            Msg::Replicate {
+                key, version, hint, ..
+            } => Some(Pending::Replicate {
                 key: key.clone(),
                 version: version.clone(),
+                hint: *hint,
             }),
             Msg::Repair { key, versions } => Some(Pending::Transfer {
                 kind: "Repair",
@@ -197,9 +218,21 @@ impl Invariants {
         debug_assert_eq!(n, node, "the input observed is the one handled");
         let state = &nodes[node.index()];
         match pending {
-            Pending::Replicate { key, version } => {
+            Pending::Replicate { key, version, hint } => {
                 if covered(&kept(state, &key), &version, self.mode) {
                     self.hold(&version, node, now, true);
+                }
+                let hinted = |((t, k), h): (&(NodeId, Key), &crate::node::Hint)| {
+                    Some(*t) == hint && *k == key && covered(&h.versions, &version, self.mode)
+                };
+                if hint.is_some() && state.hints().iter().any(hinted) {
+                    self.hints.push(HintMade {
+                        at: now,
+                        holder: node,
+                        target: hint.expect("checked"),
+                        key,
+                        version,
+                    });
                 }
             }
             Pending::Transfer {
@@ -411,6 +444,11 @@ impl Invariants {
     /// Every coordination of get request `id` that replied ok, as the harness saw it.
     pub fn get_quorums(&self, id: u64) -> &[Quorum] {
         self.get_quorums.get(&id).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every hint a fallback was seen to take, in time order.
+    pub fn hints_made(&self) -> &[HintMade] {
+        &self.hints
     }
 
     /// One verdict per invariant, in [`INVARIANTS`] order.

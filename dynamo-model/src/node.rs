@@ -607,12 +607,18 @@ impl DynamoNode {
             Self::note(cx, "read-repair", || {
                 format!("{} is stale for key {key}", t.node)
             });
-            if t.node == self.id {
+            let to = if self.cfg.bug == Some(crate::config::Bug::RepairWrongNode) {
+                // The injected bug: the repair goes to the next node by id, not the stale one.
+                NodeId((t.node.0 + 1) % self.cfg.nodes)
+            } else {
+                t.node
+            };
+            if to == self.id {
                 let set = self.store.entry(op.key.clone()).or_default();
                 reconcile_all(set, &newest, self.cfg.versioning);
             } else {
                 cx.send(
-                    t.node,
+                    to,
                     Msg::Repair {
                         key: op.key.clone(),
                         versions: newest.clone(),
@@ -830,6 +836,20 @@ impl DynamoNode {
         // paper's node "periodically retries" a failed peer to detect its
         // recovery. Without it, a fallback that once timed out on the target
         // would hold the hint forever when gossip is off.
+        if self.cfg.bug == Some(crate::config::Bug::HintDroppedOnDelivery) {
+            // The injected bug: every hint due is deleted as if delivered, and never sent.
+            let due: Vec<(NodeId, Key)> = self
+                .hints
+                .keys()
+                .filter(|(t, _)| only.is_none_or(|o| o == *t) && self.view.is_up(*t))
+                .cloned()
+                .collect();
+            for slot in due {
+                self.hints.remove(&slot);
+                self.stats.hints_delivered += 1;
+            }
+            return;
+        }
         let mut probed: Vec<NodeId> = Vec::new();
         for ((target, key), h) in &self.hints {
             if only.is_some_and(|o| o != *target) {
@@ -967,6 +987,14 @@ impl DynamoNode {
                 },
             );
         } else {
+            let mut differing = differing;
+            if self.cfg.bug == Some(crate::config::Bug::SkipDifferingLeaf) {
+                // The injected bug: the first differing leaf is never exchanged.
+                differing.remove(0);
+                if differing.is_empty() {
+                    return;
+                }
+            }
             let entries = self.leaf_entries(range, &differing);
             cx.send(
                 from,
