@@ -57,8 +57,8 @@ pub enum Bug {
     EmptyReadReplies,
     /// Read repair sends the reconciled versions to the node after the stale one (by id), not to it.
     RepairWrongNode,
-    /// A fallback deletes a hint at delivery time, as if delivered, without sending it.
-    HintDroppedOnDelivery,
+    /// A fallback hands a hint to the key's first owner instead of the node it was for, and deletes it on that owner's ack.
+    HintToFirstOwner,
     /// Anti-entropy skips the first differing leaf it finds at the bottom of the tree.
     SkipDifferingLeaf,
 }
@@ -73,7 +73,7 @@ impl Bug {
         "skip-repair-merge",
         "empty-read-replies",
         "repair-wrong-node",
-        "hint-dropped-on-delivery",
+        "hint-to-first-owner",
         "skip-differing-leaf",
     ];
 
@@ -87,7 +87,7 @@ impl Bug {
             Bug::SkipRepairMerge => "skip-repair-merge",
             Bug::EmptyReadReplies => "empty-read-replies",
             Bug::RepairWrongNode => "repair-wrong-node",
-            Bug::HintDroppedOnDelivery => "hint-dropped-on-delivery",
+            Bug::HintToFirstOwner => "hint-to-first-owner",
             Bug::SkipDifferingLeaf => "skip-differing-leaf",
         }
     }
@@ -102,7 +102,7 @@ impl Bug {
             "skip-repair-merge" => Some(Bug::SkipRepairMerge),
             "empty-read-replies" => Some(Bug::EmptyReadReplies),
             "repair-wrong-node" => Some(Bug::RepairWrongNode),
-            "hint-dropped-on-delivery" => Some(Bug::HintDroppedOnDelivery),
+            "hint-to-first-owner" => Some(Bug::HintToFirstOwner),
             "skip-differing-leaf" => Some(Bug::SkipDifferingLeaf),
             _ => None,
         }

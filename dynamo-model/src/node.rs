@@ -836,20 +836,6 @@ impl DynamoNode {
         // paper's node "periodically retries" a failed peer to detect its
         // recovery. Without it, a fallback that once timed out on the target
         // would hold the hint forever when gossip is off.
-        if self.cfg.bug == Some(crate::config::Bug::HintDroppedOnDelivery) {
-            // The injected bug: every hint due is deleted as if delivered, and never sent.
-            let due: Vec<(NodeId, Key)> = self
-                .hints
-                .keys()
-                .filter(|(t, _)| only.is_none_or(|o| o == *t) && self.view.is_up(*t))
-                .cloned()
-                .collect();
-            for slot in due {
-                self.hints.remove(&slot);
-                self.stats.hints_delivered += 1;
-            }
-            return;
-        }
         let mut probed: Vec<NodeId> = Vec::new();
         for ((target, key), h) in &self.hints {
             if only.is_some_and(|o| o != *target) {
@@ -861,8 +847,14 @@ impl DynamoNode {
                 }
                 probed.push(*target);
             }
+            let to = if self.cfg.bug == Some(crate::config::Bug::HintToFirstOwner) {
+                // The injected bug: the hint goes to the key's first owner, whoever it was for.
+                self.ring.preference_list(key, 1)[0]
+            } else {
+                *target
+            };
             cx.send(
-                *target,
+                to,
                 Msg::Handoff {
                     key: key.clone(),
                     versions: h.versions.clone(),
@@ -1216,7 +1208,17 @@ impl sim_core::Node for DynamoNode {
                         cx.send(from, Msg::HandoffAck { key, rev });
                     }
                     Msg::HandoffAck { key, rev } => {
-                        let slot = (from, key);
+                        let mut slot = (from, key);
+                        if self.cfg.bug == Some(crate::config::Bug::HintToFirstOwner) {
+                            // The injected bug: an ack from the first owner retires the hint it was sent.
+                            if let Some((t, _)) = self
+                                .hints
+                                .iter()
+                                .find(|((_, k), h)| *k == slot.1 && h.rev == rev)
+                            {
+                                slot.0 = t.0;
+                            }
+                        }
                         if self.hints.get(&slot).is_some_and(|h| h.rev == rev) {
                             self.hints.remove(&slot);
                             self.stats.hints_delivered += 1;
