@@ -374,7 +374,8 @@ pub fn needless_siblings(w: &World) -> Verdict {
 ///   the get's read repair sent every stale replica the reconciled set, and
 ///   nothing else writes. The swarm's quiet phase reads every key for this.
 ///
-/// A pass under a fitted promise says which one it judged, and how much.
+/// A pass under a fitted promise says which one it judged, how much, and
+/// whether every key converged as well.
 pub fn convergence(w: &World) -> Verdict {
     let fitted = w.faults
         && !w.cfg.anti_entropy
@@ -382,11 +383,21 @@ pub fn convergence(w: &World) -> Verdict {
     if !fitted {
         return full_convergence(w);
     }
-    if w.cfg.hinted_handoff {
+    let mut v = if w.cfg.hinted_handoff {
         handoff_promise(w)
     } else {
         read_repair_promise(w)
+    };
+    if !v.failed() {
+        // Say whether the stronger promise held too, so a pass that judged little is not mistaken for more.
+        let every = if full_convergence(w).failed() {
+            "not every key converged, which it does not promise"
+        } else {
+            "every key converged too"
+        };
+        v.note = v.note.map(|n| format!("{n}; {every}"));
     }
+    v
 }
 
 /// Hints that wait for a live target, as violations.
