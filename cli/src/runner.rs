@@ -128,8 +128,7 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         .collect();
     let lossy = s.net.loss > 0.0
         || s.net.duplicate > 0.0
-        || s
-            .net
+        || s.net
             .links
             .iter()
             .any(|l| l.loss.unwrap_or(0.0) > 0.0 || l.duplicate.unwrap_or(0.0) > 0.0);

@@ -377,9 +377,7 @@ pub fn needless_siblings(w: &World) -> Verdict {
 /// A pass under a fitted promise says which one it judged, how much, and
 /// whether every key converged as well.
 pub fn convergence(w: &World) -> Verdict {
-    let fitted = w.faults
-        && !w.cfg.anti_entropy
-        && (w.cfg.read_repair || w.cfg.hinted_handoff);
+    let fitted = w.faults && !w.cfg.anti_entropy && (w.cfg.read_repair || w.cfg.hinted_handoff);
     if !fitted {
         return full_convergence(w);
     }
@@ -462,9 +460,7 @@ fn read_repair_promise(w: &World) -> Verdict {
     if let Some(quiet) = w.quiet_from {
         let from = quiet + w.cfg.op_deadline;
         for g in w.history.iter().filter(|o| {
-            o.kind == OpKind::Get
-                && o.outcome.is_ok()
-                && o.start.is_some_and(|s| s >= from)
+            o.kind == OpKind::Get && o.outcome.is_ok() && o.start.is_some_and(|s| s >= from)
         }) {
             let [q] = w.invariants.get_quorums(g.id) else {
                 continue;
@@ -657,13 +653,23 @@ pub fn quorum_reads(w: &World) -> Verdict {
             }
             let mut shared: Vec<NodeId> = Vec::new();
             if per_get {
-                for q in w.invariants.put_quorums(p.id).iter().filter(|q| q.at < start) {
+                for q in w
+                    .invariants
+                    .put_quorums(p.id)
+                    .iter()
+                    .filter(|q| q.at < start)
+                {
                     for &s in &q.nodes {
                         // From the put's issue: S may lose its disk after acking, before the coordinator replies.
-                        let wiped = w.wipes.iter().any(|&(t, n)| {
-                            n == s && p.start.is_some_and(|ps| t >= ps) && t <= end
-                        });
-                        if top.contains(&s) && answered.contains(&s) && !wiped && !shared.contains(&s) {
+                        let wiped = w
+                            .wipes
+                            .iter()
+                            .any(|&(t, n)| n == s && p.start.is_some_and(|ps| t >= ps) && t <= end);
+                        if top.contains(&s)
+                            && answered.contains(&s)
+                            && !wiped
+                            && !shared.contains(&s)
+                        {
                             shared.push(s);
                         }
                     }

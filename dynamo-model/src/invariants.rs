@@ -359,7 +359,8 @@ impl Invariants {
                         holders.push((id, now));
                     }
                 }
-                let coordinator_holds = covered(nodes[node.index()].versions(key), &probe, self.mode);
+                let coordinator_holds =
+                    covered(nodes[node.index()].versions(key), &probe, self.mode);
                 let seen: Vec<NodeId> = from
                     .iter()
                     .copied()

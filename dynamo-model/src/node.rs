@@ -1178,7 +1178,8 @@ impl sim_core::Node for DynamoNode {
                     }
                     Msg::ReplicateAck { op } => self.on_answer(from, op, None, cx),
                     Msg::Read { op, key } => {
-                        let versions = if self.cfg.bug == Some(crate::config::Bug::EmptyReadReplies) {
+                        let versions = if self.cfg.bug == Some(crate::config::Bug::EmptyReadReplies)
+                        {
                             // The injected bug: the answer leaves out everything the replica holds.
                             Vec::new()
                         } else {

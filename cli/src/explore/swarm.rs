@@ -295,7 +295,11 @@ pub fn draw(s: &Scenario, seed: u64) -> Plan {
     };
     let quiet = quiet_time(s, seed);
     let end = heal_at + quiet;
-    steps.extend(quiet_reads(s, &load, heal_at + SimDuration(quiet.as_us() / 2)));
+    steps.extend(quiet_reads(
+        s,
+        &load,
+        heal_at + SimDuration(quiet.as_us() / 2),
+    ));
     Plan {
         kinds,
         steps,
