@@ -222,17 +222,21 @@ impl Invariants {
                 if covered(&kept(state, &key), &version, self.mode) {
                     self.hold(&version, node, now, true);
                 }
-                let hinted = |((t, k), h): (&(NodeId, Key), &crate::node::Hint)| {
-                    Some(*t) == hint && *k == key && covered(&h.versions, &version, self.mode)
-                };
-                if hint.is_some() && state.hints().iter().any(hinted) {
-                    self.hints.push(HintMade {
-                        at: now,
-                        holder: node,
-                        target: hint.expect("checked"),
-                        key,
-                        version,
+                // A fallback took a hint when it holds the version for the target afterwards.
+                if let Some(target) = hint {
+                    let mode = self.mode;
+                    let taken = state.hints().iter().any(|((t, k), h)| {
+                        *t == target && *k == key && covered(&h.versions, &version, mode)
                     });
+                    if taken {
+                        self.hints.push(HintMade {
+                            at: now,
+                            holder: node,
+                            target,
+                            key,
+                            version,
+                        });
+                    }
                 }
             }
             Pending::Transfer {
