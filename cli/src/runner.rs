@@ -152,6 +152,31 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         .map(|n| cluster.sim.core.is_up(sim_core::NodeId(n)))
         .collect();
     let truth = Truth::new(cluster.history());
+    let wipes: Vec<(SimTime, sim_core::NodeId)> = s
+        .steps
+        .iter()
+        .filter_map(|st| match st.action {
+            Action::Fault(sim_core::Fault::Crash {
+                node,
+                wipe_disk: true,
+            }) => Some((st.at, node)),
+            _ => None,
+        })
+        .collect();
+    let lossy = s.net.loss > 0.0
+        || s.net.duplicate > 0.0
+        || s.net
+            .links
+            .iter()
+            .any(|l| l.loss.unwrap_or(0.0) > 0.0 || l.duplicate.unwrap_or(0.0) > 0.0);
+    let quiet_from = (!lossy).then(|| {
+        s.steps
+            .iter()
+            .filter(|st| matches!(st.action, Action::Fault(_)))
+            .map(|st| st.at)
+            .max()
+            .unwrap_or(SimTime::ZERO)
+    });
     let world = World {
         cfg: &cluster.cfg,
         ring: &cluster.ring,
@@ -159,6 +184,8 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         nodes: cluster.nodes(),
         up: &up,
         faults: s.has_faults(),
+        wipes: &wipes,
+        quiet_from,
         always_judge_reads: s.always_judge_reads,
         truth: &truth,
         invariants: cluster.clients.invariants(),

@@ -53,6 +53,14 @@ pub enum Bug {
     OkAfterFailed,
     /// A replica drops the versions a read repair sends it instead of merging them.
     SkipRepairMerge,
+    /// A replica answers another coordinator's read as if its store were empty.
+    EmptyReadReplies,
+    /// Read repair sends the reconciled versions to the node after the stale one (by id), not to it.
+    RepairWrongNode,
+    /// A fallback hands a hint to the key's first owner instead of the node it was for, and deletes it on that owner's ack.
+    HintToFirstOwner,
+    /// Anti-entropy skips the first differing leaf it finds at the bottom of the tree.
+    SkipDifferingLeaf,
 }
 
 impl Bug {
@@ -63,6 +71,10 @@ impl Bug {
         "count-duplicate-answers",
         "ok-after-failed",
         "skip-repair-merge",
+        "empty-read-replies",
+        "repair-wrong-node",
+        "hint-to-first-owner",
+        "skip-differing-leaf",
     ];
 
     pub fn name(self) -> &'static str {
@@ -73,6 +85,10 @@ impl Bug {
             Bug::CountDuplicateAnswers => "count-duplicate-answers",
             Bug::OkAfterFailed => "ok-after-failed",
             Bug::SkipRepairMerge => "skip-repair-merge",
+            Bug::EmptyReadReplies => "empty-read-replies",
+            Bug::RepairWrongNode => "repair-wrong-node",
+            Bug::HintToFirstOwner => "hint-to-first-owner",
+            Bug::SkipDifferingLeaf => "skip-differing-leaf",
         }
     }
 
@@ -84,6 +100,10 @@ impl Bug {
             "count-duplicate-answers" => Some(Bug::CountDuplicateAnswers),
             "ok-after-failed" => Some(Bug::OkAfterFailed),
             "skip-repair-merge" => Some(Bug::SkipRepairMerge),
+            "empty-read-replies" => Some(Bug::EmptyReadReplies),
+            "repair-wrong-node" => Some(Bug::RepairWrongNode),
+            "hint-to-first-owner" => Some(Bug::HintToFirstOwner),
+            "skip-differing-leaf" => Some(Bug::SkipDifferingLeaf),
             _ => None,
         }
     }

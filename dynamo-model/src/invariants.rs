@@ -35,7 +35,11 @@ pub const INVARIANTS: &[&str] = &[
 /// A message being handled whose effect on the receiver's store is checked afterwards.
 enum Pending {
     /// A replica stores a put's version: if it holds it afterwards, it counts toward W.
-    Replicate { key: Key, version: Version },
+    Replicate {
+        key: Key,
+        version: Version,
+        hint: Option<NodeId>,
+    },
     /// A repair, handoff or anti-entropy transfer: the store must cover it afterwards.
     Transfer {
         kind: &'static str,
@@ -48,6 +52,31 @@ enum Pending {
 struct Held {
     version: Version,
     nodes: Vec<(NodeId, SimTime)>,
+}
+
+/// The nodes the harness saw take part in one coordinator op that replied ok:
+/// for a put, the nodes whose acks were delivered to the coordinator before it
+/// replied (and the coordinator, if it held the version in its store then);
+/// for a get, the nodes whose answers were delivered before it replied (and the
+/// coordinator, which reads its own store). Only nodes the coordinator also
+/// named as counted are kept, so a node it heard but ignored is not credited.
+/// quorum-reads judges gets by these.
+#[derive(Clone, Debug)]
+pub struct Quorum {
+    /// When the coordinator replied.
+    pub at: SimTime,
+    pub nodes: Vec<NodeId>,
+}
+
+/// A hint the harness saw a fallback take: it stored `version` of `key` for `target`.
+/// The hinted-handoff promise of the convergence checker judges these.
+#[derive(Clone, Debug)]
+pub struct HintMade {
+    pub at: SimTime,
+    pub holder: NodeId,
+    pub target: NodeId,
+    pub key: Key,
+    pub version: Version,
 }
 
 /// Violations found so far for one invariant: the first few in full, and how many in all.
@@ -79,6 +108,12 @@ pub struct Invariants {
     answers: BTreeMap<(NodeId, OpTag), Vec<(NodeId, SimTime)>>,
     /// Every coordinator op that replied: when, and whether ok.
     replied: BTreeMap<(NodeId, OpTag), (SimTime, bool)>,
+    /// For each put request (by id): every coordination of it that replied ok.
+    put_quorums: BTreeMap<u64, Vec<Quorum>>,
+    /// For each get request (by id): every coordination of it that replied ok.
+    get_quorums: BTreeMap<u64, Vec<Quorum>>,
+    /// Every hint a fallback was seen to take, in time order.
+    hints: Vec<HintMade>,
     found: [Found; 4],
 }
 
@@ -98,6 +133,12 @@ fn kept(node: &DynamoNode, key: &Key) -> Vec<Version> {
         }
     }
     out
+}
+
+fn dedup(mut ns: Vec<NodeId>) -> Vec<NodeId> {
+    ns.sort();
+    ns.dedup();
+    ns
 }
 
 fn list(vs: &[Version]) -> String {
@@ -120,6 +161,9 @@ impl Invariants {
             held: BTreeMap::new(),
             answers: BTreeMap::new(),
             replied: BTreeMap::new(),
+            put_quorums: BTreeMap::new(),
+            get_quorums: BTreeMap::new(),
+            hints: Vec::new(),
             found: Default::default(),
         }
     }
@@ -139,9 +183,12 @@ impl Invariants {
                 }
                 None
             }
-            Msg::Replicate { key, version, .. } => Some(Pending::Replicate {
+            Msg::Replicate {
+                key, version, hint, ..
+            } => Some(Pending::Replicate {
                 key: key.clone(),
                 version: version.clone(),
+                hint: *hint,
             }),
             Msg::Repair { key, versions } => Some(Pending::Transfer {
                 kind: "Repair",
@@ -171,9 +218,25 @@ impl Invariants {
         debug_assert_eq!(n, node, "the input observed is the one handled");
         let state = &nodes[node.index()];
         match pending {
-            Pending::Replicate { key, version } => {
+            Pending::Replicate { key, version, hint } => {
                 if covered(&kept(state, &key), &version, self.mode) {
                     self.hold(&version, node, now, true);
+                }
+                // A fallback took a hint when it holds the version for the target afterwards.
+                if let Some(target) = hint {
+                    let mode = self.mode;
+                    let taken = state.hints().iter().any(|((t, k), h)| {
+                        *t == target && *k == key && covered(&h.versions, &version, mode)
+                    });
+                    if taken {
+                        self.hints.push(HintMade {
+                            at: now,
+                            holder: node,
+                            target,
+                            key,
+                            version,
+                        });
+                    }
                 }
             }
             Pending::Transfer {
@@ -300,6 +363,23 @@ impl Invariants {
                         holders.push((id, now));
                     }
                 }
+                let coordinator_holds =
+                    covered(nodes[node.index()].versions(key), &probe, self.mode);
+                let seen: Vec<NodeId> = from
+                    .iter()
+                    .copied()
+                    .filter(|&n| {
+                        if n == node {
+                            coordinator_holds
+                        } else {
+                            answers.iter().any(|(a, _)| *a == n)
+                        }
+                    })
+                    .collect();
+                self.put_quorums.entry(write).or_default().push(Quorum {
+                    at: now,
+                    nodes: dedup(seen),
+                });
                 if (holders.len() as u32) < self.w {
                     let w = self.w;
                     self.found[0].push(|| {
@@ -324,6 +404,15 @@ impl Invariants {
             }
             Reply::Got { from, .. } => {
                 let distinct: BTreeSet<NodeId> = from.iter().copied().collect();
+                let seen: Vec<NodeId> = distinct
+                    .iter()
+                    .copied()
+                    .filter(|&n| n == node || answers.iter().any(|(a, _)| *a == n))
+                    .collect();
+                self.get_quorums.entry(write).or_default().push(Quorum {
+                    at: now,
+                    nodes: seen,
+                });
                 let unheard: Vec<NodeId> = distinct
                     .iter()
                     .copied()
@@ -350,6 +439,21 @@ impl Invariants {
             }
             Reply::Failed { .. } => {}
         }
+    }
+
+    /// Every coordination of put request `id` that replied ok, as the harness saw it.
+    pub fn put_quorums(&self, id: u64) -> &[Quorum] {
+        self.put_quorums.get(&id).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every coordination of get request `id` that replied ok, as the harness saw it.
+    pub fn get_quorums(&self, id: u64) -> &[Quorum] {
+        self.get_quorums.get(&id).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every hint a fallback was seen to take, in time order.
+    pub fn hints_made(&self) -> &[HintMade] {
+        &self.hints
     }
 
     /// One verdict per invariant, in [`INVARIANTS`] order.

@@ -607,12 +607,18 @@ impl DynamoNode {
             Self::note(cx, "read-repair", || {
                 format!("{} is stale for key {key}", t.node)
             });
-            if t.node == self.id {
+            let to = if self.cfg.bug == Some(crate::config::Bug::RepairWrongNode) {
+                // The injected bug: the repair goes to the next node by id, not the stale one.
+                NodeId((t.node.0 + 1) % self.cfg.nodes)
+            } else {
+                t.node
+            };
+            if to == self.id {
                 let set = self.store.entry(op.key.clone()).or_default();
                 reconcile_all(set, &newest, self.cfg.versioning);
             } else {
                 cx.send(
-                    t.node,
+                    to,
                     Msg::Repair {
                         key: op.key.clone(),
                         versions: newest.clone(),
@@ -841,8 +847,14 @@ impl DynamoNode {
                 }
                 probed.push(*target);
             }
+            let to = if self.cfg.bug == Some(crate::config::Bug::HintToFirstOwner) {
+                // The injected bug: the hint goes to the key's first owner, whoever it was for.
+                self.ring.preference_list(key, 1)[0]
+            } else {
+                *target
+            };
             cx.send(
-                *target,
+                to,
                 Msg::Handoff {
                     key: key.clone(),
                     versions: h.versions.clone(),
@@ -967,6 +979,14 @@ impl DynamoNode {
                 },
             );
         } else {
+            let mut differing = differing;
+            if self.cfg.bug == Some(crate::config::Bug::SkipDifferingLeaf) {
+                // The injected bug: the first differing leaf is never exchanged.
+                differing.remove(0);
+                if differing.is_empty() {
+                    return;
+                }
+            }
             let entries = self.leaf_entries(range, &differing);
             cx.send(
                 from,
@@ -1158,7 +1178,13 @@ impl sim_core::Node for DynamoNode {
                     }
                     Msg::ReplicateAck { op } => self.on_answer(from, op, None, cx),
                     Msg::Read { op, key } => {
-                        let versions = self.local_versions(&key);
+                        let versions = if self.cfg.bug == Some(crate::config::Bug::EmptyReadReplies)
+                        {
+                            // The injected bug: the answer leaves out everything the replica holds.
+                            Vec::new()
+                        } else {
+                            self.local_versions(&key)
+                        };
                         cx.send(from, Msg::ReadReply { op, versions });
                     }
                     Msg::ReadReply { op, versions } => self.on_answer(from, op, Some(versions), cx),
@@ -1183,7 +1209,17 @@ impl sim_core::Node for DynamoNode {
                         cx.send(from, Msg::HandoffAck { key, rev });
                     }
                     Msg::HandoffAck { key, rev } => {
-                        let slot = (from, key);
+                        let mut slot = (from, key);
+                        if self.cfg.bug == Some(crate::config::Bug::HintToFirstOwner) {
+                            // The injected bug: an ack from the first owner retires the hint it was sent.
+                            if let Some((t, _)) = self
+                                .hints
+                                .iter()
+                                .find(|((_, k), h)| *k == slot.1 && h.rev == rev)
+                            {
+                                slot.0 = t.0;
+                            }
+                        }
                         if self.hints.get(&slot).is_some_and(|h| h.rev == rev) {
                             self.hints.remove(&slot);
                             self.stats.hints_delivered += 1;

@@ -1,16 +1,17 @@
 //! Swarm testing: each seed draws its own fault mix (which kinds are on,
 //! how often, partition shapes, crash and wipe counts, loss and duplication
 //! rates, latency spikes, clock skew) and its own workload, then runs a
-//! faulty phase, heals everything, and runs a quiet phase that must converge.
+//! faulty phase, heals everything, and runs a quiet phase that must converge,
+//! in which every key is read once.
 //!
 //! The draw is a pure function of (scenario, seed), and it produces an
 //! explicit timeline, so `dynsim run FILE --seed S --swarm` replays a sweep's
 //! seed exactly, and `dynsim shrink` can cut it down step by step.
 
-use crate::scenario::{Action, Check, Scenario, Step};
-use dynamo_model::cluster::{Entry, KeyChoice, LoadSpec, Pacing};
+use crate::scenario::{Action, Check, OpStep, Scenario, Step};
+use dynamo_model::cluster::{Entry, KeyChoice, LoadSpec, OpKind, Pacing};
 use dynamo_model::{KeyScheme, Ring};
-use sim_core::{Fault, NodeId, SimDuration, SimRng, SimTime, Stream};
+use sim_core::{ClientId, Fault, NodeId, SimDuration, SimRng, SimTime, Stream};
 
 /// Every fault kind a swarm can switch on.
 pub const FAULT_KINDS: &[&str] = &[
@@ -37,7 +38,8 @@ pub const DRAWN_MAX_OPS: u64 = 1_000;
 pub struct Plan {
     /// Fault kinds switched on for this seed.
     pub kinds: Vec<&'static str>,
-    /// The realized faults, then one `heal-all` at `heal_at`, as timeline steps.
+    /// The realized faults, then one `heal-all` at `heal_at` (none when no
+    /// fault kind was drawn), as timeline steps, then the quiet-phase reads.
     pub steps: Vec<Step>,
     pub load: LoadSpec,
     /// When the faulty phase ends and everything is healed.
@@ -83,6 +85,34 @@ pub fn key_space(s: &Scenario) -> u64 {
         KeyScheme::Md5 => u64::MAX,
         KeyScheme::Integer { hash_bits } => 1u64.checked_shl(hash_bits).unwrap_or(u64::MAX),
     }
+}
+
+/// Halfway through the quiet phase, one get of every key the load can touch,
+/// 1ms apart: with read repair on, each get that hears every replica repairs
+/// the key, which is all read repair alone promises, so the convergence
+/// checker's read-repair promise has every key to judge.
+fn quiet_reads(s: &Scenario, load: &LoadSpec, from: SimTime) -> Vec<Step> {
+    (0..load.keys)
+        .map(|i| {
+            let key = match s.cluster.key_scheme {
+                KeyScheme::Md5 => format!("key{i}"),
+                KeyScheme::Integer { .. } => i.to_string(),
+            };
+            Step {
+                at: from + SimDuration::from_ms(u64::from(i)),
+                line: 0,
+                action: Action::Op(OpStep {
+                    kind: OpKind::Get,
+                    entry: Entry::Random,
+                    key,
+                    value: None,
+                    name: None,
+                    context_from: None,
+                    client: ClientId(0),
+                }),
+            }
+        })
+        .collect()
 }
 
 /// Draws seed `seed`'s fault mix and workload for scenario `s`.
@@ -213,12 +243,16 @@ pub fn draw(s: &Scenario, seed: u64) -> Plan {
     // Heal everything at the end of the faulty phase, after every drawn fault
     // (some end exactly then). One step that names no node, so a shrunk file
     // can drop nodes; it applies the same faults the heal block of
-    // individual steps did.
-    steps.push(Step {
-        at: heal_at,
-        line: 0,
-        action: Action::HealAll,
-    });
+    // individual steps did. A seed that drew no fault kind gets no heal
+    // either: a heal that heals nothing would still count as a fault, and
+    // quorum-reads would judge that seed by the faulty-run rule.
+    if !kinds.is_empty() {
+        steps.push(Step {
+            at: heal_at,
+            line: 0,
+            action: Action::HealAll,
+        });
+    }
 
     let mut wl = SimRng::new(seed, Stream::Custom(7));
     let load = match &s.load {
@@ -247,7 +281,13 @@ pub fn draw(s: &Scenario, seed: u64) -> Plan {
             max_ops: Some(DRAWN_MAX_OPS),
         },
     };
-    let end = heal_at + quiet_time(s, seed);
+    let quiet = quiet_time(s, seed);
+    let end = heal_at + quiet;
+    steps.extend(quiet_reads(
+        s,
+        &load,
+        heal_at + SimDuration(quiet.as_us() / 2),
+    ));
     Plan {
         kinds,
         steps,
