@@ -49,6 +49,38 @@ fn every_scenario() {
     });
 }
 
+/// The text of the first fenced block after `marker` in the top-level README.
+fn readme_block(marker: &str) -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let at = readme.find(marker).expect("the marker is in README.md");
+    let start = at + readme[at..].find("```\n").expect("a block") + 4;
+    let len = readme[start..].find("```").expect("closed block");
+    readme[start..start + len].to_string()
+}
+
+// The README shows the main job's summary exactly as this build prints it, and
+// its trace excerpt is made of lines of the real trace, in order.
+#[test]
+fn readme_samples_match_the_build() {
+    std::env::set_current_dir(root()).expect("workspace root");
+    let path = root().join("scenarios/failure.toml");
+    let (trace, summary, ok) = dynsim_tests::run_scenario(&path);
+    assert!(ok);
+    let shown = readme_block("then reads the key back:");
+    assert_eq!(
+        shown, summary,
+        "README.md's main-job output is stale; paste `dynsim run scenarios/failure.toml` into it"
+    );
+    let excerpt = readme_block("one per line (an excerpt");
+    let mut rest = trace.lines();
+    for line in excerpt.lines() {
+        assert!(
+            rest.any(|t| t == line),
+            "README.md's trace excerpt line is not in the trace (in order): {line}"
+        );
+    }
+}
+
 // The annotated example in scenarios/README.md is a valid scenario that meets its own expectations.
 #[test]
 fn readme_example_is_valid() {
