@@ -50,16 +50,7 @@ pub fn check(path: &Path) -> io::Result<()> {
     if target(path) != Target::Replace {
         return Ok(());
     }
-    if path.is_dir() {
-        return Err(io::Error::new(
-            io::ErrorKind::IsADirectory,
-            "it is a directory; name a file",
-        ));
-    }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = folder_of(path)?;
     if !dir.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
@@ -92,21 +83,26 @@ pub fn write_output(
     }
 }
 
-/// Writes the regular file `path` through a temporary file beside it and a rename.
-fn write_atomic(
-    path: &Path,
-    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> io::Result<()> {
+/// The folder a regular output file goes in; an error if `path` is itself a folder.
+fn folder_of(path: &Path) -> io::Result<&Path> {
     if path.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::IsADirectory,
             "it is a directory; name a file",
         ));
     }
-    let dir = path
+    Ok(path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+        .unwrap_or(Path::new(".")))
+}
+
+/// Writes the regular file `path` through a temporary file beside it and a rename.
+fn write_atomic(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let dir = folder_of(path)?;
     let name = path.file_name().ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidInput, "the output path names no file")
     })?;
