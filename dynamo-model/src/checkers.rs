@@ -447,7 +447,7 @@ fn handoff_promise(w: &World) -> Verdict {
     pending_hints(w, &mut out);
     let mut v = Verdict::from_violations("convergence", out);
     v.note = Some(format!(
-        "hinted handoff without anti-entropy: {judged} hint(s) reached their targets, none pending"
+        "hinted handoff without anti-entropy: {judged} hint(s) reached their targets, none waiting for a live node"
     ));
     v
 }
