@@ -444,7 +444,8 @@ pub fn read_file(path: &str) -> Result<String, crate::scenario::diag::Diags> {
     })
 }
 
-/// Every `.toml` file below `dir`, sorted (used by the web page and the tests).
+/// Every `.toml` file below `dir`, sorted, not following symlinked folders
+/// (used by the fuzz harness and the tests).
 pub fn toml_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -454,7 +455,10 @@ pub fn toml_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         };
         for e in entries.flatten() {
             let p = e.path();
-            if p.is_dir() {
+            // `file_type` does not follow symlinks: a linked folder is not
+            // entered, so a link loop cannot make the walk endless.
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() {
                 stack.push(p);
             } else if p.extension().is_some_and(|x| x == "toml") {
                 out.push(p);
@@ -487,4 +491,20 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+#[cfg(all(test, unix))]
+mod listing_tests {
+    // A folder that links to itself is listed once, and the walk ends.
+    #[test]
+    fn a_symlink_loop_ends_the_walk() {
+        let d = std::env::temp_dir().join(format!("dynsim-toml-files-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("sub")).expect("dirs");
+        std::fs::write(d.join("sub/a.toml"), "").expect("file");
+        std::os::unix::fs::symlink(&d, d.join("sub/loop")).expect("symlink");
+        let found = super::toml_files(&d);
+        assert_eq!(found, vec![d.join("sub/a.toml")]);
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }
