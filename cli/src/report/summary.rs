@@ -130,37 +130,29 @@ pub fn render(r: &Report) -> String {
     }
     let _ = writeln!(o);
     let _ = writeln!(o, "{}", staleness_line(&r.staleness));
-    let nodes = r.cluster.nodes();
-    let created: u64 = nodes.iter().map(|n| n.stats.hints_created).sum();
-    let delivered: u64 = nodes.iter().map(|n| n.stats.hints_delivered).sum();
-    let pending: usize = nodes.iter().map(|n| n.hints().len()).sum();
-    let repairs: u64 = nodes.iter().map(|n| n.stats.read_repairs).sum();
-    let ae_rounds: u64 = nodes.iter().map(|n| n.stats.anti_entropy_rounds).sum();
-    let ae_keys: u64 = nodes
-        .iter()
-        .map(|n| n.stats.anti_entropy_keys_repaired)
-        .sum();
-    let forwarded: u64 = nodes.iter().map(|n| n.stats.forwarded).sum();
-    let timeouts: u64 = nodes.iter().map(|n| n.stats.replica_timeouts).sum();
+    let c = crate::runner::counters(&r.cluster, r.needless_siblings);
+    let n = |name: &str| c.get(name).copied().unwrap_or(0);
     let _ = writeln!(
         o,
-        "hints: created {created}, delivered {delivered}, pending {pending}"
+        "hints: created {}, delivered {}, pending {}",
+        n("hints_created"),
+        n("hints_delivered"),
+        n("hints_pending")
     );
     let _ = writeln!(
         o,
-        "read repairs {repairs}; anti-entropy rounds {ae_rounds}, keys repaired {ae_keys}; forwarded requests {forwarded}; replica timeouts {timeouts}"
+        "read repairs {}; anti-entropy rounds {}, keys repaired {}; forwarded requests {}; replica timeouts {}",
+        n("read_repairs"),
+        n("anti_entropy_rounds"),
+        n("anti_entropy_keys_repaired"),
+        n("forwarded"),
+        n("replica_timeouts")
     );
-    let truncations: u64 = nodes.iter().map(|n| n.stats.clock_truncations).sum();
-    // Without truncation a needless sibling is a bug (the needless-siblings
-    // checker fails); with it, it is the false conflict truncation causes.
     let _ = writeln!(
         o,
-        "clock truncations {truncations}; false conflicts {}",
-        if truncations > 0 {
-            r.needless_siblings
-        } else {
-            0
-        }
+        "clock truncations {}; false conflicts {}",
+        n("clock_truncations"),
+        n("false_conflicts")
     );
     let _ = writeln!(
         o,
