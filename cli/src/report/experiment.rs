@@ -1524,7 +1524,7 @@ pub fn report(e: &Experiment, out: &Outcome2) -> String {
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{}</title><style>\
          body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}\
          table{{border-collapse:collapse;font-size:13px;margin:1em 0}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}\
-         th{{background:#f3f3f3}}code,pre{{background:#f6f6f6;padding:2px 4px}}figure{{margin:1em 0}}\
+         th{{background:#f3f3f3}}code,pre{{background:#f6f6f6;padding:2px 4px}}figure{{margin:1em 0}}figure svg{{width:100%;height:auto}}\
          </style></head><body>",
         html(&e.name)
     );
