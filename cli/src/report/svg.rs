@@ -7,7 +7,10 @@ use std::fmt::Write as _;
 const W: f64 = 780.0;
 const H: f64 = 380.0;
 const LEFT: f64 = 70.0;
-const RIGHT: f64 = 250.0;
+/// The widest legend column: a long series name is cut off past it.
+const RIGHT_MAX: f64 = 250.0;
+/// The narrowest legend column.
+const RIGHT_MIN: f64 = 90.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 55.0;
 const COLORS: &[&str] = &[
@@ -128,7 +131,16 @@ pub fn line_chart(c: &Chart) -> String {
     if y1 <= y0 {
         y1 = y0 + 1.0;
     }
-    let pw = W - LEFT - RIGHT;
+    // The legend column is as wide as its longest name needs (about 7 px a
+    // character at 12 px), so short legends leave the plot more room.
+    let longest = c
+        .series
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let right = (44.0 + 7.0 * longest as f64).clamp(RIGHT_MIN, RIGHT_MAX);
+    let pw = W - LEFT - right;
     let ph = H - TOP - BOTTOM;
     let sx = |x: f64| LEFT + (x - x0) / (x1 - x0) * pw;
     let sy = |y: f64| TOP + ph - (y - y0) / (y1 - y0) * ph;
