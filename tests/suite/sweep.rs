@@ -490,6 +490,36 @@ fn shrink_writes_a_failing_no_repair_seed_in_at_most_25_lines() {
     assert!(report.as_expected(), "running the shrunk file exits 0");
 }
 
+// A failure that hangs on one lost message still shrinks: steps that only
+// shifted the network's random draws go when another seed reproduces the
+// failure without them (five_nodes with a broken repair merge, seed 7, is 27
+// lines without that pass), and the file records the seed it runs with.
+#[test]
+fn shrink_cuts_steps_that_only_shifted_random_draws() {
+    std::env::set_current_dir(root()).expect("workspace root");
+    let text = read(&root().join("scenarios/sweep/five_nodes.toml")).replacen(
+        "[cluster]",
+        "[cluster]\ninject_bug = \"skip-repair-merge\"",
+        1,
+    );
+    let base = scenario::parse("five_nodes_broken_merge.toml", &text).expect("valid");
+    let found = shrink::shrink(&base, 7, |_, _| {}).expect("seed 7 fails");
+    assert_eq!(found.checker, "merge-on-transfer");
+    let written = scenario::write::to_toml(&found.smallest);
+    assert!(
+        written.lines().count() + 2 <= 25,
+        "{} lines:\n{written}",
+        written.lines().count() + 2
+    );
+    assert_ne!(found.smallest.seed, 7, "found with another seed");
+    let back = scenario::parse("shrunk.toml", &written).expect("the shrunk file parses");
+    let report = runner::run(&back, back.seed, false);
+    assert!(
+        report.as_expected(),
+        "running the shrunk file exits 0:\n{written}"
+    );
+}
+
 // A sweep streams results.jsonl in seed order; stopped early it writes what
 // finished and a partial summary (exit 130); `--resume` runs only the rest,
 // appends it, and ends with the very file and totals an uninterrupted sweep

@@ -216,7 +216,9 @@ pub fn shrink(
             expects: Vec::new(),
             ..cand.clone()
         };
-        let now = failing(&probe, seed);
+        // A candidate runs with its own seed: the explicit scenario starts
+        // with `seed`, and only `reseed_cut` gives a candidate another.
+        let now = failing(&probe, cand.seed);
         now.contains(&target) && now.iter().all(|c| allowed.contains(c))
     };
     let original_steps = base.steps.len();
@@ -238,11 +240,14 @@ pub fn shrink(
     let quiet = (!JUDGED_AS_IT_GOES.contains(&target.as_str())).then_some(seed);
     // Cutting steps, nodes and settings each can let another go: repeat
     // until a round changes nothing (a few rounds at most).
-    for _ in 0..3 {
+    for round in 0..4 {
         let before = cur.clone();
         cur = cut_steps(cur, &still_fails, &mut || runs.get(), &mut progress);
         cur = drop_nodes(cur, quiet, &still_fails);
         cur = reset_config(cur, quiet, &still_fails);
+        if round > 0 && cur.steps.len() > RESEED_ABOVE_STEPS {
+            cur = reseed_cut(cur, &still_fails);
+        }
         if cur == before {
             break;
         }
@@ -310,6 +315,46 @@ pub fn shrink(
 /// Delta debugging over every step but the final heal-all, which always
 /// stays: a failure that needs an unhealed fault is not the failure the
 /// sweep found.
+/// Past this many steps, a shrunk file is still more than a screen, and
+/// [`reseed_cut`] is worth its runs.
+const RESEED_ABOVE_STEPS: usize = 8;
+/// How many other seeds [`reseed_cut`] tries for each step.
+const RESEED_TRIES: u64 = 32;
+
+/// Removes steps that only mattered through the random draws they shifted.
+/// Loss, duplication and latency come from the run's network stream, so
+/// removing any operation moves every later draw, and a failure that hangs
+/// on one lost message goes away with it, although the operation itself had
+/// nothing to do with the bug. Here a step may go if the run without it
+/// still fails with one of a few other seeds. The explicit scenario carries
+/// every fault and operation, so its seed only picks latencies, losses and
+/// each node's choices, and the file records the seed it was found with.
+fn reseed_cut(mut cur: Scenario, still_fails: &dyn Fn(&Scenario) -> bool) -> Scenario {
+    let mut i = 0;
+    while i < cur.steps.len() {
+        if matches!(cur.steps[i].action, Action::HealAll) {
+            i += 1;
+            continue;
+        }
+        let mut remove = vec![false; cur.steps.len()];
+        remove[i] = true;
+        let without_i = without(&cur, &remove);
+        let found = (1..=RESEED_TRIES).find_map(|k| {
+            let cand = Scenario {
+                // Spread the tries over the seed space; wrapping is fine.
+                seed: cur.seed.wrapping_add(k.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+                ..without_i.clone()
+            };
+            still_fails(&cand).then_some(cand)
+        });
+        match found {
+            Some(cand) => cur = cand,
+            None => i += 1,
+        }
+    }
+    cur
+}
+
 fn cut_steps(
     mut cur: Scenario,
     still_fails: &dyn Fn(&Scenario) -> bool,
@@ -699,6 +744,12 @@ pub fn cmd(args: &ShrinkArgs) -> u8 {
         return EXIT_BAD_INPUT;
     }
     let mut msg = String::new();
+    if found.smallest.seed != args.seed {
+        msg.push_str(&format!(
+            "note: steps that only shifted the network's random draws were cut by trying other seeds; the shrunk file runs with seed = {}\n",
+            found.smallest.seed
+        ));
+    }
     if !found.reproduced {
         msg.push_str(&format!(
             "warning: the explicit form of seed {} does not fail {} (events at equal times can order differently); it is written unshrunk\n",
