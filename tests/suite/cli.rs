@@ -170,3 +170,24 @@ fn chrome_trace_has_a_track_per_node() {
         "{starts} flow starts, {finishes} ends"
     );
 }
+
+// Four blind writers draw the sibling warning; read-modify-write or three writers do not.
+#[test]
+fn blind_writers_are_warned_about() {
+    let dir = std::env::temp_dir().join(format!("dynsim-blind-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let warned = |load: &str| {
+        let path = dir.join("blind.toml");
+        let text = format!(
+            "name = \"blind\"\nseed = 1\nduration = \"1s\"\n[cluster]\nnodes = 5\n[load]\n{load}\nstop = \"1s\"\nops = 10\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        let s = dynsim::scenario::load(path.to_str().unwrap()).expect("a valid scenario");
+        dynsim::cli::blind_write_warning(&s)
+    };
+    let w = warned("clients = 4\nkeys = 5\nread_fraction = 0.0").expect("a warning");
+    assert!(w.contains("4 clients write blind") && w.contains("5 keys"), "{w}");
+    assert!(warned("clients = 3\nkeys = 5\nread_fraction = 0.0").is_none());
+    assert!(warned("clients = 8\nkeys = 5\nread_modify_write = true").is_none());
+    assert!(warned("clients = 8\nkeys = 5\nread_fraction = 1.0").is_none());
+}
