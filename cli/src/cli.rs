@@ -103,7 +103,13 @@ fn cmd_run(args: &RunArgs) -> u8 {
     }
     let trace_to_stdout = trace_to_stdout || to_stdout(args.chrome_trace.as_deref());
     let want_trace = args.trace.is_some() || args.check_determinism || args.chrome_trace.is_some();
-    let report = runner::run(&s, seed, want_trace);
+    let mode = if args.progress {
+        crate::progress::Mode::Forced(Box::new(std::io::stderr()))
+    } else {
+        crate::progress::Mode::Auto
+    };
+    let end = sim_core::SimTime::ZERO + s.duration;
+    let report = crate::progress::with_progress(end, mode, || runner::run(&s, seed, want_trace));
     if args.check_determinism {
         let again = runner::run(&s, seed, true);
         let (a, b) = (

@@ -418,7 +418,11 @@ fn sibling_pair_filter_keeps_every_related_pair() {
         })
         .expect("some get returned a version");
     let mut related = 0;
-    for key in h.iter().map(|o| o.key.clone()).collect::<std::collections::BTreeSet<_>>() {
+    for key in h
+        .iter()
+        .map(|o| o.key.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
         // The checker reads only each version's write id, so one template stands for every put.
         let versions: Vec<_> = h
             .iter()

@@ -357,9 +357,7 @@ impl Invariants {
                 // it after a hint was handed over, perhaps already superseded.
                 for n in nodes {
                     let id = n.id();
-                    if !holders.iter().any(|(h, _)| *h == id)
-                        && keeps(n, key, &probe, self.mode)
-                    {
+                    if !holders.iter().any(|(h, _)| *h == id) && keeps(n, key, &probe, self.mode) {
                         holders.push((id, now));
                     }
                 }

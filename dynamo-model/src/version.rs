@@ -809,7 +809,11 @@ mod tests {
         for _ in 0..2_000 {
             let mut set = Vec::new();
             for _ in 0..rng.index(30) {
-                reconcile(&mut set, &writes[rng.index(writes.len())], Versioning::VectorClock);
+                reconcile(
+                    &mut set,
+                    &writes[rng.index(writes.len())],
+                    Versioning::VectorClock,
+                );
             }
             let incoming: Vec<Version> = (0..rng.index(30))
                 .map(|_| writes[rng.index(writes.len())].clone())

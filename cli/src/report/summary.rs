@@ -13,9 +13,7 @@ const VERSION_COUNTS_LISTED: usize = 8;
 /// The "versions per successful get" line's entries: each count as it is, or,
 /// when siblings piled up and the counts are many, the buckets 0, 1, 2, 3, 4,
 /// 5-9, 10-99 and 100+ (only the non-empty ones), so the line stays short.
-pub fn versions_histogram(
-    hist: &std::collections::BTreeMap<usize, usize>,
-) -> Vec<(String, usize)> {
+pub fn versions_histogram(hist: &std::collections::BTreeMap<usize, usize>) -> Vec<(String, usize)> {
     if hist.len() <= VERSION_COUNTS_LISTED {
         return hist.iter().map(|(v, n)| (v.to_string(), *n)).collect();
     }
