@@ -49,7 +49,8 @@ impl Progress {
             end,
             clock: Stopwatch::start(),
             events: 0,
-            last_line_s: 0.0,
+            // The first plain line comes as soon as the run has taken QUIET_S.
+            last_line_s: QUIET_S - PLAIN_EVERY_S,
             bar: None,
             terminal: std::io::stderr().is_terminal(),
             forced,
@@ -96,7 +97,7 @@ impl Progress {
     }
 }
 
-/// One plain progress line: `progress: simulated 12.000s of 60.000s (20%), 812345 events/s, ETA 41s`.
+/// One plain progress line: `progress: simulated 12000.000ms of 60000.000ms (20%), 812345 events/s, ETA 41s`.
 pub fn line(now: SimTime, end: SimTime, events: u64, wall_s: f64) -> String {
     let (now_us, end_us) = (now.as_us().min(end.as_us()), end.as_us().max(1));
     let done = now_us as f64 / end_us as f64;
@@ -110,10 +111,12 @@ pub fn line(now: SimTime, end: SimTime, events: u64, wall_s: f64) -> String {
     } else {
         "unknown".to_string()
     };
+    // Milliseconds with microseconds, as in the trace: a busy run may spend
+    // seconds of wall time inside its first simulated millisecond.
     format!(
-        "progress: simulated {:.3}s of {:.3}s ({:.0}%), {rate:.0} events/s, ETA {eta}",
-        now_us as f64 / 1e6,
-        end_us as f64 / 1e6,
+        "progress: simulated {} of {} ({:.0}%), {rate:.0} events/s, ETA {eta}",
+        SimTime(now_us),
+        end,
         100.0 * done
     )
 }
