@@ -139,6 +139,10 @@ pub struct RunArgs {
     /// Replace the timeline with the seed's swarm faults and workload, exactly as `sweep` runs it.
     #[arg(long)]
     pub swarm: bool,
+    /// Print a plain progress line on standard error every few thousand events, from the start
+    /// (without it, progress shows only once a run has taken 2 s).
+    #[arg(long)]
+    pub progress: bool,
     /// Also write the trace in Chrome's trace-event JSON, one track per node (open it in ui.perfetto.dev; "-" for standard output).
     #[arg(long, value_name = "PATH|-")]
     pub chrome_trace: Option<PathBuf>,

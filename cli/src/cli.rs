@@ -48,6 +48,24 @@ pub(crate) fn load(file: &std::path::Path) -> Result<scenario::Scenario, u8> {
     })
 }
 
+/// From this many clients writing blind (without read-modify-write), `dynsim run` warns that siblings will pile up.
+pub const BLIND_WRITERS_WARN: u32 = 4;
+
+/// The one-line warning for a load whose clients write blind: each blind put
+/// is concurrent with every version held, so a key's siblings grow with its
+/// puts and every get and put costs more as the run goes. Real Dynamo does
+/// this too, so the run goes ahead; the warning says why it slows.
+pub fn blind_write_warning(s: &scenario::Scenario) -> Option<String> {
+    let load = s.load.as_ref()?;
+    let blind = load.read_fraction < 1.0 && !load.read_modify_write;
+    (blind && load.clients >= BLIND_WRITERS_WARN).then(|| {
+        format!(
+            "warning: {} clients write blind (read_modify_write = false) to {} keys: siblings will pile up, and each get and put costs more as they do",
+            load.clients, load.keys
+        )
+    })
+}
+
 fn cmd_run(args: &RunArgs) -> u8 {
     let s = match load(&args.file) {
         Ok(s) => s,
@@ -59,6 +77,9 @@ fn cmd_run(args: &RunArgs) -> u8 {
     } else {
         s
     };
+    if let Some(w) = blind_write_warning(&s) {
+        eprintln!("{w}");
+    }
     let to_stdout = |p: Option<&Path>| p.is_some_and(|p| output::target(p) == Target::Stdout);
     let trace_to_stdout = to_stdout(args.trace.as_deref().map(Path::new));
     if trace_to_stdout && to_stdout(args.chrome_trace.as_deref()) {
@@ -82,7 +103,13 @@ fn cmd_run(args: &RunArgs) -> u8 {
     }
     let trace_to_stdout = trace_to_stdout || to_stdout(args.chrome_trace.as_deref());
     let want_trace = args.trace.is_some() || args.check_determinism || args.chrome_trace.is_some();
-    let report = runner::run(&s, seed, want_trace);
+    let mode = if args.progress {
+        crate::progress::Mode::Forced(Box::new(std::io::stderr()))
+    } else {
+        crate::progress::Mode::Auto
+    };
+    let end = sim_core::SimTime::ZERO + s.duration;
+    let report = crate::progress::with_progress(end, mode, || runner::run(&s, seed, want_trace));
     if args.check_determinism {
         let again = runner::run(&s, seed, true);
         let (a, b) = (

@@ -11,6 +11,7 @@ pub mod args;
 pub mod cli;
 pub mod explore;
 pub mod output;
+pub mod progress;
 pub mod report;
 pub mod runner;
 pub mod scenario;

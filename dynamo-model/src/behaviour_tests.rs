@@ -379,3 +379,79 @@ fn last_write_wins_keeps_one_version() {
         "and lost to the skewed clock"
     );
 }
+
+// The needless-siblings checker's pair filter keeps exactly the pairs where one put saw
+// the other, over version lists as long as every put of a key, blind and read-modify-write.
+#[test]
+fn sibling_pair_filter_keeps_every_related_pair() {
+    let net = NetConfig {
+        latency: Latency::Exponential { mean_us: 2_000.0 },
+        ..NetConfig::default()
+    };
+    let mut c = Cluster::new(ClusterConfig::default(), &net, 3, false).unwrap();
+    for (clients, rmw) in [(4, false), (2, true)] {
+        c.add_load(LoadSpec {
+            clients,
+            pacing: Pacing::Closed {
+                think: SimDuration::from_ms(1),
+            },
+            keys: 2,
+            key_choice: KeyChoice::Uniform,
+            read_fraction: 0.3,
+            read_modify_write: rmw,
+            entry: Entry::Random,
+            start: ms(1),
+            stop: ms(500),
+            max_ops: None,
+        })
+        .unwrap();
+    }
+    c.run_until(ms(1_000));
+    let h = c.history();
+    let truth = Truth::new(h);
+    let index = |id: u64| (id as usize).checked_sub(1).filter(|&i| h[i].id == id);
+    let template = h
+        .iter()
+        .find_map(|o| match &o.outcome {
+            Outcome::GetOk { versions, .. } => versions.first().cloned(),
+            _ => None,
+        })
+        .expect("some get returned a version");
+    let mut related = 0;
+    for key in h
+        .iter()
+        .map(|o| o.key.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        // The checker reads only each version's write id, so one template stands for every put.
+        let versions: Vec<_> = h
+            .iter()
+            .filter(|o| o.kind == OpKind::Put && o.key == key)
+            .map(|o| crate::version::Version {
+                write: o.id,
+                ..template.clone()
+            })
+            .collect();
+        let mut every = Vec::new();
+        for i in 0..versions.len() {
+            for j in i + 1..versions.len() {
+                let (a, b) = (index(versions[i].write), index(versions[j].write));
+                if let (Some(a), Some(b)) = (a, b)
+                    && a != b
+                    && (truth.has_seen(a, b) || truth.has_seen(b, a))
+                {
+                    every.push((i, j));
+                }
+            }
+        }
+        let pairs = crate::checkers::related_pairs(&truth, &versions, &index);
+        assert!(
+            pairs.len() < versions.len() * (versions.len() - 1) / 2,
+            "{} puts took the filtered path",
+            versions.len()
+        );
+        assert_eq!(pairs, every, "key {key}");
+        related += every.len();
+    }
+    assert!(related > 100, "{related} related pairs");
+}

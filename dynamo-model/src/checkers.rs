@@ -299,8 +299,9 @@ pub fn needless_sibling_pairs(w: &World) -> Vec<String> {
         let Outcome::GetOk { versions, .. } = &g.outcome else {
             continue;
         };
-        for (i, a) in versions.iter().enumerate() {
-            for b in &versions[i + 1..] {
+        for (i, j) in related_pairs(w.truth, versions, &index) {
+            let (a, b) = (&versions[i], &versions[j]);
+            {
                 let (Some(ia), Some(ib)) = (index(a.write), index(b.write)) else {
                     continue;
                 };
@@ -328,6 +329,84 @@ pub fn needless_sibling_pairs(w: &World) -> Vec<String> {
         }
     }
     out
+}
+
+/// The pairs (i, j), i < j, of a get's versions worth judging for needless
+/// siblings, in order: every pair, or, when a get returned many siblings,
+/// only the pairs where one version's put has seen the other's in truth.
+///
+/// Judging every pair costs V² per get, which made blind-put loads (where
+/// versions pile up) cubic in the operation count. The filtered form intersects
+/// each version's seen-bitset with the get's own puts: V × (puts of the key / 64)
+/// words. It is used only when that is cheaper, and yields every pair the full
+/// scan would act on, since a pair is acted on only when one put has seen the other.
+pub(crate) fn related_pairs(
+    truth: &Truth,
+    versions: &[Version],
+    index: &dyn Fn(u64) -> Option<usize>,
+) -> Vec<(usize, usize)> {
+    let all = || {
+        (0..versions.len())
+            .flat_map(|i| (i + 1..versions.len()).map(move |j| (i, j)))
+            .collect()
+    };
+    let puts: Vec<Option<(usize, usize)>> = versions
+        .iter()
+        .map(|v| index(v.write).and_then(|h| truth.put_ordinal(h)))
+        .collect();
+    // The bitsets are per key: the filter applies only when every version is a put of one key.
+    let Some(Some((key, _))) = puts.first().copied() else {
+        return all();
+    };
+    if puts.iter().any(|p| !matches!(p, Some((k, _)) if *k == key)) {
+        return all();
+    }
+    let words = puts
+        .iter()
+        .flatten()
+        .map(|&(_, o)| o / 64 + 1)
+        .max()
+        .unwrap_or(0);
+    let seen_words = versions
+        .iter()
+        .filter_map(|v| index(v.write))
+        .map(|h| truth.seen_bits(h).len())
+        .max()
+        .unwrap_or(0)
+        .max(words);
+    if versions.len() < 2 * seen_words.max(16) {
+        return all();
+    }
+    // Which of the get's versions each put ordinal of the key stands for.
+    let mut here = vec![0u64; words];
+    let mut at: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, p) in puts.iter().enumerate() {
+        if let Some((k, o)) = *p
+            && k == key
+        {
+            here[o / 64] |= 1 << (o % 64);
+            at.entry(o).or_default().push(i);
+        }
+    }
+    let mut pairs = Vec::new();
+    for (j, v) in versions.iter().enumerate() {
+        let Some(h) = index(v.write) else { continue };
+        for (wi, (&s, &m)) in truth.seen_bits(h).iter().zip(&here).enumerate() {
+            let mut bits = s & m;
+            while bits != 0 {
+                let o = wi * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                for &i in &at[&o] {
+                    if i != j {
+                        pairs.push((i.min(j), i.max(j)));
+                    }
+                }
+            }
+        }
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
 }
 
 /// Needless siblings ([`needless_sibling_pairs`]). With exact clocks every

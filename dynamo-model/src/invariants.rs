@@ -124,15 +124,15 @@ fn covered(held: &[Version], v: &Version, mode: Versioning) -> bool {
     }
 }
 
-/// Every version `node` keeps for `key`: its store and its hints.
-fn kept(node: &DynamoNode, key: &Key) -> Vec<Version> {
-    let mut out = node.versions(key).to_vec();
-    for ((_, k), h) in node.hints() {
-        if k == key {
-            out.extend(h.versions.iter().cloned());
-        }
-    }
-    out
+/// Whether `node` keeps `v` of `key` or a version covering it, in its store or its hints.
+/// It looks in place rather than gathering copies: with many siblings a copy
+/// per replicated put was most of a blind-put run's cost.
+fn keeps(node: &DynamoNode, key: &Key, v: &Version, mode: Versioning) -> bool {
+    covered(node.versions(key), v, mode)
+        || node
+            .hints()
+            .iter()
+            .any(|((_, k), h)| k == key && covered(&h.versions, v, mode))
 }
 
 fn dedup(mut ns: Vec<NodeId>) -> Vec<NodeId> {
@@ -219,7 +219,7 @@ impl Invariants {
         let state = &nodes[node.index()];
         match pending {
             Pending::Replicate { key, version, hint } => {
-                if covered(&kept(state, &key), &version, self.mode) {
+                if keeps(state, &key, &version, self.mode) {
                     self.hold(&version, node, now, true);
                 }
                 // A fallback took a hint when it holds the version for the target afterwards.
@@ -357,9 +357,7 @@ impl Invariants {
                 // it after a hint was handed over, perhaps already superseded.
                 for n in nodes {
                     let id = n.id();
-                    if !holders.iter().any(|(h, _)| *h == id)
-                        && covered(&kept(n, key), &probe, self.mode)
-                    {
+                    if !holders.iter().any(|(h, _)| *h == id) && keeps(n, key, &probe, self.mode) {
                         holders.push((id, now));
                     }
                 }

@@ -111,6 +111,17 @@ impl<'a> Truth<'a> {
                 .is_some_and(|w| w & (1 << (self.ordinal[put] % 64)) != 0)
     }
 
+    /// The puts of its key that op `index` has seen, as a bitset over the key's
+    /// puts in issue order (see [`Truth::put_ordinal`]).
+    pub fn seen_bits(&self, index: usize) -> &[u64] {
+        &self.seen[index]
+    }
+
+    /// Put `put`'s key index and its ordinal among that key's puts; `None` for a get.
+    pub fn put_ordinal(&self, put: usize) -> Option<(usize, usize)> {
+        (self.ordinal[put] != usize::MAX).then(|| (self.key_of[put], self.ordinal[put]))
+    }
+
     /// The history indices of the puts of op `index`'s key, in issue order.
     pub fn puts_of_key(&self, index: usize) -> &[usize] {
         &self.puts_of[self.key_of[index]]

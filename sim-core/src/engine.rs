@@ -389,9 +389,10 @@ impl Limits {
 /// enough to cost nothing measurable.
 pub const CHECK_EVERY: u64 = 4_096;
 
-/// A stop check: told how many events ran since it was last asked, answers
-/// whether to stop.
-type StopCheck = Box<dyn FnMut(u64) -> bool>;
+/// A stop check: told how many events ran since it was last asked and the
+/// simulated time reached, answers whether to stop. The time lets a check
+/// that never stops report progress.
+type StopCheck = Box<dyn FnMut(u64, SimTime) -> bool>;
 
 thread_local! {
     static STOP_CHECK: std::cell::RefCell<Option<StopCheck>> = const { std::cell::RefCell::new(None) };
@@ -413,7 +414,10 @@ pub struct Interrupted {
 /// is how a caller puts an event or wall-time budget, or a cancellation, on
 /// code that runs simulations without knowing about budgets. The previous
 /// check is restored afterwards, also when `f` unwinds.
-pub fn with_stop_check<R>(check: impl FnMut(u64) -> bool + 'static, f: impl FnOnce() -> R) -> R {
+pub fn with_stop_check<R>(
+    check: impl FnMut(u64, SimTime) -> bool + 'static,
+    f: impl FnOnce() -> R,
+) -> R {
     struct Restore(Option<StopCheck>);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -696,7 +700,8 @@ impl<N: Node> Sim<N> {
     /// Asks the thread's stop check, telling it how many events ran since it
     /// was last asked; unwinds with [`Interrupted`] if it says stop.
     fn ask_stop_check(&self, events: u64) {
-        let stop = STOP_CHECK.with(|c| c.borrow_mut().as_mut().is_some_and(|f| f(events)));
+        let now = self.core.now;
+        let stop = STOP_CHECK.with(|c| c.borrow_mut().as_mut().is_some_and(|f| f(events, now)));
         if stop {
             // `resume_unwind` skips the panic hook: this is a requested stop, not a bug.
             std::panic::resume_unwind(Box::new(Interrupted { at: self.core.now }));

@@ -371,7 +371,7 @@ fn stop_check_cuts_only_when_asked() {
     let seen = Rc::new(Cell::new(0u64));
     let counter = seen.clone();
     let checked = with_stop_check(
-        move |n| {
+        move |n, _| {
             counter.set(counter.get() + n);
             false
         },
@@ -384,7 +384,7 @@ fn stop_check_cuts_only_when_asked() {
     let counter = ran.clone();
     let cut = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         with_stop_check(
-            move |n| {
+            move |n, _| {
                 counter.set(counter.get() + n);
                 counter.get() >= budget
             },

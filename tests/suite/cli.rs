@@ -170,3 +170,79 @@ fn chrome_trace_has_a_track_per_node() {
         "{starts} flow starts, {finishes} ends"
     );
 }
+
+// Four blind writers draw the sibling warning; read-modify-write or three writers do not.
+#[test]
+fn blind_writers_are_warned_about() {
+    let dir = std::env::temp_dir().join(format!("dynsim-blind-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let warned = |load: &str| {
+        let path = dir.join("blind.toml");
+        let text = format!(
+            "name = \"blind\"\nseed = 1\nduration = \"1s\"\n[cluster]\nnodes = 5\n[load]\n{load}\nstop = \"1s\"\nops = 10\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        let s = dynsim::scenario::load(path.to_str().unwrap()).expect("a valid scenario");
+        dynsim::cli::blind_write_warning(&s)
+    };
+    let w = warned("clients = 4\nkeys = 5\nread_fraction = 0.0").expect("a warning");
+    assert!(
+        w.contains("4 clients write blind") && w.contains("5 keys"),
+        "{w}"
+    );
+    assert!(warned("clients = 3\nkeys = 5\nread_fraction = 0.0").is_none());
+    assert!(warned("clients = 8\nkeys = 5\nread_modify_write = true").is_none());
+    assert!(warned("clients = 8\nkeys = 5\nread_fraction = 1.0").is_none());
+}
+
+// Forced progress writes plain lines for a run with many events, and the run's trace
+// and summary are byte-identical to the same run without progress.
+#[test]
+fn progress_lines_leave_trace_and_summary_alone() {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("dynsim-progress-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("long.toml");
+    // About 40,000 events: several of the engine's checks, each a progress line.
+    std::fs::write(
+        &path,
+        "name = \"long\"\nseed = 3\nduration = \"20s\"\n[cluster]\nnodes = 5\n\
+         [load]\nclients = 4\nkeys = 20\nread_modify_write = true\nstop = \"20s\"\nops = 3000\n",
+    )
+    .unwrap();
+    let s = dynsim::scenario::load(path.to_str().unwrap()).expect("loads");
+    let outputs = |r: &dynsim::runner::Report| {
+        (
+            r.cluster.sim.core.trace.render_text(),
+            dynsim::report::summary::render(r),
+        )
+    };
+    let plain = outputs(&dynsim::runner::run(&s, s.seed, true));
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let mode = dynsim::progress::Mode::Forced(Box::new(Sink(buf.clone())));
+    let end = sim_core::SimTime::ZERO + s.duration;
+    let watched = dynsim::progress::with_progress(end, mode, || {
+        outputs(&dynsim::runner::run(&s, s.seed, true))
+    });
+    assert_eq!(plain, watched, "progress changed the trace or the summary");
+    let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 2, "progress lines:\n{text}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with("progress: simulated ") && l.contains("events/s, ETA")),
+        "{text}"
+    );
+}

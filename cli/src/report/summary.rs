@@ -7,6 +7,33 @@ use dynamo_model::msg::Msg;
 use sim_core::Message;
 use std::fmt::Write as _;
 
+/// Above this many distinct version counts, the "versions per get" line is folded into buckets.
+const VERSION_COUNTS_LISTED: usize = 8;
+
+/// The "versions per successful get" line's entries: each count as it is, or,
+/// when siblings piled up and the counts are many, the buckets 0, 1, 2, 3, 4,
+/// 5-9, 10-99 and 100+ (only the non-empty ones), so the line stays short.
+pub fn versions_histogram(hist: &std::collections::BTreeMap<usize, usize>) -> Vec<(String, usize)> {
+    if hist.len() <= VERSION_COUNTS_LISTED {
+        return hist.iter().map(|(v, n)| (v.to_string(), *n)).collect();
+    }
+    let buckets: [(usize, usize, &str); 8] = [
+        (0, 0, "0"),
+        (1, 1, "1"),
+        (2, 2, "2"),
+        (3, 3, "3"),
+        (4, 4, "4"),
+        (5, 9, "5-9"),
+        (10, 99, "10-99"),
+        (100, usize::MAX, "100+"),
+    ];
+    buckets
+        .iter()
+        .map(|&(lo, hi, label)| (label.to_string(), hist.range(lo..=hi).map(|(_, n)| n).sum()))
+        .filter(|&(_, n)| n > 0)
+        .collect()
+}
+
 /// Latency statistics of a sample, in microseconds.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LatencyStats {
@@ -125,8 +152,8 @@ pub fn render(r: &Report) -> String {
     if gets == 0 {
         let _ = write!(o, " (no successful gets)");
     }
-    for (v, n) in &hist {
-        let _ = write!(o, "  {v}: {n} ({:.2}%)", 100.0 * *n as f64 / gets as f64);
+    for (v, n) in versions_histogram(&hist) {
+        let _ = write!(o, "  {v}: {n} ({:.2}%)", 100.0 * n as f64 / gets as f64);
     }
     let _ = writeln!(o);
     let _ = writeln!(o, "{}", staleness_line(&r.staleness));
@@ -275,5 +302,24 @@ mod tests {
         assert_eq!(percentile(&[7], 0.001), 7);
         let s = LatencyStats::of(vec![2, 4, 4, 4, 5, 5, 7, 9]);
         assert_eq!((s.mean_us, s.sd_us), (5.0, 2.0));
+    }
+
+    // A few distinct version counts are listed as they are; many fold into buckets with a tail.
+    #[test]
+    fn versions_histogram_folds_many_counts() {
+        use std::collections::BTreeMap;
+        let label = |h: Vec<(String, usize)>| -> String {
+            let parts: Vec<String> = h.iter().map(|(l, n)| format!("{l}:{n}")).collect();
+            parts.join(" ")
+        };
+        let few: BTreeMap<usize, usize> = [(1, 5), (2, 3)].into_iter().collect();
+        assert_eq!(label(versions_histogram(&few)), "1:5 2:3");
+        let many: BTreeMap<usize, usize> = (0..300).map(|v| (v, 1)).collect();
+        assert_eq!(
+            label(versions_histogram(&many)),
+            "0:1 1:1 2:1 3:1 4:1 5-9:5 10-99:90 100+:200"
+        );
+        let gappy: BTreeMap<usize, usize> = (1..=9).map(|v| (v * 20, 2)).collect();
+        assert_eq!(label(versions_histogram(&gappy)), "10-99:8 100+:10");
     }
 }

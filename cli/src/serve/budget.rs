@@ -80,7 +80,7 @@ pub fn within<R>(
     let clock = Stopwatch::start();
     let mut events = 0u64;
     let mut last_peek = 0.0f64;
-    let check = move |n: u64| {
+    let check = move |n: u64, _now: SimTime| {
         events += n;
         let why = if events >= budget.max_events {
             Some(CutReason::Events(budget.max_events))
