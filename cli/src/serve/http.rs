@@ -158,6 +158,30 @@ fn read_some(
     }
 }
 
+/// 414: the request line is past the URL limit (told before or after parsing).
+fn url_too_long(limits: &HttpLimits) -> ReadFail {
+    ReadFail::Refuse(
+        414,
+        "URL too long",
+        format!(
+            "the address is longer than {} bytes; the page's forms send their data in the body",
+            limits.max_url_bytes
+        ),
+    )
+}
+
+/// 431: the head is past its size limit (while reading, or once complete).
+fn head_too_large(limits: &HttpLimits) -> ReadFail {
+    ReadFail::Refuse(
+        431,
+        "Headers too large",
+        format!(
+            "the request's headers are larger than {} bytes",
+            limits.max_head_bytes
+        ),
+    )
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -175,24 +199,10 @@ pub fn read_request(stream: &mut TcpStream, limits: &HttpLimits) -> Result<Reque
         // The request line is the method, the target and the version: the
         // target's limit plus a little.
         if line_len > limits.max_url_bytes + 32 {
-            return Err(ReadFail::Refuse(
-                414,
-                "URL too long",
-                format!(
-                    "the address is longer than {} bytes; the page's forms send their data in the body",
-                    limits.max_url_bytes
-                ),
-            ));
+            return Err(url_too_long(limits));
         }
         if buf.len() > limits.max_head_bytes {
-            return Err(ReadFail::Refuse(
-                431,
-                "Headers too large",
-                format!(
-                    "the request's headers are larger than {} bytes",
-                    limits.max_head_bytes
-                ),
-            ));
+            return Err(head_too_large(limits));
         }
         let n = read_some(stream, &mut chunk, &clock, limits)?;
         if n == 0 {
@@ -205,14 +215,7 @@ pub fn read_request(stream: &mut TcpStream, limits: &HttpLimits) -> Result<Reque
         buf.extend_from_slice(&chunk[..n]);
     };
     if head_end > limits.max_head_bytes {
-        return Err(ReadFail::Refuse(
-            431,
-            "Headers too large",
-            format!(
-                "the request's headers are larger than {} bytes",
-                limits.max_head_bytes
-            ),
-        ));
+        return Err(head_too_large(limits));
     }
     let mut headers = vec![httparse::EMPTY_HEADER; limits.max_headers];
     let mut parsed = httparse::Request::new(&mut headers);
@@ -235,14 +238,7 @@ pub fn read_request(stream: &mut TcpStream, limits: &HttpLimits) -> Result<Reque
     }
     let target = parsed.path.unwrap_or("/").to_string();
     if target.len() > limits.max_url_bytes {
-        return Err(ReadFail::Refuse(
-            414,
-            "URL too long",
-            format!(
-                "the address is longer than {} bytes; the page's forms send their data in the body",
-                limits.max_url_bytes
-            ),
-        ));
+        return Err(url_too_long(limits));
     }
     let mut request = Request {
         method: parsed.method.unwrap_or("").to_string(),

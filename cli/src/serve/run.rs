@@ -8,6 +8,7 @@ use super::listing::{read_listed, toml_list};
 use super::routes::Ctx;
 use super::templates::{self, CutNotice, Shown};
 use crate::runner;
+use maud::Markup;
 use std::collections::BTreeMap;
 
 /// `GET /`: the form, with a bundled scenario loaded (`?scenario=` picks it).
@@ -53,6 +54,24 @@ pub fn index(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
 }
 
 /// The command that runs the form's scenario with no limits, and a note on it.
+/// The page with the form kept and `errors` listed above it.
+fn with_errors(ctx: &Ctx, list: &[String], form: &Form, status: u16, errors: &[String]) -> Page {
+    let shown = Shown {
+        errors,
+        ..Shown::default()
+    };
+    Page::html(status, templates::main_page(ctx, list, form, &shown))
+}
+
+/// The page with the form kept and `results` below it.
+fn with_results(ctx: &Ctx, list: &[String], form: &Form, status: u16, results: Markup) -> Page {
+    let shown = Shown {
+        results: Some(results),
+        ..Shown::default()
+    };
+    Page::html(status, templates::main_page(ctx, list, form, &shown))
+}
+
 fn cli_command(form: &Form, file: &str, seed: u64) -> (String, &'static str) {
     if form.scenario.is_empty() || !form.quick.keys().all(|k| *k == "seed") {
         (
@@ -85,11 +104,7 @@ pub fn run_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
     let p = match prepared {
         Ok(p) => p,
         Err(errors) => {
-            let shown = Shown {
-                errors: &errors,
-                ..Shown::default()
-            };
-            return Page::html(400, templates::main_page(ctx, &list, &form, &shown));
+            return with_errors(ctx, &list, &form, 400, &errors);
         }
     };
     let run = budget::within(ctx.run_budget, ctx.client, || {
@@ -98,11 +113,7 @@ pub fn run_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
     match run {
         Ok(report) => {
             let results = templates::results(&report, &p, &form.op);
-            let shown = Shown {
-                results: Some(results),
-                ..Shown::default()
-            };
-            Page::html(200, templates::main_page(ctx, &list, &form, &shown))
+            with_results(ctx, &list, &form, 200, results)
         }
         Err(Stopped::Cut(cut)) => {
             let (command, note) = cli_command(&form, &p.file, p.seed);
@@ -111,22 +122,14 @@ pub fn run_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
                 command: &command,
                 note,
             });
-            let shown = Shown {
-                results: Some(notice),
-                ..Shown::default()
-            };
-            Page::html(422, templates::main_page(ctx, &list, &form, &shown))
+            with_results(ctx, &list, &form, 422, notice)
         }
         Err(Stopped::Panicked(text)) => {
             let msg = format!(
                 "the simulator panicked on this scenario (a bug in dynsim; please report it with the scenario text): {text}"
             );
             let errors = [msg];
-            let shown = Shown {
-                errors: &errors,
-                ..Shown::default()
-            };
-            Page::html(500, templates::main_page(ctx, &list, &form, &shown))
+            with_errors(ctx, &list, &form, 500, &errors)
         }
     }
 }
@@ -138,11 +141,7 @@ pub fn trace_text(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
     let p = match prepare(ctx.scenarios, &list, &mut form) {
         Ok(p) => p,
         Err(errors) => {
-            let shown = Shown {
-                errors: &errors,
-                ..Shown::default()
-            };
-            return Page::html(400, templates::main_page(ctx, &list, &form, &shown));
+            return with_errors(ctx, &list, &form, 400, &errors);
         }
     };
     let run = budget::within(ctx.run_budget, ctx.client, || {
