@@ -257,7 +257,7 @@ fn cmd_ring(args: &RingArgs) -> u8 {
         let _ = writeln!(o, "  n{i}: {:.2}%", share * 100.0);
     }
     for (k, key) in keys {
-        let walk = ring.walk(&key);
+        let walk: Vec<sim_core::NodeId> = ring.walk(&key).collect();
         let n = s.cluster.n as usize;
         let pref: Vec<String> = walk[..n].iter().map(ToString::to_string).collect();
         let fb: Vec<String> = walk[n..].iter().map(ToString::to_string).collect();

@@ -4,16 +4,19 @@
 
 use crate::msg::Beat;
 use sim_core::NodeId;
+use std::collections::BTreeMap;
 
 /// One node's view of the cluster. Volatile: a restart begins with every peer believed up.
+///
+/// The one per-peer table is the heartbeats (16 bytes a peer); the peers
+/// believed down, usually few, are a map beside it.
 #[derive(Clone, Debug)]
 pub struct View {
     me: NodeId,
-    up: Vec<bool>,
     /// The newest heartbeat heard from each node.
     beats: Vec<Beat>,
-    /// For a peer believed down: the newest heartbeat known when it was marked down.
-    down_at: Vec<Beat>,
+    /// The peers believed down, each with the newest heartbeat known when it was marked down.
+    down: BTreeMap<NodeId, Beat>,
 }
 
 impl View {
@@ -23,33 +26,27 @@ impl View {
         beats[me.index()] = (incarnation, 0);
         View {
             me,
-            up: vec![true; nodes],
             beats,
-            down_at: vec![(i64::MIN, 0); nodes],
+            down: BTreeMap::new(),
         }
     }
 
     pub fn is_up(&self, n: NodeId) -> bool {
-        n == self.me || self.up[n.index()]
+        self.down.is_empty() || !self.down.contains_key(&n)
     }
 
     /// Marks `n` down (a request to it timed out). Returns whether that changed the view.
     pub fn mark_down(&mut self, n: NodeId) -> bool {
-        if n == self.me || !self.up[n.index()] {
+        if n == self.me || self.down.contains_key(&n) {
             return false;
         }
-        self.up[n.index()] = false;
-        self.down_at[n.index()] = self.beats[n.index()];
+        self.down.insert(n, self.beats[n.index()]);
         true
     }
 
     /// Marks `n` up (a message from it arrived). Returns whether that changed the view.
     pub fn mark_up(&mut self, n: NodeId) -> bool {
-        if self.up[n.index()] {
-            return false;
-        }
-        self.up[n.index()] = true;
-        true
+        self.down.remove(&n).is_some()
     }
 
     /// Advances this node's own heartbeat and returns the beats to gossip.
@@ -65,7 +62,7 @@ impl View {
     /// Merges a peer's heartbeats and returns the peers believed down whose
     /// heartbeat moved on, which the caller should probe.
     ///
-    /// Gossip never marks a peer up. A relayed heartbeat says when nothing about
+    /// Gossip never marks a peer up. A relayed heartbeat says nothing about
     /// when it was sent: it may predate the timeout that marked the peer down
     /// (a beat sent just before a crash reaches this node only later, through
     /// another peer). Only a message from the peer itself, such as its answer
@@ -75,21 +72,33 @@ impl View {
     /// was issued before a disk wipe forgot the incarnation; the incarnation
     /// jumps past it, so this node's beats outrank its old ones again.
     pub fn merge(&mut self, beats: &[Beat]) -> Vec<NodeId> {
-        let mut stale_news = Vec::new();
-        for (i, b) in beats.iter().enumerate().take(self.beats.len()) {
-            if *b <= self.beats[i] {
-                continue;
-            }
-            if i == self.me.index() {
-                self.beats[i] = (b.0 + 1, 0);
-                continue;
-            }
-            self.beats[i] = *b;
-            if !self.up[i] && *b > self.down_at[i] {
-                stale_news.push(NodeId(i as u32));
-            }
+        let me = self.me.index();
+        let own = self.beats[me];
+        // Only a beat this merge moves on is news (one already known was reported when it came).
+        let before: Vec<(NodeId, Beat)> = self
+            .down
+            .keys()
+            .map(|&n| (n, self.beats[n.index()]))
+            .collect();
+        // The common work, one pass with no branch on the peer: take the newer beat.
+        for (mine, theirs) in self.beats.iter_mut().zip(beats) {
+            *mine = (*mine).max(*theirs);
         }
-        stale_news
+        if let Some(&b) = beats.get(me)
+            && b > own
+        {
+            self.beats[me] = (b.0 + 1, 0);
+        } else {
+            self.beats[me] = own;
+        }
+        before
+            .into_iter()
+            .filter(|&(n, old)| {
+                let now = self.beats[n.index()];
+                now > old && now > self.down[&n]
+            })
+            .map(|(n, _)| n)
+            .collect()
     }
 
     /// This node's incarnation (the generation its heartbeats carry).
@@ -99,10 +108,7 @@ impl View {
 
     /// Nodes believed down, in id order.
     pub fn down_nodes(&self) -> Vec<NodeId> {
-        (0..self.up.len())
-            .filter(|&i| !self.up[i])
-            .map(|i| NodeId(i as u32))
-            .collect()
+        self.down.keys().copied().collect()
     }
 }
 

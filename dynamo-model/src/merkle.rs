@@ -133,7 +133,7 @@ mod tests {
     // root and exactly the path down to its own leaf.
     #[test]
     fn trees_find_the_differing_leaf() {
-        let ring = Ring::from_tokens(KeyScheme::Md5, 1, vec![(0, sim_core::NodeId(0))]);
+        let ring = Ring::from_tokens(KeyScheme::Md5, 1, 1, vec![(0, sim_core::NodeId(0))]);
         let keys: Vec<Key> = (0..50)
             .map(|i| ring.key(&format!("key{i}")).unwrap())
             .collect();

@@ -348,13 +348,13 @@ impl DynamoNode {
     /// hint naming the skipped owner they stand in for (sloppy quorum, §4.6).
     /// With hinted handoff off the quorum is strict: only the top N.
     fn choose_targets(&self, key: &Key) -> (Vec<Target>, usize) {
-        let walk = self.ring.walk(key);
+        let mut walk = self.ring.walk(key);
         let n = self.cfg.n as usize;
         let mut targets = Vec::with_capacity(n);
         let mut skipped = VecDeque::new();
         let mut i = 0;
-        while i < walk.len() && targets.len() < n {
-            let node = walk[i];
+        while targets.len() < n {
+            let Some(node) = walk.next() else { break };
             i += 1;
             let new = |hint| Target {
                 node,
@@ -644,7 +644,7 @@ impl DynamoNode {
             .map(|(i, t)| (i, t.node, t.hint))
             .collect();
         let mut next = op.next_fallback;
-        let walk = self.ring.walk(&op.key);
+        let mut walk = self.ring.walk(&op.key).skip_to(next);
         let mut new_targets = Vec::new();
         for &(_, node, hint) in &late {
             self.stats.replica_timeouts += 1;
@@ -659,8 +659,7 @@ impl DynamoNode {
             let op = &self.ops[&op_id];
             let mut replacement = None;
             if hh {
-                while next < walk.len() {
-                    let cand = walk[next];
+                for cand in walk.by_ref() {
                     next += 1;
                     if self.healthy(cand)
                         && !op.targets.iter().any(|t| t.node == cand)
@@ -895,41 +894,36 @@ impl DynamoNode {
     // ---- anti-entropy (§4.7) ----
 
     fn tree(&self, range: u32) -> MerkleTree {
-        let r = range as usize;
+        // The store is ordered by ring position, so a range's keys are one or
+        // two (when the range wraps past zero) runs of it.
         let entries = self
-            .store
-            .iter()
-            .filter(|(k, _)| self.ring.range_of(k) == r)
+            .ring
+            .range_spans(range as usize)
+            .into_iter()
+            .flatten()
+            .flat_map(|(lo, hi)| self.store.range(Key::span(lo, hi)))
             .map(|(k, v)| (k, v.as_slice()));
         MerkleTree::build(entries, self.cfg.merkle_depth)
     }
 
     /// Every (range, peer) pair this node compares: each range it replicates, with each other replica.
-    fn anti_entropy_pairs(&self) -> Vec<(usize, NodeId)> {
-        let n = self.cfg.n as usize;
-        let mut pairs = Vec::new();
-        for r in 0..self.ring.range_count() {
-            let replicas = self.ring.range_replicas(r, n);
-            if replicas.contains(&self.id) {
-                pairs.extend(replicas.iter().filter(|&&p| p != self.id).map(|&p| (r, p)));
-            }
-        }
-        pairs
+    fn anti_entropy_pairs(&self) -> &[(u32, NodeId)] {
+        self.ring.anti_entropy_pairs(self.id)
     }
 
     /// Compares one (range, peer) pair per round, going round-robin from a
     /// random start, so every pair is compared within a bounded time.
     fn anti_entropy_round(&mut self, cx: Cx) {
-        let pairs = self.anti_entropy_pairs();
-        if !pairs.is_empty() {
-            let (range, peer) = pairs[self.ae_cursor % pairs.len()];
-            self.ae_cursor = (self.ae_cursor + 1) % pairs.len();
+        let len = self.anti_entropy_pairs().len();
+        if len > 0 {
+            let (range, peer) = self.anti_entropy_pairs()[self.ae_cursor % len];
+            self.ae_cursor = (self.ae_cursor + 1) % len;
             self.stats.anti_entropy_rounds += 1;
-            let root = self.tree(range as u32).root();
+            let root = self.tree(range).root();
             cx.send(
                 peer,
                 Msg::MerkleHashes {
-                    range: range as u32,
+                    range,
                     level: 0,
                     hashes: vec![(0, root)],
                 },

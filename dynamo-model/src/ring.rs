@@ -25,6 +25,24 @@ impl Key {
     }
 }
 
+impl Key {
+    /// The bounds that select, in a map ordered by key, the keys whose
+    /// positions lie in `lo..=hi`.
+    pub fn span(lo: u64, hi: u64) -> (std::ops::Bound<Key>, std::ops::Bound<Key>) {
+        use std::ops::Bound;
+        let at = |pos| Key {
+            pos,
+            name: Arc::from(""),
+        };
+        // The empty name sorts first among the keys at a position.
+        let end = match hi.checked_add(1) {
+            Some(next) => Bound::Excluded(at(next)),
+            None => Bound::Unbounded,
+        };
+        (Bound::Included(at(lo)), end)
+    }
+}
+
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(&self.name)
@@ -52,16 +70,102 @@ pub fn key_position(scheme: &KeyScheme, key: &str) -> Result<u64, String> {
     }
 }
 
-/// The ring: tokens sorted by position, and for each token the walk of
-/// distinct physical nodes clockwise from it.
+/// The ring: tokens sorted by position, and for each token the head of its
+/// walk of distinct physical nodes clockwise from it.
+///
+/// A walk names every node that owns a token, so a table of whole walks is
+/// tokens x nodes: 3.2 GB at 10,000 nodes with 8 tokens each. The ring keeps
+/// only each walk's first [`Ring::head_len`] entries (the preference list and
+/// the first fallbacks, which is all a request reads unless many nodes are
+/// down) and computes the rest by scanning the tokens when asked.
 #[derive(Clone, Debug)]
 pub struct Ring {
     scheme: KeyScheme,
     nodes: u32,
     /// (position, owner), sorted by position. A token owns the keys in (previous token, its position].
     tokens: Vec<(u64, NodeId)>,
-    /// For each token index: every node, distinct, in clockwise order from that token.
-    walks: Vec<Vec<NodeId>>,
+    /// Entries in every walk: the number of nodes that own a token (tokens, with the duplicate-replicas bug).
+    walk_len: usize,
+    /// Entries kept per walk in `heads`.
+    head_len: usize,
+    /// For each token, the first `head_len` entries of its walk, one token after another.
+    heads: Vec<NodeId>,
+    /// The injected duplicate-replicas bug: walks list token owners without skipping repeats.
+    repeats: bool,
+    /// For each node, the (range, peer) pairs anti-entropy compares: each
+    /// range whose replicas include the node, with each other replica, by range.
+    ae_pairs: Vec<Vec<(u32, NodeId)>>,
+}
+
+/// Fallbacks kept in each walk's head past the N replicas; a request that
+/// needs more (more than this many of a key's nodes down) scans the ring.
+const HEAD_FALLBACKS: usize = 16;
+
+/// The nodes of one walk, clockwise from a token: the head from the table,
+/// then the rest by scanning the ring.
+#[derive(Clone, Debug)]
+pub struct Walk<'a> {
+    ring: &'a Ring,
+    token: usize,
+    /// The index of the next entry to yield.
+    i: usize,
+    /// Past the head: which nodes were yielded, and how far the scan went.
+    scan: Option<(Vec<bool>, usize)>,
+}
+
+impl Iterator for Walk<'_> {
+    type Item = NodeId;
+
+    fn next(&mut self) -> Option<NodeId> {
+        let ring = self.ring;
+        if self.i >= ring.walk_len {
+            return None;
+        }
+        let t = ring.tokens.len();
+        let i = self.i;
+        self.i += 1;
+        if i < ring.head_len {
+            return Some(ring.heads[self.token * ring.head_len + i]);
+        }
+        if ring.repeats {
+            return Some(ring.tokens[(self.token + i) % t].1);
+        }
+        let (seen, k) = self.scan.get_or_insert_with(|| {
+            let mut seen = vec![false; ring.nodes as usize];
+            for h in ring.head(self.token) {
+                seen[h.index()] = true;
+            }
+            (seen, 0)
+        });
+        while *k < t {
+            let owner = ring.tokens[(self.token + *k) % t].1;
+            *k += 1;
+            if !seen[owner.index()] {
+                seen[owner.index()] = true;
+                return Some(owner);
+            }
+        }
+        None
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.ring.walk_len.saturating_sub(self.i);
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for Walk<'_> {}
+
+impl Walk<'_> {
+    /// Skips to entry `i` of the walk (a no-op when already past it).
+    pub fn skip_to(mut self, i: usize) -> Self {
+        if i <= self.ring.head_len || self.ring.repeats {
+            self.i = self.i.max(i);
+        } else {
+            while self.i < i && self.next().is_some() {}
+        }
+        self
+    }
 }
 
 fn space_bits(scheme: &KeyScheme) -> u32 {
@@ -119,45 +223,112 @@ impl Ring {
                 }
             }
         }
-        let mut ring = Ring::from_tokens(cfg.key_scheme.clone(), cfg.nodes, tokens);
-        if cfg.bug == Some(crate::config::Bug::DuplicateReplicas) {
-            // The injected bug: walks list token owners without skipping repeats.
-            let t = ring.tokens.len();
-            ring.walks = (0..t)
-                .map(|start| (0..t).map(|k| ring.tokens[(start + k) % t].1).collect())
-                .collect();
-        }
-        ring
+        let repeats = cfg.bug == Some(crate::config::Bug::DuplicateReplicas);
+        Ring::with_walks(cfg.key_scheme.clone(), cfg.nodes, cfg.n, tokens, repeats)
     }
 
-    /// Builds a ring from explicit (position, owner) tokens.
-    pub fn from_tokens(scheme: KeyScheme, nodes: u32, mut tokens: Vec<(u64, NodeId)>) -> Ring {
+    /// Builds a ring from explicit (position, owner) tokens, for `n` replicas a key.
+    pub fn from_tokens(scheme: KeyScheme, nodes: u32, n: u32, tokens: Vec<(u64, NodeId)>) -> Ring {
+        Ring::with_walks(scheme, nodes, n, tokens, false)
+    }
+
+    fn with_walks(
+        scheme: KeyScheme,
+        nodes: u32,
+        n: u32,
+        mut tokens: Vec<(u64, NodeId)>,
+        repeats: bool,
+    ) -> Ring {
         tokens.sort();
         let t = tokens.len();
-        let walks = (0..t)
-            .map(|start| {
-                let mut seen = vec![false; nodes as usize];
-                let mut walk = Vec::with_capacity(nodes as usize);
-                for k in 0..t {
-                    let owner = tokens[(start + k) % t].1;
-                    if !seen[owner.index()] {
-                        seen[owner.index()] = true;
-                        walk.push(owner);
-                        if walk.len() == nodes as usize {
-                            // Every node is listed; the rest of the ring adds none.
-                            break;
-                        }
+        let walk_len = if repeats {
+            t
+        } else {
+            let mut owns = vec![false; nodes as usize];
+            for &(_, o) in &tokens {
+                owns[o.index()] = true;
+            }
+            owns.iter().filter(|&&o| o).count()
+        };
+        let head_len = walk_len.min(n as usize + HEAD_FALLBACKS);
+        let mut heads = vec![NodeId(0); t * head_len];
+        if repeats {
+            for start in 0..t {
+                for k in 0..head_len {
+                    heads[start * head_len + k] = tokens[(start + k) % t].1;
+                }
+            }
+        } else {
+            // A walk from token i lists owners in the order of their next token
+            // at or after i. Going backwards over the ring twice (so every walk
+            // sees the whole ring), keep each owner's next token in an ordered
+            // set: a head is the set's first entries. Cost: t x (log nodes + head),
+            // whatever the layout of the tokens.
+            let mut next: Vec<Option<usize>> = vec![None; nodes as usize];
+            let mut order: BTreeSet<(usize, NodeId)> = BTreeSet::new();
+            for i in (0..2 * t).rev() {
+                let owner = tokens[i % t].1;
+                if let Some(old) = next[owner.index()].replace(i) {
+                    order.remove(&(old, owner));
+                }
+                order.insert((i, owner));
+                if i < t {
+                    for (k, &(_, o)) in order.iter().take(head_len).enumerate() {
+                        heads[i * head_len + k] = o;
                     }
                 }
-                walk
-            })
-            .collect();
-        Ring {
+            }
+        }
+        let mut ring = Ring {
             scheme,
             nodes,
             tokens,
-            walks,
+            walk_len,
+            head_len,
+            heads,
+            repeats,
+            ae_pairs: Vec::new(),
+        };
+        let mut ae_pairs = vec![Vec::new(); nodes as usize];
+        for r in 0..t {
+            let replicas = ring.range_replicas(r, n as usize);
+            for &me in replicas {
+                // A repeated replica (the injected bug) lists its pairs once per appearance, as a walk would.
+                let pairs = &mut ae_pairs[me.index()];
+                if pairs.last().is_some_and(|&(last, _)| last == r as u32) {
+                    continue;
+                }
+                pairs.extend(
+                    replicas
+                        .iter()
+                        .filter(|&&p| p != me)
+                        .map(|&p| (r as u32, p)),
+                );
+            }
         }
+        ring.ae_pairs = ae_pairs;
+        ring
+    }
+
+    /// The first entries of a token's walk that the ring keeps.
+    fn head(&self, token: usize) -> &[NodeId] {
+        &self.heads[token * self.head_len..(token + 1) * self.head_len]
+    }
+
+    /// How many entries of each walk the ring keeps: the N replicas and up to 16 fallbacks.
+    pub fn head_len(&self) -> usize {
+        self.head_len
+    }
+
+    /// Entries in every walk: each node that owns a token, once.
+    pub fn walk_len(&self) -> usize {
+        self.walk_len
+    }
+
+    /// The (range, peer) pairs `node`'s anti-entropy compares: each range it
+    /// replicates, with each other replica, ordered by range.
+    pub fn anti_entropy_pairs(&self, node: NodeId) -> &[(u32, NodeId)] {
+        self.ae_pairs.get(node.index()).map_or(&[], Vec::as_slice)
     }
 
     pub fn scheme(&self) -> &KeyScheme {
@@ -188,19 +359,52 @@ impl Ring {
 
     /// Every node, distinct, clockwise from the key's token: the first N are
     /// the preference list, the rest are the fallbacks in order.
-    pub fn walk(&self, key: &Key) -> &[NodeId] {
-        &self.walks[self.token_for(key.pos)]
+    pub fn walk(&self, key: &Key) -> Walk<'_> {
+        Walk {
+            ring: self,
+            token: self.token_for(key.pos),
+            i: 0,
+            scan: None,
+        }
     }
 
-    /// The preference list: the first `n` distinct physical nodes clockwise from the key.
+    /// The preference list: the first `n` distinct physical nodes clockwise
+    /// from the key. `n` is at most the ring's N (the kept head holds N + 16).
     pub fn preference_list(&self, key: &Key, n: usize) -> &[NodeId] {
-        let w = self.walk(key);
-        &w[..n.min(w.len())]
+        self.range_replicas(self.token_for(key.pos), n)
     }
 
     /// The number of key ranges (one per token).
     pub fn range_count(&self) -> usize {
         self.tokens.len()
+    }
+
+    /// The whole walk from range (token) `r`.
+    pub fn walk_of_range(&self, r: usize) -> Walk<'_> {
+        Walk {
+            ring: self,
+            token: r,
+            i: 0,
+            scan: None,
+        }
+    }
+
+    /// The positions range (token) `r` owns, as up to two inclusive spans in
+    /// ascending order: the range of the first token wraps past zero.
+    pub fn range_spans(&self, r: usize) -> [Option<(u64, u64)>; 2] {
+        let t = self.tokens.len();
+        let pos = self.tokens[r].0;
+        if t == 1 {
+            return [Some((0, u64::MAX)), None];
+        }
+        if r > 0 {
+            return [Some((self.tokens[r - 1].0 + 1, pos)), None];
+        }
+        let last = self.tokens[t - 1].0;
+        [
+            Some((0, pos)),
+            last.checked_add(1).map(|from| (from, u64::MAX)),
+        ]
     }
 
     /// The range (token index) a key belongs to.
@@ -210,8 +414,12 @@ impl Ring {
 
     /// The replicas of range `r`: the first `n` nodes of its walk.
     pub fn range_replicas(&self, r: usize, n: usize) -> &[NodeId] {
-        let w = &self.walks[r];
-        &w[..n.min(w.len())]
+        debug_assert!(
+            n <= self.head_len || self.head_len == self.walk_len,
+            "asked for {n} replicas; the ring keeps {}",
+            self.head_len
+        );
+        &self.head(r)[..n.min(self.head_len)]
     }
 
     /// The share of the key space each node owns as the first replica (its
@@ -264,7 +472,7 @@ mod tests {
             ring.preference_list(&k, 3),
             [NodeId(0), NodeId(1), NodeId(2)]
         );
-        assert_eq!(ring.walk(&k)[3], NodeId(3));
+        assert_eq!(ring.walk(&k).nth(3), Some(NodeId(3)));
         // 2 keys per token: keys 0 and 1 belong to n3's token 0, 6 and 7 to n2's token 3.
         let first = |name: &str| ring.preference_list(&ring.key(name).unwrap(), 1)[0];
         assert_eq!(
@@ -302,7 +510,7 @@ mod tests {
                     assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
                     let ring = Ring::build(&cfg, &mut SimRng::new(seed, Stream::Setup));
                     for r in 0..ring.range_count() {
-                        let walk = ring.range_replicas(r, nodes as usize);
+                        let walk: Vec<NodeId> = ring.walk_of_range(r).collect();
                         let set: BTreeSet<_> = walk.iter().collect();
                         assert_eq!(
                             set.len(),
@@ -313,6 +521,83 @@ mod tests {
                     let owned: f64 = ring.ownership().iter().sum();
                     assert!((owned - 1.0).abs() < 1e-9);
                 }
+            }
+        }
+    }
+
+    // Walks past the kept head, skip_to, range spans and anti-entropy pairs
+    // agree with the plain definitions, computed here from the tokens alone.
+    #[test]
+    fn heads_and_scans_agree_with_whole_walks() {
+        for seed in 0..40u64 {
+            let nodes = 20 + (seed % 30) as u32;
+            let n = 1 + (seed % 4) as u32;
+            let cfg = ClusterConfig {
+                nodes,
+                n,
+                r: 1,
+                w: 1,
+                tokens: TokenStrategy::Random {
+                    tokens_per_node: 1 + (seed % 3) as u32,
+                },
+                key_scheme: KeyScheme::Integer { hash_bits: 12 },
+                ..ClusterConfig::default()
+            };
+            let ring = Ring::build(&cfg, &mut SimRng::new(seed, Stream::Setup));
+            assert!(
+                ring.head_len() < ring.walk_len(),
+                "the test must reach past the head"
+            );
+            let t = ring.tokens().len();
+            for r in 0..t {
+                let mut whole = Vec::new();
+                for k in 0..t {
+                    let o = ring.tokens()[(r + k) % t].1;
+                    if !whole.contains(&o) {
+                        whole.push(o);
+                    }
+                }
+                assert_eq!(ring.walk_of_range(r).collect::<Vec<_>>(), whole);
+                for from in [0, 3, ring.head_len(), ring.head_len() + 2, whole.len()] {
+                    let rest: Vec<_> = ring.walk_of_range(r).skip_to(from).collect();
+                    assert_eq!(rest, whole[from.min(whole.len())..], "skip_to({from})");
+                }
+            }
+            for pos in (0..4096).step_by(7) {
+                let key = ring.key(&pos.to_string()).unwrap();
+                let r = ring.range_of(&key);
+                let spans = ring.range_spans(r);
+                assert!(
+                    spans
+                        .iter()
+                        .flatten()
+                        .any(|&(lo, hi)| (lo..=hi).contains(&pos))
+                );
+                for other in (0..t).filter(|&o| o != r) {
+                    let spans = ring.range_spans(other);
+                    assert!(
+                        !spans
+                            .iter()
+                            .flatten()
+                            .any(|&(lo, hi)| (lo..=hi).contains(&pos))
+                    );
+                }
+            }
+            for node in 0..nodes {
+                let me = NodeId(node);
+                let mut pairs = Vec::new();
+                for r in 0..t {
+                    let replicas = ring.range_replicas(r, n as usize);
+                    if replicas.contains(&me) {
+                        pairs.extend(
+                            replicas
+                                .iter()
+                                .filter(|&&p| p != me)
+                                .map(|&p| (r as u32, p)),
+                        );
+                    }
+                }
+                assert_eq!(ring.anti_entropy_pairs(me), pairs);
             }
         }
     }
