@@ -298,9 +298,10 @@ fn read(p: &Path) -> String {
 // drew more keys than a 3-bit integer key space holds). Shrink runs on the
 // first seed whose sweep result names a failed checker; where no seed fails
 // one, it must say cleanly that there is nothing to shrink. To keep the suite
-// fast in debug builds, bench/hundred_nodes.toml runs with its load cut to
-// 2,000 operations in 2 s (and its swarm's faulty phase with it), its sweep to
-// seeds 0..2; the other files run as they are.
+// fast in debug builds, the files in bench/ run with at most 200 nodes, their
+// load cut to 2,000 operations in 2 s and their duration to 3 s (and their
+// swarm's faulty phase with them), their sweeps to seeds 0..2; the other files
+// run as they are. The bench files at full size are `dynsim bench`'s business.
 #[test]
 fn every_bundled_file_sweeps_swarms_and_shrinks() {
     std::env::set_current_dir(root()).expect("workspace root");
@@ -312,10 +313,12 @@ fn every_bundled_file_sweeps_swarms_and_shrinks() {
         let file = rel(path);
         let mut s = scenario::load(&file).unwrap_or_else(|d| panic!("{file}:\n{d}"));
         let mut seeds: Vec<u64> = (0..8).collect();
-        if file == "bench/hundred_nodes.toml" {
-            let load = s.load.as_mut().expect("the bench has a load");
+        if file.starts_with("bench/") {
+            let load = s.load.as_mut().expect("every bench has a load");
             load.max_ops = Some(2_000);
             load.stop = sim_core::SimTime::ZERO + sim_core::SimDuration::from_secs(2);
+            s.duration = s.duration.min(sim_core::SimDuration::from_secs(3));
+            s.cluster.nodes = s.cluster.nodes.min(200);
             seeds.truncate(2);
         }
         let guarded = |what: &str, f: &mut dyn FnMut()| {
