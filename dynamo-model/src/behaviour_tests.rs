@@ -455,3 +455,138 @@ fn sibling_pair_filter_keeps_every_related_pair() {
     }
     assert!(related > 100, "{related} related pairs");
 }
+
+/// Ground truth the plain way, for checking [`Truth`]: every op's seen set as
+/// a `BTreeSet` of history indices, built by the definition (a put sees itself
+/// and what its same-key context get saw; a get sees what the same-key writers
+/// of its versions saw), visiting puts by start and gets by end.
+fn plain_truth(h: &[OpRecord]) -> Vec<std::collections::BTreeSet<usize>> {
+    let mut order: Vec<(SimTime, u8, usize)> = h
+        .iter()
+        .enumerate()
+        .map(|(i, o)| match o.kind {
+            OpKind::Put => (o.start.unwrap_or(SimTime::MAX), 0, i),
+            OpKind::Get => (o.end.unwrap_or(SimTime::MAX), 1, i),
+        })
+        .collect();
+    order.sort();
+    let mut seen = vec![std::collections::BTreeSet::new(); h.len()];
+    for (_, _, i) in order {
+        let mut set = std::collections::BTreeSet::new();
+        match h[i].kind {
+            OpKind::Put => {
+                if let Some(g) = h[i].context_from.filter(|&g| h[g].key == h[i].key) {
+                    set.extend(seen[g].iter().copied());
+                }
+                set.insert(i);
+            }
+            OpKind::Get => {
+                if let Outcome::GetOk { versions, .. } = &h[i].outcome {
+                    for v in versions {
+                        let w = v.write as usize - 1;
+                        if h[w].key == h[i].key {
+                            set.extend(seen[w].iter().copied());
+                        }
+                    }
+                }
+            }
+        }
+        seen[i] = set;
+    }
+    seen
+}
+
+// The tree-shaped seen sets answer exactly what the plain definition does: every
+// (op, put) pair of a key, the staleness of every get, and which acknowledged puts
+// each get missed. Histories: read-modify-write and blind puts, vector clocks and
+// last write wins, over a lossy network (so gets miss puts) and enough puts on a
+// key (over 512) that the trees are two levels deep.
+#[test]
+fn truth_trees_agree_with_the_plain_definition() {
+    for (versioning, rmw, seed) in [
+        (Versioning::VectorClock, true, 1),
+        (Versioning::VectorClock, false, 2),
+        (Versioning::LastWriteWins, true, 3),
+    ] {
+        let net = NetConfig {
+            latency: Latency::Exponential { mean_us: 2_000.0 },
+            loss: 0.05,
+            ..NetConfig::default()
+        };
+        let cfg = ClusterConfig {
+            versioning,
+            ..ClusterConfig::default()
+        };
+        let mut c = Cluster::new(cfg, &net, seed, false).unwrap();
+        c.add_load(LoadSpec {
+            clients: 12,
+            pacing: Pacing::Closed {
+                think: SimDuration::from_ms(1),
+            },
+            keys: 3,
+            key_choice: KeyChoice::Uniform,
+            read_fraction: 0.4,
+            read_modify_write: rmw,
+            entry: Entry::Random,
+            start: ms(1),
+            stop: ms(if rmw { 6_000 } else { 3_000 }),
+            max_ops: None,
+        })
+        .unwrap();
+        c.run_until(ms(8_000));
+        let h = c.history();
+        let truth = Truth::new(h);
+        let plain = plain_truth(h);
+        // Over 512 puts on a key make its trees two levels deep.
+        let most = (0..h.len()).map(|i| truth.puts_of_key(i).len()).max();
+        assert!(
+            most > Some(512),
+            "{versioning:?} rmw={rmw}: {most:?} puts on a key"
+        );
+        for i in 0..h.len() {
+            for &p in truth.puts_of_key(i) {
+                assert_eq!(
+                    truth.has_seen(i, p),
+                    plain[i].contains(&p),
+                    "{versioning:?} rmw={rmw}: op {i}, put {p}"
+                );
+            }
+        }
+        let stale = crate::truth::staleness(h, &truth);
+        let mut behind_some = 0;
+        let mut missed = std::collections::BTreeMap::new();
+        truth.behind(|b| {
+            missed.insert(b.get, b.unseen_puts());
+        });
+        let mut acked_of = std::collections::BTreeMap::<_, Vec<usize>>::new();
+        for (p, o) in h.iter().enumerate() {
+            if matches!(o.outcome, Outcome::PutOk { .. }) {
+                acked_of.entry(&o.key).or_default().push(p);
+            }
+        }
+        for s in &stale {
+            let g = &h[s.get];
+            let acked: Vec<usize> = acked_of
+                .get(&g.key)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|&p| h[p].end < g.start)
+                .collect();
+            let unseen: Vec<usize> = acked
+                .iter()
+                .copied()
+                .filter(|p| !plain[s.get].contains(p))
+                .collect();
+            assert_eq!(s.k, unseen.len(), "get {}", s.get);
+            assert_eq!(missed[&s.get], unseen, "get {}", s.get);
+            let newest = acked.iter().filter_map(|&p| h[p].end).max();
+            assert_eq!(s.since_newest_ack, newest.map(|e| g.start.unwrap() - e));
+            behind_some += usize::from(s.k > 0);
+        }
+        assert!(
+            behind_some > 10,
+            "{versioning:?} rmw={rmw}: only {behind_some} stale gets"
+        );
+    }
+}

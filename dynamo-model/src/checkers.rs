@@ -336,10 +336,11 @@ pub fn needless_sibling_pairs(w: &World) -> Vec<String> {
 /// only the pairs where one version's put has seen the other's in truth.
 ///
 /// Judging every pair costs V² per get, which made blind-put loads (where
-/// versions pile up) cubic in the operation count. The filtered form intersects
-/// each version's seen-bitset with the get's own puts: V × (puts of the key / 64)
-/// words. It is used only when that is cheaper, and yields every pair the full
-/// scan would act on, since a pair is acted on only when one put has seen the other.
+/// versions pile up) cubic in the operation count. The filtered form asks,
+/// for each version, which of the get's put ordinals its put has seen, one
+/// walk of its seen set's tree ([`Truth::seen_among`]): about V x depth x log V.
+/// It yields every pair the full scan would act on, since a pair is acted on
+/// only when one put has seen the other.
 pub(crate) fn related_pairs(
     truth: &Truth,
     versions: &[Version],
@@ -350,56 +351,35 @@ pub(crate) fn related_pairs(
             .flat_map(|i| (i + 1..versions.len()).map(move |j| (i, j)))
             .collect()
     };
+    if versions.len() < 16 {
+        return all();
+    }
     let puts: Vec<Option<(usize, usize)>> = versions
         .iter()
         .map(|v| index(v.write).and_then(|h| truth.put_ordinal(h)))
         .collect();
-    // The bitsets are per key: the filter applies only when every version is a put of one key.
+    // Seen sets are per key: the filter applies only when every version is a put of one key.
     let Some(Some((key, _))) = puts.first().copied() else {
         return all();
     };
     if puts.iter().any(|p| !matches!(p, Some((k, _)) if *k == key)) {
         return all();
     }
-    let words = puts
-        .iter()
-        .flatten()
-        .map(|&(_, o)| o / 64 + 1)
-        .max()
-        .unwrap_or(0);
-    let seen_words = versions
-        .iter()
-        .filter_map(|v| index(v.write))
-        .map(|h| truth.seen_bits(h).len())
-        .max()
-        .unwrap_or(0)
-        .max(words);
-    if versions.len() < 2 * seen_words.max(16) {
-        return all();
-    }
     // Which of the get's versions each put ordinal of the key stands for.
-    let mut here = vec![0u64; words];
     let mut at: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, p) in puts.iter().enumerate() {
-        if let Some((k, o)) = *p
-            && k == key
-        {
-            here[o / 64] |= 1 << (o % 64);
+        if let Some((_, o)) = *p {
             at.entry(o).or_default().push(i);
         }
     }
+    let ordinals: Vec<usize> = at.keys().copied().collect();
     let mut pairs = Vec::new();
     for (j, v) in versions.iter().enumerate() {
         let Some(h) = index(v.write) else { continue };
-        for (wi, (&s, &m)) in truth.seen_bits(h).iter().zip(&here).enumerate() {
-            let mut bits = s & m;
-            while bits != 0 {
-                let o = wi * 64 + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                for &i in &at[&o] {
-                    if i != j {
-                        pairs.push((i.min(j), i.max(j)));
-                    }
+        for o in truth.seen_among(h, &ordinals) {
+            for &i in &at[&o] {
+                if i != j {
+                    pairs.push((i.min(j), i.max(j)));
                 }
             }
         }
@@ -704,16 +684,18 @@ pub fn quorum_reads(w: &World) -> Verdict {
             );
         }
     }
+    // Only the acknowledged puts a get has not seen in truth can be missing
+    // from what it returned (a seen put is covered), so only those are judged:
+    // cost per get grows with what it missed, not with the puts of its key.
+    let mut missed: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    w.truth.behind(|b| {
+        if b.unseen > 0 {
+            missed.insert(b.get, b.unseen_puts());
+        }
+    });
     let mut out = Vec::new();
-    let mut puts_by_key: BTreeMap<&Key, Vec<&OpRecord>> = BTreeMap::new();
-    for p in w
-        .history
-        .iter()
-        .filter(|o| matches!(o.outcome, Outcome::PutOk { .. }))
-    {
-        puts_by_key.entry(&p.key).or_default().push(p);
-    }
-    for g in w.history.iter().filter(|o| o.kind == OpKind::Get) {
+    for (gi, puts) in missed {
+        let g = &w.history[gi];
         let Outcome::GetOk { versions, .. } = &g.outcome else {
             continue;
         };
@@ -726,10 +708,7 @@ pub fn quorum_reads(w: &World) -> Verdict {
             _ if per_get => continue,
             _ => &[],
         };
-        for p in puts_by_key.get(&g.key).into_iter().flatten() {
-            if p.end >= g.start {
-                continue;
-            }
+        for p in puts.into_iter().map(|pi| &w.history[pi]) {
             let mut shared: Vec<NodeId> = Vec::new();
             if per_get {
                 for q in w

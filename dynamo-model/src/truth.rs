@@ -3,15 +3,252 @@
 //! took its context from, transitively. Checkers use it, so a bug in clock
 //! handling (a reused counter, a truncated entry) shows up instead of being
 //! trusted.
+//!
+//! Each operation's seen set is a set of its key's put ordinals (puts of the
+//! key numbered in issue order). A flat bitset per operation costs, for a key
+//! with P puts, P/64 words for each of its operations: quadratic in the
+//! operations on a hot key (about 700 MB for a million zipf-distributed
+//! operations). The sets here are persistent trees instead ([`Set`]): a put's
+//! set is its context's set plus one ordinal, sharing everything else, and
+//! subtrees that are entirely seen collapse to one node. A set costs
+//! O(depth) new nodes per put, and a query O(depth), with depth = log8(P/64).
 
 use crate::cluster::{OpKind, OpRecord, Outcome};
 use crate::config::Versioning;
 use crate::version::Version;
 use sim_core::SimTime;
 use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// Children of an inner node.
+const FAN: usize = 8;
+
+/// A persistent set of ordinals in `0 .. 64 * FAN^depth` (the depth is the key's, kept by [`Truth`]).
+#[derive(Clone, Debug)]
+enum Set {
+    Empty,
+    Full,
+    /// Depth 0 only: 64 ordinals, neither none nor all.
+    Leaf(u64),
+    /// FAN subtrees, neither all empty nor all full.
+    Inner(Rc<[Set; FAN]>),
+}
+
+/// Ordinals one subtree at `depth` spans.
+fn span(depth: u8) -> usize {
+    64 * FAN.pow(u32::from(depth))
+}
+
+fn leaf(bits: u64) -> Set {
+    match bits {
+        0 => Set::Empty,
+        u64::MAX => Set::Full,
+        b => Set::Leaf(b),
+    }
+}
+
+fn inner(children: [Set; FAN]) -> Set {
+    if children.iter().all(|c| matches!(c, Set::Empty)) {
+        Set::Empty
+    } else if children.iter().all(|c| matches!(c, Set::Full)) {
+        Set::Full
+    } else {
+        Set::Inner(Rc::new(children))
+    }
+}
+
+/// Whether two sets are the same object (or equal small values), so a union can share.
+fn same(a: &Set, b: &Set) -> bool {
+    match (a, b) {
+        (Set::Empty, Set::Empty) | (Set::Full, Set::Full) => true,
+        (Set::Leaf(x), Set::Leaf(y)) => x == y,
+        (Set::Inner(x), Set::Inner(y)) => Rc::ptr_eq(x, y),
+        _ => false,
+    }
+}
+
+impl Set {
+    fn contains(&self, depth: u8, o: usize) -> bool {
+        match self {
+            Set::Empty => false,
+            Set::Full => true,
+            Set::Leaf(b) => b & (1 << (o % 64)) != 0,
+            Set::Inner(c) => {
+                let s = span(depth - 1);
+                c[o / s].contains(depth - 1, o % s)
+            }
+        }
+    }
+
+    fn insert(&self, depth: u8, o: usize) -> Set {
+        match self {
+            Set::Full => Set::Full,
+            Set::Empty | Set::Leaf(_) if depth == 0 => {
+                let b = if let Set::Leaf(b) = self { *b } else { 0 };
+                leaf(b | 1 << (o % 64))
+            }
+            Set::Empty => {
+                let s = span(depth - 1);
+                let mut c: [Set; FAN] = std::array::from_fn(|_| Set::Empty);
+                c[o / s] = Set::Empty.insert(depth - 1, o % s);
+                inner(c)
+            }
+            Set::Inner(old) => {
+                let s = span(depth - 1);
+                let mut c = (**old).clone();
+                c[o / s] = old[o / s].insert(depth - 1, o % s);
+                inner(c)
+            }
+            Set::Leaf(_) => unreachable!("leaves are at depth 0"),
+        }
+    }
+
+    fn union(&self, other: &Set, depth: u8) -> Set {
+        match (self, other) {
+            (Set::Full, _) | (_, Set::Empty) => self.clone(),
+            (_, Set::Full) | (Set::Empty, _) => other.clone(),
+            _ if same(self, other) => self.clone(),
+            (Set::Leaf(a), Set::Leaf(b)) => leaf(a | b),
+            (Set::Inner(a), Set::Inner(b)) => {
+                let c: [Set; FAN] = std::array::from_fn(|i| a[i].union(&b[i], depth - 1));
+                if c.iter().zip(a.iter()).all(|(x, y)| same(x, y)) {
+                    self.clone()
+                } else if c.iter().zip(b.iter()).all(|(x, y)| same(x, y)) {
+                    other.clone()
+                } else {
+                    inner(c)
+                }
+            }
+            _ => unreachable!("sets of one key have one depth"),
+        }
+    }
+
+    /// Appends the ordinals of `ords` (sorted, each below this subtree's span, offset by `base`) that the set holds.
+    fn select(&self, depth: u8, base: usize, ords: &[usize], out: &mut Vec<usize>) {
+        match self {
+            Set::Empty => {}
+            Set::Full => out.extend_from_slice(ords),
+            Set::Leaf(b) => out.extend(ords.iter().filter(|&&o| b & (1 << (o - base)) != 0)),
+            Set::Inner(c) => {
+                let s = span(depth - 1);
+                let mut rest = ords;
+                for (i, child) in c.iter().enumerate() {
+                    let end = base + (i + 1) * s;
+                    let cut = rest.partition_point(|&o| o < end);
+                    let (here, after) = rest.split_at(cut);
+                    if !here.is_empty() {
+                        child.select(depth - 1, base + i * s, here, out);
+                    }
+                    rest = after;
+                }
+            }
+        }
+    }
+
+    /// How many members of `acked` (a bitset with a count index) in this subtree the set holds.
+    fn count_in(&self, depth: u8, base: usize, acked: &Acked) -> usize {
+        match self {
+            Set::Empty => 0,
+            Set::Full => acked.count(base, base + span(depth)),
+            Set::Leaf(b) => (acked.word(base / 64) & b).count_ones() as usize,
+            Set::Inner(c) => {
+                let s = span(depth - 1);
+                c.iter()
+                    .enumerate()
+                    .map(|(i, child)| child.count_in(depth - 1, base + i * s, acked))
+                    .sum()
+            }
+        }
+    }
+
+    /// Appends the members of `acked` in this subtree that the set does not hold.
+    fn missing(&self, depth: u8, base: usize, acked: &Acked, out: &mut Vec<usize>) {
+        match self {
+            Set::Full => {}
+            Set::Empty => acked.members(base, base + span(depth), out),
+            Set::Leaf(b) => {
+                let mut m = acked.word(base / 64) & !b;
+                while m != 0 {
+                    out.push(base + m.trailing_zeros() as usize);
+                    m &= m - 1;
+                }
+            }
+            Set::Inner(c) => {
+                let s = span(depth - 1);
+                for (i, child) in c.iter().enumerate() {
+                    if base + i * s < acked.len {
+                        child.missing(depth - 1, base + i * s, acked, out);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The acknowledged puts of one key so far, by ordinal: a bitset, and a
+/// Fenwick tree over it for counts of a range.
+struct Acked {
+    bits: Vec<u64>,
+    fenwick: Vec<u32>,
+    len: usize,
+}
+
+impl Acked {
+    fn new(len: usize) -> Acked {
+        Acked {
+            bits: vec![0; len.div_ceil(64)],
+            fenwick: vec![0; len + 1],
+            len,
+        }
+    }
+
+    fn add(&mut self, o: usize) {
+        self.bits[o / 64] |= 1 << (o % 64);
+        let mut i = o + 1;
+        while i <= self.len {
+            self.fenwick[i] += 1;
+            i += i & i.wrapping_neg();
+        }
+    }
+
+    fn word(&self, w: usize) -> u64 {
+        self.bits.get(w).copied().unwrap_or(0)
+    }
+
+    /// Members below `end`.
+    fn below(&self, end: usize) -> usize {
+        let mut i = end.min(self.len);
+        let mut n = 0;
+        while i > 0 {
+            n += self.fenwick[i] as usize;
+            i -= i & i.wrapping_neg();
+        }
+        n
+    }
+
+    fn count(&self, from: usize, to: usize) -> usize {
+        self.below(to) - self.below(from)
+    }
+
+    fn members(&self, from: usize, to: usize, out: &mut Vec<usize>) {
+        let to = to.min(self.len);
+        let mut w = from / 64;
+        while w * 64 < to {
+            let mut m = self.bits[w];
+            while m != 0 {
+                let o = w * 64 + m.trailing_zeros() as usize;
+                if o >= from && o < to {
+                    out.push(o);
+                }
+                m &= m - 1;
+            }
+            w += 1;
+        }
+    }
+}
 
 /// For every operation in a history, the puts of its key it has causally
-/// seen (a put includes itself), as a bitset over the key's puts in issue order.
+/// seen (a put includes itself).
 pub struct Truth<'a> {
     history: &'a [OpRecord],
     /// For each op: its key's index in `puts_of`.
@@ -20,17 +257,9 @@ pub struct Truth<'a> {
     ordinal: Vec<usize>,
     /// For each key: the history indices of its puts, in issue order.
     puts_of: Vec<Vec<usize>>,
-    seen: Vec<Vec<u64>>,
-}
-
-fn set_bit(bits: &mut [u64], i: usize) {
-    bits[i / 64] |= 1 << (i % 64);
-}
-
-fn union(into: &mut [u64], from: &[u64]) {
-    for (a, b) in into.iter_mut().zip(from) {
-        *a |= *b;
-    }
+    /// For each key: the depth of its sets' trees.
+    depth: Vec<u8>,
+    seen: Vec<Set>,
 }
 
 impl<'a> Truth<'a> {
@@ -51,6 +280,16 @@ impl<'a> Truth<'a> {
                 puts_of[k].push(i);
             }
         }
+        let depth: Vec<u8> = puts_of
+            .iter()
+            .map(|p| {
+                let mut d = 0;
+                while span(d) < p.len() {
+                    d += 1;
+                }
+                d
+            })
+            .collect();
         // A put depends on its context's get, which ended before the put started; a get
         // depends on the puts whose versions it returned, which started before it ended.
         // Processing puts by start time and gets by end time (puts first on a tie)
@@ -63,58 +302,58 @@ impl<'a> Truth<'a> {
                 OpKind::Get => (op.end.unwrap_or(SimTime::MAX), 1, i),
             })
             .collect();
-        order.sort();
-        let words = |k: usize| puts_of[k].len().div_ceil(64);
-        let mut seen: Vec<Vec<u64>> = (0..history.len())
-            .map(|i| vec![0; words(key_of[i])])
-            .collect();
+        order.sort_unstable();
+        let mut seen: Vec<Set> = vec![Set::Empty; history.len()];
         for (_, _, i) in order {
             let op = &history[i];
-            let mut bits = vec![0u64; words(key_of[i])];
-            match op.kind {
+            let k = key_of[i];
+            let d = depth[k];
+            seen[i] = match op.kind {
                 OpKind::Put => {
                     // Only a context read from the same key carries causality for this key.
-                    if let Some(g) = op.context_from.filter(|&g| key_of[g] == key_of[i]) {
-                        union(&mut bits, &seen[g]);
-                    }
-                    set_bit(&mut bits, ordinal[i]);
+                    let from = op.context_from.filter(|&g| key_of[g] == k);
+                    let base = from.map_or(Set::Empty, |g| seen[g].clone());
+                    base.insert(d, ordinal[i])
                 }
                 OpKind::Get => {
+                    let mut set = Set::Empty;
                     if let Outcome::GetOk { versions, .. } = &op.outcome {
                         for v in versions {
-                            if let Some(w) =
-                                index_of(history, v.write).filter(|&w| key_of[w] == key_of[i])
+                            if let Some(w) = index_of(history, v.write).filter(|&w| key_of[w] == k)
                             {
-                                union(&mut bits, &seen[w]);
+                                set = set.union(&seen[w], d);
                             }
                         }
                     }
+                    set
                 }
-            }
-            seen[i] = bits;
+            };
         }
         Truth {
             history,
             key_of,
             ordinal,
             puts_of,
+            depth,
             seen,
         }
     }
 
     /// Whether operation `index` has (causally) seen put `put` (a history index of the same key).
     pub fn has_seen(&self, index: usize, put: usize) -> bool {
-        self.key_of[index] == self.key_of[put]
+        let k = self.key_of[index];
+        k == self.key_of[put]
             && self.ordinal[put] != usize::MAX
-            && self.seen[index]
-                .get(self.ordinal[put] / 64)
-                .is_some_and(|w| w & (1 << (self.ordinal[put] % 64)) != 0)
+            && self.seen[index].contains(self.depth[k], self.ordinal[put])
     }
 
-    /// The puts of its key that op `index` has seen, as a bitset over the key's
-    /// puts in issue order (see [`Truth::put_ordinal`]).
-    pub fn seen_bits(&self, index: usize) -> &[u64] {
-        &self.seen[index]
+    /// Of `ordinals` (sorted put ordinals of op `index`'s key), those op `index` has seen.
+    pub fn seen_among(&self, index: usize, ordinals: &[usize]) -> Vec<usize> {
+        let d = self.depth[self.key_of[index]];
+        let mut out = Vec::new();
+        let fits = ordinals.partition_point(|&o| o < span(d));
+        self.seen[index].select(d, 0, &ordinals[..fits], &mut out);
+        out
     }
 
     /// Put `put`'s key index and its ordinal among that key's puts; `None` for a get.
@@ -143,6 +382,82 @@ impl<'a> Truth<'a> {
             })
         })
     }
+
+    /// Visits every successful get that has a start time, in time order,
+    /// with what it missed: the acknowledged puts of its key that finished
+    /// before it started, how many of them it has not seen, and (asked for
+    /// through [`Behind::unseen`]) which. The cost per get is the depth of
+    /// its set's tree times log(puts of the key), not the number of puts.
+    pub fn behind(&self, mut visit: impl FnMut(&Behind)) {
+        let h = self.history;
+        // Gets before acks at one instant: a put acknowledged when a get starts is not before it.
+        let mut events: Vec<(SimTime, u8, usize)> = Vec::new();
+        for (i, op) in h.iter().enumerate() {
+            match (&op.kind, &op.outcome) {
+                (OpKind::Get, Outcome::GetOk { .. }) => {
+                    if let Some(s) = op.start {
+                        events.push((s, 0, i));
+                    }
+                }
+                (OpKind::Put, Outcome::PutOk { .. }) => {
+                    if let Some(e) = op.end {
+                        events.push((e, 1, i));
+                    }
+                }
+                _ => {}
+            }
+        }
+        events.sort_unstable();
+        let mut acked: Vec<Option<Acked>> = (0..self.puts_of.len()).map(|_| None).collect();
+        let mut newest: Vec<Option<SimTime>> = vec![None; self.puts_of.len()];
+        for (t, kind, i) in events {
+            let k = self.key_of[i];
+            let a = acked[k].get_or_insert_with(|| Acked::new(self.puts_of[k].len()));
+            if kind == 1 {
+                a.add(self.ordinal[i]);
+                newest[k] = newest[k].max(Some(t));
+                continue;
+            }
+            let before = a.below(a.len);
+            let seen = self.seen[i].count_in(self.depth[k], 0, a);
+            visit(&Behind {
+                truth: self,
+                get: i,
+                acked_before: before,
+                unseen: before - seen,
+                newest_ack: newest[k],
+                acked: a,
+            });
+        }
+    }
+}
+
+/// One get in [`Truth::behind`]'s walk.
+pub struct Behind<'t, 'a> {
+    truth: &'t Truth<'a>,
+    /// History index of the get.
+    pub get: usize,
+    /// Acknowledged puts of the key that finished before the get started.
+    pub acked_before: usize,
+    /// How many of those the get has not seen.
+    pub unseen: usize,
+    /// When the newest of them finished.
+    pub newest_ack: Option<SimTime>,
+    acked: &'t Acked,
+}
+
+impl Behind<'_, '_> {
+    /// The history indices of the acknowledged puts the get has not seen, in issue order.
+    pub fn unseen_puts(&self) -> Vec<usize> {
+        if self.unseen == 0 {
+            return Vec::new();
+        }
+        let t = self.truth;
+        let k = t.key_of[self.get];
+        let mut ords = Vec::new();
+        t.seen[self.get].missing(t.depth[k], 0, self.acked, &mut ords);
+        ords.into_iter().map(|o| t.puts_of[k][o]).collect()
+    }
 }
 
 /// The history index of the op with id `id` (ids are 1-based positions).
@@ -162,33 +477,18 @@ pub struct Staleness {
     pub since_newest_ack: Option<sim_core::SimDuration>,
 }
 
-/// Staleness of every successful get: k (acknowledged versions behind) and the time since the newest acknowledged write.
+/// Staleness of every successful get, in history order: k (acknowledged
+/// versions behind) and the time since the newest acknowledged write.
 pub fn staleness(history: &[OpRecord], truth: &Truth) -> Vec<Staleness> {
     let mut out = Vec::new();
-    for (gi, g) in history.iter().enumerate() {
-        if g.kind != OpKind::Get || !matches!(g.outcome, Outcome::GetOk { .. }) {
-            continue;
-        }
-        let Some(start) = g.start else { continue };
-        let mut k = 0;
-        let mut newest: Option<SimTime> = None;
-        for &pi in truth.puts_of_key(gi) {
-            let p = &history[pi];
-            let Some(end) = p.end.filter(|_| matches!(p.outcome, Outcome::PutOk { .. })) else {
-                continue;
-            };
-            if end < start {
-                newest = newest.max(Some(end));
-                if !truth.has_seen(gi, pi) {
-                    k += 1;
-                }
-            }
-        }
+    truth.behind(|b| {
+        let start = history[b.get].start.expect("visited gets have started");
         out.push(Staleness {
-            get: gi,
-            k,
-            since_newest_ack: newest.map(|e| start - e),
+            get: b.get,
+            k: b.unseen,
+            since_newest_ack: b.newest_ack.map(|e| start - e),
         });
-    }
+    });
+    out.sort_unstable_by_key(|s| s.get);
     out
 }
