@@ -543,11 +543,11 @@ fn truth_trees_agree_with_the_plain_definition() {
             most > Some(512),
             "{versioning:?} rmw={rmw}: {most:?} puts on a key"
         );
-        for i in 0..h.len() {
+        for (i, plain_seen) in plain.iter().enumerate() {
             for &p in truth.puts_of_key(i) {
                 assert_eq!(
                     truth.has_seen(i, p),
-                    plain[i].contains(&p),
+                    plain_seen.contains(&p),
                     "{versioning:?} rmw={rmw}: op {i}, put {p}"
                 );
             }

@@ -103,14 +103,14 @@ impl Set {
         }
     }
 
-    fn union(&self, other: &Set, depth: u8) -> Set {
+    fn union(&self, other: &Set) -> Set {
         match (self, other) {
             (Set::Full, _) | (_, Set::Empty) => self.clone(),
             (_, Set::Full) | (Set::Empty, _) => other.clone(),
             _ if same(self, other) => self.clone(),
             (Set::Leaf(a), Set::Leaf(b)) => leaf(a | b),
             (Set::Inner(a), Set::Inner(b)) => {
-                let c: [Set; FAN] = std::array::from_fn(|i| a[i].union(&b[i], depth - 1));
+                let c: [Set; FAN] = std::array::from_fn(|i| a[i].union(&b[i]));
                 if c.iter().zip(a.iter()).all(|(x, y)| same(x, y)) {
                     self.clone()
                 } else if c.iter().zip(b.iter()).all(|(x, y)| same(x, y)) {
@@ -321,7 +321,7 @@ impl<'a> Truth<'a> {
                         for v in versions {
                             if let Some(w) = index_of(history, v.write).filter(|&w| key_of[w] == k)
                             {
-                                set = set.union(&seen[w], d);
+                                set = set.union(&seen[w]);
                             }
                         }
                     }
