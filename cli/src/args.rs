@@ -44,6 +44,18 @@ pub enum Command {
     Experiment(ExperimentArgs),
     /// Serve a local web page to set parameters, run scenarios and experiments, and see the results.
     Serve(ServeArgs),
+    /// Measure dynsim on this machine: the engine against a bare event loop, the bench/ files and a sweep, in one table.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Cut every measurement to a size that runs in seconds (to check the command works; the figures are not comparable).
+    #[arg(long)]
+    pub quick: bool,
+    /// Run one measurement in this process and print it as JSON (how `bench` runs each line).
+    #[arg(long, hide = true, value_name = "ITEM")]
+    pub one: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]

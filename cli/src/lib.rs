@@ -8,6 +8,7 @@
 //! and experiments; `serve/` is the local web page.
 
 pub mod args;
+pub mod bench;
 pub mod cli;
 pub mod explore;
 pub mod output;

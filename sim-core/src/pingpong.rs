@@ -149,3 +149,51 @@ impl Node for PingPong {
         }
     }
 }
+
+/// Balls the benchmark keeps in flight.
+pub const BENCH_IN_FLIGHT: u32 = 10_000;
+/// Nodes of the benchmark, in pairs.
+pub const BENCH_NODES: u32 = 100;
+
+/// The engine benchmark's simulation: 100 ping-pong nodes in 50 pairs that
+/// keep 10,000 balls in flight forever (uniform 1..10 ms latency, trace off).
+/// Run it for a number of events and time that from outside.
+pub fn bench_sim() -> crate::Sim<PingPong> {
+    let net = crate::NetConfig {
+        latency: crate::Latency::Uniform {
+            min_us: 1_000.0,
+            max_us: 10_000.0,
+        },
+        ..crate::NetConfig::default()
+    };
+    let nodes = (0..BENCH_NODES)
+        .map(|_| PingPong {
+            serve: BENCH_IN_FLIGHT / BENCH_NODES,
+            hops: u32::MAX,
+            ..PingPong::default()
+        })
+        .collect();
+    crate::Sim::new(1, nodes, &net, false).expect("a valid network")
+}
+
+/// The least an event loop can do, the engine benchmark's yardstick:
+/// `events` times, pop the earliest of 10,000 (time, sequence) entries from a
+/// `BinaryHeap` and push one a random 1..10 ms later, one ChaCha draw each.
+/// Returns a checksum, so the work cannot be optimised away.
+pub fn bare_loop(events: u64) -> u64 {
+    use std::cmp::Reverse;
+    let mut rng = crate::SimRng::new(1, crate::Stream::Network);
+    let mut heap = std::collections::BinaryHeap::with_capacity(BENCH_IN_FLIGHT as usize);
+    let mut seq = 0u64;
+    for _ in 0..BENCH_IN_FLIGHT {
+        heap.push(Reverse((1_000 + rng.below(9_000), seq)));
+        seq += 1;
+    }
+    for _ in 0..events {
+        let Reverse((t, _)) = heap.pop().expect("never empty");
+        let delay = 1_000 + (rng.next_u64() % 9_001);
+        heap.push(Reverse((t + delay, seq)));
+        seq += 1;
+    }
+    heap.peek().map_or(0, |Reverse((t, s))| t ^ s)
+}
