@@ -115,11 +115,15 @@ pub struct Invariants {
     /// Every hint a fallback was seen to take, in time order.
     hints: Vec<HintMade>,
     /// For each key, every node that may hold a version of it: each node that
-    /// was sent the key (a client request, a forward, a replica, a transfer).
-    /// A node stores versions of a key only by coordinating a request on it or
-    /// by receiving them, so the write-quorum count looks at these nodes
-    /// instead of at every node (which cost O(nodes) a put at 1,000 nodes).
+    /// was sent versions of the key (a replica, a transfer), that held the key
+    /// right after taking a client request or forward on it (a coordinator's
+    /// own copy), or that replied to a request on it (a get coordinator
+    /// repairs itself after replying). The write-quorum count looks at these
+    /// nodes instead of at every node, which cost O(nodes) a put at 1,000 nodes;
+    /// nodes that only pass requests on (most, with `via = "random"`) are not among them.
     touched: BTreeMap<Key, Vec<NodeId>>,
+    /// The node handling a client request or forward now, and its key, until it has handled it.
+    coordinating: Option<(NodeId, Key)>,
     found: [Found; 4],
 }
 
@@ -171,6 +175,7 @@ impl Invariants {
             get_quorums: BTreeMap::new(),
             hints: Vec::new(),
             touched: BTreeMap::new(),
+            coordinating: None,
             found: Default::default(),
         }
     }
@@ -179,14 +184,16 @@ impl Invariants {
     pub fn input(&mut self, now: SimTime, node: NodeId, input: &Input<DynamoNode>) {
         let msg = match input {
             Input::Request { body, .. } => {
-                self.touch(body.key(), node);
+                self.coordinating = Some((node, body.key().clone()));
                 return;
             }
             Input::Message { msg, .. } => msg,
             Input::Timer { .. } => return,
         };
         match msg {
-            Msg::Forward { request, .. } => self.touch(request.key(), node),
+            Msg::Forward { request, .. } => {
+                self.coordinating = Some((node, request.key().clone()));
+            }
             Msg::Replicate { key, .. } | Msg::Repair { key, .. } | Msg::Handoff { key, .. } => {
                 self.touch(key, node)
             }
@@ -239,6 +246,12 @@ impl Invariants {
 
     /// The node states right after `node` handled an input.
     pub fn handled(&mut self, now: SimTime, node: NodeId, nodes: &[DynamoNode]) {
+        if let Some((n, key)) = self.coordinating.take() {
+            let state = &nodes[n.index()];
+            if !state.versions(&key).is_empty() || state.hints().keys().any(|(_, k)| *k == key) {
+                self.touch(&key, n);
+            }
+        }
         let Some((n, pending)) = self.pending.take() else {
             return;
         };
@@ -352,6 +365,7 @@ impl Invariants {
         reply: &Reply,
         nodes: &[DynamoNode],
     ) {
+        self.touch(key, node);
         let op = reply.op();
         let ok = !matches!(reply, Reply::Failed { .. });
         let what = |ok: bool| if ok { "ok" } else { "failed" };
