@@ -290,7 +290,9 @@ pub fn cmd(args: &BenchArgs) -> u8 {
             }
         };
         if !m.ok {
-            failures.push(format!("{f} did not go as expected (run it for the summary)"));
+            failures.push(format!(
+                "{f} did not go as expected (run it for the summary)"
+            ));
         }
         rows.push([
             format!("model: {f}"),
@@ -339,14 +341,7 @@ pub fn cmd(args: &BenchArgs) -> u8 {
             ""
         }
     );
-    let heads = [
-        "what",
-        "rate",
-        "vs bare loop",
-        "wall",
-        "peak RSS",
-        "work",
-    ];
+    let heads = ["what", "rate", "vs bare loop", "wall", "peak RSS", "work"];
     let width = |i: usize| {
         rows.iter()
             .map(|r| r[i].len())

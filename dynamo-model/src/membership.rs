@@ -22,8 +22,8 @@ pub struct View {
 impl View {
     /// A fresh view: every peer believed up, this node's beats at `incarnation`.
     pub fn new(me: NodeId, nodes: usize, incarnation: i64) -> View {
-        let mut beats = vec![(i64::MIN, 0); nodes];
-        beats[me.index()] = (incarnation, 0);
+        let mut beats = vec![Beat::NONE; nodes];
+        beats[me.index()] = Beat::new(incarnation, 0);
         View {
             me,
             beats,
@@ -51,7 +51,8 @@ impl View {
 
     /// Advances this node's own heartbeat and returns the beats to gossip.
     pub fn beat(&mut self) -> Vec<Beat> {
-        self.beats[self.me.index()].1 += 1;
+        let mine = &mut self.beats[self.me.index()];
+        *mine = Beat::new(mine.incarnation(), mine.counter() + 1);
         self.beats.clone()
     }
 
@@ -87,7 +88,7 @@ impl View {
         if let Some(&b) = beats.get(me)
             && b > own
         {
-            self.beats[me] = (b.0 + 1, 0);
+            self.beats[me] = Beat::new(b.incarnation() + 1, 0);
         } else {
             self.beats[me] = own;
         }
@@ -103,7 +104,7 @@ impl View {
 
     /// This node's incarnation (the generation its heartbeats carry).
     pub fn incarnation(&self) -> i64 {
-        self.beats[self.me.index()].0
+        self.beats[self.me.index()].incarnation()
     }
 
     /// Nodes believed down, in id order.
@@ -116,18 +117,42 @@ impl View {
 mod tests {
     use super::*;
 
+    fn beats(b: &[(i64, u64)]) -> Vec<Beat> {
+        b.iter().map(|&(i, c)| Beat::new(i, c)).collect()
+    }
+
+    // A packed beat orders as its (incarnation, counter) pair and unpacks to it.
+    #[test]
+    fn packed_beats_order_as_pairs() {
+        let incs = [i64::MIN, i64::MIN + 1, -5, -1, 0, 1, 7, 1 << 40, i64::MAX];
+        let counters = [0, 1, 2, 1 << 33, u64::MAX - 1, u64::MAX];
+        let mut pairs = Vec::new();
+        for &i in &incs {
+            for &c in &counters {
+                pairs.push((i, c));
+            }
+        }
+        for &a in &pairs {
+            let pa = Beat::new(a.0, a.1);
+            assert_eq!((pa.incarnation(), pa.counter()), a);
+            for &b in &pairs {
+                assert_eq!(pa.cmp(&Beat::new(b.0, b.1)), a.cmp(&b), "{a:?} vs {b:?}");
+            }
+        }
+    }
+
     // Gossip never revives a peer marked down: a newer heartbeat only asks for a probe, and only a message from the peer revives it.
     #[test]
     fn gossip_asks_for_a_probe_and_never_revives() {
         let mut v = View::new(NodeId(0), 3, 1);
-        v.merge(&[(1, 0), (5, 3), (7, 1)]);
+        v.merge(&beats(&[(1, 0), (5, 3), (7, 1)]));
         assert!(v.mark_down(NodeId(1)));
         assert!(
-            v.merge(&[(1, 0), (5, 3), (7, 1)]).is_empty(),
+            v.merge(&beats(&[(1, 0), (5, 3), (7, 1)])).is_empty(),
             "same beat: nothing new to probe"
         );
-        assert_eq!(v.merge(&[(1, 0), (5, 4), (7, 1)]), vec![NodeId(1)]);
-        assert_eq!(v.merge(&[(1, 0), (9, 0), (7, 1)]), vec![NodeId(1)]);
+        assert_eq!(v.merge(&beats(&[(1, 0), (5, 4), (7, 1)])), vec![NodeId(1)]);
+        assert_eq!(v.merge(&beats(&[(1, 0), (9, 0), (7, 1)])), vec![NodeId(1)]);
         assert!(!v.is_up(NodeId(1)), "gossip alone never revives");
         assert!(v.mark_up(NodeId(1)), "a message from the peer does");
         assert!(v.is_up(NodeId(1)));
@@ -137,9 +162,9 @@ mod tests {
     #[test]
     fn own_old_incarnation_is_outrun() {
         let mut v = View::new(NodeId(0), 2, 3);
-        v.merge(&[(5, 8), (1, 0)]);
+        v.merge(&beats(&[(5, 8), (1, 0)]));
         assert_eq!(v.incarnation(), 6);
-        v.merge(&[(2, 9), (1, 0)]);
+        v.merge(&beats(&[(2, 9), (1, 0)]));
         assert_eq!(v.incarnation(), 6, "an older incarnation changes nothing");
     }
 }
