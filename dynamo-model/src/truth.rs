@@ -80,27 +80,32 @@ impl Set {
         }
     }
 
-    fn insert(&self, depth: u8, o: usize) -> Set {
-        match self {
-            Set::Full => Set::Full,
-            Set::Empty | Set::Leaf(_) if depth == 0 => {
-                let b = if let Set::Leaf(b) = self { *b } else { 0 };
-                leaf(b | 1 << (o % 64))
-            }
-            Set::Empty => {
-                let s = span(depth - 1);
-                let mut c: [Set; FAN] = std::array::from_fn(|_| Set::Empty);
-                c[o / s] = Set::Empty.insert(depth - 1, o % s);
-                inner(c)
-            }
-            Set::Inner(old) => {
-                let s = span(depth - 1);
-                let mut c = (**old).clone();
-                c[o / s] = old[o / s].insert(depth - 1, o % s);
-                inner(c)
-            }
-            Set::Leaf(_) => unreachable!("leaves are at depth 0"),
+    /// This set with every ordinal of `ords` (sorted, each below this subtree's span, offset by `base`), copying each changed node once.
+    fn insert_all(&self, depth: u8, base: usize, ords: &[usize]) -> Set {
+        if ords.is_empty() || matches!(self, Set::Full) {
+            return self.clone();
         }
+        if depth == 0 {
+            let mut b = if let Set::Leaf(b) = self { *b } else { 0 };
+            for &o in ords {
+                b |= 1 << (o - base);
+            }
+            return leaf(b);
+        }
+        let s = span(depth - 1);
+        let old: [Set; FAN] = match self {
+            Set::Inner(c) => (**c).clone(),
+            _ => std::array::from_fn(|_| Set::Empty),
+        };
+        let mut rest = ords;
+        let children: [Set; FAN] = std::array::from_fn(|i| {
+            let end = base + (i + 1) * s;
+            let cut = rest.partition_point(|&o| o < end);
+            let (here, after) = rest.split_at(cut);
+            rest = after;
+            old[i].insert_all(depth - 1, base + i * s, here)
+        });
+        inner(children)
     }
 
     fn union(&self, other: &Set) -> Set {
@@ -185,6 +190,99 @@ impl Set {
     }
 }
 
+/// Ordinals a seen set holds beside its tree, at most.
+const EXTRA: usize = 7;
+
+/// A seen set: a tree, plus up to [`EXTRA`] ordinals outside it (sorted).
+///
+/// A read-modify-write put's set is its context's plus itself, so putting
+/// each new ordinal into the tree would copy a path of the tree per put
+/// (2.7 million nodes, 430 MB, for a million zipf operations). The newest
+/// ordinals wait beside the tree instead and go in together, sharing the
+/// copied paths, once there are more than [`EXTRA`] of them.
+#[derive(Clone, Debug)]
+struct Seen {
+    tree: Set,
+    extra: [u32; EXTRA],
+    extras: u8,
+}
+
+impl Seen {
+    const EMPTY: Seen = Seen {
+        tree: Set::Empty,
+        extra: [0; EXTRA],
+        extras: 0,
+    };
+
+    fn extra(&self) -> &[u32] {
+        &self.extra[..self.extras as usize]
+    }
+
+    fn contains(&self, depth: u8, o: usize) -> bool {
+        self.tree.contains(depth, o) || self.extra().contains(&(o as u32))
+    }
+
+    /// This set with `adds` as well (any order, repeats allowed).
+    fn with(&self, depth: u8, adds: &[u32]) -> Seen {
+        let mut all: Vec<u32> = self.extra().to_vec();
+        all.extend(
+            adds.iter()
+                .copied()
+                .filter(|&o| !self.tree.contains(depth, o as usize)),
+        );
+        all.sort_unstable();
+        all.dedup();
+        if all.len() <= EXTRA {
+            let mut extra = [0; EXTRA];
+            extra[..all.len()].copy_from_slice(&all);
+            Seen {
+                tree: self.tree.clone(),
+                extra,
+                extras: all.len() as u8,
+            }
+        } else {
+            let ords: Vec<usize> = all.iter().map(|&o| o as usize).collect();
+            Seen {
+                tree: self.tree.insert_all(depth, 0, &ords),
+                ..Seen::EMPTY
+            }
+        }
+    }
+
+    fn union(&self, other: &Seen, depth: u8) -> Seen {
+        Seen {
+            tree: self.tree.union(&other.tree),
+            ..Seen::EMPTY
+        }
+        .with(depth, &[self.extra(), other.extra()].concat())
+    }
+
+    fn select(&self, depth: u8, ords: &[usize], out: &mut Vec<usize>) {
+        self.tree.select(depth, 0, ords, out);
+        let before = out.len();
+        out.extend(ords.iter().filter(|&&o| self.extra().contains(&(o as u32))));
+        if out.len() > before {
+            out.sort_unstable();
+        }
+    }
+
+    fn count_in(&self, depth: u8, acked: &Acked) -> usize {
+        let beside = self
+            .extra()
+            .iter()
+            .filter(|&&o| acked.word(o as usize / 64) & (1 << (o % 64)) != 0)
+            .count();
+        self.tree.count_in(depth, 0, acked) + beside
+    }
+
+    fn missing(&self, depth: u8, acked: &Acked, out: &mut Vec<usize>) {
+        self.tree.missing(depth, 0, acked, out);
+        if self.extras > 0 {
+            out.retain(|&o| !self.extra().contains(&(o as u32)));
+        }
+    }
+}
+
 /// The acknowledged puts of one key so far, by ordinal: a bitset, and a
 /// Fenwick tree over it for counts of a range.
 struct Acked {
@@ -259,7 +357,7 @@ pub struct Truth<'a> {
     puts_of: Vec<Vec<usize>>,
     /// For each key: the depth of its sets' trees.
     depth: Vec<u8>,
-    seen: Vec<Set>,
+    seen: Vec<Seen>,
 }
 
 impl<'a> Truth<'a> {
@@ -303,7 +401,7 @@ impl<'a> Truth<'a> {
             })
             .collect();
         order.sort_unstable();
-        let mut seen: Vec<Set> = vec![Set::Empty; history.len()];
+        let mut seen: Vec<Seen> = vec![Seen::EMPTY; history.len()];
         for (_, _, i) in order {
             let op = &history[i];
             let k = key_of[i];
@@ -312,16 +410,16 @@ impl<'a> Truth<'a> {
                 OpKind::Put => {
                     // Only a context read from the same key carries causality for this key.
                     let from = op.context_from.filter(|&g| key_of[g] == k);
-                    let base = from.map_or(Set::Empty, |g| seen[g].clone());
-                    base.insert(d, ordinal[i])
+                    let base = from.map_or(Seen::EMPTY, |g| seen[g].clone());
+                    base.with(d, &[ordinal[i] as u32])
                 }
                 OpKind::Get => {
-                    let mut set = Set::Empty;
+                    let mut set = Seen::EMPTY;
                     if let Outcome::GetOk { versions, .. } = &op.outcome {
                         for v in versions {
                             if let Some(w) = index_of(history, v.write).filter(|&w| key_of[w] == k)
                             {
-                                set = set.union(&seen[w]);
+                                set = set.union(&seen[w], d);
                             }
                         }
                     }
@@ -352,7 +450,7 @@ impl<'a> Truth<'a> {
         let d = self.depth[self.key_of[index]];
         let mut out = Vec::new();
         let fits = ordinals.partition_point(|&o| o < span(d));
-        self.seen[index].select(d, 0, &ordinals[..fits], &mut out);
+        self.seen[index].select(d, &ordinals[..fits], &mut out);
         out
     }
 
@@ -419,7 +517,7 @@ impl<'a> Truth<'a> {
                 continue;
             }
             let before = a.below(a.len);
-            let seen = self.seen[i].count_in(self.depth[k], 0, a);
+            let seen = self.seen[i].count_in(self.depth[k], a);
             visit(&Behind {
                 truth: self,
                 get: i,
@@ -455,7 +553,7 @@ impl Behind<'_, '_> {
         let t = self.truth;
         let k = t.key_of[self.get];
         let mut ords = Vec::new();
-        t.seen[self.get].missing(t.depth[k], 0, self.acked, &mut ords);
+        t.seen[self.get].missing(t.depth[k], self.acked, &mut ords);
         ords.into_iter().map(|o| t.puts_of[k][o]).collect()
     }
 }
