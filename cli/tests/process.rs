@@ -226,3 +226,52 @@ fn unwritable_output_is_refused_up_front() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("directory"));
 }
+
+// `dynsim bench --quick` runs every line in a child process of its own and
+// prints one table: a header, a line per measurement with a rate, a ratio,
+// a wall time and a peak RSS, and a footnote. No time is asserted. A bad
+// `--one` item and a directory without the bench files are refused with 2.
+#[test]
+fn bench_prints_one_table() {
+    let out = dynsim(&["bench", "--quick"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("dynsim ") && lines[0].contains("--quick"), "{table}");
+    assert!(lines[1].starts_with("what") && lines[1].contains("peak RSS"), "{table}");
+    let rows = &lines[2..lines.len() - 1];
+    let names = [
+        "bare loop",
+        "engine: ping-pong",
+        "model: bench/hundred_nodes.toml",
+        "model: bench/thousand_nodes.toml",
+        "model: bench/ten_thousand_nodes.toml",
+        "sweep: five_nodes",
+    ];
+    assert_eq!(rows.len(), names.len(), "{table}");
+    for (row, name) in rows.iter().zip(names) {
+        assert!(row.starts_with(name), "{row}");
+        assert!(row.contains("/s ") && row.contains(" s ") && row.contains("MiB"), "{row}");
+        assert!(!row.contains("NOT as expected"), "{row}");
+    }
+    assert!(rows[0].contains(" 1.00 "), "{}", rows[0]);
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("bench: sweep"), "progress goes to standard error: {stderr}");
+
+    let bad = dynsim(&["bench", "--one", "nonsense"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("unknown benchmark"));
+
+    let elsewhere = Command::new(DYNSIM)
+        .args(["bench", "--quick"])
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::null())
+        .output()
+        .expect("dynsim runs");
+    assert_eq!(elsewhere.status.code(), Some(2));
+    assert!(
+        text(&elsewhere.stderr).contains("from the root of the dynsim repository"),
+        "{}",
+        text(&elsewhere.stderr)
+    );
+}

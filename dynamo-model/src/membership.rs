@@ -5,6 +5,7 @@
 use crate::msg::Beat;
 use sim_core::NodeId;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One node's view of the cluster. Volatile: a restart begins with every peer believed up.
 ///
@@ -14,7 +15,11 @@ use std::collections::BTreeMap;
 pub struct View {
     me: NodeId,
     /// The newest heartbeat heard from each node.
-    beats: Vec<Beat>,
+    ///
+    /// Shared with the gossip messages that carry it, copy on write: a
+    /// message holds a snapshot without copying the whole view, and the
+    /// view is copied only if it changes while such a message is in flight.
+    beats: Arc<Vec<Beat>>,
     /// The peers believed down, each with the newest heartbeat known when it was marked down.
     down: BTreeMap<NodeId, Beat>,
 }
@@ -26,7 +31,7 @@ impl View {
         beats[me.index()] = Beat::new(incarnation, 0);
         View {
             me,
-            beats,
+            beats: Arc::new(beats),
             down: BTreeMap::new(),
         }
     }
@@ -50,14 +55,16 @@ impl View {
     }
 
     /// Advances this node's own heartbeat and returns the beats to gossip.
-    pub fn beat(&mut self) -> Vec<Beat> {
-        let mine = &mut self.beats[self.me.index()];
-        *mine = Beat::new(mine.incarnation(), mine.counter() + 1);
-        self.beats.clone()
+    pub fn beat(&mut self) -> Arc<Vec<Beat>> {
+        let me = self.me.index();
+        let beats = Arc::make_mut(&mut self.beats);
+        beats[me] = Beat::new(beats[me].incarnation(), beats[me].counter() + 1);
+        Arc::clone(&self.beats)
     }
 
-    pub fn beats(&self) -> Vec<Beat> {
-        self.beats.clone()
+    /// A snapshot of the view's heartbeats, to gossip.
+    pub fn beats(&self) -> Arc<Vec<Beat>> {
+        Arc::clone(&self.beats)
     }
 
     /// Merges a peer's heartbeats and returns the peers believed down whose
@@ -82,15 +89,16 @@ impl View {
             .map(|&n| (n, self.beats[n.index()]))
             .collect();
         // The common work, one pass with no branch on the peer: take the newer beat.
-        for (mine, theirs) in self.beats.iter_mut().zip(beats) {
+        let mine_all = Arc::make_mut(&mut self.beats);
+        for (mine, theirs) in mine_all.iter_mut().zip(beats) {
             *mine = (*mine).max(*theirs);
         }
         if let Some(&b) = beats.get(me)
             && b > own
         {
-            self.beats[me] = Beat::new(b.incarnation() + 1, 0);
+            mine_all[me] = Beat::new(b.incarnation() + 1, 0);
         } else {
-            self.beats[me] = own;
+            mine_all[me] = own;
         }
         before
             .into_iter()

@@ -59,10 +59,10 @@ pub enum Msg {
     },
     /// Push-pull gossip of heartbeats (§4.8).
     Gossip {
-        beats: Vec<Beat>,
+        beats: Arc<Vec<Beat>>,
     },
     GossipReply {
-        beats: Vec<Beat>,
+        beats: Arc<Vec<Beat>>,
     },
     /// Anti-entropy (§4.7): the sender's Merkle hashes for some tree nodes at one level.
     MerkleHashes {
