@@ -237,8 +237,14 @@ fn bench_prints_one_table() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let table = text(&out.stdout);
     let lines: Vec<&str> = table.lines().collect();
-    assert!(lines[0].starts_with("dynsim ") && lines[0].contains("--quick"), "{table}");
-    assert!(lines[1].starts_with("what") && lines[1].contains("peak RSS"), "{table}");
+    assert!(
+        lines[0].starts_with("dynsim ") && lines[0].contains("--quick"),
+        "{table}"
+    );
+    assert!(
+        lines[1].starts_with("what") && lines[1].contains("peak RSS"),
+        "{table}"
+    );
     let rows = &lines[2..lines.len() - 1];
     let names = [
         "bare loop",
@@ -251,12 +257,18 @@ fn bench_prints_one_table() {
     assert_eq!(rows.len(), names.len(), "{table}");
     for (row, name) in rows.iter().zip(names) {
         assert!(row.starts_with(name), "{row}");
-        assert!(row.contains("/s ") && row.contains(" s ") && row.contains("MiB"), "{row}");
+        assert!(
+            row.contains("/s ") && row.contains(" s ") && row.contains("MiB"),
+            "{row}"
+        );
         assert!(!row.contains("NOT as expected"), "{row}");
     }
     assert!(rows[0].contains(" 1.00 "), "{}", rows[0]);
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("bench: sweep"), "progress goes to standard error: {stderr}");
+    assert!(
+        stderr.contains("bench: sweep"),
+        "progress goes to standard error: {stderr}"
+    );
 
     let bad = dynsim(&["bench", "--one", "nonsense"]);
     assert_eq!(bad.status.code(), Some(2));

@@ -224,6 +224,17 @@ pub fn sound_gets(w: &World) -> Verdict {
         let Outcome::GetOk { versions, .. } = &g.outcome else {
             continue;
         };
+        // For each version, the next one that is the same write (sorted, so
+        // O(V log V) a get: a blind-put get may return thousands of siblings).
+        let mut order: Vec<usize> = (0..versions.len()).collect();
+        order.sort_by_key(|&i| (versions[i].write, versions[i].dot, versions[i].stamp, i));
+        let mut next_same = vec![None; versions.len()];
+        for pair in order.windows(2) {
+            let (a, b) = (&versions[pair[0]], &versions[pair[1]]);
+            if a.write == b.write && a.dot == b.dot && a.stamp == b.stamp {
+                next_same[pair[0]] = Some(pair[1]);
+            }
+        }
         for (i, a) in versions.iter().enumerate() {
             let writer = w.history.get((a.write as usize).wrapping_sub(1));
             let real = writer.is_some_and(|p| {
@@ -241,10 +252,7 @@ pub fn sound_gets(w: &World) -> Verdict {
             }
             // The same write twice (not two coordinations of one put, which
             // carry different dots) is one version handed back as two.
-            if let Some(b) = versions[i + 1..]
-                .iter()
-                .find(|b| b.write == a.write && b.dot == a.dot && b.stamp == a.stamp)
-            {
+            if let Some(b) = next_same[i].map(|j| &versions[j]) {
                 out.push(format!(
                     "key {}: {} returned the same write twice: {a} and {b}",
                     g.key,
@@ -278,18 +286,26 @@ pub fn needless_sibling_pairs(w: &World) -> Vec<String> {
     if w.cfg.versioning != Versioning::VectorClock {
         return out;
     }
-    let mut dots: BTreeMap<u64, Vec<crate::version::Dot>> = BTreeMap::new();
-    for g in w.history {
-        if let Outcome::GetOk { versions, .. } = &g.outcome {
-            for v in versions {
-                let seen = dots.entry(v.write).or_default();
-                if let Some(d) = v.dot.filter(|d| !seen.contains(d)) {
-                    seen.push(d);
+    // Every dot each write was seen with, gathered only once a pair needs it
+    // (most runs have none, and gathering is a map entry per write).
+    let mut dots: Option<BTreeMap<u64, Vec<crate::version::Dot>>> = None;
+    let mut twice = |write: u64| {
+        let dots = dots.get_or_insert_with(|| {
+            let mut dots: BTreeMap<u64, Vec<crate::version::Dot>> = BTreeMap::new();
+            for g in w.history {
+                if let Outcome::GetOk { versions, .. } = &g.outcome {
+                    for v in versions {
+                        let seen = dots.entry(v.write).or_default();
+                        if let Some(d) = v.dot.filter(|d| !seen.contains(d)) {
+                            seen.push(d);
+                        }
+                    }
                 }
             }
-        }
-    }
-    let twice = |write: u64| dots.get(&write).is_some_and(|d| d.len() > 1);
+            dots
+        });
+        dots.get(&write).is_some_and(|d| d.len() > 1)
+    };
     let index = |id: u64| {
         (id as usize)
             .checked_sub(1)

@@ -259,8 +259,15 @@ impl Seen {
 
     fn select(&self, depth: u8, ords: &[usize], out: &mut Vec<usize>) {
         self.tree.select(depth, 0, ords, out);
+        // Each ordinal beside the tree is looked up in `ords` (sorted), so this
+        // stays O(log V) a call when a get's V versions are blind puts.
         let before = out.len();
-        out.extend(ords.iter().filter(|&&o| self.extra().contains(&(o as u32))));
+        out.extend(
+            self.extra()
+                .iter()
+                .map(|&e| e as usize)
+                .filter(|e| ords.binary_search(e).is_ok()),
+        );
         if out.len() > before {
             out.sort_unstable();
         }

@@ -368,7 +368,7 @@ pub struct Stamp {
 }
 
 /// The event a write created: its coordinator's actor and new counter.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub struct Dot {
     pub actor: Actor,
     pub counter: u64,
