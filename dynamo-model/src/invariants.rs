@@ -68,6 +68,64 @@ pub struct Quorum {
     pub nodes: Vec<NodeId>,
 }
 
+/// The quorums of one request: almost always none or one, kept without a list then.
+#[derive(Clone, Debug, Default)]
+enum Quorums {
+    #[default]
+    None,
+    One(Quorum),
+    Many(Vec<Quorum>),
+}
+
+impl Quorums {
+    fn as_slice(&self) -> &[Quorum] {
+        match self {
+            Quorums::None => &[],
+            Quorums::One(q) => std::slice::from_ref(q),
+            Quorums::Many(v) => v,
+        }
+    }
+
+    fn push(&mut self, q: Quorum) {
+        *self = match std::mem::take(self) {
+            Quorums::None => Quorums::One(q),
+            Quorums::One(first) => Quorums::Many(vec![first, q]),
+            Quorums::Many(mut v) => {
+                v.push(q);
+                Quorums::Many(v)
+            }
+        };
+    }
+}
+
+/// Adds `q` to request `id`'s quorums in `all` (indexed by id - 1).
+fn add_quorum(all: &mut Vec<Quorums>, id: u64, q: Quorum) {
+    let Some(i) = (id as usize).checked_sub(1) else {
+        return;
+    };
+    if all.len() <= i {
+        all.resize_with(i + 1, Quorums::default);
+    }
+    all[i].push(q);
+}
+
+fn quorums_of(all: &[Quorums], id: u64) -> &[Quorum] {
+    (id as usize)
+        .checked_sub(1)
+        .and_then(|i| all.get(i))
+        .map_or(&[], Quorums::as_slice)
+}
+
+/// A reply's time and outcome in one word; 0 means no reply yet.
+fn pack_reply(at: SimTime, ok: bool) -> u64 {
+    ((at.as_us() << 1) | u64::from(ok)) + 1
+}
+
+fn unpack_reply(w: u64) -> Option<(SimTime, bool)> {
+    let w = w.checked_sub(1)?;
+    Some((SimTime(w >> 1), w & 1 == 1))
+}
+
 /// A hint the harness saw a fallback take: it stored `version` of `key` for `target`.
 /// The hinted-handoff promise of the convergence checker judges these.
 #[derive(Clone, Debug)]
@@ -106,12 +164,14 @@ pub struct Invariants {
     held: BTreeMap<u64, Vec<Held>>,
     /// Remote answers (acks and read replies) delivered to each coordinator op that has not replied yet.
     answers: BTreeMap<(NodeId, OpTag), Vec<(NodeId, SimTime)>>,
-    /// Every coordinator op that replied: when, and whether ok.
-    replied: BTreeMap<(NodeId, OpTag), (SimTime, bool)>,
-    /// For each put request (by id): every coordination of it that replied ok.
-    put_quorums: BTreeMap<u64, Vec<Quorum>>,
-    /// For each get request (by id): every coordination of it that replied ok.
-    get_quorums: BTreeMap<u64, Vec<Quorum>>,
+    /// Every coordinator op that replied: when, and whether ok, by node and
+    /// then op tag (a node's tags count up from 1), packed by [`pack_reply`].
+    /// Kept per op for the whole run, so dense vectors, not maps: the maps
+    /// and their quorum lists were 270 bytes an operation.
+    replied: Vec<Vec<u64>>,
+    /// For each request (by id - 1; puts and gets share the ids): every
+    /// coordination of it that replied ok.
+    quorums: Vec<Quorums>,
     /// Every hint a fallback was seen to take, in time order.
     hints: Vec<HintMade>,
     /// For each key, every node that may hold a version of it: each node that
@@ -170,9 +230,8 @@ impl Invariants {
             pending: None,
             held: BTreeMap::new(),
             answers: BTreeMap::new(),
-            replied: BTreeMap::new(),
-            put_quorums: BTreeMap::new(),
-            get_quorums: BTreeMap::new(),
+            replied: vec![Vec::new(); cfg.nodes as usize],
+            quorums: Vec::new(),
             hints: Vec::new(),
             touched: BTreeMap::new(),
             coordinating: None,
@@ -209,7 +268,7 @@ impl Invariants {
         };
         let pending = match msg {
             Msg::ReplicateAck { op } | Msg::ReadReply { op, .. } => {
-                if !self.replied.contains_key(&(node, *op)) {
+                if self.replied_at(node, *op).is_none() {
                     self.answers
                         .entry((node, *op))
                         .or_default()
@@ -369,7 +428,7 @@ impl Invariants {
         let op = reply.op();
         let ok = !matches!(reply, Reply::Failed { .. });
         let what = |ok: bool| if ok { "ok" } else { "failed" };
-        if let Some((t, was_ok)) = self.replied.get(&(node, op)).copied() {
+        if let Some((t, was_ok)) = self.replied_at(node, op) {
             self.found[2].push(|| {
                 format!(
                     "{label}: op{op} on {node} replied twice: {} at {t}, then {} at {now}",
@@ -378,7 +437,12 @@ impl Invariants {
                 )
             });
         } else {
-            self.replied.insert((node, op), (now, ok));
+            let tags = &mut self.replied[node.index()];
+            let i = op as usize;
+            if tags.len() <= i {
+                tags.resize(i + 1, 0);
+            }
+            tags[i] = pack_reply(now, ok);
         }
         let answers = self.answers.remove(&(node, op)).unwrap_or_default();
         match reply {
@@ -440,10 +504,14 @@ impl Invariants {
                         }
                     })
                     .collect();
-                self.put_quorums.entry(write).or_default().push(Quorum {
-                    at: now,
-                    nodes: dedup(seen),
-                });
+                add_quorum(
+                    &mut self.quorums,
+                    write,
+                    Quorum {
+                        at: now,
+                        nodes: dedup(seen),
+                    },
+                );
                 if (holders.len() as u32) < self.w {
                     let w = self.w;
                     self.found[0].push(|| {
@@ -473,10 +541,14 @@ impl Invariants {
                     .copied()
                     .filter(|&n| n == node || answers.iter().any(|(a, _)| *a == n))
                     .collect();
-                self.get_quorums.entry(write).or_default().push(Quorum {
-                    at: now,
-                    nodes: seen,
-                });
+                add_quorum(
+                    &mut self.quorums,
+                    write,
+                    Quorum {
+                        at: now,
+                        nodes: seen,
+                    },
+                );
                 let unheard: Vec<NodeId> = distinct
                     .iter()
                     .copied()
@@ -505,14 +577,20 @@ impl Invariants {
         }
     }
 
+    /// When coordinator op `op` on `node` replied, and whether ok.
+    fn replied_at(&self, node: NodeId, op: OpTag) -> Option<(SimTime, bool)> {
+        let w = *self.replied.get(node.index())?.get(op as usize)?;
+        unpack_reply(w)
+    }
+
     /// Every coordination of put request `id` that replied ok, as the harness saw it.
     pub fn put_quorums(&self, id: u64) -> &[Quorum] {
-        self.put_quorums.get(&id).map_or(&[], Vec::as_slice)
+        quorums_of(&self.quorums, id)
     }
 
     /// Every coordination of get request `id` that replied ok, as the harness saw it.
     pub fn get_quorums(&self, id: u64) -> &[Quorum] {
-        self.get_quorums.get(&id).map_or(&[], Vec::as_slice)
+        quorums_of(&self.quorums, id)
     }
 
     /// Every hint a fallback was seen to take, in time order.

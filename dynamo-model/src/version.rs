@@ -84,10 +84,24 @@ struct ClockEntry {
 /// replica's store, every message that carries it and the history, and
 /// sharing keeps those copies one allocation (a third of a large run's
 /// memory was copies of clocks). Only a changed clock gets its own.
-#[derive(Clone, PartialEq, Eq, Default)]
+/// The empty clock (most client contexts) holds no allocation at all.
+#[derive(Clone, Default)]
 pub struct VClock {
-    data: Arc<ClockData>,
+    data: Option<Arc<ClockData>>,
 }
+
+static EMPTY_CLOCK: ClockData = ClockData {
+    entries: Vec::new(),
+    extra: Vec::new(),
+};
+
+impl PartialEq for VClock {
+    fn eq(&self, other: &VClock) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for VClock {}
 
 /// What a [`VClock`] holds; reached through it.
 #[doc(hidden)]
@@ -101,13 +115,13 @@ pub struct ClockData {
 impl std::ops::Deref for VClock {
     type Target = ClockData;
     fn deref(&self) -> &ClockData {
-        &self.data
+        self.data.as_deref().unwrap_or(&EMPTY_CLOCK)
     }
 }
 
 impl std::ops::DerefMut for VClock {
     fn deref_mut(&mut self) -> &mut ClockData {
-        Arc::make_mut(&mut self.data)
+        Arc::make_mut(self.data.get_or_insert_with(Default::default))
     }
 }
 
