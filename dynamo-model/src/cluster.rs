@@ -179,6 +179,10 @@ pub struct Clients {
     planned_history: Vec<Option<usize>>,
     /// The invariants checked as the run goes.
     invariants: Invariants,
+    /// Generated-load keys made so far, by index: one `Key` (one hash, one
+    /// allocation) per key rather than per operation, and equal keys share
+    /// their name, which makes comparing them a pointer comparison.
+    load_keys: std::collections::BTreeMap<u32, Key>,
 }
 
 impl Clients {
@@ -267,10 +271,17 @@ impl Clients {
         };
         let key = match (&context, key_index) {
             (Some((get, _)), _) => self.history[*get].key.clone(),
-            (None, Some(k)) => self
-                .ring
-                .key(&self.key_name(k))
-                .expect("load keys are validated"),
+            (None, Some(k)) => match self.load_keys.get(&k) {
+                Some(key) => key.clone(),
+                None => {
+                    let key = self
+                        .ring
+                        .key(&self.key_name(k))
+                        .expect("load keys are validated");
+                    self.load_keys.insert(k, key.clone());
+                    key
+                }
+            },
             (None, None) => unreachable!(),
         };
         let id = self.history.len() as u64 + 1;
@@ -480,6 +491,7 @@ impl Cluster {
             loads: Vec::new(),
             next_client: 0,
             planned_history: Vec::new(),
+            load_keys: std::collections::BTreeMap::new(),
             invariants: Invariants::new(&cfg),
         };
         Ok(Cluster {

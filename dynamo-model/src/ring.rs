@@ -10,10 +10,38 @@ use std::sync::Arc;
 
 /// A key with its ring position computed once. Keys order by (position, name),
 /// so the keys of one ring range are contiguous.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[derive(Clone, Hash, Debug)]
 pub struct Key {
     pos: u64,
     name: Arc<str>,
+}
+
+// Keys of one name usually share it (the clients make each load key once),
+// so equal keys compare by pointer before comparing their names' bytes.
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.pos == other.pos && (Arc::ptr_eq(&self.name, &other.name) || self.name == other.name)
+    }
+}
+
+impl Eq for Key {}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Key) -> std::cmp::Ordering {
+        self.pos.cmp(&other.pos).then_with(|| {
+            if Arc::ptr_eq(&self.name, &other.name) {
+                std::cmp::Ordering::Equal
+            } else {
+                self.name.cmp(&other.name)
+            }
+        })
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Key) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl Key {
