@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 /// A key with its ring position computed once. Keys order by (position, name),
 /// so the keys of one ring range are contiguous.
-#[derive(Clone, Hash, Debug)]
+#[derive(Clone, Debug)]
 pub struct Key {
     pos: u64,
     name: Arc<str>,
