@@ -100,6 +100,20 @@ fn load(file: &str, quick: bool) -> Result<crate::scenario::Scenario, String> {
 
 /// Runs one item in this process and prints what it measured as one JSON line.
 fn run_one(item: &Item, quick: bool) -> u8 {
+    match measure(item, quick) {
+        Ok(m) => {
+            let line = serde_json::to_string(&m).expect("plain numbers serialize");
+            crate::output::print(&format!("{line}\n"));
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            EXIT_BAD_INPUT
+        }
+    }
+}
+
+fn measure(item: &Item, quick: bool) -> Result<Measured, String> {
     let clock = Stopwatch::start();
     let mut m = Measured {
         events: 0,
@@ -131,13 +145,7 @@ fn run_one(item: &Item, quick: bool) -> u8 {
             m.messages = sim.core.stats.delivered.iter().sum();
         }
         Item::File(f) => {
-            let s = match load(f, quick) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return EXIT_BAD_INPUT;
-                }
-            };
+            let s = load(f, quick)?;
             let report = crate::runner::run(&s, s.seed, false);
             m.events = report.cluster.sim.core.stats.events;
             m.messages = report.cluster.sim.core.stats.delivered.iter().sum();
@@ -146,13 +154,7 @@ fn run_one(item: &Item, quick: bool) -> u8 {
             std::mem::forget(report);
         }
         Item::Sweep(f) => {
-            let s = match load(f, false) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return EXIT_BAD_INPUT;
-                }
-            };
+            let s = load(f, false)?;
             let seeds: Vec<u64> = (0..sweep_seeds(quick)).collect();
             let results = sweep::run_seeds(&s, f, &seeds, 2, |_| {});
             m.seeds = results.len() as u64;
@@ -164,9 +166,7 @@ fn run_one(item: &Item, quick: bool) -> u8 {
         m.wall = clock.seconds();
     }
     m.rss_kb = peak_rss_kb();
-    let line = serde_json::to_string(&m).expect("plain numbers serialize");
-    crate::output::print(&format!("{line}\n"));
-    EXIT_OK
+    Ok(m)
 }
 
 /// Runs one item in a child process.
