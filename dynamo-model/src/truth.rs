@@ -296,6 +296,8 @@ struct Acked {
     bits: Vec<u64>,
     fenwick: Vec<u32>,
     len: usize,
+    /// (acknowledged at, ordinal), in the order acknowledged.
+    by_end: Vec<(SimTime, u32)>,
 }
 
 impl Acked {
@@ -304,6 +306,7 @@ impl Acked {
             bits: vec![0; len.div_ceil(64)],
             fenwick: vec![0; len + 1],
             len,
+            by_end: Vec::new(),
         }
     }
 
@@ -520,6 +523,7 @@ impl<'a> Truth<'a> {
             let a = acked[k].get_or_insert_with(|| Acked::new(self.puts_of[k].len()));
             if kind == 1 {
                 a.add(self.ordinal[i]);
+                a.by_end.push((t, self.ordinal[i] as u32));
                 newest[k] = newest[k].max(Some(t));
                 continue;
             }
@@ -552,6 +556,30 @@ pub struct Behind<'t, 'a> {
 }
 
 impl Behind<'_, '_> {
+    /// The history indices of the acknowledged puts the get has not seen and
+    /// that were acknowledged at or after `from`, in issue order. A
+    /// last-write-wins get covers every put acknowledged before its newest
+    /// version's writer started, so only these can be missing from it; and
+    /// the puts it never saw (concurrent losers, which only pile up) need not
+    /// be listed for every later get.
+    pub fn unseen_puts_since(&self, from: SimTime) -> Vec<usize> {
+        if self.unseen == 0 {
+            return Vec::new();
+        }
+        let t = self.truth;
+        let k = t.key_of[self.get];
+        let d = t.depth[k];
+        let by_end = &self.acked.by_end;
+        let first = by_end.partition_point(|&(e, _)| e < from);
+        let mut ords: Vec<usize> = by_end[first..]
+            .iter()
+            .map(|&(_, o)| o as usize)
+            .filter(|&o| !t.seen[self.get].contains(d, o))
+            .collect();
+        ords.sort_unstable();
+        ords.into_iter().map(|o| t.puts_of[k][o]).collect()
+    }
+
     /// The history indices of the acknowledged puts the get has not seen, in issue order.
     pub fn unseen_puts(&self) -> Vec<usize> {
         if self.unseen == 0 {
