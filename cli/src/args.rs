@@ -45,6 +45,10 @@ pub enum Command {
     /// Serve a local web page to set parameters, run scenarios and experiments, and see the results.
     Serve(ServeArgs),
     /// Measure dynsim on this machine: the engine against a bare event loop, the bench/ files and a sweep, in one table.
+    ///
+    /// Run it from the repository root (it reads bench/ and scenarios/sweep/) on a
+    /// release build; it takes about half a minute on two cores. Each line runs in a
+    /// process of its own, so its peak RSS is its own. BENCHMARKS.md explains the lines.
     Bench(BenchArgs),
 }
 
