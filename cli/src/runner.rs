@@ -295,8 +295,11 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         staleness,
         needless_siblings,
     };
-    let footer = footer(&report);
-    report.cluster.sim.core.trace.footer = footer;
+    // The footer lists every node's store: only a trace that is kept needs it.
+    if report.cluster.sim.core.trace.enabled() {
+        let footer = footer(&report);
+        report.cluster.sim.core.trace.footer = footer;
+    }
     report
 }
 
