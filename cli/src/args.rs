@@ -7,7 +7,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// Exit codes: 0 all as expected, 1 an expectation or checker failed, 2 bad
-/// input, 130 a sweep stopped by Ctrl-C (what finished is written).
+/// input or output that could not be written, 130 a sweep stopped by Ctrl-C
+/// (what finished is written).
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;

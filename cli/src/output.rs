@@ -132,8 +132,18 @@ pub fn print(text: &str) {
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         if !is_broken_pipe(&e) {
             eprintln!("error: cannot write to standard output: {e}");
+            STDOUT_FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
         }
     }
+}
+
+/// Set when standard output refused what [`print`] wrote (a full disk, not a
+/// closed pipe), so that the process does not exit as if all went well.
+static STDOUT_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a [`print`] failed for any reason but a closed pipe.
+pub fn stdout_failed() -> bool {
+    STDOUT_FAILED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Whether an error is the reader of our output going away (a closed pipe).

@@ -287,3 +287,28 @@ fn bench_prints_one_table() {
         text(&elsewhere.stderr)
     );
 }
+
+// Standard output that refuses the writes (a full disk: /dev/full) is output
+// lost: the error is said and the exit code is 2, not 0. A closed pipe is
+// not an error (the reader chose to stop), as the tests above show.
+#[test]
+fn a_full_standard_output_is_an_error() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return; // Not every Unix has /dev/full; Linux, where CI runs, does.
+    };
+    for args in [vec!["run", FAILURE], vec!["ring", FAILURE]] {
+        let out = Command::new(DYNSIM)
+            .args(&args)
+            .current_dir(root())
+            .stdin(Stdio::null())
+            .stdout(full.try_clone().expect("dup /dev/full"))
+            .output()
+            .expect("dynsim runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("cannot write to standard output"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
