@@ -537,7 +537,7 @@ fn read_repair_promise(w: &World) -> Verdict {
         for g in w.history.iter().filter(|o| {
             o.kind == OpKind::Get && o.outcome.is_ok() && o.start.is_some_and(|s| s >= from)
         }) {
-            let [q] = w.invariants.get_quorums(g.id) else {
+            let [q] = w.invariants.quorums(g.id) else {
                 continue;
             };
             let top = w.ring.preference_list(&g.key, n);
@@ -722,7 +722,7 @@ pub fn quorum_reads(w: &World) -> Verdict {
             return;
         };
         let top = w.ring.preference_list(&g.key, w.cfg.n as usize);
-        let answered: &[NodeId] = match w.invariants.get_quorums(g.id) {
+        let answered: &[NodeId] = match w.invariants.quorums(g.id) {
             [one] => &one.nodes,
             _ if per_get => return,
             _ => &[],
@@ -742,12 +742,7 @@ pub fn quorum_reads(w: &World) -> Verdict {
             let p = &w.history[pi];
             let mut shared: Vec<NodeId> = Vec::new();
             if per_get {
-                for q in w
-                    .invariants
-                    .put_quorums(p.id)
-                    .iter()
-                    .filter(|q| q.at < start)
-                {
+                for q in w.invariants.quorums(p.id).iter().filter(|q| q.at < start) {
                     for &s in &q.nodes {
                         // From the put's issue: S may lose its disk after acking, before the coordinator replies.
                         let wiped = w

@@ -583,13 +583,8 @@ impl Invariants {
         unpack_reply(w)
     }
 
-    /// Every coordination of put request `id` that replied ok, as the harness saw it.
-    pub fn put_quorums(&self, id: u64) -> &[Quorum] {
-        quorums_of(&self.quorums, id)
-    }
-
-    /// Every coordination of get request `id` that replied ok, as the harness saw it.
-    pub fn get_quorums(&self, id: u64) -> &[Quorum] {
+    /// Every coordination of request `id` (a put or a get) that replied ok, as the harness saw it.
+    pub fn quorums(&self, id: u64) -> &[Quorum] {
         quorums_of(&self.quorums, id)
     }
 

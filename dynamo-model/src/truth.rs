@@ -532,7 +532,6 @@ impl<'a> Truth<'a> {
             visit(&Behind {
                 truth: self,
                 get: i,
-                acked_before: before,
                 unseen: before - seen,
                 newest_ack: newest[k],
                 acked: a,
@@ -546,8 +545,6 @@ pub struct Behind<'t, 'a> {
     truth: &'t Truth<'a>,
     /// History index of the get.
     pub get: usize,
-    /// Acknowledged puts of the key that finished before the get started.
-    pub acked_before: usize,
     /// How many of those the get has not seen.
     pub unseen: usize,
     /// When the newest of them finished.
