@@ -6,7 +6,7 @@ use crate::rng::{SimRng, Stream};
 use crate::time::{SimDuration, SimTime};
 use crate::trace::{Actor, DropReason, Event, Trace};
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
 
 /// A node's index: `n0`, `n1`, ...
@@ -287,7 +287,14 @@ enum Ev<N: Node> {
         node: NodeId,
         id: TimerId,
         incarnation: u32,
+        /// The timer lane it waits in, or [`NO_LANE`] when it waits in the heap.
+        lane: u32,
         timer: N::Timer,
+    },
+    /// A timer that was cancelled before it fired: it keeps its place until
+    /// it reaches the front, then vanishes without being counted as an event.
+    Cancelled {
+        lane: u32,
     },
     Request {
         client: ClientId,
@@ -329,6 +336,26 @@ impl Key {
         (self.order & SLOT_MASK) as usize
     }
 }
+
+/// Timers set with the same delay fire in the order they were set: their
+/// (time, sequence) keys only grow. So each such delay gets a FIFO lane, and
+/// only a lane's front waits in the heap. A model's timers mostly come in a
+/// few fixed delays (deadlines, timeouts, periodic rounds), and most of them
+/// are cancelled long before they fire: in a lane, a cancelled timer costs no
+/// heap work at all, and the heap stays as small as the traffic in flight.
+struct Lane {
+    after: u64,
+    keys: VecDeque<Key>,
+}
+
+/// Lanes at most; a timer whose delay finds no lane waits in the heap.
+const MAX_LANES: usize = 16;
+/// The lane of an event that waits in the heap itself.
+const NO_LANE: u32 = u32::MAX;
+/// [`Core::timer_slots`] entry of a timer that fired, was dropped or was cancelled.
+const TIMER_DONE: u32 = u32::MAX;
+/// [`Core::timer_slots`] entry of a timer held by a paused node.
+const TIMER_HELD: u32 = u32::MAX - 1;
 
 impl Ord for Key {
     fn cmp(&self, other: &Self) -> Ordering {
@@ -503,7 +530,13 @@ pub struct Core<N: Node> {
     states: Vec<NodeState<N>>,
     next_msg: u64,
     next_timer: u64,
-    cancelled: BTreeSet<TimerId>,
+    lanes: Vec<Lane>,
+    /// Where each timer from `timer_base` on waits: its slab slot,
+    /// [`TIMER_HELD`] or [`TIMER_DONE`]. Timer ids are handed out in order,
+    /// and the front is trimmed as timers finish, so this spans only the
+    /// timers set since the oldest one still pending: cancelling is one lookup.
+    timer_slots: VecDeque<u32>,
+    timer_base: u64,
     effects: Vec<Effect<N>>,
     pub trace: Trace,
     pub stats: Stats,
@@ -532,12 +565,32 @@ impl<N: Node> Core<N> {
         self.net.is_cut(from, to)
     }
 
+    /// Events waiting, cancelled timers that have not reached the front included.
     pub fn pending_events(&self) -> usize {
-        self.queue.len()
+        let waiting_in_lanes: usize = self
+            .lanes
+            .iter()
+            .map(|l| l.keys.len().saturating_sub(1))
+            .sum();
+        self.queue.len() + waiting_in_lanes
+    }
+
+    /// Timers the engine still tracks for cancellation (tests check it drains).
+    #[cfg(test)]
+    pub(crate) fn tracked_timers(&self) -> usize {
+        self.timer_slots.len()
     }
 
     #[inline]
-    fn push(&mut self, time: SimTime, ev: Ev<N>) {
+    fn push(&mut self, time: SimTime, ev: Ev<N>) -> u32 {
+        let key = self.key_for(time, ev);
+        self.queue.push(key);
+        key.order as u32 & SLOT_MASK as u32
+    }
+
+    /// Puts `ev` in the slab and makes its key, without queueing it.
+    #[inline]
+    fn key_for(&mut self, time: SimTime, ev: Ev<N>) -> Key {
         let slot = match self.free.pop() {
             Some(s) => {
                 self.slab[s as usize] = Some(ev);
@@ -556,11 +609,129 @@ impl<N: Node> Core<N> {
             self.seq < MAX_SEQ,
             "more than {MAX_SEQ} events scheduled in one run"
         );
-        self.queue.push(Key {
+        let key = Key {
             time: time.as_us(),
             order: self.seq << SLOT_BITS | u64::from(slot),
-        });
+        };
         self.seq += 1;
+        key
+    }
+
+    /// The lane for timers set `after` from now: the one with that delay, else
+    /// an empty one (which takes the delay), else a new one, else none.
+    fn lane_for(&mut self, after: u64) -> u32 {
+        let mut empty = None;
+        for (i, lane) in self.lanes.iter().enumerate() {
+            if lane.after == after {
+                return i as u32;
+            }
+            if empty.is_none() && lane.keys.is_empty() {
+                empty = Some(i);
+            }
+        }
+        if let Some(i) = empty {
+            self.lanes[i].after = after;
+            return i as u32;
+        }
+        if self.lanes.len() < MAX_LANES {
+            self.lanes.push(Lane {
+                after,
+                keys: VecDeque::new(),
+            });
+            return (self.lanes.len() - 1) as u32;
+        }
+        NO_LANE
+    }
+
+    fn set_timer(
+        &mut self,
+        node: NodeId,
+        id: TimerId,
+        incarnation: u32,
+        after: SimDuration,
+        timer: N::Timer,
+    ) {
+        let lane = self.lane_for(after.as_us());
+        let ev = Ev::Timer {
+            node,
+            id,
+            incarnation,
+            lane,
+            timer,
+        };
+        let key = self.key_for(self.now + after, ev);
+        match self.lanes.get_mut(lane as usize) {
+            Some(l) => {
+                if l.keys.is_empty() {
+                    self.queue.push(key);
+                }
+                l.keys.push_back(key);
+            }
+            None => self.queue.push(key),
+        }
+        // Ids are handed out in order and every set is applied, so `id` is the next entry.
+        debug_assert_eq!(id.0, self.timer_base + self.timer_slots.len() as u64);
+        self.timer_slots.push_back(key.slot() as u32);
+    }
+
+    /// The entry of timer `id`, if it is still tracked.
+    fn timer_entry(&mut self, id: TimerId) -> Option<&mut u32> {
+        let i = id.0.checked_sub(self.timer_base)?;
+        self.timer_slots.get_mut(usize::try_from(i).ok()?)
+    }
+
+    /// Marks timer `id` finished and trims finished timers off the front.
+    fn timer_done(&mut self, id: TimerId) {
+        if let Some(e) = self.timer_entry(id) {
+            *e = TIMER_DONE;
+        }
+        while self.timer_slots.front() == Some(&TIMER_DONE) {
+            self.timer_slots.pop_front();
+            self.timer_base += 1;
+        }
+    }
+
+    /// Cancels timer `node`'s timer `id` if it has not fired yet: it stays
+    /// where it waits, as [`Ev::Cancelled`], until it reaches the front.
+    fn cancel_timer(&mut self, node: NodeId, id: TimerId) {
+        let Some(&mut entry) = self.timer_entry(id) else {
+            return;
+        };
+        if entry == TIMER_DONE {
+            return;
+        }
+        if entry == TIMER_HELD {
+            // Only a running node cancels, and a held timer's node is paused;
+            // kept for completeness.
+            for ev in &mut self.states[node.index()].held {
+                if matches!(ev, Ev::Timer { id: held, .. } if *held == id) {
+                    *ev = Ev::Cancelled { lane: NO_LANE };
+                }
+            }
+        } else {
+            let ev = &mut self.slab[entry as usize];
+            if let Some(Ev::Timer { lane, .. }) = *ev {
+                *ev = Some(Ev::Cancelled { lane });
+            }
+        }
+        self.timer_done(id);
+    }
+
+    /// The front of `lane` just left the heap: drop it from the lane, skip the
+    /// cancelled timers behind it, and queue the next live one.
+    fn advance_lane(&mut self, lane: u32) {
+        let l = &mut self.lanes[lane as usize];
+        l.keys.pop_front();
+        while let Some(&key) = l.keys.front() {
+            if let Some(Ev::Cancelled { .. }) = self.slab[key.slot()] {
+                self.slab[key.slot()] = None;
+                self.free.push(key.slot() as u32);
+                l.keys.pop_front();
+            } else {
+                self.queue.push(key);
+                break;
+            }
+        }
     }
 
     /// A client sends `body` to `node`; it arrives after the client latency.
@@ -632,7 +803,9 @@ impl<N: Node> Sim<N> {
                 .collect(),
             next_msg: 1,
             next_timer: 1,
-            cancelled: BTreeSet::new(),
+            lanes: Vec::new(),
+            timer_slots: VecDeque::new(),
+            timer_base: 1,
             effects: Vec::new(),
             trace: Trace::new(trace),
             stats: Stats {
@@ -681,12 +854,22 @@ impl<N: Node> Sim<N> {
                 self.ask_stop_check_if(checked, unasked);
                 return Stop::TimeLimit;
             }
-            unasked += 1;
             self.core.queue.pop();
             let ev = self.core.slab[key.slot()]
                 .take()
                 .expect("queued slot is full");
             self.core.free.push(key.slot() as u32);
+            match ev {
+                Ev::Timer { lane, .. } | Ev::Cancelled { lane } if lane != NO_LANE => {
+                    self.core.advance_lane(lane);
+                }
+                _ => {}
+            }
+            if let Ev::Cancelled { .. } = ev {
+                // Not an event: time does not move, nothing is counted.
+                continue;
+            }
+            unasked += 1;
             self.core.now = SimTime(key.time);
             self.core.stats.events += 1;
             processed += 1;
@@ -758,11 +941,24 @@ impl<N: Node> Sim<N> {
                 id,
                 incarnation,
                 timer,
+                ..
             } => {
-                if self.core.cancelled.remove(&id) {
+                let st = &mut self.core.states[node.index()];
+                if st.paused && st.incarnation == incarnation {
+                    st.held.push(Ev::Timer {
+                        node,
+                        id,
+                        incarnation,
+                        lane: NO_LANE,
+                        timer,
+                    });
+                    if let Some(e) = self.core.timer_entry(id) {
+                        *e = TIMER_HELD;
+                    }
                     return;
                 }
-                let st = &mut self.core.states[node.index()];
+                self.core.timer_done(id);
+                let st = &self.core.states[node.index()];
                 if st.incarnation != incarnation {
                     let label = timer.label();
                     let reason = DropReason::Crashed;
@@ -775,13 +971,6 @@ impl<N: Node> Sim<N> {
                             reason,
                         },
                     );
-                } else if st.paused {
-                    st.held.push(Ev::Timer {
-                        node,
-                        id,
-                        incarnation,
-                        timer,
-                    });
                 } else {
                     self.core.stats.timers_fired += 1;
                     let label = timer.label();
@@ -867,6 +1056,8 @@ impl<N: Node> Sim<N> {
             }
             Ev::Wake { client, tag } => harness.on_wake(&mut self.core, client, tag),
             Ev::Fault(fault) => self.apply_fault(*fault, harness),
+            // The run loop skips these before dispatching.
+            Ev::Cancelled { .. } => {}
         }
     }
 
@@ -890,7 +1081,11 @@ impl<N: Node> Sim<N> {
                     st.up = false;
                     st.paused = false;
                     st.incarnation += 1;
-                    st.held.clear();
+                    for ev in std::mem::take(&mut st.held) {
+                        if let Ev::Timer { id, .. } = ev {
+                            self.core.timer_done(id);
+                        }
+                    }
                     self.nodes[node.index()].crash(wipe_disk);
                 } else if wipe_disk {
                     self.nodes[node.index()].crash(true);
@@ -916,7 +1111,14 @@ impl<N: Node> Sim<N> {
                     // What waited is handled now, in arrival order, after anything already due now.
                     let held = std::mem::take(&mut st.held);
                     for ev in held {
-                        self.core.push(now, ev);
+                        let id = match ev {
+                            Ev::Timer { id, .. } => Some(id),
+                            _ => None,
+                        };
+                        let slot = self.core.push(now, ev);
+                        if let Some(e) = id.and_then(|id| self.core.timer_entry(id)) {
+                            *e = slot;
+                        }
                     }
                 }
             }
@@ -1110,18 +1312,10 @@ impl<N: Node> Sim<N> {
                         },
                     );
                 }
-                core.push(
-                    at,
-                    Ev::Timer {
-                        node,
-                        id,
-                        incarnation,
-                        timer,
-                    },
-                );
+                core.set_timer(node, id, incarnation, after, timer);
             }
             Effect::CancelTimer { id } => {
-                core.cancelled.insert(id);
+                core.cancel_timer(node, id);
                 core.trace
                     .record(now, me, Event::CancelTimer { timer: id.0 });
             }
