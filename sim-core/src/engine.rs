@@ -2,11 +2,11 @@
 //! the effects they emit.
 
 use crate::net::{Fate, NetConfig, Network};
+use crate::queue::{Key, Queue};
 use crate::rng::{SimRng, Stream};
 use crate::time::{SimDuration, SimTime};
 use crate::trace::{Actor, DropReason, Event, Trace};
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 
 /// A node's index: `n0`, `n1`, ...
@@ -316,15 +316,9 @@ enum Ev<N: Node> {
     },
 }
 
-/// A queue key, 16 bytes like the bare loop's: the event itself waits in a
-/// slab. `order` packs the insertion sequence (high 40 bits) above the slab
-/// slot (low 24 bits), so comparing (time, order) orders by (time, sequence).
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Key {
-    time: u64,
-    order: u64,
-}
-
+// A queue key is 16 bytes, like the bare loop's: the event itself waits in
+// a slab. `order` packs the insertion sequence (high 40 bits) above the slab
+// slot (low 24 bits), so comparing (time, order) orders by (time, sequence).
 const SLOT_BITS: u32 = 24;
 const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
 /// Limits of the packing: 16.7 million events pending at once, 1.1e12 events per run.
@@ -356,21 +350,6 @@ const NO_LANE: u32 = u32::MAX;
 const TIMER_DONE: u32 = u32::MAX;
 /// [`Core::timer_slots`] entry of a timer held by a paused node.
 const TIMER_HELD: u32 = u32::MAX - 1;
-
-impl Ord for Key {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // BinaryHeap is a max-heap: reverse, so the earliest (time, seq) pops
-        // first. One 128-bit comparison instead of two branches.
-        let wide = |k: &Key| u128::from(k.time) << 64 | u128::from(k.order);
-        wide(other).cmp(&wide(self))
-    }
-}
-
-impl PartialOrd for Key {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
 
 struct NodeState<N: Node> {
     up: bool,
@@ -521,7 +500,7 @@ impl<N: Node> Harness<N> for () {
 pub struct Core<N: Node> {
     now: SimTime,
     seq: u64,
-    queue: BinaryHeap<Key>,
+    queue: Queue,
     slab: Vec<Option<Ev<N>>>,
     free: Vec<u32>,
     net: Network,
@@ -784,7 +763,7 @@ impl<N: Node> Sim<N> {
         let core = Core {
             now: SimTime::ZERO,
             seq: 0,
-            queue: BinaryHeap::new(),
+            queue: Queue::new(),
             slab: Vec::new(),
             free: Vec::new(),
             net,
@@ -845,7 +824,7 @@ impl<N: Node> Sim<N> {
                 self.ask_stop_check_if(checked, unasked);
                 return Stop::EventLimit;
             }
-            let Some(&key) = self.core.queue.peek() else {
+            let Some(key) = self.core.queue.peek() else {
                 self.ask_stop_check_if(checked, unasked);
                 return Stop::Idle;
             };

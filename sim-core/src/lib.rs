@@ -16,6 +16,7 @@ mod engine;
 pub mod latency;
 mod net;
 pub mod pingpong;
+mod queue;
 pub mod rng;
 pub mod time;
 pub mod trace;
