@@ -392,9 +392,12 @@ impl Harness<DynamoNode> for Clients {
         let Some(rec) = self.history.get((req as usize).wrapping_sub(1)) else {
             return;
         };
-        let label = format!("{}#{}", rec.kind.name(), rec.id);
+        let label = crate::invariants::OpLabel {
+            kind: rec.kind.name(),
+            id: rec.id,
+        };
         self.invariants
-            .reply(now, node, req, &label, &rec.key, reply, nodes);
+            .reply(now, node, req, label, &rec.key, reply, nodes);
     }
 
     fn observe_handled(&mut self, now: SimTime, node: NodeId, nodes: &[DynamoNode]) {

@@ -21,7 +21,12 @@ impl NodeId {
 
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&format!("n{}", self.0))
+        // Only a padded form needs the whole name as one string first.
+        if f.width().is_some() || f.precision().is_some() {
+            f.pad(&format!("n{}", self.0))
+        } else {
+            write!(f, "n{}", self.0)
+        }
     }
 }
 
@@ -31,7 +36,11 @@ pub struct ClientId(pub u32);
 
 impl fmt::Display for ClientId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&format!("c{}", self.0))
+        if f.width().is_some() || f.precision().is_some() {
+            f.pad(&format!("c{}", self.0))
+        } else {
+            write!(f, "c{}", self.0)
+        }
     }
 }
 
