@@ -91,15 +91,18 @@ impl Op {
     /// to that owner and deletes it, so they make one replica, not two (a
     /// sweep found puts acknowledged with W = 2 while only one node held them).
     fn answered(&self) -> u32 {
-        let mut slots: Vec<NodeId> = self
+        // Distinct slots, counted without allocating: an op has a handful of
+        // targets and this runs on every answer.
+        let slot = |t: &Target| (t.slot == Slot::Answered).then(|| t.hint.unwrap_or(t.node));
+        let distinct = self
             .targets
             .iter()
-            .filter(|t| t.slot == Slot::Answered)
-            .map(|t| t.hint.unwrap_or(t.node))
-            .collect();
-        slots.sort_unstable();
-        slots.dedup();
-        slots.len() as u32 + self.dups.len() as u32
+            .enumerate()
+            .filter(|&(i, t)| {
+                slot(t).is_some_and(|s| !self.targets[..i].iter().any(|e| slot(e) == Some(s)))
+            })
+            .count();
+        distinct as u32 + self.dups.len() as u32
     }
     /// The nodes whose answers the op counts, in target order (the coordinator included).
     fn answered_by(&self) -> Vec<NodeId> {

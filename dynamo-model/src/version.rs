@@ -632,6 +632,10 @@ pub fn same_versions(a: &[Version], b: &[Version]) -> bool {
     if a.len() != b.len() {
         return false;
     }
+    if a.len() <= 8 {
+        // Few versions (the common case): pairwise, without allocating.
+        return a.iter().all(|x| b.iter().any(|y| id(x) == id(y)));
+    }
     let mut ids: Vec<WriteId> = b.iter().map(id).collect();
     ids.sort();
     a.iter().all(|x| ids.binary_search(&id(x)).is_ok())
@@ -815,6 +819,38 @@ mod tests {
                 assert_eq!(y.compare(x), x.compare(y).reverse(), "{x} vs {y}");
                 assert_eq!(x.compare(y) == Causality::Equal, x.same_write(y));
             }
+        }
+    }
+
+    // Two sets are the same exactly when each holds the other's writes, on
+    // both sides of the small-set shortcut (8 versions) and whatever the order.
+    #[test]
+    fn same_versions_is_set_equality() {
+        let writes = all_writes();
+        let mut rng = sim_core::SimRng::new(12, sim_core::Stream::Custom(0));
+        for _ in 0..3_000 {
+            let len = 1 + rng.index(14);
+            let pick = |rng: &mut sim_core::SimRng| -> Vec<Version> {
+                let mut v = writes.clone();
+                rng.shuffle(&mut v);
+                v.truncate(len);
+                v
+            };
+            let a = pick(&mut rng);
+            let mut b = if rng.chance(0.5) {
+                a.clone()
+            } else {
+                pick(&mut rng)
+            };
+            rng.shuffle(&mut b);
+            if rng.chance(0.3) {
+                // One write swapped for another: same length, different set.
+                let other = &writes[rng.index(writes.len())];
+                b[0] = other.clone();
+            }
+            let plain = a.iter().all(|x| b.iter().any(|y| x.same_write(y)))
+                && b.iter().all(|y| a.iter().any(|x| x.same_write(y)));
+            assert_eq!(same_versions(&a, &b), plain, "{a:?} vs {b:?}");
         }
     }
 
