@@ -9,9 +9,38 @@
 //! lets a test see them without waiting.
 
 use crate::wall::Stopwatch;
+use dynamo_model::cluster::OpsGauge;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sim_core::SimTime;
+use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::Ordering;
+
+thread_local! {
+    /// Whether a progress display is watching this thread's runs.
+    static WATCHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The operations of the run being watched, once it has set up its clients.
+    static GAUGE: RefCell<Option<OpsGauge>> = const { RefCell::new(None) };
+}
+
+/// Tells this thread's progress display how far the run's operations have
+/// got: with a known budget, the time left is estimated from operations,
+/// not simulated time (a load that ends early leaves a cheap idle tail, and
+/// simulated time alone overestimated a million-operation run threefold).
+/// Does nothing when no display is watching (a sweep's threads, the web page).
+pub fn watch_ops(gauge: impl FnOnce() -> OpsGauge) {
+    if WATCHING.with(std::cell::Cell::get) {
+        GAUGE.with(|g| *g.borrow_mut() = Some(gauge()));
+    }
+}
+
+fn ops() -> Option<(u64, u64)> {
+    GAUGE.with(|g| {
+        let g = g.borrow();
+        let g = g.as_ref()?;
+        Some((g.finished.load(Ordering::Relaxed), g.budget?))
+    })
+}
 
 /// Runs shorter than this (wall seconds) show no progress at all.
 pub const QUIET_S: f64 = 2.0;
@@ -36,6 +65,8 @@ pub struct Progress {
     bar: Option<ProgressBar>,
     terminal: bool,
     forced: Option<Box<dyn Write>>,
+    /// (wall seconds, simulated time) when every operation had finished.
+    ops_over: Option<(f64, SimTime)>,
 }
 
 impl Progress {
@@ -54,6 +85,28 @@ impl Progress {
             bar: None,
             terminal: std::io::stderr().is_terminal(),
             forced,
+            ops_over: None,
+        }
+    }
+
+    /// Wall seconds left: from the share of operations finished while they
+    /// run, then from the rate of simulated time since they ended; from
+    /// simulated time alone when the run's operations are not counted.
+    fn eta(&mut self, wall_s: f64, now: SimTime, ops: Option<(u64, u64)>) -> Option<f64> {
+        let (now_us, end_us) = (now.as_us().min(self.end.as_us()), self.end.as_us().max(1));
+        let time_done = now_us as f64 / end_us as f64;
+        let left = |done: f64, spent: f64| (done > 0.0).then(|| spent * (1.0 - done) / done);
+        match ops {
+            Some((finished, budget)) if finished < budget => {
+                left((finished as f64 / budget as f64).max(time_done), wall_s)
+            }
+            Some(_) => {
+                let (w0, t0) = *self.ops_over.get_or_insert((wall_s, now));
+                let since = now.as_us().saturating_sub(t0.as_us());
+                let to_go = end_us.saturating_sub(now_us);
+                (since > 0).then(|| (wall_s - w0) * to_go as f64 / since as f64)
+            }
+            None => left(time_done, wall_s),
         }
     }
 
@@ -61,30 +114,39 @@ impl Progress {
     pub fn update(&mut self, events: u64, now: SimTime) -> bool {
         self.events += events;
         let wall_s = self.clock.seconds();
-        if let Some(sink) = self.forced.as_mut() {
-            let _ = writeln!(sink, "{}", line(now, self.end, self.events, wall_s));
+        let ops = ops();
+        if self.forced.is_some() {
+            let eta = self.eta(wall_s, now, ops);
+            let text = line(now, self.end, self.events, wall_s, ops, eta);
+            if let Some(sink) = self.forced.as_mut() {
+                let _ = writeln!(sink, "{text}");
+            }
             return false;
         }
         if wall_s < QUIET_S {
             return false;
         }
+        let eta = self.eta(wall_s, now, ops);
         if self.terminal {
             let end_ms = self.end.as_us() / 1_000;
             let bar = self.bar.get_or_insert_with(|| {
                 let bar = ProgressBar::with_draw_target(Some(end_ms), ProgressDrawTarget::stderr());
                 bar.set_style(
-                    ProgressStyle::with_template(
-                        "{bar:30} simulated {pos}/{len} ms, {msg}, ETA {eta}",
-                    )
-                    .expect("a valid template"),
+                    ProgressStyle::with_template("{bar:30} simulated {pos}/{len} ms, {msg}")
+                        .expect("a valid template"),
                 );
                 bar
             });
             bar.set_position((now.as_us() / 1_000).min(end_ms));
-            bar.set_message(format!("{:.0} events/s", self.events as f64 / wall_s));
+            bar.set_message(format!(
+                "{:.0} events/s{}, ETA {}",
+                self.events as f64 / wall_s,
+                ops_part(ops),
+                eta_text(eta)
+            ));
         } else if wall_s - self.last_line_s >= PLAIN_EVERY_S {
             self.last_line_s = wall_s;
-            eprintln!("{}", line(now, self.end, self.events, wall_s));
+            eprintln!("{}", line(now, self.end, self.events, wall_s, ops, eta));
         }
         false
     }
@@ -97,8 +159,26 @@ impl Progress {
     }
 }
 
-/// One plain progress line: `progress: simulated 12000.000ms of 60000.000ms (20%), 812345 events/s, ETA 41s`.
-pub fn line(now: SimTime, end: SimTime, events: u64, wall_s: f64) -> String {
+fn ops_part(ops: Option<(u64, u64)>) -> String {
+    ops.map(|(f, b)| format!(", ops {f} of {b}"))
+        .unwrap_or_default()
+}
+
+fn eta_text(eta: Option<f64>) -> String {
+    eta.map_or_else(|| "unknown".to_string(), |s| format!("{s:.0}s"))
+}
+
+/// One plain progress line: `progress: simulated 12000.000ms of 60000.000ms
+/// (20%), ops 2400 of 10000, 812345 events/s, ETA 41s` (the ops part when
+/// the run counts its operations).
+pub fn line(
+    now: SimTime,
+    end: SimTime,
+    events: u64,
+    wall_s: f64,
+    ops: Option<(u64, u64)>,
+    eta: Option<f64>,
+) -> String {
     let (now_us, end_us) = (now.as_us().min(end.as_us()), end.as_us().max(1));
     let done = now_us as f64 / end_us as f64;
     let rate = if wall_s > 0.0 {
@@ -106,26 +186,67 @@ pub fn line(now: SimTime, end: SimTime, events: u64, wall_s: f64) -> String {
     } else {
         0.0
     };
-    let eta = if done > 0.0 {
-        format!("{:.0}s", wall_s * (1.0 - done) / done)
-    } else {
-        "unknown".to_string()
-    };
     // Milliseconds with microseconds, as in the trace: a busy run may spend
     // seconds of wall time inside its first simulated millisecond.
     format!(
-        "progress: simulated {} of {} ({:.0}%), {rate:.0} events/s, ETA {eta}",
+        "progress: simulated {} of {} ({:.0}%){}, {rate:.0} events/s, ETA {}",
         SimTime(now_us),
         end,
-        100.0 * done
+        100.0 * done,
+        ops_part(ops),
+        eta_text(eta)
     )
 }
 
 /// Runs `f` (which runs simulations ending at `end`) with progress shown as `mode` says.
 pub fn with_progress<R>(end: SimTime, mode: Mode, f: impl FnOnce() -> R) -> R {
     let progress = std::rc::Rc::new(std::cell::RefCell::new(Progress::new(end, mode)));
+    WATCHING.with(|w| w.set(true));
+    // Stop watching when `f` returns or unwinds.
+    struct Unwatch;
+    impl Drop for Unwatch {
+        fn drop(&mut self) {
+            WATCHING.with(|w| w.set(false));
+            GAUGE.with(|g| g.borrow_mut().take());
+        }
+    }
+    let _unwatch = Unwatch;
     let fed = progress.clone();
     let r = sim_core::with_stop_check(move |n, now| fed.borrow_mut().update(n, now), f);
     progress.borrow_mut().finish();
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress() -> Progress {
+        Progress::new(
+            SimTime(100_000_000),
+            Mode::Forced(Box::new(std::io::sink())),
+        )
+    }
+
+    // With a budget, the time left follows the operations, not simulated
+    // time; once they are all done, it follows the idle tail's own rate.
+    #[test]
+    fn eta_follows_operations_then_the_tail() {
+        let mut p = progress();
+        // 2 s in, 25% of the operations done but 5% of simulated time: 6 s left.
+        let eta = p.eta(2.0, SimTime(5_000_000), Some((250, 1_000))).unwrap();
+        assert!((eta - 6.0).abs() < 1e-9, "{eta}");
+        // Without a budget, simulated time alone: 38 s left.
+        let eta = p.eta(2.0, SimTime(5_000_000), None).unwrap();
+        assert!((eta - 38.0).abs() < 1e-9, "{eta}");
+        // Operations over at 8 s (40 simulated seconds); 1 s later 30 more
+        // simulated seconds have passed, so the other 30 take 1 s.
+        assert_eq!(p.eta(8.0, SimTime(40_000_000), Some((1_000, 1_000))), None);
+        let eta = p
+            .eta(9.0, SimTime(70_000_000), Some((1_000, 1_000)))
+            .unwrap();
+        assert!((eta - 1.0).abs() < 1e-9, "{eta}");
+        // Nothing done yet: unknown.
+        assert_eq!(progress().eta(1.0, SimTime::ZERO, Some((0, 1_000))), None);
+    }
 }

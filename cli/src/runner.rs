@@ -121,6 +121,7 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
             .iter()
             .any(|e| matches!(e.check, Check::Within { .. }));
     let (mut cluster, plan_of) = prepare(s, seed, trace);
+    crate::progress::watch_ops(|| cluster.clients.ops_gauge());
     let end = SimTime::ZERO + s.duration;
     let mut results: Vec<(usize, ExpectResult)> = Vec::new();
     // State expectations run at their times, in time order (then file order).

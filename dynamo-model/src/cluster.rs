@@ -13,6 +13,7 @@ use sim_core::{
     SimTime, Stop, Stream,
 };
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Which node a client sends a request to.
 #[derive(Clone, Debug, PartialEq)]
@@ -183,9 +184,32 @@ pub struct Clients {
     /// allocation) per key rather than per operation, and equal keys share
     /// their name, which makes comparing them a pointer comparison.
     load_keys: std::collections::BTreeMap<u32, Key>,
+    /// Operations finished (replied or timed out), for a progress display
+    /// outside the run; nothing in the run reads it.
+    finished: Arc<AtomicU64>,
+}
+
+/// How far a run's operations have got, readable while the run goes on (a
+/// progress display's estimate of the time left).
+#[derive(Clone, Debug)]
+pub struct OpsGauge {
+    /// Operations finished so far.
+    pub finished: Arc<AtomicU64>,
+    /// Operations the run will issue, when that is known: every planned op
+    /// plus every load's `ops` budget, if every load has one.
+    pub budget: Option<u64>,
 }
 
 impl Clients {
+    /// A gauge of the operations finished, and how many there will be.
+    pub fn ops_gauge(&self) -> OpsGauge {
+        let loads: Option<u64> = self.loads.iter().map(|l| l.spec.max_ops).sum();
+        OpsGauge {
+            finished: self.finished.clone(),
+            budget: loads.map(|l| l + self.planned.len() as u64),
+        }
+    }
+
     pub fn history(&self) -> &[OpRecord] {
         &self.history
     }
@@ -325,6 +349,7 @@ impl Clients {
 
     /// A generated client's op finished: a closed-loop client thinks, then goes on.
     fn load_done(&mut self, core: &mut Core<DynamoNode>, h: usize) {
+        self.finished.fetch_add(1, Ordering::Relaxed);
         if !self.history[h].generated {
             return;
         }
@@ -496,6 +521,7 @@ impl Cluster {
             planned_history: Vec::new(),
             load_keys: std::collections::BTreeMap::new(),
             invariants: Invariants::new(&cfg),
+            finished: Arc::new(AtomicU64::new(0)),
         };
         Ok(Cluster {
             sim,

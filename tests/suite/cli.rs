@@ -240,9 +240,9 @@ fn progress_lines_leave_trace_and_summary_alone() {
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines.len() >= 2, "progress lines:\n{text}");
     assert!(
-        lines
-            .iter()
-            .all(|l| l.starts_with("progress: simulated ") && l.contains("events/s, ETA")),
+        lines.iter().all(|l| l.starts_with("progress: simulated ")
+            && l.contains(" of 3000, ")
+            && l.contains("events/s, ETA")),
         "{text}"
     );
 }
