@@ -694,6 +694,13 @@ fn describe_net(net: &NetConfig) -> String {
         }
         s.push(')');
     }
-    s.push_str(&format!(" client_latency={}", net.client_latency));
+    if net.client_request == net.client_reply {
+        s.push_str(&format!(" client_latency={}", net.client_request));
+    } else {
+        s.push_str(&format!(
+            " client_request={} client_reply={}",
+            net.client_request, net.client_reply
+        ));
+    }
     s
 }

@@ -735,7 +735,7 @@ impl<N: Node> Core<N> {
             node.index() < self.states.len(),
             "request to unknown node {node}"
         );
-        let at = at.max(self.now) + self.net.client_latency.sample(&mut self.net_rng);
+        let at = at.max(self.now) + self.net.client_request.sample(&mut self.net_rng);
         self.push(
             at,
             Ev::Request {
@@ -1308,7 +1308,7 @@ impl<N: Node> Sim<N> {
                     .record(now, me, Event::CancelTimer { timer: id.0 });
             }
             Effect::Reply { client, req, body } => {
-                let at = now + core.net.client_latency.sample(&mut core.net_rng);
+                let at = now + core.net.client_reply.sample(&mut core.net_rng);
                 core.push(
                     at,
                     Ev::Reply {

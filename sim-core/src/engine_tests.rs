@@ -564,3 +564,35 @@ fn held_timers_resume_in_order_and_can_be_cancelled() {
     assert_eq!(sim.core.pending_events(), 0);
     assert_eq!(sim.core.tracked_timers(), 0, "every timer finished");
 }
+
+struct ReplyTimes(Vec<SimTime>);
+
+impl Harness<PingPong> for ReplyTimes {
+    fn on_reply(&mut self, core: &mut Core<PingPong>, _: ClientId, _: u64, _: NodeId, _: Count) {
+        self.0.push(core.now());
+    }
+}
+
+// A request is charged the client request latency and its reply the client
+// reply latency, each its own distribution: 3 ms there and 0 back arrives at
+// 3 ms; 0 there and 5 ms back at 5 ms; a request's arrival shows in the trace.
+#[test]
+fn client_requests_and_replies_have_their_own_latency() {
+    for (there, back, want) in [(3, 0, 3_000), (0, 5, 5_000), (2, 7, 9_000)] {
+        let net = NetConfig {
+            client_request: Latency::constant(SimDuration::from_ms(there)),
+            client_reply: Latency::constant(SimDuration::from_ms(back)),
+            ..NetConfig::default()
+        };
+        let mut sim = Sim::new(1, nodes(2, 0, 0), &net, true).unwrap();
+        sim.core
+            .schedule_request(SimTime::ZERO, ClientId(0), NodeId(1), 1, HowMany);
+        let mut h = ReplyTimes(Vec::new());
+        sim.run(&mut h, Limits::until(SimTime(1_000_000)));
+        assert_eq!(h.0, vec![SimTime(want)], "{there} ms there, {back} ms back");
+        let trace = sim.core.trace.render_text();
+        let request = trace.lines().find(|l| l.contains("request")).unwrap();
+        let at = SimTime(there * 1_000).to_string();
+        assert!(request.trim_start().starts_with(&at), "{request}");
+    }
+}

@@ -21,9 +21,12 @@ pub struct NetConfig {
     pub duplicate: f64,
     /// Overrides for single directed links.
     pub links: Vec<LinkConfig>,
-    /// Latency between a client and the node it talks to, each way. Client
-    /// traffic is never lost or partitioned: clients are not part of the fault model.
-    pub client_latency: Latency,
+    /// Latency of a client's request to the node it talks to. Client traffic
+    /// is never lost or partitioned: clients are not part of the fault model.
+    pub client_request: Latency,
+    /// Latency of a node's reply to the client. Separate from the request's,
+    /// so a setup that charges only one way (the seed project's) can be written.
+    pub client_reply: Latency,
 }
 
 impl Default for NetConfig {
@@ -34,7 +37,8 @@ impl Default for NetConfig {
             loss: 0.0,
             duplicate: 0.0,
             links: Vec::new(),
-            client_latency: Latency::zero(),
+            client_request: Latency::zero(),
+            client_reply: Latency::zero(),
         }
     }
 }
@@ -72,7 +76,8 @@ pub(crate) struct Network {
     /// Extra one-way delay for messages to or from each node (latency spikes).
     extra_delay: Vec<SimDuration>,
     any_extra_delay: bool,
-    pub(crate) client_latency: Latency,
+    pub(crate) client_request: Latency,
+    pub(crate) client_reply: Latency,
 }
 
 fn check_probability(what: &str, p: f64) -> Result<(), String> {
@@ -85,7 +90,12 @@ fn check_probability(what: &str, p: f64) -> Result<(), String> {
 impl Network {
     pub(crate) fn new(n: usize, kinds: &[&str], cfg: &NetConfig) -> Result<Network, String> {
         cfg.latency.validate()?;
-        cfg.client_latency.validate()?;
+        cfg.client_request
+            .validate()
+            .map_err(|e| format!("client request latency: {e}"))?;
+        cfg.client_reply
+            .validate()
+            .map_err(|e| format!("client reply latency: {e}"))?;
         check_probability("loss", cfg.loss)?;
         check_probability("duplicate", cfg.duplicate)?;
         let mut by_kind = vec![cfg.latency.clone(); kinds.len()];
@@ -130,7 +140,8 @@ impl Network {
             overrides: cfg.links.clone(),
             extra_delay: vec![SimDuration::ZERO; n],
             any_extra_delay: false,
-            client_latency: cfg.client_latency.clone(),
+            client_request: cfg.client_request.clone(),
+            client_reply: cfg.client_reply.clone(),
         })
     }
 

@@ -120,3 +120,28 @@ fn scenarios_round_trip_through_toml() {
         assert_eq!(without_lines(back), without_lines(s), "{name}");
     }
 }
+
+// A latency may sit on a constant offset, and a client's request and reply
+// may have their own latencies, each over `client_latency`; written out and
+// read back, the scenario is the same.
+#[test]
+fn offsets_and_one_way_client_latencies_read_and_round_trip() {
+    use sim_core::Latency;
+    let text = "name = \"timing\"\nseed = 1\n[cluster]\nnodes = 3\n[network]\n\
+        latency = { offset = \"75ms\", dist = \"exponential\", mean = \"1ms\" }\n\
+        client_latency = \"2ms\"\nclient_reply_latency = \"0ms\"\n";
+    let s = dynsim::scenario::parse("timing.toml", text).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(
+        s.net.latency,
+        Latency::Shifted {
+            offset_us: 75_000.0,
+            inner: Box::new(Latency::Exponential { mean_us: 1_000.0 })
+        }
+    );
+    assert_eq!(s.net.client_request, Latency::Constant { us: 2_000.0 });
+    assert_eq!(s.net.client_reply, Latency::Constant { us: 0.0 });
+    let written = dynsim::scenario::write::to_toml(&s);
+    assert!(written.contains("client_request_latency"), "{written}");
+    let back = dynsim::scenario::parse("timing.toml", &written).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(without_lines(back), without_lines(s));
+}

@@ -527,7 +527,8 @@ fn reset_config(
         |s, d| s.cluster.merkle_depth = d.merkle_depth,
         |s, d| s.cluster.vclock_max_entries = d.vclock_max_entries,
         |s, _| s.net.latency = NetConfig::default().latency,
-        |s, _| s.net.client_latency = NetConfig::default().client_latency,
+        |s, _| s.net.client_request = NetConfig::default().client_request,
+        |s, _| s.net.client_reply = NetConfig::default().client_reply,
     ];
     let d = ClusterConfig::default();
     for reset in resets {

@@ -1508,11 +1508,16 @@ fn describe_net(net: &NetConfig) -> String {
     for (k, l) in &net.per_kind {
         let _ = write!(s, "; {k} {l}");
     }
-    let _ = write!(
-        s,
-        "; loss {}, duplicate {}, client latency {}",
-        net.loss, net.duplicate, net.client_latency
-    );
+    let _ = write!(s, "; loss {}, duplicate {}, ", net.loss, net.duplicate);
+    if net.client_request == net.client_reply {
+        let _ = write!(s, "client latency {}", net.client_request);
+    } else {
+        let _ = write!(
+            s,
+            "client request latency {}, client reply latency {}",
+            net.client_request, net.client_reply
+        );
+    }
     s
 }
 

@@ -220,6 +220,8 @@ const NETWORK: &[&str] = &[
     "duplicate",
     "links",
     "client_latency",
+    "client_request_latency",
+    "client_reply_latency",
 ];
 const LINK: &[&str] = &["from", "to", "latency", "loss", "duplicate"];
 const STEP_KINDS: &[&str] = &[
@@ -701,14 +703,14 @@ fn latency_table(c: &mut Collector, t: &Tbl) -> Option<Latency> {
     }
     let lat = match dist.as_deref()? {
         "constant" => {
-            t.only(c, &["dist", "value", "weight"]);
+            t.only(c, &["dist", "value", "weight", "offset"]);
             t.require(c, "value", "the constant latency, like value = \"10ms\"");
             Latency::Constant {
                 us: param_us(c, t, "value")?,
             }
         }
         "uniform" => {
-            t.only(c, &["dist", "min", "max", "weight"]);
+            t.only(c, &["dist", "min", "max", "weight", "offset"]);
             t.require(c, "min", "the smallest latency, like min = \"1ms\"");
             t.require(c, "max", "the largest latency, like max = \"5ms\"");
             Latency::Uniform {
@@ -717,7 +719,7 @@ fn latency_table(c: &mut Collector, t: &Tbl) -> Option<Latency> {
             }
         }
         "normal" => {
-            t.only(c, &["dist", "mean", "sd", "weight"]);
+            t.only(c, &["dist", "mean", "sd", "weight", "offset"]);
             t.require(c, "mean", "the mean, like mean = \"50ms\"");
             t.require(c, "sd", "the standard deviation, like sd = \"50ms\"");
             Latency::Normal {
@@ -726,7 +728,7 @@ fn latency_table(c: &mut Collector, t: &Tbl) -> Option<Latency> {
             }
         }
         "exponential" => {
-            t.only(c, &["dist", "mean", "rate_per_ms", "weight"]);
+            t.only(c, &["dist", "mean", "rate_per_ms", "weight", "offset"]);
             match (t.has("mean"), t.has("rate_per_ms")) {
                 (true, false) => Latency::Exponential {
                     mean_us: param_us(c, t, "mean")?,
@@ -770,7 +772,7 @@ fn latency_table(c: &mut Collector, t: &Tbl) -> Option<Latency> {
             }
         }
         "pareto" => {
-            t.only(c, &["dist", "xm", "alpha", "weight"]);
+            t.only(c, &["dist", "xm", "alpha", "weight", "offset"]);
             t.require(c, "xm", "the scale x_m, like xm = \"0.235ms\"");
             t.require(c, "alpha", "the shape, like alpha = 10");
             Latency::Pareto {
@@ -779,7 +781,7 @@ fn latency_table(c: &mut Collector, t: &Tbl) -> Option<Latency> {
             }
         }
         "mixture" => {
-            t.only(c, &["dist", "parts", "weight"]);
+            t.only(c, &["dist", "parts", "weight", "offset"]);
             t.require(c, "parts", "the components, like parts = [{ weight = 0.9, dist = \"constant\", value = \"1ms\" }, ...]");
             let mut parts = Vec::new();
             for p in t.tables(c, "parts") {
@@ -807,6 +809,15 @@ fn latency_table(c: &mut Collector, t: &Tbl) -> Option<Latency> {
             return None;
         }
     };
+    // Any distribution may sit on a constant offset: `offset = "75ms"`.
+    let lat = if t.has("offset") {
+        Latency::Shifted {
+            offset_us: param_us(c, t, "offset")?,
+            inner: Box::new(lat),
+        }
+    } else {
+        lat
+    };
     if let Err(e) = lat.validate() {
         c.err(t.span.clone(), t.path.clone(), e);
         return None;
@@ -821,7 +832,15 @@ pub(crate) fn read_network(c: &mut Collector, t: &Tbl, nodes: u32) -> Option<Net
         net.latency = l;
     }
     if let Some(l) = read_latency(c, t, "client_latency") {
-        net.client_latency = l;
+        net.client_request = l.clone();
+        net.client_reply = l;
+    }
+    // Each direction on its own, over `client_latency`.
+    if let Some(l) = read_latency(c, t, "client_request_latency") {
+        net.client_request = l;
+    }
+    if let Some(l) = read_latency(c, t, "client_reply_latency") {
+        net.client_reply = l;
     }
     net.loss = t.probability(c, "loss").unwrap_or(0.0);
     net.duplicate = t.probability(c, "duplicate").unwrap_or(0.0);

@@ -47,6 +47,11 @@ fn latency(l: &Latency) -> String {
                 q(&fmt_us(*scale_us))
             )
         }
+        Latency::Shifted { offset_us, inner } => format!(
+            "{{ offset = {}, {}",
+            q(&fmt_us(*offset_us)),
+            latency(inner).trim_start_matches("{ ")
+        ),
         Latency::Mixture(parts) => {
             let ps: Vec<String> = parts
                 .iter()
@@ -434,8 +439,13 @@ fn write_network(o: &mut String, n: &NetConfig) {
     if n.latency != dflt.latency {
         let _ = writeln!(o, "latency = {}", latency(&n.latency));
     }
-    if n.client_latency != dflt.client_latency {
-        let _ = writeln!(o, "client_latency = {}", latency(&n.client_latency));
+    if n.client_request == n.client_reply {
+        if n.client_request != dflt.client_request {
+            let _ = writeln!(o, "client_latency = {}", latency(&n.client_request));
+        }
+    } else {
+        let _ = writeln!(o, "client_request_latency = {}", latency(&n.client_request));
+        let _ = writeln!(o, "client_reply_latency = {}", latency(&n.client_reply));
     }
     if n.loss != dflt.loss {
         let _ = writeln!(o, "loss = {:?}", n.loss);
