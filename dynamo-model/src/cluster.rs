@@ -21,8 +21,12 @@ pub enum Entry {
     Node(NodeId),
     /// A node chosen at random (the workload stream).
     Random,
-    /// Partition-aware: the first node of the key's preference list.
+    /// Partition-aware (§4.5): the client library sends to the first node
+    /// of the key's preference list that is up.
     Owner,
+    /// A proxy (a token-less coordinator, see `ClusterConfig::proxies`)
+    /// chosen at random (the workload stream).
+    Proxy,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,6 +174,8 @@ fn tag(kind: u64, index: u64) -> u64 {
 pub struct Clients {
     ring: Arc<Ring>,
     nodes: u32,
+    /// The last `proxies` nodes own no tokens.
+    proxies: u32,
     history: Vec<OpRecord>,
     planned: Vec<PlannedOp>,
     rng: SimRng,
@@ -224,18 +230,30 @@ impl Clients {
         self.history.get((*self.planned_history.get(i)?)?)
     }
 
-    fn pick_node(&mut self, entry: &Entry, key: &Key) -> NodeId {
+    fn pick_node(&mut self, entry: &Entry, key: &Key, core: &Core<DynamoNode>) -> NodeId {
         match entry {
             Entry::Node(n) => *n,
             Entry::Random => NodeId(self.rng.below(u64::from(self.nodes)) as u32),
-            Entry::Owner => self.ring.preference_list(key, 1)[0],
+            Entry::Owner => {
+                // The first node of the walk that is up; the first owner when none is.
+                let mut walk = self.ring.walk(key);
+                let first = walk.next().expect("the ring has an owner");
+                std::iter::once(first)
+                    .chain(walk)
+                    .find(|&n| core.is_up(n))
+                    .unwrap_or(first)
+            }
+            Entry::Proxy => {
+                let storage = u64::from(self.nodes - self.proxies);
+                NodeId((storage + self.rng.below(u64::from(self.proxies))) as u32)
+            }
         }
     }
 
     /// Issues history entry `h` now.
     fn issue(&mut self, core: &mut Core<DynamoNode>, h: usize, entry: &Entry) {
         let key = self.history[h].key.clone();
-        let node = self.pick_node(entry, &key);
+        let node = self.pick_node(entry, &key, core);
         let now = core.now();
         let rec = &mut self.history[h];
         rec.node = Some(node);
@@ -512,6 +530,7 @@ impl Cluster {
         let clients = Clients {
             ring: ring.clone(),
             nodes: cfg.nodes,
+            proxies: cfg.proxies,
             history: Vec::new(),
             planned: Vec::new(),
             rng: SimRng::new(seed, Stream::Workload),
@@ -532,8 +551,20 @@ impl Cluster {
     }
 
     /// Schedules an explicit client operation. Its key must be valid for the ring.
+    /// Checks that `entry` names something the cluster has.
+    fn check_entry(&self, entry: &Entry) -> Result<(), String> {
+        match entry {
+            Entry::Proxy if self.cfg.proxies == 0 => Err(
+                "\"proxy\" routing needs token-less coordinators: set proxies = K in [cluster]"
+                    .into(),
+            ),
+            _ => Ok(()),
+        }
+    }
+
     pub fn plan(&mut self, op: PlannedOp) -> Result<(), String> {
         self.ring.key(&op.key)?;
+        self.check_entry(&op.entry)?;
         if let Entry::Node(n) = op.entry {
             if n.0 >= self.cfg.nodes {
                 return Err(format!(
@@ -557,6 +588,7 @@ impl Cluster {
         if spec.keys == 0 || spec.clients == 0 {
             return Err("generated load needs at least one client and one key".into());
         }
+        self.check_entry(&spec.entry)?;
         if let KeyScheme::Integer { hash_bits } = self.ring.scheme() {
             if u64::from(spec.keys) > 1u64 << hash_bits {
                 return Err(format!(

@@ -148,6 +148,12 @@ pub struct ClusterConfig {
     /// wherever it lands, like a client-side load balancer without
     /// partition awareness would (still with a preference-list quorum).
     pub forward_to_owner: bool,
+    /// The last `proxies` nodes own no tokens: they only coordinate, sending
+    /// each request to all N replicas of its key (the request-routing
+    /// alternative of §4.5 that Cassandra, Voldemort and the PBS paper's
+    /// WARS model use). They never hold a replica, never forward, and are
+    /// never a fallback.
+    pub proxies: u32,
     /// A deliberate bug for negative tests; `None` in every real scenario.
     pub bug: Option<Bug>,
 }
@@ -175,6 +181,7 @@ impl Default for ClusterConfig {
             merkle_depth: 3,
             vclock_max_entries: 10,
             forward_to_owner: true,
+            proxies: 0,
             bug: None,
         }
     }
@@ -215,10 +222,20 @@ impl ClusterConfig {
     }
 
     /// Total tokens on the ring.
+    /// Nodes that own tokens: all but the proxies.
+    pub fn storage_nodes(&self) -> u32 {
+        self.nodes.saturating_sub(self.proxies)
+    }
+
+    /// Whether `node` is a token-less coordinator (see [`ClusterConfig::proxies`]).
+    pub fn is_proxy(&self, node: sim_core::NodeId) -> bool {
+        node.0 >= self.storage_nodes() && node.0 < self.nodes
+    }
+
     pub fn total_tokens(&self) -> u64 {
         match &self.tokens {
             TokenStrategy::Random { tokens_per_node } => {
-                u64::from(self.nodes) * u64::from(*tokens_per_node)
+                u64::from(self.storage_nodes()) * u64::from(*tokens_per_node)
             }
             TokenStrategy::EqualPartitions { partitions } => u64::from(*partitions),
             TokenStrategy::Explicit { tokens } => tokens.iter().map(|t| t.len() as u64).sum(),
@@ -271,17 +288,32 @@ impl ClusterConfig {
                 ),
             )];
         }
+        if self.proxies >= self.nodes {
+            return vec![(
+                "proxies",
+                format!(
+                    "proxies = {} leaves none of the {} nodes to own tokens; proxies must be below nodes",
+                    self.proxies, self.nodes
+                ),
+            )];
+        }
+        let storage = self.storage_nodes();
         if self.n == 0 {
             errs.push(("n", "n = 0; a key needs at least 1 replica".to_string()));
         }
-        if self.n > self.nodes {
-            errs.push((
-                "n",
+        if self.n > storage {
+            let msg = if self.proxies > 0 {
+                format!(
+                    "n = {} exceeds the {storage} nodes that own tokens ({} nodes, {} of them proxies)",
+                    self.n, self.nodes, self.proxies
+                )
+            } else {
                 format!(
                     "n = {} exceeds the number of nodes ({})",
                     self.n, self.nodes
-                ),
-            ));
+                )
+            };
+            errs.push(("n", msg));
         }
         for (name, v, what) in [
             ("r", self.r, "replies a get waits for"),
@@ -342,12 +374,11 @@ impl ClusterConfig {
                 }
             }
             TokenStrategy::EqualPartitions { partitions } => {
-                if *partitions < self.nodes {
+                if *partitions < storage {
                     errs.push((
                         "partitions",
                         format!(
-                            "partitions = {partitions} is fewer than the {} nodes; every node needs one",
-                            self.nodes
+                            "partitions = {partitions} is fewer than the {storage} nodes that own tokens; every one needs a partition"
                         ),
                     ));
                 }
@@ -381,8 +412,12 @@ impl ClusterConfig {
                 } else {
                     let mut seen = vec![false; total as usize];
                     for (i, ts) in tokens.iter().enumerate() {
-                        if ts.is_empty() {
+                        let proxy = i as u32 >= storage;
+                        if ts.is_empty() && !proxy {
                             errs.push(("explicit_tokens", format!("node n{i} has no tokens")));
+                        }
+                        if !ts.is_empty() && proxy {
+                            errs.push(("explicit_tokens", format!("node n{i} is a proxy (the last {} nodes are) and owns no tokens; remove its tokens", self.proxies)));
                         }
                         for &t in ts {
                             match seen.get_mut(t as usize) {
@@ -514,10 +549,20 @@ impl ClusterConfig {
                 self.nodes, self.n, self.r, self.w, self.vclock_max_entries
             ),
             format!(
-                "timeouts request={} op_deadline={} forward_to_owner={}",
+                "timeouts request={} op_deadline={} forward_to_owner={}{}",
                 self.request_timeout,
                 self.op_deadline,
-                onoff(self.forward_to_owner)
+                onoff(self.forward_to_owner),
+                if self.proxies > 0 {
+                    format!(
+                        " proxies={} (n{}..n{} own no tokens)",
+                        self.proxies,
+                        self.storage_nodes(),
+                        self.nodes - 1
+                    )
+                } else {
+                    String::new()
+                }
             ),
             format!(
                 "mechanisms read_repair={}(window {}) hinted_handoff={}(every {}) gossip={}(every {}) anti_entropy={}(every {}, merkle depth {})",

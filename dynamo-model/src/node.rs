@@ -249,7 +249,9 @@ impl DynamoNode {
         let top = self
             .ring
             .preference_list(request.key(), self.cfg.n as usize);
-        if self.cfg.forward_to_owner && !forwarded && !top.contains(&self.id) {
+        // A proxy owns nothing and coordinates everything it is sent.
+        let proxy = self.cfg.is_proxy(self.id);
+        if self.cfg.forward_to_owner && !forwarded && !proxy && !top.contains(&self.id) {
             self.forward(client, req, request, Vec::new(), cx);
             return;
         }

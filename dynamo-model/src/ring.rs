@@ -218,7 +218,7 @@ impl Ring {
         match &cfg.tokens {
             TokenStrategy::Random { tokens_per_node } => {
                 let mut used = BTreeSet::new();
-                for node in 0..cfg.nodes {
+                for node in 0..cfg.storage_nodes() {
                     for _ in 0..*tokens_per_node {
                         let pos = loop {
                             let p = if bits == 64 {
@@ -238,7 +238,7 @@ impl Ring {
                 let mut order: Vec<u32> = (0..*partitions).collect();
                 rng.shuffle(&mut order);
                 for (j, p) in order.into_iter().enumerate() {
-                    let owner = NodeId(j as u32 % cfg.nodes);
+                    let owner = NodeId(j as u32 % cfg.storage_nodes());
                     tokens.push((partition_end(p, *partitions, bits), owner));
                 }
             }

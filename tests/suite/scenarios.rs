@@ -145,3 +145,96 @@ fn offsets_and_one_way_client_latencies_read_and_round_trip() {
     let back = dynsim::scenario::parse("timing.toml", &written).unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(without_lines(back), without_lines(s));
 }
+
+// Each request-routing policy sends a request where it says (§4.5): the
+// load balancer to any node, partition-aware clients to the first node of
+// the key's preference list that is up, proxy routing to a token-less
+// coordinator, which never forwards and sends to the key's replicas.
+#[test]
+fn routing_policies_send_requests_where_they_say() {
+    use sim_core::NodeId;
+    let scenario = |via: &str| {
+        format!(
+            "name = \"routing\"\nseed = 4\nduration = \"4s\"\n[cluster]\nnodes = 7\nproxies = 2\nn = 3\nr = 2\nw = 2\n\
+             [[steps]]\nat = \"0ms\"\ndo = \"crash\"\nnode = \"n1\"\n\
+             [load]\nclients = 4\npacing = \"open\"\nrate = 300.0\nkeys = 40\nops = 600\nstop = \"3s\"\nvia = \"{via}\"\n"
+        )
+    };
+    let run = |via: &str| {
+        let s = dynsim::scenario::parse("routing.toml", &scenario(via))
+            .unwrap_or_else(|d| panic!("{d}"));
+        dynsim::runner::run(&s, s.seed, false)
+    };
+    let proxies = [NodeId(5), NodeId(6)];
+    let forwards = |r: &dynsim::runner::Report| {
+        let i = <dynamo_model::msg::Msg as sim_core::Message>::KINDS
+            .iter()
+            .position(|k| *k == "Forward")
+            .unwrap();
+        r.cluster.sim.core.stats.sent[i]
+    };
+
+    let lb = run("load-balancer");
+    let mut per_node = [0u32; 7];
+    for op in lb.cluster.history() {
+        per_node[op.node.unwrap().index()] += 1;
+    }
+    assert!(
+        per_node.iter().all(|&n| n > 40),
+        "every node gets requests: {per_node:?}"
+    );
+
+    let pa = run("partition-aware");
+    for op in pa.cluster.history() {
+        let first_up = pa
+            .cluster
+            .ring
+            .walk(&op.key)
+            .find(|&n| n != NodeId(1))
+            .unwrap();
+        assert_eq!(op.node, Some(first_up), "{} of {}", op.id, op.key);
+        assert!(!proxies.contains(&first_up));
+    }
+    assert!(
+        pa.cluster
+            .history()
+            .iter()
+            .any(|op| pa.cluster.ring.preference_list(&op.key, 1)[0] == NodeId(1)),
+        "some key's first owner is the crashed n1, so skipping it was tested"
+    );
+
+    let px = run("proxy");
+    let mut used = [0u32; 2];
+    for op in px.cluster.history() {
+        let at = op.node.unwrap();
+        assert!(proxies.contains(&at), "{} went to {at}", op.id);
+        used[at.index() - 5] += 1;
+    }
+    assert!(
+        used.iter().all(|&n| n > 100),
+        "both proxies coordinate: {used:?}"
+    );
+    assert_eq!(forwards(&px), 0, "a proxy coordinates; it never forwards");
+    assert!(
+        forwards(&lb) > 0,
+        "the load balancer's non-owners do forward"
+    );
+    // The proxies own no part of the ring and hold no data.
+    for p in proxies {
+        assert!(
+            px.cluster
+                .ring
+                .walk(&px.cluster.history()[0].key)
+                .all(|n| n != p)
+        );
+        assert!(
+            px.cluster.sim.nodes[p.index()].store().is_empty(),
+            "{p} holds data"
+        );
+    }
+    assert!(
+        px.unexpected_verdicts.is_empty(),
+        "{:?}",
+        px.unexpected_verdicts
+    );
+}

@@ -429,6 +429,18 @@ fn drop_nodes(
         if cur.cluster.nodes <= cur.cluster.n {
             break;
         }
+        // The last proxy stays while requests are routed to proxies.
+        let uses_proxy = cur
+            .steps
+            .iter()
+            .any(|st| matches!(&st.action, Action::Op(op) if matches!(op.entry, Entry::Proxy)))
+            || cur
+                .load
+                .as_ref()
+                .is_some_and(|l| matches!(l.entry, Entry::Proxy));
+        if uses_proxy && cur.cluster.proxies == 1 && cur.cluster.is_proxy(NodeId(k)) {
+            continue;
+        }
         let mut cand = without_node(&cur, NodeId(k));
         if cand.cluster.validate().is_empty() && {
             settle(&mut cand, quiet);
@@ -456,7 +468,7 @@ fn without_node(s: &Scenario, gone: NodeId) -> Scenario {
             Action::Op(op) => match op.entry {
                 Entry::Node(n) if n == gone => remove[i] = true,
                 Entry::Node(n) => op.entry = Entry::Node(renumber(n)),
-                Entry::Random | Entry::Owner => {}
+                Entry::Random | Entry::Owner | Entry::Proxy => {}
             },
             Action::Fault(f) => match f {
                 Fault::Crash { node, .. }
@@ -490,6 +502,9 @@ fn without_node(s: &Scenario, gone: NodeId) -> Scenario {
         }
     }
     let mut cand = without(&cand, &remove);
+    if cand.cluster.is_proxy(gone) {
+        cand.cluster.proxies -= 1;
+    }
     cand.cluster.nodes -= 1;
     if let dynamo_model::TokenStrategy::Explicit { tokens } = &mut cand.cluster.tokens {
         tokens.remove(gone.index());

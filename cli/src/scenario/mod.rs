@@ -211,6 +211,7 @@ const CLUSTER: &[&str] = &[
     "merkle_depth",
     "vclock_max_entries",
     "forward_to_owner",
+    "proxies",
     "inject_bug",
 ];
 const NETWORK: &[&str] = &[
@@ -399,14 +400,16 @@ fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
         }
     };
     let nodes = cluster.as_ref().map_or(NODES_UNKNOWN, |cl| cl.nodes);
+    // Unknown proxies (a broken [cluster]) allow "proxy": no second error for one mistake.
+    let proxies = cluster.as_ref().map_or(u32::MAX, |cl| cl.proxies);
     let net = match root.table(c, "network") {
         Some(t) => read_network(c, &t, nodes),
         None => Some(NetConfig::default()),
     };
     let scheme = cluster.as_ref().map(|cl| cl.key_scheme.clone());
-    let (steps, names) = read_steps(c, root, nodes, scheme.as_ref());
+    let (steps, names) = read_steps(c, root, nodes, proxies, scheme.as_ref());
     let load = match root.table(c, "load") {
-        Some(t) => read_load(c, &t, nodes, scheme.as_ref()),
+        Some(t) => read_load(c, &t, nodes, proxies, scheme.as_ref()),
         None => Some(None),
     };
     let expects = read_expects(c, root, nodes, scheme.as_ref(), &names, &steps);
@@ -615,6 +618,9 @@ pub(crate) fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> 
             )
             .map_or(d.vclock_max_entries, |n| n as u32),
         forward_to_owner: t.bool(c, "forward_to_owner").unwrap_or(d.forward_to_owner),
+        proxies: t
+            .count(c, "proxies", 0, u64::from(limits::MAX_NODES))
+            .map_or(d.proxies, |n| n as u32),
         bug: t.str(c, "inject_bug").and_then(|name| {
             let bug = dynamo_model::config::Bug::from_name(&name);
             if bug.is_none() {
@@ -907,13 +913,46 @@ fn step_fields(kind: &str) -> &'static [&'static str] {
     }
 }
 
-fn read_entry(c: &mut Collector, t: &Tbl, key: &str, nodes: u32) -> Option<Entry> {
+fn read_entry(c: &mut Collector, t: &Tbl, key: &str, nodes: u32, proxies: u32) -> Option<Entry> {
     match t.str(c, key)?.as_str() {
-        "random" => Some(Entry::Random),
-        "owner" => Some(Entry::Owner),
-        other => parse_node(c, other, t.span_of(key), &t.field(key), nodes).map(Entry::Node),
+        "random" | "load-balancer" => Some(Entry::Random),
+        "owner" | "partition-aware" => Some(Entry::Owner),
+        "proxy" if proxies == 0 => {
+            c.err(
+                t.span_of(key),
+                t.field(key),
+                "\"proxy\" sends to a token-less coordinator, and the cluster has none; set proxies = K in [cluster]",
+            );
+            None
+        }
+        "proxy" => Some(Entry::Proxy),
+        other if other.starts_with('n') && other[1..].parse::<u32>().is_ok() => {
+            parse_node(c, other, t.span_of(key), &t.field(key), nodes).map(Entry::Node)
+        }
+        other => {
+            let hint = closest(other, ROUTES)
+                .map(|s| format!(" (did you mean {s:?}?)"))
+                .unwrap_or_default();
+            c.err(
+                t.span_of(key),
+                t.field(key),
+                format!(
+                    "unknown entry {other:?}{hint}; valid values are a node (n0, n1, ...), \"random\" (or \"load-balancer\"), \"owner\" (or \"partition-aware\") and \"proxy\""
+                ),
+            );
+            None
+        }
     }
 }
+
+/// How a client picks the node it sends to, by name.
+const ROUTES: &[&str] = &[
+    "random",
+    "load-balancer",
+    "owner",
+    "partition-aware",
+    "proxy",
+];
 
 fn read_client(c: &mut Collector, t: &Tbl) -> Option<ClientId> {
     let Some(s) = t.str(c, "client") else {
@@ -946,6 +985,7 @@ fn read_steps(
     c: &mut Collector,
     root: &Tbl,
     nodes: u32,
+    proxies: u32,
     scheme: Option<&KeyScheme>,
 ) -> (Vec<Step>, BTreeMap<String, usize>) {
     let mut steps = Vec::new();
@@ -1002,9 +1042,9 @@ fn read_steps(
                 t.require(
                     c,
                     "node",
-                    "the node the request is sent to: \"n3\", \"random\" or \"owner\"",
+                    "the node the request is sent to: \"n3\", \"random\", \"owner\" or \"proxy\"",
                 );
-                let entry = read_entry(c, &t, "node", nodes);
+                let entry = read_entry(c, &t, "node", nodes, proxies);
                 t.require(c, "key", "the key, like key = \"2\"");
                 let key = t.str(c, "key");
                 if let (Some(k), Some(s)) = (&key, scheme) {
@@ -1215,6 +1255,7 @@ fn read_load(
     c: &mut Collector,
     t: &Tbl,
     nodes: u32,
+    proxies: u32,
     scheme: Option<&KeyScheme>,
 ) -> Option<Option<LoadSpec>> {
     t.only(c, LOAD);
@@ -1310,7 +1351,7 @@ fn read_load(
         },
     };
     let entry = if t.has("via") {
-        read_entry(c, t, "via", nodes)?
+        read_entry(c, t, "via", nodes, proxies)?
     } else {
         Entry::Random
     };

@@ -75,6 +75,7 @@ fn entry(e: &Entry) -> String {
         Entry::Node(n) => q(&n.to_string()),
         Entry::Random => q("random"),
         Entry::Owner => q("owner"),
+        Entry::Proxy => q("proxy"),
     }
 }
 
@@ -418,6 +419,9 @@ fn write_cluster(o: &mut String, c: &ClusterConfig) {
         if v != default {
             let _ = writeln!(o, "{k} = {v}");
         }
+    }
+    if c.proxies != dflt.proxies {
+        let _ = writeln!(o, "proxies = {}", c.proxies);
     }
     if c.merkle_depth != dflt.merkle_depth {
         let _ = writeln!(o, "merkle_depth = {}", c.merkle_depth);
