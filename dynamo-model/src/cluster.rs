@@ -231,23 +231,10 @@ impl Clients {
     }
 
     fn pick_node(&mut self, entry: &Entry, key: &Key, core: &Core<DynamoNode>) -> NodeId {
-        match entry {
-            Entry::Node(n) => *n,
-            Entry::Random => NodeId(self.rng.below(u64::from(self.nodes)) as u32),
-            Entry::Owner => {
-                // The first node of the walk that is up; the first owner when none is.
-                let mut walk = self.ring.walk(key);
-                let first = walk.next().expect("the ring has an owner");
-                std::iter::once(first)
-                    .chain(walk)
-                    .find(|&n| core.is_up(n))
-                    .unwrap_or(first)
-            }
-            Entry::Proxy => {
-                let storage = u64::from(self.nodes - self.proxies);
-                NodeId((storage + self.rng.below(u64::from(self.proxies))) as u32)
-            }
-        }
+        let (nodes, proxies) = (self.nodes, self.proxies);
+        route(entry, key, &self.ring, nodes, proxies, &mut self.rng, |n| {
+            core.is_up(n)
+        })
     }
 
     /// Issues history entry `h` now.
@@ -383,6 +370,38 @@ impl Clients {
                 let at = core.now() + think;
                 core.schedule_wake(at, client, tag(WAKE_LOAD, (l as u64) << 24 | c as u64));
             }
+        }
+    }
+}
+
+/// The node a request for `key` goes to under `entry` (§4.5's request
+/// routing), in a cluster of `nodes` whose last `proxies` own no tokens.
+/// Random choices come from `rng`; `is_up` is what a partition-aware client
+/// library knows of liveness.
+pub fn route(
+    entry: &Entry,
+    key: &Key,
+    ring: &Ring,
+    nodes: u32,
+    proxies: u32,
+    rng: &mut SimRng,
+    is_up: impl Fn(NodeId) -> bool,
+) -> NodeId {
+    match entry {
+        Entry::Node(n) => *n,
+        Entry::Random => NodeId(rng.below(u64::from(nodes)) as u32),
+        Entry::Owner => {
+            // The first node of the walk that is up; the first owner when none is.
+            let mut walk = ring.walk(key);
+            let first = walk.next().expect("the ring has an owner");
+            std::iter::once(first)
+                .chain(walk)
+                .find(|&n| is_up(n))
+                .unwrap_or(first)
+        }
+        Entry::Proxy => {
+            let storage = u64::from(nodes - proxies);
+            NodeId((storage + rng.below(u64::from(proxies))) as u32)
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::scenario::diag::{Collector, Diags};
 use crate::scenario::toml_read::{Tbl, read_document, read_file};
 use crate::scenario::{
     EXPERIMENT_ONLY, NODES_UNKNOWN, SCENARIO_ONLY, check_key_count, kind_marker, read_cluster,
-    read_network,
+    read_entry, read_network,
 };
 use dynamo_model::cluster::{Cluster, Entry, KeyChoice, LoadSpec, OpKind, Outcome, Pacing};
 use dynamo_model::config::limits;
@@ -66,6 +66,8 @@ pub struct Experiment {
     pub keys: u32,
     /// `lww`: how many integers each client adds.
     pub adds_per_client: u32,
+    /// Where each request goes (`via`): any node by default.
+    pub via: Entry,
 }
 
 const TOP: &[&str] = &[
@@ -75,6 +77,7 @@ const TOP: &[&str] = &[
     "seed",
     "trials",
     "deviations",
+    "via",
     "cluster",
     "network",
     "sweep",
@@ -163,7 +166,14 @@ fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experiment> {
         clients: Vec::new(),
         keys: 256,
         adds_per_client: 20,
+        via: Entry::Random,
     };
+    if root.has("via") {
+        let proxies = cluster.as_ref().map_or(u32::MAX, |cl| cl.proxies);
+        if let Some(via) = read_entry(c, root, "via", nodes, proxies) {
+            exp.via = via;
+        }
+    }
     let scheme = cluster.as_ref().map(|cl| cl.key_scheme.clone());
     if let Some(KeyScheme::Integer { hash_bits }) = &scheme {
         // The default must fit a small integer key space.
@@ -553,7 +563,7 @@ fn latency_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 
                     key_choice: KeyChoice::Uniform,
                     read_fraction,
                     read_modify_write: false,
-                    entry: Entry::Random,
+                    entry: e.via.clone(),
                     start,
                     stop: SimTime::MAX,
                     max_ops: Some(e.trials),
@@ -718,6 +728,8 @@ fn latency_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 
 struct Trials {
     rng: SimRng,
     nodes: u32,
+    proxies: u32,
+    via: Entry,
     keys: u32,
     key_scheme_integer: bool,
     ring: Arc<Ring>,
@@ -736,6 +748,19 @@ struct Trials {
 }
 
 impl Trials {
+    fn route(&mut self, key: &dynamo_model::Key, core: &Core<DynamoNode>) -> NodeId {
+        let (nodes, proxies) = (self.nodes, self.proxies);
+        dynamo_model::cluster::route(
+            &self.via,
+            key,
+            &self.ring,
+            nodes,
+            proxies,
+            &mut self.rng,
+            |n| core.is_up(n),
+        )
+    }
+
     fn start_trial(&mut self, core: &mut Core<DynamoNode>) {
         if self.started >= self.total {
             return;
@@ -751,7 +776,7 @@ impl Trials {
         let value: Arc<str> = Arc::from(format!("v{}", self.started).as_str());
         self.current = Some((value.clone(), self.delays.len()));
         self.key = Some(key.clone());
-        let node = NodeId(self.rng.below(u64::from(self.nodes)) as u32);
+        let node = self.route(&key, core);
         self.next_req += 1;
         self.issued_at.insert(self.next_req, (core.now(), None));
         core.schedule_request(
@@ -808,7 +833,7 @@ impl Harness<DynamoNode> for Trials {
 
     fn on_wake(&mut self, core: &mut Core<DynamoNode>, client: ClientId, tag: u64) {
         let key = self.key.clone().expect("a trial is running");
-        let node = NodeId(self.rng.below(u64::from(self.nodes)) as u32);
+        let node = self.route(&key, core);
         self.next_req += 1;
         self.issued_at
             .insert(self.next_req, (core.now(), Some(tag as usize)));
@@ -826,6 +851,7 @@ impl Harness<DynamoNode> for Trials {
 fn run_trials(
     cfg: &ClusterConfig,
     net: &NetConfig,
+    via: &Entry,
     seed: u64,
     trials: u64,
     keys: u32,
@@ -835,6 +861,8 @@ fn run_trials(
     let mut h = Trials {
         rng: SimRng::new(seed, Stream::Workload),
         nodes: cfg.nodes,
+        proxies: cfg.proxies,
+        via: via.clone(),
         keys,
         key_scheme_integer: matches!(cfg.key_scheme, dynamo_model::KeyScheme::Integer { .. }),
         ring: cluster.ring.clone(),
@@ -882,6 +910,7 @@ fn staleness_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome
                 let (seen, _, _) = run_trials(
                     &with_quorum(&e.cluster, q),
                     net,
+                    &e.via,
                     e.seed.wrapping_add(i as u64),
                     e.trials,
                     e.keys,
@@ -996,7 +1025,7 @@ fn pbs_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
                 read_repair: false,
                 ..with_quorum(&e.cluster, q)
             };
-            let proto = run_trials(&cfg, net, e.seed, e.trials, e.keys, &e.delays);
+            let proto = run_trials(&cfg, net, &e.via, e.seed, e.trials, e.keys, &e.delays);
             let model = wars(
                 net,
                 q.0 as usize,
@@ -1436,7 +1465,7 @@ pub fn prepare(e: &Experiment, max_points: usize) {
                                     key_choice: KeyChoice::Uniform,
                                     read_fraction: 1.0,
                                     read_modify_write: false,
-                                    entry: Entry::Random,
+                                    entry: e.via.clone(),
                                     start: SimTime::ZERO,
                                     stop: SimTime::MAX,
                                     max_ops: Some(e.trials),

@@ -913,7 +913,13 @@ fn step_fields(kind: &str) -> &'static [&'static str] {
     }
 }
 
-fn read_entry(c: &mut Collector, t: &Tbl, key: &str, nodes: u32, proxies: u32) -> Option<Entry> {
+pub(crate) fn read_entry(
+    c: &mut Collector,
+    t: &Tbl,
+    key: &str,
+    nodes: u32,
+    proxies: u32,
+) -> Option<Entry> {
     match t.str(c, key)?.as_str() {
         "random" | "load-balancer" => Some(Entry::Random),
         "owner" | "partition-aware" => Some(Entry::Owner),
