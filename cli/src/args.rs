@@ -73,6 +73,9 @@ pub struct ExperimentArgs {
     /// Override the number of trials per point.
     #[arg(long)]
     pub trials: Option<u64>,
+    /// Threads that run points, 1 to 1024 (default: the machine's cores). The results do not depend on it.
+    #[arg(long, short, value_parser = crate::explore::sweep::parse_jobs)]
+    pub jobs: Option<usize>,
 }
 
 #[derive(clap::Args, Debug)]

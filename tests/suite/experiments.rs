@@ -200,3 +200,25 @@ fn latency_under_loss() {
             .any(|(caption, _)| caption.contains("against message loss"))
     );
 }
+
+// Points run on several threads give exactly what one thread gives: the
+// tables and the reports, for every kind that runs trials.
+#[test]
+fn threads_do_not_change_results() {
+    for (name, trials) in [
+        ("seed_latency", 50),
+        ("seed_staleness", 20),
+        ("pbs_proxy", 50),
+    ] {
+        let mut e = load(name, trials);
+        let one = experiment::run(&e, &indicatif::ProgressBar::hidden());
+        e.jobs = 3;
+        let three = experiment::run(&e, &indicatif::ProgressBar::hidden());
+        assert_eq!(one.table.to_csv(), three.table.to_csv(), "{name}");
+        assert_eq!(
+            experiment::report(&e, &one),
+            experiment::report(&e, &three),
+            "{name}"
+        );
+    }
+}

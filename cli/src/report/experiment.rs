@@ -68,6 +68,8 @@ pub struct Experiment {
     pub adds_per_client: u32,
     /// Where each request goes (`via`): any node by default.
     pub via: Entry,
+    /// Threads that run points (`--jobs`; not in the file). Results do not depend on it.
+    pub jobs: usize,
 }
 
 const TOP: &[&str] = &[
@@ -167,6 +169,7 @@ fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experiment> {
         keys: 256,
         adds_per_client: 20,
         via: Entry::Random,
+        jobs: 1,
     };
     if root.has("via") {
         let proxies = cluster.as_ref().map_or(u32::MAX, |cl| cl.proxies);
@@ -543,96 +546,111 @@ fn latency_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 
         "network", "loss", "quorum", "op", "count", "ok", "mean_ms", "sd_ms", "p50_ms", "p99_ms",
         "p999_ms",
     ]);
-    let mut samples: Vec<(String, OpKind, f64, Vec<f64>)> = Vec::new();
-    for (net_name, net) in &e.networks {
-        for &loss in &e.losses {
-            for &q in &e.quorums {
-                bar.inc(1);
-                let net = NetConfig {
-                    loss,
-                    ..net.clone()
-                };
-                let mut cluster = Cluster::new(with_quorum(&e.cluster, q), &net, e.seed, false)
-                    .expect("validated");
-                let load = |read_fraction: f64, start: SimTime| LoadSpec {
-                    clients: 1,
-                    pacing: Pacing::Closed {
-                        think: SimDuration::ZERO,
-                    },
-                    keys: e.keys,
-                    key_choice: KeyChoice::Uniform,
-                    read_fraction,
-                    read_modify_write: false,
-                    entry: e.via.clone(),
-                    start,
-                    stop: SimTime::MAX,
-                    max_ops: Some(e.trials),
-                };
-                // The seed project's order: all the gets, then all the puts.
-                cluster
-                    .add_load(load(1.0, SimTime::ZERO))
-                    .expect("valid load");
-                let all_done = |c: &Cluster, n: usize| {
-                    c.history().len() >= n
-                        && c.history().iter().all(|o| o.outcome != Outcome::Pending)
-                };
-                run_until_done(&mut cluster, SimDuration::from_secs(100_000), |c| {
-                    all_done(c, e.trials as usize)
-                });
-                let now = cluster.now();
-                cluster.add_load(load(0.0, now)).expect("valid load");
-                run_until_done(&mut cluster, SimDuration::from_secs(100_000), |c| {
-                    all_done(c, 2 * e.trials as usize)
-                });
-                for kind in [OpKind::Get, OpKind::Put] {
-                    let ops: Vec<_> = cluster
-                        .history()
-                        .iter()
-                        .filter(|o| o.kind == kind)
-                        .collect();
-                    let lat: Vec<u64> = ops
-                        .iter()
-                        .filter(|o| o.outcome.is_ok())
-                        .filter_map(|o| o.latency())
-                        .map(|d| d.as_us())
-                        .collect();
-                    let s = LatencyStats::of(lat.clone());
-                    table.push(vec![
-                        net_name.clone(),
-                        format!("{loss}"),
-                        quorum_label(q),
-                        kind.name().into(),
-                        ops.len().to_string(),
-                        lat.len().to_string(),
-                        ms(s.mean_us),
-                        ms(s.sd_us),
-                        ms(s.p50_us as f64),
-                        ms(s.p99_us as f64),
-                        ms(s.p999_us as f64),
-                    ]);
-                    let label = format!(
-                        "{}{}{}",
-                        quorum_label(q),
-                        if e.networks.len() > 1 {
-                            format!(", {net_name}")
-                        } else {
-                            String::new()
-                        },
-                        if e.losses.len() > 1 {
-                            format!(", loss {loss}")
-                        } else {
-                            String::new()
-                        }
-                    );
-                    samples.push((
-                        label,
-                        kind,
-                        loss,
-                        lat.iter().map(|&u| u as f64 / 1_000.0).collect(),
-                    ));
+    type PointOut = (Vec<Vec<String>>, Vec<(String, OpKind, f64, Vec<f64>)>);
+    type Point<'a> = (&'a String, &'a NetConfig, f64, (u32, u32, u32));
+    let points: Vec<Point> = e
+        .networks
+        .iter()
+        .flat_map(|(net_name, net)| {
+            e.losses
+                .iter()
+                .flat_map(move |&loss| e.quorums.iter().map(move |&q| (net_name, net, loss, q)))
+        })
+        .collect();
+    let results = par_map(e.jobs, &points, |&(net_name, net, loss, q)| -> PointOut {
+        bar.inc(1);
+        let mut rows = Vec::new();
+        let mut samples = Vec::new();
+        let net = NetConfig {
+            loss,
+            ..net.clone()
+        };
+        let mut cluster =
+            Cluster::new(with_quorum(&e.cluster, q), &net, e.seed, false).expect("validated");
+        let load = |read_fraction: f64, start: SimTime| LoadSpec {
+            clients: 1,
+            pacing: Pacing::Closed {
+                think: SimDuration::ZERO,
+            },
+            keys: e.keys,
+            key_choice: KeyChoice::Uniform,
+            read_fraction,
+            read_modify_write: false,
+            entry: e.via.clone(),
+            start,
+            stop: SimTime::MAX,
+            max_ops: Some(e.trials),
+        };
+        // The seed project's order: all the gets, then all the puts.
+        cluster
+            .add_load(load(1.0, SimTime::ZERO))
+            .expect("valid load");
+        let all_done = |c: &Cluster, n: usize| {
+            c.history().len() >= n && c.history().iter().all(|o| o.outcome != Outcome::Pending)
+        };
+        run_until_done(&mut cluster, SimDuration::from_secs(100_000), |c| {
+            all_done(c, e.trials as usize)
+        });
+        let now = cluster.now();
+        cluster.add_load(load(0.0, now)).expect("valid load");
+        run_until_done(&mut cluster, SimDuration::from_secs(100_000), |c| {
+            all_done(c, 2 * e.trials as usize)
+        });
+        for kind in [OpKind::Get, OpKind::Put] {
+            let ops: Vec<_> = cluster
+                .history()
+                .iter()
+                .filter(|o| o.kind == kind)
+                .collect();
+            let lat: Vec<u64> = ops
+                .iter()
+                .filter(|o| o.outcome.is_ok())
+                .filter_map(|o| o.latency())
+                .map(|d| d.as_us())
+                .collect();
+            let s = LatencyStats::of(lat.clone());
+            rows.push(vec![
+                net_name.clone(),
+                format!("{loss}"),
+                quorum_label(q),
+                kind.name().into(),
+                ops.len().to_string(),
+                lat.len().to_string(),
+                ms(s.mean_us),
+                ms(s.sd_us),
+                ms(s.p50_us as f64),
+                ms(s.p99_us as f64),
+                ms(s.p999_us as f64),
+            ]);
+            let label = format!(
+                "{}{}{}",
+                quorum_label(q),
+                if e.networks.len() > 1 {
+                    format!(", {net_name}")
+                } else {
+                    String::new()
+                },
+                if e.losses.len() > 1 {
+                    format!(", loss {loss}")
+                } else {
+                    String::new()
                 }
-            }
+            );
+            samples.push((
+                label,
+                kind,
+                loss,
+                lat.iter().map(|&u| u as f64 / 1_000.0).collect(),
+            ));
         }
+        (rows, samples)
+    });
+    let mut samples: Vec<(String, OpKind, f64, Vec<f64>)> = Vec::new();
+    for (rows, point_samples) in results {
+        for r in rows {
+            table.push(r);
+        }
+        samples.extend(point_samples);
     }
     let mut charts = Vec::new();
     for kind in [OpKind::Get, OpKind::Put] {
@@ -847,6 +865,39 @@ impl Harness<DynamoNode> for Trials {
     }
 }
 
+/// Runs `f` on every point on `jobs` threads and returns the results in
+/// point order. Each point builds its own cluster from its own seeds, so the
+/// results, and everything made from them, are identical on any number of
+/// threads.
+fn par_map<T: Sync, R: Send>(jobs: usize, points: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if jobs <= 1 || points.len() <= 1 {
+        return points.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<R>>> =
+        points.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(points.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(point) = points.get(i) else { break };
+                    let r = f(point);
+                    *slots[i].lock().expect("no worker panicked holding it") = Some(r);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .expect("no worker panicked holding it")
+                .expect("every point ran")
+        })
+        .collect()
+}
+
 /// Runs `trials` put-then-read trials; returns per-delay (seen, reads) and read/write latencies.
 fn run_trials(
     cfg: &ClusterConfig,
@@ -900,23 +951,38 @@ fn staleness_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome
         "percent",
     ]);
     let mut charts = Vec::new();
-    for (net_name, net) in &e.networks {
+    // One read per trial, so each delay is its own run (reads must not overlap).
+    let points: Vec<(&NetConfig, (u32, u32, u32), usize)> = e
+        .networks
+        .iter()
+        .flat_map(|(_, net)| {
+            e.quorums
+                .iter()
+                .flat_map(move |&q| (0..e.delays.len()).map(move |i| (net, q, i)))
+        })
+        .collect();
+    let mut results = par_map(e.jobs, &points, |&(net, q, i)| {
+        if i == 0 {
+            bar.inc(1);
+        }
+        run_trials(
+            &with_quorum(&e.cluster, q),
+            net,
+            &e.via,
+            e.seed.wrapping_add(i as u64),
+            e.trials,
+            e.keys,
+            &[e.delays[i]],
+        )
+        .0[0]
+    })
+    .into_iter();
+    for (net_name, _) in &e.networks {
         let mut series = Vec::new();
         for &q in &e.quorums {
-            bar.inc(1);
-            // One read per trial, so each delay is its own run (reads must not overlap).
             let mut pts = Vec::new();
-            for (i, d) in e.delays.iter().enumerate() {
-                let (seen, _, _) = run_trials(
-                    &with_quorum(&e.cluster, q),
-                    net,
-                    &e.via,
-                    e.seed.wrapping_add(i as u64),
-                    e.trials,
-                    e.keys,
-                    &[*d],
-                );
-                let (ok, n) = seen[0];
+            for d in &e.delays {
+                let (ok, n) = results.next().expect("one result a point");
                 let pct = 100.0 * ok as f64 / n.max(1) as f64;
                 table.push(vec![
                     net_name.clone(),
@@ -1017,24 +1083,34 @@ fn pbs_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
         "write_p999_ms",
     ]);
     let mut charts = Vec::new();
-    for (net_name, net) in &e.networks {
+    let points: Vec<(&NetConfig, (u32, u32, u32))> = e
+        .networks
+        .iter()
+        .flat_map(|(_, net)| e.quorums.iter().map(move |&q| (net, q)))
+        .collect();
+    let mut results = par_map(e.jobs, &points, |&(net, q)| {
+        bar.inc(1);
+        let cfg = ClusterConfig {
+            read_repair: false,
+            ..with_quorum(&e.cluster, q)
+        };
+        let proto = run_trials(&cfg, net, &e.via, e.seed, e.trials, e.keys, &e.delays);
+        let model = wars(
+            net,
+            q.0 as usize,
+            q.1 as usize,
+            q.2 as usize,
+            e.trials,
+            &e.delays,
+            e.seed,
+        );
+        (proto, model)
+    })
+    .into_iter();
+    for (net_name, _) in &e.networks {
         let mut series = Vec::new();
         for &q in &e.quorums {
-            bar.inc(1);
-            let cfg = ClusterConfig {
-                read_repair: false,
-                ..with_quorum(&e.cluster, q)
-            };
-            let proto = run_trials(&cfg, net, &e.via, e.seed, e.trials, e.keys, &e.delays);
-            let model = wars(
-                net,
-                q.0 as usize,
-                q.1 as usize,
-                q.2 as usize,
-                e.trials,
-                &e.delays,
-                e.seed,
-            );
+            let (proto, model) = results.next().expect("one result a point");
             for (mname, (seen, mut rl, mut wl)) in [("dynsim", proto), ("WARS", model)] {
                 rl.sort_unstable();
                 wl.sort_unstable();
@@ -1692,6 +1768,10 @@ pub fn cmd(args: &ExperimentArgs) -> u8 {
         }
         e.trials = t;
     }
+    e.jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get().min(crate::explore::sweep::MAX_JOBS))
+    });
     // `--out -` prints the CSV table and writes no files.
     let to_stdout = args.out.as_deref() == Some(Path::new(crate::output::STDOUT));
     let dir: PathBuf = args
