@@ -453,12 +453,20 @@ impl Ring {
     /// The share of the key space each node owns as the first replica (its
     /// tokens' ranges), as fractions summing to 1.
     pub fn ownership(&self) -> Vec<f64> {
+        self.replica_load(1)
+    }
+
+    /// The share of the key space each node holds as one of the first `n`
+    /// replicas: the exact widths of the ranges it replicates, as fractions
+    /// of the key space (summing to `n`). A node's load under uniformly
+    /// spread keys, without sampling any.
+    pub fn replica_load(&self, n: usize) -> Vec<f64> {
         let bits = space_bits(&self.scheme);
         let space = (1u128 << bits) as f64;
         let mut share = vec![0.0; self.nodes as usize];
         let t = self.tokens.len();
         for i in 0..t {
-            let (pos, owner) = self.tokens[i];
+            let pos = self.tokens[i].0;
             let prev = self.tokens[(i + t - 1) % t].0;
             let width = if t == 1 {
                 space
@@ -467,7 +475,9 @@ impl Ring {
             } else {
                 space - (prev - pos) as f64
             };
-            share[owner.index()] += width / space;
+            for node in self.range_replicas(i, n) {
+                share[node.index()] += width / space;
+            }
         }
         share
     }
@@ -651,6 +661,43 @@ mod tests {
         let ring = Ring::build(&cfg, &mut SimRng::new(3, Stream::Setup));
         for share in ring.ownership() {
             assert!((share - 1.0 / 8.0).abs() < 1e-9);
+        }
+    }
+
+    // A node's replica load is the exact share of the key space whose
+    // preference lists hold it: it sums to N, and on an integer key space
+    // it equals counting every position's preference list. Proxies hold none.
+    #[test]
+    fn replica_load_counts_every_position() {
+        for seed in 0..20u64 {
+            let cfg = ClusterConfig {
+                nodes: 7,
+                proxies: (seed % 2) as u32,
+                key_scheme: KeyScheme::Integer { hash_bits: 9 },
+                tokens: TokenStrategy::Random {
+                    tokens_per_node: 1 + (seed % 4) as u32,
+                },
+                ..ClusterConfig::default()
+            };
+            let ring = Ring::build(&cfg, &mut SimRng::new(seed, Stream::Setup));
+            let load = ring.replica_load(3);
+            assert!((load.iter().sum::<f64>() - 3.0).abs() < 1e-9);
+            let mut count = [0u32; 7];
+            for pos in 0..512u32 {
+                let key = ring.key(&pos.to_string()).unwrap();
+                for n in ring.preference_list(&key, 3) {
+                    count[n.index()] += 1;
+                }
+            }
+            for (i, c) in count.iter().enumerate() {
+                assert!(
+                    (load[i] - f64::from(*c) / 512.0).abs() < 1e-9,
+                    "seed {seed} n{i}"
+                );
+            }
+            if cfg.proxies == 1 {
+                assert_eq!(load[6], 0.0);
+            }
         }
     }
 }

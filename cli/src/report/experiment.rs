@@ -1006,6 +1006,7 @@ fn staleness_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome
                 y_range: Some((0.0, 100.0)),
                 markers: true,
                 x_range: None,
+                ..Chart::default()
             }),
         ));
     }
@@ -1065,6 +1066,67 @@ fn wars(
     (seen, rl, wl)
 }
 
+/// Probabilities of consistency whose t-visibility the pbs report gives.
+pub const VISIBILITY_TARGETS: [f64; 2] = [0.99, 0.999];
+/// Bisection steps between the two grid delays that bracket a target: the
+/// time found is within 1/256 of that gap (or 1 us).
+const BISECTION_STEPS: u32 = 8;
+
+/// For each target probability, the smallest delay (ms) at which P(consistent)
+/// reaches it: the first grid delay where it does, refined by bisection
+/// between that delay and the one before, each step a fresh run of trials
+/// (`eval` reads at the given delays and returns P at each; every target's
+/// midpoint is read in the same run). `None` when the last delay of the grid
+/// does not reach it.
+fn visibility_times(
+    grid: &[SimDuration],
+    p: &[f64],
+    targets: &[f64],
+    eval: impl Fn(&[SimDuration], u32) -> Vec<f64>,
+) -> Vec<Option<f64>> {
+    let mut brackets: Vec<Option<(u64, u64)>> = targets
+        .iter()
+        .map(|&target| {
+            let i = p.iter().position(|&x| x >= target)?;
+            let hi = grid[i].as_us();
+            Some(if i == 0 {
+                (hi, hi)
+            } else {
+                (grid[i - 1].as_us(), hi)
+            })
+        })
+        .collect();
+    for step in 0..BISECTION_STEPS {
+        let open: Vec<usize> = (0..targets.len())
+            .filter(|&k| brackets[k].is_some_and(|(lo, hi)| hi - lo > 1))
+            .collect();
+        if open.is_empty() {
+            break;
+        }
+        let mids: Vec<SimDuration> = open
+            .iter()
+            .map(|&k| {
+                let (lo, hi) = brackets[k].expect("open");
+                SimDuration(lo + (hi - lo) / 2)
+            })
+            .collect();
+        let ps = eval(&mids, step);
+        for (j, &k) in open.iter().enumerate() {
+            let (lo, hi) = brackets[k].expect("open");
+            let mid = mids[j].as_us();
+            brackets[k] = Some(if ps[j] >= targets[k] {
+                (lo, mid)
+            } else {
+                (mid, hi)
+            });
+        }
+    }
+    brackets
+        .into_iter()
+        .map(|b| b.map(|(_, hi)| SimDuration(hi).as_ms_f64()))
+        .collect()
+}
+
 fn pbs_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
     let mut table = Table::new(&[
         "network",
@@ -1081,6 +1143,8 @@ fn pbs_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
         "model",
         "read_p999_ms",
         "write_p999_ms",
+        "t_p0.99_ms",
+        "t_p0.999_ms",
     ]);
     let mut charts = Vec::new();
     let points: Vec<(&NetConfig, (u32, u32, u32))> = e
@@ -1095,32 +1159,55 @@ fn pbs_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
             ..with_quorum(&e.cluster, q)
         };
         let proto = run_trials(&cfg, net, &e.via, e.seed, e.trials, e.keys, &e.delays);
-        let model = wars(
-            net,
-            q.0 as usize,
-            q.1 as usize,
-            q.2 as usize,
-            e.trials,
+        let (n, r, w) = (q.0 as usize, q.1 as usize, q.2 as usize);
+        let model = wars(net, n, r, w, e.trials, &e.delays, e.seed);
+        let probabilities = |seen: &[(u64, u64)]| -> Vec<f64> {
+            seen.iter()
+                .map(|&(ok, n)| ok as f64 / n.max(1) as f64)
+                .collect()
+        };
+        // Each bisection step is a fresh run with a seed of its own.
+        let step_seed = |step: u32| e.seed.wrapping_add(0x7153_0000 + u64::from(step));
+        let proto_t = visibility_times(
             &e.delays,
-            e.seed,
+            &probabilities(&proto.0),
+            &VISIBILITY_TARGETS,
+            |ds, step| {
+                let seen = run_trials(&cfg, net, &e.via, step_seed(step), e.trials, e.keys, ds).0;
+                probabilities(&seen)
+            },
         );
-        (proto, model)
+        let model_t = visibility_times(
+            &e.delays,
+            &probabilities(&model.0),
+            &VISIBILITY_TARGETS,
+            |ds, step| probabilities(&wars(net, n, r, w, e.trials, ds, step_seed(step)).0),
+        );
+        (proto, model, proto_t, model_t)
     })
     .into_iter();
     for (net_name, _) in &e.networks {
         let mut series = Vec::new();
         for &q in &e.quorums {
-            let (proto, model) = results.next().expect("one result a point");
-            for (mname, (seen, mut rl, mut wl)) in [("dynsim", proto), ("WARS", model)] {
+            let (proto, model, proto_t, model_t) = results.next().expect("one result a point");
+            let last_ms = e.delays.last().map_or(0.0, |d| d.as_ms_f64());
+            for (mname, (seen, mut rl, mut wl), times) in
+                [("dynsim", proto, proto_t), ("WARS", model, model_t)]
+            {
                 rl.sort_unstable();
                 wl.sort_unstable();
-                lat.push(vec![
+                let mut row = vec![
                     net_name.clone(),
                     quorum_label(q),
                     mname.into(),
                     ms(percentile(&rl, 0.999) as f64),
                     ms(percentile(&wl, 0.999) as f64),
-                ]);
+                ];
+                row.extend(times.iter().map(|t| match t {
+                    Some(t) => format!("{t:.3}"),
+                    None => format!(">{last_ms}"),
+                }));
+                lat.push(row);
                 let mut pts = Vec::new();
                 for (i, d) in e.delays.iter().enumerate() {
                     let (ok, n) = seen[i];
@@ -1145,6 +1232,26 @@ fn pbs_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
                 }
             }
         }
+        // 1 - P on a log axis, where 99% and 99.9% are a decade apart.
+        let misses: Vec<Series> = series
+            .iter()
+            .map(|s| Series {
+                points: s.points.iter().map(|&(t, p)| (t, 1.0 - p)).collect(),
+                ..s.clone()
+            })
+            .collect();
+        charts.push((
+            format!("t-visibility ({net_name}), 1 - P on a log scale"),
+            svg::line_chart(&Chart {
+                title: format!("P(read t ms after commit misses the write), {net_name}"),
+                x_label: "t after the write committed (ms)".into(),
+                y_label: "1 - probability of consistency".into(),
+                series: misses,
+                markers: true,
+                log_y: true,
+                ..Chart::default()
+            }),
+        ));
         for (zoom, range) in [("first 20 ms", Some((0.0, 20.0))), ("all delays", None)] {
             charts.push((
                 format!("t-visibility ({net_name}), {zoom}"),
@@ -1156,29 +1263,22 @@ fn pbs_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
                     y_range: Some((0.0, 1.0)),
                     x_range: range,
                     markers: true,
+                    ..Chart::default()
                 }),
             ));
         }
     }
     // Both tables in one: the latency rows follow the visibility rows.
-    table
-        .columns
-        .extend(["read_p999_ms".to_string(), "write_p999_ms".to_string()]);
+    let extra = lat.columns.len() - 3;
+    table.columns.extend(lat.columns[3..].iter().cloned());
     for r in &mut table.rows {
-        r.extend([String::new(), String::new()]);
+        r.extend(std::iter::repeat_n(String::new(), extra));
     }
     for r in lat.rows {
-        table.rows.push(vec![
-            r[0].clone(),
-            r[1].clone(),
-            r[2].clone(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            r[3].clone(),
-            r[4].clone(),
-        ]);
+        let mut row = r[..3].to_vec();
+        row.extend(std::iter::repeat_n(String::new(), 4));
+        row.extend(r[3..].iter().cloned());
+        table.rows.push(row);
     }
     Outcome2 { table, charts }
 }
@@ -1398,6 +1498,7 @@ fn lww_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
         y_range: Some((0.0, 100.0)),
         markers: true,
         x_range: None,
+        ..Chart::default()
     });
     Outcome2 {
         table,
@@ -1439,15 +1540,11 @@ fn balance_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 
                     &cfg,
                     &mut SimRng::new(e.seed.wrapping_add(run), Stream::Setup),
                 );
-                let mut load = vec![0u64; nodes as usize];
-                for k in 0..e.keys {
-                    let key = ring.key(&format!("key{k}")).expect("md5 keys");
-                    for n in ring.preference_list(&key, cfg.n as usize) {
-                        load[n.index()] += 1;
-                    }
-                }
-                let mean = load.iter().sum::<u64>() as f64 / f64::from(nodes);
-                let max = *load.iter().max().expect("nodes") as f64;
+                // Each node's exact share of the key space it replicates:
+                // the load of uniformly spread keys, without sampling any.
+                let load = ring.replica_load(cfg.n as usize);
+                let mean = load.iter().sum::<f64>() / f64::from(nodes);
+                let max = load.iter().copied().fold(0.0, f64::max);
                 effs.push(mean / max);
             }
             let m = effs.iter().sum::<f64>() / effs.len() as f64;
@@ -1465,12 +1562,14 @@ fn balance_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 
     }
     let chart = svg::line_chart(&Chart {
         title: format!("load-balance efficiency (mean load / max load), {nodes} nodes"),
-        x_label: "tokens per node".into(),
+        x_label: "tokens per node (log scale)".into(),
         y_label: "efficiency".into(),
         series,
         y_range: Some((0.0, 1.0)),
         markers: true,
         x_range: None,
+        log_x: true,
+        ..Chart::default()
     });
     Outcome2 {
         table,
@@ -1827,4 +1926,38 @@ pub fn cmd(args: &ExperimentArgs) -> u8 {
         dir.join("report.html").display()
     ));
     EXIT_OK
+}
+
+#[cfg(test)]
+mod visibility_tests {
+    use super::*;
+
+    // Bisection finds where a known P(t) crosses each target, to within the
+    // grid gap / 256; a target reached at the first delay is that delay; one
+    // never reached is None.
+    #[test]
+    fn bisection_finds_the_crossing() {
+        // P(t) = t / 10 ms, capped at 1.
+        let p_at = |d: SimDuration| (d.as_us() as f64 / 10_000.0).min(1.0);
+        let grid: Vec<SimDuration> = [0, 5, 20, 40].map(SimDuration::from_ms).to_vec();
+        let p: Vec<f64> = grid.iter().map(|&d| p_at(d)).collect();
+        let runs = std::cell::Cell::new(0);
+        let eval = |ds: &[SimDuration], _step: u32| {
+            runs.set(runs.get() + 1);
+            ds.iter().map(|&d| p_at(d)).collect()
+        };
+        let t = visibility_times(&grid, &p, &[0.99, 0.999, 0.0, 1.5], eval);
+        let gap_ms = 15.0 / 256.0;
+        let t99 = t[0].unwrap();
+        assert!((9.9..=9.9 + gap_ms).contains(&t99), "{t99}");
+        let t999 = t[1].unwrap();
+        assert!((9.99..=9.99 + gap_ms).contains(&t999), "{t999}");
+        assert_eq!(t[2], Some(0.0), "reached at the first delay");
+        assert_eq!(t[3], None, "never reached");
+        assert_eq!(
+            runs.get(),
+            BISECTION_STEPS,
+            "both targets share each step's run"
+        );
+    }
 }

@@ -50,6 +50,10 @@ pub struct Chart {
     pub x_range: Option<(f64, f64)>,
     /// Draw points as markers too.
     pub markers: bool,
+    /// A logarithmic x axis (decades); points at x <= 0 are left out.
+    pub log_x: bool,
+    /// A logarithmic y axis (decades); points at y <= 0 are left out.
+    pub log_y: bool,
 }
 
 fn esc(s: &str) -> String {
@@ -100,33 +104,70 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
+/// A value on a log axis is its decade exponent; others stay as they are.
+fn axis(log: bool, v: f64) -> f64 {
+    if log { libm::log10(v) } else { v }
+}
+
+/// Decade ticks (integer exponents) over a log axis's exponent range.
+fn decade_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    (libm::ceil(lo) as i64..=libm::floor(hi) as i64)
+        .map(|e| e as f64)
+        .collect()
+}
+
+/// A decade's label: `0.001`, `1`, `1000`, and `1e-5` or `1e6` beyond.
+fn fmt_decade(e: f64) -> String {
+    let e = e as i32;
+    match e {
+        -3..=-1 => format!("{:.*}", (-e) as usize, libm::pow(10.0, f64::from(e))),
+        0..=3 => format!("{}", 10i64.pow(e as u32)),
+        _ => format!("1e{e}"),
+    }
+}
+
 /// Renders a line chart.
 pub fn line_chart(c: &Chart) -> String {
     let visible = |x: f64| c.x_range.is_none_or(|(a, b)| x >= a && x <= b);
+    // On a log axis, only positive values have a place.
+    let plotted =
+        |&(x, y): &(f64, f64)| visible(x) && (!c.log_x || x > 0.0) && (!c.log_y || y > 0.0);
+    let (tx, ty) = (|x| axis(c.log_x, x), |y| axis(c.log_y, y));
     let pts = c
         .series
         .iter()
         .flat_map(|s| s.points.iter())
-        .filter(|p| visible(p.0));
+        .filter(|p| plotted(p));
+    let y_start = if c.log_y { f64::INFINITY } else { 0.0 };
     let (mut x0, mut x1, mut y0, mut y1) =
-        (f64::INFINITY, f64::NEG_INFINITY, 0.0f64, f64::NEG_INFINITY);
+        (f64::INFINITY, f64::NEG_INFINITY, y_start, f64::NEG_INFINITY);
     for &(x, y) in pts {
-        x0 = x0.min(x);
-        x1 = x1.max(x);
-        y0 = y0.min(y);
-        y1 = y1.max(y);
+        x0 = x0.min(tx(x));
+        x1 = x1.max(tx(x));
+        y0 = y0.min(ty(y));
+        y1 = y1.max(ty(y));
     }
     if !x0.is_finite() {
-        (x0, x1, y1) = (0.0, 1.0, 1.0);
+        (x0, x1) = (0.0, 1.0);
+    }
+    if !y0.is_finite() || !y1.is_finite() {
+        (y0, y1) = (0.0, 1.0);
     }
     if let Some((a, b)) = c.x_range {
-        (x0, x1) = (a, b);
+        (x0, x1) = (tx(a), tx(b));
+    }
+    if let Some((a, b)) = c.y_range {
+        (y0, y1) = (ty(a), ty(b));
+    }
+    // Log axes span whole decades.
+    if c.log_x {
+        (x0, x1) = (libm::floor(x0), libm::ceil(x1));
+    }
+    if c.log_y {
+        (y0, y1) = (libm::floor(y0), libm::ceil(y1));
     }
     if x1 <= x0 {
         x1 = x0 + 1.0;
-    }
-    if let Some((a, b)) = c.y_range {
-        (y0, y1) = (a, b);
     }
     if y1 <= y0 {
         y1 = y0 + 1.0;
@@ -142,6 +183,7 @@ pub fn line_chart(c: &Chart) -> String {
     let right = (44.0 + 7.0 * longest as f64).clamp(RIGHT_MIN, RIGHT_MAX);
     let pw = W - LEFT - right;
     let ph = H - TOP - BOTTOM;
+    // Screen positions take axis values (exponents on a log axis).
     let sx = |x: f64| LEFT + (x - x0) / (x1 - x0) * pw;
     let sy = |y: f64| TOP + ph - (y - y0) / (y1 - y0) * ph;
     let mut o = String::new();
@@ -156,7 +198,13 @@ pub fn line_chart(c: &Chart) -> String {
         LEFT,
         esc(&c.title)
     );
-    for t in ticks(x0, x1, 8) {
+    let x_ticks = if c.log_x {
+        decade_ticks(x0, x1)
+    } else {
+        ticks(x0, x1, 8)
+    };
+    let x_label = |t: f64| if c.log_x { fmt_decade(t) } else { fmt_num(t) };
+    for t in x_ticks {
         let x = sx(t);
         let _ = write!(
             o,
@@ -167,7 +215,7 @@ pub fn line_chart(c: &Chart) -> String {
             o,
             r#"<text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
             TOP + ph + 16.0,
-            fmt_num(t)
+            x_label(t)
         );
     }
     // Counts (every y a whole number, as in a histogram) get whole-number ticks.
@@ -176,11 +224,14 @@ pub fn line_chart(c: &Chart) -> String {
             .iter()
             .flat_map(|s| s.points.iter())
             .all(|p| p.1.fract() == 0.0);
-    let y_ticks = if whole_y {
+    let y_ticks = if c.log_y {
+        decade_ticks(y0, y1)
+    } else if whole_y {
         whole_ticks(y0, y1, 6)
     } else {
         ticks(y0, y1, 6)
     };
+    let y_label = |t: f64| if c.log_y { fmt_decade(t) } else { fmt_num(t) };
     for t in y_ticks {
         let y = sy(t);
         let _ = write!(
@@ -193,7 +244,7 @@ pub fn line_chart(c: &Chart) -> String {
             r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
             LEFT - 6.0,
             y + 4.0,
-            fmt_num(t)
+            y_label(t)
         );
     }
     let _ = write!(
@@ -219,8 +270,8 @@ pub fn line_chart(c: &Chart) -> String {
         let path: Vec<String> = s
             .points
             .iter()
-            .filter(|p| visible(p.0))
-            .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y.clamp(y0, y1))))
+            .filter(|p| plotted(p))
+            .map(|&(x, y)| format!("{:.1},{:.1}", sx(tx(x)), sy(ty(y).clamp(y0, y1))))
             .collect();
         let dash = if s.dashed {
             r#" stroke-dasharray="6 4""#
@@ -233,12 +284,12 @@ pub fn line_chart(c: &Chart) -> String {
             path.join(" ")
         );
         if c.markers {
-            for &(x, y) in s.points.iter().filter(|p| visible(p.0)) {
+            for &(x, y) in s.points.iter().filter(|p| plotted(p)) {
                 let _ = write!(
                     o,
                     r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{color}"/>"#,
-                    sx(x),
-                    sy(y.clamp(y0, y1))
+                    sx(tx(x)),
+                    sy(ty(y).clamp(y0, y1))
                 );
             }
         }
@@ -342,5 +393,31 @@ mod tests {
         assert!(svg.contains("a &lt; b") && svg.contains("N=3 R=1 W=1"));
         assert_eq!(svg, line_chart(&c));
         assert_eq!(cdf_points(&[3.0, 1.0, 2.0]).last(), Some(&(3.0, 1.0)));
+    }
+
+    // A log axis labels whole decades, spans whole decades around the data,
+    // and leaves out points it cannot place (0 on a log scale).
+    #[test]
+    fn log_axes_label_decades() {
+        let c = Chart {
+            series: vec![Series::new(
+                "misses",
+                vec![(1.0, 0.03), (2.0, 0.002), (3.0, 0.0), (20.0, 0.0004)],
+            )],
+            log_y: true,
+            log_x: true,
+            markers: true,
+            ..Chart::default()
+        };
+        let svg = line_chart(&c);
+        for label in [
+            ">1e-4<", ">0.001<", ">0.01<", ">0.1<", ">1<", ">10<", ">100<",
+        ] {
+            assert!(svg.contains(label), "{label} in {svg}");
+        }
+        assert_eq!(svg.matches("<circle").count(), 3, "the zero is left out");
+        assert_eq!(fmt_decade(-5.0), "1e-5");
+        assert_eq!(fmt_decade(6.0), "1e6");
+        assert_eq!(decade_ticks(-3.2, 0.5), [-3.0, -2.0, -1.0, 0.0]);
     }
 }
