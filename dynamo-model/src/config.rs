@@ -154,6 +154,11 @@ pub struct ClusterConfig {
     /// WARS model use). They never hold a replica, never forward, and are
     /// never a fallback.
     pub proxies: u32,
+    /// Random quorums (the probabilistic quorum model of the PBS paper's
+    /// k-staleness): a coordinator sends a put to W and a get to R of the
+    /// key's N replicas, chosen uniformly at random, and waits for all of
+    /// them. No sloppy quorum, so hinted handoff must be off.
+    pub random_quorums: bool,
     /// A deliberate bug for negative tests; `None` in every real scenario.
     pub bug: Option<Bug>,
 }
@@ -182,6 +187,7 @@ impl Default for ClusterConfig {
             vclock_max_entries: 10,
             forward_to_owner: true,
             proxies: 0,
+            random_quorums: false,
             bug: None,
         }
     }
@@ -330,6 +336,12 @@ impl ClusterConfig {
                     ),
                 ));
             }
+        }
+        if self.random_quorums && self.hinted_handoff {
+            errs.push((
+                "random_quorums",
+                "random_quorums picks W or R of the key's own N replicas, with no sloppy quorum; set hinted_handoff = false".to_string(),
+            ));
         }
         if let KeyScheme::Integer { hash_bits } = self.key_scheme {
             if !(1..=63).contains(&hash_bits) {
@@ -549,10 +561,15 @@ impl ClusterConfig {
                 self.nodes, self.n, self.r, self.w, self.vclock_max_entries
             ),
             format!(
-                "timeouts request={} op_deadline={} forward_to_owner={}{}",
+                "timeouts request={} op_deadline={} forward_to_owner={}{}{}",
                 self.request_timeout,
                 self.op_deadline,
                 onoff(self.forward_to_owner),
+                if self.random_quorums {
+                    " random_quorums=on"
+                } else {
+                    ""
+                },
                 if self.proxies > 0 {
                     format!(
                         " proxies={} (n{}..n{} own no tokens)",

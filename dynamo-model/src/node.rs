@@ -399,6 +399,11 @@ impl DynamoNode {
                 (key, Work::Put { version }, self.cfg.w)
             }
         };
+        if self.cfg.random_quorums {
+            // W (or R) of the N replicas, uniformly at random; all must answer.
+            cx.rng().shuffle(&mut targets);
+            targets.truncate(needed as usize);
+        }
         let me = self.id;
         Self::note(cx, "coordinate", || {
             let list: Vec<String> = targets

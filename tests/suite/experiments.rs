@@ -222,3 +222,22 @@ fn threads_do_not_change_results() {
         );
     }
 }
+
+// k-staleness: with random quorums the full protocol reads one of the last
+// k versions as often as the PBS closed form says, at every (N, R, W) and k.
+#[test]
+fn k_staleness_matches_the_closed_form() {
+    use dynsim::report::experiment::k_staleness_closed_form as closed;
+    assert!((closed(3, 1, 1, 1) - 1.0 / 3.0).abs() < 1e-12);
+    assert!((closed(3, 2, 1, 1) - 2.0 / 3.0).abs() < 1e-12);
+    assert!((closed(3, 1, 1, 2) - 5.0 / 9.0).abs() < 1e-12);
+    assert_eq!(closed(3, 2, 2, 1), 1.0, "R + W > N always overlaps");
+    let out = run(&load("k_staleness", 3_000));
+    let t = &out.table;
+    assert_eq!(t.rows.len(), 3 * 8);
+    for r in &t.rows {
+        let p: f64 = r[col(t, "p_measured")].parse().unwrap();
+        let f: f64 = r[col(t, "p_closed_form")].parse().unwrap();
+        assert!((p - f).abs() < 0.03, "{r:?}");
+    }
+}

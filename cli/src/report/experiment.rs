@@ -33,7 +33,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use toml::de::DeValue;
 
-const KINDS: &[&str] = &["latency", "staleness", "pbs", "lww", "balance"];
+const KINDS: &[&str] = &[
+    "latency",
+    "staleness",
+    "pbs",
+    "lww",
+    "balance",
+    "kstaleness",
+];
 
 /// Trials per point (`trials`, `--trials`); experiments/README.md lists every bound.
 pub const MAX_TRIALS: u64 = 10_000_000;
@@ -43,6 +50,8 @@ pub const MAX_POINTS: u64 = 10_000;
 pub const MAX_SWEEP_VALUES: usize = 1_000;
 /// Integers each `lww` client adds.
 pub const MAX_ADDS_PER_CLIENT: u64 = 100_000;
+/// `kstaleness`: the largest k (each trial writes that many versions).
+pub const MAX_K: u32 = 100;
 
 /// A validated experiment file.
 #[derive(Clone, Debug)]
@@ -66,6 +75,8 @@ pub struct Experiment {
     pub keys: u32,
     /// `lww`: how many integers each client adds.
     pub adds_per_client: u32,
+    /// `kstaleness`: the k values (read one of the last k versions).
+    pub ks: Vec<u32>,
     /// Where each request goes (`via`): any node by default.
     pub via: Entry,
     /// Threads that run points (`--jobs`; not in the file). Results do not depend on it.
@@ -93,6 +104,7 @@ const SWEEP: &[&str] = &[
     "clients",
     "keys",
     "adds_per_client",
+    "k",
 ];
 
 /// Reads an experiment file; every problem is reported with its position.
@@ -168,6 +180,7 @@ fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experiment> {
         clients: Vec::new(),
         keys: 256,
         adds_per_client: 20,
+        ks: Vec::new(),
         via: Entry::Random,
         jobs: 1,
     };
@@ -293,6 +306,7 @@ fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experiment> {
                 limits::MAX_TOKENS_PER_NODE,
             ),
             ("clients", &mut exp.clients, limits::MAX_CLIENTS),
+            ("k", &mut exp.ks, MAX_K),
         ] {
             if let Some(arr) = sw.array(c, key) {
                 for v in arr.iter() {
@@ -385,6 +399,10 @@ fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experiment> {
         "latency" | "staleness" | "pbs" => need(c, "quorums", exp.quorums.is_empty()),
         "lww" => need(c, "clients", exp.clients.is_empty()),
         "balance" => need(c, "tokens_per_node", exp.tokens_per_node.is_empty()),
+        "kstaleness" => {
+            need(c, "quorums", exp.quorums.is_empty());
+            need(c, "k", exp.ks.is_empty());
+        }
         _ => {}
     }
     if matches!(exp.kind.as_str(), "staleness" | "pbs") {
@@ -1283,6 +1301,224 @@ fn pbs_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
     Outcome2 { table, charts }
 }
 
+/// `kstaleness` trials: each writes `m` versions of a fresh key one after
+/// the other (each put carries the last one's clock, so each supersedes the
+/// one before), then reads it once; how many versions behind the newest the
+/// read's newest version is, `m` when it returned none.
+struct KStale {
+    rng: SimRng,
+    nodes: u32,
+    proxies: u32,
+    via: Entry,
+    ring: Arc<Ring>,
+    m: u32,
+    total: u64,
+    started: u64,
+    written: u32,
+    context: VClock,
+    key: Option<dynamo_model::Key>,
+    next_req: u64,
+    /// Reads by how many versions behind they were (0..=m).
+    behind: Vec<u64>,
+    finished: u64,
+}
+
+impl KStale {
+    fn send(&mut self, core: &mut Core<DynamoNode>, body: Request) {
+        let key = self.key.clone().expect("a trial is running");
+        let (nodes, proxies) = (self.nodes, self.proxies);
+        let node = dynamo_model::cluster::route(
+            &self.via,
+            &key,
+            &self.ring,
+            nodes,
+            proxies,
+            &mut self.rng,
+            |n| core.is_up(n),
+        );
+        self.next_req += 1;
+        core.schedule_request(core.now(), ClientId(0), node, self.next_req, body);
+    }
+
+    fn put_next(&mut self, core: &mut Core<DynamoNode>) {
+        self.written += 1;
+        let body = Request::Put {
+            key: self.key.clone().expect("a trial is running"),
+            value: Arc::from(format!("w{}", self.written).as_str()),
+            context: self.context.clone(),
+        };
+        self.send(core, body);
+    }
+
+    fn start_trial(&mut self, core: &mut Core<DynamoNode>) {
+        if self.started >= self.total {
+            return;
+        }
+        self.started += 1;
+        let key = self
+            .ring
+            .key(&format!("kstale{}", self.started))
+            .expect("md5 keys");
+        self.key = Some(key);
+        self.written = 0;
+        self.context = VClock::new();
+        self.put_next(core);
+    }
+}
+
+impl Harness<DynamoNode> for KStale {
+    fn on_reply(
+        &mut self,
+        core: &mut Core<DynamoNode>,
+        _client: ClientId,
+        req: u64,
+        _node: NodeId,
+        reply: Reply,
+    ) {
+        if req != self.next_req {
+            return;
+        }
+        match reply {
+            Reply::Got { versions, .. } => {
+                let newest = versions
+                    .iter()
+                    .filter_map(|v| v.value.strip_prefix('w')?.parse::<u32>().ok())
+                    .max()
+                    .unwrap_or(0);
+                self.behind[(self.m - newest.min(self.m)) as usize] += 1;
+                self.finished += 1;
+                self.start_trial(core);
+            }
+            other => {
+                if let Reply::Put { clock, .. } = other {
+                    self.context = clock;
+                }
+                if self.written < self.m {
+                    self.put_next(core);
+                } else {
+                    let key = self.key.clone().expect("a trial is running");
+                    self.send(core, Request::Get { key });
+                }
+            }
+        }
+    }
+}
+
+/// The probabilistic-quorum closed form (PBS, k-staleness): a read of R of N
+/// replicas misses each of the last k writes, each to W of N, with
+/// probability C(N-W, R) / C(N, R), independently; so it returns one of the
+/// last k versions with probability 1 - (C(N-W, R) / C(N, R))^k.
+pub fn k_staleness_closed_form(n: u32, r: u32, w: u32, k: u32) -> f64 {
+    let choose = |a: u32, b: u32| -> f64 {
+        if b > a {
+            return 0.0;
+        }
+        (0..b).fold(1.0, |acc, i| acc * f64::from(a - i) / f64::from(i + 1))
+    };
+    let miss = choose(n - w, r) / choose(n, r);
+    1.0 - libm::pow(miss, f64::from(k))
+}
+
+fn kstaleness_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
+    let mut table = Table::new(&[
+        "network",
+        "quorum",
+        "k",
+        "trials",
+        "within_k",
+        "p_measured",
+        "p_closed_form",
+        "difference",
+    ]);
+    let m = e.ks.iter().copied().max().unwrap_or(1);
+    let points: Vec<(&NetConfig, (u32, u32, u32))> = e
+        .networks
+        .iter()
+        .flat_map(|(_, net)| e.quorums.iter().map(move |&q| (net, q)))
+        .collect();
+    let mut results = par_map(e.jobs, &points, |&(net, q)| {
+        bar.inc(1);
+        let cfg = ClusterConfig {
+            random_quorums: true,
+            hinted_handoff: false,
+            ..with_quorum(&e.cluster, q)
+        };
+        let mut cluster = Cluster::new(cfg.clone(), net, e.seed, false).expect("validated");
+        let mut h = KStale {
+            rng: SimRng::new(e.seed, Stream::Workload),
+            nodes: cfg.nodes,
+            proxies: cfg.proxies,
+            via: e.via.clone(),
+            ring: cluster.ring.clone(),
+            m,
+            total: e.trials,
+            started: 0,
+            written: 0,
+            context: VClock::new(),
+            key: None,
+            next_req: 0,
+            behind: vec![0; m as usize + 1],
+            finished: 0,
+        };
+        h.start_trial(&mut cluster.sim.core);
+        // Bounded: every op has a deadline, so a trial cannot hang.
+        let cap = SimTime::ZERO + SimDuration::from_secs(e.trials * u64::from(m + 1) * 10 + 60);
+        while h.finished < e.trials && cluster.now() < cap {
+            let next = cluster.now() + SimDuration::from_secs(10);
+            if cluster.sim.run(&mut h, Limits::until(next)) == sim_core::Stop::Idle {
+                break;
+            }
+        }
+        h.behind
+    })
+    .into_iter();
+    let mut charts = Vec::new();
+    for (net_name, _) in &e.networks {
+        let mut series = Vec::new();
+        for &q in &e.quorums {
+            let behind = results.next().expect("one result a point");
+            let trials: u64 = behind.iter().sum();
+            let (mut measured, mut closed) = (Vec::new(), Vec::new());
+            for &k in &e.ks {
+                let within: u64 = behind[..k as usize].iter().sum();
+                let p = within as f64 / trials.max(1) as f64;
+                let f = k_staleness_closed_form(q.0, q.1, q.2, k);
+                table.push(vec![
+                    net_name.clone(),
+                    quorum_label(q),
+                    k.to_string(),
+                    trials.to_string(),
+                    within.to_string(),
+                    format!("{p:.4}"),
+                    format!("{f:.4}"),
+                    format!("{:+.4}", p - f),
+                ]);
+                measured.push((f64::from(k), p));
+                closed.push((f64::from(k), f));
+            }
+            series.push(Series::new(format!("{} dynsim", quorum_label(q)), measured));
+            series.push(Series {
+                name: format!("{} closed form", quorum_label(q)),
+                points: closed,
+                dashed: true,
+            });
+        }
+        charts.push((
+            format!("k-staleness ({net_name})"),
+            svg::line_chart(&Chart {
+                title: format!("P(a read returns one of the last k versions), {net_name}"),
+                x_label: "k (versions)".into(),
+                y_label: "probability".into(),
+                series,
+                y_range: Some((0.0, 1.0)),
+                markers: true,
+                ..Chart::default()
+            }),
+        ));
+    }
+    Outcome2 { table, charts }
+}
+
 /// Read-modify-write clients that add distinct integers to one set-valued key.
 struct SetAdders {
     adds_each: u32,
@@ -1583,7 +1819,7 @@ fn points(e: &Experiment) -> u64 {
         "latency" => nets
             .saturating_mul(e.losses.len() as u64)
             .saturating_mul(e.quorums.len() as u64),
-        "staleness" | "pbs" => nets.saturating_mul(e.quorums.len() as u64),
+        "staleness" | "pbs" | "kstaleness" => nets.saturating_mul(e.quorums.len() as u64),
         "lww" => 2 * e.clients.len() as u64,
         _ => 2 * e.tokens_per_node.len() as u64,
     }
@@ -1611,7 +1847,7 @@ pub fn prepare(e: &Experiment, max_points: usize) {
         go
     };
     match e.kind.as_str() {
-        "latency" | "staleness" | "pbs" => {
+        "latency" | "staleness" | "pbs" | "kstaleness" => {
             for (_, net) in &e.networks {
                 for &loss in &e.losses {
                     for &q in &e.quorums {
@@ -1703,6 +1939,7 @@ pub fn run(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
         "staleness" => staleness_experiment(e, bar),
         "pbs" => pbs_experiment(e, bar),
         "lww" => lww_experiment(e, bar),
+        "kstaleness" => kstaleness_experiment(e, bar),
         _ => balance_experiment(e, bar),
     }
 }

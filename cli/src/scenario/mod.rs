@@ -212,6 +212,7 @@ const CLUSTER: &[&str] = &[
     "vclock_max_entries",
     "forward_to_owner",
     "proxies",
+    "random_quorums",
     "inject_bug",
 ];
 const NETWORK: &[&str] = &[
@@ -621,6 +622,7 @@ pub(crate) fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> 
         proxies: t
             .count(c, "proxies", 0, u64::from(limits::MAX_NODES))
             .map_or(d.proxies, |n| n as u32),
+        random_quorums: t.bool(c, "random_quorums").unwrap_or(d.random_quorums),
         bug: t.str(c, "inject_bug").and_then(|name| {
             let bug = dynamo_model::config::Bug::from_name(&name);
             if bug.is_none() {

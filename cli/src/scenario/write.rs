@@ -415,6 +415,7 @@ fn write_cluster(o: &mut String, c: &ClusterConfig) {
             c.forward_to_owner,
             dflt.forward_to_owner,
         ),
+        ("random_quorums", c.random_quorums, dflt.random_quorums),
     ] {
         if v != default {
             let _ = writeln!(o, "{k} = {v}");
