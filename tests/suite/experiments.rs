@@ -241,3 +241,30 @@ fn k_staleness_matches_the_closed_form() {
         assert!((p - f).abs() < 0.03, "{r:?}");
     }
 }
+
+// Client timing: the seed project's (a request costs one 10 ms sample, the
+// reply nothing) adds exactly 10 ms to every op of the free-client table,
+// and full Dynamo timing (10 ms each way) exactly 20 ms: constant latencies
+// draw nothing, so the runs are otherwise the same.
+#[test]
+fn client_timing_shifts_the_seed_latency_table() {
+    let means = |name: &str| -> Vec<f64> {
+        let out = run(&load(name, 100));
+        let t = &out.table;
+        t.rows
+            .iter()
+            .map(|r| r[col(t, "mean_ms")].parse().unwrap())
+            .collect()
+    };
+    let free = means("seed_latency");
+    for (name, extra) in [
+        ("seed_latency_seed_timing", 10.0),
+        ("seed_latency_dynamo_timing", 20.0),
+    ] {
+        let timed = means(name);
+        assert_eq!(timed.len(), free.len());
+        for (a, b) in free.iter().zip(&timed) {
+            assert!((b - a - extra).abs() < 1e-9, "{name}: {a} -> {b}");
+        }
+    }
+}
