@@ -133,6 +133,13 @@ fn pbs_proxy_matches_wars() {
         "dynsim {dynsim} vs WARS {wars}"
     );
     assert!(dynsim > 0.95, "{dynsim}");
+    // The file's published value is found in the results and shown beside them.
+    let e = narrow("pbs_proxy", 4_000);
+    let compared = experiment::compare_reference(e.reference.as_ref().unwrap(), &proxy.table);
+    assert_eq!(compared.len(), 1);
+    let (_, published, ours) = &compared[0];
+    assert_eq!((*published, *ours), (0.97, Some(dynsim)));
+    assert!(experiment::report(&e, &proxy).contains("<h2>Published values</h2>"));
     let dynamo = run(&narrow("pbs_t_visibility", 1_000));
     assert!(
         p(&dynamo, "dynsim", "0") < 0.8,

@@ -81,6 +81,53 @@ pub struct Experiment {
     pub via: Entry,
     /// Threads that run points (`--jobs`; not in the file). Results do not depend on it.
     pub jobs: usize,
+    /// Published values to show beside dynsim's (`[reference]`).
+    pub reference: Option<Reference>,
+}
+
+/// Published values an experiment is compared with: a paper's table, a
+/// figure read off by eye, or another project's reported means.
+#[derive(Clone, Debug, Default)]
+pub struct Reference {
+    /// Where the values come from.
+    pub source: String,
+    /// In words: which modelling choices explain a gap.
+    pub note: String,
+    pub values: Vec<RefValue>,
+}
+
+/// One published value: the result row it matches (`where`: column = value,
+/// every one must match), the column it is compared in, and the value.
+#[derive(Clone, Debug)]
+pub struct RefValue {
+    pub label: String,
+    pub matches: Vec<(String, String)>,
+    pub column: String,
+    pub value: f64,
+}
+
+/// One reference value next to the result it matches: (label, published,
+/// dynsim's value if a row matched).
+pub type Compared = (String, f64, Option<f64>);
+
+/// Each reference value beside dynsim's: the first result row whose columns
+/// hold every `where` value, read in the reference's column.
+pub fn compare_reference(r: &Reference, table: &Table) -> Vec<Compared> {
+    r.values
+        .iter()
+        .map(|v| {
+            let col = |name: &str| table.columns.iter().position(|c| c == name);
+            let found = table.rows.iter().find(|row| {
+                v.matches
+                    .iter()
+                    .all(|(k, want)| col(k).is_some_and(|i| row[i] == *want))
+            });
+            let ours = found
+                .and_then(|row| col(&v.column).map(|i| &row[i]))
+                .and_then(|x| x.parse::<f64>().ok());
+            (v.label.clone(), v.value, ours)
+        })
+        .collect()
 }
 
 const TOP: &[&str] = &[
@@ -94,6 +141,7 @@ const TOP: &[&str] = &[
     "cluster",
     "network",
     "sweep",
+    "reference",
 ];
 const SWEEP: &[&str] = &[
     "quorums",
@@ -106,6 +154,55 @@ const SWEEP: &[&str] = &[
     "adds_per_client",
     "k",
 ];
+
+/// Reads `[reference]`: `source`, `note` and `[[reference.values]]`, each
+/// with `label`, `where` (a table of result columns and the values a row must
+/// hold), `column` and `value`.
+fn read_reference(c: &mut Collector, t: &Tbl) -> Reference {
+    t.only(c, &["source", "note", "values"]);
+    t.require(
+        c,
+        "source",
+        "where the published values come from, like source = \"Bailis et al., VLDB 2012, Fig. 6\"",
+    );
+    let mut r = Reference {
+        source: t.str(c, "source").unwrap_or_default(),
+        note: t.str(c, "note").unwrap_or_default(),
+        values: Vec::new(),
+    };
+    for v in t.tables(c, "values") {
+        v.only(c, &["label", "where", "column", "value"]);
+        v.require(
+            c,
+            "column",
+            "the result column compared, like column = \"p_consistent\"",
+        );
+        v.require(c, "value", "the published value, like value = 0.97");
+        let mut matches = Vec::new();
+        if let Some(w) = v.table(c, "where") {
+            for (k, _) in w.table.iter() {
+                let key: &str = k.get_ref();
+                if let Some(s) = w.str(c, key) {
+                    matches.push((key.to_string(), s));
+                }
+            }
+        }
+        let (Some(column), Some(value)) = (v.str(c, "column"), v.float(c, "value")) else {
+            continue;
+        };
+        let label = v.str(c, "label").unwrap_or_else(|| {
+            let parts: Vec<String> = matches.iter().map(|(k, x)| format!("{k} {x}")).collect();
+            format!("{column} at {}", parts.join(", "))
+        });
+        r.values.push(RefValue {
+            label,
+            matches,
+            column,
+            value,
+        });
+    }
+    r
+}
 
 /// Reads an experiment file; every problem is reported with its position.
 pub fn load(path: &str) -> Result<Experiment, Diags> {
@@ -183,7 +280,11 @@ fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experiment> {
         ks: Vec::new(),
         via: Entry::Random,
         jobs: 1,
+        reference: None,
     };
+    if let Some(t) = root.table(c, "reference") {
+        exp.reference = Some(read_reference(c, &t));
+    }
     if root.has("via") {
         let proxies = cluster.as_ref().map_or(u32::MAX, |cl| cl.proxies);
         if let Some(via) = read_entry(c, root, "via", nodes, proxies) {
@@ -2072,6 +2173,30 @@ pub fn report(e: &Experiment, out: &Outcome2) -> String {
             html(caption)
         );
     }
+    if let Some(r) = &e.reference {
+        let _ = write!(
+            o,
+            "<h2>Published values</h2><p>From {}.</p><table><tr><th>what</th><th>published</th><th>dynsim</th><th>difference</th></tr>",
+            html(&r.source)
+        );
+        for (label, published, ours) in compare_reference(r, &out.table) {
+            let (mine, diff) = match ours {
+                Some(x) => (format!("{x}"), format!("{:+.4}", x - published)),
+                None => ("no result matches".to_string(), String::new()),
+            };
+            let _ = write!(
+                o,
+                "<tr><td style=\"text-align:left\">{}</td><td>{published}</td><td>{}</td><td>{}</td></tr>",
+                html(&label),
+                html(&mine),
+                html(&diff)
+            );
+        }
+        o.push_str("</table>");
+        if !r.note.is_empty() {
+            let _ = write!(o, "<p>{}</p>", html(&r.note));
+        }
+    }
     o.push_str(&out.table.to_html());
     let _ = write!(
         o,
@@ -2136,6 +2261,19 @@ pub fn cmd(args: &ExperimentArgs) -> u8 {
     let clock = crate::wall::Stopwatch::start();
     let out = run(&e, &bar);
     bar.finish_and_clear();
+    // Published values beside dynsim's, on standard error (the table is the output).
+    if let Some(r) = &e.reference {
+        eprintln!("published values ({}):", r.source);
+        for (label, published, ours) in compare_reference(r, &out.table) {
+            match ours {
+                Some(x) => eprintln!(
+                    "  {label}: published {published}, dynsim {x} ({:+.4})",
+                    x - published
+                ),
+                None => eprintln!("  {label}: published {published}, no result matches"),
+            }
+        }
+    }
     if to_stdout {
         crate::output::print(&out.table.to_csv());
         eprintln!("{} points in {:.1}s", points(&e), clock.seconds());
