@@ -860,13 +860,45 @@ fn latency_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 
     Outcome2 { table, charts }
 }
 
-/// Sequential put-then-read trials: each trial puts a fresh value, and once
-/// the put returns, reads after each delay (one read per delay, all in parallel).
-struct Trials {
+/// Where a trial harness sends each request: the experiment's `via`, with
+/// the workload stream for random choices.
+struct Router {
     rng: SimRng,
     nodes: u32,
     proxies: u32,
     via: Entry,
+    ring: Arc<Ring>,
+}
+
+impl Router {
+    fn new(cfg: &ClusterConfig, via: &Entry, ring: Arc<Ring>, seed: u64) -> Router {
+        Router {
+            rng: SimRng::new(seed, Stream::Workload),
+            nodes: cfg.nodes,
+            proxies: cfg.proxies,
+            via: via.clone(),
+            ring,
+        }
+    }
+
+    fn pick(&mut self, key: &dynamo_model::Key, core: &Core<DynamoNode>) -> NodeId {
+        let (nodes, proxies) = (self.nodes, self.proxies);
+        dynamo_model::cluster::route(
+            &self.via,
+            key,
+            &self.ring,
+            nodes,
+            proxies,
+            &mut self.rng,
+            |n| core.is_up(n),
+        )
+    }
+}
+
+/// Sequential put-then-read trials: each trial puts a fresh value, and once
+/// the put returns, reads after each delay (one read per delay, all in parallel).
+struct Trials {
+    router: Router,
     keys: u32,
     key_scheme_integer: bool,
     ring: Arc<Ring>,
@@ -885,19 +917,6 @@ struct Trials {
 }
 
 impl Trials {
-    fn route(&mut self, key: &dynamo_model::Key, core: &Core<DynamoNode>) -> NodeId {
-        let (nodes, proxies) = (self.nodes, self.proxies);
-        dynamo_model::cluster::route(
-            &self.via,
-            key,
-            &self.ring,
-            nodes,
-            proxies,
-            &mut self.rng,
-            |n| core.is_up(n),
-        )
-    }
-
     fn start_trial(&mut self, core: &mut Core<DynamoNode>) {
         if self.started >= self.total {
             return;
@@ -913,7 +932,7 @@ impl Trials {
         let value: Arc<str> = Arc::from(format!("v{}", self.started).as_str());
         self.current = Some((value.clone(), self.delays.len()));
         self.key = Some(key.clone());
-        let node = self.route(&key, core);
+        let node = self.router.pick(&key, core);
         self.next_req += 1;
         self.issued_at.insert(self.next_req, (core.now(), None));
         core.schedule_request(
@@ -970,7 +989,7 @@ impl Harness<DynamoNode> for Trials {
 
     fn on_wake(&mut self, core: &mut Core<DynamoNode>, client: ClientId, tag: u64) {
         let key = self.key.clone().expect("a trial is running");
-        let node = self.route(&key, core);
+        let node = self.router.pick(&key, core);
         self.next_req += 1;
         self.issued_at
             .insert(self.next_req, (core.now(), Some(tag as usize)));
@@ -982,6 +1001,15 @@ impl Harness<DynamoNode> for Trials {
             Request::Get { key },
         );
     }
+}
+
+/// Every (network, quorum) point, networks outermost: the order of the
+/// report's rows.
+fn network_quorum_points(e: &Experiment) -> Vec<(&NetConfig, (u32, u32, u32))> {
+    e.networks
+        .iter()
+        .flat_map(|(_, net)| e.quorums.iter().map(move |&q| (net, q)))
+        .collect()
 }
 
 /// Runs `f` on every point on `jobs` threads and returns the results in
@@ -1029,10 +1057,7 @@ fn run_trials(
 ) -> (Vec<(u64, u64)>, Vec<u64>, Vec<u64>) {
     let mut cluster = Cluster::new(cfg.clone(), net, seed, false).expect("validated");
     let mut h = Trials {
-        rng: SimRng::new(seed, Stream::Workload),
-        nodes: cfg.nodes,
-        proxies: cfg.proxies,
-        via: via.clone(),
+        router: Router::new(cfg, via, cluster.ring.clone(), seed),
         keys,
         key_scheme_integer: matches!(cfg.key_scheme, dynamo_model::KeyScheme::Integer { .. }),
         ring: cluster.ring.clone(),
@@ -1266,11 +1291,7 @@ fn pbs_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
         "t_p0.999_ms",
     ]);
     let mut charts = Vec::new();
-    let points: Vec<(&NetConfig, (u32, u32, u32))> = e
-        .networks
-        .iter()
-        .flat_map(|(_, net)| e.quorums.iter().map(move |&q| (net, q)))
-        .collect();
+    let points = network_quorum_points(e);
     let mut results = par_map(e.jobs, &points, |&(net, q)| {
         bar.inc(1);
         let cfg = ClusterConfig {
@@ -1407,11 +1428,7 @@ fn pbs_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
 /// one before), then reads it once; how many versions behind the newest the
 /// read's newest version is, `m` when it returned none.
 struct KStale {
-    rng: SimRng,
-    nodes: u32,
-    proxies: u32,
-    via: Entry,
-    ring: Arc<Ring>,
+    router: Router,
     m: u32,
     total: u64,
     started: u64,
@@ -1427,16 +1444,7 @@ struct KStale {
 impl KStale {
     fn send(&mut self, core: &mut Core<DynamoNode>, body: Request) {
         let key = self.key.clone().expect("a trial is running");
-        let (nodes, proxies) = (self.nodes, self.proxies);
-        let node = dynamo_model::cluster::route(
-            &self.via,
-            &key,
-            &self.ring,
-            nodes,
-            proxies,
-            &mut self.rng,
-            |n| core.is_up(n),
-        );
+        let node = self.router.pick(&key, core);
         self.next_req += 1;
         core.schedule_request(core.now(), ClientId(0), node, self.next_req, body);
     }
@@ -1457,6 +1465,7 @@ impl KStale {
         }
         self.started += 1;
         let key = self
+            .router
             .ring
             .key(&format!("kstale{}", self.started))
             .expect("md5 keys");
@@ -1532,11 +1541,7 @@ fn kstaleness_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcom
         "difference",
     ]);
     let m = e.ks.iter().copied().max().unwrap_or(1);
-    let points: Vec<(&NetConfig, (u32, u32, u32))> = e
-        .networks
-        .iter()
-        .flat_map(|(_, net)| e.quorums.iter().map(move |&q| (net, q)))
-        .collect();
+    let points = network_quorum_points(e);
     let mut results = par_map(e.jobs, &points, |&(net, q)| {
         bar.inc(1);
         let cfg = ClusterConfig {
@@ -1546,11 +1551,7 @@ fn kstaleness_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcom
         };
         let mut cluster = Cluster::new(cfg.clone(), net, e.seed, false).expect("validated");
         let mut h = KStale {
-            rng: SimRng::new(e.seed, Stream::Workload),
-            nodes: cfg.nodes,
-            proxies: cfg.proxies,
-            via: e.via.clone(),
-            ring: cluster.ring.clone(),
+            router: Router::new(&cfg, &e.via, cluster.ring.clone(), e.seed),
             m,
             total: e.trials,
             started: 0,
