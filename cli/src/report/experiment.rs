@@ -1583,19 +1583,22 @@ fn kstaleness_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcom
             let (mut measured, mut closed) = (Vec::new(), Vec::new());
             for &k in &e.ks {
                 let within: u64 = behind[..k as usize].iter().sum();
-                let p = within as f64 / trials.max(1) as f64;
                 let f = k_staleness_closed_form(q.0, q.1, q.2, k);
+                // No read succeeded (a network that loses everything): no measurement.
+                let p = (trials > 0).then(|| within as f64 / trials as f64);
                 table.push(vec![
                     net_name.clone(),
                     quorum_label(q),
                     k.to_string(),
                     trials.to_string(),
                     within.to_string(),
-                    format!("{p:.4}"),
+                    p.map_or(String::new(), |p| format!("{p:.4}")),
                     format!("{f:.4}"),
-                    format!("{:+.4}", p - f),
+                    p.map_or(String::new(), |p| format!("{:+.4}", p - f)),
                 ]);
-                measured.push((f64::from(k), p));
+                if let Some(p) = p {
+                    measured.push((f64::from(k), p));
+                }
                 closed.push((f64::from(k), f));
             }
             series.push(Series::new(format!("{} dynsim", quorum_label(q)), measured));
