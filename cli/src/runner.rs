@@ -143,10 +143,12 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
     timed.sort_by_key(|(t, i, _)| (*t, *i));
     let mut stop = Stop::Idle;
     for (t, i, e) in timed {
-        stop = cluster.run_until(t);
+        if stop != Stop::Stalled {
+            stop = cluster.run_until(t);
+        }
         results.push((i, state_check(&cluster, e, t)));
     }
-    if cluster.now() < end || stop != Stop::TimeLimit {
+    if stop != Stop::Stalled && (cluster.now() < end || stop != Stop::TimeLimit) {
         stop = cluster.run_until(end);
     }
     let up: Vec<bool> = (0..s.cluster.nodes)
@@ -283,6 +285,13 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
             )),
             None => {}
         }
+    }
+    if stop == Stop::Stalled {
+        unexpected.push(format!(
+            "the run stalled at {}: {} events in a row at one instant, so it would never reach its end at {end}; give the network or the clients some latency, or the load a think time",
+            cluster.now(),
+            sim_core::MAX_SAME_INSTANT
+        ));
     }
     results.sort_by_key(|(i, _)| *i);
     let mut report = Report {

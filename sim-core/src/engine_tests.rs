@@ -596,3 +596,24 @@ fn client_requests_and_replies_have_their_own_latency() {
         assert!(request.trim_start().starts_with(&at), "{request}");
     }
 }
+
+// Time that stops (balls bounced over a zero-latency network for ever) ends
+// the run with Stalled after MAX_SAME_INSTANT events at that instant, rather
+// than running without end; a run whose time moves is never stalled.
+#[test]
+fn stopped_time_stalls_the_run() {
+    let mut sim = Sim::new(1, nodes(2, 1, u32::MAX), &NetConfig::default(), false).unwrap();
+    assert_eq!(
+        sim.run(&mut (), Limits::until(SimTime(1_000))),
+        Stop::Stalled
+    );
+    assert_eq!(sim.core.stats.events, crate::MAX_SAME_INSTANT);
+    assert_eq!(sim.now(), SimTime::ZERO);
+    let net = NetConfig {
+        latency: Latency::constant(SimDuration(1)),
+        ..NetConfig::default()
+    };
+    let mut moving = Sim::new(1, nodes(2, 1, u32::MAX), &net, false).unwrap();
+    let stop = moving.run(&mut (), Limits::until(SimTime(2 * crate::MAX_SAME_INSTANT)));
+    assert_eq!(stop, Stop::TimeLimit);
+}

@@ -25,8 +25,8 @@ pub mod trace;
 mod engine_tests;
 
 pub use engine::{
-    CHECK_EVERY, ClientId, Context, Core, Fault, Harness, Input, Interrupted, Limits, Message,
-    Node, NodeId, Sim, Stats, Stop, TimerId, Traced, with_stop_check,
+    CHECK_EVERY, ClientId, Context, Core, Fault, Harness, Input, Interrupted, Limits,
+    MAX_SAME_INSTANT, Message, Node, NodeId, Sim, Stats, Stop, TimerId, Traced, with_stop_check,
 };
 pub use latency::Latency;
 pub use net::{LinkConfig, NetConfig};

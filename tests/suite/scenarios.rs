@@ -238,3 +238,26 @@ fn routing_policies_send_requests_where_they_say() {
         px.unexpected_verdicts
     );
 }
+
+// A load that never lets simulated time pass (no latency anywhere, no think
+// time, no cap on operations) stops at once with a finding that says why,
+// instead of running, and growing its history, without end.
+#[test]
+fn a_run_whose_time_stops_says_so() {
+    let s = dynsim::scenario::parse(
+        "zeno.toml",
+        "name = \"zeno\"\nseed = 2\nduration = \"3s\"\n[cluster]\nnodes = 4\n\
+         [load]\nclients = 3\nstop = \"2s\"\n",
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
+    let r = dynsim::runner::run(&s, s.seed, false);
+    assert_eq!(r.stop, sim_core::Stop::Stalled);
+    assert_eq!(r.cluster.now(), sim_core::SimTime::ZERO);
+    assert!(
+        r.unexpected_verdicts
+            .iter()
+            .any(|v| v.contains("the run stalled at 0.000ms")),
+        "{:?}",
+        r.unexpected_verdicts
+    );
+}

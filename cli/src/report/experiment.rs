@@ -656,7 +656,9 @@ fn run_until_done(cluster: &mut Cluster, cap: SimDuration, done: impl Fn(&Cluste
     let end = cluster.now() + cap;
     while !done(cluster) && cluster.now() < end {
         let next = cluster.now() + SimDuration::from_secs(1);
-        cluster.run_until(next);
+        if cluster.run_until(next) == sim_core::Stop::Stalled {
+            break;
+        }
     }
 }
 
@@ -1077,8 +1079,8 @@ fn run_trials(
     let cap = SimTime::ZERO + SimDuration::from_secs(trials * 30 + 60);
     while h.started < trials || h.current.is_some() {
         let next = cluster.now() + SimDuration::from_secs(10);
-        cluster.sim.run(&mut h, Limits::until(next));
-        if cluster.now() >= cap {
+        let stop = cluster.sim.run(&mut h, Limits::until(next));
+        if cluster.now() >= cap || stop == sim_core::Stop::Stalled {
             break;
         }
     }
@@ -1567,7 +1569,8 @@ fn kstaleness_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcom
         let cap = SimTime::ZERO + SimDuration::from_secs(e.trials * u64::from(m + 1) * 10 + 60);
         while h.finished < e.trials && cluster.now() < cap {
             let next = cluster.now() + SimDuration::from_secs(10);
-            if cluster.sim.run(&mut h, Limits::until(next)) == sim_core::Stop::Idle {
+            let stop = cluster.sim.run(&mut h, Limits::until(next));
+            if matches!(stop, sim_core::Stop::Idle | sim_core::Stop::Stalled) {
                 break;
             }
         }
@@ -1799,7 +1802,9 @@ fn lww_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
                 let cap = cluster.now() + SimDuration::from_secs(3_600);
                 while h.done.iter().any(|&d| d < h.adds_each) && cluster.now() < cap {
                     let next = cluster.now() + SimDuration::from_secs(1);
-                    cluster.sim.run(&mut h, Limits::until(next));
+                    if cluster.sim.run(&mut h, Limits::until(next)) == sim_core::Stop::Stalled {
+                        break;
+                    }
                 }
                 // Let replication and repair settle, then read the set once.
                 let quiet = cluster.now() + SimDuration::from_secs(30);
