@@ -11,12 +11,12 @@
 //! |---|---|---|
 //! | §4.1 | `get` / `put` interface, context | [`msg`] (`Request`, `Reply`) |
 //! | §4.2, §6.2 | consistent hashing, tokens (S1, S3), preference lists | [`ring`] |
-//! | §4.3 | replication to N nodes | [`node`] (`choose_targets`) |
+//! | §4.3 | replication to N nodes | `node/coordinator.rs` (`choose_targets`) |
 //! | §4.4 | vector clocks, reconciliation, truncation; last-write-wins | [`version`] |
-//! | §4.5 | coordinators, forwarding, R/W quorums, read repair (§5) | [`node`] |
-//! | §4.6 | sloppy quorum, hinted handoff | [`node`] (`store_version`, `deliver_hints`) |
-//! | §4.7 | Merkle-tree anti-entropy | [`merkle`], [`node`] (`anti_entropy_round`) |
-//! | §4.8 | local failure detection, gossip | [`membership`] |
+//! | §4.5 | coordinators, forwarding, R/W quorums, read repair (§5) | `node/coordinator.rs` |
+//! | §4.6 | sloppy quorum, hinted handoff | `node/replica.rs` (`store_version`), `node/handoff.rs` (`deliver_hints`) |
+//! | §4.7 | Merkle-tree anti-entropy | [`merkle`], `node/anti_entropy.rs` (`anti_entropy_round`) |
+//! | §4.8 | local failure detection, gossip | [`membership`], `node/gossip.rs` |
 //! | §6 | parameters and their defaults | [`config`] |
 //! | — | driving a cluster in sim-core: clients, history | [`cluster`] |
 //! | — | checkers: lost writes, sound gets, needless siblings, convergence, quorum reads | [`checkers`] |

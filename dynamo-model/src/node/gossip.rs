@@ -1,0 +1,34 @@
+//! Gossip of heartbeats (§4.8) and the local view it feeds.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+impl DynamoNode {
+    // ---- gossip (§4.8) ----
+
+    pub(super) fn gossip_round(&mut self, cx: Cx) {
+        let n = self.cfg.nodes;
+        if n > 1 {
+            let mut peer = cx.rng().below(u64::from(n) - 1) as u32;
+            if peer >= self.id.0 {
+                peer += 1;
+            }
+            let beats = self.view.beat();
+            cx.send(NodeId(peer), Msg::Gossip { beats });
+        }
+        cx.set_timer(self.cfg.gossip_interval, Timer::Gossip);
+    }
+
+    pub(super) fn merge_beats(&mut self, beats: &[crate::msg::Beat], cx: Cx) {
+        for n in self.view.merge(beats) {
+            // A relayed heartbeat may predate the timeout that marked `n` down;
+            // only `n`'s own answer to a probe shows it is up now.
+            Self::note(cx, "view", || {
+                format!("{n} has a newer heartbeat through gossip; probing it")
+            });
+            let beats = self.view.beats();
+            cx.send(n, Msg::Gossip { beats });
+        }
+        self.incarnation = Some(self.view.incarnation());
+    }
+}

@@ -1,0 +1,49 @@
+//! Hinted handoff (§4.6): hints kept for a node that was down, delivered when it is back.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+impl DynamoNode {
+    // ---- hinted handoff (§4.6) ----
+
+    pub(super) fn arm_hint_timer(&mut self, cx: Cx) {
+        if !self.hint_timer && !self.hints.is_empty() {
+            self.hint_timer = true;
+            cx.set_timer(self.cfg.hint_interval, Timer::HintDelivery);
+        }
+    }
+
+    /// Sends every hint (or only `only`'s) to its target.
+    pub(super) fn deliver_hints(&mut self, only: Option<NodeId>, cx: Cx) {
+        // A target believed down still gets one hint per round, as a probe: the
+        // paper's node "periodically retries" a failed peer to detect its
+        // recovery. Without it, a fallback that once timed out on the target
+        // would hold the hint forever when gossip is off.
+        let mut probed: Vec<NodeId> = Vec::new();
+        for ((target, key), h) in &self.hints {
+            if only.is_some_and(|o| o != *target) {
+                continue;
+            }
+            if !self.view.is_up(*target) {
+                if probed.contains(target) {
+                    continue;
+                }
+                probed.push(*target);
+            }
+            let to = if self.cfg.bug == Some(crate::config::Bug::HintToFirstOwner) {
+                // The injected bug: the hint goes to the key's first owner, whoever it was for.
+                self.ring.preference_list(key, 1)[0]
+            } else {
+                *target
+            };
+            cx.send(
+                to,
+                Msg::Handoff {
+                    key: key.clone(),
+                    versions: h.versions.clone(),
+                    rev: h.rev,
+                },
+            );
+        }
+    }
+}
