@@ -903,7 +903,6 @@ struct Trials {
     router: Router,
     keys: u32,
     key_scheme_integer: bool,
-    ring: Arc<Ring>,
     delays: Vec<SimDuration>,
     total: u64,
     started: u64,
@@ -930,7 +929,7 @@ impl Trials {
         } else {
             format!("key{k}")
         };
-        let key = self.ring.key(&name).expect("valid key");
+        let key = self.router.ring.key(&name).expect("valid key");
         let value: Arc<str> = Arc::from(format!("v{}", self.started).as_str());
         self.current = Some((value.clone(), self.delays.len()));
         self.key = Some(key.clone());
@@ -1062,7 +1061,6 @@ fn run_trials(
         router: Router::new(cfg, via, cluster.ring.clone(), seed),
         keys,
         key_scheme_integer: matches!(cfg.key_scheme, dynamo_model::KeyScheme::Integer { .. }),
-        ring: cluster.ring.clone(),
         delays: delays.to_vec(),
         total: trials,
         started: 0,
