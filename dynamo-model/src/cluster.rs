@@ -542,9 +542,20 @@ impl Cluster {
         let nodes = (0..cfg.nodes)
             .map(|i| DynamoNode::new(NodeId(i), cfg.clone(), ring.clone()))
             .collect();
+        // The network's zones are the cluster's data centres, unless the caller placed them.
+        let zoned;
+        let net = if net.zones.is_empty() && !cfg.datacenters.is_empty() {
+            zoned = NetConfig {
+                zones: cfg.zones(),
+                ..net.clone()
+            };
+            &zoned
+        } else {
+            net
+        };
         let mut sim = Sim::new(seed, nodes, net, trace).map_err(|e| vec![e])?;
         sim.core.trace.header.extend(cfg.describe());
-        sim.core.trace.header.push(describe_net(net));
+        sim.core.trace.header.push(describe_net(net, &cfg.datacenters));
         let client_timeout = SimDuration(cfg.op_deadline.as_us() * 2 + 1_000_000);
         let clients = Clients {
             ring: ring.clone(),
@@ -724,7 +735,13 @@ impl Cluster {
     }
 }
 
-fn describe_net(net: &NetConfig) -> String {
+fn describe_net(net: &NetConfig, datacenters: &[String]) -> String {
+    let zone = |z: u32| {
+        datacenters
+            .get(z as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("zone{z}"))
+    };
     let mut s = format!(
         "network latency={} loss={} duplicate={}",
         net.latency, net.loss, net.duplicate
@@ -742,6 +759,16 @@ fn describe_net(net: &NetConfig) -> String {
         }
         if let Some(p) = l.duplicate {
             s.push_str(&format!(" duplicate={p}"));
+        }
+        s.push(')');
+    }
+    for z in &net.zone_links {
+        s.push_str(&format!(" datacenters({}->{}", zone(z.from), zone(z.to)));
+        if let Some(lat) = &z.latency {
+            s.push_str(&format!(" latency={lat}"));
+        }
+        for (kind, lat) in &z.per_kind {
+            s.push_str(&format!(" {kind}={lat}"));
         }
         s.push(')');
     }

@@ -159,6 +159,20 @@ pub struct ClusterConfig {
     /// key's N replicas, chosen uniformly at random, and waits for all of
     /// them. No sloppy quorum, so hinted handoff must be off.
     pub random_quorums: bool,
+    /// Data-centre names. Empty: one data centre, and the two fields below
+    /// do not apply. A network may give each pair of data centres latencies
+    /// of its own.
+    pub datacenters: Vec<String>,
+    /// Each node's data centre, an index into `datacenters`. Empty: node i
+    /// is in data centre i mod D, round robin.
+    pub node_datacenters: Vec<u32>,
+    /// Data-centre-aware placement: a key's N replicas are spread over the
+    /// data centres as evenly as their sizes allow (each data centre's first
+    /// node along the walk, then each one's second, and so on, kept in walk
+    /// order), a coordinator contacts the replicas in its own data centre
+    /// first, and a node that forwards a request prefers an owner in its own
+    /// data centre.
+    pub datacenter_aware: bool,
     /// A deliberate bug for negative tests; `None` in every real scenario.
     pub bug: Option<Bug>,
 }
@@ -188,6 +202,9 @@ impl Default for ClusterConfig {
             forward_to_owner: true,
             proxies: 0,
             random_quorums: false,
+            datacenters: Vec::new(),
+            node_datacenters: Vec::new(),
+            datacenter_aware: false,
             bug: None,
         }
     }
@@ -236,6 +253,27 @@ impl ClusterConfig {
     /// Whether `node` is a token-less coordinator (see [`ClusterConfig::proxies`]).
     pub fn is_proxy(&self, node: sim_core::NodeId) -> bool {
         node.0 >= self.storage_nodes() && node.0 < self.nodes
+    }
+
+    /// The data centre of `node` (0 when the cluster has none).
+    pub fn datacenter_of(&self, node: sim_core::NodeId) -> u32 {
+        if self.datacenters.is_empty() {
+            return 0;
+        }
+        match self.node_datacenters.get(node.index()) {
+            Some(&d) => d,
+            None => node.0 % self.datacenters.len() as u32,
+        }
+    }
+
+    /// Every node's data centre, for the network's zones; empty without data centres.
+    pub fn zones(&self) -> Vec<u32> {
+        if self.datacenters.is_empty() {
+            return Vec::new();
+        }
+        (0..self.nodes)
+            .map(|i| self.datacenter_of(sim_core::NodeId(i)))
+            .collect()
     }
 
     pub fn total_tokens(&self) -> u64 {
@@ -337,6 +375,7 @@ impl ClusterConfig {
                 ));
             }
         }
+        errs.extend(self.datacenter_problems());
         if self.random_quorums && self.hinted_handoff {
             errs.push((
                 "random_quorums",
@@ -525,6 +564,62 @@ impl ClusterConfig {
         }
     }
 
+    fn datacenter_problems(&self) -> Vec<(&'static str, String)> {
+        let mut errs = Vec::new();
+        let d = self.datacenters.len();
+        if d > sim_core::MAX_ZONES as usize {
+            errs.push((
+                "datacenters",
+                format!(
+                    "{d} data centres is above the bound of {}",
+                    sim_core::MAX_ZONES
+                ),
+            ));
+            return errs;
+        }
+        for (i, name) in self.datacenters.iter().enumerate() {
+            if name.is_empty() {
+                errs.push(("datacenters", "a data-centre name is empty".to_string()));
+            } else if self.datacenters[..i].contains(name) {
+                errs.push((
+                    "datacenters",
+                    format!("data centre {name:?} is named twice; names must differ"),
+                ));
+            }
+        }
+        if !self.node_datacenters.is_empty() {
+            if d == 0 {
+                errs.push((
+                    "node_datacenters",
+                    "node_datacenters places nodes, but no datacenters = [...] names them"
+                        .to_string(),
+                ));
+            } else if self.node_datacenters.len() != self.nodes as usize {
+                errs.push((
+                    "node_datacenters",
+                    format!(
+                        "node_datacenters places {} nodes, but the cluster has {}; give one data centre a node",
+                        self.node_datacenters.len(),
+                        self.nodes
+                    ),
+                ));
+            } else if let Some(&bad) = self.node_datacenters.iter().find(|&&x| x as usize >= d) {
+                errs.push((
+                    "node_datacenters",
+                    format!("data centre index {bad} is past the {d} data centres"),
+                ));
+            }
+        }
+        if self.datacenter_aware && d == 0 {
+            errs.push((
+                "datacenter_aware",
+                "datacenter_aware spreads replicas over data centres; name them with datacenters = [\"a\", \"b\"]"
+                    .to_string(),
+            ));
+        }
+        errs
+    }
+
     /// The resolved configuration as trace header lines.
     pub fn describe(&self) -> Vec<String> {
         let scheme = match self.key_scheme {
@@ -555,7 +650,7 @@ impl ClusterConfig {
             .bug
             .map(|b| format!(" INJECTED-BUG={}", b.name()))
             .unwrap_or_default();
-        vec![
+        let mut lines = vec![
             format!(
                 "cluster nodes={} N={} R={} W={} keys={scheme} tokens={tokens} versioning={versioning} vclock_max_entries={}{bug}",
                 self.nodes, self.n, self.r, self.w, self.vclock_max_entries
@@ -593,7 +688,36 @@ impl ClusterConfig {
                 self.anti_entropy_interval,
                 self.merkle_depth
             ),
-        ]
+        ];
+        if !self.datacenters.is_empty() {
+            let mut members = vec![Vec::new(); self.datacenters.len()];
+            for i in 0..self.nodes {
+                let node = sim_core::NodeId(i);
+                members[self.datacenter_of(node) as usize].push(node.to_string());
+            }
+            let dcs: Vec<String> = self
+                .datacenters
+                .iter()
+                .zip(&members)
+                .map(|(name, m)| {
+                    if m.len() <= 16 {
+                        format!("{name}=[{}]", m.join(" "))
+                    } else {
+                        format!("{name}=({} nodes)", m.len())
+                    }
+                })
+                .collect();
+            lines.push(format!(
+                "datacenters {} placement={}",
+                dcs.join(" "),
+                if self.datacenter_aware {
+                    "datacenter-aware"
+                } else {
+                    "ring-order"
+                }
+            ));
+        }
+        lines
     }
 }
 

@@ -252,12 +252,14 @@ impl Ring {
             }
         }
         let repeats = cfg.bug == Some(crate::config::Bug::DuplicateReplicas);
-        Ring::with_walks(cfg.key_scheme.clone(), cfg.nodes, cfg.n, tokens, repeats)
+        let zones = cfg.zones();
+        let spread = (cfg.datacenter_aware && !repeats).then_some(zones.as_slice());
+        Ring::with_walks(cfg.key_scheme.clone(), cfg.nodes, cfg.n, tokens, repeats, spread)
     }
 
     /// Builds a ring from explicit (position, owner) tokens, for `n` replicas a key.
     pub fn from_tokens(scheme: KeyScheme, nodes: u32, n: u32, tokens: Vec<(u64, NodeId)>) -> Ring {
-        Ring::with_walks(scheme, nodes, n, tokens, false)
+        Ring::with_walks(scheme, nodes, n, tokens, false, None)
     }
 
     fn with_walks(
@@ -266,6 +268,7 @@ impl Ring {
         n: u32,
         mut tokens: Vec<(u64, NodeId)>,
         repeats: bool,
+        spread: Option<&[u32]>,
     ) -> Ring {
         tokens.sort();
         let t = tokens.len();
@@ -317,6 +320,9 @@ impl Ring {
             repeats,
             ae_pairs: Vec::new(),
         };
+        if let Some(dc_of) = spread {
+            ring.spread_heads(n as usize, dc_of);
+        }
         let mut ae_pairs = vec![Vec::new(); nodes as usize];
         for r in 0..t {
             let replicas = ring.range_replicas(r, n as usize);
@@ -336,6 +342,72 @@ impl Ring {
         }
         ring.ae_pairs = ae_pairs;
         ring
+    }
+
+    /// Data-centre-aware preference lists: reorders each walk's head so that
+    /// its first N nodes are spread over the data centres as evenly as their
+    /// sizes allow. The N are chosen in rounds: round 1 takes each data
+    /// centre's first node along the walk, round 2 each one's second, and so
+    /// on (within a round, in walk order) until N are chosen; they keep walk
+    /// order, so the walk's first node stays first. The rest of the head keeps
+    /// walk order, so a walk is still the head followed by every other owner
+    /// in ring order.
+    fn spread_heads(&mut self, n: usize, dc_of: &[u32]) {
+        let dcs = dc_of.iter().max().map_or(1, |&m| m as usize + 1);
+        // Token owners per data centre: a data centre needs at most this many from a walk.
+        let mut size = vec![0usize; dcs];
+        let mut owns = vec![false; self.nodes as usize];
+        for &(_, o) in &self.tokens {
+            if !std::mem::replace(&mut owns[o.index()], true) {
+                size[dc_of[o.index()] as usize] += 1;
+            }
+        }
+        let want = n.min(self.walk_len);
+        let mut per_dc: Vec<Vec<usize>> = vec![Vec::new(); dcs];
+        for t in 0..self.tokens.len() {
+            per_dc.iter_mut().for_each(Vec::clear);
+            // Walk until each data centre has as many candidates as it could give.
+            let mut walk: Vec<NodeId> = Vec::with_capacity(self.head_len);
+            let mut short = (0..dcs).filter(|&d| size[d] > 0).count();
+            for node in self.walk_of_range(t) {
+                if short == 0 {
+                    break;
+                }
+                let d = dc_of[node.index()] as usize;
+                if per_dc[d].len() < want.min(size[d]) {
+                    per_dc[d].push(walk.len());
+                    if per_dc[d].len() == want.min(size[d]) {
+                        short -= 1;
+                    }
+                }
+                walk.push(node);
+            }
+            let mut picked: Vec<usize> = Vec::with_capacity(want);
+            for round in 0.. {
+                let mut this: Vec<usize> = per_dc.iter().filter_map(|l| l.get(round).copied()).collect();
+                if this.is_empty() || picked.len() == want {
+                    break;
+                }
+                this.sort_unstable();
+                this.truncate(want - picked.len());
+                picked.extend(this);
+            }
+            picked.sort_unstable();
+            let mut head: Vec<NodeId> = picked.iter().map(|&i| walk[i]).collect();
+            // Then the old head's order, without what is already chosen.
+            for &node in self.head(t) {
+                if head.len() == self.head_len {
+                    break;
+                }
+                if !head.contains(&node) {
+                    head.push(node);
+                }
+            }
+            // Nodes chosen from past the old head push some of its tail out;
+            // the walk past the head still yields them, in ring order.
+            head.truncate(self.head_len);
+            self.heads[t * self.head_len..(t + 1) * self.head_len].copy_from_slice(&head);
+        }
     }
 
     /// The first entries of a token's walk that the ring keeps.
@@ -388,12 +460,7 @@ impl Ring {
     /// Every node, distinct, clockwise from the key's token: the first N are
     /// the preference list, the rest are the fallbacks in order.
     pub fn walk(&self, key: &Key) -> Walk<'_> {
-        Walk {
-            ring: self,
-            token: self.token_for(key.pos),
-            i: 0,
-            scan: None,
-        }
+        self.walk_of_range(self.token_for(key.pos))
     }
 
     /// The preference list: the first `n` distinct physical nodes clockwise
@@ -638,6 +705,112 @@ mod tests {
                 assert_eq!(ring.anti_entropy_pairs(me), pairs);
             }
         }
+    }
+
+    // Data-centre-aware walks, computed here from the tokens alone: the first
+    // N are each data centre's first, second, ... node along the walk, round
+    // by round, kept in walk order; the rest of the walk keeps ring order.
+    #[test]
+    fn datacenter_aware_walks_spread_the_replicas() {
+        let mut spread_checked = 0;
+        for seed in 0..60u64 {
+            let nodes = 6 + (seed % 40) as u32;
+            let dcs = 2 + (seed % 3) as usize;
+            let n = 1 + (seed % 5) as u32;
+            // Every third ring puts a single node in data centre 0.
+            let node_datacenters: Vec<u32> = (0..nodes)
+                .map(|i| {
+                    if seed % 3 == 0 {
+                        u32::from(i != 0) * (1 + i % (dcs as u32 - 1))
+                    } else {
+                        i % dcs as u32
+                    }
+                })
+                .collect();
+            let cfg = ClusterConfig {
+                nodes,
+                n,
+                r: 1,
+                w: 1,
+                tokens: TokenStrategy::Random {
+                    tokens_per_node: 1 + (seed % 3) as u32,
+                },
+                key_scheme: KeyScheme::Integer { hash_bits: 12 },
+                datacenters: (0..dcs).map(|d| format!("dc{d}")).collect(),
+                node_datacenters: node_datacenters.clone(),
+                datacenter_aware: true,
+                ..ClusterConfig::default()
+            };
+            assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
+            let ring = Ring::build(&cfg, &mut SimRng::new(seed, Stream::Setup));
+            let dc = |o: NodeId| node_datacenters[o.index()] as usize;
+            let (lo, hi) = (n as usize / dcs, (n as usize).div_ceil(dcs));
+            let t = ring.tokens().len();
+            for r in 0..t {
+                let mut whole = Vec::new();
+                for k in 0..t {
+                    let o = ring.tokens()[(r + k) % t].1;
+                    if !whole.contains(&o) {
+                        whole.push(o);
+                    }
+                }
+                // Rounds: the k-th node of each data centre along the walk, in walk order.
+                let mut rank = vec![0; dcs];
+                let ranked: Vec<(usize, usize, NodeId)> = whole
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &o)| {
+                        rank[dc(o)] += 1;
+                        (rank[dc(o)], i, o)
+                    })
+                    .collect();
+                let mut by_round = ranked.clone();
+                by_round.sort();
+                let mut firsts: Vec<(usize, NodeId)> = by_round
+                    .iter()
+                    .take(n as usize)
+                    .map(|&(_, i, o)| (i, o))
+                    .collect();
+                firsts.sort();
+                let chosen: Vec<NodeId> = firsts.into_iter().map(|(_, o)| o).collect();
+                let mut want = chosen.clone();
+                want.extend(whole.iter().filter(|o| !chosen.contains(o)));
+                assert_eq!(ring.walk_of_range(r).collect::<Vec<_>>(), want, "seed {seed}");
+                assert_eq!(ring.range_replicas(r, n as usize), &chosen[..]);
+                let mut per_dc = vec![0; dcs];
+                for &o in &chosen {
+                    per_dc[dc(o)] += 1;
+                }
+                let sizes: Vec<usize> = (0..dcs)
+                    .map(|d| node_datacenters.iter().filter(|&&x| x as usize == d).count())
+                    .collect();
+                if sizes.iter().all(|&s| s >= hi) {
+                    // As even as it gets: every data centre holds floor(N/D) or ceil(N/D).
+                    spread_checked += 1;
+                    assert!(
+                        per_dc.iter().all(|&c| (lo..=hi).contains(&c)),
+                        "seed {seed}: {per_dc:?}"
+                    );
+                }
+            }
+            for node in 0..nodes {
+                let me = NodeId(node);
+                let mut pairs = Vec::new();
+                for r in 0..t {
+                    let replicas = ring.range_replicas(r, n as usize);
+                    if replicas.contains(&me) {
+                        pairs.extend(
+                            replicas
+                                .iter()
+                                .filter(|&&p| p != me)
+                                .map(|&p| (r as u32, p)),
+                        );
+                    }
+                }
+                assert_eq!(ring.anti_entropy_pairs(me), pairs);
+            }
+        }
+        assert!(spread_checked > 1_000, "{spread_checked}");
     }
 
     // MD5 placement uses the first 8 bytes of the digest, big-endian.

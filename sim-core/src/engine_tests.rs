@@ -309,6 +309,75 @@ fn per_kind_latency() {
     );
 }
 
+// Zone pairs have latencies of their own, per kind, below link overrides;
+// `NetConfig::latency_for` resolves a link the way the network does.
+#[test]
+fn zone_pair_latency() {
+    use crate::net::{LinkConfig, ZoneLink};
+    let ms = |m| Latency::constant(SimDuration::from_ms(m));
+    let net = NetConfig {
+        latency: ms(1),
+        // n0 in zone 0 pings n1 in zone 1; n2 and n3 are both in zone 0.
+        zones: vec![0, 1, 0, 0],
+        zone_links: vec![
+            ZoneLink {
+                from: 0,
+                to: 1,
+                latency: Some(ms(5)),
+                per_kind: Vec::new(),
+            },
+            ZoneLink {
+                from: 1,
+                to: 0,
+                latency: None,
+                per_kind: vec![("pong".into(), ms(9))],
+            },
+        ],
+        ..NetConfig::default()
+    };
+    let mut ns = nodes(4, 0, 0);
+    for i in [0, 2] {
+        ns[i].serve = 1;
+        ns[i].hops = 1;
+    }
+    let mut sim = Sim::new(1, ns, &net, true).unwrap();
+    sim.run(&mut (), Limits::until(SimTime::MAX));
+    assert_eq!(sim.now(), SimTime(14_000), "5ms ping out of zone 0, 9ms pong back");
+    let text = sim.core.trace.render_text();
+    assert!(text.contains("ping hops=1 -> n1 @5.000ms"), "{text}");
+    assert!(text.contains("ping hops=1 -> n3 @1.000ms"), "{text}");
+    assert!(text.contains("pong hops=0 -> n2 @2.000ms"), "{text}");
+    let at = |f, t, k| net.latency_for(NodeId(f), NodeId(t), k).clone();
+    assert_eq!(at(0, 1, "ping"), ms(5));
+    assert_eq!(at(1, 0, "ping"), ms(1), "no latency: the global one");
+    assert_eq!(at(1, 0, "pong"), ms(9));
+    assert_eq!(at(2, 3, "pong"), ms(1));
+    // A link override is above its zone pair.
+    let linked = NetConfig {
+        links: vec![LinkConfig {
+            from: NodeId(0),
+            to: NodeId(1),
+            latency: Some(ms(3)),
+            loss: None,
+            duplicate: None,
+        }],
+        ..net.clone()
+    };
+    assert_eq!(linked.latency_for(NodeId(0), NodeId(1), "ping"), &ms(3));
+    let mut ns = nodes(4, 0, 0);
+    ns[0].serve = 1;
+    ns[0].hops = 1;
+    let mut sim = Sim::new(1, ns, &linked, true).unwrap();
+    sim.run(&mut (), Limits::until(SimTime::MAX));
+    assert_eq!(sim.now(), SimTime(12_000), "3ms over the link, 9ms back");
+    let short = NetConfig {
+        zones: vec![0, 1],
+        ..net.clone()
+    };
+    let err = Sim::new(1, nodes(4, 0, 0), &short, false).err().unwrap();
+    assert_eq!(err, "2 zones given for 4 nodes; give one zone a node");
+}
+
 // The trace's text form has fixed columns, and its JSON Lines form carries the same events.
 #[test]
 fn trace_text_and_jsonl() {

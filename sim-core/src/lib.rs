@@ -29,7 +29,7 @@ pub use engine::{
     MAX_SAME_INSTANT, Message, Node, NodeId, Sim, Stats, Stop, TimerId, Traced, with_stop_check,
 };
 pub use latency::Latency;
-pub use net::{LinkConfig, NetConfig};
+pub use net::{LinkConfig, MAX_ZONES, NetConfig, ZoneLink};
 pub use rng::{SimRng, Stream};
 pub use time::{SimDuration, SimTime};
 pub use trace::{Actor, DropReason, Event, Record, Trace};

@@ -1,5 +1,5 @@
-//! The network model: per-kind latency, loss, duplication, per-link
-//! overrides, partitions and extra delay.
+//! The network model: per-kind latency, loss, duplication, per-zone-pair
+//! and per-link overrides, partitions and extra delay.
 
 use crate::NodeId;
 use crate::latency::Latency;
@@ -27,6 +27,24 @@ pub struct NetConfig {
     /// Latency of a node's reply to the client. Separate from the request's,
     /// so a setup that charges only one way (the seed project's) can be written.
     pub client_reply: Latency,
+    /// The zone (a data centre) of each node, by index; empty puts every
+    /// node in zone 0. Only `zone_links` reads it.
+    pub zones: Vec<u32>,
+    /// Latency for messages between zones (or within one), directed; a later
+    /// entry for the same pair replaces an earlier one.
+    pub zone_links: Vec<ZoneLink>,
+}
+
+/// The latency of messages from zone `from` to zone `to` (the same zone for
+/// messages within it). Below a single link's override, above the global
+/// per-kind latencies: a kind in `per_kind` gets its own; any other kind gets
+/// `latency`, or, without it, its global latency.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZoneLink {
+    pub from: u32,
+    pub to: u32,
+    pub latency: Option<Latency>,
+    pub per_kind: Vec<(String, Latency)>,
 }
 
 impl Default for NetConfig {
@@ -39,6 +57,50 @@ impl Default for NetConfig {
             links: Vec::new(),
             client_request: Latency::zero(),
             client_reply: Latency::zero(),
+            zones: Vec::new(),
+            zone_links: Vec::new(),
+        }
+    }
+}
+
+impl NetConfig {
+    /// The latency model of a `kind` message from `from` to `to`, resolved as
+    /// the network does (link override, zone pair, kind, global). For models
+    /// outside the simulation that must charge the same links (the PBS WARS model).
+    pub fn latency_for(&self, from: NodeId, to: NodeId, kind: &str) -> &Latency {
+        if let Some(l) = self
+            .links
+            .iter()
+            .rev()
+            .find(|l| l.from == from && l.to == to)
+            .and_then(|l| l.latency.as_ref())
+        {
+            return l;
+        }
+        let global = || {
+            self.per_kind
+                .iter()
+                .rev()
+                .find(|(k, _)| k == kind)
+                .map_or(&self.latency, |(_, l)| l)
+        };
+        let zone = |n: NodeId| self.zones.get(n.index()).copied().unwrap_or(0);
+        let (zf, zt) = (zone(from), zone(to));
+        match self
+            .zone_links
+            .iter()
+            .rev()
+            .find(|z| z.from == zf && z.to == zt)
+        {
+            None => global(),
+            Some(z) => z
+                .per_kind
+                .iter()
+                .rev()
+                .find(|(k, _)| k == kind)
+                .map(|(_, l)| l)
+                .or(z.latency.as_ref())
+                .unwrap_or_else(global),
         }
     }
 }
@@ -65,6 +127,13 @@ pub(crate) enum Fate {
 
 pub(crate) struct Network {
     by_kind: Vec<Latency>,
+    /// Zone of each node; empty when no zone pair has latencies of its own.
+    zone_of: Vec<u32>,
+    zone_count: usize,
+    /// For each (from zone x zone count + to zone), an index into `zone_kinds`, or `NO_ZONE_LINK`.
+    zone_pair: Vec<u32>,
+    /// Per zone link: the latency of each message kind.
+    zone_kinds: Vec<Vec<Latency>>,
     loss: f64,
     duplicate: f64,
     /// Directed links cut by a partition. Sparse: a matrix of every pair
@@ -79,6 +148,12 @@ pub(crate) struct Network {
     pub(crate) client_request: Latency,
     pub(crate) client_reply: Latency,
 }
+
+const NO_ZONE_LINK: u32 = u32::MAX;
+
+/// Zones a network may have: far more data centres than any setup uses, and
+/// small enough that the table of zone pairs stays small.
+pub const MAX_ZONES: u32 = 1_000;
 
 fn check_probability(what: &str, p: f64) -> Result<(), String> {
     if !(0.0..=1.0).contains(&p) {
@@ -110,6 +185,7 @@ impl Network {
             })?;
             by_kind[i] = lat.clone();
         }
+        let (zone_of, zone_count, zone_pair, zone_kinds) = zone_tables(n, kinds, cfg, &by_kind)?;
         let mut over = BTreeMap::new();
         for (i, l) in cfg.links.iter().enumerate() {
             for node in [l.from, l.to] {
@@ -133,6 +209,10 @@ impl Network {
         }
         Ok(Network {
             by_kind,
+            zone_of,
+            zone_count,
+            zone_pair,
+            zone_kinds,
             loss: cfg.loss,
             duplicate: cfg.duplicate,
             blocked: BTreeSet::new(),
@@ -156,10 +236,11 @@ impl Network {
         } else {
             self.over.get(&(from, to)).map(|&i| &self.overrides[i])
         };
+        let by_kind = self.kind_latency(from, to, kind);
         let (latency, loss, dup) = match o {
-            None => (&self.by_kind[kind], self.loss, self.duplicate),
+            None => (by_kind, self.loss, self.duplicate),
             Some(o) => (
-                o.latency.as_ref().unwrap_or(&self.by_kind[kind]),
+                o.latency.as_ref().unwrap_or(by_kind),
                 o.loss.unwrap_or(self.loss),
                 o.duplicate.unwrap_or(self.duplicate),
             ),
@@ -175,6 +256,20 @@ impl Network {
         let delay = latency.sample(rng) + extra;
         let copy = rng.chance(dup).then(|| latency.sample(rng) + extra);
         Fate::Deliver { delay, copy }
+    }
+
+    /// The latency of a `kind` message from `from` to `to` before any link override.
+    #[inline]
+    fn kind_latency(&self, from: NodeId, to: NodeId, kind: usize) -> &Latency {
+        if self.zone_of.is_empty() {
+            return &self.by_kind[kind];
+        }
+        let pair = self.zone_of[from.index()] as usize * self.zone_count
+            + self.zone_of[to.index()] as usize;
+        match self.zone_pair[pair] {
+            NO_ZONE_LINK => &self.by_kind[kind],
+            z => &self.zone_kinds[z as usize][kind],
+        }
     }
 
     pub(crate) fn cut(&mut self, from: NodeId, to: NodeId) {
@@ -201,4 +296,68 @@ impl Network {
     pub(crate) fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
         self.blocked.contains(&(from, to))
     }
+}
+
+type ZoneTables = (Vec<u32>, usize, Vec<u32>, Vec<Vec<Latency>>);
+
+/// Checks the zones and zone links and builds the network's lookup tables
+/// (all empty when no zone link is given, so routing pays nothing for zones).
+fn zone_tables(
+    n: usize,
+    kinds: &[&str],
+    cfg: &NetConfig,
+    by_kind: &[Latency],
+) -> Result<ZoneTables, String> {
+    if !cfg.zones.is_empty() && cfg.zones.len() != n {
+        return Err(format!(
+            "{} zones given for {n} nodes; give one zone a node",
+            cfg.zones.len()
+        ));
+    }
+    let zone_count = cfg
+        .zones
+        .iter()
+        .chain(cfg.zone_links.iter().flat_map(|z| [&z.from, &z.to]))
+        .max()
+        .map_or(1, |&m| m as usize + 1);
+    if zone_count > MAX_ZONES as usize {
+        return Err(format!(
+            "zone {} is past the limit of {MAX_ZONES} zones",
+            zone_count - 1
+        ));
+    }
+    if cfg.zone_links.is_empty() {
+        return Ok((Vec::new(), 1, Vec::new(), Vec::new()));
+    }
+    let mut zone_pair = vec![NO_ZONE_LINK; zone_count * zone_count];
+    let mut zone_kinds = Vec::new();
+    for z in &cfg.zone_links {
+        let mut lats: Vec<Latency> = match &z.latency {
+            Some(l) => {
+                l.validate()
+                    .map_err(|e| format!("zone {} -> {}: {e}", z.from, z.to))?;
+                vec![l.clone(); kinds.len()]
+            }
+            None => by_kind.to_vec(),
+        };
+        for (name, lat) in &z.per_kind {
+            lat.validate()
+                .map_err(|e| format!("zone {} -> {}, latency of {name}: {e}", z.from, z.to))?;
+            let i = kinds.iter().position(|k| k == name).ok_or_else(|| {
+                format!(
+                    "unknown message kind {name:?}; valid kinds are {}",
+                    kinds.join(", ")
+                )
+            })?;
+            lats[i] = lat.clone();
+        }
+        zone_pair[z.from as usize * zone_count + z.to as usize] = zone_kinds.len() as u32;
+        zone_kinds.push(lats);
+    }
+    let zone_of = if cfg.zones.is_empty() {
+        vec![0; n]
+    } else {
+        cfg.zones.clone()
+    };
+    Ok((zone_of, zone_count, zone_pair, zone_kinds))
 }

@@ -12,7 +12,7 @@ use dynamo_model::config::limits;
 use dynamo_model::msg::Msg;
 use dynamo_model::{ClusterConfig, KeyScheme, TokenStrategy, Versioning};
 use sim_core::{
-    ClientId, Fault, Latency, LinkConfig, Message, NetConfig, NodeId, SimDuration, SimTime,
+    ClientId, Fault, Latency, LinkConfig, ZoneLink, Message, NetConfig, NodeId, SimDuration, SimTime,
 };
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -213,6 +213,9 @@ const CLUSTER: &[&str] = &[
     "forward_to_owner",
     "proxies",
     "random_quorums",
+    "datacenters",
+    "node_datacenters",
+    "datacenter_aware",
     "inject_bug",
 ];
 const NETWORK: &[&str] = &[
@@ -224,8 +227,10 @@ const NETWORK: &[&str] = &[
     "client_latency",
     "client_request_latency",
     "client_reply_latency",
+    "datacenter_links",
 ];
 const LINK: &[&str] = &["from", "to", "latency", "loss", "duplicate"];
+const DC_LINK: &[&str] = &["between", "from", "to", "remote", "latency", "per_kind"];
 const STEP_KINDS: &[&str] = &[
     "put",
     "get",
@@ -403,8 +408,9 @@ fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
     let nodes = cluster.as_ref().map_or(NODES_UNKNOWN, |cl| cl.nodes);
     // Unknown proxies (a broken [cluster]) allow "proxy": no second error for one mistake.
     let proxies = cluster.as_ref().map_or(u32::MAX, |cl| cl.proxies);
+    let dcs = cluster.as_ref().map(|cl| cl.datacenters.as_slice());
     let net = match root.table(c, "network") {
-        Some(t) => read_network(c, &t, nodes),
+        Some(t) => read_network(c, &t, nodes, dcs),
         None => Some(NetConfig::default()),
     };
     let scheme = cluster.as_ref().map(|cl| cl.key_scheme.clone());
@@ -623,6 +629,12 @@ pub(crate) fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> 
             .count(c, "proxies", 0, u64::from(limits::MAX_NODES))
             .map_or(d.proxies, |n| n as u32),
         random_quorums: t.bool(c, "random_quorums").unwrap_or(d.random_quorums),
+        datacenters: t
+            .strings(c, "datacenters")
+            .map(|v| v.into_iter().map(|(s, _)| s).collect())
+            .unwrap_or_default(),
+        node_datacenters: Vec::new(),
+        datacenter_aware: t.bool(c, "datacenter_aware").unwrap_or(d.datacenter_aware),
         bug: t.str(c, "inject_bug").and_then(|name| {
             let bug = dynamo_model::config::Bug::from_name(&name);
             if bug.is_none() {
@@ -636,6 +648,27 @@ pub(crate) fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> 
             bug
         }),
     };
+    let mut cfg = cfg;
+    if let Some(places) = t.strings(c, "node_datacenters") {
+        let errors_before = c.diags.len();
+        for (i, (name, span)) in places.into_iter().enumerate() {
+            match cfg.datacenters.iter().position(|d| *d == name) {
+                Some(k) => cfg.node_datacenters.push(k as u32),
+                None => c.err(
+                    span,
+                    format!("{}[{}]", t.field("node_datacenters"), i + 1),
+                    format!(
+                        "unknown data centre {name:?}; datacenters = [...] names {}",
+                        quoted_list(&cfg.datacenters)
+                    ),
+                ),
+            }
+        }
+        if c.diags.len() > errors_before {
+            // One error a mistake: not a second one for the list's length.
+            cfg.node_datacenters.clear();
+        }
+    }
     if structural_ok {
         // Whole-config rules, reported at the field they are most about.
         for (field, problem) in cfg.problems() {
@@ -833,7 +866,153 @@ fn latency_table(c: &mut Collector, t: &Tbl) -> Option<Latency> {
     Some(lat)
 }
 
-pub(crate) fn read_network(c: &mut Collector, t: &Tbl, nodes: u32) -> Option<NetConfig> {
+fn quoted_list(names: &[String]) -> String {
+    if names.is_empty() {
+        return "none".to_string();
+    }
+    let q: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+    q.join(", ")
+}
+
+/// Message kinds with a latency of their own: `per_kind = { Replicate = "2ms", ... }`.
+fn read_per_kind(c: &mut Collector, t: &Tbl) -> Vec<(String, Latency)> {
+    let mut out = Vec::new();
+    if let Some(pk) = t.table(c, "per_kind") {
+        for (k, _) in pk.table.iter() {
+            let name: &str = k.get_ref();
+            if !Msg::KINDS.contains(&name) {
+                let hint = closest(name, Msg::KINDS)
+                    .map(|s| format!(" (did you mean {s:?}?)"))
+                    .unwrap_or_default();
+                c.err(
+                    k.span(),
+                    pk.field(name),
+                    format!(
+                        "unknown message kind{hint}; valid kinds are {}",
+                        Msg::KINDS.join(", ")
+                    ),
+                );
+            } else if let Some(l) = read_latency(c, &pk, name) {
+                out.push((name.to_string(), l));
+            }
+        }
+    }
+    out
+}
+
+/// `[[network.datacenter_links]]`: latency between data centres (or within
+/// one), by `between = ["a", "b"]` (both directions) or `remote = true`
+/// (every pair of different data centres). `dcs` is `None` when the cluster
+/// could not be read, so names cannot be checked.
+fn read_datacenter_links(c: &mut Collector, t: &Tbl, dcs: Option<&[String]>, net: &mut NetConfig) {
+    for l in t.tables(c, "datacenter_links") {
+        l.only(c, DC_LINK);
+        let latency = if l.has("latency") {
+            read_latency(c, &l, "latency")
+        } else {
+            None
+        };
+        let per_kind = read_per_kind(c, &l);
+        if latency.is_none() && per_kind.is_empty() && !l.has("latency") {
+            c.err(
+                l.span.clone(),
+                l.path.clone(),
+                "a data-centre link needs a latency = ... or per_kind = { ... }",
+            );
+        }
+        let remote = l.bool(c, "remote").unwrap_or(false);
+        let directed = l.has("from") || l.has("to");
+        let mut pairs = Vec::new();
+        // A data-centre name's index, reported at `key` when unknown.
+        let index = |c: &mut Collector, name: &str, span: Range<usize>, key: &str| {
+            let dcs = dcs?;
+            let k = dcs.iter().position(|d| d == name);
+            if k.is_none() {
+                c.err(
+                    span,
+                    l.field(key),
+                    format!(
+                        "unknown data centre {name:?}; [cluster] datacenters names {}",
+                        quoted_list(dcs)
+                    ),
+                );
+            }
+            k.map(|k| k as u32)
+        };
+        match (l.has("between"), directed, remote) {
+            (true, false, false) => {
+                let Some(names) = l.strings(c, "between") else {
+                    continue;
+                };
+                if names.len() != 2 {
+                    c.err(
+                        l.span_of("between"),
+                        l.field("between"),
+                        format!("between names two data centres, like between = [\"east\", \"west\"]; found {}", names.len()),
+                    );
+                    continue;
+                }
+                let a = index(c, &names[0].0, names[0].1.clone(), "between");
+                let b = index(c, &names[1].0, names[1].1.clone(), "between");
+                if let (Some(a), Some(b)) = (a, b) {
+                    pairs.push((a, b));
+                    if a != b {
+                        pairs.push((b, a));
+                    }
+                }
+            }
+            (false, true, false) => {
+                l.require(c, "from", "the sending data centre, like from = \"east\"");
+                l.require(c, "to", "the receiving data centre, like to = \"west\"");
+                let from = l.str(c, "from");
+                let to = l.str(c, "to");
+                let (Some(from), Some(to)) = (from, to) else {
+                    continue;
+                };
+                let a = index(c, &from, l.span_of("from"), "from");
+                let b = index(c, &to, l.span_of("to"), "to");
+                if let (Some(a), Some(b)) = (a, b) {
+                    pairs.push((a, b));
+                }
+            }
+            (false, false, true) => {
+                let d = dcs.map_or(0, <[String]>::len) as u32;
+                if dcs.is_some_and(|x| x.len() < 2) {
+                    c.err(
+                        l.span_of("remote"),
+                        l.field("remote"),
+                        "remote = true needs at least two datacenters in [cluster]",
+                    );
+                }
+                for a in 0..d {
+                    for b in (0..d).filter(|&b| b != a) {
+                        pairs.push((a, b));
+                    }
+                }
+            }
+            _ => c.err(
+                l.span.clone(),
+                l.path.clone(),
+                "a data-centre link needs exactly one of between = [\"a\", \"b\"] (both directions; the same name twice for within one), from = \"a\" with to = \"b\" (one direction), or remote = true (every pair of different data centres)",
+            ),
+        }
+        for (from, to) in pairs {
+            net.zone_links.push(ZoneLink {
+                from,
+                to,
+                latency: latency.clone(),
+                per_kind: per_kind.clone(),
+            });
+        }
+    }
+}
+
+pub(crate) fn read_network(
+    c: &mut Collector,
+    t: &Tbl,
+    nodes: u32,
+    dcs: Option<&[String]>,
+) -> Option<NetConfig> {
     t.only(c, NETWORK);
     let mut net = NetConfig::default();
     if let Some(l) = read_latency(c, t, "latency") {
@@ -852,26 +1031,8 @@ pub(crate) fn read_network(c: &mut Collector, t: &Tbl, nodes: u32) -> Option<Net
     }
     net.loss = t.probability(c, "loss").unwrap_or(0.0);
     net.duplicate = t.probability(c, "duplicate").unwrap_or(0.0);
-    if let Some(pk) = t.table(c, "per_kind") {
-        for (k, _) in pk.table.iter() {
-            let name: &str = k.get_ref();
-            if !Msg::KINDS.contains(&name) {
-                let hint = closest(name, Msg::KINDS)
-                    .map(|s| format!(" (did you mean {s:?}?)"))
-                    .unwrap_or_default();
-                c.err(
-                    k.span(),
-                    pk.field(name),
-                    format!(
-                        "unknown message kind{hint}; valid kinds are {}",
-                        Msg::KINDS.join(", ")
-                    ),
-                );
-            } else if let Some(l) = read_latency(c, &pk, name) {
-                net.per_kind.push((name.to_string(), l));
-            }
-        }
-    }
+    net.per_kind = read_per_kind(c, t);
+    read_datacenter_links(c, t, dcs, &mut net);
     for l in t.tables(c, "links") {
         l.only(c, LINK);
         l.require(c, "from", "the sending node, like from = \"n0\"");

@@ -282,7 +282,7 @@ pub fn to_toml(s: &Scenario) -> String {
         let _ = writeln!(o, "\n[checks]\nquorum_reads = \"always\"");
     }
     write_cluster(&mut o, &s.cluster);
-    write_network(&mut o, &s.net);
+    write_network(&mut o, &s.net, &s.cluster.datacenters);
     if let Some(l) = &s.load {
         let _ = writeln!(o, "\n[load]\nclients = {}", l.clients);
         match l.pacing {
@@ -430,13 +430,39 @@ fn write_cluster(o: &mut String, c: &ClusterConfig) {
     if c.vclock_max_entries != dflt.vclock_max_entries {
         let _ = writeln!(o, "vclock_max_entries = {}", c.vclock_max_entries);
     }
+    if !c.datacenters.is_empty() {
+        let names: Vec<String> = c.datacenters.iter().map(|d| q(d)).collect();
+        let _ = writeln!(o, "datacenters = [{}]", names.join(", "));
+    }
+    if !c.node_datacenters.is_empty() {
+        let names: Vec<String> = c
+            .node_datacenters
+            .iter()
+            .map(|&i| q(&c.datacenters[i as usize]))
+            .collect();
+        let _ = writeln!(o, "node_datacenters = [{}]", names.join(", "));
+    }
+    if c.datacenter_aware != dflt.datacenter_aware {
+        let _ = writeln!(o, "datacenter_aware = {}", c.datacenter_aware);
+    }
     if let Some(b) = c.bug {
         let _ = writeln!(o, "inject_bug = {}", q(b.name()));
     }
 }
 
-fn write_network(o: &mut String, n: &NetConfig) {
-    let dflt = NetConfig::default();
+fn per_kind(kinds: &[(String, Latency)]) -> String {
+    let kinds: Vec<String> = kinds
+        .iter()
+        .map(|(k, l)| format!("{k} = {}", latency(l)))
+        .collect();
+    format!("per_kind = {{ {} }}", kinds.join(", "))
+}
+
+fn write_network(o: &mut String, n: &NetConfig, datacenters: &[String]) {
+    let dflt = NetConfig {
+        zones: n.zones.clone(),
+        ..NetConfig::default()
+    };
     if *n == dflt {
         return;
     }
@@ -459,12 +485,22 @@ fn write_network(o: &mut String, n: &NetConfig) {
         let _ = writeln!(o, "duplicate = {:?}", n.duplicate);
     }
     if !n.per_kind.is_empty() {
-        let kinds: Vec<String> = n
-            .per_kind
-            .iter()
-            .map(|(k, l)| format!("{k} = {}", latency(l)))
-            .collect();
-        let _ = writeln!(o, "per_kind = {{ {} }}", kinds.join(", "));
+        let _ = writeln!(o, "{}", per_kind(&n.per_kind));
+    }
+    for z in &n.zone_links {
+        let name = |i: u32| q(&datacenters[i as usize]);
+        let _ = writeln!(
+            o,
+            "\n[[network.datacenter_links]]\nfrom = {}\nto = {}",
+            name(z.from),
+            name(z.to)
+        );
+        if let Some(lat) = &z.latency {
+            let _ = writeln!(o, "latency = {}", latency(lat));
+        }
+        if !z.per_kind.is_empty() {
+            let _ = writeln!(o, "{}", per_kind(&z.per_kind));
+        }
     }
     for l in &n.links {
         let _ = writeln!(

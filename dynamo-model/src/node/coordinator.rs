@@ -41,10 +41,20 @@ impl DynamoNode {
     ) {
         let n = self.cfg.n as usize;
         let top = self.ring.preference_list(request.key(), n);
-        let next = top
-            .iter()
-            .copied()
-            .find(|&o| self.healthy(o) && !tried.contains(&o));
+        let mine = self.cfg.datacenter_of(self.id);
+        let untried = |local: bool| {
+            top.iter().copied().find(|&o| {
+                self.healthy(o)
+                    && !tried.contains(&o)
+                    && (!local || self.cfg.datacenter_of(o) == mine)
+            })
+        };
+        // Data-centre-aware: an owner in this node's data centre first.
+        let next = if self.cfg.datacenter_aware {
+            untried(true).or_else(|| untried(false))
+        } else {
+            untried(false)
+        };
         let label = request.label();
         let Some(owner) = next else {
             Self::note(cx, "coordinate", || {
@@ -146,6 +156,11 @@ impl DynamoNode {
             } else if self.healthy(node) {
                 targets.push(new(skipped.pop_front()));
             }
+        }
+        if self.cfg.datacenter_aware {
+            // Replicas in this node's data centre are contacted first.
+            let mine = self.cfg.datacenter_of(self.id);
+            targets.sort_by_key(|t| self.cfg.datacenter_of(t.node) != mine);
         }
         (targets, i)
     }
