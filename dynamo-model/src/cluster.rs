@@ -555,7 +555,10 @@ impl Cluster {
         };
         let mut sim = Sim::new(seed, nodes, net, trace).map_err(|e| vec![e])?;
         sim.core.trace.header.extend(cfg.describe());
-        sim.core.trace.header.push(describe_net(net, &cfg.datacenters));
+        sim.core
+            .trace
+            .header
+            .push(describe_net(net, &cfg.datacenters));
         let client_timeout = SimDuration(cfg.op_deadline.as_us() * 2 + 1_000_000);
         let clients = Clients {
             ring: ring.clone(),

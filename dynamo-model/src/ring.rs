@@ -254,7 +254,14 @@ impl Ring {
         let repeats = cfg.bug == Some(crate::config::Bug::DuplicateReplicas);
         let zones = cfg.zones();
         let spread = (cfg.datacenter_aware && !repeats).then_some(zones.as_slice());
-        Ring::with_walks(cfg.key_scheme.clone(), cfg.nodes, cfg.n, tokens, repeats, spread)
+        Ring::with_walks(
+            cfg.key_scheme.clone(),
+            cfg.nodes,
+            cfg.n,
+            tokens,
+            repeats,
+            spread,
+        )
     }
 
     /// Builds a ring from explicit (position, owner) tokens, for `n` replicas a key.
@@ -384,7 +391,10 @@ impl Ring {
             }
             let mut picked: Vec<usize> = Vec::with_capacity(want);
             for round in 0.. {
-                let mut this: Vec<usize> = per_dc.iter().filter_map(|l| l.get(round).copied()).collect();
+                let mut this: Vec<usize> = per_dc
+                    .iter()
+                    .filter_map(|l| l.get(round).copied())
+                    .collect();
                 if this.is_empty() || picked.len() == want {
                     break;
                 }
@@ -775,14 +785,23 @@ mod tests {
                 let chosen: Vec<NodeId> = firsts.into_iter().map(|(_, o)| o).collect();
                 let mut want = chosen.clone();
                 want.extend(whole.iter().filter(|o| !chosen.contains(o)));
-                assert_eq!(ring.walk_of_range(r).collect::<Vec<_>>(), want, "seed {seed}");
+                assert_eq!(
+                    ring.walk_of_range(r).collect::<Vec<_>>(),
+                    want,
+                    "seed {seed}"
+                );
                 assert_eq!(ring.range_replicas(r, n as usize), &chosen[..]);
                 let mut per_dc = vec![0; dcs];
                 for &o in &chosen {
                     per_dc[dc(o)] += 1;
                 }
                 let sizes: Vec<usize> = (0..dcs)
-                    .map(|d| node_datacenters.iter().filter(|&&x| x as usize == d).count())
+                    .map(|d| {
+                        node_datacenters
+                            .iter()
+                            .filter(|&&x| x as usize == d)
+                            .count()
+                    })
                     .collect();
                 if sizes.iter().all(|&s| s >= hi) {
                     // As even as it gets: every data centre holds floor(N/D) or ceil(N/D).

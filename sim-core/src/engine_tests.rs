@@ -342,7 +342,11 @@ fn zone_pair_latency() {
     }
     let mut sim = Sim::new(1, ns, &net, true).unwrap();
     sim.run(&mut (), Limits::until(SimTime::MAX));
-    assert_eq!(sim.now(), SimTime(14_000), "5ms ping out of zone 0, 9ms pong back");
+    assert_eq!(
+        sim.now(),
+        SimTime(14_000),
+        "5ms ping out of zone 0, 9ms pong back"
+    );
     let text = sim.core.trace.render_text();
     assert!(text.contains("ping hops=1 -> n1 @5.000ms"), "{text}");
     assert!(text.contains("ping hops=1 -> n3 @1.000ms"), "{text}");

@@ -111,20 +111,26 @@ pub struct RefValue {
 pub type Compared = (String, f64, Option<f64>);
 
 /// Each reference value beside dynsim's: the first result row whose columns
-/// hold every `where` value, read in the reference's column.
+/// hold every `where` value and a number in the reference's column (a table
+/// may hold rows of several shapes, each leaving the others' columns empty).
 pub fn compare_reference(r: &Reference, table: &Table) -> Vec<Compared> {
+    let col = |name: &str| table.columns.iter().position(|c| c == name);
     r.values
         .iter()
         .map(|v| {
-            let col = |name: &str| table.columns.iter().position(|c| c == name);
-            let found = table.rows.iter().find(|row| {
-                v.matches
-                    .iter()
-                    .all(|(k, want)| col(k).is_some_and(|i| row[i] == *want))
+            let ours = col(&v.column).and_then(|c| {
+                table.rows.iter().find_map(|row| {
+                    let matches = v
+                        .matches
+                        .iter()
+                        .all(|(k, want)| col(k).is_some_and(|i| row[i] == *want));
+                    if matches {
+                        row[c].parse::<f64>().ok()
+                    } else {
+                        None
+                    }
+                })
             });
-            let ours = found
-                .and_then(|row| col(&v.column).map(|i| &row[i]))
-                .and_then(|x| x.parse::<f64>().ok());
             (v.label.clone(), v.value, ours)
         })
         .collect()
@@ -1158,18 +1164,82 @@ fn staleness_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome
     Outcome2 { table, charts }
 }
 
+/// Where the WARS model's messages travel when links differ (data centres
+/// or link overrides): the cluster's ring and routing pick each trial's
+/// replicas and coordinators, and each message is drawn from its own link.
+struct WarsLinks {
+    router: Router,
+    net: NetConfig,
+    keys: u32,
+    key_scheme_integer: bool,
+}
+
+impl WarsLinks {
+    /// `None` when every link is alike, so WARS needs no placement.
+    fn new(
+        cfg: &ClusterConfig,
+        net: &NetConfig,
+        via: &Entry,
+        seed: u64,
+        keys: u32,
+    ) -> Option<WarsLinks> {
+        if net.zone_links.is_empty() && net.links.is_empty() {
+            return None;
+        }
+        let ring = Arc::new(Ring::build(cfg, &mut SimRng::new(seed, Stream::Setup)));
+        Some(WarsLinks {
+            router: Router::new(cfg, via, ring, seed),
+            net: NetConfig {
+                zones: cfg.zones(),
+                ..net.clone()
+            },
+            keys,
+            key_scheme_integer: matches!(cfg.key_scheme, KeyScheme::Integer { .. }),
+        })
+    }
+
+    /// The key of trial `i`, as the full protocol's trials name it.
+    fn key(&self, i: u64) -> dynamo_model::Key {
+        let k = i % u64::from(self.keys);
+        let name = if self.key_scheme_integer {
+            k.to_string()
+        } else {
+            format!("key{k}")
+        };
+        self.router.ring.key(&name).expect("valid key")
+    }
+
+    /// Where a request goes; every node counts as up.
+    fn coordinator(&mut self, key: &dynamo_model::Key) -> NodeId {
+        let (nodes, proxies) = (self.router.nodes, self.router.proxies);
+        dynamo_model::cluster::route(
+            &self.router.via,
+            key,
+            &self.router.ring,
+            nodes,
+            proxies,
+            &mut self.router.rng,
+            |_| true,
+        )
+    }
+}
+
 /// The PBS paper's WARS model: a coordinator outside the replicas sends the
 /// write (W) to all N, commits at the W-th ack (A); a read sent t after commit
 /// (R) is answered (S) by the first R replicas to respond; it is consistent if
-/// one of them had received the write before the read request.
+/// one of them had received the write before the read request. With `links`,
+/// each trial's key, replicas and coordinators (one for the write, one for
+/// each read) come from the cluster's ring and routing, and each message's
+/// latency from its link (data centres, link overrides), as the PBS paper's
+/// WAN model draws a coordinator's data centre at random; a coordinator that
+/// is itself a replica is charged its local link like any other.
 fn wars(
     net: &NetConfig,
-    n: usize,
-    r: usize,
-    w: usize,
+    (n, r, w): (usize, usize, usize),
     trials: u64,
     delays: &[SimDuration],
     seed: u64,
+    mut links: Option<WarsLinks>,
 ) -> (Vec<(u64, u64)>, Vec<u64>, Vec<u64>) {
     let pick = |kind: &str| {
         net.per_kind
@@ -1187,21 +1257,59 @@ fn wars(
     let mut rng = SimRng::new(seed, Stream::Custom(9));
     let mut seen = vec![(0u64, 0u64); delays.len()];
     let (mut rl, mut wl) = (Vec::new(), Vec::new());
-    for _ in 0..trials {
-        let ws: Vec<f64> = (0..n).map(|_| lw.sample_us(&mut rng)).collect();
-        let mut acks: Vec<f64> = ws.iter().map(|x| x + la.sample_us(&mut rng)).collect();
+    for trial in 0..trials {
+        // Per replica: the write's arrival, and its ack's; then per read, (request, reply).
+        let (ws, mut acks): (Vec<f64>, Vec<f64>);
+        let mut placed = None;
+        match &mut links {
+            None => {
+                ws = (0..n).map(|_| lw.sample_us(&mut rng)).collect();
+                acks = ws.iter().map(|x| x + la.sample_us(&mut rng)).collect();
+            }
+            Some(l) => {
+                let key = l.key(trial);
+                let replicas = l.router.ring.preference_list(&key, n).to_vec();
+                let c = l.coordinator(&key);
+                ws = replicas
+                    .iter()
+                    .map(|&x| l.net.latency_for(c, x, "Replicate").sample_us(&mut rng))
+                    .collect();
+                acks = replicas
+                    .iter()
+                    .zip(&ws)
+                    .map(|(&x, wi)| {
+                        wi + l.net.latency_for(x, c, "ReplicateAck").sample_us(&mut rng)
+                    })
+                    .collect();
+                placed = Some((key, replicas));
+            }
+        }
         acks.sort_by(f64::total_cmp);
         let commit = acks[w - 1];
         wl.push(commit.round() as u64);
         for (i, d) in delays.iter().enumerate() {
             let start = commit + d.as_us() as f64;
-            let mut replies: Vec<(f64, bool)> = ws
-                .iter()
-                .map(|&wi| {
-                    let req = lr.sample_us(&mut rng);
-                    (req + ls.sample_us(&mut rng), wi <= start + req)
-                })
-                .collect();
+            let mut replies: Vec<(f64, bool)> = match (&mut links, &placed) {
+                (Some(l), Some((key, replicas))) => {
+                    let c = l.coordinator(key);
+                    replicas
+                        .iter()
+                        .zip(&ws)
+                        .map(|(&x, &wi)| {
+                            let req = l.net.latency_for(c, x, "Read").sample_us(&mut rng);
+                            let rep = l.net.latency_for(x, c, "ReadReply").sample_us(&mut rng);
+                            (req + rep, wi <= start + req)
+                        })
+                        .collect()
+                }
+                _ => ws
+                    .iter()
+                    .map(|&wi| {
+                        let req = lr.sample_us(&mut rng);
+                        (req + ls.sample_us(&mut rng), wi <= start + req)
+                    })
+                    .collect(),
+            };
             replies.sort_by(|a, b| a.0.total_cmp(&b.0));
             rl.push(replies[r - 1].0.round() as u64);
             seen[i].1 += 1;
@@ -1288,6 +1396,7 @@ fn pbs_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
         "model",
         "read_p999_ms",
         "write_p999_ms",
+        "read_plus_write_p999_ms",
         "t_p0.99_ms",
         "t_p0.999_ms",
     ]);
@@ -1301,7 +1410,8 @@ fn pbs_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
         };
         let proto = run_trials(&cfg, net, &e.via, e.seed, e.trials, e.keys, &e.delays);
         let (n, r, w) = (q.0 as usize, q.1 as usize, q.2 as usize);
-        let model = wars(net, n, r, w, e.trials, &e.delays, e.seed);
+        let links = || WarsLinks::new(&cfg, net, &e.via, e.seed, e.keys);
+        let model = wars(net, (n, r, w), e.trials, &e.delays, e.seed, links());
         let probabilities = |seen: &[(u64, u64)]| -> Vec<f64> {
             seen.iter()
                 .map(|&(ok, n)| ok as f64 / n.max(1) as f64)
@@ -1322,7 +1432,10 @@ fn pbs_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
             &e.delays,
             &probabilities(&model.0),
             &VISIBILITY_TARGETS,
-            |ds, step| probabilities(&wars(net, n, r, w, e.trials, ds, step_seed(step)).0),
+            |ds, step| {
+                let seen = wars(net, (n, r, w), e.trials, ds, step_seed(step), links()).0;
+                probabilities(&seen)
+            },
         );
         (proto, model, proto_t, model_t)
     })
@@ -1337,12 +1450,14 @@ fn pbs_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
             {
                 rl.sort_unstable();
                 wl.sort_unstable();
+                let (rp, wp) = (percentile(&rl, 0.999), percentile(&wl, 0.999));
                 let mut row = vec![
                     net_name.clone(),
                     quorum_label(q),
                     mname.into(),
-                    ms(percentile(&rl, 0.999) as f64),
-                    ms(percentile(&wl, 0.999) as f64),
+                    ms(rp as f64),
+                    ms(wp as f64),
+                    ms((rp + wp) as f64),
                 ];
                 row.extend(times.iter().map(|t| match t {
                     Some(t) => format!("{t:.3}"),
@@ -2184,7 +2299,7 @@ pub fn report(e: &Experiment, out: &Outcome2) -> String {
     if let Some(r) = &e.reference {
         let _ = write!(
             o,
-            "<h2>Published values</h2><p>From {}.</p><table><tr><th>what</th><th>published</th><th>dynsim</th><th>difference</th></tr>",
+            "<h2>Published values</h2><p>From {}.</p><table><tr><th>what</th><th>published</th><th>this experiment</th><th>difference</th></tr>",
             html(&r.source)
         );
         for (label, published, ours) in compare_reference(r, &out.table) {
@@ -2275,7 +2390,7 @@ pub fn cmd(args: &ExperimentArgs) -> u8 {
         for (label, published, ours) in compare_reference(r, &out.table) {
             match ours {
                 Some(x) => eprintln!(
-                    "  {label}: published {published}, dynsim {x} ({:+.4})",
+                    "  {label}: published {published}, measured {x} ({:+.4})",
                     x - published
                 ),
                 None => eprintln!("  {label}: published {published}, no result matches"),

@@ -12,7 +12,8 @@ use dynamo_model::config::limits;
 use dynamo_model::msg::Msg;
 use dynamo_model::{ClusterConfig, KeyScheme, TokenStrategy, Versioning};
 use sim_core::{
-    ClientId, Fault, Latency, LinkConfig, ZoneLink, Message, NetConfig, NodeId, SimDuration, SimTime,
+    ClientId, Fault, Latency, LinkConfig, Message, NetConfig, NodeId, SimDuration, SimTime,
+    ZoneLink,
 };
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -651,9 +652,17 @@ pub(crate) fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> 
     let mut cfg = cfg;
     if let Some(places) = t.strings(c, "node_datacenters") {
         let errors_before = c.diags.len();
+        if cfg.datacenters.is_empty() {
+            c.err(
+                t.span_of("node_datacenters"),
+                t.field("node_datacenters"),
+                "node_datacenters places nodes in data centres, but none are named; add datacenters = [\"a\", \"b\"]",
+            );
+        }
         for (i, (name, span)) in places.into_iter().enumerate() {
             match cfg.datacenters.iter().position(|d| *d == name) {
                 Some(k) => cfg.node_datacenters.push(k as u32),
+                None if cfg.datacenters.is_empty() => {}
                 None => c.err(
                     span,
                     format!("{}[{}]", t.field("node_datacenters"), i + 1),
@@ -913,7 +922,7 @@ fn read_datacenter_links(c: &mut Collector, t: &Tbl, dcs: Option<&[String]>, net
             None
         };
         let per_kind = read_per_kind(c, &l);
-        if latency.is_none() && per_kind.is_empty() && !l.has("latency") {
+        if !l.has("latency") && !l.has("per_kind") {
             c.err(
                 l.span.clone(),
                 l.path.clone(),
