@@ -70,6 +70,7 @@ pub fn counters(cluster: &Cluster, needless_siblings: usize) -> BTreeMap<String,
     c.insert("forwarded".into(), sum(|s| s.forwarded));
     c.insert("replica_timeouts".into(), sum(|s| s.replica_timeouts));
     c.insert("clock_truncations".into(), truncations);
+    c.insert("tombstones_purged".into(), sum(|s| s.tombstones_purged));
     // Without truncation a needless sibling is a bug (its checker fails);
     // with it, it is the false conflict truncation causes.
     c.insert(
@@ -80,7 +81,11 @@ pub fn counters(cluster: &Cluster, needless_siblings: usize) -> BTreeMap<String,
             0
         },
     );
-    for (kind, name) in [(OpKind::Get, "gets"), (OpKind::Put, "puts")] {
+    for (kind, name) in [
+        (OpKind::Get, "gets"),
+        (OpKind::Put, "puts"),
+        (OpKind::Delete, "deletes"),
+    ] {
         let ops = cluster.history().iter().filter(|o| o.kind == kind);
         let (mut ok, mut failed, mut timed_out) = (0, 0, 0);
         for o in ops {
@@ -406,7 +411,11 @@ fn state_check(cluster: &Cluster, e: &Expect, t: SimTime) -> ExpectResult {
         } => {
             let k = cluster.key(key).expect("validated key");
             let held = cluster.node(*node).versions(&k);
-            let values: Vec<&str> = held.iter().map(|v| &*v.value).collect();
+            // A tombstone reads as "(deleted)", as the trace shows it.
+            let values: Vec<&str> = held
+                .iter()
+                .map(|v| if v.deleted { "(deleted)" } else { &*v.value })
+                .collect();
             let ok = match (present, value) {
                 (true, None) => !held.is_empty(),
                 (true, Some(v)) => values.contains(&v.as_str()),
@@ -469,6 +478,10 @@ fn state_check(cluster: &Cluster, e: &Expect, t: SimTime) -> ExpectResult {
                     // The clock as the trace prints it: the version's text
                     // after its quoted value (a vector clock, or an LWW stamp).
                     let shown = v.to_string();
+                    if v.deleted {
+                        let mark = "(deleted)";
+                        return (mark.to_string(), shown[mark.len()..].to_string());
+                    }
                     let quoted = format!("{:?}", &*v.value).len();
                     (v.value.to_string(), shown[quoted..].to_string())
                 })
@@ -564,7 +577,18 @@ fn op_check(cluster: &Cluster, e: &Expect, plan_of: &[Option<usize>]) -> ExpectR
     }
     match &rec.outcome {
         Outcome::GetOk { versions, context } => {
-            let mut got: Vec<String> = versions.iter().map(|v| v.value.to_string()).collect();
+            // What the client sees: tombstones hidden unless concurrent with a live version.
+            let versions = dynamo_model::version::visible(versions);
+            let mut got: Vec<String> = versions
+                .iter()
+                .map(|v| {
+                    if v.deleted {
+                        "(deleted)".to_string()
+                    } else {
+                        v.value.to_string()
+                    }
+                })
+                .collect();
             got.sort();
             if let Some(v) = values {
                 let mut want = v.clone();
@@ -602,7 +626,7 @@ fn op_check(cluster: &Cluster, e: &Expect, plan_of: &[Option<usize>]) -> ExpectR
             }
         }
     }
-    if rec.kind == OpKind::Put && (values.is_some() || siblings.is_some()) {
+    if rec.kind.is_write() && (values.is_some() || siblings.is_some()) {
         problems.push("values and siblings apply only to gets".into());
     }
     problems.dedup();

@@ -237,6 +237,7 @@ fn strict_quorum_reads_see_acknowledged_writes() {
             key_choice: KeyChoice::Uniform,
             read_fraction: 0.5,
             read_modify_write: true,
+            delete_fraction: 0.0,
             entry: Entry::Random,
             start: ms(1),
             stop: ms(3_000),
@@ -399,6 +400,7 @@ fn sibling_pair_filter_keeps_every_related_pair() {
             key_choice: KeyChoice::Uniform,
             read_fraction: 0.3,
             read_modify_write: rmw,
+            delete_fraction: 0.0,
             entry: Entry::Random,
             start: ms(1),
             stop: ms(500),
@@ -465,7 +467,7 @@ fn plain_truth(h: &[OpRecord]) -> Vec<std::collections::BTreeSet<usize>> {
         .iter()
         .enumerate()
         .map(|(i, o)| match o.kind {
-            OpKind::Put => (o.start.unwrap_or(SimTime::MAX), 0, i),
+            OpKind::Put | OpKind::Delete => (o.start.unwrap_or(SimTime::MAX), 0, i),
             OpKind::Get => (o.end.unwrap_or(SimTime::MAX), 1, i),
         })
         .collect();
@@ -474,7 +476,7 @@ fn plain_truth(h: &[OpRecord]) -> Vec<std::collections::BTreeSet<usize>> {
     for (_, _, i) in order {
         let mut set = std::collections::BTreeSet::new();
         match h[i].kind {
-            OpKind::Put => {
+            OpKind::Put | OpKind::Delete => {
                 if let Some(g) = h[i].context_from.filter(|&g| h[g].key == h[i].key) {
                     set.extend(seen[g].iter().copied());
                 }
@@ -527,6 +529,7 @@ fn truth_trees_agree_with_the_plain_definition() {
             key_choice: KeyChoice::Uniform,
             read_fraction: 0.4,
             read_modify_write: rmw,
+            delete_fraction: 0.0,
             entry: Entry::Random,
             start: ms(1),
             stop: ms(if rmw { 6_000 } else { 3_000 }),

@@ -19,6 +19,7 @@ pub const CHECKERS: &[&str] = &[
     "convergence",
     "distinct-preference-lists",
     "quorum-reads",
+    "no-resurrection",
     "write-quorum",
     "read-quorum",
     "one-reply",
@@ -170,7 +171,7 @@ pub fn no_lost_writes(w: &World) -> Verdict {
     for p in w
         .history
         .iter()
-        .filter(|o| o.kind == OpKind::Put && matches!(o.outcome, Outcome::PutOk { .. }))
+        .filter(|o| o.kind.is_write() && matches!(o.outcome, Outcome::PutOk { .. }))
     {
         let Outcome::PutOk { clock, .. } = &p.outcome else {
             continue;
@@ -201,6 +202,7 @@ pub fn no_lost_writes(w: &World) -> Verdict {
                 clock: clock.clone(),
                 stamp: *stamp,
                 write: p.id,
+                deleted: p.kind == OpKind::Delete,
             };
             out.push(format!(
                 "key {}: {} wrote {written}, acknowledged at {}, and it is lost: {}",
@@ -239,9 +241,12 @@ pub fn sound_gets(w: &World) -> Verdict {
             let writer = w.history.get((a.write as usize).wrapping_sub(1));
             let real = writer.is_some_and(|p| {
                 p.id == a.write
-                    && p.kind == OpKind::Put
                     && p.key == g.key
-                    && p.value.as_deref() == Some(&*a.value)
+                    && match p.kind {
+                        OpKind::Put => !a.deleted && p.value.as_deref() == Some(&*a.value),
+                        OpKind::Delete => a.deleted,
+                        OpKind::Get => false,
+                    }
             });
             if !real {
                 out.push(format!(
@@ -552,7 +557,7 @@ fn read_repair_promise(w: &World) -> Verdict {
     for (key, g) in last {
         let start = g.start.expect("issued");
         let written_after = w.history.iter().any(|p| {
-            p.kind == OpKind::Put
+            p.kind.is_write()
                 && &p.key == key
                 && p.start.is_some_and(|s| s + w.cfg.op_deadline >= start)
         });
@@ -740,29 +745,15 @@ pub fn quorum_reads(w: &World) -> Verdict {
         };
         for pi in puts {
             let p = &w.history[pi];
-            let mut shared: Vec<NodeId> = Vec::new();
-            if per_get {
-                for q in w.invariants.quorums(p.id).iter().filter(|q| q.at < start) {
-                    for &s in &q.nodes {
-                        // From the put's issue: S may lose its disk after acking, before the coordinator replies.
-                        let wiped = w
-                            .wipes
-                            .iter()
-                            .any(|&(t, n)| n == s && p.start.is_some_and(|ps| t >= ps) && t <= end);
-                        if top.contains(&s)
-                            && answered.contains(&s)
-                            && !wiped
-                            && !shared.contains(&s)
-                        {
-                            shared.push(s);
-                        }
-                    }
-                }
+            let shared = if per_get {
+                let shared = shared_nodes(w, p, top, answered, start, end);
                 if shared.is_empty() {
                     continue;
                 }
-                shared.sort();
-            }
+                shared
+            } else {
+                Vec::new()
+            };
             if !w.truth.covers(versions, p, w.cfg.versioning) {
                 found.push((b.get, pi, shared));
             }
@@ -800,6 +791,159 @@ pub fn quorum_reads(w: &World) -> Verdict {
     Verdict::counted(name, listed, found.len())
 }
 
+/// The nodes of the key's top N (`top`) that acknowledged write `p` to a
+/// coordination that replied ok before a get started (at `start`) and that
+/// answered the get (`answered`), and kept their disk from `p`'s issue to the
+/// get's end (`end`): where the two quorums met, as the run observed it.
+fn shared_nodes(
+    w: &World,
+    p: &OpRecord,
+    top: &[NodeId],
+    answered: &[NodeId],
+    start: SimTime,
+    end: SimTime,
+) -> Vec<NodeId> {
+    let mut shared: Vec<NodeId> = Vec::new();
+    for q in w.invariants.quorums(p.id).iter().filter(|q| q.at < start) {
+        for &s in &q.nodes {
+            // From the put's issue: S may lose its disk after acking, before the coordinator replies.
+            let wiped = w
+                .wipes
+                .iter()
+                .any(|&(t, n)| n == s && p.start.is_some_and(|ps| t >= ps) && t <= end);
+            if top.contains(&s) && answered.contains(&s) && !wiped && !shared.contains(&s) {
+                shared.push(s);
+            }
+        }
+    }
+    shared.sort();
+    shared
+}
+
+/// no-resurrection: a deleted value does not come back. Judged by ground
+/// truth ([`Truth`]): delete D deleted write P when D had (causally) seen P;
+/// P's value then returning can only be P itself, since no write after D
+/// wrote it (values name their write). Two ways to see it:
+///
+/// - **A get returns it**: an ok get, issued after D was acknowledged,
+///   returns P live. Judged where quorum-reads judges (R + W > N, or `[checks]
+///   quorum_reads = "always"`; with faults, only when a node of the key's top
+///   N acknowledged D and answered the get), since elsewhere a get may rightly
+///   miss D and read a stale P.
+/// - **It is bound to come back**: at the end, no live replica holds D's
+///   tombstone or anything that had seen D (every tombstone was purged), yet a
+///   live replica still holds P: repair will spread P again. This needs no
+///   quorum argument: it is the hazard of a tombstone grace period shorter
+///   than the time a replica can miss a delete.
+pub fn no_resurrection(w: &World) -> Verdict {
+    let name = "no-resurrection";
+    let deletes: Vec<usize> = (0..w.history.len())
+        .filter(|&i| w.history[i].kind == OpKind::Delete)
+        .collect();
+    if deletes.is_empty() {
+        return Verdict::skipped(name, "no deletes were issued");
+    }
+    let mut out = Vec::new();
+    let index = |id: u64| {
+        let i = (id as usize).checked_sub(1)?;
+        (w.history.get(i)?.id == id).then_some(i)
+    };
+    let acked = |d: usize| matches!(w.history[d].outcome, Outcome::PutOk { .. });
+    let judged = w.always_judge_reads || w.cfg.r + w.cfg.w > w.cfg.n;
+    let per_get = w.faults && !w.always_judge_reads;
+    let truncated = w.nodes.iter().any(|n| n.stats.clock_truncations > 0);
+    if judged && !(per_get && (truncated || w.cfg.versioning == Versioning::LastWriteWins)) {
+        for (gi, g) in w.history.iter().enumerate() {
+            let (Outcome::GetOk { versions, .. }, Some(start), Some(end)) =
+                (&g.outcome, g.start, g.end)
+            else {
+                continue;
+            };
+            let top = w.ring.preference_list(&g.key, w.cfg.n as usize);
+            let answered: &[NodeId] = match w.invariants.quorums(g.id) {
+                [one] => &one.nodes,
+                _ if per_get => continue,
+                _ => &[],
+            };
+            for v in versions.iter().filter(|v| !v.deleted) {
+                let Some(pi) = index(v.write) else { continue };
+                for &d in w.truth.deletes_of_key(gi) {
+                    let dr = &w.history[d];
+                    if d == pi
+                        || !acked(d)
+                        || dr.end.is_none_or(|e| e >= start)
+                        || !w.truth.has_seen(d, pi)
+                    {
+                        continue;
+                    }
+                    if per_get && shared_nodes(w, dr, top, answered, start, end).is_empty() {
+                        continue;
+                    }
+                    out.push(format!(
+                        "key {}: {} returned {v}, written by {}, which {} deleted (acknowledged at {}); no write after the delete wrote it",
+                        g.key,
+                        op_label(g),
+                        op_label(&w.history[pi]),
+                        op_label(dr),
+                        dr.end.expect("acknowledged")
+                    ));
+                }
+            }
+        }
+    }
+    // The final state: a deleted value left on a live replica after every tombstone is gone.
+    let mut keys: BTreeMap<&Key, Vec<usize>> = BTreeMap::new();
+    for &d in &deletes {
+        if acked(d) {
+            keys.entry(&w.history[d].key).or_default().push(d);
+        }
+    }
+    for (key, ds) in keys {
+        let replicas = w.ring.preference_list(key, w.cfg.n as usize);
+        let live: Vec<NodeId> = (0..w.nodes.len() as u32)
+            .map(NodeId)
+            .filter(|n| w.up[n.index()])
+            .collect();
+        let held = |n: NodeId| -> Vec<&Version> {
+            let node = &w.nodes[n.index()];
+            node.versions(key)
+                .iter()
+                .chain(
+                    node.hints()
+                        .iter()
+                        .filter(|((_, k), _)| k == key)
+                        .flat_map(|(_, h)| &h.versions),
+                )
+                .collect()
+        };
+        for d in ds {
+            let tombstone_left = live.iter().any(|&n| {
+                held(n)
+                    .iter()
+                    .any(|v| index(v.write).is_some_and(|x| x == d || w.truth.has_seen(x, d)))
+            });
+            if tombstone_left {
+                continue;
+            }
+            for &n in replicas.iter().filter(|n| w.up[n.index()]) {
+                for v in w.nodes[n.index()].versions(key) {
+                    let Some(pi) = index(v.write) else { continue };
+                    if pi != d && !v.deleted && w.truth.has_seen(d, pi) {
+                        out.push(format!(
+                            "key {key}: {n} still holds {v}, written by {}, which {} deleted (acknowledged at {}); no live node holds the delete's tombstone any more (purged after {}), so repair spreads the value again",
+                            op_label(&w.history[pi]),
+                            op_label(&w.history[d]),
+                            w.history[d].end.expect("acknowledged"),
+                            w.cfg.tombstone_grace
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Verdict::from_violations(name, out)
+}
+
 /// Runs every checker, in [`CHECKERS`] order.
 pub fn check_all(w: &World) -> Vec<Verdict> {
     vec![
@@ -809,6 +953,7 @@ pub fn check_all(w: &World) -> Vec<Verdict> {
         convergence(w),
         distinct_preference_lists(w),
         quorum_reads(w),
+        no_resurrection(w),
     ]
     .into_iter()
     .chain(w.invariants.verdicts())

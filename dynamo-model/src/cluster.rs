@@ -33,6 +33,8 @@ pub enum Entry {
 pub enum OpKind {
     Get,
     Put,
+    /// A put of a tombstone with the client's context (§4.4 applies unchanged).
+    Delete,
 }
 
 impl OpKind {
@@ -40,7 +42,13 @@ impl OpKind {
         match self {
             OpKind::Get => "get",
             OpKind::Put => "put",
+            OpKind::Delete => "delete",
         }
+    }
+
+    /// A put or a delete: an operation that writes a version.
+    pub fn is_write(self) -> bool {
+        matches!(self, OpKind::Put | OpKind::Delete)
     }
 }
 
@@ -141,6 +149,9 @@ pub struct LoadSpec {
     pub read_fraction: f64,
     /// Read-modify-write clients: each put carries the context of the client's last get of that key.
     pub read_modify_write: bool,
+    /// Read-modify-write only: the share of the writes that are deletes
+    /// (with the context of the client's get, so they delete what it read).
+    pub delete_fraction: f64,
     pub entry: Entry,
     pub start: SimTime,
     pub stop: SimTime,
@@ -252,6 +263,10 @@ impl Clients {
                 value: rec.value.clone().expect("puts carry a value"),
                 context: rec.context.clone(),
             },
+            OpKind::Delete => Request::Delete {
+                key,
+                context: rec.context.clone(),
+            },
         };
         core.schedule_request(now, rec.client, node, rec.id, body);
         core.schedule_wake(
@@ -280,7 +295,10 @@ impl Clients {
                 Outcome::GetOk { context, .. } => context.clone(),
                 _ => VClock::new(),
             };
-            (OpKind::Put, None, Some((get, ctx)))
+            let delete =
+                load.spec.delete_fraction > 0.0 && self.rng.chance(load.spec.delete_fraction);
+            let kind = if delete { OpKind::Delete } else { OpKind::Put };
+            (kind, None, Some((get, ctx)))
         } else {
             let kind = if self.rng.chance(load.spec.read_fraction) {
                 OpKind::Get

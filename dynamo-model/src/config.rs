@@ -143,6 +143,11 @@ pub struct ClusterConfig {
     pub merkle_depth: u32,
     /// Vector clock entries kept before the oldest is dropped.
     pub vclock_max_entries: u32,
+    /// How long a replica keeps a tombstone (a delete's version) before it
+    /// purges it, by its own clock from the delete's stamp (Cassandra's
+    /// gc_grace). A replica that missed the delete and is not repaired
+    /// within it can bring the deleted value back.
+    pub tombstone_grace: SimDuration,
     /// Where a non-owner sends a client request: `true` forwards it to the
     /// first reachable node of the top N (the paper); `false` coordinates it
     /// wherever it lands, like a client-side load balancer without
@@ -199,6 +204,7 @@ impl Default for ClusterConfig {
             anti_entropy_interval: SimDuration::from_secs(10),
             merkle_depth: 3,
             vclock_max_entries: 10,
+            tombstone_grace: SimDuration::from_secs(60),
             forward_to_owner: true,
             proxies: 0,
             random_quorums: false,
@@ -677,7 +683,7 @@ impl ClusterConfig {
                 }
             ),
             format!(
-                "mechanisms read_repair={}(window {}) hinted_handoff={}(every {}) gossip={}(every {}) anti_entropy={}(every {}, merkle depth {})",
+                "mechanisms read_repair={}(window {}) hinted_handoff={}(every {}) gossip={}(every {}) anti_entropy={}(every {}, merkle depth {}){}",
                 onoff(self.read_repair),
                 self.read_repair_window,
                 onoff(self.hinted_handoff),
@@ -686,7 +692,12 @@ impl ClusterConfig {
                 self.gossip_interval,
                 onoff(self.anti_entropy),
                 self.anti_entropy_interval,
-                self.merkle_depth
+                self.merkle_depth,
+                if self.tombstone_grace == ClusterConfig::default().tombstone_grace {
+                    String::new()
+                } else {
+                    format!(" tombstone_grace={}", self.tombstone_grace)
+                }
             ),
         ];
         if !self.datacenters.is_empty() {

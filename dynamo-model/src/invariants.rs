@@ -472,6 +472,7 @@ impl Invariants {
                     dot: None,
                     stamp: *stamp,
                     write,
+                    deleted: false,
                 };
                 if let Some(vs) = self.held.get_mut(&write) {
                     // Once acknowledged, later copies of the version no longer matter here.

@@ -242,6 +242,8 @@ pub enum Timer {
     Gossip,
     HintDelivery,
     AntiEntropy,
+    /// The oldest tombstone in the store has outlived the grace period.
+    Purge,
 }
 
 impl Traced for Timer {
@@ -254,6 +256,7 @@ impl Traced for Timer {
             Timer::Gossip => "gossip",
             Timer::HintDelivery => "hint-delivery",
             Timer::AntiEntropy => "anti-entropy",
+            Timer::Purge => "purge",
         }
     }
 }
@@ -270,12 +273,17 @@ pub enum Request {
         value: Arc<str>,
         context: VClock,
     },
+    /// A put of a tombstone: it supersedes what `context` covers.
+    Delete {
+        key: Key,
+        context: VClock,
+    },
 }
 
 impl Request {
     pub fn key(&self) -> &Key {
         match self {
-            Request::Get { key } | Request::Put { key, .. } => key,
+            Request::Get { key } | Request::Put { key, .. } | Request::Delete { key, .. } => key,
         }
     }
 }
@@ -285,6 +293,7 @@ impl Traced for Request {
         match self {
             Request::Get { .. } => "get",
             Request::Put { .. } => "put",
+            Request::Delete { .. } => "delete",
         }
     }
     fn detail(&self, out: &mut String) {
@@ -297,6 +306,7 @@ impl Traced for Request {
             } => {
                 write!(out, "key {key} = {:?} context {context}", &**value)
             }
+            Request::Delete { key, context } => write!(out, "key {key} context {context}"),
         };
     }
 }
@@ -322,10 +332,14 @@ pub enum Reply {
         acks: u32,
         op: OpTag,
         from: Vec<NodeId>,
+        /// The version was a tombstone: the request was a delete.
+        deleted: bool,
     },
     /// The quorum was not reached before the deadline.
     Failed {
         put: bool,
+        /// The failed write was a delete.
+        deleted: bool,
         got: u32,
         needed: u32,
         op: OpTag,
@@ -345,6 +359,7 @@ impl Traced for Reply {
     fn label(&self) -> &'static str {
         match self {
             Reply::Got { .. } | Reply::Failed { put: false, .. } => "get",
+            Reply::Put { deleted: true, .. } | Reply::Failed { deleted: true, .. } => "delete",
             Reply::Put { .. } | Reply::Failed { put: true, .. } => "put",
         }
     }
@@ -369,6 +384,7 @@ impl Traced for Reply {
                     clock: clock.clone(),
                     stamp: *stamp,
                     write: 0,
+                    deleted: false,
                 };
                 let shown = v.to_string();
                 write!(

@@ -368,6 +368,8 @@ pub struct Truth<'a> {
     /// For each key: the depth of its sets' trees.
     depth: Vec<u8>,
     seen: Vec<Seen>,
+    /// For each key: the history indices of its issued deletes, in issue order.
+    deletes_of: Vec<Vec<usize>>,
 }
 
 impl<'a> Truth<'a> {
@@ -383,7 +385,7 @@ impl<'a> Truth<'a> {
                 puts_of.push(Vec::new());
             }
             key_of.push(k);
-            if op.kind == OpKind::Put {
+            if op.kind.is_write() {
                 ordinal[i] = puts_of[k].len();
                 puts_of[k].push(i);
             }
@@ -406,7 +408,7 @@ impl<'a> Truth<'a> {
             .iter()
             .enumerate()
             .map(|(i, op)| match op.kind {
-                OpKind::Put => (op.start.unwrap_or(SimTime::MAX), 0, i),
+                OpKind::Put | OpKind::Delete => (op.start.unwrap_or(SimTime::MAX), 0, i),
                 OpKind::Get => (op.end.unwrap_or(SimTime::MAX), 1, i),
             })
             .collect();
@@ -417,7 +419,7 @@ impl<'a> Truth<'a> {
             let k = key_of[i];
             let d = depth[k];
             seen[i] = match op.kind {
-                OpKind::Put => {
+                OpKind::Put | OpKind::Delete => {
                     // Only a context read from the same key carries causality for this key.
                     let from = op.context_from.filter(|&g| key_of[g] == k);
                     let base = from.map_or(Seen::EMPTY, |g| seen[g].clone());
@@ -437,6 +439,12 @@ impl<'a> Truth<'a> {
                 }
             };
         }
+        let mut deletes_of: Vec<Vec<usize>> = vec![Vec::new(); puts_of.len()];
+        for (i, op) in history.iter().enumerate() {
+            if op.kind == OpKind::Delete && op.start.is_some() {
+                deletes_of[key_of[i]].push(i);
+            }
+        }
         Truth {
             history,
             key_of,
@@ -444,7 +452,13 @@ impl<'a> Truth<'a> {
             puts_of,
             depth,
             seen,
+            deletes_of,
         }
+    }
+
+    /// The history indices of the issued deletes of op `index`'s key.
+    pub fn deletes_of_key(&self, index: usize) -> &[usize] {
+        &self.deletes_of[self.key_of[index]]
     }
 
     /// Whether operation `index` has (causally) seen put `put` (a history index of the same key).
@@ -478,17 +492,41 @@ impl<'a> Truth<'a> {
     ///
     /// Vector clocks: superseded means written by a put that had (causally) seen `p`.
     /// Last write wins: also by any put that started after `p` was acknowledged.
+    ///
+    /// Deletes: a replica purges a tombstone after its grace period, so a
+    /// delete is also kept when nothing it superseded is left in `held`
+    /// (`held` may hold versions concurrent with it), and a write is also
+    /// kept when a delete that had seen it (issued, even if not acknowledged:
+    /// a failed write may still land) is kept that way.
     pub fn covers(&self, held: &[Version], p: &OpRecord, mode: Versioning) -> bool {
         let Some(pi) = index_of(self.history, p.id) else {
             return false;
         };
-        held.iter().any(|v| {
-            v.write == p.id || index_of(self.history, v.write).is_some_and(|w| {
-                self.has_seen(w, pi)
-                    || (mode == Versioning::LastWriteWins
-                        && matches!((self.history[w].start, p.end), (Some(s), Some(e)) if s > e))
+        let superseded = |pi: usize| {
+            held.iter().any(|v| {
+                v.write == self.history[pi].id
+                    || index_of(self.history, v.write).is_some_and(|w| {
+                        self.has_seen(w, pi)
+                            || (mode == Versioning::LastWriteWins
+                                && matches!((self.history[w].start, self.history[pi].end), (Some(s), Some(e)) if s > e))
+                    })
             })
-        })
+        };
+        if superseded(pi) {
+            return true;
+        }
+        // Nothing delete `d` had seen is left: its tombstone may be purged.
+        let cleared = |d: usize| {
+            !held
+                .iter()
+                .any(|v| index_of(self.history, v.write).is_some_and(|w| self.has_seen(d, w)))
+        };
+        if p.kind == OpKind::Delete && cleared(pi) {
+            return true;
+        }
+        self.deletes_of[self.key_of[pi]]
+            .iter()
+            .any(|&d| d != pi && self.has_seen(d, pi) && cleared(d))
     }
 
     /// Visits every successful get that has a start time, in time order,
@@ -507,7 +545,7 @@ impl<'a> Truth<'a> {
                         events.push((s, 0, i));
                     }
                 }
-                (OpKind::Put, Outcome::PutOk { .. }) => {
+                (OpKind::Put | OpKind::Delete, Outcome::PutOk { .. }) => {
                     if let Some(e) = op.end {
                         events.push((e, 1, i));
                     }

@@ -400,6 +400,11 @@ pub struct Version {
     /// The id of the client operation that wrote it. Only the omniscient
     /// checkers read this; no node decision depends on it.
     pub write: u64,
+    /// A tombstone: the version a delete writes. It takes part in
+    /// reconciliation like any version (it supersedes what its context
+    /// covers); a client's get hides it unless a live version is concurrent
+    /// with it, and replicas purge it after the tombstone grace period.
+    pub deleted: bool,
 }
 
 impl Version {
@@ -462,7 +467,28 @@ impl Version {
                 node: actor.node,
             },
             write,
+            deleted: false,
         }
+    }
+
+    /// The same write as a tombstone.
+    pub fn tombstone(self) -> Version {
+        Version {
+            value: Arc::from(""),
+            deleted: true,
+            ..self
+        }
+    }
+}
+
+/// What a client sees of a get's versions: tombstones are hidden, unless a
+/// live version is concurrent with one (then the tombstone is a sibling the
+/// client sees, so it can tell a delete raced a write).
+pub fn visible(versions: &[Version]) -> &[Version] {
+    if versions.iter().all(|v| v.deleted) {
+        &[]
+    } else {
+        versions
     }
 }
 
@@ -470,20 +496,28 @@ impl Version {
 /// in last-write-wins mode, where versions carry no clock.
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.deleted {
+            f.write_str("(deleted)")?;
+        }
         if self.clock.is_empty() {
             let us = self.stamp.clock_us;
             let sign = if us < 0 { "-" } else { "" };
             let abs = us.unsigned_abs();
+            if !self.deleted {
+                write!(f, "{:?}", &*self.value)?;
+            }
             write!(
                 f,
-                "{:?}@{sign}{}.{:03}ms/{}",
-                &*self.value,
+                "@{sign}{}.{:03}ms/{}",
                 abs / 1_000,
                 abs % 1_000,
                 self.stamp.node
             )
         } else {
-            write!(f, "{:?}{}", &*self.value, self.clock)
+            if !self.deleted {
+                write!(f, "{:?}", &*self.value)?;
+            }
+            write!(f, "{}", self.clock)
         }
     }
 }
@@ -940,6 +974,7 @@ mod tests {
                 node: NodeId(node),
             },
             write: 0,
+            deleted: false,
         };
         let mut set = Vec::new();
         assert!(reconcile(

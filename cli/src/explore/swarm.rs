@@ -275,6 +275,7 @@ pub fn draw(s: &Scenario, seed: u64) -> Plan {
             },
             read_fraction: 0.3 + 0.4 * wl.unit(),
             read_modify_write: wl.chance(0.75),
+            delete_fraction: 0.0,
             entry: Entry::Random,
             start: SimTime::ZERO,
             stop: heal_at,

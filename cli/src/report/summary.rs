@@ -104,8 +104,11 @@ pub fn render(r: &Report) -> String {
         "{:<10}{:>7}{:>7}{:>8}{:>9}{:>12}{:>12}{:>12}{:>12}{:>12}",
         "operation", "count", "ok", "failed", "timeout", "mean", "sd", "p50", "p99", "p99.9"
     );
-    for kind in [OpKind::Get, OpKind::Put] {
+    for kind in [OpKind::Get, OpKind::Put, OpKind::Delete] {
         let ops: Vec<_> = h.iter().filter(|x| x.kind == kind).collect();
+        if kind == OpKind::Delete && ops.is_empty() {
+            continue;
+        }
         let ok = ops.iter().filter(|x| x.outcome.is_ok()).count();
         let failed = ops
             .iter()

@@ -31,6 +31,10 @@ pub const COUNTERS: &[&str] = &[
     "puts_ok",
     "puts_failed",
     "puts_timed_out",
+    "deletes_ok",
+    "deletes_failed",
+    "deletes_timed_out",
+    "tombstones_purged",
 ];
 
 /// The message counters, each followed by `.Kind` or `.total`.

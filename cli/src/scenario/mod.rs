@@ -211,6 +211,7 @@ const CLUSTER: &[&str] = &[
     "anti_entropy_interval",
     "merkle_depth",
     "vclock_max_entries",
+    "tombstone_grace",
     "forward_to_owner",
     "proxies",
     "random_quorums",
@@ -235,6 +236,7 @@ const DC_LINK: &[&str] = &["between", "from", "to", "remote", "latency", "per_ki
 const STEP_KINDS: &[&str] = &[
     "put",
     "get",
+    "delete",
     "crash",
     "crash-wipe",
     "restart",
@@ -259,6 +261,7 @@ const LOAD: &[&str] = &[
     "zipf_exponent",
     "read_fraction",
     "read_modify_write",
+    "delete_fraction",
     "via",
     "start",
     "stop",
@@ -625,6 +628,9 @@ pub(crate) fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> 
                 u64::from(limits::MAX_VCLOCK_ENTRIES),
             )
             .map_or(d.vclock_max_entries, |n| n as u32),
+        tombstone_grace: t
+            .duration(c, "tombstone_grace")
+            .unwrap_or(d.tombstone_grace),
         forward_to_owner: t.bool(c, "forward_to_owner").unwrap_or(d.forward_to_owner),
         proxies: t
             .count(c, "proxies", 0, u64::from(limits::MAX_NODES))
@@ -1074,6 +1080,7 @@ fn step_fields(kind: &str) -> &'static [&'static str] {
             "at", "do", "node", "key", "value", "name", "context", "client",
         ],
         "get" => &["at", "do", "node", "key", "name", "client"],
+        "delete" => &["at", "do", "node", "key", "name", "context", "client"],
         "crash" | "crash-wipe" | "restart" | "pause" | "resume" => &["at", "do", "node"],
         "partition" => &["at", "do", "groups"],
         "one-way" => &["at", "do", "from", "to"],
@@ -1216,7 +1223,7 @@ fn read_steps(
             node_ref(c, &t, "node", nodes)
         };
         let action = match kind.as_str() {
-            "put" | "get" => {
+            "put" | "get" | "delete" => {
                 t.require(
                     c,
                     "node",
@@ -1267,17 +1274,21 @@ fn read_steps(
                             Some(j)
                         }
                         Some(_) => {
-                            c.err(t.span_of("context"), t.field("context"), format!("{ctx:?} is not a get; a put takes its context from an earlier named get"));
+                            c.err(t.span_of("context"), t.field("context"), format!("{ctx:?} is not a get; a put or delete takes its context from an earlier named get"));
                             None
                         }
                         None => {
-                            c.err(t.span_of("context"), t.field("context"), format!("no earlier step is named {ctx:?}; a put takes its context from an earlier named get"));
+                            c.err(t.span_of("context"), t.field("context"), format!("no earlier step is named {ctx:?}; a put or delete takes its context from an earlier named get"));
                             None
                         }
                     },
                 };
                 let client = read_client(c, &t);
-                let kind = if is_put { OpKind::Put } else { OpKind::Get };
+                let kind = match kind.as_str() {
+                    "put" => OpKind::Put,
+                    "delete" => OpKind::Delete,
+                    _ => OpKind::Get,
+                };
                 match (entry, key, client) {
                     (Some(entry), Some(key), Some(client)) => Some(Action::Op(OpStep {
                         kind,
@@ -1533,13 +1544,23 @@ fn read_load(
     } else {
         Entry::Random
     };
+    let rmw = t.bool(c, "read_modify_write").unwrap_or(false);
+    let delete_fraction = t.probability(c, "delete_fraction").unwrap_or(0.0);
+    if delete_fraction > 0.0 && !rmw {
+        c.err(
+            t.span_of("delete_fraction"),
+            t.field("delete_fraction"),
+            "deletes delete what the client read: delete_fraction needs read_modify_write = true",
+        );
+    }
     Some(Some(LoadSpec {
         clients,
         pacing,
         keys,
         key_choice,
         read_fraction: t.probability(c, "read_fraction").unwrap_or(0.5),
-        read_modify_write: t.bool(c, "read_modify_write").unwrap_or(false),
+        read_modify_write: rmw,
+        delete_fraction,
         entry,
         start: SimTime::ZERO + start,
         stop: SimTime::ZERO + stop,

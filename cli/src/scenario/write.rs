@@ -3,7 +3,7 @@
 
 use crate::scenario::expect::{Anchor, EventMatch};
 use crate::scenario::{Action, Check, Scenario};
-use dynamo_model::cluster::{Entry, KeyChoice, OpKind, Pacing};
+use dynamo_model::cluster::{Entry, KeyChoice, Pacing};
 use dynamo_model::{ClusterConfig, KeyScheme, TokenStrategy, Versioning};
 use sim_core::latency::fmt_us;
 use sim_core::{Fault, Latency, NetConfig, NodeId, SimDuration};
@@ -121,11 +121,7 @@ pub fn to_toml(s: &Scenario) -> String {
         let _ = writeln!(o, "at = {}", d(SimDuration(st.at.as_us())));
         match &st.action {
             Action::Op(op) => {
-                let _ = writeln!(
-                    o,
-                    "do = {}",
-                    q(if op.kind == OpKind::Put { "put" } else { "get" })
-                );
+                let _ = writeln!(o, "do = {}", q(op.kind.name()));
                 let _ = writeln!(o, "node = {}\nkey = {}", entry(&op.entry), q(&op.key));
                 if let Some(v) = &op.value {
                     let _ = writeln!(o, "value = {}", q(v));
@@ -317,6 +313,9 @@ pub fn to_toml(s: &Scenario) -> String {
         if let Some(m) = l.max_ops {
             let _ = writeln!(o, "ops = {m}");
         }
+        if l.delete_fraction > 0.0 {
+            let _ = writeln!(o, "delete_fraction = {:?}", l.delete_fraction);
+        }
     }
     o
 }
@@ -395,6 +394,7 @@ fn write_cluster(o: &mut String, c: &ClusterConfig) {
         ),
         ("hint_interval", c.hint_interval, dflt.hint_interval),
         ("gossip_interval", c.gossip_interval, dflt.gossip_interval),
+        ("tombstone_grace", c.tombstone_grace, dflt.tombstone_grace),
         (
             "anti_entropy_interval",
             c.anti_entropy_interval,

@@ -131,8 +131,7 @@ impl DynamoNode {
     ) {
         let mut repaired = 0;
         for (key, versions) in &entries {
-            let set = self.store.entry(key.clone()).or_default();
-            if reconcile_all(set, versions, self.cfg.versioning) {
+            if self.merge_into_store(key, versions, cx) {
                 repaired += 1;
             }
         }

@@ -183,6 +183,14 @@ impl DynamoNode {
                 let version = self.new_version(&key, value, &context, req, cx);
                 (key, Work::Put { version }, self.cfg.w)
             }
+            Request::Delete { key, context } => {
+                // A delete is a put of a tombstone (§4.4's versioning applies unchanged).
+                self.stats.coordinated_puts += 1;
+                let version = self
+                    .new_version(&key, Arc::from(""), &context, req, cx)
+                    .tombstone();
+                (key, Work::Put { version }, self.cfg.w)
+            }
         };
         if self.cfg.random_quorums {
             // W (or R) of the N replicas, uniformly at random; all must answer.
@@ -200,10 +208,10 @@ impl DynamoNode {
                 .collect();
             format!(
                 "op{op_id} for {}#{req} from {client} key {key}: replicas [{}], need {needed}",
-                if matches!(work, Work::Get) {
-                    "get"
-                } else {
-                    "put"
+                match &work {
+                    Work::Get => "get",
+                    Work::Put { version } if version.deleted => "delete",
+                    Work::Put { .. } => "put",
                 },
                 list.join(" ")
             )
@@ -284,6 +292,7 @@ impl DynamoNode {
                 dot: None,
                 stamp,
                 write: req,
+                deleted: false,
             };
         }
         let actor = self.actor();
@@ -339,6 +348,7 @@ impl DynamoNode {
                     acks: got,
                     op: op_id,
                     from: op.answered_by(),
+                    deleted: version.deleted,
                 },
                 Work::Get => {
                     let versions = reconciled(op, self.cfg.versioning, self.cfg.bug);
@@ -409,8 +419,7 @@ impl DynamoNode {
                 t.node
             };
             if to == self.id {
-                let set = self.store.entry(op.key.clone()).or_default();
-                reconcile_all(set, &newest, self.cfg.versioning);
+                self.merge_into_store(&op.key, &newest, cx);
             } else {
                 cx.send(
                     to,
@@ -530,8 +539,10 @@ impl DynamoNode {
                 format!("op{op_id}: quorum not reached: {got} of {needed} answered")
             });
             let put = !op.is_get();
+            let deleted = matches!(&op.work, Work::Put { version } if version.deleted);
             let reply = Reply::Failed {
                 put,
+                deleted,
                 got,
                 needed,
                 op: op_id,

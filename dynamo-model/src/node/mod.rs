@@ -44,6 +44,8 @@ pub struct NodeStats {
     pub anti_entropy_keys_repaired: u64,
     /// Vector clock entries dropped by truncation (each may cause a false conflict).
     pub clock_truncations: u64,
+    /// Keys whose tombstones the purge dropped.
+    pub tombstones_purged: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -161,6 +163,8 @@ pub struct DynamoNode {
     next_op: OpTag,
     /// Whether a hint-delivery timer is pending; it runs only while hints are held.
     hint_timer: bool,
+    /// Whether a tombstone-purge timer is pending; it runs only while the store holds tombstones.
+    purge_timer: bool,
     /// The next (range, peer) pair anti-entropy compares.
     ae_cursor: usize,
     pub stats: NodeStats,
@@ -184,6 +188,7 @@ impl DynamoNode {
             forwards: BTreeMap::new(),
             next_op: 1,
             hint_timer: false,
+            purge_timer: false,
             ae_cursor: 0,
             stats: NodeStats::default(),
         }
@@ -313,6 +318,8 @@ impl sim_core::Node for DynamoNode {
         }
         self.hint_timer = false;
         self.arm_hint_timer(cx);
+        self.purge_timer = false;
+        self.arm_purge_timer(cx);
         if self.cfg.anti_entropy {
             let pairs = self.anti_entropy_pairs().len();
             self.ae_cursor = if pairs > 0 { cx.rng().index(pairs) } else { 0 };
@@ -347,6 +354,7 @@ impl sim_core::Node for DynamoNode {
                     self.arm_hint_timer(cx);
                 }
                 Timer::AntiEntropy => self.anti_entropy_round(cx),
+                Timer::Purge => self.purge_tombstones(cx),
             },
             Input::Message { from, msg } => {
                 self.heard_from(from, cx);
@@ -387,18 +395,10 @@ impl sim_core::Node for DynamoNode {
                         // The injected bug: the repair is dropped on the floor.
                     }
                     Msg::Repair { key, versions } => {
-                        reconcile_all(
-                            self.store.entry(key).or_default(),
-                            &versions,
-                            self.cfg.versioning,
-                        );
+                        self.merge_into_store(&key, &versions, cx);
                     }
                     Msg::Handoff { key, versions, rev } => {
-                        reconcile_all(
-                            self.store.entry(key.clone()).or_default(),
-                            &versions,
-                            self.cfg.versioning,
-                        );
+                        self.merge_into_store(&key, &versions, cx);
                         cx.send(from, Msg::HandoffAck { key, rev });
                     }
                     Msg::HandoffAck { key, rev } => {

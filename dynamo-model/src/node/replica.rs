@@ -28,13 +28,73 @@ impl DynamoNode {
                 }
             }
             _ => {
-                reconcile(
-                    self.store.entry(key.clone()).or_default(),
-                    v,
-                    self.cfg.versioning,
-                );
+                self.merge_into_store(key, std::slice::from_ref(v), cx);
             }
         }
+    }
+
+    /// Reconciles `versions` into the main store's set for `key`; every write
+    /// to the store goes through here, so a tombstone always arms the purge.
+    /// Returns whether the set changed.
+    pub(super) fn merge_into_store(&mut self, key: &Key, versions: &[Version], cx: Cx) -> bool {
+        let set = self.store.entry(key.clone()).or_default();
+        let changed = reconcile_all(set, versions, self.cfg.versioning);
+        if changed && set.iter().any(|v| v.deleted) {
+            self.arm_purge_timer(cx);
+        }
+        changed
+    }
+
+    /// Arms the purge timer for the oldest tombstone in the store, unless one is pending.
+    pub(super) fn arm_purge_timer(&mut self, cx: Cx) {
+        if self.purge_timer {
+            return;
+        }
+        let now = cx.clock_us();
+        let grace = self.cfg.tombstone_grace.as_us() as i64;
+        let due = self
+            .store
+            .values()
+            .flatten()
+            .filter(|v| v.deleted)
+            .map(|v| v.stamp.clock_us.saturating_add(grace))
+            .min();
+        if let Some(due) = due {
+            self.purge_timer = true;
+            // At least 1 ms from now, so a skewed clock cannot make it spin.
+            let wait = due.saturating_sub(now).max(1_000) as u64;
+            cx.set_timer(sim_core::SimDuration(wait), Timer::Purge);
+        }
+    }
+
+    /// Drops every tombstone of the main store older than the grace period
+    /// (by this node's clock against the delete's stamp), and keys left with
+    /// no version; then re-arms for the next. Hints keep theirs until delivered.
+    pub(super) fn purge_tombstones(&mut self, cx: Cx) {
+        self.purge_timer = false;
+        let now = cx.clock_us();
+        let grace = self.cfg.tombstone_grace.as_us() as i64;
+        let mut purged: Vec<Key> = Vec::new();
+        self.store.retain(|key, set| {
+            let before = set.len();
+            set.retain(|v| !(v.deleted && now.saturating_sub(v.stamp.clock_us) >= grace));
+            if set.len() < before {
+                purged.push(key.clone());
+            }
+            !set.is_empty()
+        });
+        if !purged.is_empty() {
+            self.stats.tombstones_purged += purged.len() as u64;
+            Self::note(cx, "purge", || {
+                let names: Vec<String> = purged.iter().map(ToString::to_string).collect();
+                format!(
+                    "tombstone(s) older than {} purged: key {}",
+                    self.cfg.tombstone_grace,
+                    names.join(", key ")
+                )
+            });
+        }
+        self.arm_purge_timer(cx);
     }
 
     /// What this node answers a read with: its store's versions and any hinted ones, reconciled.
