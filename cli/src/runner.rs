@@ -159,7 +159,11 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
     let up: Vec<bool> = (0..s.cluster.nodes)
         .map(|n| cluster.sim.core.is_up(sim_core::NodeId(n)))
         .collect();
-    let truth = Truth::new(cluster.history());
+    let mut truth = Truth::new(cluster.history());
+    for node in cluster.nodes() {
+        truth.add_versions(node.store().values().flatten());
+        truth.add_versions(node.hints().values().flat_map(|h| &h.versions));
+    }
     let wipes: Vec<(SimTime, sim_core::NodeId)> = s
         .steps
         .iter()

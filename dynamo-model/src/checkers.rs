@@ -821,7 +821,9 @@ fn shared_nodes(
 }
 
 /// no-resurrection: a deleted value does not come back. Judged by ground
-/// truth ([`Truth`]): delete D deleted write P when D had (causally) seen P;
+/// truth ([`Truth::deleted`]): delete D deleted write P's version when D had
+/// (causally) seen P (and, for a write coordinated twice, whose versions are
+/// siblings, when D's context came from a get that returned that version);
 /// P's value then returning can only be P itself, since no write after D
 /// wrote it (values name their write). Two ways to see it:
 ///
@@ -869,11 +871,7 @@ pub fn no_resurrection(w: &World) -> Verdict {
                 let Some(pi) = index(v.write) else { continue };
                 for &d in w.truth.deletes_of_key(gi) {
                     let dr = &w.history[d];
-                    if d == pi
-                        || !acked(d)
-                        || dr.end.is_none_or(|e| e >= start)
-                        || !w.truth.has_seen(d, pi)
-                    {
+                    if !acked(d) || dr.end.is_none_or(|e| e >= start) || !w.truth.deleted(d, v) {
                         continue;
                     }
                     if per_get && shared_nodes(w, dr, top, answered, start, end).is_empty() {
@@ -928,7 +926,7 @@ pub fn no_resurrection(w: &World) -> Verdict {
             for &n in replicas.iter().filter(|n| w.up[n.index()]) {
                 for v in w.nodes[n.index()].versions(key) {
                     let Some(pi) = index(v.write) else { continue };
-                    if pi != d && !v.deleted && w.truth.has_seen(d, pi) {
+                    if !v.deleted && w.truth.deleted(d, v) {
                         out.push(format!(
                             "key {key}: {n} still holds {v}, written by {}, which {} deleted (acknowledged at {}); no live node holds the delete's tombstone any more (purged after {}), so repair spreads the value again",
                             op_label(&w.history[pi]),

@@ -382,6 +382,15 @@ impl ClusterConfig {
             }
         }
         errs.extend(self.datacenter_problems());
+        if self.tombstone_grace < self.op_deadline {
+            errs.push((
+                "tombstone_grace",
+                format!(
+                    "tombstone_grace = {} is shorter than op_deadline = {}: a replica could purge a delete's tombstone while the delete is still running; make it at least {}",
+                    self.tombstone_grace, self.op_deadline, self.op_deadline
+                ),
+            ));
+        }
         if self.random_quorums && self.hinted_handoff {
             errs.push((
                 "random_quorums",

@@ -370,6 +370,11 @@ pub struct Truth<'a> {
     seen: Vec<Seen>,
     /// For each key: the history indices of its issued deletes, in issue order.
     deletes_of: Vec<Vec<usize>>,
+    /// For each write (by op id): the distinct dots its versions were seen
+    /// with (in gets, and in the stores [`Truth::add_versions`] is given).
+    /// More than one: the write was coordinated twice (a retried forward),
+    /// and its versions are distinct siblings a delete may see only one of.
+    dots: BTreeMap<u64, Vec<Option<crate::version::Dot>>>,
 }
 
 impl<'a> Truth<'a> {
@@ -445,7 +450,7 @@ impl<'a> Truth<'a> {
                 deletes_of[key_of[i]].push(i);
             }
         }
-        Truth {
+        let mut truth = Truth {
             history,
             key_of,
             ordinal,
@@ -453,7 +458,46 @@ impl<'a> Truth<'a> {
             depth,
             seen,
             deletes_of,
+            dots: BTreeMap::new(),
+        };
+        for op in history {
+            if let Outcome::GetOk { versions, .. } = &op.outcome {
+                truth.add_versions(versions);
+            }
         }
+        truth
+    }
+
+    /// Notes versions seen outside the history (the nodes' final stores and
+    /// hints), so writes coordinated more than once are known as such.
+    pub fn add_versions<'v>(&mut self, versions: impl IntoIterator<Item = &'v Version>) {
+        for v in versions {
+            let dots = self.dots.entry(v.write).or_default();
+            if !dots.contains(&v.dot) {
+                dots.push(v.dot);
+            }
+        }
+    }
+
+    /// Whether delete `d` (a history index) deleted version `v`: `d` had
+    /// seen `v`'s write, and, when that write was coordinated more than once
+    /// (its versions are siblings with different dots), `d`'s context came
+    /// from a get that returned this very version.
+    pub fn deleted(&self, d: usize, v: &Version) -> bool {
+        let Some(w) = index_of(self.history, v.write) else {
+            return false;
+        };
+        if w == d || !self.has_seen(d, w) {
+            return false;
+        }
+        if self.dots.get(&v.write).is_none_or(|dots| dots.len() <= 1) {
+            return true;
+        }
+        let from = self.history[d]
+            .context_from
+            .map(|g| &self.history[g].outcome);
+        matches!(from, Some(Outcome::GetOk { versions, .. })
+            if versions.iter().any(|x| x.write == v.write && x.dot == v.dot))
     }
 
     /// The history indices of the issued deletes of op `index`'s key.
@@ -515,12 +559,9 @@ impl<'a> Truth<'a> {
         if superseded(pi) {
             return true;
         }
-        // Nothing delete `d` had seen is left: its tombstone may be purged.
-        let cleared = |d: usize| {
-            !held
-                .iter()
-                .any(|v| index_of(self.history, v.write).is_some_and(|w| self.has_seen(d, w)))
-        };
+        // Nothing delete `d` deleted is left, and nothing that had seen `d`
+        // (which `superseded` would have found): its tombstone may be purged.
+        let cleared = |d: usize| !held.iter().any(|v| self.deleted(d, v));
         if p.kind == OpKind::Delete && cleared(pi) {
             return true;
         }

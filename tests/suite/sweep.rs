@@ -720,3 +720,45 @@ fn merge_refuses_to_mix_sweeps() {
     let e = merge::merge(&[b.clone(), changed]).err().expect("refused");
     assert!(e.contains("two different results"), "{e}");
 }
+
+// With [swarm] deletes = true, seeds delete a share of what their clients
+// read, their tombstones outlive the faults and the quiet phase, and every
+// replica purges them before the end: no checker fails (the 2,000-seed run is
+// `dynsim sweep scenarios/sweep/deletes.toml --seeds 0..2000`). With a grace
+// too short for the faults, the same sweep finds deleted values coming back.
+#[test]
+fn delete_sweep_is_clean_and_a_short_grace_resurrects() {
+    let s = base("deletes");
+    assert!(s.swarm.deletes);
+    let seeds: Vec<u64> = (0..40).collect();
+    let results = sweep::run_seeds(&s, "deletes", &seeds, 2, |_| {});
+    let failed: Vec<_> = results
+        .iter()
+        .filter(|r| !r.ok)
+        .map(|r| (r.seed, r.failed.clone(), r.violation.clone()))
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    let deletes: u64 = results.iter().map(|r| r.coverage.deletes).sum();
+    let purged = results
+        .iter()
+        .filter(|r| r.coverage.tombstones_purged > 0)
+        .count();
+    assert!(deletes > 1_000, "{deletes} deletes");
+    assert!(purged >= 35, "tombstones purged in {purged} of 40 seeds");
+    // The same mix with the base's own grace, 600ms: a replica cut off for
+    // longer misses the delete until every tombstone is gone.
+    let mut short = s.clone();
+    short.swarm.deletes = false;
+    short.cluster.tombstone_grace = sim_core::SimDuration::from_ms(600);
+    short
+        .load
+        .as_mut()
+        .expect("the base has a load")
+        .delete_fraction = 0.3;
+    let found = failing(&short, 0..40);
+    let resurrected = found
+        .iter()
+        .filter(|(_, f)| f.iter().any(|c| c == "no-resurrection"))
+        .count();
+    assert!(resurrected >= 5, "{found:?}");
+}

@@ -44,8 +44,10 @@ pub struct Plan {
     pub load: LoadSpec,
     /// When the faulty phase ends and everything is healed.
     pub heal_at: SimTime,
-    /// When the quiet phase (and the run) ends.
+    /// When the run ends: after the quiet phase, and with deletes on, after every purge.
     pub end: SimTime,
+    /// With deletes on: the tombstone grace the run uses (longer than the faulty and quiet phases).
+    pub tombstone_grace: Option<SimDuration>,
 }
 
 fn between(rng: &mut SimRng, lo: u64, hi: u64) -> u64 {
@@ -282,8 +284,22 @@ pub fn draw(s: &Scenario, seed: u64) -> Plan {
             max_ops: Some(DRAWN_MAX_OPS),
         },
     };
+    let mut load = load;
     let quiet = quiet_time(s, seed);
-    let end = heal_at + quiet;
+    let mut end = heal_at + quiet;
+    let mut tombstone_grace = None;
+    if s.swarm.deletes {
+        // Its own stream, so the rest of the draw is the same with the switch off.
+        let mut dl = SimRng::new(seed, Stream::Custom(8));
+        load.read_modify_write = true;
+        load.delete_fraction = 0.1 + 0.3 * dl.unit();
+        // Every tombstone outlives the faults and the quiet phase, in which the
+        // cluster must converge; then every replica purges it, before the end.
+        // A shorter grace is the resurrection hazard itself, not a bug to find.
+        let grace = SimDuration(end.as_us()) + SimDuration::from_secs(2);
+        tombstone_grace = Some(grace);
+        end = heal_at + s.cluster.op_deadline + SimDuration::from_secs(2) + grace;
+    }
     steps.extend(quiet_reads(
         s,
         &load,
@@ -295,6 +311,7 @@ pub fn draw(s: &Scenario, seed: u64) -> Plan {
         load,
         heal_at,
         end,
+        tombstone_grace,
     }
 }
 
@@ -308,6 +325,10 @@ pub fn apply(s: &Scenario, plan: &Plan) -> Scenario {
         steps: plan.steps.clone(),
         load: Some(plan.load.clone()),
         duration: SimDuration(plan.end.as_us()),
+        cluster: dynamo_model::ClusterConfig {
+            tombstone_grace: plan.tombstone_grace.unwrap_or(s.cluster.tombstone_grace),
+            ..s.cluster.clone()
+        },
         expects: s
             .expects
             .iter()

@@ -45,6 +45,17 @@ pub struct Coverage {
     pub siblings: bool,
     pub failed_ops: bool,
     pub client_timeouts: bool,
+    /// Deletes issued (a base with `[swarm] deletes = true`); left out of
+    /// the JSON when zero, so sweeps without deletes write what they did.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deletes: u64,
+    /// Keys whose tombstones were purged, over all nodes.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tombstones_purged: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Coverage {
@@ -172,6 +183,11 @@ pub fn run_seed(s: &Scenario, file: &str, seed: u64, origin: &Origin) -> SeedRes
             .iter()
             .any(|o| matches!(o.outcome, Outcome::Failed { .. })),
         client_timeouts: h.iter().any(|o| o.outcome == Outcome::TimedOut),
+        deletes: h
+            .iter()
+            .filter(|o| o.kind == dynamo_model::cluster::OpKind::Delete)
+            .count() as u64,
+        tombstones_purged: nodes.iter().map(|n| n.stats.tombstones_purged).sum(),
     };
     SeedResult {
         seed,
@@ -489,6 +505,8 @@ pub struct Tally {
     pub events: u64,
     pub ops: u64,
     coverage: [u64; 8],
+    /// Seeds with deletes, deletes issued, seeds with a purge, tombstones purged.
+    deletes: [u64; 4],
     kinds: Vec<u64>,
     /// The failed seeds with the smallest numbers, in seed order.
     pub first_failures: Vec<SeedResult>,
@@ -506,6 +524,7 @@ impl Default for Tally {
             events: 0,
             ops: 0,
             coverage: [0; 8],
+            deletes: [0; 4],
             kinds: vec![0; swarm::FAULT_KINDS.len()],
             first_failures: Vec::new(),
         }
@@ -521,6 +540,11 @@ impl Tally {
         for (n, on) in self.coverage.iter_mut().zip(r.coverage.flags()) {
             *n += u64::from(on);
         }
+        let c = &r.coverage;
+        self.deletes[0] += u64::from(c.deletes > 0);
+        self.deletes[1] += c.deletes;
+        self.deletes[2] += u64::from(c.tombstones_purged > 0);
+        self.deletes[3] += c.tombstones_purged;
         for (n, k) in self.kinds.iter_mut().zip(swarm::FAULT_KINDS) {
             *n += u64::from(r.faults.iter().any(|f| f == k));
         }
@@ -579,6 +603,16 @@ impl Tally {
             c(6),
             c(7)
         );
+        if self.deletes[0] > 0 {
+            let _ = writeln!(
+                o,
+                "deletes: {} issued, in {} of seeds; tombstones purged: {}, in {} of seeds",
+                self.deletes[1],
+                pct(self.deletes[0], total),
+                self.deletes[3],
+                pct(self.deletes[2], total)
+            );
+        }
         let kinds: Vec<String> = swarm::FAULT_KINDS
             .iter()
             .zip(&self.kinds)

@@ -147,7 +147,9 @@ pub fn render(r: &Report) -> String {
     let mut hist = std::collections::BTreeMap::new();
     for op in h {
         if let Outcome::GetOk { versions, .. } = &op.outcome {
-            *hist.entry(versions.len()).or_insert(0usize) += 1;
+            *hist
+                .entry(dynamo_model::version::visible(versions).len())
+                .or_insert(0usize) += 1;
         }
     }
     let gets: usize = hist.values().sum();

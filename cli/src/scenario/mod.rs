@@ -157,6 +157,15 @@ pub struct Scenario {
     pub expects: Vec<Expect>,
     /// `[checks] quorum_reads = "always"`: judge every get, whatever R, W and faults.
     pub always_judge_reads: bool,
+    /// `[swarm]`: mechanisms a sweep of this base draws into each seed's mix.
+    pub swarm: SwarmSwitches,
+}
+
+/// The `[swarm]` switches: what a sweep draws beyond faults and the workload.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SwarmSwitches {
+    /// Read-modify-write clients delete some of what they read.
+    pub deletes: bool,
 }
 
 impl Scenario {
@@ -186,6 +195,7 @@ const TOP: &[&str] = &[
     "load",
     "expect",
     "checks",
+    "swarm",
 ];
 const CLUSTER: &[&str] = &[
     "nodes",
@@ -437,6 +447,11 @@ fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
             ),
         }
     }
+    let mut swarm = SwarmSwitches::default();
+    if let Some(t) = root.table(c, "swarm") {
+        t.only(c, &["deletes"]);
+        swarm.deletes = t.bool(c, "deletes").unwrap_or(false);
+    }
 
     let last_step = steps.iter().map(|s| s.at).max().unwrap_or(SimTime::ZERO);
     let last_expect = expects
@@ -478,6 +493,7 @@ fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
         load: load?,
         expects,
         always_judge_reads,
+        swarm,
     })
 }
 

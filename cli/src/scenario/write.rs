@@ -277,6 +277,9 @@ pub fn to_toml(s: &Scenario) -> String {
     if s.always_judge_reads {
         let _ = writeln!(o, "\n[checks]\nquorum_reads = \"always\"");
     }
+    if s.swarm.deletes {
+        let _ = writeln!(o, "\n[swarm]\ndeletes = true");
+    }
     write_cluster(&mut o, &s.cluster);
     write_network(&mut o, &s.net, &s.cluster.datacenters);
     if let Some(l) = &s.load {
