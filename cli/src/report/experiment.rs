@@ -2170,10 +2170,20 @@ pub fn run(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
     }
 }
 
-fn describe_net(net: &NetConfig) -> String {
+fn describe_net(net: &NetConfig, datacenters: &[String]) -> String {
     let mut s = format!("latency {}", net.latency);
     for (k, l) in &net.per_kind {
         let _ = write!(s, "; {k} {l}");
+    }
+    let dc = |z: u32| datacenters.get(z as usize).map_or("?", String::as_str);
+    for z in &net.zone_links {
+        let _ = write!(s, "; from {} to {}:", dc(z.from), dc(z.to));
+        if let Some(l) = &z.latency {
+            let _ = write!(s, " latency {l}");
+        }
+        for (k, l) in &z.per_kind {
+            let _ = write!(s, " {k} {l}");
+        }
     }
     let _ = write!(s, "; loss {}, duplicate {}, ", net.loss, net.duplicate);
     if net.client_request == net.client_reply {
@@ -2218,7 +2228,10 @@ pub fn report(e: &Experiment, out: &Outcome2) -> String {
         params.push((format!("cluster ({})", i + 1), line));
     }
     for (name, net) in &e.networks {
-        params.push((format!("network {name}"), describe_net(net)));
+        params.push((
+            format!("network {name}"),
+            describe_net(net, &e.cluster.datacenters),
+        ));
     }
     if !e.quorums.is_empty() {
         params.push((
