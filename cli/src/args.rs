@@ -178,4 +178,13 @@ pub struct RingArgs {
     /// Override the scenario's seed (random tokens depend on it).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Also show the ring after one new node joins (it takes tokens by the
+    /// cluster's strategy) and what moves: the pieces of the key space whose
+    /// replica sets change, the data to copy, the ranges split, and how many
+    /// of the load's keys (and the --key keys) move.
+    #[arg(long, conflicts_with = "leave")]
+    pub join: bool,
+    /// Also show the ring after NODE leaves, and what moves.
+    #[arg(long, value_name = "NODE")]
+    pub leave: Option<String>,
 }

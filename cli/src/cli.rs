@@ -280,6 +280,146 @@ fn cmd_ring(args: &RingArgs) -> u8 {
             fb.join(" ")
         );
     }
+    if args.join || args.leave.is_some() {
+        match ring_change(&s, &ring, seed, args, &mut o) {
+            Ok(()) => {}
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_BAD_INPUT;
+            }
+        }
+    }
     crate::output::print(&o);
     EXIT_OK
+}
+
+/// `dynsim ring --join` / `--leave N`: the ring after the change, and what moves.
+fn ring_change(
+    s: &crate::scenario::Scenario,
+    ring: &dynamo_model::Ring,
+    seed: u64,
+    args: &RingArgs,
+    o: &mut String,
+) -> Result<(), String> {
+    use dynamo_model::ring_change::{diff, joined, keys_moved, left};
+    use std::fmt::Write as _;
+    let c = &s.cluster;
+    let mut rng = sim_core::SimRng::new(seed, sim_core::Stream::Custom(11));
+    let n = c.n as usize;
+    let (after, what) = match &args.leave {
+        None => {
+            let node = sim_core::NodeId(ring.node_count());
+            (joined(ring, c, &mut rng), format!("{node} joins"))
+        }
+        Some(name) => {
+            let id = name
+                .strip_prefix('n')
+                .and_then(|x| x.parse::<u32>().ok())
+                .filter(|&i| i < c.nodes)
+                .ok_or_else(|| {
+                    format!(
+                        "--leave {name:?}: no such node; the cluster has n0..n{}",
+                        c.nodes - 1
+                    )
+                })?;
+            let node = sim_core::NodeId(id);
+            if !ring.tokens().iter().any(|t| t.1 == node) {
+                return Err(format!("--leave {name}: {name} owns no tokens (a proxy?)"));
+            }
+            if ring.walk_len() <= n {
+                return Err(format!(
+                    "--leave {name}: the ring would keep {} nodes, fewer than N = {n}",
+                    ring.walk_len() - 1
+                ));
+            }
+            (left(ring, c, node, &mut rng), format!("{node} leaves"))
+        }
+    };
+    let d = diff(ring, &after, n);
+    let strategy = match &c.tokens {
+        dynamo_model::TokenStrategy::Random { tokens_per_node } => {
+            format!("S1: {tokens_per_node} random tokens a node")
+        }
+        dynamo_model::TokenStrategy::EqualPartitions { partitions } => {
+            format!("S3: {partitions} equal partitions, moved whole")
+        }
+        dynamo_model::TokenStrategy::Explicit { .. } => "explicit partitions, moved whole".into(),
+    };
+    let _ = writeln!(o, "\nafter {what} ({strategy}):");
+    let _ = writeln!(
+        o,
+        "  key space whose replica set changes: {:.2}%",
+        d.changed * 100.0
+    );
+    let _ = writeln!(
+        o,
+        "  replica copies to make: {:.4} of the key space ({:.2}% of the {n} copies stored)",
+        d.copies,
+        d.copies * 100.0 / n as f64
+    );
+    let _ = writeln!(
+        o,
+        "  ranges split: {} of {} (their keys are picked out one by one; unsplit ranges move whole)",
+        d.ranges_split,
+        ring.range_count()
+    );
+    let (old_load, new_load) = (ring.replica_load(n), after.replica_load(n));
+    let _ = writeln!(o, "  share of the key space each node replicates:");
+    for (i, after) in new_load.iter().enumerate() {
+        let before = old_load.get(i).copied().unwrap_or(0.0);
+        let _ = writeln!(
+            o,
+            "    n{i}: {:.2}% -> {:.2}%",
+            before * 100.0,
+            after * 100.0
+        );
+    }
+    const SHOWN: usize = 20;
+    let _ = writeln!(
+        o,
+        "  pieces whose replica set changes ({} in all{}):",
+        d.pieces.len(),
+        if d.pieces.len() > SHOWN {
+            format!(", the first {SHOWN}")
+        } else {
+            String::new()
+        }
+    );
+    let names = |v: &[sim_core::NodeId]| -> String {
+        let s: Vec<String> = v.iter().map(ToString::to_string).collect();
+        s.join(" ")
+    };
+    for p in d.pieces.iter().take(SHOWN) {
+        let _ = writeln!(
+            o,
+            "    {:>20} ..= {:<20} [{}] -> [{}]",
+            p.lo,
+            p.hi,
+            names(&p.before),
+            names(&p.after)
+        );
+    }
+    // The keys a scenario's load uses, as its clients name them, and any --key.
+    let mut keys = Vec::new();
+    if let Some(l) = &s.load {
+        for i in 0..l.keys {
+            let name = match c.key_scheme {
+                dynamo_model::KeyScheme::Md5 => format!("key{i}"),
+                dynamo_model::KeyScheme::Integer { .. } => i.to_string(),
+            };
+            keys.push(ring.key(&name)?);
+        }
+    }
+    for k in &args.keys {
+        keys.push(ring.key(k)?);
+    }
+    if !keys.is_empty() {
+        let (moved, copies) = keys_moved(ring, &after, n, &keys);
+        let _ = writeln!(
+            o,
+            "  keys: {moved} of {} change their replica set; {copies} replica copies to make",
+            keys.len()
+        );
+    }
+    Ok(())
 }

@@ -31,6 +31,7 @@ pub mod merkle;
 pub mod msg;
 pub mod node;
 pub mod ring;
+pub mod ring_change;
 pub mod truth;
 pub mod version;
 

@@ -135,6 +135,27 @@ fn ring_command() {
         run(&["ring", "scenarios/failure.toml", "--key", "99"]),
         EXIT_BAD_INPUT
     );
+    // Before and after a change: a join, a leave, and leaves that cannot be.
+    for (args, code) in [
+        (vec!["--join"], EXIT_OK),
+        (vec!["--leave", "n1", "--key", "2"], EXIT_OK),
+        (vec!["--leave", "n9"], EXIT_BAD_INPUT),
+        (vec!["--join", "--leave", "n1"], EXIT_BAD_INPUT),
+    ] {
+        let mut all = vec!["ring", "scenarios/sweep/five_nodes.toml"];
+        all.extend(args.iter().copied());
+        assert_eq!(run(&all), code, "{args:?}");
+    }
+    // Three nodes with N = 3: none can leave.
+    assert_eq!(
+        run(&[
+            "ring",
+            "scenarios/deletes/delete_races_put.toml",
+            "--leave",
+            "n0"
+        ]),
+        EXIT_BAD_INPUT
+    );
 }
 
 // --chrome-trace writes trace-event JSON with a track per node, client operations as spans, and message flows.

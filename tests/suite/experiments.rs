@@ -211,6 +211,30 @@ fn pbs_wan_follows_its_links() {
     assert!(p(&dynamo, "dynsim", "150") > 0.99);
 }
 
+// One node joining a ring of S nodes copies about its fair share, N / (S + 1),
+// of the key space under either strategy; S1's new tokens split existing
+// ranges (about one per token), S3's whole partitions split none.
+#[test]
+fn join_cost_splits_ranges_only_under_s1() {
+    let out = run(&load("join_cost", 4));
+    let t = &out.table;
+    assert_eq!(t.rows.len(), 6);
+    for r in &t.rows {
+        let f = |c: &str| -> f64 { r[col(t, c)].parse().unwrap() };
+        let (copies, ideal) = (f("copies_mean"), f("copies_ideal"));
+        assert!(
+            copies > 0.6 * ideal && copies < 1.5 * ideal,
+            "{r:?}: copies {copies} against {ideal}"
+        );
+        let split = f("ranges_split_mean");
+        if r[0] == "S3" {
+            assert_eq!(split, 0.0, "{r:?}");
+        } else {
+            assert!((6.0..=8.0).contains(&split), "{r:?}");
+        }
+    }
+}
+
 // Last write wins loses acknowledged adds under concurrency; siblings merged by union lose none.
 #[test]
 fn lww_lost_updates() {

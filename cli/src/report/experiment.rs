@@ -40,6 +40,7 @@ const KINDS: &[&str] = &[
     "lww",
     "balance",
     "kstaleness",
+    "joincost",
 ];
 
 /// Trials per point (`trials`, `--trials`); experiments/README.md lists every bound.
@@ -77,6 +78,8 @@ pub struct Experiment {
     pub adds_per_client: u32,
     /// `kstaleness`: the k values (read one of the last k versions).
     pub ks: Vec<u32>,
+    /// `joincost`: ring sizes one node joins.
+    pub ring_sizes: Vec<u32>,
     /// Where each request goes (`via`): any node by default.
     pub via: Entry,
     /// Threads that run points (`--jobs`; not in the file). Results do not depend on it.
@@ -159,6 +162,7 @@ const SWEEP: &[&str] = &[
     "keys",
     "adds_per_client",
     "k",
+    "nodes",
 ];
 
 /// Reads `[reference]`: `source`, `note` and `[[reference.values]]`, each
@@ -285,6 +289,7 @@ fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experiment> {
         keys: 256,
         adds_per_client: 20,
         ks: Vec::new(),
+        ring_sizes: Vec::new(),
         via: Entry::Random,
         jobs: 1,
         reference: None,
@@ -415,6 +420,7 @@ fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experiment> {
             ),
             ("clients", &mut exp.clients, limits::MAX_CLIENTS),
             ("k", &mut exp.ks, MAX_K),
+            ("nodes", &mut exp.ring_sizes, MAX_JOIN_RING),
         ] {
             if let Some(arr) = sw.array(c, key) {
                 for v in arr.iter() {
@@ -507,6 +513,41 @@ fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experiment> {
         "latency" | "staleness" | "pbs" => need(c, "quorums", exp.quorums.is_empty()),
         "lww" => need(c, "clients", exp.clients.is_empty()),
         "balance" => need(c, "tokens_per_node", exp.tokens_per_node.is_empty()),
+        "joincost" => {
+            need(c, "nodes", exp.ring_sizes.is_empty());
+            need(c, "tokens_per_node", exp.tokens_per_node.is_empty());
+            if cluster.is_some() {
+                for &nodes in &exp.ring_sizes {
+                    for &t in &exp.tokens_per_node {
+                        for s3 in [false, true] {
+                            let cfg = join_cost_config(&exp, nodes, t, s3);
+                            for problem in cfg.validate() {
+                                c.err(
+                                    root.span_of("sweep"),
+                                    "sweep.nodes",
+                                    format!(
+                                        "{nodes} nodes with {t} tokens each ({}): {problem}",
+                                        if s3 { "S3" } else { "S1" }
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            let total = u64::from(exp.ring_sizes.iter().copied().max().unwrap_or(0) + 1)
+                * u64::from(exp.tokens_per_node.iter().copied().max().unwrap_or(0));
+            if total > limits::MAX_TOKENS {
+                c.err(
+                    root.span_of("sweep"),
+                    "sweep",
+                    format!(
+                        "the largest ring would hold {total} tokens, above the bound of {}",
+                        limits::MAX_TOKENS
+                    ),
+                );
+            }
+        }
         "kstaleness" => {
             need(c, "quorums", exp.quorums.is_empty());
             need(c, "k", exp.ks.is_empty());
@@ -2038,6 +2079,129 @@ fn balance_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 
     }
 }
 
+/// The largest ring a `joincost` experiment lets a node join.
+pub const MAX_JOIN_RING: u32 = 10_000;
+
+/// The ring a `joincost` point starts from: `nodes` nodes under S1 (T
+/// random tokens each) or S3 (Q = T x nodes equal partitions).
+fn join_cost_config(e: &Experiment, nodes: u32, t: u32, s3: bool) -> ClusterConfig {
+    ClusterConfig {
+        nodes,
+        proxies: 0,
+        tokens: if s3 {
+            TokenStrategy::EqualPartitions {
+                partitions: t * nodes,
+            }
+        } else {
+            TokenStrategy::Random { tokens_per_node: t }
+        },
+        key_scheme: KeyScheme::Md5,
+        datacenters: Vec::new(),
+        node_datacenters: Vec::new(),
+        datacenter_aware: false,
+        ..e.cluster.clone()
+    }
+}
+
+/// `joincost`: what moves when one node joins a ring of S nodes (§4.9, §6.2),
+/// under S1 and S3, averaged over rings: the replica copies to make (the
+/// ideal is N / (S + 1) of the key space: the new node's fair share), the
+/// share of the key space whose replica set changes, and the ranges the new
+/// tokens split (S3 moves whole partitions and splits none).
+fn join_cost_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
+    let mut table = Table::new(&[
+        "strategy",
+        "nodes",
+        "tokens_per_node",
+        "rings",
+        "copies_mean",
+        "copies_ideal",
+        "changed_mean",
+        "ranges_split_mean",
+        "ranges",
+    ]);
+    let n = e.cluster.n;
+    let mut copies_series = Vec::new();
+    let mut split_series = Vec::new();
+    for &t in &e.tokens_per_node {
+        for (label, s3) in [("S1", false), ("S3", true)] {
+            let (mut cp, mut sp) = (Vec::new(), Vec::new());
+            for &nodes in &e.ring_sizes {
+                bar.inc(1);
+                let cfg = join_cost_config(e, nodes, t, s3);
+                let (mut copies, mut changed, mut split) = (0.0, 0.0, 0.0);
+                for run in 0..e.trials {
+                    let seed = e.seed.wrapping_add(run);
+                    let ring = Ring::build(&cfg, &mut SimRng::new(seed, Stream::Setup));
+                    let after = dynamo_model::ring_change::joined(
+                        &ring,
+                        &cfg,
+                        &mut SimRng::new(seed, Stream::Custom(11)),
+                    );
+                    let d = dynamo_model::ring_change::diff(&ring, &after, n as usize);
+                    copies += d.copies;
+                    changed += d.changed;
+                    split += d.ranges_split as f64;
+                }
+                let runs = e.trials as f64;
+                let ideal = f64::from(n) / f64::from(nodes + 1);
+                let ranges = t * nodes;
+                table.push(vec![
+                    label.into(),
+                    nodes.to_string(),
+                    t.to_string(),
+                    e.trials.to_string(),
+                    format!("{:.5}", copies / runs),
+                    format!("{ideal:.5}"),
+                    format!("{:.5}", changed / runs),
+                    format!("{:.2}", split / runs),
+                    ranges.to_string(),
+                ]);
+                cp.push((f64::from(nodes), copies / runs));
+                sp.push((f64::from(nodes), split / runs));
+            }
+            let name = format!("{label}, T = {t}");
+            copies_series.push(Series::new(&name, cp));
+            split_series.push(Series::new(&name, sp));
+        }
+    }
+    let ideal: Vec<(f64, f64)> = e
+        .ring_sizes
+        .iter()
+        .map(|&s| (f64::from(s), f64::from(n) / f64::from(s + 1)))
+        .collect();
+    copies_series.push(Series {
+        dashed: true,
+        ..Series::new("ideal: N / (S + 1)", ideal)
+    });
+    let copies = svg::line_chart(&Chart {
+        title: format!("data copied when one node joins (N = {n})"),
+        x_label: "nodes before the join (log scale)".into(),
+        y_label: "replica copies made, as a share of the key space".into(),
+        series: copies_series,
+        markers: true,
+        log_x: true,
+        log_y: true,
+        ..Chart::default()
+    });
+    let split = svg::line_chart(&Chart {
+        title: "ranges the join splits (keys picked out one by one)".into(),
+        x_label: "nodes before the join (log scale)".into(),
+        y_label: "ranges split".into(),
+        series: split_series,
+        markers: true,
+        log_x: true,
+        ..Chart::default()
+    });
+    Outcome2 {
+        table,
+        charts: vec![
+            ("data moved by a join".into(), copies),
+            ("ranges split by a join".into(), split),
+        ],
+    }
+}
+
 fn points(e: &Experiment) -> u64 {
     let nets = e.networks.len() as u64;
     match e.kind.as_str() {
@@ -2046,6 +2210,9 @@ fn points(e: &Experiment) -> u64 {
             .saturating_mul(e.quorums.len() as u64),
         "staleness" | "pbs" | "kstaleness" => nets.saturating_mul(e.quorums.len() as u64),
         "lww" => 2 * e.clients.len() as u64,
+        "joincost" => {
+            2 * (e.tokens_per_node.len() as u64).saturating_mul(e.ring_sizes.len() as u64)
+        }
         _ => 2 * e.tokens_per_node.len() as u64,
     }
 }
@@ -2130,6 +2297,20 @@ pub fn prepare(e: &Experiment, max_points: usize) {
                 }
             }
         }
+        "joincost" => {
+            for &t in &e.tokens_per_node {
+                for &nodes in &e.ring_sizes {
+                    for s3 in [false, true] {
+                        if !point() {
+                            return;
+                        }
+                        let cfg = join_cost_config(e, nodes, t, s3);
+                        assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
+                        Ring::build(&cfg, &mut SimRng::new(e.seed, Stream::Setup));
+                    }
+                }
+            }
+        }
         _ => {
             let nodes = e.cluster.nodes;
             for &t in &e.tokens_per_node {
@@ -2166,6 +2347,7 @@ pub fn run(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
         "pbs" => pbs_experiment(e, bar),
         "lww" => lww_experiment(e, bar),
         "kstaleness" => kstaleness_experiment(e, bar),
+        "joincost" => join_cost_experiment(e, bar),
         _ => balance_experiment(e, bar),
     }
 }
