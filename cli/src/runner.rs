@@ -71,6 +71,8 @@ pub fn counters(cluster: &Cluster, needless_siblings: usize) -> BTreeMap<String,
     c.insert("replica_timeouts".into(), sum(|s| s.replica_timeouts));
     c.insert("clock_truncations".into(), truncations);
     c.insert("tombstones_purged".into(), sum(|s| s.tombstones_purged));
+    c.insert("keys_transferred".into(), sum(|s| s.keys_transferred));
+    c.insert("membership_changes".into(), sum(|s| s.membership_changes));
     // Without truncation a needless sibling is a bug (its checker fails);
     // with it, it is the false conflict truncation causes.
     c.insert(
@@ -184,14 +186,16 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
     let quiet_from = (!lossy).then(|| {
         s.steps
             .iter()
-            .filter(|st| matches!(st.action, Action::Fault(_)))
+            .filter(|st| matches!(st.action, Action::Fault(_) | Action::Membership { .. }))
             .map(|st| st.at)
             .max()
             .unwrap_or(SimTime::ZERO)
     });
+    // The ring the nodes agree on at the end: after membership changes, not the configured one.
+    let final_ring = cluster.final_ring();
     let world = World {
         cfg: &cluster.cfg,
-        ring: &cluster.ring,
+        ring: &final_ring,
         history: cluster.history(),
         nodes: cluster.nodes(),
         up: &up,
@@ -371,12 +375,48 @@ pub fn prepare(s: &Scenario, seed: u64, trace: bool) -> (Cluster, Vec<Option<usi
                     cluster.fault(step.at, f);
                 }
             }
+            Action::Membership { node, join } => {
+                let admin = match join {
+                    None => dynamo_model::msg::Admin::Leave,
+                    Some(tokens) => dynamo_model::msg::Admin::Join {
+                        tokens: ring_positions(&s.cluster, tokens),
+                    },
+                };
+                cluster
+                    .plan_admin(step.at, *node, admin)
+                    .expect("validated node");
+            }
         }
     }
     if let Some(load) = &s.load {
         cluster.add_load(load.clone()).expect("validated load");
     }
     (cluster, plan_of)
+}
+
+/// A join step's tokens as ring positions: as given under S1; partition
+/// numbers (of the configured Q) turned into their ends under S3 and explicit.
+fn ring_positions(c: &dynamo_model::ClusterConfig, tokens: &[u64]) -> Vec<u64> {
+    let bits = match c.key_scheme {
+        dynamo_model::KeyScheme::Md5 => 64,
+        dynamo_model::KeyScheme::Integer { hash_bits } => hash_bits,
+    };
+    match &c.tokens {
+        dynamo_model::TokenStrategy::Random { .. } => tokens.to_vec(),
+        _ => {
+            let q = c.total_tokens().min(u64::from(u32::MAX)) as u32;
+            tokens
+                .iter()
+                .map(|&p| {
+                    dynamo_model::ring::partition_end(
+                        p.min(u64::from(q.max(1) - 1)) as u32,
+                        q.max(1),
+                        bits,
+                    )
+                })
+                .collect()
+        }
+    }
 }
 
 fn footer(r: &Report) -> Vec<String> {

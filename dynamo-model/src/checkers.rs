@@ -811,7 +811,16 @@ fn shared_nodes(
                 .wipes
                 .iter()
                 .any(|&(t, n)| n == s && p.start.is_some_and(|ps| t >= ps) && t <= end);
-            if top.contains(&s) && answered.contains(&s) && !wiped && !shared.contains(&s) {
+            // A node that held the key as a hint, or handed it to new owners
+            // after a membership change, may rightly answer with nothing a get
+            // whose coordinator's view has it as an owner.
+            let handed_off = w.nodes[s.index()].moved_key(&p.key);
+            if top.contains(&s)
+                && answered.contains(&s)
+                && !wiped
+                && !handed_off
+                && !shared.contains(&s)
+            {
                 shared.push(s);
             }
         }

@@ -176,6 +176,23 @@ struct Load {
 const WAKE_ISSUE: u64 = 0;
 const WAKE_TIMEOUT: u64 = 1;
 const WAKE_LOAD: u64 = 2;
+const WAKE_ADMIN: u64 = 3;
+
+/// Request ids of membership changes start here, far above any operation's.
+const ADMIN_REQ: u64 = 1 << 48;
+
+/// The administrator's client (`c9999999` in traces, above every scenario and load client): membership changes come from it.
+pub const ADMIN_CLIENT: ClientId = ClientId(9_999_999);
+
+/// A membership change the administrator sends a node at a time.
+#[derive(Clone, Debug)]
+pub struct AdminOp {
+    pub at: SimTime,
+    pub node: NodeId,
+    pub admin: crate::msg::Admin,
+    /// When the node answered, whether it took the change, and what it said.
+    pub result: Option<(SimTime, bool, String)>,
+}
 
 fn tag(kind: u64, index: u64) -> u64 {
     kind << 56 | index
@@ -204,6 +221,8 @@ pub struct Clients {
     /// Operations finished (replied or timed out), for a progress display
     /// outside the run; nothing in the run reads it.
     finished: Arc<AtomicU64>,
+    /// Membership changes, in the order they were planned.
+    pub admin: Vec<AdminOp>,
 }
 
 /// How far a run's operations have got, readable while the run goes on (a
@@ -433,6 +452,14 @@ impl Harness<DynamoNode> for Clients {
         _node: NodeId,
         reply: Reply,
     ) {
+        if req >= ADMIN_REQ {
+            if let Reply::Admin { done, what } = reply {
+                if let Some(a) = self.admin.get_mut((req - ADMIN_REQ) as usize) {
+                    a.result = Some((core.now(), done, what));
+                }
+            }
+            return;
+        }
         let h = (req - 1) as usize;
         let rec = &mut self.history[h];
         rec.replies += 1;
@@ -452,6 +479,7 @@ impl Harness<DynamoNode> for Clients {
             }
             Reply::Put { clock, stamp, .. } => Outcome::PutOk { clock, stamp },
             Reply::Failed { got, needed, .. } => Outcome::Failed { got, needed },
+            Reply::Admin { .. } => return,
         };
         self.load_done(core, h);
     }
@@ -530,6 +558,11 @@ impl Harness<DynamoNode> for Clients {
                 let (l, c) = ((index >> 24) as usize, (index & 0xff_ffff) as usize);
                 self.load_op(core, l, c);
             }
+            WAKE_ADMIN => {
+                let a = &self.admin[index as usize];
+                let body = Request::Admin(a.admin.clone());
+                core.schedule_request(core.now(), ADMIN_CLIENT, a.node, ADMIN_REQ + index, body);
+            }
             _ => unreachable!("unknown wake tag {t:#x}"),
         }
     }
@@ -557,8 +590,12 @@ impl Cluster {
         }
         let ring = Arc::new(Ring::build(&cfg, &mut SimRng::new(seed, Stream::Setup)));
         let cfg = Arc::new(cfg);
+        // One membership for all: built once, shared until a node's changes.
+        let members = crate::membership::initial_membership(&ring, cfg.nodes);
         let nodes = (0..cfg.nodes)
-            .map(|i| DynamoNode::new(NodeId(i), cfg.clone(), ring.clone()))
+            .map(|i| {
+                DynamoNode::with_members(NodeId(i), cfg.clone(), ring.clone(), members.clone())
+            })
             .collect();
         // The network's zones are the cluster's data centres, unless the caller placed them.
         let zoned;
@@ -592,6 +629,7 @@ impl Cluster {
             load_keys: std::collections::BTreeMap::new(),
             invariants: Invariants::new(&cfg),
             finished: Arc::new(AtomicU64::new(0)),
+            admin: Vec::new(),
         };
         Ok(Cluster {
             sim,
@@ -599,6 +637,56 @@ impl Cluster {
             ring,
             cfg,
         })
+    }
+
+    /// Schedules a membership change: at `at`, the administrator asks `node` to join or leave.
+    pub fn plan_admin(
+        &mut self,
+        at: SimTime,
+        node: NodeId,
+        admin: crate::msg::Admin,
+    ) -> Result<(), String> {
+        if node.0 >= self.cfg.nodes {
+            return Err(format!(
+                "unknown node {node}: the cluster has n0..n{}",
+                self.cfg.nodes - 1
+            ));
+        }
+        let i = self.clients.admin.len() as u64;
+        self.clients.admin.push(AdminOp {
+            at,
+            node,
+            admin,
+            result: None,
+        });
+        self.sim
+            .core
+            .schedule_wake(at, ADMIN_CLIENT, tag(WAKE_ADMIN, i));
+        Ok(())
+    }
+
+    /// The ring most nodes agree on at the end: the view of the most live
+    /// members (ties: the lowest node's); the configured ring when no
+    /// membership changed.
+    pub fn final_ring(&self) -> Arc<Ring> {
+        let nodes = &self.sim.nodes;
+        if !nodes.iter().any(|n| n.stats.membership_changes > 0) {
+            return self.ring.clone();
+        }
+        let mut best: Option<(usize, &DynamoNode)> = None;
+        for n in nodes {
+            if !self.sim.core.is_up(n.id()) {
+                continue;
+            }
+            let agree = nodes
+                .iter()
+                .filter(|m| self.sim.core.is_up(m.id()) && m.members() == n.members())
+                .count();
+            if best.is_none_or(|(a, _)| agree > a) {
+                best = Some((agree, n));
+            }
+        }
+        best.map_or(self.ring.clone(), |(_, n)| Arc::new(n.ring().clone()))
     }
 
     /// Schedules an explicit client operation. Its key must be valid for the ring.

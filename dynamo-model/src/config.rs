@@ -164,6 +164,13 @@ pub struct ClusterConfig {
     /// key's N replicas, chosen uniformly at random, and waits for all of
     /// them. No sloppy quorum, so hinted handoff must be off.
     pub random_quorums: bool,
+    /// Nodes that start outside the ring: up, but owning no tokens and in no
+    /// node's membership until a `join` (§4.9) brings them in.
+    pub outside: Vec<u32>,
+    /// Seed nodes (§4.8.1): every node reconciles its membership with a seed
+    /// as well as with a random peer, so the ring cannot split into logical
+    /// partitions; a joining node announces itself to them first.
+    pub seeds: Vec<u32>,
     /// Data-centre names. Empty: one data centre, and the two fields below
     /// do not apply. A network may give each pair of data centres latencies
     /// of its own.
@@ -208,6 +215,8 @@ impl Default for ClusterConfig {
             forward_to_owner: true,
             proxies: 0,
             random_quorums: false,
+            outside: Vec::new(),
+            seeds: vec![0],
             datacenters: Vec::new(),
             node_datacenters: Vec::new(),
             datacenter_aware: false,
@@ -254,6 +263,13 @@ impl ClusterConfig {
     /// Nodes that own tokens: all but the proxies.
     pub fn storage_nodes(&self) -> u32 {
         self.nodes.saturating_sub(self.proxies)
+    }
+
+    /// The nodes that own tokens at the start: all but the proxies and the nodes outside.
+    pub fn initial_members(&self) -> Vec<u32> {
+        (0..self.storage_nodes())
+            .filter(|n| !self.outside.contains(n))
+            .collect()
     }
 
     /// Whether `node` is a token-less coordinator (see [`ClusterConfig::proxies`]).
@@ -382,6 +398,7 @@ impl ClusterConfig {
             }
         }
         errs.extend(self.datacenter_problems());
+        errs.extend(self.membership_problems());
         if self.tombstone_grace < self.op_deadline {
             errs.push((
                 "tombstone_grace",
@@ -479,7 +496,7 @@ impl ClusterConfig {
                     let mut seen = vec![false; total as usize];
                     for (i, ts) in tokens.iter().enumerate() {
                         let proxy = i as u32 >= storage;
-                        if ts.is_empty() && !proxy {
+                        if ts.is_empty() && !proxy && !self.outside.contains(&(i as u32)) {
                             errs.push(("explicit_tokens", format!("node n{i} has no tokens")));
                         }
                         if !ts.is_empty() && proxy {
@@ -577,6 +594,65 @@ impl ClusterConfig {
                 ));
             }
         }
+    }
+
+    fn membership_problems(&self) -> Vec<(&'static str, String)> {
+        let mut errs = Vec::new();
+        for (i, &o) in self.outside.iter().enumerate() {
+            if o >= self.storage_nodes() {
+                errs.push((
+                    "outside",
+                    format!(
+                        "n{o} cannot start outside the ring: {}",
+                        if o < self.nodes {
+                            "it is a proxy, which never joins"
+                        } else {
+                            "there is no such node"
+                        }
+                    ),
+                ));
+            } else if self.outside[..i].contains(&o) {
+                errs.push(("outside", format!("n{o} is listed twice")));
+            }
+        }
+        let members = self.initial_members().len() as u32;
+        if !self.outside.is_empty()
+            && members < self.n
+            && self.outside.iter().all(|&o| o < self.storage_nodes())
+        {
+            errs.push((
+                "outside",
+                format!(
+                    "with {} node(s) outside, {members} own tokens at the start, fewer than N = {}",
+                    self.outside.len(),
+                    self.n
+                ),
+            ));
+        }
+        if let TokenStrategy::Explicit { tokens } = &self.tokens {
+            for &o in &self.outside {
+                if tokens.get(o as usize).is_some_and(|t| !t.is_empty()) {
+                    errs.push((
+                        "explicit_tokens",
+                        format!(
+                            "n{o} starts outside the ring and owns no tokens; remove its tokens"
+                        ),
+                    ));
+                }
+            }
+        }
+        for &s in &self.seeds {
+            if s >= self.nodes {
+                errs.push((
+                    "seeds",
+                    format!(
+                        "seed n{s} is not a node; the cluster has n0..n{}",
+                        self.nodes - 1
+                    ),
+                ));
+            }
+        }
+        errs
     }
 
     fn datacenter_problems(&self) -> Vec<(&'static str, String)> {

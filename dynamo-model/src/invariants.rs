@@ -258,7 +258,7 @@ impl Invariants {
     pub fn input(&mut self, now: SimTime, node: NodeId, input: &Input<DynamoNode>) {
         let msg = match input {
             Input::Request { body, .. } => {
-                self.coordinating = Some((node, body.key().clone()));
+                self.coordinating = body.key().map(|k| (node, k.clone()));
                 return;
             }
             Input::Message { msg, .. } => msg,
@@ -266,7 +266,7 @@ impl Invariants {
         };
         match msg {
             Msg::Forward { request, .. } => {
-                self.coordinating = Some((node, request.key().clone()));
+                self.coordinating = request.key().map(|k| (node, k.clone()));
             }
             Msg::Replicate { key, .. } | Msg::Repair { key, .. } | Msg::Handoff { key, .. } => {
                 self.touch(key, node)
@@ -331,6 +331,10 @@ impl Invariants {
         };
         debug_assert_eq!(n, node, "the input observed is the one handled");
         let state = &nodes[node.index()];
+        if state.has_left() {
+            // A node that left ignores every input, like a stopped process.
+            return;
+        }
         match pending {
             Pending::Replicate { key, version, hint } => {
                 if keeps(state, &key, &version, self.mode) {
@@ -461,6 +465,7 @@ impl Invariants {
         }
         let answers = self.answers.remove(&(node, op)).unwrap_or_default();
         match reply {
+            Reply::Admin { .. } => {}
             Reply::Put {
                 clock, stamp, from, ..
             } => {

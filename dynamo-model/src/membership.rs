@@ -176,3 +176,100 @@ mod tests {
         assert_eq!(v.incarnation(), 6, "an older incarnation changes nothing");
     }
 }
+
+/// Where a node stands in the ring, as the membership history records it (§4.8.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberStatus {
+    /// Not (yet) a member: owns nothing.
+    Out,
+    /// Owns its tokens.
+    Joined,
+    /// Asked to leave: owns nothing any more, hands its keys to their new owners.
+    Leaving,
+    /// Handed everything over and stopped.
+    Left,
+}
+
+impl MemberStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            MemberStatus::Out => "out",
+            MemberStatus::Joined => "joined",
+            MemberStatus::Leaving => "leaving",
+            MemberStatus::Left => "left",
+        }
+    }
+}
+
+/// One node's entry in the membership: its status and tokens, with a
+/// version that only the node itself raises (when it joins or leaves), so
+/// two histories reconcile by taking, per node, the higher version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub status: MemberStatus,
+    /// Token positions on the ring.
+    pub tokens: Arc<[u64]>,
+    pub version: u64,
+}
+
+/// Every node's entry, by node index. Cloned into gossip messages whole
+/// (copy on write): a membership change is rare, and clusters that change
+/// membership are small.
+pub type Membership = Arc<Vec<Member>>;
+
+/// The membership the configuration starts with: each initial member with
+/// its tokens on `ring`, every other node out, all at version 0.
+pub fn initial_membership(ring: &crate::ring::Ring, nodes: u32) -> Membership {
+    let mut tokens: Vec<Vec<u64>> = vec![Vec::new(); nodes as usize];
+    for &(pos, owner) in ring.tokens() {
+        tokens[owner.index()].push(pos);
+    }
+    Arc::new(
+        tokens
+            .into_iter()
+            .map(|t| Member {
+                status: if t.is_empty() {
+                    MemberStatus::Out
+                } else {
+                    MemberStatus::Joined
+                },
+                tokens: t.into(),
+                version: 0,
+            })
+            .collect(),
+    )
+}
+
+/// The ring tokens of a membership: every joined member's. A position two
+/// members claim (a partition a joining node took over under S3, which its
+/// old owner's entry still lists) belongs to the newer claim: the higher
+/// version, then the higher node; when the newer claimant leaves, the
+/// position falls back to the older one.
+pub fn ring_tokens(m: &[Member]) -> Vec<(u64, NodeId)> {
+    let mut best: BTreeMap<u64, (u64, u32)> = BTreeMap::new();
+    for (i, member) in m.iter().enumerate() {
+        if member.status == MemberStatus::Joined {
+            for &p in member.tokens.iter() {
+                let claim = (member.version, i as u32);
+                let e = best.entry(p).or_insert(claim);
+                *e = (*e).max(claim);
+            }
+        }
+    }
+    best.into_iter().map(|(p, (_, n))| (p, NodeId(n))).collect()
+}
+
+/// Reconciles `theirs` into `mine`, per node taking the higher version.
+/// Returns the nodes whose entries changed.
+pub fn reconcile_membership(mine: &mut Membership, theirs: &[Member]) -> Vec<NodeId> {
+    let newer: Vec<usize> = (0..mine.len().min(theirs.len()))
+        .filter(|&i| theirs[i].version > mine[i].version)
+        .collect();
+    if !newer.is_empty() {
+        let m = Arc::make_mut(mine);
+        for &i in &newer {
+            m[i] = theirs[i].clone();
+        }
+    }
+    newer.into_iter().map(|i| NodeId(i as u32)).collect()
+}

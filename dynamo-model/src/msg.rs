@@ -64,6 +64,12 @@ pub enum Msg {
     GossipReply {
         beats: Arc<Vec<Beat>>,
     },
+    /// Membership reconciliation (§4.8.1): the sender's membership history,
+    /// and whether the receiver should answer with its own.
+    Members {
+        members: crate::membership::Membership,
+        reply: bool,
+    },
     /// Anti-entropy (§4.7): the sender's Merkle hashes for some tree nodes at one level.
     MerkleHashes {
         range: u32,
@@ -152,6 +158,21 @@ impl Traced for Msg {
                 Ok(())
             }
             Msg::HandoffAck { key, rev } => write!(out, "key {key} rev {rev}"),
+            Msg::Members { members, reply } => {
+                let mut first = true;
+                for (i, m) in members.iter().enumerate().filter(|(_, m)| m.version > 0) {
+                    let sep = if first { "" } else { " " };
+                    first = false;
+                    let _ = write!(out, "{sep}n{i}:{}@v{}", m.status.name(), m.version);
+                }
+                if first {
+                    out.push_str("(as configured)");
+                }
+                if *reply {
+                    out.push_str(" (answer with yours)");
+                }
+                Ok(())
+            }
             Msg::Gossip { beats } | Msg::GossipReply { beats } => {
                 out.push('[');
                 for (i, b) in beats.iter().enumerate() {
@@ -198,6 +219,7 @@ impl Message for Msg {
         "GossipReply",
         "MerkleHashes",
         "MerkleKeys",
+        "Members",
     ];
 
     fn kind(&self) -> usize {
@@ -215,6 +237,7 @@ impl Message for Msg {
             Msg::GossipReply { .. } => 10,
             Msg::MerkleHashes { .. } => 11,
             Msg::MerkleKeys { .. } => 12,
+            Msg::Members { .. } => 13,
         }
     }
 }
@@ -278,12 +301,28 @@ pub enum Request {
         key: Key,
         context: VClock,
     },
+    /// An administrator's membership change (§4.9), served by the node it names.
+    Admin(Admin),
+}
+
+/// A membership change an administrator asks a node for.
+#[derive(Clone, Debug)]
+pub enum Admin {
+    /// Join the ring: with these token positions, or, when empty, tokens the
+    /// node picks by the cluster's strategy.
+    Join { tokens: Vec<u64> },
+    /// Hand every key to its new owners, then stop.
+    Leave,
 }
 
 impl Request {
-    pub fn key(&self) -> &Key {
+    /// The key of a get, put or delete; `None` for a membership change.
+    pub fn key(&self) -> Option<&Key> {
         match self {
-            Request::Get { key } | Request::Put { key, .. } | Request::Delete { key, .. } => key,
+            Request::Get { key } | Request::Put { key, .. } | Request::Delete { key, .. } => {
+                Some(key)
+            }
+            Request::Admin(_) => None,
         }
     }
 }
@@ -294,6 +333,8 @@ impl Traced for Request {
             Request::Get { .. } => "get",
             Request::Put { .. } => "put",
             Request::Delete { .. } => "delete",
+            Request::Admin(Admin::Join { .. }) => "join",
+            Request::Admin(Admin::Leave) => "leave",
         }
     }
     fn detail(&self, out: &mut String) {
@@ -307,6 +348,11 @@ impl Traced for Request {
                 write!(out, "key {key} = {:?} context {context}", &**value)
             }
             Request::Delete { key, context } => write!(out, "key {key} context {context}"),
+            Request::Admin(Admin::Join { tokens }) if tokens.is_empty() => {
+                write!(out, "(tokens by the cluster's strategy)")
+            }
+            Request::Admin(Admin::Join { tokens }) => write!(out, "tokens {tokens:?}"),
+            Request::Admin(Admin::Leave) => Ok(()),
         };
     }
 }
@@ -335,6 +381,8 @@ pub enum Reply {
         /// The version was a tombstone: the request was a delete.
         deleted: bool,
     },
+    /// A membership change was taken (or, `done` false, refused, saying why).
+    Admin { done: bool, what: String },
     /// The quorum was not reached before the deadline.
     Failed {
         put: bool,
@@ -351,6 +399,7 @@ impl Reply {
     pub fn op(&self) -> OpTag {
         match self {
             Reply::Got { op, .. } | Reply::Put { op, .. } | Reply::Failed { op, .. } => *op,
+            Reply::Admin { .. } => 0,
         }
     }
 }
@@ -360,6 +409,7 @@ impl Traced for Reply {
         match self {
             Reply::Got { .. } | Reply::Failed { put: false, .. } => "get",
             Reply::Put { deleted: true, .. } | Reply::Failed { deleted: true, .. } => "delete",
+            Reply::Admin { .. } => "admin",
             Reply::Put { .. } | Reply::Failed { put: true, .. } => "put",
         }
     }
@@ -397,6 +447,8 @@ impl Traced for Reply {
             Reply::Failed { got, needed, .. } => {
                 write!(out, "failed, {got} of {needed} needed answered")
             }
+            Reply::Admin { done: true, what } => write!(out, "ok, {what}"),
+            Reply::Admin { done: false, what } => write!(out, "refused: {what}"),
         };
     }
 }

@@ -204,7 +204,7 @@ fn space_bits(scheme: &KeyScheme) -> u32 {
 }
 
 /// The position of the last slot of partition `i` of `q` equal partitions on a 2^bits ring.
-fn partition_end(i: u32, q: u32, bits: u32) -> u64 {
+pub fn partition_end(i: u32, q: u32, bits: u32) -> u64 {
     let space = 1u128 << bits;
     ((u128::from(i) + 1) * space / u128::from(q) - 1) as u64
 }
@@ -218,7 +218,7 @@ impl Ring {
         match &cfg.tokens {
             TokenStrategy::Random { tokens_per_node } => {
                 let mut used = BTreeSet::new();
-                for node in 0..cfg.storage_nodes() {
+                for node in cfg.initial_members() {
                     for _ in 0..*tokens_per_node {
                         let pos = loop {
                             let p = if bits == 64 {
@@ -235,10 +235,11 @@ impl Ring {
                 }
             }
             TokenStrategy::EqualPartitions { partitions } => {
+                let members = cfg.initial_members();
                 let mut order: Vec<u32> = (0..*partitions).collect();
                 rng.shuffle(&mut order);
                 for (j, p) in order.into_iter().enumerate() {
-                    let owner = NodeId(j as u32 % cfg.storage_nodes());
+                    let owner = NodeId(members[j % members.len()]);
                     tokens.push((partition_end(p, *partitions, bits), owner));
                 }
             }
@@ -251,6 +252,13 @@ impl Ring {
                 }
             }
         }
+        Ring::for_cluster(cfg, tokens)
+    }
+
+    /// The ring of `tokens` under the cluster's placement rules (data-centre
+    /// awareness, the injected duplicate-replicas bug): a node's view after a
+    /// membership change is built with it.
+    pub fn for_cluster(cfg: &ClusterConfig, tokens: Vec<(u64, NodeId)>) -> Ring {
         let repeats = cfg.bug == Some(crate::config::Bug::DuplicateReplicas);
         let zones = cfg.zones();
         let spread = (cfg.datacenter_aware && !repeats).then_some(zones.as_slice());

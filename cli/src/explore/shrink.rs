@@ -499,8 +499,23 @@ fn without_node(s: &Scenario, gone: NodeId) -> Scenario {
                 Fault::Heal | Fault::Loss { .. } | Fault::Duplicate { .. } => {}
             },
             Action::HealAll => {}
+            Action::Membership { node, .. } => {
+                if *node == gone {
+                    remove[i] = true;
+                } else {
+                    *node = renumber(*node);
+                }
+            }
         }
     }
+    let ids = |list: &[u32]| -> Vec<u32> {
+        list.iter()
+            .filter(|&&n| n != gone.0)
+            .map(|&n| renumber(NodeId(n)).0)
+            .collect()
+    };
+    cand.cluster.outside = ids(&cand.cluster.outside);
+    cand.cluster.seeds = ids(&cand.cluster.seeds);
     let mut cand = without(&cand, &remove);
     if cand.cluster.is_proxy(gone) {
         cand.cluster.proxies -= 1;

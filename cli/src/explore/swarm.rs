@@ -256,6 +256,41 @@ pub fn draw(s: &Scenario, seed: u64) -> Plan {
         });
     }
 
+    // Membership changes, each switch on its own stream so the rest of the draw stays the same.
+    let mut mc = SimRng::new(seed, Stream::Custom(9));
+    let span = fault_span.as_us() * 4 / 5;
+    if s.swarm.joins {
+        for &o in &s.cluster.outside {
+            steps.push(Step {
+                at: SimTime(mc.below(span.max(1))),
+                line: 0,
+                action: Action::Membership {
+                    node: NodeId(o),
+                    join: Some(Vec::new()),
+                },
+            });
+        }
+    }
+    if s.swarm.leaves {
+        let members: Vec<u32> = s
+            .cluster
+            .initial_members()
+            .into_iter()
+            .filter(|m| !s.cluster.seeds.contains(m))
+            .collect();
+        if s.cluster.initial_members().len() > s.cluster.n as usize + 1 && !members.is_empty() {
+            let node = members[mc.index(members.len())];
+            steps.push(Step {
+                at: SimTime(mc.below(span.max(1))),
+                line: 0,
+                action: Action::Membership {
+                    node: NodeId(node),
+                    join: None,
+                },
+            });
+        }
+    }
+    steps.sort_by_key(|st| st.at);
     let mut wl = SimRng::new(seed, Stream::Custom(7));
     let load = match &s.load {
         Some(l) => LoadSpec {

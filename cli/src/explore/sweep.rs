@@ -52,6 +52,12 @@ pub struct Coverage {
     /// Keys whose tombstones were purged, over all nodes.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub tombstones_purged: u64,
+    /// Membership changes taken (joins and leaves the administrator asked for and a node took).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub membership_changes: u64,
+    /// Keys offered to new owners after membership changes, over all nodes.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub keys_transferred: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -188,6 +194,14 @@ pub fn run_seed(s: &Scenario, file: &str, seed: u64, origin: &Origin) -> SeedRes
             .filter(|o| o.kind == dynamo_model::cluster::OpKind::Delete)
             .count() as u64,
         tombstones_purged: nodes.iter().map(|n| n.stats.tombstones_purged).sum(),
+        membership_changes: report
+            .cluster
+            .clients
+            .admin
+            .iter()
+            .filter(|a| a.result.as_ref().is_some_and(|r| r.1))
+            .count() as u64,
+        keys_transferred: nodes.iter().map(|n| n.stats.keys_transferred).sum(),
     };
     SeedResult {
         seed,
@@ -507,6 +521,8 @@ pub struct Tally {
     coverage: [u64; 8],
     /// Seeds with deletes, deletes issued, seeds with a purge, tombstones purged.
     deletes: [u64; 4],
+    /// Seeds with a membership change, changes taken, keys transferred.
+    membership: [u64; 3],
     kinds: Vec<u64>,
     /// The failed seeds with the smallest numbers, in seed order.
     pub first_failures: Vec<SeedResult>,
@@ -525,6 +541,7 @@ impl Default for Tally {
             ops: 0,
             coverage: [0; 8],
             deletes: [0; 4],
+            membership: [0; 3],
             kinds: vec![0; swarm::FAULT_KINDS.len()],
             first_failures: Vec::new(),
         }
@@ -545,6 +562,9 @@ impl Tally {
         self.deletes[1] += c.deletes;
         self.deletes[2] += u64::from(c.tombstones_purged > 0);
         self.deletes[3] += c.tombstones_purged;
+        self.membership[0] += u64::from(c.membership_changes > 0);
+        self.membership[1] += c.membership_changes;
+        self.membership[2] += c.keys_transferred;
         for (n, k) in self.kinds.iter_mut().zip(swarm::FAULT_KINDS) {
             *n += u64::from(r.faults.iter().any(|f| f == k));
         }
@@ -611,6 +631,15 @@ impl Tally {
                 pct(self.deletes[0], total),
                 self.deletes[3],
                 pct(self.deletes[2], total)
+            );
+        }
+        if self.membership[0] > 0 {
+            let _ = writeln!(
+                o,
+                "membership: {} joins and leaves taken, in {} of seeds; keys transferred to new owners: {}",
+                self.membership[1],
+                pct(self.membership[0], total),
+                self.membership[2]
             );
         }
         let kinds: Vec<String> = swarm::FAULT_KINDS

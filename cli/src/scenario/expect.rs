@@ -35,6 +35,8 @@ pub const COUNTERS: &[&str] = &[
     "deletes_failed",
     "deletes_timed_out",
     "tombstones_purged",
+    "keys_transferred",
+    "membership_changes",
 ];
 
 /// The message counters, each followed by `.Kind` or `.total`.

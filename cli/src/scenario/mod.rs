@@ -37,6 +37,13 @@ pub struct OpStep {
 pub enum Action {
     Op(OpStep),
     Fault(Fault),
+    /// A membership change (`do = "join"` / `"leave"`) the administrator asks `node` for.
+    Membership {
+        node: NodeId,
+        /// Join (with these tokens: positions under S1, partition numbers
+        /// under S3 and explicit; none: the node picks) or leave.
+        join: Option<Vec<u64>>,
+    },
     /// Heals everything at once (`do = "heal-all"`): the runner applies it as
     /// the faults of [`heal_all`], so each restart, resume and reset is still
     /// its own fault in the trace, yet the file names no node for it.
@@ -166,15 +173,22 @@ pub struct Scenario {
 pub struct SwarmSwitches {
     /// Read-modify-write clients delete some of what they read.
     pub deletes: bool,
+    /// Each node of `[cluster] outside` joins at a random time of the faulty phase.
+    pub joins: bool,
+    /// One member (never a seed) leaves at a random time of the faulty phase,
+    /// when the ring keeps more than N members without it.
+    pub leaves: bool,
 }
 
 impl Scenario {
     /// Whether the timeline or the network injects any fault.
     pub fn has_faults(&self) -> bool {
-        self.steps
-            .iter()
-            .any(|s| matches!(s.action, Action::Fault(_) | Action::HealAll))
-            || self.net.loss > 0.0
+        self.steps.iter().any(|s| {
+            matches!(
+                s.action,
+                Action::Fault(_) | Action::HealAll | Action::Membership { .. }
+            )
+        }) || self.net.loss > 0.0
             || self.net.duplicate > 0.0
             || self
                 .net
@@ -225,6 +239,8 @@ const CLUSTER: &[&str] = &[
     "forward_to_owner",
     "proxies",
     "random_quorums",
+    "outside",
+    "seeds",
     "datacenters",
     "node_datacenters",
     "datacenter_aware",
@@ -247,6 +263,8 @@ const STEP_KINDS: &[&str] = &[
     "put",
     "get",
     "delete",
+    "join",
+    "leave",
     "crash",
     "crash-wipe",
     "restart",
@@ -449,8 +467,10 @@ fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
     }
     let mut swarm = SwarmSwitches::default();
     if let Some(t) = root.table(c, "swarm") {
-        t.only(c, &["deletes"]);
+        t.only(c, &["deletes", "joins", "leaves"]);
         swarm.deletes = t.bool(c, "deletes").unwrap_or(false);
+        swarm.joins = t.bool(c, "joins").unwrap_or(false);
+        swarm.leaves = t.bool(c, "leaves").unwrap_or(false);
     }
 
     let last_step = steps.iter().map(|s| s.at).max().unwrap_or(SimTime::ZERO);
@@ -652,6 +672,20 @@ pub(crate) fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> 
             .count(c, "proxies", 0, u64::from(limits::MAX_NODES))
             .map_or(d.proxies, |n| n as u32),
         random_quorums: t.bool(c, "random_quorums").unwrap_or(d.random_quorums),
+        outside: node_list(c, t, "outside", nodes)
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n.0)
+            .collect(),
+        seeds: if t.has("seeds") {
+            node_list(c, t, "seeds", nodes)
+                .unwrap_or_default()
+                .iter()
+                .map(|n| n.0)
+                .collect()
+        } else {
+            d.seeds.clone()
+        },
         datacenters: t
             .strings(c, "datacenters")
             .map(|v| v.into_iter().map(|(s, _)| s).collect())
@@ -1097,6 +1131,8 @@ fn step_fields(kind: &str) -> &'static [&'static str] {
         ],
         "get" => &["at", "do", "node", "key", "name", "client"],
         "delete" => &["at", "do", "node", "key", "name", "context", "client"],
+        "join" => &["at", "do", "node", "tokens"],
+        "leave" => &["at", "do", "node"],
         "crash" | "crash-wipe" | "restart" | "pause" | "resume" => &["at", "do", "node"],
         "partition" => &["at", "do", "groups"],
         "one-way" => &["at", "do", "from", "to"],
@@ -1335,6 +1371,32 @@ fn read_steps(
             "resume" => node(c).map(|node| Action::Fault(Fault::Resume { node })),
             "heal" => Some(Action::Fault(Fault::Heal)),
             "heal-all" => Some(Action::HealAll),
+            "join" | "leave" => {
+                let node = node(c);
+                let mut tokens = Vec::new();
+                if kind == "join" {
+                    if let Some(arr) = t.array(c, "tokens") {
+                        for v in arr.iter() {
+                            match v
+                                .get_ref()
+                                .as_integer()
+                                .and_then(|n| u64::from_str_radix(n.as_str(), n.radix()).ok())
+                            {
+                                Some(x) => tokens.push(x),
+                                None => c.err(
+                                    v.span(),
+                                    t.field("tokens"),
+                                    "each token is a whole number: a ring position under tokens = \"random\", a partition number under \"equal\" and \"explicit\"",
+                                ),
+                            }
+                        }
+                    }
+                }
+                node.map(|node| Action::Membership {
+                    node,
+                    join: (kind == "join").then_some(tokens),
+                })
+            }
             "partition" => {
                 t.require(
                     c,

@@ -132,7 +132,7 @@ pub fn to_toml(s: &Scenario) -> String {
                 if let Some(j) = op.context_from {
                     let name = match &s.steps[j].action {
                         Action::Op(g) => g.name.clone().expect("a context source is named"),
-                        Action::Fault(_) | Action::HealAll => {
+                        Action::Fault(_) | Action::HealAll | Action::Membership { .. } => {
                             unreachable!("contexts come from gets")
                         }
                     };
@@ -145,6 +145,14 @@ pub fn to_toml(s: &Scenario) -> String {
             Action::Fault(f) => write_fault(&mut o, f),
             Action::HealAll => {
                 let _ = writeln!(o, "do = \"heal-all\"");
+            }
+            Action::Membership { node, join } => {
+                let what = if join.is_some() { "join" } else { "leave" };
+                let _ = writeln!(o, "do = {}\nnode = {}", q(what), q(&node.to_string()));
+                if let Some(tokens) = join.as_ref().filter(|t| !t.is_empty()) {
+                    let ts: Vec<String> = tokens.iter().map(u64::to_string).collect();
+                    let _ = writeln!(o, "tokens = [{}]", ts.join(", "));
+                }
             }
         }
         steps.push(inline(&o));
@@ -277,8 +285,12 @@ pub fn to_toml(s: &Scenario) -> String {
     if s.always_judge_reads {
         let _ = writeln!(o, "\n[checks]\nquorum_reads = \"always\"");
     }
-    if s.swarm.deletes {
-        let _ = writeln!(o, "\n[swarm]\ndeletes = true");
+    if s.swarm != crate::scenario::SwarmSwitches::default() {
+        let _ = writeln!(
+            o,
+            "\n[swarm]\ndeletes = {}\njoins = {}\nleaves = {}",
+            s.swarm.deletes, s.swarm.joins, s.swarm.leaves
+        );
     }
     write_cluster(&mut o, &s.cluster);
     write_network(&mut o, &s.net, &s.cluster.datacenters);
@@ -432,6 +444,16 @@ fn write_cluster(o: &mut String, c: &ClusterConfig) {
     }
     if c.vclock_max_entries != dflt.vclock_max_entries {
         let _ = writeln!(o, "vclock_max_entries = {}", c.vclock_max_entries);
+    }
+    let node_names = |list: &[u32]| -> String {
+        let names: Vec<String> = list.iter().map(|n| q(&format!("n{n}"))).collect();
+        format!("[{}]", names.join(", "))
+    };
+    if !c.outside.is_empty() {
+        let _ = writeln!(o, "outside = {}", node_names(&c.outside));
+    }
+    if c.seeds != dflt.seeds {
+        let _ = writeln!(o, "seeds = {}", node_names(&c.seeds));
     }
     if !c.datacenters.is_empty() {
         let names: Vec<String> = c.datacenters.iter().map(|d| q(d)).collect();

@@ -16,9 +16,10 @@ impl DynamoNode {
         forwarded: bool,
         cx: Cx,
     ) {
-        let top = self
-            .ring
-            .preference_list(request.key(), self.cfg.n as usize);
+        let Some(key) = request.key() else {
+            return; // membership changes are served in handle()
+        };
+        let top = self.ring.preference_list(key, self.cfg.n as usize);
         // A proxy owns nothing and coordinates everything it is sent.
         let proxy = self.cfg.is_proxy(self.id);
         if self.cfg.forward_to_owner && !forwarded && !proxy && !top.contains(&self.id) {
@@ -40,7 +41,10 @@ impl DynamoNode {
         cx: Cx,
     ) {
         let n = self.cfg.n as usize;
-        let top = self.ring.preference_list(request.key(), n);
+        let Some(key) = request.key() else {
+            return;
+        };
+        let top = self.ring.preference_list(key, n);
         let mine = self.cfg.datacenter_of(self.id);
         let untried = |local: bool| {
             top.iter().copied().find(|&o| {
@@ -168,7 +172,10 @@ impl DynamoNode {
     pub(super) fn coordinate(&mut self, client: ClientId, req: u64, request: Request, cx: Cx) {
         let op_id = self.next_op;
         self.next_op += 1;
-        let (mut targets, next_fallback) = self.choose_targets(request.key());
+        let Some(key) = request.key() else {
+            return;
+        };
+        let (mut targets, next_fallback) = self.choose_targets(key);
         let (key, work, needed) = match request {
             Request::Get { key } => {
                 self.stats.coordinated_gets += 1;
@@ -191,6 +198,7 @@ impl DynamoNode {
                     .tombstone();
                 (key, Work::Put { version }, self.cfg.w)
             }
+            Request::Admin(_) => return, // served in handle()
         };
         if self.cfg.random_quorums {
             // W (or R) of the N replicas, uniformly at random; all must answer.

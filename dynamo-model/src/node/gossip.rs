@@ -15,6 +15,28 @@ impl DynamoNode {
             }
             let beats = self.view.beat();
             cx.send(NodeId(peer), Msg::Gossip { beats });
+            if self.membership_moved {
+                // Membership histories reconcile in the same exchange (§4.8.1),
+                // with the random peer and with a seed.
+                let members = self.members.clone();
+                let seeds = &self.cfg.seeds;
+                let seed = if seeds.is_empty() {
+                    peer
+                } else {
+                    seeds[cx.rng().index(seeds.len())]
+                };
+                for to in [NodeId(peer), NodeId(seed)] {
+                    if to != self.id {
+                        cx.send(
+                            to,
+                            Msg::Members {
+                                members: members.clone(),
+                                reply: true,
+                            },
+                        );
+                    }
+                }
+            }
         }
         cx.set_timer(self.cfg.gossip_interval, Timer::Gossip);
     }

@@ -7,7 +7,7 @@ impl DynamoNode {
     // ---- hinted handoff (§4.6) ----
 
     pub(super) fn arm_hint_timer(&mut self, cx: Cx) {
-        if !self.hint_timer && !self.hints.is_empty() {
+        if !self.hint_timer && (!self.hints.is_empty() || self.sweep_due) {
             self.hint_timer = true;
             cx.set_timer(self.cfg.hint_interval, Timer::HintDelivery);
         }

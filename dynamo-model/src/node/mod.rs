@@ -18,6 +18,7 @@ mod anti_entropy;
 mod coordinator;
 mod gossip;
 mod handoff;
+mod membership_change;
 mod replica;
 
 type Cx<'a, 'b> = &'a mut Context<'b, DynamoNode>;
@@ -46,6 +47,10 @@ pub struct NodeStats {
     pub clock_truncations: u64,
     /// Keys whose tombstones the purge dropped.
     pub tombstones_purged: u64,
+    /// Keys this node stopped owning and offered to their new owners (§4.9).
+    pub keys_transferred: u64,
+    /// Membership changes this node learned (its own included).
+    pub membership_changes: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -167,11 +172,38 @@ pub struct DynamoNode {
     purge_timer: bool,
     /// The next (range, peer) pair anti-entropy compares.
     ae_cursor: usize,
+    /// Durable: the membership history this node knows (§4.8.1); its ring
+    /// (`ring`) is built from it.
+    members: crate::membership::Membership,
+    /// The membership the configuration starts with, for a wiped disk.
+    initial_members: crate::membership::Membership,
+    /// Whether this node has seen a membership change: from then on it
+    /// offers keys it no longer owns to their owners, and gossips membership.
+    membership_moved: bool,
+    /// Keys this node has held as a hint or offered away after a membership
+    /// change: only the checkers read it (such a node may rightly answer a
+    /// get of the key with nothing, when the get's coordinator's view has it
+    /// as an owner: a fallback then, or an owner since).
+    moved_keys: std::collections::BTreeSet<Key>,
+    /// Volatile: a key this node does not own reached its store; the next
+    /// hint-delivery round offers it on.
+    sweep_due: bool,
     pub stats: NodeStats,
 }
 
 impl DynamoNode {
     pub fn new(id: NodeId, cfg: Arc<ClusterConfig>, ring: Arc<Ring>) -> DynamoNode {
+        let members = crate::membership::initial_membership(&ring, cfg.nodes);
+        DynamoNode::with_members(id, cfg, ring, members)
+    }
+
+    /// A node whose starting membership is `members` (shared by every node of a cluster).
+    pub fn with_members(
+        id: NodeId,
+        cfg: Arc<ClusterConfig>,
+        ring: Arc<Ring>,
+        members: crate::membership::Membership,
+    ) -> DynamoNode {
         let nodes = cfg.nodes as usize;
         DynamoNode {
             id,
@@ -190,6 +222,11 @@ impl DynamoNode {
             hint_timer: false,
             purge_timer: false,
             ae_cursor: 0,
+            initial_members: members.clone(),
+            members,
+            membership_moved: false,
+            sweep_due: false,
+            moved_keys: std::collections::BTreeSet::new(),
             stats: NodeStats::default(),
         }
     }
@@ -329,7 +366,29 @@ impl sim_core::Node for DynamoNode {
     }
 
     fn handle(&mut self, input: Input<Self>, cx: &mut Context<'_, Self>) {
+        if self.has_left() {
+            // Handed everything over and stopped serving: it only keeps
+            // gossiping membership, so every node learns that it left even
+            // when its announcement to the seeds was lost.
+            match input {
+                Input::Timer {
+                    timer: Timer::Gossip,
+                    ..
+                } => self.gossip_round(cx),
+                Input::Message {
+                    from,
+                    msg: Msg::Members { members, reply },
+                } => self.on_members(from, &members, reply, cx),
+                _ => {}
+            }
+            return;
+        }
         match input {
+            Input::Request {
+                client,
+                req,
+                body: Request::Admin(admin),
+            } => self.on_admin(client, req, admin, cx),
             Input::Request { client, req, body } => self.on_request(client, req, body, false, cx),
             Input::Timer { timer, .. } => match timer {
                 Timer::ReplicaTimeout { op, round } => self.on_replica_timeout(op, round, cx),
@@ -350,6 +409,14 @@ impl sim_core::Node for DynamoNode {
                 Timer::Gossip => self.gossip_round(cx),
                 Timer::HintDelivery => {
                     self.hint_timer = false;
+                    if self.sweep_due {
+                        self.sweep_unowned(cx);
+                    }
+                    if self.membership_moved {
+                        // A hint taken for a node this node knows has left (from a
+                        // coordinator with an older view) goes to the key's owners.
+                        self.retarget_hints(cx);
+                    }
                     self.deliver_hints(None, cx);
                     self.arm_hint_timer(cx);
                 }
@@ -419,6 +486,7 @@ impl sim_core::Node for DynamoNode {
                             Self::note(cx, "handoff", || {
                                 format!("{} acknowledged key {}; hint deleted", slot.0, slot.1)
                             });
+                            self.finish_leave_if_done(cx);
                         }
                     }
                     Msg::Gossip { beats } => {
@@ -427,6 +495,7 @@ impl sim_core::Node for DynamoNode {
                         cx.send(from, Msg::GossipReply { beats: reply });
                     }
                     Msg::GossipReply { beats } => self.merge_beats(&beats, cx),
+                    Msg::Members { members, reply } => self.on_members(from, &members, reply, cx),
                     Msg::MerkleHashes {
                         range,
                         level,
@@ -445,12 +514,21 @@ impl sim_core::Node for DynamoNode {
 
     fn crash(&mut self, wipe_disk: bool) {
         self.ops.clear();
+        // The next start sweeps if it must: a restart arms hint delivery when hints are held.
+        self.sweep_due = self.membership_moved;
         self.forwards.clear();
         self.view = View::new(self.id, self.cfg.nodes as usize, 0);
         if wipe_disk {
             self.store.clear();
             self.hints.clear();
             self.issued.clear();
+            // The membership history is on the disk too: back to the configured one.
+            self.members = self.initial_members.clone();
+            self.ring = Arc::new(Ring::for_cluster(
+                &self.cfg,
+                crate::membership::ring_tokens(&self.members),
+            ));
+            self.membership_moved = false;
             self.epoch = None;
             self.incarnation = None;
         }

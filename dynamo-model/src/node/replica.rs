@@ -18,6 +18,7 @@ impl DynamoNode {
                     rev,
                 });
                 if reconcile(&mut h.versions, v, self.cfg.versioning) {
+                    self.moved_keys.insert(key.clone());
                     h.rev = rev;
                     self.next_hint_rev += 1;
                     if fresh {
@@ -41,6 +42,13 @@ impl DynamoNode {
         let changed = reconcile_all(set, versions, self.cfg.versioning);
         if changed && set.iter().any(|v| v.deleted) {
             self.arm_purge_timer(cx);
+        }
+        // Sent here by a node with another view of the ring: pass it on at
+        // the next hint-delivery round, by when the views have likely met
+        // (offering at once would bounce keys between two disagreeing views).
+        if self.membership_moved && !self.sweep_due && !self.owns(key) {
+            self.sweep_due = true;
+            self.arm_hint_timer(cx);
         }
         changed
     }
