@@ -629,17 +629,29 @@ fn full_convergence(w: &World) -> Verdict {
 /// Preference lists never name a node twice.
 pub fn distinct_preference_lists(w: &World) -> Verdict {
     let mut out = Vec::new();
-    for r in 0..w.ring.range_count() {
-        let list = w.ring.range_replicas(r, w.cfg.n as usize);
-        for (i, a) in list.iter().enumerate() {
-            if list[i + 1..].contains(a) {
-                out.push(format!(
-                    "range {r}: preference list [{}] names {a} twice",
-                    list.iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                ));
+    // The final ring, then each distinct view a node holds at the end (after
+    // membership changes nodes build rings of their own).
+    let mut rings: Vec<(String, &Ring)> = vec![(String::new(), w.ring)];
+    let mut seen: Vec<&[crate::membership::Member]> = Vec::new();
+    for n in w.nodes {
+        if n.stats.membership_changes > 0 && !seen.contains(&n.members()) {
+            seen.push(n.members());
+            rings.push((format!("{}'s view, ", n.id()), n.ring()));
+        }
+    }
+    for (view, ring) in rings {
+        for r in 0..ring.range_count() {
+            let list = ring.range_replicas(r, w.cfg.n as usize);
+            for (i, a) in list.iter().enumerate() {
+                if list[i + 1..].contains(a) {
+                    out.push(format!(
+                        "{view}range {r}: preference list [{}] names {a} twice",
+                        list.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ));
+                }
             }
         }
     }

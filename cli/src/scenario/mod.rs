@@ -446,7 +446,16 @@ fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
         None => Some(NetConfig::default()),
     };
     let scheme = cluster.as_ref().map(|cl| cl.key_scheme.clone());
-    let (steps, names) = read_steps(c, root, nodes, proxies, scheme.as_ref());
+    // What a join step's tokens may be: ring positions below 2^bits under S1,
+    // partition numbers below Q otherwise (unknown when the cluster had a problem).
+    let token_limit = cluster.as_ref().map(|cl| match &cl.tokens {
+        TokenStrategy::Random { .. } => match cl.key_scheme {
+            KeyScheme::Md5 => (u64::MAX, "ring positions"),
+            KeyScheme::Integer { hash_bits } => (1u64 << hash_bits.min(63), "ring positions"),
+        },
+        _ => (cl.total_tokens(), "partition numbers"),
+    });
+    let (steps, names) = read_steps(c, root, nodes, proxies, scheme.as_ref(), token_limit);
     let load = match root.table(c, "load") {
         Some(t) => read_load(c, &t, nodes, proxies, scheme.as_ref()),
         None => Some(None),
@@ -1224,6 +1233,7 @@ fn read_steps(
     nodes: u32,
     proxies: u32,
     scheme: Option<&KeyScheme>,
+    token_limit: Option<(u64, &str)>,
 ) -> (Vec<Step>, BTreeMap<String, usize>) {
     let mut steps = Vec::new();
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
@@ -1382,7 +1392,17 @@ fn read_steps(
                                 .as_integer()
                                 .and_then(|n| u64::from_str_radix(n.as_str(), n.radix()).ok())
                             {
-                                Some(x) => tokens.push(x),
+                                Some(x) if token_limit.is_none_or(|(l, _)| x < l) => {
+                                    tokens.push(x);
+                                }
+                                Some(x) => {
+                                    let (l, what) = token_limit.expect("checked");
+                                    c.err(
+                                        v.span(),
+                                        t.field("tokens"),
+                                        format!("{x} is out of range: this cluster's tokens are {what} below {l}"),
+                                    );
+                                }
                                 None => c.err(
                                     v.span(),
                                     t.field("tokens"),

@@ -375,6 +375,12 @@ impl sim_core::Node for DynamoNode {
                     timer: Timer::Gossip,
                     ..
                 } => self.gossip_round(cx),
+                // Nodes can be added back (§4.8.1): a left node may join again.
+                Input::Request {
+                    client,
+                    req,
+                    body: Request::Admin(admin @ crate::msg::Admin::Join { .. }),
+                } => self.on_admin(client, req, admin, cx),
                 Input::Message {
                     from,
                     msg: Msg::Members { members, reply },
