@@ -458,7 +458,13 @@ fn state_check(cluster: &Cluster, e: &Expect, t: SimTime) -> ExpectResult {
             // A tombstone reads as "(deleted)", as the trace shows it.
             let values: Vec<&str> = held
                 .iter()
-                .map(|v| if v.deleted { "(deleted)" } else { &*v.value })
+                .map(|v| {
+                    if v.is_deleted() {
+                        "(deleted)"
+                    } else {
+                        &*v.value
+                    }
+                })
                 .collect();
             let ok = match (present, value) {
                 (true, None) => !held.is_empty(),
@@ -522,7 +528,7 @@ fn state_check(cluster: &Cluster, e: &Expect, t: SimTime) -> ExpectResult {
                     // The clock as the trace prints it: the version's text
                     // after its quoted value (a vector clock, or an LWW stamp).
                     let shown = v.to_string();
-                    if v.deleted {
+                    if v.is_deleted() {
                         let mark = "(deleted)";
                         return (mark.to_string(), shown[mark.len()..].to_string());
                     }
@@ -626,7 +632,7 @@ fn op_check(cluster: &Cluster, e: &Expect, plan_of: &[Option<usize>]) -> ExpectR
             let mut got: Vec<String> = versions
                 .iter()
                 .map(|v| {
-                    if v.deleted {
+                    if v.is_deleted() {
                         "(deleted)".to_string()
                     } else {
                         v.value.to_string()

@@ -202,7 +202,6 @@ pub fn no_lost_writes(w: &World) -> Verdict {
                 clock: clock.clone(),
                 stamp: *stamp,
                 write: p.id,
-                deleted: p.kind == OpKind::Delete,
             };
             out.push(format!(
                 "key {}: {} wrote {written}, acknowledged at {}, and it is lost: {}",
@@ -243,8 +242,8 @@ pub fn sound_gets(w: &World) -> Verdict {
                 p.id == a.write
                     && p.key == g.key
                     && match p.kind {
-                        OpKind::Put => !a.deleted && p.value.as_deref() == Some(&*a.value),
-                        OpKind::Delete => a.deleted,
+                        OpKind::Put => !a.is_deleted() && p.value.as_deref() == Some(&*a.value),
+                        OpKind::Delete => a.is_deleted(),
                         OpKind::Get => false,
                     }
             });
@@ -888,7 +887,7 @@ pub fn no_resurrection(w: &World) -> Verdict {
                 _ if per_get => continue,
                 _ => &[],
             };
-            for v in versions.iter().filter(|v| !v.deleted) {
+            for v in versions.iter().filter(|v| !v.is_deleted()) {
                 let Some(pi) = index(v.write) else { continue };
                 for &d in w.truth.deletes_of_key(gi) {
                     let dr = &w.history[d];
@@ -947,7 +946,7 @@ pub fn no_resurrection(w: &World) -> Verdict {
             for &n in replicas.iter().filter(|n| w.up[n.index()]) {
                 for v in w.nodes[n.index()].versions(key) {
                     let Some(pi) = index(v.write) else { continue };
-                    if !v.deleted && w.truth.deleted(d, v) {
+                    if !v.is_deleted() && w.truth.deleted(d, v) {
                         out.push(format!(
                             "key {key}: {n} still holds {v}, written by {}, which {} deleted (acknowledged at {}); no live node holds the delete's tombstone any more (purged after {}), so repair spreads the value again",
                             op_label(&w.history[pi]),

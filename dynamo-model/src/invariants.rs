@@ -477,7 +477,6 @@ impl Invariants {
                     dot: None,
                     stamp: *stamp,
                     write,
-                    deleted: false,
                 };
                 if let Some(vs) = self.held.get_mut(&write) {
                     // Once acknowledged, later copies of the version no longer matter here.

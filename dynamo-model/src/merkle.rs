@@ -29,7 +29,7 @@ fn mix(a: u64, b: u64) -> u64 {
 pub fn digest(versions: &[Version]) -> u64 {
     versions.iter().fold(0u64, |acc, v| {
         let mut h = fnv1a(v.value.as_bytes(), v.write);
-        if v.deleted {
+        if v.is_deleted() {
             h = mix(h, 0x7e57_0000_0000_0001);
         }
         for (node, counter) in v.clock.counters() {

@@ -434,7 +434,6 @@ impl Traced for Reply {
                     clock: clock.clone(),
                     stamp: *stamp,
                     write: 0,
-                    deleted: false,
                 };
                 let shown = v.to_string();
                 write!(

@@ -375,6 +375,8 @@ pub struct Truth<'a> {
     /// More than one: the write was coordinated twice (a retried forward),
     /// and its versions are distinct siblings a delete may see only one of.
     dots: BTreeMap<u64, Vec<Option<crate::version::Dot>>>,
+    /// Whether the history has any delete.
+    has_deletes: bool,
 }
 
 impl<'a> Truth<'a> {
@@ -457,6 +459,7 @@ impl<'a> Truth<'a> {
             puts_of,
             depth,
             seen,
+            has_deletes: deletes_of.iter().any(|d| !d.is_empty()),
             deletes_of,
             dots: BTreeMap::new(),
         };
@@ -471,6 +474,11 @@ impl<'a> Truth<'a> {
     /// Notes versions seen outside the history (the nodes' final stores and
     /// hints), so writes coordinated more than once are known as such.
     pub fn add_versions<'v>(&mut self, versions: impl IntoIterator<Item = &'v Version>) {
+        if !self.has_deletes {
+            // Only `deleted` reads the dots: a history without deletes keeps none
+            // (they cost about 60 bytes a write).
+            return;
+        }
         for v in versions {
             let dots = self.dots.entry(v.write).or_default();
             if !dots.contains(&v.dot) {

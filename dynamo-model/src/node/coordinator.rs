@@ -218,7 +218,7 @@ impl DynamoNode {
                 "op{op_id} for {}#{req} from {client} key {key}: replicas [{}], need {needed}",
                 match &work {
                     Work::Get => "get",
-                    Work::Put { version } if version.deleted => "delete",
+                    Work::Put { version } if version.is_deleted() => "delete",
                     Work::Put { .. } => "put",
                 },
                 list.join(" ")
@@ -291,6 +291,7 @@ impl DynamoNode {
         let stamp = Stamp {
             clock_us: cx.clock_us(),
             node: me,
+            tombstone: false,
         };
         if self.cfg.versioning == Versioning::LastWriteWins {
             // Last write wins orders versions by stamp alone; they carry no vector clock.
@@ -300,7 +301,6 @@ impl DynamoNode {
                 dot: None,
                 stamp,
                 write: req,
-                deleted: false,
             };
         }
         let actor = self.actor();
@@ -356,7 +356,7 @@ impl DynamoNode {
                     acks: got,
                     op: op_id,
                     from: op.answered_by(),
-                    deleted: version.deleted,
+                    deleted: version.is_deleted(),
                 },
                 Work::Get => {
                     let versions = reconciled(op, self.cfg.versioning, self.cfg.bug);
@@ -547,7 +547,7 @@ impl DynamoNode {
                 format!("op{op_id}: quorum not reached: {got} of {needed} answered")
             });
             let put = !op.is_get();
-            let deleted = matches!(&op.work, Work::Put { version } if version.deleted);
+            let deleted = matches!(&op.work, Work::Put { version } if version.is_deleted());
             let reply = Reply::Failed {
                 put,
                 deleted,

@@ -39,8 +39,11 @@ impl DynamoNode {
     /// Returns whether the set changed.
     pub(super) fn merge_into_store(&mut self, key: &Key, versions: &[Version], cx: Cx) -> bool {
         let set = self.store.entry(key.clone()).or_default();
-        let changed = reconcile_all(set, versions, self.cfg.versioning);
-        if changed && set.iter().any(|v| v.deleted) {
+        let changed = match versions {
+            [one] => reconcile(set, one, self.cfg.versioning),
+            _ => reconcile_all(set, versions, self.cfg.versioning),
+        };
+        if changed && set.iter().any(|v| v.is_deleted()) {
             self.arm_purge_timer(cx);
         }
         // Sent here by a node with another view of the ring: pass it on at
@@ -64,7 +67,7 @@ impl DynamoNode {
             .store
             .values()
             .flatten()
-            .filter(|v| v.deleted)
+            .filter(|v| v.is_deleted())
             .map(|v| v.stamp.clock_us.saturating_add(grace))
             .min();
         if let Some(due) = due {
@@ -85,7 +88,7 @@ impl DynamoNode {
         let mut purged: Vec<Key> = Vec::new();
         self.store.retain(|key, set| {
             let before = set.len();
-            set.retain(|v| !(v.deleted && now.saturating_sub(v.stamp.clock_us) >= grace));
+            set.retain(|v| !(v.is_deleted() && now.saturating_sub(v.stamp.clock_us) >= grace));
             if set.len() < before {
                 purged.push(key.clone());
             }
