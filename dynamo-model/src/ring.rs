@@ -706,22 +706,7 @@ mod tests {
                     );
                 }
             }
-            for node in 0..nodes {
-                let me = NodeId(node);
-                let mut pairs = Vec::new();
-                for r in 0..t {
-                    let replicas = ring.range_replicas(r, n as usize);
-                    if replicas.contains(&me) {
-                        pairs.extend(
-                            replicas
-                                .iter()
-                                .filter(|&&p| p != me)
-                                .map(|&p| (r as u32, p)),
-                        );
-                    }
-                }
-                assert_eq!(ring.anti_entropy_pairs(me), pairs);
-            }
+            assert_anti_entropy_pairs(&ring, nodes, n as usize);
         }
     }
 
@@ -820,24 +805,30 @@ mod tests {
                     );
                 }
             }
-            for node in 0..nodes {
-                let me = NodeId(node);
-                let mut pairs = Vec::new();
-                for r in 0..t {
-                    let replicas = ring.range_replicas(r, n as usize);
-                    if replicas.contains(&me) {
-                        pairs.extend(
-                            replicas
-                                .iter()
-                                .filter(|&&p| p != me)
-                                .map(|&p| (r as u32, p)),
-                        );
-                    }
-                }
-                assert_eq!(ring.anti_entropy_pairs(me), pairs);
-            }
+            assert_anti_entropy_pairs(&ring, nodes, n as usize);
         }
         assert!(spread_checked > 1_000, "{spread_checked}");
+    }
+
+    /// Each node's anti-entropy pairs are, range by range, every other
+    /// replica of each range it replicates.
+    fn assert_anti_entropy_pairs(ring: &Ring, nodes: u32, n: usize) {
+        for node in 0..nodes {
+            let me = NodeId(node);
+            let mut pairs = Vec::new();
+            for r in 0..ring.range_count() {
+                let replicas = ring.range_replicas(r, n);
+                if replicas.contains(&me) {
+                    pairs.extend(
+                        replicas
+                            .iter()
+                            .filter(|&&p| p != me)
+                            .map(|&p| (r as u32, p)),
+                    );
+                }
+            }
+            assert_eq!(ring.anti_entropy_pairs(me), pairs);
+        }
     }
 
     // MD5 placement uses the first 8 bytes of the digest, big-endian.

@@ -99,6 +99,23 @@ fn pbs_t_visibility() {
     assert_eq!(p("N=3 R=1 W=1", "WARS", "200"), 1.0);
 }
 
+/// A pbs result's P(consistent) at N = 3, R = W = 1, for `model` at `ms`
+/// (in `network`, or the only one).
+fn p_consistent(out: &experiment::Outcome2, network: Option<&str>, model: &str, ms: &str) -> f64 {
+    let t = &out.table;
+    let r = t
+        .rows
+        .iter()
+        .find(|r| {
+            r[col(t, "quorum")] == "N=3 R=1 W=1"
+                && r[col(t, "model")] == model
+                && r[col(t, "t_ms")] == ms
+                && network.is_none_or(|n| r[0] == n)
+        })
+        .unwrap();
+    r[col(t, "p_consistent")].parse().unwrap()
+}
+
 // With proxy routing (a token-less coordinator sending to all N replicas),
 // the full protocol is the PBS paper's WARS setting, and its t-visibility
 // matches the WARS model: at R = W = 1 and t = 0 both are near 97% for
@@ -106,18 +123,7 @@ fn pbs_t_visibility() {
 #[test]
 fn pbs_proxy_matches_wars() {
     let p = |out: &experiment::Outcome2, model: &str, ms: &str| -> f64 {
-        let t = &out.table;
-        let r = t
-            .rows
-            .iter()
-            .find(|r| {
-                r[col(t, "quorum")] == "N=3 R=1 W=1"
-                    && r[col(t, "model")] == model
-                    && r[col(t, "t_ms")] == ms
-                    && r[0] == "LNKD-SSD"
-            })
-            .unwrap();
-        r[col(t, "p_consistent")].parse().unwrap()
+        p_consistent(out, Some("LNKD-SSD"), model, ms)
     };
     // One quorum and one network of each file: the point under test.
     let narrow = |name: &str, trials: u64| {
@@ -179,17 +185,7 @@ fn pbs_proxy_matches_wars() {
 #[test]
 fn pbs_wan_follows_its_links() {
     let p = |out: &experiment::Outcome2, model: &str, ms: &str| -> f64 {
-        let t = &out.table;
-        let r = t
-            .rows
-            .iter()
-            .find(|r| {
-                r[col(t, "quorum")] == "N=3 R=1 W=1"
-                    && r[col(t, "model")] == model
-                    && r[col(t, "t_ms")] == ms
-            })
-            .unwrap();
-        r[col(t, "p_consistent")].parse().unwrap()
+        p_consistent(out, None, model, ms)
     };
     let narrow = |name: &str| {
         let mut e = load(name, 3_000);

@@ -26,15 +26,7 @@ fn no_repair() -> Scenario {
 // (the wide 500-seed run is `dynsim sweep scenarios/sweep/five_nodes.toml --seeds 0..500`).
 #[test]
 fn correct_model_sweep_is_clean() {
-    let s = five_nodes();
-    let seeds: Vec<u64> = (0..32).collect();
-    let results = sweep::run_seeds(&s, "five_nodes", &seeds, 2, |_| {});
-    let failed: Vec<_> = results
-        .iter()
-        .filter(|r| !r.ok)
-        .map(|r| (r.seed, r.failed.clone(), r.violation.clone()))
-        .collect();
-    assert!(failed.is_empty(), "{failed:?}");
+    let results = clean_sweep(&five_nodes(), 0..32);
     // The swarm really did exercise the fault-handling paths.
     let used = |f: fn(&sweep::Coverage) -> bool| results.iter().filter(|r| f(&r.coverage)).count();
     assert!(
@@ -134,6 +126,19 @@ fn gossip_off_sweep_still_converges() {
         .map(|r| (r.seed, r.violation.clone()))
         .collect();
     assert!(failed.is_empty(), "{failed:?}");
+}
+
+/// Runs `seeds` of `s` on two threads and checks that none failed.
+fn clean_sweep(s: &Scenario, seeds: std::ops::Range<u64>) -> Vec<sweep::SeedResult> {
+    let seeds: Vec<u64> = seeds.collect();
+    let results = sweep::run_seeds(s, &s.name, &seeds, 2, |_| {});
+    let failed: Vec<_> = results
+        .iter()
+        .filter(|r| !r.ok)
+        .map(|r| (r.seed, r.failed.clone(), r.violation.clone()))
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    results
 }
 
 /// A sweep base under `scenarios/sweep/`, by file stem.
@@ -730,14 +735,7 @@ fn merge_refuses_to_mix_sweeps() {
 fn delete_sweep_is_clean_and_a_short_grace_resurrects() {
     let s = base("deletes");
     assert!(s.swarm.deletes);
-    let seeds: Vec<u64> = (0..40).collect();
-    let results = sweep::run_seeds(&s, "deletes", &seeds, 2, |_| {});
-    let failed: Vec<_> = results
-        .iter()
-        .filter(|r| !r.ok)
-        .map(|r| (r.seed, r.failed.clone(), r.violation.clone()))
-        .collect();
-    assert!(failed.is_empty(), "{failed:?}");
+    let results = clean_sweep(&s, 0..40);
     let deletes: u64 = results.iter().map(|r| r.coverage.deletes).sum();
     let purged = results
         .iter()
@@ -761,4 +759,34 @@ fn delete_sweep_is_clean_and_a_short_grace_resurrects() {
         .filter(|(_, f)| f.iter().any(|c| c == "no-resurrection"))
         .count();
     assert!(resurrected >= 5, "{found:?}");
+}
+
+// With [swarm] joins, leaves and deletes, seeds add the nodes outside the
+// ring, take one member out, and delete, under faults: no checker fails (the
+// 10,000-seed run is `dynsim sweep scenarios/sweep/membership.toml --seeds
+// 0..10000`), and keys really move to their new owners.
+#[test]
+fn membership_sweep_is_clean_and_moves_keys() {
+    let s = base("membership");
+    assert!(s.swarm.joins && s.swarm.leaves && s.swarm.deletes);
+    let results = clean_sweep(&s, 0..40);
+    let changes: u64 = results.iter().map(|r| r.coverage.membership_changes).sum();
+    let moved: u64 = results.iter().map(|r| r.coverage.keys_transferred).sum();
+    assert!(changes >= 80, "{changes} membership changes in 40 seeds");
+    assert!(moved > 200, "{moved} keys transferred");
+    // A seed replays: the same joins and leaves at the same times.
+    let plan = swarm::draw(&s, 7);
+    let joins = plan
+        .steps
+        .iter()
+        .filter(|st| {
+            matches!(
+                &st.action,
+                scenario::Action::Membership { join: Some(_), .. }
+            )
+        })
+        .count();
+    assert_eq!(joins, s.cluster.outside.len());
+    let again = swarm::draw(&s, 7);
+    assert_eq!(format!("{:?}", plan.steps), format!("{:?}", again.steps));
 }
