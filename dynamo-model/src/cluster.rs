@@ -223,6 +223,9 @@ pub struct Clients {
     finished: Arc<AtomicU64>,
     /// Membership changes, in the order they were planned.
     pub admin: Vec<AdminOp>,
+    /// Nodes that have left the ring (and stopped serving), as the load
+    /// balancer learns it; empty until a membership change.
+    gone: Vec<bool>,
 }
 
 /// How far a run's operations have got, readable while the run goes on (a
@@ -261,9 +264,19 @@ impl Clients {
     }
 
     fn pick_node(&mut self, entry: &Entry, key: &Key, core: &Core<DynamoNode>) -> NodeId {
+        if self.gone.contains(&true) && *entry == Entry::Random {
+            // The load balancer knows the membership: nodes that left get no requests.
+            let live: Vec<u32> = (0..self.nodes)
+                .filter(|&n| !self.gone[n as usize])
+                .collect();
+            if !live.is_empty() {
+                return NodeId(live[self.rng.index(live.len())]);
+            }
+        }
         let (nodes, proxies) = (self.nodes, self.proxies);
+        let gone = &self.gone;
         route(entry, key, &self.ring, nodes, proxies, &mut self.rng, |n| {
-            core.is_up(n)
+            core.is_up(n) && !gone.get(n.index()).copied().unwrap_or(false)
         })
     }
 
@@ -510,6 +523,14 @@ impl Harness<DynamoNode> for Clients {
 
     fn observe_handled(&mut self, now: SimTime, node: NodeId, nodes: &[DynamoNode]) {
         self.invariants.handled(now, node, nodes);
+        if !self.admin.is_empty() {
+            // Only a node's own handling makes it leave (or join again).
+            let left = nodes[node.index()].has_left();
+            if self.gone.len() < nodes.len() {
+                self.gone.resize(nodes.len(), false);
+            }
+            self.gone[node.index()] = left;
+        }
     }
 
     fn on_wake(&mut self, core: &mut Core<DynamoNode>, _client: ClientId, t: u64) {
@@ -630,6 +651,7 @@ impl Cluster {
             invariants: Invariants::new(&cfg),
             finished: Arc::new(AtomicU64::new(0)),
             admin: Vec::new(),
+            gone: Vec::new(),
         };
         Ok(Cluster {
             sim,
