@@ -397,10 +397,7 @@ pub fn prepare(s: &Scenario, seed: u64, trace: bool) -> (Cluster, Vec<Option<usi
 /// A join step's tokens as ring positions: as given under S1; partition
 /// numbers (of the configured Q) turned into their ends under S3 and explicit.
 fn ring_positions(c: &dynamo_model::ClusterConfig, tokens: &[u64]) -> Vec<u64> {
-    let bits = match c.key_scheme {
-        dynamo_model::KeyScheme::Md5 => 64,
-        dynamo_model::KeyScheme::Integer { hash_bits } => hash_bits,
-    };
+    let bits = dynamo_model::ring::space_bits(&c.key_scheme);
     match &c.tokens {
         dynamo_model::TokenStrategy::Random { .. } => tokens.to_vec(),
         _ => {

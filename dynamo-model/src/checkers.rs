@@ -738,10 +738,8 @@ pub fn quorum_reads(w: &World) -> Verdict {
             return;
         };
         let top = w.ring.preference_list(&g.key, w.cfg.n as usize);
-        let answered: &[NodeId] = match w.invariants.quorums(g.id) {
-            [one] => &one.nodes,
-            _ if per_get => return,
-            _ => &[],
+        let Some(answered) = answered_by(w, g, per_get) else {
+            return;
         };
         let puts = if lww {
             let newest_writer = versions
@@ -800,6 +798,17 @@ pub fn quorum_reads(w: &World) -> Verdict {
         })
         .collect();
     Verdict::counted(name, listed, found.len())
+}
+
+/// The nodes whose answers made get `g`'s quorum, as the run observed them;
+/// `None` when the get is not judged: with faults (`per_get`), a get
+/// coordinated more than once (or never answered by a quorum).
+fn answered_by<'w>(w: &'w World, g: &OpRecord, per_get: bool) -> Option<&'w [NodeId]> {
+    match w.invariants.quorums(g.id) {
+        [one] => Some(&one.nodes),
+        _ if per_get => None,
+        _ => Some(&[]),
+    }
 }
 
 /// The nodes of the key's top N (`top`) that acknowledged write `p` to a
@@ -882,10 +891,8 @@ pub fn no_resurrection(w: &World) -> Verdict {
                 continue;
             };
             let top = w.ring.preference_list(&g.key, w.cfg.n as usize);
-            let answered: &[NodeId] = match w.invariants.quorums(g.id) {
-                [one] => &one.nodes,
-                _ if per_get => continue,
-                _ => &[],
+            let Some(answered) = answered_by(w, g, per_get) else {
+                continue;
             };
             for v in versions.iter().filter(|v| !v.is_deleted()) {
                 let Some(pi) = index(v.write) else { continue };

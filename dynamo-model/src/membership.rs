@@ -209,6 +209,10 @@ pub struct Member {
     pub status: MemberStatus,
     /// Token positions on the ring.
     pub tokens: Arc<[u64]>,
+    /// Leaving or left under S3 and explicit partitions: who inherits each of
+    /// its partitions (position, heir), so partitions move whole. Empty
+    /// otherwise: under S1 a leaver's tokens simply go.
+    pub heirs: Arc<[(u64, NodeId)]>,
     pub version: u64,
 }
 
@@ -234,29 +238,51 @@ pub fn initial_membership(ring: &crate::ring::Ring, nodes: u32) -> Membership {
                     MemberStatus::Joined
                 },
                 tokens: t.into(),
+                heirs: Arc::new([]),
                 version: 0,
             })
             .collect(),
     )
 }
 
-/// The ring tokens of a membership: every joined member's. A position two
-/// members claim (a partition a joining node took over under S3, which its
-/// old owner's entry still lists) belongs to the newer claim: the higher
-/// version, then the higher node; when the newer claimant leaves, the
-/// position falls back to the older one.
+/// The ring tokens of a membership: every joined member's, and the
+/// partitions leaving and left members handed to joined heirs. A position
+/// two entries claim (a partition a joining node took over under S3, which
+/// its old owner's entry still lists, or one a leaver handed on) belongs to
+/// the newer claim: the higher version, then the higher node; when the
+/// newer claimant leaves, the position goes to its heir, or falls back to
+/// the older claim.
 pub fn ring_tokens(m: &[Member]) -> Vec<(u64, NodeId)> {
-    let mut best: BTreeMap<u64, (u64, u32)> = BTreeMap::new();
+    // Position -> (claim version, claimant, owner).
+    let mut best: BTreeMap<u64, (u64, u32, u32)> = BTreeMap::new();
+    let mut claim = |p: u64, version: u64, claimant: u32, owner: u32| {
+        let e = best.entry(p).or_insert((version, claimant, owner));
+        if (version, claimant) > (e.0, e.1) {
+            *e = (version, claimant, owner);
+        }
+    };
     for (i, member) in m.iter().enumerate() {
-        if member.status == MemberStatus::Joined {
-            for &p in member.tokens.iter() {
-                let claim = (member.version, i as u32);
-                let e = best.entry(p).or_insert(claim);
-                *e = (*e).max(claim);
+        match member.status {
+            MemberStatus::Joined => {
+                for &p in member.tokens.iter() {
+                    claim(p, member.version, i as u32, i as u32);
+                }
             }
+            MemberStatus::Leaving | MemberStatus::Left => {
+                for &(p, heir) in member.heirs.iter() {
+                    if m.get(heir.index())
+                        .is_some_and(|h| h.status == MemberStatus::Joined)
+                    {
+                        claim(p, member.version, i as u32, heir.0);
+                    }
+                }
+            }
+            MemberStatus::Out => {}
         }
     }
-    best.into_iter().map(|(p, (_, n))| (p, NodeId(n))).collect()
+    best.into_iter()
+        .map(|(p, (_, _, n))| (p, NodeId(n)))
+        .collect()
 }
 
 /// Reconciles `theirs` into `mine`, per node taking the higher version.

@@ -196,10 +196,20 @@ impl Walk<'_> {
     }
 }
 
-fn space_bits(scheme: &KeyScheme) -> u32 {
+/// Bits of the key space: 64 for MD5 keys, `hash_bits` for integer keys.
+pub fn space_bits(scheme: &KeyScheme) -> u32 {
     match scheme {
         KeyScheme::Md5 => 64,
         KeyScheme::Integer { hash_bits } => *hash_bits,
+    }
+}
+
+/// A uniformly random position in a key space of `bits` bits.
+pub fn random_position(bits: u32, rng: &mut SimRng) -> u64 {
+    if bits == 64 {
+        rng.next_u64()
+    } else {
+        rng.below(1 << bits)
     }
 }
 
@@ -221,11 +231,7 @@ impl Ring {
                 for node in cfg.initial_members() {
                     for _ in 0..*tokens_per_node {
                         let pos = loop {
-                            let p = if bits == 64 {
-                                rng.next_u64()
-                            } else {
-                                rng.below(1 << bits)
-                            };
+                            let p = random_position(bits, rng);
                             if used.insert(p) {
                                 break p;
                             }

@@ -7,47 +7,104 @@
 use crate::config::{ClusterConfig, TokenStrategy};
 use crate::ring::{Key, Ring};
 use sim_core::{NodeId, SimRng};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// The ring after `node` (a new id: the ring's node count) joins. S1 (random
-/// tokens): the node draws as many random tokens as every node has. S3 and
-/// explicit partitions: the node steals whole partitions, one at a time from
-/// a node holding the most (ties broken at random), until it holds its
-/// share, Q / (nodes + 1); no partition is split.
-pub fn joined(ring: &Ring, cfg: &ClusterConfig, rng: &mut SimRng) -> Ring {
-    let node = NodeId(ring.node_count());
-    let mut tokens = ring.tokens().to_vec();
+/// The token positions a node joining a ring of `current` tokens takes.
+/// S1 (random tokens): as many random positions as every node has, none of
+/// `taken`. S3 and explicit partitions: whole partitions, taken one at a time
+/// from a node holding the most (ties at random) until the new node holds its
+/// share, Q / (members + 1); no partition is split. The simulated join
+/// (`DynamoNode`) and [`joined`] both pick with this.
+pub fn pick_tokens(
+    cfg: &ClusterConfig,
+    current: &[(u64, NodeId)],
+    taken: &BTreeSet<u64>,
+    rng: &mut SimRng,
+) -> Vec<u64> {
     match &cfg.tokens {
         TokenStrategy::Random { tokens_per_node } => {
-            let bits = space_bits(ring);
-            let used: BTreeSet<u64> = tokens.iter().map(|t| t.0).collect();
+            let bits = crate::ring::space_bits(&cfg.key_scheme);
             let mut mine = BTreeSet::new();
             while mine.len() < *tokens_per_node as usize {
-                let p = if bits == 64 {
-                    rng.next_u64()
-                } else {
-                    rng.below(1 << bits)
-                };
-                if !used.contains(&p) {
+                let p = crate::ring::random_position(bits, rng);
+                if !taken.contains(&p) {
                     mine.insert(p);
                 }
             }
-            tokens.extend(mine.into_iter().map(|p| (p, node)));
+            mine.into_iter().collect()
         }
         TokenStrategy::EqualPartitions { .. } | TokenStrategy::Explicit { .. } => {
-            let members = owners(&tokens).len() as u32 + 1;
-            let share = tokens.len() as u32 / members;
+            let mut owned: BTreeMap<NodeId, Vec<u64>> = BTreeMap::new();
+            for &(p, o) in current {
+                owned.entry(o).or_default().push(p);
+            }
+            let share = current.len() / (owned.len() + 1);
+            let mut mine = Vec::new();
             for _ in 0..share {
-                let counts = counts(&tokens, ring.node_count() + 1);
-                let most = *counts.iter().max().expect("a ring has owners");
-                let richest: Vec<u32> = (0..counts.len() as u32)
-                    .filter(|&n| counts[n as usize] == most)
+                let most = owned.values().map(Vec::len).max().unwrap_or(0);
+                if most == 0 {
+                    break;
+                }
+                let richest: Vec<NodeId> = owned
+                    .iter()
+                    .filter(|(_, v)| v.len() == most)
+                    .map(|(&n, _)| n)
                     .collect();
-                let from = NodeId(richest[rng.index(richest.len())]);
-                let theirs: Vec<usize> =
-                    (0..tokens.len()).filter(|&i| tokens[i].1 == from).collect();
-                let t = theirs[rng.index(theirs.len())];
-                tokens[t].1 = node;
+                let from = richest[rng.index(richest.len())];
+                let theirs = owned.get_mut(&from).expect("a richest node");
+                let i = rng.index(theirs.len());
+                mine.push(theirs.swap_remove(i));
+            }
+            mine.sort_unstable();
+            mine
+        }
+    }
+}
+
+/// Who inherits each partition of `leaving` under S3 and explicit
+/// partitions: one at a time, in ring order, the member holding the fewest
+/// (counting what it inherits; ties at random). No partition is split.
+pub fn heirs(current: &[(u64, NodeId)], leaving: NodeId, rng: &mut SimRng) -> Vec<(u64, NodeId)> {
+    let mut count: BTreeMap<NodeId, usize> = BTreeMap::new();
+    for &(_, o) in current {
+        if o != leaving {
+            *count.entry(o).or_default() += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for &(p, o) in current {
+        if o != leaving {
+            continue;
+        }
+        let Some(fewest) = count.values().copied().min() else {
+            break;
+        };
+        let poorest: Vec<NodeId> = count
+            .iter()
+            .filter(|(_, c)| **c == fewest)
+            .map(|(&n, _)| n)
+            .collect();
+        let heir = poorest[rng.index(poorest.len())];
+        *count.get_mut(&heir).expect("a member") += 1;
+        out.push((p, heir));
+    }
+    out
+}
+
+/// The ring after a new node (its id: the ring's node count) joins, taking
+/// tokens by [`pick_tokens`].
+pub fn joined(ring: &Ring, cfg: &ClusterConfig, rng: &mut SimRng) -> Ring {
+    let node = NodeId(ring.node_count());
+    let mut tokens = ring.tokens().to_vec();
+    let taken: BTreeSet<u64> = tokens.iter().map(|t| t.0).collect();
+    let mine = pick_tokens(cfg, &tokens, &taken, rng);
+    match &cfg.tokens {
+        TokenStrategy::Random { .. } => tokens.extend(mine.into_iter().map(|p| (p, node))),
+        TokenStrategy::EqualPartitions { .. } | TokenStrategy::Explicit { .. } => {
+            for t in &mut tokens {
+                if mine.binary_search(&t.0).is_ok() {
+                    t.1 = node;
+                }
             }
         }
     }
@@ -56,47 +113,20 @@ pub fn joined(ring: &Ring, cfg: &ClusterConfig, rng: &mut SimRng) -> Ring {
 
 /// The ring after `node` leaves. S1: its tokens go, and the keys they owned
 /// fall to the next tokens clockwise. S3 and explicit partitions: each of its
-/// partitions goes, whole, to a node holding the fewest (ties at random).
+/// partitions goes, whole, to its heir ([`heirs`]).
 pub fn left(ring: &Ring, cfg: &ClusterConfig, node: NodeId, rng: &mut SimRng) -> Ring {
     let mut tokens = ring.tokens().to_vec();
     match &cfg.tokens {
         TokenStrategy::Random { .. } => tokens.retain(|t| t.1 != node),
         TokenStrategy::EqualPartitions { .. } | TokenStrategy::Explicit { .. } => {
-            let mine: Vec<usize> = (0..tokens.len()).filter(|&i| tokens[i].1 == node).collect();
-            for t in mine {
-                let counts = counts(&tokens, ring.node_count());
-                let others: Vec<u32> = (0..counts.len() as u32)
-                    .filter(|&n| n != node.0 && counts[n as usize] > 0)
-                    .collect();
-                let fewest = others.iter().map(|&n| counts[n as usize]).min();
-                let poorest: Vec<u32> = others
-                    .into_iter()
-                    .filter(|&n| Some(counts[n as usize]) == fewest)
-                    .collect();
-                tokens[t].1 = NodeId(poorest[rng.index(poorest.len())]);
+            for (p, heir) in heirs(&tokens, node, rng) {
+                if let Some(t) = tokens.iter_mut().find(|t| t.0 == p) {
+                    t.1 = heir;
+                }
             }
         }
     }
     Ring::from_tokens(ring.scheme().clone(), ring.node_count(), cfg.n, tokens)
-}
-
-fn owners(tokens: &[(u64, NodeId)]) -> BTreeSet<NodeId> {
-    tokens.iter().map(|t| t.1).collect()
-}
-
-fn counts(tokens: &[(u64, NodeId)], nodes: u32) -> Vec<u32> {
-    let mut c = vec![0; nodes as usize];
-    for t in tokens {
-        c[t.1.index()] += 1;
-    }
-    c
-}
-
-fn space_bits(ring: &Ring) -> u32 {
-    match ring.scheme() {
-        crate::config::KeyScheme::Md5 => 64,
-        crate::config::KeyScheme::Integer { hash_bits } => *hash_bits,
-    }
 }
 
 /// One piece of the key space whose replica set a change alters.
@@ -130,7 +160,7 @@ pub struct RingDiff {
 /// Compares the replica sets (the first `n` of each walk) of two rings over
 /// one key space, piece by piece between every token of either.
 pub fn diff(before: &Ring, after: &Ring, n: usize) -> RingDiff {
-    let bits = space_bits(before);
+    let bits = crate::ring::space_bits(before.scheme());
     let space = (1u128 << bits) as f64;
     let mut bounds: Vec<u64> = before
         .tokens()
@@ -313,5 +343,19 @@ mod tests {
             &mut SimRng::new(1, Stream::Custom(4)),
         );
         assert_eq!(back.tokens(), before.tokens());
+        // Under S3 a leaver's partitions go whole to the members holding the fewest.
+        let (before, cfg) = ring(TokenStrategy::EqualPartitions { partitions: 64 }, 8, 2);
+        let after = left(
+            &before,
+            &cfg,
+            NodeId(3),
+            &mut SimRng::new(2, Stream::Custom(4)),
+        );
+        assert_eq!(after.tokens().len(), 64);
+        assert_eq!(diff(&before, &after, 3).ranges_split, 0);
+        for n in (0..8).filter(|&n| n != 3) {
+            let c = after.tokens().iter().filter(|t| t.1 == NodeId(n)).count();
+            assert!((9..=10).contains(&c), "n{n} holds {c}");
+        }
     }
 }

@@ -59,7 +59,7 @@ impl DynamoNode {
                     tokens
                 };
                 let count = tokens.len();
-                self.set_own_entry(MemberStatus::Joined, tokens.into(), cx);
+                self.set_own_entry(MemberStatus::Joined, tokens.into(), Arc::new([]), cx);
                 cx.reply(
                     client,
                     req,
@@ -90,7 +90,8 @@ impl DynamoNode {
                     );
                     return;
                 }
-                self.set_own_entry(MemberStatus::Leaving, mine.tokens, cx);
+                let heirs = self.leaving_heirs(cx);
+                self.set_own_entry(MemberStatus::Leaving, mine.tokens, heirs, cx);
                 cx.reply(
                     client,
                     req,
@@ -104,10 +105,8 @@ impl DynamoNode {
         }
     }
 
-    /// Tokens for a node joining without given ones: S1, as many random
-    /// positions as the strategy gives a node; S3 and explicit partitions,
-    /// whole partitions taken one at a time from a node holding the most
-    /// (ties at random) until this node holds its share, Q / (members + 1).
+    /// Tokens for a node joining without given ones, by the cluster's
+    /// strategy (see [`crate::ring_change::pick_tokens`]).
     fn pick_tokens(&self, cx: Cx) -> Vec<u64> {
         let taken: std::collections::BTreeSet<u64> = self
             .members
@@ -115,61 +114,33 @@ impl DynamoNode {
             .flat_map(|m| m.tokens.iter().copied())
             .collect();
         let current = ring_tokens(&self.members);
-        match &self.cfg.tokens {
-            TokenStrategy::Random { tokens_per_node } => {
-                let bits = match self.cfg.key_scheme {
-                    crate::config::KeyScheme::Md5 => 64,
-                    crate::config::KeyScheme::Integer { hash_bits } => hash_bits,
-                };
-                let mut mine = std::collections::BTreeSet::new();
-                while mine.len() < *tokens_per_node as usize {
-                    let p = if bits == 64 {
-                        cx.rng().next_u64()
-                    } else {
-                        cx.rng().below(1 << bits)
-                    };
-                    if !taken.contains(&p) {
-                        mine.insert(p);
-                    }
-                }
-                mine.into_iter().collect()
-            }
-            TokenStrategy::EqualPartitions { .. } | TokenStrategy::Explicit { .. } => {
-                let mut owned: BTreeMap<NodeId, Vec<u64>> = BTreeMap::new();
-                for &(p, o) in &current {
-                    owned.entry(o).or_default().push(p);
-                }
-                let share = current.len() / (owned.len() + 1);
-                let mut mine = Vec::new();
-                for _ in 0..share {
-                    let most = owned.values().map(Vec::len).max().unwrap_or(0);
-                    let richest: Vec<NodeId> = owned
-                        .iter()
-                        .filter(|(_, v)| v.len() == most)
-                        .map(|(&n, _)| n)
-                        .collect();
-                    if richest.is_empty() || most == 0 {
-                        break;
-                    }
-                    let from = richest[cx.rng().index(richest.len())];
-                    let theirs = owned.get_mut(&from).expect("a richest node");
-                    let i = cx.rng().index(theirs.len());
-                    mine.push(theirs.swap_remove(i));
-                }
-                mine.sort_unstable();
-                mine
-            }
+        crate::ring_change::pick_tokens(&self.cfg, &current, &taken, cx.rng())
+    }
+
+    /// Under S3 and explicit partitions, who inherits each partition this
+    /// node owns in its view when it leaves ([`crate::ring_change::heirs`]).
+    fn leaving_heirs(&self, cx: Cx) -> Arc<[(u64, NodeId)]> {
+        if matches!(self.cfg.tokens, TokenStrategy::Random { .. }) {
+            return Arc::new([]);
         }
+        crate::ring_change::heirs(&ring_tokens(&self.members), self.id, cx.rng()).into()
     }
 
     /// Writes this node's own membership entry at the next version, applies
     /// it, and announces it to the seeds.
-    fn set_own_entry(&mut self, status: MemberStatus, tokens: Arc<[u64]>, cx: Cx) {
+    fn set_own_entry(
+        &mut self,
+        status: MemberStatus,
+        tokens: Arc<[u64]>,
+        heirs: Arc<[(u64, NodeId)]>,
+        cx: Cx,
+    ) {
         let me = self.id.index();
         let version = self.members[me].version + 1;
         Arc::make_mut(&mut self.members)[me] = Member {
             status,
             tokens,
+            heirs,
             version,
         };
         self.apply_membership(&[self.id], cx);
@@ -240,7 +211,9 @@ impl DynamoNode {
                     "{me} learns it has left, yet holds keys: it leaves again, handing them over"
                 )
             });
-            self.set_own_entry(MemberStatus::Leaving, tokens, cx);
+            // Its partitions already went to the heirs its earlier leave named.
+            let heirs = self.members[me.index()].heirs.clone();
+            self.set_own_entry(MemberStatus::Leaving, tokens, heirs, cx);
             return;
         }
         self.membership_moved = true;
@@ -401,6 +374,7 @@ impl DynamoNode {
         Self::note(cx, "membership", || {
             format!("{id} has handed every key over and stops")
         });
-        self.set_own_entry(MemberStatus::Left, tokens, cx);
+        let heirs = self.members[me].heirs.clone();
+        self.set_own_entry(MemberStatus::Left, tokens, heirs, cx);
     }
 }
