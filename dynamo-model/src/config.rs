@@ -38,77 +38,6 @@ pub enum Versioning {
     LastWriteWins,
 }
 
-/// A deliberate bug, for negative tests that prove a checker catches it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Bug {
-    /// A get coordinator returns every replica's versions as they came, without reconciling them.
-    UnreconciledReads,
-    /// Preference lists take the next N tokens, without skipping a node already listed.
-    DuplicateReplicas,
-    /// A put coordinator ignores the client's context: every write starts a fresh clock.
-    DroppedContext,
-    /// A coordinator counts a duplicated ack or read reply as one more answer.
-    CountDuplicateAnswers,
-    /// A coordinator that failed a request at its deadline keeps it open and replies ok when the quorum arrives late.
-    OkAfterFailed,
-    /// A replica drops the versions a read repair sends it instead of merging them.
-    SkipRepairMerge,
-    /// A replica answers another coordinator's read as if its store were empty.
-    EmptyReadReplies,
-    /// Read repair sends the reconciled versions to the node after the stale one (by id), not to it.
-    RepairWrongNode,
-    /// A fallback hands a hint to the key's first owner instead of the node it was for, and deletes it on that owner's ack.
-    HintToFirstOwner,
-    /// Anti-entropy skips the first differing leaf it finds at the bottom of the tree.
-    SkipDifferingLeaf,
-}
-
-impl Bug {
-    pub const NAMES: &'static [&'static str] = &[
-        "unreconciled-reads",
-        "duplicate-replicas",
-        "dropped-context",
-        "count-duplicate-answers",
-        "ok-after-failed",
-        "skip-repair-merge",
-        "empty-read-replies",
-        "repair-wrong-node",
-        "hint-to-first-owner",
-        "skip-differing-leaf",
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Bug::UnreconciledReads => "unreconciled-reads",
-            Bug::DuplicateReplicas => "duplicate-replicas",
-            Bug::DroppedContext => "dropped-context",
-            Bug::CountDuplicateAnswers => "count-duplicate-answers",
-            Bug::OkAfterFailed => "ok-after-failed",
-            Bug::SkipRepairMerge => "skip-repair-merge",
-            Bug::EmptyReadReplies => "empty-read-replies",
-            Bug::RepairWrongNode => "repair-wrong-node",
-            Bug::HintToFirstOwner => "hint-to-first-owner",
-            Bug::SkipDifferingLeaf => "skip-differing-leaf",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Bug> {
-        match name {
-            "unreconciled-reads" => Some(Bug::UnreconciledReads),
-            "duplicate-replicas" => Some(Bug::DuplicateReplicas),
-            "dropped-context" => Some(Bug::DroppedContext),
-            "count-duplicate-answers" => Some(Bug::CountDuplicateAnswers),
-            "ok-after-failed" => Some(Bug::OkAfterFailed),
-            "skip-repair-merge" => Some(Bug::SkipRepairMerge),
-            "empty-read-replies" => Some(Bug::EmptyReadReplies),
-            "repair-wrong-node" => Some(Bug::RepairWrongNode),
-            "hint-to-first-owner" => Some(Bug::HintToFirstOwner),
-            "skip-differing-leaf" => Some(Bug::SkipDifferingLeaf),
-            _ => None,
-        }
-    }
-}
-
 /// The whole cluster's configuration. `Default` holds every default.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterConfig {
@@ -186,7 +115,9 @@ pub struct ClusterConfig {
     /// data centre.
     pub datacenter_aware: bool,
     /// A deliberate bug for negative tests; `None` in every real scenario.
-    pub bug: Option<Bug>,
+    /// Only with the `bugs` feature (see `bugs.rs`).
+    #[cfg(feature = "bugs")]
+    pub bug: Option<crate::bugs::Bug>,
 }
 
 impl Default for ClusterConfig {
@@ -220,6 +151,7 @@ impl Default for ClusterConfig {
             datacenters: Vec::new(),
             node_datacenters: Vec::new(),
             datacenter_aware: false,
+            #[cfg(feature = "bugs")]
             bug: None,
         }
     }
@@ -311,13 +243,12 @@ impl ClusterConfig {
     /// Entries in the ring's table of walk heads: each token keeps the first
     /// N + 16 nodes of its walk (fewer when the walk is shorter).
     pub fn ring_walk_entries(&self) -> u64 {
+        #[cfg(feature = "bugs")]
+        if let Some(entries) = crate::bugs::ring_walk_entries(self) {
+            return entries;
+        }
         let total = self.total_tokens();
-        let walk = if self.bug == Some(Bug::DuplicateReplicas) {
-            total
-        } else {
-            u64::from(self.nodes)
-        };
-        total.saturating_mul(walk.min(u64::from(self.n) + 16))
+        total.saturating_mul(u64::from(self.nodes).min(u64::from(self.n) + 16))
     }
 
     /// Like [`ClusterConfig::validate`], each problem with the field it is most about.
@@ -737,10 +668,13 @@ impl ClusterConfig {
             Versioning::LastWriteWins => "last-write-wins",
         };
         let onoff = |b: bool| if b { "on" } else { "off" };
+        #[cfg(feature = "bugs")]
         let bug = self
             .bug
             .map(|b| format!(" INJECTED-BUG={}", b.name()))
             .unwrap_or_default();
+        #[cfg(not(feature = "bugs"))]
+        let bug = "";
         let mut lines = vec![
             format!(
                 "cluster nodes={} N={} R={} W={} keys={scheme} tokens={tokens} versioning={versioning} vclock_max_entries={}{bug}",

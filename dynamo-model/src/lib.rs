@@ -22,6 +22,8 @@
 //! | — | checkers: lost writes, sound gets, needless siblings, convergence, quorum reads | [`checkers`] |
 //! | — | invariants checked as the run goes: quorums, one reply, merges | [`invariants`] |
 
+#[cfg(feature = "bugs")]
+pub mod bugs;
 pub mod checkers;
 pub mod cluster;
 pub mod config;

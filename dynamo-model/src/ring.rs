@@ -112,14 +112,12 @@ pub struct Ring {
     nodes: u32,
     /// (position, owner), sorted by position. A token owns the keys in (previous token, its position].
     tokens: Vec<(u64, NodeId)>,
-    /// Entries in every walk: the number of nodes that own a token (tokens, with the duplicate-replicas bug).
+    /// Entries in every walk: the number of nodes that own a token.
     walk_len: usize,
     /// Entries kept per walk in `heads`.
     head_len: usize,
     /// For each token, the first `head_len` entries of its walk, one token after another.
     heads: Vec<NodeId>,
-    /// The injected duplicate-replicas bug: walks list token owners without skipping repeats.
-    repeats: bool,
     /// For each node, the (range, peer) pairs anti-entropy compares: each
     /// range whose replicas include the node, with each other replica, by range.
     ae_pairs: Vec<Vec<(u32, NodeId)>>,
@@ -155,9 +153,6 @@ impl Iterator for Walk<'_> {
         if i < ring.head_len {
             return Some(ring.heads[self.token * ring.head_len + i]);
         }
-        if ring.repeats {
-            return Some(ring.tokens[(self.token + i) % t].1);
-        }
         let (seen, k) = self.scan.get_or_insert_with(|| {
             let mut seen = vec![false; ring.nodes as usize];
             for h in ring.head(self.token) {
@@ -187,7 +182,7 @@ impl ExactSizeIterator for Walk<'_> {}
 impl Walk<'_> {
     /// Skips to entry `i` of the walk (a no-op when already past it).
     pub fn skip_to(mut self, i: usize) -> Self {
-        if i <= self.ring.head_len || self.ring.repeats {
+        if i <= self.ring.head_len {
             self.i = self.i.max(i);
         } else {
             while self.i < i && self.next().is_some() {}
@@ -262,25 +257,21 @@ impl Ring {
     }
 
     /// The ring of `tokens` under the cluster's placement rules (data-centre
-    /// awareness, the injected duplicate-replicas bug): a node's view after a
-    /// membership change is built with it.
+    /// awareness): a node's view after a membership change is built with it.
     pub fn for_cluster(cfg: &ClusterConfig, tokens: Vec<(u64, NodeId)>) -> Ring {
-        let repeats = cfg.bug == Some(crate::config::Bug::DuplicateReplicas);
+        #[cfg(feature = "bugs")]
+        let tokens = match crate::bugs::ring(cfg, tokens) {
+            Ok(ring) => return ring,
+            Err(tokens) => tokens,
+        };
         let zones = cfg.zones();
-        let spread = (cfg.datacenter_aware && !repeats).then_some(zones.as_slice());
-        Ring::with_walks(
-            cfg.key_scheme.clone(),
-            cfg.nodes,
-            cfg.n,
-            tokens,
-            repeats,
-            spread,
-        )
+        let spread = cfg.datacenter_aware.then_some(zones.as_slice());
+        Ring::with_walks(cfg.key_scheme.clone(), cfg.nodes, cfg.n, tokens, spread)
     }
 
     /// Builds a ring from explicit (position, owner) tokens, for `n` replicas a key.
     pub fn from_tokens(scheme: KeyScheme, nodes: u32, n: u32, tokens: Vec<(u64, NodeId)>) -> Ring {
-        Ring::with_walks(scheme, nodes, n, tokens, false, None)
+        Ring::with_walks(scheme, nodes, n, tokens, None)
     }
 
     fn with_walks(
@@ -288,14 +279,11 @@ impl Ring {
         nodes: u32,
         n: u32,
         mut tokens: Vec<(u64, NodeId)>,
-        repeats: bool,
         spread: Option<&[u32]>,
     ) -> Ring {
         tokens.sort();
         let t = tokens.len();
-        let walk_len = if repeats {
-            t
-        } else {
+        let walk_len = {
             let mut owns = vec![false; nodes as usize];
             for &(_, o) in &tokens {
                 owns[o.index()] = true;
@@ -304,30 +292,22 @@ impl Ring {
         };
         let head_len = walk_len.min(n as usize + HEAD_FALLBACKS);
         let mut heads = vec![NodeId(0); t * head_len];
-        if repeats {
-            for start in 0..t {
-                for k in 0..head_len {
-                    heads[start * head_len + k] = tokens[(start + k) % t].1;
-                }
+        // A walk from token i lists owners in the order of their next token
+        // at or after i. Going backwards over the ring twice (so every walk
+        // sees the whole ring), keep each owner's next token in an ordered
+        // set: a head is the set's first entries. Cost: t x (log nodes + head),
+        // whatever the layout of the tokens.
+        let mut next: Vec<Option<usize>> = vec![None; nodes as usize];
+        let mut order: BTreeSet<(usize, NodeId)> = BTreeSet::new();
+        for i in (0..2 * t).rev() {
+            let owner = tokens[i % t].1;
+            if let Some(old) = next[owner.index()].replace(i) {
+                order.remove(&(old, owner));
             }
-        } else {
-            // A walk from token i lists owners in the order of their next token
-            // at or after i. Going backwards over the ring twice (so every walk
-            // sees the whole ring), keep each owner's next token in an ordered
-            // set: a head is the set's first entries. Cost: t x (log nodes + head),
-            // whatever the layout of the tokens.
-            let mut next: Vec<Option<usize>> = vec![None; nodes as usize];
-            let mut order: BTreeSet<(usize, NodeId)> = BTreeSet::new();
-            for i in (0..2 * t).rev() {
-                let owner = tokens[i % t].1;
-                if let Some(old) = next[owner.index()].replace(i) {
-                    order.remove(&(old, owner));
-                }
-                order.insert((i, owner));
-                if i < t {
-                    for (k, &(_, o)) in order.iter().take(head_len).enumerate() {
-                        heads[i * head_len + k] = o;
-                    }
+            order.insert((i, owner));
+            if i < t {
+                for (k, &(_, o)) in order.iter().take(head_len).enumerate() {
+                    heads[i * head_len + k] = o;
                 }
             }
         }
@@ -338,17 +318,53 @@ impl Ring {
             walk_len,
             head_len,
             heads,
-            repeats,
             ae_pairs: Vec::new(),
         };
         if let Some(dc_of) = spread {
             ring.spread_heads(n as usize, dc_of);
         }
-        let mut ae_pairs = vec![Vec::new(); nodes as usize];
+        ring.with_anti_entropy_pairs(n)
+    }
+
+    /// A ring whose every walk is given whole: entry `k` of the walk from
+    /// token `start` is `entry(tokens, start, k)`, for `k` below the number
+    /// of tokens, whether or not it repeats a node (only the injected
+    /// duplicate-replicas bug builds one).
+    #[cfg(feature = "bugs")]
+    pub(crate) fn with_whole_walks(
+        scheme: KeyScheme,
+        nodes: u32,
+        n: u32,
+        mut tokens: Vec<(u64, NodeId)>,
+        entry: impl Fn(&[(u64, NodeId)], usize, usize) -> NodeId,
+    ) -> Ring {
+        tokens.sort();
+        let t = tokens.len();
+        let heads = (0..t)
+            .flat_map(|start| (0..t).map(move |k| (start, k)))
+            .map(|(start, k)| entry(&tokens, start, k))
+            .collect();
+        Ring {
+            scheme,
+            nodes,
+            tokens,
+            walk_len: t,
+            head_len: t,
+            heads,
+            ae_pairs: Vec::new(),
+        }
+        .with_anti_entropy_pairs(n)
+    }
+
+    /// Fills in each node's anti-entropy (range, peer) pairs from the walks.
+    fn with_anti_entropy_pairs(mut self, n: u32) -> Ring {
+        let t = self.tokens.len();
+        let mut ae_pairs = vec![Vec::new(); self.nodes as usize];
         for r in 0..t {
-            let replicas = ring.range_replicas(r, n as usize);
+            let replicas = self.range_replicas(r, n as usize);
             for &me in replicas {
-                // A repeated replica (the injected bug) lists its pairs once per appearance, as a walk would.
+                // A replica listed twice (only the injected duplicate-replicas
+                // bug lists one so) lists its pairs once.
                 let pairs = &mut ae_pairs[me.index()];
                 if pairs.last().is_some_and(|&(last, _)| last == r as u32) {
                     continue;
@@ -361,8 +377,8 @@ impl Ring {
                 );
             }
         }
-        ring.ae_pairs = ae_pairs;
-        ring
+        self.ae_pairs = ae_pairs;
+        self
     }
 
     /// Data-centre-aware preference lists: reorders each walk's head so that

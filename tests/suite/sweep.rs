@@ -235,7 +235,7 @@ fn a_seed_without_faults_has_no_heal() {
 fn a_bug_in_one_repair_path_shows_only_in_its_isolated_base() {
     let with_bug = |name: &str, bug: &str| {
         let mut s = base(name);
-        s.cluster.bug = dynamo_model::config::Bug::from_name(bug);
+        s.cluster.bug = dynamo_model::bugs::Bug::from_name(bug);
         assert!(s.cluster.bug.is_some(), "{bug} is a known bug");
         s
     };

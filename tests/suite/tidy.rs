@@ -175,3 +175,63 @@ fn every_mentioned_file_exists() {
         missing.join("\n  ")
     );
 }
+
+// Injected bugs stay out of the product: every bug's code is in
+// dynamo-model/src/bugs.rs, and every line elsewhere that names that module
+// sits right under a `#[cfg(feature = "bugs")]`, so a build without the
+// feature has neither the bugs nor a branch for them.
+#[test]
+fn injected_bugs_live_behind_their_feature() {
+    let mut bad = Vec::new();
+    for dir in ["dynamo-model/src", "sim-core/src", "cli/src"] {
+        for file in dynsim_tests::rust_files(&root().join(dir)) {
+            let r = rel(&file);
+            if r == "dynamo-model/src/bugs.rs" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).expect("readable");
+            let lines: Vec<&str> = text.lines().collect();
+            const GATE: &str = "#[cfg(feature = \"bugs\")]";
+            // The closing line of a gated function (`}` at its indentation), while inside one.
+            let mut gated_fn_end: Option<String> = None;
+            for (i, line) in lines.iter().enumerate() {
+                if let Some(end) = &gated_fn_end {
+                    if *line == end.as_str() {
+                        gated_fn_end = None;
+                    }
+                    continue;
+                }
+                if line.trim() == GATE {
+                    // A gated function: everything to its closing brace is gated.
+                    let item = lines[i + 1..].iter().find(|l| {
+                        !l.trim_start().starts_with("#[") && !l.trim_start().starts_with("///")
+                    });
+                    if let Some(item) = item.filter(|l| l.contains("fn ") && !l.ends_with(';')) {
+                        let indent = &item[..item.len() - item.trim_start().len()];
+                        gated_fn_end = Some(format!("{indent}}}"));
+                    }
+                    continue;
+                }
+                let names_bugs = line.contains("bugs::")
+                    || line.contains(".bug ")
+                    || line.contains(".bug.")
+                    || line.trim_start().starts_with("bug:");
+                if !names_bugs {
+                    continue;
+                }
+                // The `#[cfg]` may stand a few lines up, over the statement this line is part of.
+                let gated = lines[i.saturating_sub(4)..i]
+                    .iter()
+                    .any(|l| l.trim() == GATE);
+                if !gated {
+                    bad.push(format!("{r}:{}: {}", i + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "lines that reach injected bugs without #[cfg(feature = \"bugs\")]:\n{}",
+        bad.join("\n")
+    );
+}

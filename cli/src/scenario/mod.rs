@@ -701,19 +701,19 @@ pub(crate) fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> 
             .unwrap_or_default(),
         node_datacenters: Vec::new(),
         datacenter_aware: t.bool(c, "datacenter_aware").unwrap_or(d.datacenter_aware),
-        bug: t.str(c, "inject_bug").and_then(|name| {
-            let bug = dynamo_model::config::Bug::from_name(&name);
-            if bug.is_none() {
-                let valid = dynamo_model::config::Bug::NAMES.join(", ");
-                c.err(
-                    t.span_of("inject_bug"),
-                    t.field("inject_bug"),
-                    format!("unknown bug {name:?}; injectable bugs are {valid}"),
-                );
-            }
-            bug
-        }),
+        #[cfg(feature = "bugs")]
+        bug: read_bug(c, t),
     };
+    #[cfg(not(feature = "bugs"))]
+    if t.str(c, "inject_bug").is_some() {
+        c.err(
+            t.span_of("inject_bug"),
+            t.field("inject_bug"),
+            "this dynsim was built without injected bugs, which only negative scenarios use; \
+             they run in the test suite (cargo test --workspace), or build dynsim with \
+             --features bugs",
+        );
+    }
     let mut cfg = cfg;
     if let Some(places) = t.strings(c, "node_datacenters") {
         let errors_before = c.diags.len();
@@ -751,6 +751,24 @@ pub(crate) fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> 
     }
     // Without a valid node count, nothing that refers to nodes can be checked.
     nodes_read.map(|_| cfg)
+}
+
+/// `inject_bug`: one of the injected bugs, by name (only with the `bugs` feature).
+#[cfg(feature = "bugs")]
+fn read_bug(c: &mut Collector, t: &Tbl) -> Option<dynamo_model::bugs::Bug> {
+    let name = t.str(c, "inject_bug")?;
+    let bug = dynamo_model::bugs::Bug::from_name(&name);
+    if bug.is_none() {
+        c.err(
+            t.span_of("inject_bug"),
+            t.field("inject_bug"),
+            format!(
+                "unknown bug {name:?}; injectable bugs are {}",
+                dynamo_model::bugs::Bug::names()
+            ),
+        );
+    }
+    bug
 }
 
 fn read_versioning(c: &mut Collector, t: &Tbl) -> Versioning {

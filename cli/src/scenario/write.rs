@@ -470,6 +470,7 @@ fn write_cluster(o: &mut String, c: &ClusterConfig) {
     if c.datacenter_aware != dflt.datacenter_aware {
         let _ = writeln!(o, "datacenter_aware = {}", c.datacenter_aware);
     }
+    #[cfg(feature = "bugs")]
     if let Some(b) = c.bug {
         let _ = writeln!(o, "inject_bug = {}", q(b.name()));
     }

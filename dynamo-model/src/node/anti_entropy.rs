@@ -86,14 +86,10 @@ impl DynamoNode {
                 },
             );
         } else {
-            let mut differing = differing;
-            if self.cfg.bug == Some(crate::config::Bug::SkipDifferingLeaf) {
-                // The injected bug: the first differing leaf is never exchanged.
-                differing.remove(0);
-                if differing.is_empty() {
-                    return;
-                }
-            }
+            #[cfg(feature = "bugs")]
+            let Some(differing) = crate::bugs::skip_first_leaf(&self.cfg, differing) else {
+                return;
+            };
             let entries = self.leaf_entries(range, &differing);
             cx.send(
                 from,

@@ -260,6 +260,7 @@ impl DynamoNode {
             next_fallback,
             round: 0,
             replied: false,
+            #[cfg(feature = "bugs")]
             dups: Vec::new(),
             round_timer,
             repair_timer: None,
@@ -304,13 +305,10 @@ impl DynamoNode {
             };
         }
         let actor = self.actor();
+        #[cfg(feature = "bugs")]
         let empty = VClock::new();
-        let context = if self.cfg.bug == Some(crate::config::Bug::DroppedContext) {
-            // The injected bug: the client's context is lost, so the write looks blind.
-            &empty
-        } else {
-            context
-        };
+        #[cfg(feature = "bugs")]
+        let context = crate::bugs::context(&self.cfg, context, &empty);
         let seen = self
             .store
             .get(key)
@@ -359,7 +357,7 @@ impl DynamoNode {
                     deleted: version.is_deleted(),
                 },
                 Work::Get => {
-                    let versions = reconciled(op, self.cfg.versioning, self.cfg.bug);
+                    let versions = reconciled(op, &self.cfg);
                     Reply::Got {
                         context: merged_clock(&versions),
                         versions,
@@ -403,7 +401,7 @@ impl DynamoNode {
 
     /// Sends the reconciled versions to every owner that answered with something older (§5).
     pub(super) fn read_repair(&mut self, op: &Op, cx: Cx) {
-        let newest = reconciled(op, self.cfg.versioning, self.cfg.bug);
+        let newest = reconciled(op, &self.cfg);
         if newest.is_empty() {
             return;
         }
@@ -420,12 +418,9 @@ impl DynamoNode {
             Self::note(cx, "read-repair", || {
                 format!("{} is stale for key {key}", t.node)
             });
-            let to = if self.cfg.bug == Some(crate::config::Bug::RepairWrongNode) {
-                // The injected bug: the repair goes to the next node by id, not the stale one.
-                NodeId((t.node.0 + 1) % self.cfg.nodes)
-            } else {
-                t.node
-            };
+            let to = t.node;
+            #[cfg(feature = "bugs")]
+            let to = crate::bugs::repair_target(&self.cfg, to);
             if to == self.id {
                 self.merge_into_store(&op.key, &newest, cx);
             } else {
@@ -556,8 +551,8 @@ impl DynamoNode {
                 op: op_id,
             };
             cx.reply(op.client, op.req, reply);
-            if self.cfg.bug == Some(crate::config::Bug::OkAfterFailed) {
-                // The injected bug: the op stays open, and a late quorum replies again.
+            #[cfg(feature = "bugs")]
+            if crate::bugs::stays_open_after_failing(&self.cfg) {
                 op.replied = false;
                 return;
             }
@@ -580,10 +575,9 @@ impl DynamoNode {
             .iter_mut()
             .find(|t| t.node == from && t.slot != Slot::Answered)
         else {
-            if self.cfg.bug == Some(crate::config::Bug::CountDuplicateAnswers)
-                && op.targets.iter().any(|t| t.node == from)
+            #[cfg(feature = "bugs")]
+            if crate::bugs::counts_duplicate(&self.cfg) && op.targets.iter().any(|t| t.node == from)
             {
-                // The injected bug: a duplicated answer counts once more.
                 op.dups.push(from);
                 self.progress(op_id, cx);
             }

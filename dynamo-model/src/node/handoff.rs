@@ -30,12 +30,9 @@ impl DynamoNode {
                 }
                 probed.push(*target);
             }
-            let to = if self.cfg.bug == Some(crate::config::Bug::HintToFirstOwner) {
-                // The injected bug: the hint goes to the key's first owner, whoever it was for.
-                self.ring.preference_list(key, 1)[0]
-            } else {
-                *target
-            };
+            let to = *target;
+            #[cfg(feature = "bugs")]
+            let to = crate::bugs::hint_target(&self.cfg, &self.ring, key, to);
             cx.send(
                 to,
                 Msg::Handoff {

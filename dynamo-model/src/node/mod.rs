@@ -89,7 +89,8 @@ struct Op {
     next_fallback: usize,
     round: u32,
     replied: bool,
-    /// Answers counted a second time; only the injected bug `CountDuplicateAnswers` adds any.
+    /// Answers counted a second time (the injected count-duplicate-answers bug).
+    #[cfg(feature = "bugs")]
     dups: Vec<NodeId>,
     round_timer: Option<TimerId>,
     repair_timer: Option<TimerId>,
@@ -115,16 +116,20 @@ impl Op {
                 slot(t).is_some_and(|s| !self.targets[..i].iter().any(|e| slot(e) == Some(s)))
             })
             .count();
-        distinct as u32 + self.dups.len() as u32
+        #[cfg(feature = "bugs")]
+        let distinct = distinct + self.dups.len();
+        distinct as u32
     }
     /// The nodes whose answers the op counts, in target order (the coordinator included).
     fn answered_by(&self) -> Vec<NodeId> {
-        self.targets
+        let answered = self
+            .targets
             .iter()
             .filter(|t| t.slot == Slot::Answered)
-            .map(|t| t.node)
-            .chain(self.dups.iter().copied())
-            .collect()
+            .map(|t| t.node);
+        #[cfg(feature = "bugs")]
+        let answered = answered.chain(self.dups.iter().copied());
+        answered.collect()
     }
     fn is_get(&self) -> bool {
         matches!(self.work, Work::Get)
@@ -301,17 +306,20 @@ fn request_msg(op: OpTag, key: &Key, work: &Work, hint: Option<NodeId>) -> Msg {
 }
 
 /// Every answered replica's versions, reconciled.
-fn reconciled(op: &Op, mode: Versioning, bug: Option<crate::config::Bug>) -> Vec<Version> {
-    let mut out = Vec::new();
-    if bug == Some(crate::config::Bug::UnreconciledReads) {
-        // The injected bug: hand back whatever the replicas said, duplicates and stale versions included.
-        for t in op.targets.iter().filter(|t| t.slot == Slot::Answered) {
-            out.extend(t.versions.iter().cloned());
-        }
+fn reconciled(op: &Op, cfg: &ClusterConfig) -> Vec<Version> {
+    let answers = || {
+        op.targets
+            .iter()
+            .filter(|t| t.slot == Slot::Answered)
+            .map(|t| t.versions.as_slice())
+    };
+    #[cfg(feature = "bugs")]
+    if let Some(out) = crate::bugs::unreconciled(cfg, answers()) {
         return out;
     }
-    for t in op.targets.iter().filter(|t| t.slot == Slot::Answered) {
-        reconcile_all(&mut out, &t.versions, mode);
+    let mut out = Vec::new();
+    for versions in answers() {
+        reconcile_all(&mut out, versions, cfg.versioning);
     }
     out
 }
@@ -452,22 +460,17 @@ impl sim_core::Node for DynamoNode {
                     }
                     Msg::ReplicateAck { op } => self.on_answer(from, op, None, cx),
                     Msg::Read { op, key } => {
-                        let versions = if self.cfg.bug == Some(crate::config::Bug::EmptyReadReplies)
-                        {
-                            // The injected bug: the answer leaves out everything the replica holds.
-                            Vec::new()
-                        } else {
-                            self.local_versions(&key)
-                        };
+                        let versions = self.local_versions(&key);
+                        #[cfg(feature = "bugs")]
+                        let versions = crate::bugs::read_reply(&self.cfg, versions);
                         cx.send(from, Msg::ReadReply { op, versions });
                     }
                     Msg::ReadReply { op, versions } => self.on_answer(from, op, Some(versions), cx),
-                    Msg::Repair { .. }
-                        if self.cfg.bug == Some(crate::config::Bug::SkipRepairMerge) =>
-                    {
-                        // The injected bug: the repair is dropped on the floor.
-                    }
                     Msg::Repair { key, versions } => {
+                        #[cfg(feature = "bugs")]
+                        if crate::bugs::drops_repair(&self.cfg) {
+                            return;
+                        }
                         self.merge_into_store(&key, &versions, cx);
                     }
                     Msg::Handoff { key, versions, rev } => {
@@ -475,17 +478,14 @@ impl sim_core::Node for DynamoNode {
                         cx.send(from, Msg::HandoffAck { key, rev });
                     }
                     Msg::HandoffAck { key, rev } => {
-                        let mut slot = (from, key);
-                        if self.cfg.bug == Some(crate::config::Bug::HintToFirstOwner) {
-                            // The injected bug: an ack from the first owner retires the hint it was sent.
-                            if let Some((t, _)) = self
-                                .hints
-                                .iter()
-                                .find(|((_, k), h)| *k == slot.1 && h.rev == rev)
-                            {
-                                slot.0 = t.0;
-                            }
-                        }
+                        let slot = (from, key);
+                        #[cfg(feature = "bugs")]
+                        let slot = crate::bugs::acked_hint(
+                            &self.cfg,
+                            self.hints.iter().map(|(s, h)| (s, h.rev)),
+                            slot,
+                            rev,
+                        );
                         if self.hints.get(&slot).is_some_and(|h| h.rev == rev) {
                             self.hints.remove(&slot);
                             self.stats.hints_delivered += 1;
@@ -568,6 +568,7 @@ mod tests {
             next_fallback: 0,
             round: 0,
             replied: false,
+            #[cfg(feature = "bugs")]
             dups: Vec::new(),
             round_timer: None,
             repair_timer: None,

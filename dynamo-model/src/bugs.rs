@@ -1,0 +1,201 @@
+//! Injected bugs: deliberate mistakes in the node's code that negative
+//! scenarios switch on (`inject_bug = "..."`) to prove that a checker
+//! catches them.
+//!
+//! This module exists only with the `bugs` cargo feature, which the test
+//! suite and the fuzz harness turn on; a release build of `dynsim` compiles
+//! none of it, and the node's code carries no branch for it. Every bug's
+//! behaviour is written here; each place in the node that a bug changes is a
+//! single `#[cfg(feature = "bugs")]` line that calls in.
+
+use crate::config::ClusterConfig;
+use crate::ring::{Key, Ring};
+use crate::version::{VClock, Version};
+use sim_core::NodeId;
+
+/// A deliberate bug, for negative tests that prove a checker catches it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bug {
+    /// A get coordinator returns every replica's versions as they came, without reconciling them.
+    UnreconciledReads,
+    /// Preference lists take the next N tokens, without skipping a node already listed.
+    DuplicateReplicas,
+    /// A put coordinator ignores the client's context: every write starts a fresh clock.
+    DroppedContext,
+    /// A coordinator counts a duplicated ack or read reply as one more answer.
+    CountDuplicateAnswers,
+    /// A coordinator that failed a request at its deadline keeps it open and replies ok when the quorum arrives late.
+    OkAfterFailed,
+    /// A replica drops the versions a read repair sends it instead of merging them.
+    SkipRepairMerge,
+    /// A replica answers another coordinator's read as if its store were empty.
+    EmptyReadReplies,
+    /// Read repair sends the reconciled versions to the node after the stale one (by id), not to it.
+    RepairWrongNode,
+    /// A fallback hands a hint to the key's first owner instead of the node it was for, and deletes it on that owner's ack.
+    HintToFirstOwner,
+    /// Anti-entropy skips the first differing leaf it finds at the bottom of the tree.
+    SkipDifferingLeaf,
+}
+
+impl Bug {
+    /// Every bug, in the order their names are listed.
+    pub const ALL: [Bug; 10] = [
+        Bug::UnreconciledReads,
+        Bug::DuplicateReplicas,
+        Bug::DroppedContext,
+        Bug::CountDuplicateAnswers,
+        Bug::OkAfterFailed,
+        Bug::SkipRepairMerge,
+        Bug::EmptyReadReplies,
+        Bug::RepairWrongNode,
+        Bug::HintToFirstOwner,
+        Bug::SkipDifferingLeaf,
+    ];
+
+    /// The name a scenario's `inject_bug` gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Bug::UnreconciledReads => "unreconciled-reads",
+            Bug::DuplicateReplicas => "duplicate-replicas",
+            Bug::DroppedContext => "dropped-context",
+            Bug::CountDuplicateAnswers => "count-duplicate-answers",
+            Bug::OkAfterFailed => "ok-after-failed",
+            Bug::SkipRepairMerge => "skip-repair-merge",
+            Bug::EmptyReadReplies => "empty-read-replies",
+            Bug::RepairWrongNode => "repair-wrong-node",
+            Bug::HintToFirstOwner => "hint-to-first-owner",
+            Bug::SkipDifferingLeaf => "skip-differing-leaf",
+        }
+    }
+
+    /// The bug of that name, if any.
+    pub fn from_name(name: &str) -> Option<Bug> {
+        Bug::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// Every name, comma-separated, for error messages.
+    pub fn names() -> String {
+        let names: Vec<&str> = Bug::ALL.iter().map(|b| b.name()).collect();
+        names.join(", ")
+    }
+}
+
+fn on(cfg: &ClusterConfig, bug: Bug) -> bool {
+    cfg.bug == Some(bug)
+}
+
+/// Unreconciled reads: a get's answer is whatever the replicas said,
+/// duplicates and stale versions included. `None` when the bug is off.
+pub(crate) fn unreconciled<'a>(
+    cfg: &ClusterConfig,
+    answers: impl Iterator<Item = &'a [Version]>,
+) -> Option<Vec<Version>> {
+    on(cfg, Bug::UnreconciledReads).then(|| answers.flatten().cloned().collect())
+}
+
+/// Duplicate replicas: the ring's walks list the owners of the next tokens,
+/// without skipping a node already listed. The tokens back when the bug is off.
+pub(crate) fn ring(
+    cfg: &ClusterConfig,
+    tokens: Vec<(u64, NodeId)>,
+) -> Result<Ring, Vec<(u64, NodeId)>> {
+    if !on(cfg, Bug::DuplicateReplicas) {
+        return Err(tokens);
+    }
+    Ok(Ring::with_whole_walks(
+        cfg.key_scheme.clone(),
+        cfg.nodes,
+        cfg.n,
+        tokens,
+        |tokens, start, k| tokens[(start + k) % tokens.len()].1,
+    ))
+}
+
+/// Duplicate replicas keep every token's whole walk: entries in the ring's table.
+pub(crate) fn ring_walk_entries(cfg: &ClusterConfig) -> Option<u64> {
+    on(cfg, Bug::DuplicateReplicas).then(|| cfg.total_tokens().saturating_mul(cfg.total_tokens()))
+}
+
+/// Dropped context: the put coordinator loses the client's context, so the write looks blind.
+pub(crate) fn context<'a>(
+    cfg: &ClusterConfig,
+    context: &'a VClock,
+    empty: &'a VClock,
+) -> &'a VClock {
+    if on(cfg, Bug::DroppedContext) {
+        empty
+    } else {
+        context
+    }
+}
+
+/// Count duplicate answers: whether an answer from a target that already
+/// answered counts once more.
+pub(crate) fn counts_duplicate(cfg: &ClusterConfig) -> bool {
+    on(cfg, Bug::CountDuplicateAnswers)
+}
+
+/// Ok after failed: whether an op failed at its deadline stays open, so a
+/// late quorum replies again.
+pub(crate) fn stays_open_after_failing(cfg: &ClusterConfig) -> bool {
+    on(cfg, Bug::OkAfterFailed)
+}
+
+/// Skip repair merge: whether a replica drops a read repair on the floor.
+pub(crate) fn drops_repair(cfg: &ClusterConfig) -> bool {
+    on(cfg, Bug::SkipRepairMerge)
+}
+
+/// Empty read replies: the answer leaves out everything the replica holds.
+pub(crate) fn read_reply(cfg: &ClusterConfig, versions: Vec<Version>) -> Vec<Version> {
+    if on(cfg, Bug::EmptyReadReplies) {
+        Vec::new()
+    } else {
+        versions
+    }
+}
+
+/// Repair wrong node: the repair goes to the next node by id, not the stale one.
+pub(crate) fn repair_target(cfg: &ClusterConfig, stale: NodeId) -> NodeId {
+    if on(cfg, Bug::RepairWrongNode) {
+        NodeId((stale.0 + 1) % cfg.nodes)
+    } else {
+        stale
+    }
+}
+
+/// Hint to first owner: the hint goes to the key's first owner, whoever it was for.
+pub(crate) fn hint_target(cfg: &ClusterConfig, ring: &Ring, key: &Key, target: NodeId) -> NodeId {
+    if on(cfg, Bug::HintToFirstOwner) {
+        ring.preference_list(key, 1)[0]
+    } else {
+        target
+    }
+}
+
+/// Hint to first owner: an ack from the first owner retires the hint it was
+/// sent, found by its key and revision. The (target, key) slot the ack retires.
+pub(crate) fn acked_hint<'a>(
+    cfg: &ClusterConfig,
+    mut hints: impl Iterator<Item = (&'a (NodeId, Key), u64)>,
+    slot: (NodeId, Key),
+    rev: u64,
+) -> (NodeId, Key) {
+    if !on(cfg, Bug::HintToFirstOwner) {
+        return slot;
+    }
+    match hints.find(|((_, k), r)| *k == slot.1 && *r == rev) {
+        Some(((target, _), _)) => (*target, slot.1),
+        None => slot,
+    }
+}
+
+/// Skip differing leaf: the first differing leaf is never exchanged.
+/// `None` when that leaves none to exchange.
+pub(crate) fn skip_first_leaf(cfg: &ClusterConfig, mut differing: Vec<u32>) -> Option<Vec<u32>> {
+    if on(cfg, Bug::SkipDifferingLeaf) && !differing.is_empty() {
+        differing.remove(0);
+    }
+    (!differing.is_empty()).then_some(differing)
+}
