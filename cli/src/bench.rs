@@ -128,11 +128,11 @@ fn measure(item: &Item, quick: bool) -> Result<Measured, String> {
     match item {
         Item::Bare => {
             let n = engine_events(quick);
-            std::hint::black_box(sim_core::pingpong::bare_loop(n));
+            std::hint::black_box(sim_core::bench::bare_loop(n));
             m.events = n;
         }
         Item::Engine => {
-            let mut sim = sim_core::pingpong::bench_sim();
+            let mut sim = sim_core::bench::bench_sim();
             let clock = Stopwatch::start();
             let n = engine_events(quick);
             sim.run(

@@ -110,8 +110,8 @@ impl Progress {
         }
     }
 
-    /// Told by the stop check: `events` more ran and the run reached `now`. Never asks to stop.
-    pub fn update(&mut self, events: u64, now: SimTime) -> bool {
+    /// Told by sim-core's watcher: `events` more ran and the run reached `now`.
+    pub fn update(&mut self, events: u64, now: SimTime) {
         self.events += events;
         let wall_s = self.clock.seconds();
         let ops = ops();
@@ -121,10 +121,10 @@ impl Progress {
             if let Some(sink) = self.forced.as_mut() {
                 let _ = writeln!(sink, "{text}");
             }
-            return false;
+            return;
         }
         if wall_s < QUIET_S {
-            return false;
+            return;
         }
         let eta = self.eta(wall_s, now, ops);
         if self.terminal {
@@ -148,7 +148,6 @@ impl Progress {
             self.last_line_s = wall_s;
             eprintln!("{}", line(now, self.end, self.events, wall_s, ops, eta));
         }
-        false
     }
 
     /// The run is over: the bar, if any, goes away.
@@ -212,7 +211,7 @@ pub fn with_progress<R>(end: SimTime, mode: Mode, f: impl FnOnce() -> R) -> R {
     }
     let _unwatch = Unwatch;
     let fed = progress.clone();
-    let r = sim_core::with_stop_check(move |n, now| fed.borrow_mut().update(n, now), f);
+    let r = sim_core::stop::with_watcher(move |n, now| fed.borrow_mut().update(n, now), f);
     progress.borrow_mut().finish();
     r
 }

@@ -150,13 +150,30 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
     timed.sort_by_key(|(t, i, _)| (*t, *i));
     let mut stop = Stop::Idle;
     for (t, i, e) in timed {
-        if stop != Stop::Stalled {
+        if !stop.is_final() {
             stop = cluster.run_until(t);
         }
         results.push((i, state_check(&cluster, e, t)));
     }
-    if stop != Stop::Stalled && (cluster.now() < end || stop != Stop::TimeLimit) {
+    if !stop.is_final() && (cluster.now() < end || stop != Stop::TimeLimit) {
         stop = cluster.run_until(end);
+    }
+    if stop == Stop::Interrupted {
+        // A budget or a cancellation cut the run (`sim_core::stop`): its
+        // caller learns so from its check and shows nothing of it, so no
+        // time goes to judging a partial history.
+        let unexpected = vec![format!("the run was interrupted at {}", cluster.now())];
+        return Report {
+            scenario: s.clone(),
+            seed,
+            cluster,
+            stop,
+            expectations: Vec::new(),
+            verdicts: Vec::new(),
+            unexpected_verdicts: unexpected,
+            staleness: Vec::new(),
+            needless_siblings: 0,
+        };
     }
     let up: Vec<bool> = (0..s.cluster.nodes)
         .map(|n| cluster.sim.core.is_up(sim_core::NodeId(n)))

@@ -173,10 +173,31 @@ struct Load {
     first_client: u32,
 }
 
-const WAKE_ISSUE: u64 = 0;
-const WAKE_TIMEOUT: u64 = 1;
-const WAKE_LOAD: u64 = 2;
-const WAKE_ADMIN: u64 = 3;
+/// What the clients wake themselves for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// Issue planned operation `i` (its index in plan order).
+    Issue(usize),
+    /// Give up on history entry `h` if it is still pending.
+    Timeout(usize),
+    /// Client `client` of load `load` acts (issues its next operation).
+    Load {
+        /// The load's index, in the order the loads were added.
+        load: usize,
+        /// The client's index within the load.
+        client: usize,
+    },
+    /// Send membership change `i` (its index in the order they were added).
+    Admin(usize),
+    /// A wake-up for a harness other than [`Clients`] that drives a
+    /// cluster's nodes (the experiments' trial harnesses).
+    Other {
+        /// The client the wake-up is for.
+        client: ClientId,
+        /// What the harness made of it.
+        tag: u64,
+    },
+}
 
 /// Request ids of membership changes start here, far above any operation's.
 const ADMIN_REQ: u64 = 1 << 48;
@@ -192,10 +213,6 @@ pub struct AdminOp {
     pub admin: crate::msg::Admin,
     /// When the node answered, whether it took the change, and what it said.
     pub result: Option<(SimTime, bool, String)>,
-}
-
-fn tag(kind: u64, index: u64) -> u64 {
-    kind << 56 | index
 }
 
 /// The clients: they issue requests, record the history, and pace generated load.
@@ -263,7 +280,7 @@ impl Clients {
         self.history.get((*self.planned_history.get(i)?)?)
     }
 
-    fn pick_node(&mut self, entry: &Entry, key: &Key, core: &Core<DynamoNode>) -> NodeId {
+    fn pick_node(&mut self, entry: &Entry, key: &Key, core: &Core<DynamoNode, Wake>) -> NodeId {
         if self.gone.contains(&true) && *entry == Entry::Random {
             // The load balancer knows the membership: nodes that left get no requests.
             let live: Vec<u32> = (0..self.nodes)
@@ -281,7 +298,7 @@ impl Clients {
     }
 
     /// Issues history entry `h` now.
-    fn issue(&mut self, core: &mut Core<DynamoNode>, h: usize, entry: &Entry) {
+    fn issue(&mut self, core: &mut Core<DynamoNode, Wake>, h: usize, entry: &Entry) {
         let key = self.history[h].key.clone();
         let node = self.pick_node(entry, &key, core);
         let now = core.now();
@@ -301,11 +318,7 @@ impl Clients {
             },
         };
         core.schedule_request(now, rec.client, node, rec.id, body);
-        core.schedule_wake(
-            now + self.client_timeout,
-            rec.client,
-            tag(WAKE_TIMEOUT, h as u64),
-        );
+        core.schedule_wake(now + self.client_timeout, Wake::Timeout(h));
     }
 
     fn key_name(&self, i: u32) -> String {
@@ -315,7 +328,7 @@ impl Clients {
         }
     }
 
-    fn load_op(&mut self, core: &mut Core<DynamoNode>, l: usize, c: usize) {
+    fn load_op(&mut self, core: &mut Core<DynamoNode, Wake>, l: usize, c: usize) {
         let now = core.now();
         let load = &self.loads[l];
         if now > load.spec.stop || load.spec.max_ops.is_some_and(|m| load.issued >= m) {
@@ -398,12 +411,12 @@ impl Clients {
             let per_client = rate_per_s / n_clients as f64;
             let gap_us = -1e6 / per_client * libm::log(1.0 - self.rng.unit());
             let next = now + SimDuration(gap_us.round() as u64);
-            core.schedule_wake(next, client, tag(WAKE_LOAD, (l as u64) << 24 | c as u64));
+            core.schedule_wake(next, Wake::Load { load: l, client: c });
         }
     }
 
     /// A generated client's op finished: a closed-loop client thinks, then goes on.
-    fn load_done(&mut self, core: &mut Core<DynamoNode>, h: usize) {
+    fn load_done(&mut self, core: &mut Core<DynamoNode, Wake>, h: usize) {
         self.finished.fetch_add(1, Ordering::Relaxed);
         if !self.history[h].generated {
             return;
@@ -418,7 +431,7 @@ impl Clients {
             let c = (client.0 - load.first_client) as usize;
             if let Pacing::Closed { think } = load.spec.pacing {
                 let at = core.now() + think;
-                core.schedule_wake(at, client, tag(WAKE_LOAD, (l as u64) << 24 | c as u64));
+                core.schedule_wake(at, Wake::Load { load: l, client: c });
             }
         }
     }
@@ -457,9 +470,11 @@ pub fn route(
 }
 
 impl Harness<DynamoNode> for Clients {
+    type Wake = Wake;
+
     fn on_reply(
         &mut self,
-        core: &mut Core<DynamoNode>,
+        core: &mut Core<DynamoNode, Wake>,
         _client: ClientId,
         req: u64,
         _node: NodeId,
@@ -533,11 +548,10 @@ impl Harness<DynamoNode> for Clients {
         }
     }
 
-    fn on_wake(&mut self, core: &mut Core<DynamoNode>, _client: ClientId, t: u64) {
-        let (kind, index) = (t >> 56, t & ((1 << 56) - 1));
-        match kind {
-            WAKE_ISSUE => {
-                let p = self.planned[index as usize].clone();
+    fn on_wake(&mut self, core: &mut Core<DynamoNode, Wake>, wake: Wake) {
+        match wake {
+            Wake::Issue(index) => {
+                let p = self.planned[index].clone();
                 let key = self.ring.key(&p.key).expect("planned keys are validated");
                 let from = p
                     .context_from
@@ -564,34 +578,30 @@ impl Harness<DynamoNode> for Clients {
                     generated: false,
                 });
                 let h = self.history.len() - 1;
-                self.planned_history[index as usize] = Some(h);
+                self.planned_history[index] = Some(h);
                 self.issue(core, h, &p.entry);
             }
-            WAKE_TIMEOUT => {
-                let h = index as usize;
+            Wake::Timeout(h) => {
                 if self.history[h].outcome == Outcome::Pending {
                     self.history[h].outcome = Outcome::TimedOut;
                     self.history[h].end = Some(core.now());
                     self.load_done(core, h);
                 }
             }
-            WAKE_LOAD => {
-                let (l, c) = ((index >> 24) as usize, (index & 0xff_ffff) as usize);
-                self.load_op(core, l, c);
-            }
-            WAKE_ADMIN => {
-                let a = &self.admin[index as usize];
+            Wake::Load { load, client } => self.load_op(core, load, client),
+            Wake::Admin(i) => {
+                let a = &self.admin[i];
                 let body = Request::Admin(a.admin.clone());
-                core.schedule_request(core.now(), ADMIN_CLIENT, a.node, ADMIN_REQ + index, body);
+                core.schedule_request(core.now(), ADMIN_CLIENT, a.node, ADMIN_REQ + i as u64, body);
             }
-            _ => unreachable!("unknown wake tag {t:#x}"),
+            Wake::Other { .. } => {}
         }
     }
 }
 
 /// A cluster of Dynamo nodes in a simulation, with its clients.
 pub struct Cluster {
-    pub sim: Sim<DynamoNode>,
+    pub sim: Sim<DynamoNode, Wake>,
     pub clients: Clients,
     pub ring: Arc<Ring>,
     pub cfg: Arc<ClusterConfig>,
@@ -674,16 +684,14 @@ impl Cluster {
                 self.cfg.nodes - 1
             ));
         }
-        let i = self.clients.admin.len() as u64;
+        let i = self.clients.admin.len();
         self.clients.admin.push(AdminOp {
             at,
             node,
             admin,
             result: None,
         });
-        self.sim
-            .core
-            .schedule_wake(at, ADMIN_CLIENT, tag(WAKE_ADMIN, i));
+        self.sim.core.schedule_wake(at, Wake::Admin(i));
         Ok(())
     }
 
@@ -735,10 +743,8 @@ impl Cluster {
             }
         }
         self.clients.next_client = self.clients.next_client.max(op.client.0 + 1);
-        let i = self.clients.planned.len() as u64;
-        self.sim
-            .core
-            .schedule_wake(op.at, op.client, tag(WAKE_ISSUE, i));
+        let i = self.clients.planned.len();
+        self.sim.core.schedule_wake(op.at, Wake::Issue(i));
         self.clients.planned.push(op);
         self.clients.planned_history.push(None);
         Ok(())
@@ -783,13 +789,13 @@ impl Cluster {
             })
             .collect();
         self.clients.next_client = first_client + spec.clients;
-        let l = self.clients.loads.len() as u64;
-        for (c, client) in clients.iter().enumerate() {
+        let l = self.clients.loads.len();
+        for c in 0..clients.len() {
             // Clients start spread over the first millisecond so they do not act in lockstep.
             let at = spec.start + SimDuration(c as u64 * 1_000 / u64::from(spec.clients));
             self.sim
                 .core
-                .schedule_wake(at, client.id, tag(WAKE_LOAD, l << 24 | c as u64));
+                .schedule_wake(at, Wake::Load { load: l, client: c });
         }
         self.clients.loads.push(Load {
             spec,

@@ -15,7 +15,7 @@
     reason = "a benchmark measures wall time; the engine under test never sees it"
 )]
 
-use sim_core::pingpong::{BENCH_IN_FLIGHT as IN_FLIGHT, bare_loop, bench_sim};
+use sim_core::bench::{BENCH_IN_FLIGHT as IN_FLIGHT, bare_loop, bench_sim};
 use sim_core::{Limits, SimTime};
 use std::hint::black_box;
 use std::time::Instant;

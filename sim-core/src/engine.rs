@@ -285,7 +285,7 @@ impl fmt::Display for Fault {
     }
 }
 
-enum Ev<N: Node> {
+enum Ev<N: Node, W> {
     Deliver {
         id: u64,
         from: NodeId,
@@ -302,9 +302,7 @@ enum Ev<N: Node> {
     },
     /// A timer that was cancelled before it fired: it keeps its place until
     /// it reaches the front, then vanishes without being counted as an event.
-    Cancelled {
-        lane: u32,
-    },
+    Cancelled { lane: u32 },
     Request {
         client: ClientId,
         node: NodeId,
@@ -319,10 +317,8 @@ enum Ev<N: Node> {
     },
     /// Boxed: a fault is rare and large, and every slot of the slab is as big as the largest event.
     Fault(Box<Fault>),
-    Wake {
-        client: ClientId,
-        tag: u64,
-    },
+    /// The harness's own wake-up.
+    Wake(W),
 }
 
 // A queue key is 16 bytes, like the bare loop's: the event itself waits in
@@ -360,13 +356,13 @@ const TIMER_DONE: u32 = u32::MAX;
 /// [`Core::timer_slots`] entry of a timer held by a paused node.
 const TIMER_HELD: u32 = u32::MAX - 1;
 
-struct NodeState<N: Node> {
+struct NodeState<N: Node, W> {
     up: bool,
     paused: bool,
     incarnation: u32,
     skew_us: i64,
     /// Events that arrived while paused, in arrival order.
-    held: Vec<Ev<N>>,
+    held: Vec<Ev<N, W>>,
 }
 
 /// Counters the engine keeps for every run, trace or not.
@@ -402,52 +398,6 @@ impl Limits {
     }
 }
 
-/// How many events [`Sim::run`] processes between two questions to the
-/// thread's stop check: often enough to stop within milliseconds, rarely
-/// enough to cost nothing measurable.
-pub const CHECK_EVERY: u64 = 4_096;
-
-/// A stop check: told how many events ran since it was last asked and the
-/// simulated time reached, answers whether to stop. The time lets a check
-/// that never stops report progress.
-type StopCheck = Box<dyn FnMut(u64, SimTime) -> bool>;
-
-thread_local! {
-    static STOP_CHECK: std::cell::RefCell<Option<StopCheck>> = const { std::cell::RefCell::new(None) };
-}
-
-/// The payload a run unwinds with when its thread's stop check says stop.
-/// Only a stop check installed by the caller can cause it, so a run without
-/// one is never cut, and a run that completes has the trace it would have
-/// had without a check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Interrupted {
-    /// The simulated time the run had reached.
-    pub at: SimTime,
-}
-
-/// Runs `f` with `check` as this thread's stop check: every run inside `f`
-/// asks it every [`CHECK_EVERY`] events and at each return from
-/// [`Sim::run`], and unwinds with [`Interrupted`] when it answers true. This
-/// is how a caller puts an event or wall-time budget, or a cancellation, on
-/// code that runs simulations without knowing about budgets. The previous
-/// check is restored afterwards, also when `f` unwinds.
-pub fn with_stop_check<R>(
-    check: impl FnMut(u64, SimTime) -> bool + 'static,
-    f: impl FnOnce() -> R,
-) -> R {
-    struct Restore(Option<StopCheck>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let previous = self.0.take();
-            STOP_CHECK.with(|c| *c.borrow_mut() = previous);
-        }
-    }
-    let previous = STOP_CHECK.with(|c| c.borrow_mut().replace(Box::new(check)));
-    let _restore = Restore(previous);
-    f()
-}
-
 /// Why a run stopped.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Stop {
@@ -461,6 +411,18 @@ pub enum Stop {
     /// time has stopped (zero latency and zero think time make operations
     /// without end at one instant). The run would never reach its limit.
     Stalled,
+    /// The thread's stop check ([`crate::stop::with_stop_check`]) said stop:
+    /// a budget ran out or the run was cancelled. Every later run on the
+    /// thread, until the check is removed, stops at once with this too.
+    Interrupted,
+}
+
+impl Stop {
+    /// Whether running again cannot get further: time has stopped, or the
+    /// run was interrupted. Loops that run a simulation in steps end on it.
+    pub fn is_final(self) -> bool {
+        matches!(self, Stop::Stalled | Stop::Interrupted)
+    }
 }
 
 /// Events in a row at one simulated time that count as time having stopped.
@@ -477,22 +439,30 @@ impl fmt::Display for Stop {
             Stop::TimeLimit => "reached the time limit",
             Stop::EventLimit => "reached the event limit",
             Stop::Stalled => "STALLED: simulated time stopped advancing (100,000 events at one instant; zero latency and zero think time?)",
+            Stop::Interrupted => "interrupted (a budget ran out, or the run was cancelled)",
         })
     }
 }
 
-/// The outside world's part of a run: it receives client replies and wake-ups,
-/// and may schedule more requests, wake-ups and faults through [`Core`].
+/// The outside world's part of a run: it receives client replies and its
+/// own wake-ups, and may schedule more requests, wake-ups and faults through
+/// [`Core`].
 pub trait Harness<N: Node> {
+    /// What the harness wakes itself with (client think time, client-side
+    /// timeouts): typed like a node's timers, never packed into an integer.
+    type Wake;
+
+    /// A reply `node` sent reached `client` (after the client latency).
     fn on_reply(
         &mut self,
-        core: &mut Core<N>,
+        core: &mut Core<N, Self::Wake>,
         client: ClientId,
         req: u64,
         node: NodeId,
         reply: N::Reply,
     );
-    fn on_wake(&mut self, _core: &mut Core<N>, _client: ClientId, _tag: u64) {}
+    /// A wake-up the harness scheduled with [`Core::schedule_wake`] is due.
+    fn on_wake(&mut self, _core: &mut Core<N, Self::Wake>, _wake: Self::Wake) {}
     /// Sees an input just before `node` handles it, so a checker can keep
     /// what it needs of it. Invariant checkers observe through these three
     /// hooks; the default does nothing.
@@ -512,22 +482,33 @@ pub trait Harness<N: Node> {
     fn observe_handled(&mut self, _now: SimTime, _node: NodeId, _nodes: &[N]) {}
 }
 
-/// A harness that ignores replies.
+/// A harness that ignores replies and never wakes.
 impl<N: Node> Harness<N> for () {
+    type Wake = ();
     fn on_reply(&mut self, _: &mut Core<N>, _: ClientId, _: u64, _: NodeId, _: N::Reply) {}
 }
 
-/// Everything but the nodes: clock, queue, network, RNG streams, trace and stats.
-pub struct Core<N: Node> {
+/// The harness a simulation's nodes start under: nothing reaches a harness
+/// while they start, so it has nothing to do.
+struct Starting<W>(std::marker::PhantomData<W>);
+
+impl<N: Node, W> Harness<N> for Starting<W> {
+    type Wake = W;
+    fn on_reply(&mut self, _: &mut Core<N, W>, _: ClientId, _: u64, _: NodeId, _: N::Reply) {}
+}
+
+/// Everything but the nodes: clock, queue, network, RNG streams, trace and
+/// stats. `W` is the harness's wake-up type.
+pub struct Core<N: Node, W = ()> {
     now: SimTime,
     seq: u64,
     queue: Queue,
-    slab: Vec<Option<Ev<N>>>,
+    slab: Vec<Option<Ev<N, W>>>,
     free: Vec<u32>,
     net: Network,
     net_rng: SimRng,
     node_rngs: Vec<SimRng>,
-    states: Vec<NodeState<N>>,
+    states: Vec<NodeState<N, W>>,
     next_msg: u64,
     next_timer: u64,
     lanes: Vec<Lane>,
@@ -542,7 +523,7 @@ pub struct Core<N: Node> {
     pub stats: Stats,
 }
 
-impl<N: Node> Core<N> {
+impl<N: Node, W> Core<N, W> {
     #[inline]
     pub fn now(&self) -> SimTime {
         self.now
@@ -582,7 +563,7 @@ impl<N: Node> Core<N> {
     }
 
     #[inline]
-    fn push(&mut self, time: SimTime, ev: Ev<N>) -> u32 {
+    fn push(&mut self, time: SimTime, ev: Ev<N, W>) -> u32 {
         let key = self.key_for(time, ev);
         self.queue.push(key);
         key.order as u32 & SLOT_MASK as u32
@@ -590,7 +571,7 @@ impl<N: Node> Core<N> {
 
     /// Puts `ev` in the slab and makes its key, without queueing it.
     #[inline]
-    fn key_for(&mut self, time: SimTime, ev: Ev<N>) -> Key {
+    fn key_for(&mut self, time: SimTime, ev: Ev<N, W>) -> Key {
         let slot = match self.free.pop() {
             Some(s) => {
                 self.slab[s as usize] = Some(ev);
@@ -759,9 +740,9 @@ impl<N: Node> Core<N> {
         );
     }
 
-    /// Wakes the harness at `at` with `tag` (client think time, client-side timeouts).
-    pub fn schedule_wake(&mut self, at: SimTime, client: ClientId, tag: u64) {
-        self.push(at.max(self.now), Ev::Wake { client, tag });
+    /// Wakes the harness at `at` with `wake` (client think time, client-side timeouts).
+    pub fn schedule_wake(&mut self, at: SimTime, wake: W) {
+        self.push(at.max(self.now), Ev::Wake(wake));
     }
 
     pub fn schedule_fault(&mut self, at: SimTime, fault: Fault) {
@@ -769,15 +750,25 @@ impl<N: Node> Core<N> {
     }
 }
 
-/// A simulation: the nodes and the core that drives them.
-pub struct Sim<N: Node> {
+/// A simulation: the nodes and the core that drives them. `W` is the
+/// harness's wake-up type ([`Harness::Wake`]).
+pub struct Sim<N: Node, W = ()> {
+    /// The node state machines, indexed by [`NodeId`].
     pub nodes: Vec<N>,
-    pub core: Core<N>,
+    /// Everything else: the clock, queue, network, streams, trace and stats.
+    pub core: Core<N, W>,
+    /// Events since the stop check was last asked.
+    unasked: u64,
 }
 
-impl<N: Node> Sim<N> {
+impl<N: Node, W> Sim<N, W> {
     /// Builds a simulation. Fails (with a message naming the problem) on an invalid network config.
-    pub fn new(seed: u64, nodes: Vec<N>, net: &NetConfig, trace: bool) -> Result<Sim<N>, String> {
+    pub fn new(
+        seed: u64,
+        nodes: Vec<N>,
+        net: &NetConfig,
+        trace: bool,
+    ) -> Result<Sim<N, W>, String> {
         let n = nodes.len();
         let net = Network::new(n, N::Msg::KINDS, net)?;
         let kinds = N::Msg::KINDS.len();
@@ -816,9 +807,17 @@ impl<N: Node> Sim<N> {
                 ..Stats::default()
             },
         };
-        let mut sim = Sim { nodes, core };
+        let mut sim = Sim {
+            nodes,
+            core,
+            unasked: 0,
+        };
         for i in 0..n {
-            sim.invoke(NodeId(i as u32), None, &mut ());
+            sim.invoke(
+                NodeId(i as u32),
+                None,
+                &mut Starting(std::marker::PhantomData),
+            );
         }
         Ok(sim)
     }
@@ -829,36 +828,53 @@ impl<N: Node> Sim<N> {
 
     /// Runs until a limit is reached or no events are left.
     ///
-    /// When the thread has a stop check ([`with_stop_check`]), it is asked
-    /// every [`CHECK_EVERY`] events and when this call returns; if it says
-    /// stop, the run unwinds with an [`Interrupted`] payload.
-    pub fn run<H: Harness<N>>(&mut self, harness: &mut H, limits: Limits) -> Stop {
-        let checked = STOP_CHECK.with(|c| c.borrow().is_some());
+    /// When the thread has a stop check ([`crate::stop::with_stop_check`]),
+    /// it is asked every [`crate::stop::CHECK_EVERY`] events and when this
+    /// call returns; if it says stop, the run returns [`Stop::Interrupted`]
+    /// (as does every later run on the thread), with the next event still
+    /// queued.
+    pub fn run<H: Harness<N, Wake = W>>(&mut self, harness: &mut H, limits: Limits) -> Stop {
+        let checked = crate::stop::installed();
+        if checked && crate::stop::stopped() {
+            return Stop::Interrupted;
+        }
+        let stop = self.run_events(harness, limits, checked);
+        if checked && stop != Stop::Interrupted && crate::stop::ask(self.unasked, self.core.now) {
+            return Stop::Interrupted;
+        }
+        stop
+    }
+
+    /// The run loop: events until a limit, or until the stop check says stop.
+    fn run_events<H: Harness<N, Wake = W>>(
+        &mut self,
+        harness: &mut H,
+        limits: Limits,
+        checked: bool,
+    ) -> Stop {
         let mut processed = 0u64;
-        let mut unasked = 0u64;
+        self.unasked = 0;
         // Events in a row at the current instant, to see time stop.
         let mut same_instant = 0u64;
         loop {
-            if checked && unasked == CHECK_EVERY {
-                self.ask_stop_check(unasked);
-                unasked = 0;
+            if checked && self.unasked == crate::stop::CHECK_EVERY {
+                let events = std::mem::take(&mut self.unasked);
+                if crate::stop::ask(events, self.core.now) {
+                    return Stop::Interrupted;
+                }
             }
             if processed >= limits.max_events {
-                self.ask_stop_check_if(checked, unasked);
                 return Stop::EventLimit;
             }
             let Some(key) = self.core.queue.peek() else {
-                self.ask_stop_check_if(checked, unasked);
                 return Stop::Idle;
             };
             if key.time > limits.until.as_us() {
                 self.core.now = self.core.now.max(limits.until);
-                self.ask_stop_check_if(checked, unasked);
                 return Stop::TimeLimit;
             }
             if same_instant >= MAX_SAME_INSTANT && key.time == self.core.now.as_us() {
                 // Time has stopped; the next event stays queued, as at any other limit.
-                self.ask_stop_check_if(checked, unasked);
                 return Stop::Stalled;
             }
             self.core.queue.pop();
@@ -876,7 +892,7 @@ impl<N: Node> Sim<N> {
                 // Not an event: time does not move, nothing is counted.
                 continue;
             }
-            unasked += 1;
+            self.unasked += 1;
             same_instant = if key.time == self.core.now.as_us() {
                 same_instant + 1
             } else {
@@ -889,24 +905,7 @@ impl<N: Node> Sim<N> {
         }
     }
 
-    fn ask_stop_check_if(&self, checked: bool, events: u64) {
-        if checked {
-            self.ask_stop_check(events);
-        }
-    }
-
-    /// Asks the thread's stop check, telling it how many events ran since it
-    /// was last asked; unwinds with [`Interrupted`] if it says stop.
-    fn ask_stop_check(&self, events: u64) {
-        let now = self.core.now;
-        let stop = STOP_CHECK.with(|c| c.borrow_mut().as_mut().is_some_and(|f| f(events, now)));
-        if stop {
-            // `resume_unwind` skips the panic hook: this is a requested stop, not a bug.
-            std::panic::resume_unwind(Box::new(Interrupted { at: self.core.now }));
-        }
-    }
-
-    fn dispatch<H: Harness<N>>(&mut self, ev: Ev<N>, harness: &mut H) {
+    fn dispatch<H: Harness<N, Wake = W>>(&mut self, ev: Ev<N, W>, harness: &mut H) {
         let now = self.core.now;
         match ev {
             Ev::Deliver { id, from, to, msg } => {
@@ -1066,14 +1065,14 @@ impl<N: Node> Sim<N> {
                 }
                 harness.on_reply(&mut self.core, client, req, node, body);
             }
-            Ev::Wake { client, tag } => harness.on_wake(&mut self.core, client, tag),
+            Ev::Wake(wake) => harness.on_wake(&mut self.core, wake),
             Ev::Fault(fault) => self.apply_fault(*fault, harness),
             // The run loop skips these before dispatching.
             Ev::Cancelled { .. } => {}
         }
     }
 
-    fn apply_fault<H: Harness<N>>(&mut self, fault: Fault, harness: &mut H) {
+    fn apply_fault<H: Harness<N, Wake = W>>(&mut self, fault: Fault, harness: &mut H) {
         let now = self.core.now;
         self.core.stats.faults += 1;
         if self.core.trace.enabled() {
@@ -1167,7 +1166,12 @@ impl<N: Node> Sim<N> {
     }
 
     /// Runs one node handler (or `start` when `input` is `None`) and applies its effects.
-    fn invoke<H: Harness<N>>(&mut self, node: NodeId, input: Option<Input<N>>, harness: &mut H) {
+    fn invoke<H: Harness<N, Wake = W>>(
+        &mut self,
+        node: NodeId,
+        input: Option<Input<N>>,
+        harness: &mut H,
+    ) {
         let core = &mut self.core;
         let now = core.now;
         if let Some(input) = &input {

@@ -1,9 +1,9 @@
 //! Engine behaviour tests, driven by the ping-pong node.
 
+use crate::bench::{Count, HowMany, PingPong};
 use crate::engine::{ClientId, Core, Fault, Harness, Limits, NodeId, Sim, Stop};
 use crate::latency::Latency;
 use crate::net::NetConfig;
-use crate::pingpong::{Count, HowMany, PingPong};
 use crate::time::{SimDuration, SimTime};
 
 fn nodes(n: u32, serve: u32, hops: u32) -> Vec<PingPong> {
@@ -134,6 +134,7 @@ fn partition_and_heal() {
 struct Answers(Vec<(ClientId, u64)>);
 
 impl Harness<PingPong> for Answers {
+    type Wake = ();
     fn on_reply(
         &mut self,
         _: &mut Core<PingPong>,
@@ -302,7 +303,9 @@ fn per_kind_latency() {
         per_kind: vec![("pang".into(), Latency::zero())],
         ..NetConfig::default()
     };
-    let err = Sim::new(1, nodes(2, 0, 0), &bad, false).err().unwrap();
+    let err = Sim::<PingPong>::new(1, nodes(2, 0, 0), &bad, false)
+        .err()
+        .unwrap();
     assert_eq!(
         err,
         "unknown message kind \"pang\"; valid kinds are ping, pong"
@@ -378,7 +381,9 @@ fn zone_pair_latency() {
         zones: vec![0, 1],
         ..net.clone()
     };
-    let err = Sim::new(1, nodes(4, 0, 0), &short, false).err().unwrap();
+    let err = Sim::<PingPong>::new(1, nodes(4, 0, 0), &short, false)
+        .err()
+        .unwrap();
     assert_eq!(err, "2 zones given for 4 nodes; give one zone a node");
 }
 
@@ -434,10 +439,12 @@ fn trace_off_records_nothing_and_changes_nothing() {
 }
 
 // A stop check that never stops leaves the trace byte-identical; one that
-// stops unwinds with `Interrupted` after at most CHECK_EVERY extra events.
+// stops ends the run with `Stop::Interrupted` after at most CHECK_EVERY
+// extra events, every later run on the thread stops at once, and the caller
+// gets `Err(Interrupted)`; nothing unwinds.
 #[test]
 fn stop_check_cuts_only_when_asked() {
-    use crate::engine::{CHECK_EVERY, Interrupted, with_stop_check};
+    use crate::stop::{CHECK_EVERY, with_stop_check};
     use std::cell::Cell;
     use std::rc::Rc;
     let plain = trace_of(7);
@@ -450,25 +457,94 @@ fn stop_check_cuts_only_when_asked() {
         },
         || trace_of(7),
     );
-    assert_eq!(plain, checked, "a check that never stops changes nothing");
+    assert_eq!(
+        Ok(plain.clone()),
+        checked,
+        "a check that never stops changes nothing"
+    );
     assert!(seen.get() > 100, "the check was told the events");
+    // A budget of 150 events: the run is cut at the first question past it,
+    // a second run stops at once, and the caller is told where it was cut.
     let budget = 150u64;
     let ran = Rc::new(Cell::new(0u64));
     let counter = ran.clone();
-    let cut = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        with_stop_check(
-            move |n, _| {
-                counter.set(counter.get() + n);
-                counter.get() >= budget
-            },
-            || trace_of(7),
-        )
-    }));
-    let payload = cut.expect_err("the run was cut");
-    assert!(payload.downcast_ref::<Interrupted>().is_some());
+    let seen = Rc::new(Cell::new(None));
+    let saw = seen.clone();
+    let cut = with_stop_check(
+        move |n, _| {
+            counter.set(counter.get() + n);
+            counter.get() >= budget
+        },
+        move || {
+            let mut sim = Sim::new(7, nodes(4, 3, 20), &random_net(), false).unwrap();
+            let first = sim.run(&mut (), Limits::until(SimTime(1_000_000)));
+            let before = sim.core.stats.events;
+            let again = sim.run(&mut (), Limits::until(SimTime(1_000_000)));
+            saw.set(Some((
+                first,
+                again,
+                before,
+                sim.core.stats.events,
+                sim.now(),
+            )));
+        },
+    );
+    let (first, again, before, after, now) = seen.get().expect("the closure ran");
+    assert_eq!((first, again), (Stop::Interrupted, Stop::Interrupted));
     assert!(ran.get() >= budget && ran.get() < budget + CHECK_EVERY);
+    assert_eq!(before, ran.get(), "the check was told every event");
+    assert_eq!(before, after, "a run after the cut processes nothing");
+    assert_eq!(cut.expect_err("the run was cut").at, now);
     // The check is gone afterwards: the next run completes.
     assert_eq!(trace_of(7), plain);
+}
+
+// The harness's wake-ups are its own type: they arrive as scheduled, in
+// (time, order scheduled) order, and can carry anything.
+#[test]
+fn harness_wakes_are_typed() {
+    #[derive(Debug, PartialEq)]
+    enum Wake {
+        Think { client: u32 },
+        GiveUp(&'static str),
+    }
+    struct Waker(Vec<(SimTime, Wake)>);
+    impl Harness<PingPong> for Waker {
+        type Wake = Wake;
+        fn on_reply(
+            &mut self,
+            _: &mut Core<PingPong, Wake>,
+            _: ClientId,
+            _: u64,
+            _: NodeId,
+            _: Count,
+        ) {
+        }
+        fn on_wake(&mut self, core: &mut Core<PingPong, Wake>, wake: Wake) {
+            if let Wake::Think { client: 1 } = wake {
+                core.schedule_wake(core.now() + SimDuration(5), Wake::GiveUp("late"));
+            }
+            self.0.push((core.now(), wake));
+        }
+    }
+    let mut sim: Sim<PingPong, Wake> =
+        Sim::new(1, nodes(2, 1, 0), &NetConfig::default(), false).unwrap();
+    sim.core.schedule_wake(SimTime(10), Wake::GiveUp("first"));
+    sim.core
+        .schedule_wake(SimTime(3), Wake::Think { client: 1 });
+    sim.core
+        .schedule_wake(SimTime(10), Wake::Think { client: 2 });
+    let mut h = Waker(Vec::new());
+    sim.run(&mut h, Limits::until(SimTime(100)));
+    assert_eq!(
+        h.0,
+        vec![
+            (SimTime(3), Wake::Think { client: 1 }),
+            (SimTime(8), Wake::GiveUp("late")),
+            (SimTime(10), Wake::GiveUp("first")),
+            (SimTime(10), Wake::Think { client: 2 }),
+        ]
+    );
 }
 
 /// A node that only sets and cancels timers, and writes down what happened:
@@ -508,11 +584,11 @@ impl Timers {
 }
 
 impl crate::Node for Timers {
-    type Msg = crate::pingpong::Ball;
+    type Msg = crate::bench::Ball;
     type Timer = T;
     type Request = HowMany;
     type Reply = Count;
-    type Note = crate::pingpong::NoNote;
+    type Note = crate::bench::NoNote;
 
     fn start(&mut self, cx: &mut crate::Context<'_, Self>) {
         for _ in 0..40 {
@@ -641,6 +717,7 @@ fn held_timers_resume_in_order_and_can_be_cancelled() {
 struct ReplyTimes(Vec<SimTime>);
 
 impl Harness<PingPong> for ReplyTimes {
+    type Wake = ();
     fn on_reply(&mut self, core: &mut Core<PingPong>, _: ClientId, _: u64, _: NodeId, _: Count) {
         self.0.push(core.now());
     }

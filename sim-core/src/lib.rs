@@ -12,12 +12,13 @@
 //! never reads a wall clock, never draws from an unseeded RNG, and never
 //! iterates a hash map, so the same seed gives the same trace on every OS.
 
+pub mod bench;
 mod engine;
 pub mod latency;
 mod net;
-pub mod pingpong;
 mod queue;
 pub mod rng;
+pub mod stop;
 pub mod time;
 pub mod trace;
 
@@ -25,8 +26,8 @@ pub mod trace;
 mod engine_tests;
 
 pub use engine::{
-    CHECK_EVERY, ClientId, Context, Core, Fault, Harness, Input, Interrupted, Limits,
-    MAX_SAME_INSTANT, Message, Node, NodeId, Sim, Stats, Stop, TimerId, Traced, with_stop_check,
+    ClientId, Context, Core, Fault, Harness, Input, Limits, MAX_SAME_INSTANT, Message, Node,
+    NodeId, Sim, Stats, Stop, TimerId, Traced,
 };
 pub use latency::Latency;
 pub use net::{LinkConfig, MAX_ZONES, NetConfig, ZoneLink};

@@ -20,7 +20,7 @@ use crate::scenario::{
     EXPERIMENT_ONLY, NODES_UNKNOWN, SCENARIO_ONLY, check_key_count, kind_marker, read_cluster,
     read_entry, read_network,
 };
-use dynamo_model::cluster::{Cluster, Entry, KeyChoice, LoadSpec, OpKind, Outcome, Pacing};
+use dynamo_model::cluster::{Cluster, Entry, KeyChoice, LoadSpec, OpKind, Outcome, Pacing, Wake};
 use dynamo_model::config::limits;
 use dynamo_model::msg::{Reply, Request};
 use dynamo_model::version::VClock;
@@ -704,7 +704,7 @@ fn run_until_done(cluster: &mut Cluster, cap: SimDuration, done: impl Fn(&Cluste
     let end = cluster.now() + cap;
     while !done(cluster) && cluster.now() < end {
         let next = cluster.now() + SimDuration::from_secs(1);
-        if cluster.run_until(next) == sim_core::Stop::Stalled {
+        if cluster.run_until(next).is_final() {
             break;
         }
     }
@@ -932,7 +932,7 @@ impl Router {
         }
     }
 
-    fn pick(&mut self, key: &dynamo_model::Key, core: &Core<DynamoNode>) -> NodeId {
+    fn pick(&mut self, key: &dynamo_model::Key, core: &Core<DynamoNode, Wake>) -> NodeId {
         let (nodes, proxies) = (self.nodes, self.proxies);
         dynamo_model::cluster::route(
             &self.via,
@@ -967,7 +967,7 @@ struct Trials {
 }
 
 impl Trials {
-    fn start_trial(&mut self, core: &mut Core<DynamoNode>) {
+    fn start_trial(&mut self, core: &mut Core<DynamoNode, Wake>) {
         if self.started >= self.total {
             return;
         }
@@ -1000,9 +1000,11 @@ impl Trials {
 }
 
 impl Harness<DynamoNode> for Trials {
+    type Wake = Wake;
+
     fn on_reply(
         &mut self,
-        core: &mut Core<DynamoNode>,
+        core: &mut Core<DynamoNode, Wake>,
         _client: ClientId,
         req: u64,
         _node: NodeId,
@@ -1016,7 +1018,8 @@ impl Harness<DynamoNode> for Trials {
             (None, Reply::Put { .. }) => {
                 self.write_lat.push(lat);
                 for (i, d) in self.delays.iter().enumerate() {
-                    core.schedule_wake(core.now() + *d, ClientId(1 + i as u32), i as u64);
+                    let (client, tag) = (ClientId(1 + i as u32), i as u64);
+                    core.schedule_wake(core.now() + *d, Wake::Other { client, tag });
                 }
             }
             (None, _) => self.start_trial(core),
@@ -1037,7 +1040,10 @@ impl Harness<DynamoNode> for Trials {
         }
     }
 
-    fn on_wake(&mut self, core: &mut Core<DynamoNode>, client: ClientId, tag: u64) {
+    fn on_wake(&mut self, core: &mut Core<DynamoNode, Wake>, wake: Wake) {
+        let Wake::Other { client, tag } = wake else {
+            return;
+        };
         let key = self.key.clone().expect("a trial is running");
         let node = self.router.pick(&key, core);
         self.next_req += 1;
@@ -1127,7 +1133,7 @@ fn run_trials(
     while h.started < trials || h.current.is_some() {
         let next = cluster.now() + SimDuration::from_secs(10);
         let stop = cluster.sim.run(&mut h, Limits::until(next));
-        if cluster.now() >= cap || stop == sim_core::Stop::Stalled {
+        if cluster.now() >= cap || stop.is_final() {
             break;
         }
     }
@@ -1600,14 +1606,14 @@ struct KStale {
 }
 
 impl KStale {
-    fn send(&mut self, core: &mut Core<DynamoNode>, body: Request) {
+    fn send(&mut self, core: &mut Core<DynamoNode, Wake>, body: Request) {
         let key = self.key.clone().expect("a trial is running");
         let node = self.router.pick(&key, core);
         self.next_req += 1;
         core.schedule_request(core.now(), ClientId(0), node, self.next_req, body);
     }
 
-    fn put_next(&mut self, core: &mut Core<DynamoNode>) {
+    fn put_next(&mut self, core: &mut Core<DynamoNode, Wake>) {
         self.written += 1;
         let body = Request::Put {
             key: self.key.clone().expect("a trial is running"),
@@ -1617,7 +1623,7 @@ impl KStale {
         self.send(core, body);
     }
 
-    fn start_trial(&mut self, core: &mut Core<DynamoNode>) {
+    fn start_trial(&mut self, core: &mut Core<DynamoNode, Wake>) {
         if self.started >= self.total {
             return;
         }
@@ -1635,9 +1641,11 @@ impl KStale {
 }
 
 impl Harness<DynamoNode> for KStale {
+    type Wake = Wake;
+
     fn on_reply(
         &mut self,
-        core: &mut Core<DynamoNode>,
+        core: &mut Core<DynamoNode, Wake>,
         _client: ClientId,
         req: u64,
         _node: NodeId,
@@ -1726,7 +1734,7 @@ fn kstaleness_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcom
         while h.finished < e.trials && cluster.now() < cap {
             let next = cluster.now() + SimDuration::from_secs(10);
             let stop = cluster.sim.run(&mut h, Limits::until(next));
-            if matches!(stop, sim_core::Stop::Idle | sim_core::Stop::Stalled) {
+            if stop == sim_core::Stop::Idle || stop.is_final() {
                 break;
             }
         }
@@ -1814,7 +1822,7 @@ fn parse_set(vs: &[dynamo_model::Version]) -> Vec<u64> {
 }
 
 impl SetAdders {
-    fn get(&mut self, core: &mut Core<DynamoNode>, client: u32) {
+    fn get(&mut self, core: &mut Core<DynamoNode, Wake>, client: u32) {
         self.next_req += 1;
         self.pending.insert(self.next_req, (client, None));
         let node = NodeId(self.rng.below(u64::from(self.nodes)) as u32);
@@ -1831,9 +1839,11 @@ impl SetAdders {
 }
 
 impl Harness<DynamoNode> for SetAdders {
+    type Wake = Wake;
+
     fn on_reply(
         &mut self,
-        core: &mut Core<DynamoNode>,
+        core: &mut Core<DynamoNode, Wake>,
         _c: ClientId,
         req: u64,
         _n: NodeId,
@@ -1874,19 +1884,22 @@ impl Harness<DynamoNode> for SetAdders {
                 self.acked.push(x);
                 self.done[client as usize] += 1;
                 if self.done[client as usize] < self.adds_each {
-                    core.schedule_wake(
-                        core.now() + self.think,
-                        ClientId(client),
-                        u64::from(client),
-                    );
+                    let (client, tag) = (ClientId(client), u64::from(client));
+                    core.schedule_wake(core.now() + self.think, Wake::Other { client, tag });
                 }
             }
             // A failed get or put: try this add again after thinking.
-            _ => core.schedule_wake(core.now() + self.think, ClientId(client), u64::from(client)),
+            _ => {
+                let (client, tag) = (ClientId(client), u64::from(client));
+                core.schedule_wake(core.now() + self.think, Wake::Other { client, tag });
+            }
         }
     }
 
-    fn on_wake(&mut self, core: &mut Core<DynamoNode>, _client: ClientId, tag: u64) {
+    fn on_wake(&mut self, core: &mut Core<DynamoNode, Wake>, wake: Wake) {
+        let Wake::Other { tag, .. } = wake else {
+            return;
+        };
         if tag == u64::MAX {
             self.next_req += 1;
             self.pending.insert(self.next_req, (u32::MAX, None));
@@ -1958,16 +1971,17 @@ fn lww_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome2 {
                 let cap = cluster.now() + SimDuration::from_secs(3_600);
                 while h.done.iter().any(|&d| d < h.adds_each) && cluster.now() < cap {
                     let next = cluster.now() + SimDuration::from_secs(1);
-                    if cluster.sim.run(&mut h, Limits::until(next)) == sim_core::Stop::Stalled {
+                    if cluster.sim.run(&mut h, Limits::until(next)).is_final() {
                         break;
                     }
                 }
                 // Let replication and repair settle, then read the set once.
                 let quiet = cluster.now() + SimDuration::from_secs(30);
+                let (client, tag) = (ClientId(9_999), u64::MAX);
                 cluster
                     .sim
                     .core
-                    .schedule_wake(quiet, ClientId(9_999), u64::MAX);
+                    .schedule_wake(quiet, Wake::Other { client, tag });
                 cluster
                     .sim
                     .run(&mut h, Limits::until(quiet + SimDuration::from_secs(5)));

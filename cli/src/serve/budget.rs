@@ -6,7 +6,8 @@
 
 use super::http::client_gone;
 use crate::wall::Stopwatch;
-use sim_core::{Interrupted, SimTime, with_stop_check};
+use sim_core::SimTime;
+use sim_core::stop::with_stop_check;
 use std::cell::Cell;
 use std::net::TcpStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -102,14 +103,12 @@ pub fn within<R>(
         why.is_some()
     };
     match catch_unwind(AssertUnwindSafe(|| with_stop_check(check, f))) {
-        Ok(r) => Ok(r),
-        Err(payload) => match payload.downcast_ref::<Interrupted>() {
-            Some(i) => Err(Stopped::Cut(Cut {
-                reason: reason.get().unwrap_or(CutReason::Events(budget.max_events)),
-                at: i.at,
-            })),
-            None => Err(Stopped::Panicked(panic_text(payload.as_ref()))),
-        },
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(i)) => Err(Stopped::Cut(Cut {
+            reason: reason.get().unwrap_or(CutReason::Events(budget.max_events)),
+            at: i.at,
+        })),
+        Err(payload) => Err(Stopped::Panicked(panic_text(payload.as_ref()))),
     }
 }
 
