@@ -9,7 +9,7 @@
 //! lets a test see them without waiting.
 
 use crate::wall::Stopwatch;
-use dynamo_model::cluster::OpsGauge;
+use dynamo_observer::OpsGauge;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sim_core::SimTime;
 use std::cell::RefCell;

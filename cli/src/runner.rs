@@ -3,10 +3,10 @@
 
 use crate::scenario::expect::{self, Anchor};
 use crate::scenario::{Action, Check, Expect, Scenario};
-use dynamo_model::checkers::{self, Status, Verdict, World};
-use dynamo_model::cluster::{Cluster, OpKind, Outcome, PlannedOp};
-use dynamo_model::msg::Msg;
-use dynamo_model::truth::{self, Staleness, Truth};
+use dynamo_model::Msg;
+use dynamo_observer::{Cluster, OpKind, Outcome, PlannedOp};
+use dynamo_observer::{Staleness, Truth};
+use dynamo_observer::{Status, Verdict, World};
 use sim_core::{Message, SimTime, Stop};
 use std::collections::BTreeMap;
 
@@ -49,9 +49,8 @@ impl Report {
 /// by kind (`sent.Replicate`, `dropped.total`, ...).
 pub fn counters(cluster: &Cluster, needless_siblings: usize) -> BTreeMap<String, u64> {
     let nodes = cluster.nodes();
-    let sum = |f: fn(&dynamo_model::node::NodeStats) -> u64| -> u64 {
-        nodes.iter().map(|n| f(&n.stats)).sum()
-    };
+    let sum =
+        |f: fn(&dynamo_model::NodeStats) -> u64| -> u64 { nodes.iter().map(|n| f(&n.stats)).sum() };
     let truncations = sum(|s| s.clock_truncations);
     let mut c: BTreeMap<String, u64> = BTreeMap::new();
     c.insert("events".into(), cluster.sim.core.stats.events);
@@ -223,9 +222,9 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         truth: &truth,
         invariants: cluster.clients.invariants(),
     };
-    let verdicts = checkers::check_all(&world);
-    let needless_siblings = checkers::needless_sibling_pairs(&world).len();
-    let staleness = truth::staleness(cluster.history(), &truth);
+    let verdicts = dynamo_observer::check_all(&world);
+    let needless_siblings = dynamo_observer::needless_sibling_pairs(&world).len();
+    let staleness = dynamo_observer::staleness(cluster.history(), &truth);
     drop(truth);
     let counts = counters(&cluster, needless_siblings);
     for (i, e) in s.expects.iter().enumerate() {
@@ -394,8 +393,8 @@ pub fn prepare(s: &Scenario, seed: u64, trace: bool) -> (Cluster, Vec<Option<usi
             }
             Action::Membership { node, join } => {
                 let admin = match join {
-                    None => dynamo_model::msg::Admin::Leave,
-                    Some(tokens) => dynamo_model::msg::Admin::Join {
+                    None => dynamo_model::Admin::Leave,
+                    Some(tokens) => dynamo_model::Admin::Join {
                         tokens: ring_positions(&s.cluster, tokens),
                     },
                 };
@@ -414,7 +413,7 @@ pub fn prepare(s: &Scenario, seed: u64, trace: bool) -> (Cluster, Vec<Option<usi
 /// A join step's tokens as ring positions: as given under S1; partition
 /// numbers (of the configured Q) turned into their ends under S3 and explicit.
 fn ring_positions(c: &dynamo_model::ClusterConfig, tokens: &[u64]) -> Vec<u64> {
-    let bits = dynamo_model::ring::space_bits(&c.key_scheme);
+    let bits = dynamo_model::space_bits(&c.key_scheme);
     match &c.tokens {
         dynamo_model::TokenStrategy::Random { .. } => tokens.to_vec(),
         _ => {
@@ -422,7 +421,7 @@ fn ring_positions(c: &dynamo_model::ClusterConfig, tokens: &[u64]) -> Vec<u64> {
             tokens
                 .iter()
                 .map(|&p| {
-                    dynamo_model::ring::partition_end(
+                    dynamo_model::partition_end(
                         p.min(u64::from(q.max(1) - 1)) as u32,
                         q.max(1),
                         bits,
@@ -642,7 +641,7 @@ fn op_check(cluster: &Cluster, e: &Expect, plan_of: &[Option<usize>]) -> ExpectR
     match &rec.outcome {
         Outcome::GetOk { versions, context } => {
             // What the client sees: tombstones hidden unless concurrent with a live version.
-            let versions = dynamo_model::version::visible(versions);
+            let versions = dynamo_model::visible(versions);
             let mut got: Vec<String> = versions
                 .iter()
                 .map(|v| {

@@ -2,7 +2,7 @@
 //! which peers are up, learned from timeouts, from any message received, and
 //! from heartbeats exchanged with a random peer every gossip interval.
 
-use crate::msg::Beat;
+use crate::heartbeat::Beat;
 use sim_core::NodeId;
 use std::collections::BTreeMap;
 use std::sync::Arc;

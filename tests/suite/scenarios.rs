@@ -19,7 +19,7 @@ fn kept_trace(trace: &str) -> String {
         .skip(header.len())
         .filter(|l| l.starts_with('#'))
         .collect();
-    let digest = dynamo_model::merkle::fnv1a(trace.as_bytes(), 0);
+    let digest = dynamo_model::fnv1a(trace.as_bytes(), 0);
     format!(
         "{}\n... {lines} trace lines in all, FNV-1a digest {digest:016x} (too long to keep; see it with --trace -)\n{}",
         header.join("\n"),
@@ -167,7 +167,7 @@ fn routing_policies_send_requests_where_they_say() {
     };
     let proxies = [NodeId(5), NodeId(6)];
     let forwards = |r: &dynsim::runner::Report| {
-        let i = <dynamo_model::msg::Msg as sim_core::Message>::KINDS
+        let i = <dynamo_model::Msg as sim_core::Message>::KINDS
             .iter()
             .position(|k| *k == "Forward")
             .unwrap();

@@ -223,7 +223,7 @@ fn a_seed_without_faults_has_no_heal() {
     let quorum = report.verdicts.iter().find(|v| v.checker == "quorum-reads");
     assert_eq!(
         quorum.map(|v| v.status.clone()),
-        Some(dynamo_model::checkers::Status::Pass)
+        Some(dynamo_observer::Status::Pass)
     );
 }
 
@@ -339,7 +339,7 @@ fn every_bundled_file_sweeps_swarms_and_shrinks() {
                 .find(|r| {
                     r.failed
                         .iter()
-                        .any(|f| dynamo_model::checkers::CHECKERS.contains(&f.as_str()))
+                        .any(|f| dynamo_observer::checker(f).is_some())
                 })
                 .map(|r| r.seed);
         }));

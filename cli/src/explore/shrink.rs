@@ -12,8 +12,8 @@ use crate::output::{self, write_output};
 use crate::runner::{self, Report};
 use crate::scenario::{Action, Check, Expect, OpStep, Scenario, Step};
 use dynamo_model::ClusterConfig;
-use dynamo_model::checkers::Status;
-use dynamo_model::cluster::Entry;
+use dynamo_observer::Entry;
+use dynamo_observer::Status;
 use sim_core::{Fault, NetConfig, NodeId, SimDuration, SimTime};
 use std::path::{Path, PathBuf};
 
@@ -235,9 +235,11 @@ pub fn shrink(
             reproduced: false,
         });
     }
-    // A checker judged on events as they happen cannot fail for want of
-    // time; any other keeps the sweep's quiet phase after the heal.
-    let quiet = (!JUDGED_AS_IT_GOES.contains(&target.as_str())).then_some(seed);
+    // A checker of the final state keeps the sweep's whole quiet phase; one
+    // that judges each operation, message or ring as it comes cannot fail
+    // for want of time, so the run may end early.
+    let final_state = dynamo_observer::checker(&target).is_none_or(|c| c.final_state);
+    let quiet = final_state.then_some(seed);
     // Cutting steps, nodes and settings each can let another go: repeat
     // until a round changes nothing (a few rounds at most).
     for round in 0..4 {
@@ -573,19 +575,6 @@ fn reset_config(
     }
     cur
 }
-
-/// Checkers that judge each operation, message or the ring as the run goes:
-/// ending a run earlier only takes events away, so it cannot make them fail.
-const JUDGED_AS_IT_GOES: &[&str] = &[
-    "sound-gets",
-    "needless-siblings",
-    "distinct-preference-lists",
-    "quorum-reads",
-    "write-quorum",
-    "read-quorum",
-    "one-reply",
-    "merge-on-transfer",
-];
 
 /// When the quiet phase after the heal-all ends: as long as a sweep gives
 /// the scenario to converge (`swarm::quiet_time`, which grows with the

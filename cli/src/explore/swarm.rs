@@ -9,8 +9,8 @@
 //! seed exactly, and `dynsim shrink` can cut it down step by step.
 
 use crate::scenario::{Action, Check, OpStep, Scenario, Step};
-use dynamo_model::cluster::{Entry, KeyChoice, LoadSpec, OpKind, Pacing};
 use dynamo_model::{KeyScheme, Ring};
+use dynamo_observer::{Entry, KeyChoice, LoadSpec, OpKind, Pacing};
 use sim_core::{ClientId, Fault, NodeId, SimDuration, SimRng, SimTime, Stream};
 
 /// Every fault kind a swarm can switch on.

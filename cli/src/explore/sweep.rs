@@ -14,8 +14,8 @@ use crate::explore::swarm;
 use crate::output::{self, is_broken_pipe, write_output};
 use crate::runner;
 use crate::scenario::Scenario;
-use dynamo_model::checkers::Status;
-use dynamo_model::cluster::Outcome;
+use dynamo_observer::Outcome;
+use dynamo_observer::Status;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -191,7 +191,7 @@ pub fn run_seed(s: &Scenario, file: &str, seed: u64, origin: &Origin) -> SeedRes
         client_timeouts: h.iter().any(|o| o.outcome == Outcome::TimedOut),
         deletes: h
             .iter()
-            .filter(|o| o.kind == dynamo_model::cluster::OpKind::Delete)
+            .filter(|o| o.kind == dynamo_observer::OpKind::Delete)
             .count() as u64,
         tombstones_purged: nodes.iter().map(|n| n.stats.tombstones_purged).sum(),
         membership_changes: report
@@ -533,9 +533,9 @@ impl Default for Tally {
         Tally {
             seeds: 0,
             failed: 0,
-            per_checker: dynamo_model::checkers::CHECKERS
+            per_checker: dynamo_observer::CHECKERS
                 .iter()
-                .map(|c| (c.to_string(), 0))
+                .map(|c| (c.name.to_string(), 0))
                 .collect(),
             events: 0,
             ops: 0,

@@ -20,11 +20,11 @@ use crate::scenario::{
     EXPERIMENT_ONLY, NODES_UNKNOWN, SCENARIO_ONLY, check_key_count, kind_marker, read_cluster,
     read_entry, read_network,
 };
-use dynamo_model::cluster::{Cluster, Entry, KeyChoice, LoadSpec, OpKind, Outcome, Pacing, Wake};
-use dynamo_model::config::limits;
-use dynamo_model::msg::{Reply, Request};
-use dynamo_model::version::VClock;
+use dynamo_model::VClock;
+use dynamo_model::limits;
 use dynamo_model::{ClusterConfig, DynamoNode, KeyScheme, Ring, TokenStrategy, Versioning};
+use dynamo_model::{Reply, Request};
+use dynamo_observer::{Cluster, Entry, KeyChoice, LoadSpec, OpKind, Outcome, Pacing, Wake};
 use sim_core::{
     ClientId, Core, Harness, Limits, NetConfig, NodeId, SimDuration, SimRng, SimTime, Stream,
 };
@@ -934,7 +934,7 @@ impl Router {
 
     fn pick(&mut self, key: &dynamo_model::Key, core: &Core<DynamoNode, Wake>) -> NodeId {
         let (nodes, proxies) = (self.nodes, self.proxies);
-        dynamo_model::cluster::route(
+        dynamo_observer::route(
             &self.via,
             key,
             &self.ring,
@@ -1260,7 +1260,7 @@ impl WarsLinks {
     /// Where a request goes; every node counts as up.
     fn coordinator(&mut self, key: &dynamo_model::Key) -> NodeId {
         let (nodes, proxies) = (self.router.nodes, self.router.proxies);
-        dynamo_model::cluster::route(
+        dynamo_observer::route(
             &self.router.via,
             key,
             &self.router.ring,

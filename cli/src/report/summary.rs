@@ -2,8 +2,8 @@
 //! hints, messages by kind, expectations and checker verdicts.
 
 use crate::runner::Report;
-use dynamo_model::cluster::{OpKind, Outcome};
-use dynamo_model::msg::Msg;
+use dynamo_model::Msg;
+use dynamo_observer::{OpKind, Outcome};
 use sim_core::Message;
 use std::fmt::Write as _;
 
@@ -148,7 +148,7 @@ pub fn render(r: &Report) -> String {
     for op in h {
         if let Outcome::GetOk { versions, .. } = &op.outcome {
             *hist
-                .entry(dynamo_model::version::visible(versions).len())
+                .entry(dynamo_model::visible(versions).len())
                 .or_insert(0usize) += 1;
         }
     }
@@ -255,7 +255,7 @@ pub fn render(r: &Report) -> String {
 /// Staleness of successful gets: how many saw every acknowledged write that
 /// finished before they started (k = 0), how many acknowledged versions
 /// behind the others were, and how long after the newest such write they started.
-pub fn staleness_line(st: &[dynamo_model::truth::Staleness]) -> String {
+pub fn staleness_line(st: &[dynamo_observer::Staleness]) -> String {
     let relevant: Vec<_> = st.iter().filter(|s| s.since_newest_ack.is_some()).collect();
     if relevant.is_empty() {
         return "staleness: no get followed an acknowledged write of its key".to_string();

@@ -6,7 +6,7 @@ use super::diag::Collector;
 use super::toml_read::Tbl;
 use super::{Check, Step};
 use dynamo_model::KeyScheme;
-use dynamo_model::msg::Msg;
+use dynamo_model::Msg;
 use sim_core::{Message, NodeId, Record, SimDuration};
 use std::collections::BTreeMap;
 use toml::de::DeValue;
@@ -170,7 +170,7 @@ pub fn read_exactly(
 ) -> Option<Check> {
     let key = t.str(c, "exactly");
     if let (Some(k), Some(scheme)) = (&key, scheme) {
-        if let Err(e) = dynamo_model::ring::key_position(scheme, k) {
+        if let Err(e) = dynamo_model::key_position(scheme, k) {
             c.err(t.span_of("exactly"), t.field("exactly"), e);
             return None;
         }

@@ -7,10 +7,10 @@ pub mod toml_read;
 pub mod write;
 
 use diag::{Collector, Diags};
-use dynamo_model::cluster::{Entry, KeyChoice, LoadSpec, OpKind, Pacing};
-use dynamo_model::config::limits;
-use dynamo_model::msg::Msg;
+use dynamo_model::Msg;
+use dynamo_model::limits;
 use dynamo_model::{ClusterConfig, KeyScheme, TokenStrategy, Versioning};
+use dynamo_observer::{Entry, KeyChoice, LoadSpec, OpKind, Pacing};
 use sim_core::{
     ClientId, Fault, Latency, LinkConfig, Message, NetConfig, NodeId, SimDuration, SimTime,
     ZoneLink,
@@ -1313,7 +1313,7 @@ fn read_steps(
                 t.require(c, "key", "the key, like key = \"2\"");
                 let key = t.str(c, "key");
                 if let (Some(k), Some(s)) = (&key, scheme) {
-                    if let Err(e) = dynamo_model::ring::key_position(s, k) {
+                    if let Err(e) = dynamo_model::key_position(s, k) {
                         c.err(t.span_of("key"), t.field("key"), e);
                     }
                 }
@@ -1767,12 +1767,12 @@ fn read_expects(
             let node = node_ref(c, &t, "node", nodes);
             expect::read_exactly(c, &t, node, scheme)
         } else if let Some(name) = t.str(c, "checker") {
-            let known = dynamo_model::checkers::CHECKERS;
             let verdict = t.str(c, "verdict").unwrap_or_else(|| "pass".into());
             if !["pass", "fail", "skipped"].contains(&verdict.as_str()) {
                 c.err(t.span_of("verdict"), t.field("verdict"), format!("unknown verdict {verdict:?}; valid verdicts are \"pass\", \"fail\", \"skipped\""));
             }
-            if !known.contains(&name.as_str()) {
+            if dynamo_observer::checker(&name).is_none() {
+                let known: Vec<&str> = dynamo_observer::CHECKERS.iter().map(|c| c.name).collect();
                 c.err(
                     t.span_of("checker"),
                     t.field("checker"),
@@ -1819,7 +1819,7 @@ fn read_expects(
             }
             let key = t.str(c, which[0]);
             if let (Some(k), Some(s)) = (&key, scheme) {
-                if let Err(e) = dynamo_model::ring::key_position(s, k) {
+                if let Err(e) = dynamo_model::key_position(s, k) {
                     c.err(t.span_of(which[0]), t.field(which[0]), e);
                 }
             }

@@ -3,8 +3,8 @@
 
 use crate::scenario::expect::{Anchor, EventMatch};
 use crate::scenario::{Action, Check, Scenario};
-use dynamo_model::cluster::{Entry, KeyChoice, Pacing};
 use dynamo_model::{ClusterConfig, KeyScheme, TokenStrategy, Versioning};
+use dynamo_observer::{Entry, KeyChoice, Pacing};
 use sim_core::latency::fmt_us;
 use sim_core::{Fault, Latency, NetConfig, NodeId, SimDuration};
 use std::fmt::Write as _;

@@ -1,7 +1,7 @@
 //! The chart glue: the run's latencies as `report::svg` charts.
 
 use crate::report::svg::{self, Chart, Series};
-use dynamo_model::cluster::{OpKind, OpRecord};
+use dynamo_observer::{OpKind, OpRecord};
 use maud::{Markup, html};
 use sim_core::SimDuration;
 

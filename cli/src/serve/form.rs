@@ -7,7 +7,7 @@
 use super::listing;
 use super::{DEFAULT_SCENARIO, SCENARIO_DIR};
 use crate::scenario::{self, Scenario};
-use dynamo_model::cluster::OpKind;
+use dynamo_observer::OpKind;
 use std::collections::BTreeMap;
 
 /// The largest cluster the page builds.
@@ -373,13 +373,11 @@ pub(super) fn page_caps(s: &Scenario) -> Vec<String> {
         ));
     }
     let tokens = match &c.tokens {
-        dynamo_model::config::TokenStrategy::Random { tokens_per_node } => {
+        dynamo_model::TokenStrategy::Random { tokens_per_node } => {
             u64::from(*tokens_per_node) * u64::from(c.nodes)
         }
-        dynamo_model::config::TokenStrategy::EqualPartitions { partitions } => {
-            u64::from(*partitions)
-        }
-        dynamo_model::config::TokenStrategy::Explicit { tokens } => {
+        dynamo_model::TokenStrategy::EqualPartitions { partitions } => u64::from(*partitions),
+        dynamo_model::TokenStrategy::Explicit { tokens } => {
             tokens.iter().map(|t| t.len() as u64).sum()
         }
     };

@@ -4,7 +4,7 @@
 
 use super::form::parse_op;
 use crate::runner::Report;
-use dynamo_model::cluster::{OpKind, OpRecord, Outcome};
+use dynamo_observer::{OpKind, OpRecord, Outcome};
 use maud::{Markup, html};
 use sim_core::{Actor, DropReason, Event, Record, SimDuration, SimTime};
 use std::collections::{BTreeMap, BTreeSet};

@@ -6,7 +6,7 @@ use super::sequence::{collect_sequence, seq_svg};
 use super::{Page, handle};
 use crate::runner;
 use crate::scenario;
-use dynamo_model::cluster::OpKind;
+use dynamo_observer::OpKind;
 use sim_core::Latency;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -41,7 +41,7 @@ impl DynamoNode {
         cx.set_timer(self.cfg.gossip_interval, Timer::Gossip);
     }
 
-    pub(super) fn merge_beats(&mut self, beats: &[crate::msg::Beat], cx: Cx) {
+    pub(super) fn merge_beats(&mut self, beats: &[crate::heartbeat::Beat], cx: Cx) {
         for n in self.view.merge(beats) {
             // A relayed heartbeat may predate the timeout that marked `n` down;
             // only `n`'s own answer to a probe shows it is up now.

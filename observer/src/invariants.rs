@@ -15,12 +15,12 @@
 //!
 //! Like the checkers it observes from outside: no node asserts any of this.
 
-use crate::checkers::{MAX_LISTED, Verdict};
-use crate::config::{ClusterConfig, Versioning};
-use crate::msg::{Msg, OpTag, Reply};
-use crate::node::DynamoNode;
-use crate::ring::Key;
-use crate::version::Version;
+use crate::verdict::{MAX_LISTED, Verdict};
+use dynamo_model::DynamoNode;
+use dynamo_model::Key;
+use dynamo_model::Version;
+use dynamo_model::{ClusterConfig, Versioning};
+use dynamo_model::{Msg, OpTag, Reply};
 use sim_core::{Input, NodeId, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -39,13 +39,25 @@ impl fmt::Display for OpLabel<'_> {
     }
 }
 
-/// The names of the invariants, in report order.
-pub const INVARIANTS: &[&str] = &[
-    "write-quorum",
-    "read-quorum",
-    "one-reply",
-    "merge-on-transfer",
-];
+/// One of the invariants judged as the run goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invariant {
+    /// When a put is acknowledged ok, at least W distinct nodes hold its version.
+    WriteQuorum,
+    /// When a get answers ok, it counted R distinct nodes whose replies arrived.
+    ReadQuorum,
+    /// A coordinator op replies to its client at most once.
+    OneReply,
+    /// A node's store covers every repair, handoff or transfer it handled.
+    MergeOnTransfer,
+}
+
+impl Invariant {
+    /// Its slot in [`Invariants`]' findings.
+    fn slot(self) -> usize {
+        self as usize
+    }
+}
 
 /// A message being handled whose effect on the receiver's store is checked afterwards.
 enum Pending {
@@ -379,7 +391,7 @@ impl Invariants {
                         continue;
                     }
                     for v in versions.iter().filter(|v| !covered(held, v, mode)) {
-                        self.found[3].push(|| {
+                        self.found[Invariant::MergeOnTransfer.slot()].push(|| {
                             format!(
                                 "{now} {node} handled {kind} from {from} for key {key} carrying {v}, but afterwards its store holds {}",
                                 list(held)
@@ -448,7 +460,7 @@ impl Invariants {
         let ok = !matches!(reply, Reply::Failed { .. });
         let what = |ok: bool| if ok { "ok" } else { "failed" };
         if let Some((t, was_ok)) = self.replied_at(node, op) {
-            self.found[2].push(|| {
+            self.found[Invariant::OneReply.slot()].push(|| {
                 format!(
                     "{label}: op{op} on {node} replied twice: {} at {t}, then {} at {now}",
                     what(was_ok),
@@ -534,7 +546,7 @@ impl Invariants {
                 );
                 if (holders.len() as u32) < self.w {
                     let w = self.w;
-                    self.found[0].push(|| {
+                    self.found[Invariant::WriteQuorum.slot()].push(|| {
                         let shown: Vec<String> = holders
                             .iter()
                             .map(|(h, t)| {
@@ -576,7 +588,7 @@ impl Invariants {
                     .collect();
                 if (distinct.len() as u32) < self.r || !unheard.is_empty() {
                     let r = self.r;
-                    self.found[1].push(|| {
+                    self.found[Invariant::ReadQuorum.slot()].push(|| {
                         let heard: Vec<String> =
                             answers.iter().map(|(a, t)| format!("{a} at {t}")).collect();
                         format!(
@@ -613,12 +625,9 @@ impl Invariants {
         &self.hints
     }
 
-    /// One verdict per invariant, in [`INVARIANTS`] order.
-    pub fn verdicts(&self) -> Vec<Verdict> {
-        INVARIANTS
-            .iter()
-            .zip(&self.found)
-            .map(|(name, f)| Verdict::counted(name, f.listed.clone(), f.count))
-            .collect()
+    /// The verdict of one invariant, named `name` in reports.
+    pub fn verdict(&self, which: Invariant, name: &'static str) -> Verdict {
+        let f = &self.found[which.slot()];
+        Verdict::counted(name, f.listed.clone(), f.count)
     }
 }

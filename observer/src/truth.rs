@@ -13,9 +13,9 @@
 //! subtrees that are entirely seen collapse to one node. A set costs
 //! O(depth) new nodes per put, and a query O(depth), with depth = log8(P/64).
 
-use crate::cluster::{OpKind, OpRecord, Outcome};
-use crate::config::Versioning;
-use crate::version::Version;
+use crate::history::{OpKind, OpRecord, Outcome};
+use dynamo_model::Version;
+use dynamo_model::Versioning;
 use sim_core::SimTime;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -374,14 +374,14 @@ pub struct Truth<'a> {
     /// with (in gets, and in the stores [`Truth::add_versions`] is given).
     /// More than one: the write was coordinated twice (a retried forward),
     /// and its versions are distinct siblings a delete may see only one of.
-    dots: BTreeMap<u64, Vec<Option<crate::version::Dot>>>,
+    dots: BTreeMap<u64, Vec<Option<dynamo_model::Dot>>>,
     /// Whether the history has any delete.
     has_deletes: bool,
 }
 
 impl<'a> Truth<'a> {
     pub fn new(history: &'a [OpRecord]) -> Truth<'a> {
-        let mut keys: BTreeMap<&crate::ring::Key, usize> = BTreeMap::new();
+        let mut keys: BTreeMap<&dynamo_model::Key, usize> = BTreeMap::new();
         let mut key_of = Vec::with_capacity(history.len());
         let mut ordinal = vec![usize::MAX; history.len()];
         let mut puts_of: Vec<Vec<usize>> = Vec::new();

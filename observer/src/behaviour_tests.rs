@@ -1,11 +1,9 @@
 //! Behaviour tests of the model, driven through sim-core.
 
-use crate::cluster::{
-    Cluster, Entry, KeyChoice, LoadSpec, OpKind, OpRecord, Outcome, Pacing, PlannedOp,
-};
-use crate::config::{ClusterConfig, KeyScheme, TokenStrategy, Versioning};
 use crate::truth::Truth;
-use crate::version::Causality;
+use crate::{Cluster, Entry, KeyChoice, LoadSpec, OpKind, OpRecord, Outcome, Pacing, PlannedOp};
+use dynamo_model::Causality;
+use dynamo_model::{ClusterConfig, KeyScheme, TokenStrategy, Versioning};
 use sim_core::{ClientId, Fault, Latency, NetConfig, NodeId, SimDuration, SimTime};
 
 fn ms(t: u64) -> SimTime {
@@ -429,7 +427,7 @@ fn sibling_pair_filter_keeps_every_related_pair() {
         let versions: Vec<_> = h
             .iter()
             .filter(|o| o.kind == OpKind::Put && o.key == key)
-            .map(|o| crate::version::Version {
+            .map(|o| dynamo_model::Version {
                 write: o.id,
                 ..template.clone()
             })

@@ -1,130 +1,115 @@
 //! The checkers (an omniscient observer, never inside a node): pure
 //! functions over the ground-truth history and the final node states.
 
-use crate::cluster::{OpKind, OpRecord, Outcome};
-use crate::config::{ClusterConfig, Versioning};
-use crate::node::DynamoNode;
-use crate::ring::{Key, Ring};
+use crate::history::{OpKind, OpRecord, Outcome};
+use crate::invariants::{Invariant, Invariants};
 use crate::truth::Truth;
-use crate::version::{Version, same_versions};
+use crate::verdict::{MAX_LISTED, Verdict};
+use dynamo_model::DynamoNode;
+use dynamo_model::{ClusterConfig, Versioning};
+use dynamo_model::{Key, Ring};
+use dynamo_model::{Version, same_versions};
 use sim_core::{NodeId, SimTime};
 use std::collections::BTreeMap;
-use std::fmt;
 
-/// The names of every checker, in report order.
-pub const CHECKERS: &[&str] = &[
-    "no-lost-writes",
-    "sound-gets",
-    "needless-siblings",
-    "convergence",
-    "distinct-preference-lists",
-    "quorum-reads",
-    "no-resurrection",
-    "write-quorum",
-    "read-quorum",
-    "one-reply",
-    "merge-on-transfer",
+/// One checker: its name in reports and scenario files, what it judges, and how it runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Checker {
+    /// The name reports, `[[expect]] checker = "..."` and `dynsim shrink` use.
+    pub name: &'static str,
+    /// What it judges, in a sentence.
+    pub judges: &'static str,
+    /// Whether it judges the state the run ends in (a run cut short may fail
+    /// it for want of time), rather than each operation, message or ring as
+    /// it comes (ending a run earlier only takes those away).
+    pub final_state: bool,
+    /// How it runs.
+    pub runs: Runs,
+}
+
+/// How a checker runs.
+#[derive(Clone, Copy, Debug)]
+pub enum Runs {
+    /// After the run, over the final node states and the whole history.
+    AfterTheRun(fn(&World) -> Verdict),
+    /// As the run goes, fed by the harness's hooks ([`Invariants`]); its
+    /// findings are read after the run.
+    AsTheRunGoes(Invariant),
+}
+
+/// Every checker, in report order: the one list of them.
+pub const CHECKERS: &[Checker] = &[
+    Checker {
+        name: "no-lost-writes",
+        judges: "every acknowledged write is still held by a live replica, or was superseded by one that is",
+        final_state: true,
+        runs: Runs::AfterTheRun(no_lost_writes),
+    },
+    Checker {
+        name: "sound-gets",
+        judges: "every successful get returns only versions that were written, none superseded by another it returns",
+        final_state: false,
+        runs: Runs::AfterTheRun(sound_gets),
+    },
+    Checker {
+        name: "needless-siblings",
+        judges: "no get returns two versions that ground truth orders (with exact clocks; counted as false conflicts once clocks are truncated)",
+        final_state: false,
+        runs: Runs::AfterTheRun(needless_siblings),
+    },
+    Checker {
+        name: "convergence",
+        judges: "after the last fault, the repair mechanisms that are on bring every replica to the same versions (or deliver every hint)",
+        final_state: true,
+        runs: Runs::AfterTheRun(convergence),
+    },
+    Checker {
+        name: "distinct-preference-lists",
+        judges: "every preference list names N distinct nodes, in every view the nodes end with",
+        final_state: false,
+        runs: Runs::AfterTheRun(distinct_preference_lists),
+    },
+    Checker {
+        name: "quorum-reads",
+        judges: "a get whose quorum overlaps an earlier acknowledged put's returns that put or a successor",
+        final_state: false,
+        runs: Runs::AfterTheRun(quorum_reads),
+    },
+    Checker {
+        name: "no-resurrection",
+        judges: "a deleted write does not come back: in a judged get, or on a replica once every tombstone of its delete is purged",
+        final_state: true,
+        runs: Runs::AfterTheRun(no_resurrection),
+    },
+    Checker {
+        name: "write-quorum",
+        judges: "when a put is acknowledged ok, W distinct nodes hold its version",
+        final_state: false,
+        runs: Runs::AsTheRunGoes(Invariant::WriteQuorum),
+    },
+    Checker {
+        name: "read-quorum",
+        judges: "when a get answers ok, it counted R distinct nodes whose replies really arrived",
+        final_state: false,
+        runs: Runs::AsTheRunGoes(Invariant::ReadQuorum),
+    },
+    Checker {
+        name: "one-reply",
+        judges: "a coordinator replies to a request at most once (never ok after failed)",
+        final_state: false,
+        runs: Runs::AsTheRunGoes(Invariant::OneReply),
+    },
+    Checker {
+        name: "merge-on-transfer",
+        judges: "after a read repair, hint handoff or anti-entropy transfer, the receiver's store covers what it received",
+        final_state: false,
+        runs: Runs::AsTheRunGoes(Invariant::MergeOnTransfer),
+    },
 ];
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum Status {
-    Pass,
-    Fail,
-    /// The checker does not apply to this run; the reason says why.
-    Skipped(String),
-}
-
-/// One checker's verdict, with every violation it found (the first few are kept in full).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Verdict {
-    pub checker: &'static str,
-    pub status: Status,
-    pub violations: Vec<String>,
-    /// How many violations in all (the list keeps at most [`MAX_LISTED`]).
-    pub count: usize,
-    /// What a pass judged, when the checker fits its promise to the run (convergence does).
-    pub note: Option<String>,
-}
-
-pub const MAX_LISTED: usize = 10;
-
-impl Verdict {
-    fn from_violations(checker: &'static str, violations: Vec<String>) -> Verdict {
-        let count = violations.len();
-        let status = if count == 0 {
-            Status::Pass
-        } else {
-            Status::Fail
-        };
-        Verdict {
-            checker,
-            status,
-            violations: violations.into_iter().take(MAX_LISTED).collect(),
-            count,
-            note: None,
-        }
-    }
-
-    /// A verdict from violations already capped at [`MAX_LISTED`], with the full count.
-    pub fn counted(checker: &'static str, listed: Vec<String>, count: usize) -> Verdict {
-        Verdict {
-            checker,
-            status: if count == 0 {
-                Status::Pass
-            } else {
-                Status::Fail
-            },
-            violations: listed,
-            count,
-            note: None,
-        }
-    }
-
-    fn skipped(checker: &'static str, why: impl Into<String>) -> Verdict {
-        Verdict {
-            checker,
-            status: Status::Skipped(why.into()),
-            violations: Vec::new(),
-            count: 0,
-            note: None,
-        }
-    }
-
-    pub fn failed(&self) -> bool {
-        self.status == Status::Fail
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.status {
-            Status::Pass => match &self.note {
-                Some(note) => write!(f, "{:<26} pass ({note})", self.checker),
-                None => write!(f, "{:<26} pass", self.checker),
-            },
-            Status::Skipped(why) => write!(f, "{:<26} skipped ({why})", self.checker),
-            Status::Fail => {
-                write!(
-                    f,
-                    "{:<26} FAIL ({} violation{})",
-                    self.checker,
-                    self.count,
-                    if self.count == 1 { "" } else { "s" }
-                )?;
-                for v in &self.violations {
-                    write!(f, "\n    {v}")?;
-                }
-                if self.count > self.violations.len() {
-                    write!(
-                        f,
-                        "\n    ... and {} more",
-                        self.count - self.violations.len()
-                    )?;
-                }
-                Ok(())
-            }
-        }
-    }
+/// The checker of that name, if any.
+pub fn checker(name: &str) -> Option<&'static Checker> {
+    CHECKERS.iter().find(|c| c.name == name)
 }
 
 /// What the checkers look at.
@@ -148,7 +133,7 @@ pub struct World<'a> {
     /// Ground-truth causality over the history.
     pub truth: &'a Truth<'a>,
     /// The invariants checked as the run went.
-    pub invariants: &'a crate::invariants::Invariants,
+    pub invariants: &'a Invariants,
 }
 
 fn op_label(op: &OpRecord) -> String {
@@ -292,10 +277,10 @@ pub fn needless_sibling_pairs(w: &World) -> Vec<String> {
     }
     // Every dot each write was seen with, gathered only once a pair needs it
     // (most runs have none, and gathering is a map entry per write).
-    let mut dots: Option<BTreeMap<u64, Vec<crate::version::Dot>>> = None;
+    let mut dots: Option<BTreeMap<u64, Vec<dynamo_model::Dot>>> = None;
     let mut twice = |write: u64| {
         let dots = dots.get_or_insert_with(|| {
-            let mut dots: BTreeMap<u64, Vec<crate::version::Dot>> = BTreeMap::new();
+            let mut dots: BTreeMap<u64, Vec<dynamo_model::Dot>> = BTreeMap::new();
             for g in w.history {
                 if let Outcome::GetOk { versions, .. } = &g.outcome {
                     for v in versions {
@@ -631,7 +616,7 @@ pub fn distinct_preference_lists(w: &World) -> Verdict {
     // The final ring, then each distinct view a node holds at the end (after
     // membership changes nodes build rings of their own).
     let mut rings: Vec<(String, &Ring)> = vec![(String::new(), w.ring)];
-    let mut seen: Vec<&[crate::membership::Member]> = Vec::new();
+    let mut seen: Vec<&[dynamo_model::Member]> = Vec::new();
     for n in w.nodes {
         if n.stats.membership_changes > 0 && !seen.contains(&n.members()) {
             seen.push(n.members());
@@ -971,16 +956,11 @@ pub fn no_resurrection(w: &World) -> Verdict {
 
 /// Runs every checker, in [`CHECKERS`] order.
 pub fn check_all(w: &World) -> Vec<Verdict> {
-    vec![
-        no_lost_writes(w),
-        sound_gets(w),
-        needless_siblings(w),
-        convergence(w),
-        distinct_preference_lists(w),
-        quorum_reads(w),
-        no_resurrection(w),
-    ]
-    .into_iter()
-    .chain(w.invariants.verdicts())
-    .collect()
+    CHECKERS
+        .iter()
+        .map(|c| match c.runs {
+            Runs::AfterTheRun(check) => check(w),
+            Runs::AsTheRunGoes(which) => w.invariants.verdict(which, c.name),
+        })
+        .collect()
 }

@@ -1,0 +1,217 @@
+//! A cluster of Dynamo nodes in a simulation, with its clients: the one
+//! place that builds the nodes, the network and the harness together.
+
+use crate::clients::{Clients, Wake};
+use crate::history::OpRecord;
+use crate::plan::{AdminOp, LoadSpec, PlannedOp};
+use dynamo_model::{Admin, ClusterConfig, DynamoNode, Key, Ring};
+use sim_core::{Fault, Limits, NetConfig, NodeId, Sim, SimRng, SimTime, Stop, Stream};
+use std::sync::Arc;
+
+/// A cluster of Dynamo nodes in a simulation, with its clients.
+pub struct Cluster {
+    pub sim: Sim<DynamoNode, Wake>,
+    pub clients: Clients,
+    pub ring: Arc<Ring>,
+    pub cfg: Arc<ClusterConfig>,
+}
+
+impl Cluster {
+    /// Builds a cluster. Returns every configuration problem found.
+    pub fn new(
+        cfg: ClusterConfig,
+        net: &NetConfig,
+        seed: u64,
+        trace: bool,
+    ) -> Result<Cluster, Vec<String>> {
+        let errs = cfg.validate();
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        let ring = Arc::new(Ring::build(&cfg, &mut SimRng::new(seed, Stream::Setup)));
+        let cfg = Arc::new(cfg);
+        // One membership for all: built once, shared until a node's changes.
+        let members = dynamo_model::initial_membership(&ring, cfg.nodes);
+        let nodes = (0..cfg.nodes)
+            .map(|i| {
+                DynamoNode::with_members(NodeId(i), cfg.clone(), ring.clone(), members.clone())
+            })
+            .collect();
+        // The network's zones are the cluster's data centres, unless the caller placed them.
+        let zoned;
+        let net = if net.zones.is_empty() && !cfg.datacenters.is_empty() {
+            zoned = NetConfig {
+                zones: cfg.zones(),
+                ..net.clone()
+            };
+            &zoned
+        } else {
+            net
+        };
+        let mut sim = Sim::new(seed, nodes, net, trace).map_err(|e| vec![e])?;
+        sim.core.trace.header.extend(cfg.describe());
+        sim.core
+            .trace
+            .header
+            .push(describe_net(net, &cfg.datacenters));
+        let clients = Clients::new(&cfg, ring.clone(), seed);
+        Ok(Cluster {
+            sim,
+            clients,
+            ring,
+            cfg,
+        })
+    }
+
+    /// Schedules a membership change: at `at`, the administrator asks `node` to join or leave.
+    pub fn plan_admin(&mut self, at: SimTime, node: NodeId, admin: Admin) -> Result<(), String> {
+        self.clients
+            .plan_admin(&mut self.sim.core, AdminOp::new(at, node, admin))
+    }
+
+    /// The ring most nodes agree on at the end: the view of the most live
+    /// members (ties: the lowest node's); the configured ring when no
+    /// membership changed.
+    pub fn final_ring(&self) -> Arc<Ring> {
+        let nodes = &self.sim.nodes;
+        if !nodes.iter().any(|n| n.stats.membership_changes > 0) {
+            return self.ring.clone();
+        }
+        let mut best: Option<(usize, &DynamoNode)> = None;
+        for n in nodes {
+            if !self.sim.core.is_up(n.id()) {
+                continue;
+            }
+            let agree = nodes
+                .iter()
+                .filter(|m| self.sim.core.is_up(m.id()) && m.members() == n.members())
+                .count();
+            if best.is_none_or(|(a, _)| agree > a) {
+                best = Some((agree, n));
+            }
+        }
+        best.map_or(self.ring.clone(), |(_, n)| Arc::new(n.ring().clone()))
+    }
+
+    /// Schedules an explicit client operation. Its key must be valid for the ring.
+    pub fn plan(&mut self, op: PlannedOp) -> Result<(), String> {
+        self.clients.plan(&mut self.sim.core, op)
+    }
+
+    /// Adds generated load; its clients are numbered after every explicit client.
+    pub fn add_load(&mut self, spec: LoadSpec) -> Result<(), String> {
+        self.clients.add_load(&mut self.sim.core, spec)
+    }
+
+    pub fn fault(&mut self, at: SimTime, fault: Fault) {
+        self.sim.core.schedule_fault(at, fault);
+    }
+
+    pub fn run_until(&mut self, t: SimTime) -> Stop {
+        self.sim.run(&mut self.clients, Limits::until(t))
+    }
+
+    pub fn run_with(&mut self, limits: Limits) -> Stop {
+        self.sim.run(&mut self.clients, limits)
+    }
+
+    pub fn now(&self) -> SimTime {
+        self.sim.now()
+    }
+
+    pub fn history(&self) -> &[OpRecord] {
+        self.clients.history()
+    }
+
+    pub fn node(&self, n: NodeId) -> &DynamoNode {
+        &self.sim.nodes[n.index()]
+    }
+
+    pub fn nodes(&self) -> &[DynamoNode] {
+        &self.sim.nodes
+    }
+
+    pub fn key(&self, name: &str) -> Result<Key, String> {
+        self.ring.key(name)
+    }
+
+    /// Every node's store and hints, one line per (node, key), for the trace footer.
+    pub fn state_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for node in self.nodes() {
+            let up = if self.sim.core.is_up(node.id()) {
+                ""
+            } else {
+                " (down)"
+            };
+            if node.store().is_empty() && node.hints().is_empty() {
+                out.push(format!("{}{up}: empty", node.id()));
+            }
+            for (key, versions) in node.store() {
+                let vs: Vec<String> = versions.iter().map(ToString::to_string).collect();
+                out.push(format!(
+                    "{}{up}: key {key} = {{{}}}",
+                    node.id(),
+                    vs.join(" ")
+                ));
+            }
+            for ((target, key), hint) in node.hints() {
+                let vs: Vec<String> = hint.versions.iter().map(ToString::to_string).collect();
+                out.push(format!(
+                    "{}{up}: hint for {target}: key {key} = {{{}}}",
+                    node.id(),
+                    vs.join(" ")
+                ));
+            }
+        }
+        out
+    }
+}
+
+fn describe_net(net: &NetConfig, datacenters: &[String]) -> String {
+    let zone = |z: u32| {
+        datacenters
+            .get(z as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("zone{z}"))
+    };
+    let mut s = format!(
+        "network latency={} loss={} duplicate={}",
+        net.latency, net.loss, net.duplicate
+    );
+    for (kind, lat) in &net.per_kind {
+        s.push_str(&format!(" {kind}={lat}"));
+    }
+    for l in &net.links {
+        s.push_str(&format!(" link({}->{}", l.from, l.to));
+        if let Some(lat) = &l.latency {
+            s.push_str(&format!(" latency={lat}"));
+        }
+        if let Some(p) = l.loss {
+            s.push_str(&format!(" loss={p}"));
+        }
+        if let Some(p) = l.duplicate {
+            s.push_str(&format!(" duplicate={p}"));
+        }
+        s.push(')');
+    }
+    for z in &net.zone_links {
+        s.push_str(&format!(" datacenters({}->{}", zone(z.from), zone(z.to)));
+        if let Some(lat) = &z.latency {
+            s.push_str(&format!(" latency={lat}"));
+        }
+        for (kind, lat) in &z.per_kind {
+            s.push_str(&format!(" {kind}={lat}"));
+        }
+        s.push(')');
+    }
+    if net.client_request == net.client_reply {
+        s.push_str(&format!(" client_latency={}", net.client_request));
+    } else {
+        s.push_str(&format!(
+            " client_request={} client_reply={}",
+            net.client_request, net.client_reply
+        ));
+    }
+    s
+}
