@@ -5,12 +5,11 @@
 //! This module exists only with the `bugs` cargo feature, which the test
 //! suite and the fuzz harness turn on; a release build of `dynsim` compiles
 //! none of it, and the node's code carries no branch for it. Every bug's
-//! behaviour is written here; each place in the node that a bug changes is a
-//! single `#[cfg(feature = "bugs")]` line that calls in.
+//! behaviour is written here, as a function of plain values (so this file
+//! imports nothing of the model, and nothing imports it back in a circle);
+//! each place in the node that a bug changes is a single
+//! `#[cfg(feature = "bugs")]` line that calls in.
 
-use crate::config::ClusterConfig;
-use crate::ring::{Key, Ring};
-use crate::version::{VClock, Version};
 use sim_core::NodeId;
 
 /// A deliberate bug, for negative tests that prove a checker catches it.
@@ -81,49 +80,33 @@ impl Bug {
     }
 }
 
-fn on(cfg: &ClusterConfig, bug: Bug) -> bool {
-    cfg.bug == Some(bug)
-}
+/// The cluster's injected bug, as its configuration names it.
+type Switch = Option<Bug>;
 
 /// Unreconciled reads: a get's answer is whatever the replicas said,
 /// duplicates and stale versions included. `None` when the bug is off.
-pub(crate) fn unreconciled<'a>(
-    cfg: &ClusterConfig,
-    answers: impl Iterator<Item = &'a [Version]>,
-) -> Option<Vec<Version>> {
-    on(cfg, Bug::UnreconciledReads).then(|| answers.flatten().cloned().collect())
+pub(crate) fn unreconciled<'a, V: Clone + 'a>(
+    bug: Switch,
+    answers: impl Iterator<Item = &'a [V]>,
+) -> Option<Vec<V>> {
+    (bug == Some(Bug::UnreconciledReads)).then(|| answers.flatten().cloned().collect())
 }
 
-/// Duplicate replicas: the ring's walks list the owners of the next tokens,
-/// without skipping a node already listed. The tokens back when the bug is off.
-pub(crate) fn ring(
-    cfg: &ClusterConfig,
-    tokens: Vec<(u64, NodeId)>,
-) -> Result<Ring, Vec<(u64, NodeId)>> {
-    if !on(cfg, Bug::DuplicateReplicas) {
-        return Err(tokens);
-    }
-    Ok(Ring::with_whole_walks(
-        cfg.key_scheme.clone(),
-        cfg.nodes,
-        cfg.n,
-        tokens,
-        |tokens, start, k| tokens[(start + k) % tokens.len()].1,
-    ))
-}
+/// Entry `k` of the walk from token `start`, given the ring's (position, owner) tokens.
+type WalkEntry = fn(&[(u64, NodeId)], usize, usize) -> NodeId;
 
-/// Duplicate replicas keep every token's whole walk: entries in the ring's table.
-pub(crate) fn ring_walk_entries(cfg: &ClusterConfig) -> Option<u64> {
-    on(cfg, Bug::DuplicateReplicas).then(|| cfg.total_tokens().saturating_mul(cfg.total_tokens()))
+/// Duplicate replicas: entry `k` of the walk from token `start` is the
+/// owner of the `k`-th next token, whether or not it is listed already.
+/// `None` when the bug is off.
+pub(crate) fn repeated_walks(bug: Switch) -> Option<WalkEntry> {
+    (bug == Some(Bug::DuplicateReplicas)).then_some(
+        |tokens: &[(u64, NodeId)], start: usize, k: usize| tokens[(start + k) % tokens.len()].1,
+    )
 }
 
 /// Dropped context: the put coordinator loses the client's context, so the write looks blind.
-pub(crate) fn context<'a>(
-    cfg: &ClusterConfig,
-    context: &'a VClock,
-    empty: &'a VClock,
-) -> &'a VClock {
-    if on(cfg, Bug::DroppedContext) {
+pub(crate) fn context<'a, C>(bug: Switch, context: &'a C, empty: &'a C) -> &'a C {
+    if bug == Some(Bug::DroppedContext) {
         empty
     } else {
         context
@@ -132,43 +115,47 @@ pub(crate) fn context<'a>(
 
 /// Count duplicate answers: whether an answer from a target that already
 /// answered counts once more.
-pub(crate) fn counts_duplicate(cfg: &ClusterConfig) -> bool {
-    on(cfg, Bug::CountDuplicateAnswers)
+pub(crate) fn counts_duplicate(bug: Switch) -> bool {
+    bug == Some(Bug::CountDuplicateAnswers)
 }
 
 /// Ok after failed: whether an op failed at its deadline stays open, so a
 /// late quorum replies again.
-pub(crate) fn stays_open_after_failing(cfg: &ClusterConfig) -> bool {
-    on(cfg, Bug::OkAfterFailed)
+pub(crate) fn stays_open_after_failing(bug: Switch) -> bool {
+    bug == Some(Bug::OkAfterFailed)
 }
 
 /// Skip repair merge: whether a replica drops a read repair on the floor.
-pub(crate) fn drops_repair(cfg: &ClusterConfig) -> bool {
-    on(cfg, Bug::SkipRepairMerge)
+pub(crate) fn drops_repair(bug: Switch) -> bool {
+    bug == Some(Bug::SkipRepairMerge)
 }
 
 /// Empty read replies: the answer leaves out everything the replica holds.
-pub(crate) fn read_reply(cfg: &ClusterConfig, versions: Vec<Version>) -> Vec<Version> {
-    if on(cfg, Bug::EmptyReadReplies) {
+pub(crate) fn read_reply<V>(bug: Switch, versions: Vec<V>) -> Vec<V> {
+    if bug == Some(Bug::EmptyReadReplies) {
         Vec::new()
     } else {
         versions
     }
 }
 
-/// Repair wrong node: the repair goes to the next node by id, not the stale one.
-pub(crate) fn repair_target(cfg: &ClusterConfig, stale: NodeId) -> NodeId {
-    if on(cfg, Bug::RepairWrongNode) {
-        NodeId((stale.0 + 1) % cfg.nodes)
+/// Repair wrong node: the repair goes to the next node by id (of `nodes`), not the stale one.
+pub(crate) fn repair_target(bug: Switch, stale: NodeId, nodes: u32) -> NodeId {
+    if bug == Some(Bug::RepairWrongNode) {
+        NodeId((stale.0 + 1) % nodes)
     } else {
         stale
     }
 }
 
 /// Hint to first owner: the hint goes to the key's first owner, whoever it was for.
-pub(crate) fn hint_target(cfg: &ClusterConfig, ring: &Ring, key: &Key, target: NodeId) -> NodeId {
-    if on(cfg, Bug::HintToFirstOwner) {
-        ring.preference_list(key, 1)[0]
+pub(crate) fn hint_target(
+    bug: Switch,
+    target: NodeId,
+    first_owner: impl FnOnce() -> NodeId,
+) -> NodeId {
+    if bug == Some(Bug::HintToFirstOwner) {
+        first_owner()
     } else {
         target
     }
@@ -176,13 +163,13 @@ pub(crate) fn hint_target(cfg: &ClusterConfig, ring: &Ring, key: &Key, target: N
 
 /// Hint to first owner: an ack from the first owner retires the hint it was
 /// sent, found by its key and revision. The (target, key) slot the ack retires.
-pub(crate) fn acked_hint<'a>(
-    cfg: &ClusterConfig,
-    mut hints: impl Iterator<Item = (&'a (NodeId, Key), u64)>,
-    slot: (NodeId, Key),
+pub(crate) fn acked_hint<'a, K: PartialEq + 'a>(
+    bug: Switch,
+    mut hints: impl Iterator<Item = (&'a (NodeId, K), u64)>,
+    slot: (NodeId, K),
     rev: u64,
-) -> (NodeId, Key) {
-    if !on(cfg, Bug::HintToFirstOwner) {
+) -> (NodeId, K) {
+    if bug != Some(Bug::HintToFirstOwner) {
         return slot;
     }
     match hints.find(|((_, k), r)| *k == slot.1 && *r == rev) {
@@ -193,8 +180,8 @@ pub(crate) fn acked_hint<'a>(
 
 /// Skip differing leaf: the first differing leaf is never exchanged.
 /// `None` when that leaves none to exchange.
-pub(crate) fn skip_first_leaf(cfg: &ClusterConfig, mut differing: Vec<u32>) -> Option<Vec<u32>> {
-    if on(cfg, Bug::SkipDifferingLeaf) && !differing.is_empty() {
+pub(crate) fn skip_first_leaf(bug: Switch, mut differing: Vec<u32>) -> Option<Vec<u32>> {
+    if bug == Some(Bug::SkipDifferingLeaf) && !differing.is_empty() {
         differing.remove(0);
     }
     (!differing.is_empty()).then_some(differing)

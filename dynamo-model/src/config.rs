@@ -244,8 +244,9 @@ impl ClusterConfig {
     /// N + 16 nodes of its walk (fewer when the walk is shorter).
     pub fn ring_walk_entries(&self) -> u64 {
         #[cfg(feature = "bugs")]
-        if let Some(entries) = crate::bugs::ring_walk_entries(self) {
-            return entries;
+        if self.bug == Some(crate::bugs::Bug::DuplicateReplicas) {
+            // Its ring keeps every token's whole walk.
+            return self.total_tokens().saturating_mul(self.total_tokens());
         }
         let total = self.total_tokens();
         total.saturating_mul(u64::from(self.nodes).min(u64::from(self.n) + 16))

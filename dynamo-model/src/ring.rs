@@ -260,10 +260,9 @@ impl Ring {
     /// awareness): a node's view after a membership change is built with it.
     pub fn for_cluster(cfg: &ClusterConfig, tokens: Vec<(u64, NodeId)>) -> Ring {
         #[cfg(feature = "bugs")]
-        let tokens = match crate::bugs::ring(cfg, tokens) {
-            Ok(ring) => return ring,
-            Err(tokens) => tokens,
-        };
+        if let Some(entry) = crate::bugs::repeated_walks(cfg.bug) {
+            return Ring::with_whole_walks(cfg.key_scheme.clone(), cfg.nodes, cfg.n, tokens, entry);
+        }
         let zones = cfg.zones();
         let spread = cfg.datacenter_aware.then_some(zones.as_slice());
         Ring::with_walks(cfg.key_scheme.clone(), cfg.nodes, cfg.n, tokens, spread)

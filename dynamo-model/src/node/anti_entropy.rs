@@ -87,7 +87,7 @@ impl DynamoNode {
             );
         } else {
             #[cfg(feature = "bugs")]
-            let Some(differing) = crate::bugs::skip_first_leaf(&self.cfg, differing) else {
+            let Some(differing) = crate::bugs::skip_first_leaf(self.cfg.bug, differing) else {
                 return;
             };
             let entries = self.leaf_entries(range, &differing);

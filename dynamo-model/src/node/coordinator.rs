@@ -308,7 +308,7 @@ impl DynamoNode {
         #[cfg(feature = "bugs")]
         let empty = VClock::new();
         #[cfg(feature = "bugs")]
-        let context = crate::bugs::context(&self.cfg, context, &empty);
+        let context = crate::bugs::context(self.cfg.bug, context, &empty);
         let seen = self
             .store
             .get(key)
@@ -420,7 +420,7 @@ impl DynamoNode {
             });
             let to = t.node;
             #[cfg(feature = "bugs")]
-            let to = crate::bugs::repair_target(&self.cfg, to);
+            let to = crate::bugs::repair_target(self.cfg.bug, to, self.cfg.nodes);
             if to == self.id {
                 self.merge_into_store(&op.key, &newest, cx);
             } else {
@@ -552,7 +552,7 @@ impl DynamoNode {
             };
             cx.reply(op.client, op.req, reply);
             #[cfg(feature = "bugs")]
-            if crate::bugs::stays_open_after_failing(&self.cfg) {
+            if crate::bugs::stays_open_after_failing(self.cfg.bug) {
                 op.replied = false;
                 return;
             }
@@ -576,7 +576,8 @@ impl DynamoNode {
             .find(|t| t.node == from && t.slot != Slot::Answered)
         else {
             #[cfg(feature = "bugs")]
-            if crate::bugs::counts_duplicate(&self.cfg) && op.targets.iter().any(|t| t.node == from)
+            if crate::bugs::counts_duplicate(self.cfg.bug)
+                && op.targets.iter().any(|t| t.node == from)
             {
                 op.dups.push(from);
                 self.progress(op_id, cx);

@@ -32,7 +32,8 @@ impl DynamoNode {
             }
             let to = *target;
             #[cfg(feature = "bugs")]
-            let to = crate::bugs::hint_target(&self.cfg, &self.ring, key, to);
+            let to =
+                crate::bugs::hint_target(self.cfg.bug, to, || self.ring.preference_list(key, 1)[0]);
             cx.send(
                 to,
                 Msg::Handoff {

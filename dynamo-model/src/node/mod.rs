@@ -314,7 +314,7 @@ fn reconciled(op: &Op, cfg: &ClusterConfig) -> Vec<Version> {
             .map(|t| t.versions.as_slice())
     };
     #[cfg(feature = "bugs")]
-    if let Some(out) = crate::bugs::unreconciled(cfg, answers()) {
+    if let Some(out) = crate::bugs::unreconciled(cfg.bug, answers()) {
         return out;
     }
     let mut out = Vec::new();
@@ -462,13 +462,13 @@ impl sim_core::Node for DynamoNode {
                     Msg::Read { op, key } => {
                         let versions = self.local_versions(&key);
                         #[cfg(feature = "bugs")]
-                        let versions = crate::bugs::read_reply(&self.cfg, versions);
+                        let versions = crate::bugs::read_reply(self.cfg.bug, versions);
                         cx.send(from, Msg::ReadReply { op, versions });
                     }
                     Msg::ReadReply { op, versions } => self.on_answer(from, op, Some(versions), cx),
                     Msg::Repair { key, versions } => {
                         #[cfg(feature = "bugs")]
-                        if crate::bugs::drops_repair(&self.cfg) {
+                        if crate::bugs::drops_repair(self.cfg.bug) {
                             return;
                         }
                         self.merge_into_store(&key, &versions, cx);
@@ -481,7 +481,7 @@ impl sim_core::Node for DynamoNode {
                         let slot = (from, key);
                         #[cfg(feature = "bugs")]
                         let slot = crate::bugs::acked_hint(
-                            &self.cfg,
+                            self.cfg.bug,
                             self.hints.iter().map(|(s, h)| (s, h.rev)),
                             slot,
                             rev,
