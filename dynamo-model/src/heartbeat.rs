@@ -27,3 +27,28 @@ impl Beat {
         self.0 as u64
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A packed beat orders as its (incarnation, counter) pair and unpacks to it.
+    #[test]
+    fn packed_beats_order_as_pairs() {
+        let incs = [i64::MIN, i64::MIN + 1, -5, -1, 0, 1, 7, 1 << 40, i64::MAX];
+        let counters = [0, 1, 2, 1 << 33, u64::MAX - 1, u64::MAX];
+        let mut pairs = Vec::new();
+        for &i in &incs {
+            for &c in &counters {
+                pairs.push((i, c));
+            }
+        }
+        for &a in &pairs {
+            let pa = Beat::new(a.0, a.1);
+            assert_eq!((pa.incarnation(), pa.counter()), a);
+            for &b in &pairs {
+                assert_eq!(pa.cmp(&Beat::new(b.0, b.1)), a.cmp(&b), "{a:?} vs {b:?}");
+            }
+        }
+    }
+}

@@ -41,7 +41,7 @@ mod version;
 
 pub use config::{ClusterConfig, KeyScheme, TokenStrategy, Versioning, limits};
 pub use heartbeat::Beat;
-pub use membership::{Member, MemberStatus, Membership, View, initial_membership};
+pub use membership::{Member, MemberStatus, Membership, initial_membership};
 pub use merkle::fnv1a;
 pub use msg::{Admin, Msg, Note, OpTag, Reply, Request, Timer};
 pub use node::{DynamoNode, Hint, NodeStats};

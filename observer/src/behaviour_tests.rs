@@ -310,6 +310,33 @@ fn crash_drops_in_flight_requests() {
     assert_eq!(c.node(NodeId(0)).versions(&c.key("2").unwrap()).len(), 1);
 }
 
+// A node is a value: a clone shares its store and hints (cloning copies
+// pointers), and the two go their own ways after (a wipe of the clone
+// leaves the original whole).
+#[test]
+fn a_cloned_node_shares_its_data_until_one_changes() {
+    use sim_core::Node as _;
+    let mut c = Cluster::new(seed_cluster(4, 2, 2, false), &fixed_net(5), 1, false).unwrap();
+    for (i, k) in ["1", "2", "3"].iter().enumerate() {
+        c.plan(op(ms(10 + i as u64), 0, OpKind::Put, k, Some("x"), None))
+            .unwrap();
+    }
+    c.run_until(ms(1_000));
+    let original = c.node(NodeId(0));
+    assert!(!original.store().is_empty());
+    let mut copy = original.clone();
+    assert!(
+        std::ptr::eq(original.store(), copy.store()),
+        "the clone shares the store"
+    );
+    assert!(std::ptr::eq(original.hints(), copy.hints()));
+    assert_eq!(copy.members(), original.members());
+    copy.crash(true);
+    assert!(copy.store().is_empty());
+    assert!(!original.store().is_empty(), "the original keeps its data");
+    assert_eq!(original.store(), c.node(NodeId(0)).store());
+}
+
 // A put that cannot reach W replicas fails and says how many acks arrived out of how many needed.
 #[test]
 fn failed_quorum_says_how_many() {

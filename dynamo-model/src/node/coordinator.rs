@@ -1,67 +1,280 @@
 //! Client requests, forwarding to an owner (§4.5), and the coordinator: one
-//! state machine per request, with its quorum, timeouts, fallbacks and read
-//! repair.
+//! state machine per request, with its quorum (§4.5), sloppy quorum and
+//! fallbacks with hints (§4.6), timeouts, deadline and read repair (§5).
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use crate::config::ClusterConfig;
+use crate::msg::{Msg, OpTag, Reply, Request, Timer};
+use crate::node::cx::{Cx, Wire, note};
+use crate::node::gossip::FailureDetector;
+use crate::node::replica::Replica;
+use crate::ring::Key;
+use crate::version::{Version, merged_clock, reconcile_all, same_versions};
+use sim_core::{ClientId, NodeId, TimerId, Traced};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
-impl DynamoNode {
+/// The requests this node coordinates or has forwarded. Volatile: a crash
+/// drops every one (their clients time out).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Coordinator {
+    /// One state machine per request this node coordinates, by op id.
+    ops: BTreeMap<OpTag, Op>,
+    /// Requests forwarded to an owner that has not yet taken them, by request id.
+    forwards: BTreeMap<u64, Forwarding>,
+}
+
+/// What a coordinator needs of the rest of its node.
+pub(crate) struct Env<'a> {
+    /// The data path: local reads and writes, new versions, the ring.
+    pub(crate) replica: Replica<'a>,
+    /// Which peers the node believes up; a replica that times out is marked down.
+    pub(crate) detector: &'a mut FailureDetector,
+    /// The next op id. Op ids never repeat within a run (a crash keeps the
+    /// counter), so a late reply to a request from before a crash is not
+    /// mistaken for one to a new request; a real node would use random ids.
+    pub(crate) next_op: &'a mut OpTag,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Slot {
+    Pending,
+    Answered,
+    TimedOut,
+}
+
+/// One replica an op was sent to.
+#[derive(Clone, Debug)]
+struct Target {
+    node: NodeId,
+    /// The node this target stands in for, if it is a fallback.
+    hint: Option<NodeId>,
+    slot: Slot,
+    /// What a get's replica returned.
+    versions: Vec<Version>,
+}
+
+#[derive(Clone, Debug)]
+enum Work {
+    Put { version: Version },
+    Get,
+}
+
+/// One coordinator state machine (one client request).
+#[derive(Clone, Debug)]
+struct Op {
+    client: ClientId,
+    req: u64,
+    key: Key,
+    work: Work,
+    needed: u32,
+    targets: Vec<Target>,
+    /// The next index of the key's walk to consider as a fallback.
+    next_fallback: usize,
+    round: u32,
+    replied: bool,
+    /// Answers counted a second time (the injected count-duplicate-answers bug).
+    #[cfg(feature = "bugs")]
+    dups: Vec<NodeId>,
+    round_timer: Option<TimerId>,
+    repair_timer: Option<TimerId>,
+    /// Set until it fires; a fired timer is not cancelled.
+    deadline: Option<TimerId>,
+}
+
+impl Op {
+    /// Answers toward the quorum: one per preference-list slot. A fallback
+    /// stands in for the owner its hint names, so when a timed-out owner
+    /// answers late as well, the two count once: the fallback hands its copy
+    /// to that owner and deletes it, so they make one replica, not two (a
+    /// sweep found puts acknowledged with W = 2 while only one node held them).
+    fn answered(&self) -> u32 {
+        // Distinct slots, counted without allocating: an op has a handful of
+        // targets and this runs on every answer.
+        let slot = |t: &Target| (t.slot == Slot::Answered).then(|| t.hint.unwrap_or(t.node));
+        let distinct = self
+            .targets
+            .iter()
+            .enumerate()
+            .filter(|&(i, t)| {
+                slot(t).is_some_and(|s| !self.targets[..i].iter().any(|e| slot(e) == Some(s)))
+            })
+            .count();
+        debug_assert!(
+            distinct <= self.targets.len(),
+            "answers never exceed the targets"
+        );
+        #[cfg(feature = "bugs")]
+        let distinct = distinct + self.dups.len();
+        distinct as u32
+    }
+
+    /// The nodes whose answers the op counts, in target order (the coordinator included).
+    fn answered_by(&self) -> Vec<NodeId> {
+        let answered = self
+            .targets
+            .iter()
+            .filter(|t| t.slot == Slot::Answered)
+            .map(|t| t.node);
+        #[cfg(feature = "bugs")]
+        let answered = answered.chain(self.dups.iter().copied());
+        answered.collect()
+    }
+
+    fn is_get(&self) -> bool {
+        matches!(self.work, Work::Get)
+    }
+
+    /// Every answered replica's versions, reconciled.
+    fn reconciled(&self, cfg: &ClusterConfig) -> Vec<Version> {
+        let answers = || {
+            self.targets
+                .iter()
+                .filter(|t| t.slot == Slot::Answered)
+                .map(|t| t.versions.as_slice())
+        };
+        #[cfg(feature = "bugs")]
+        if let Some(out) = crate::bugs::unreconciled(cfg.bug, answers()) {
+            return out;
+        }
+        let mut out = Vec::new();
+        for versions in answers() {
+            reconcile_all(&mut out, versions, cfg.versioning);
+        }
+        out
+    }
+}
+
+/// A client request this node forwarded to an owner, kept until an owner takes it (§4.5).
+#[derive(Clone, Debug)]
+struct Forwarding {
+    client: ClientId,
+    request: Request,
+    /// The owners tried, in order; the last is the one being waited for.
+    tried: Vec<NodeId>,
+    timer: TimerId,
+}
+
+fn request_msg(op: OpTag, key: &Key, work: &Work, hint: Option<NodeId>) -> Msg {
+    match work {
+        Work::Put { version } => Msg::Replicate {
+            op,
+            key: key.clone(),
+            version: version.clone(),
+            hint,
+        },
+        Work::Get => Msg::Read {
+            op,
+            key: key.clone(),
+        },
+    }
+}
+
+/// Chooses the first N healthy nodes of the key's walk; fallbacks carry a
+/// hint naming the skipped owner they stand in for (sloppy quorum, §4.6).
+/// With hinted handoff off the quorum is strict: only the top N. Returns the
+/// targets and the next index of the walk.
+fn choose_targets(env: &Env<'_>, key: &Key) -> (Vec<Target>, usize) {
+    let cfg = env.replica.cfg;
+    let mut walk = env.replica.owner.ring.walk(key);
+    let n = cfg.n as usize;
+    let mut targets = Vec::with_capacity(n);
+    let mut skipped = VecDeque::new();
+    let mut i = 0;
+    while targets.len() < n {
+        let Some(node) = walk.next() else { break };
+        i += 1;
+        let new = |hint| Target {
+            node,
+            hint,
+            slot: Slot::Pending,
+            versions: Vec::new(),
+        };
+        if i <= n {
+            if env.detector.is_up(node) || !cfg.hinted_handoff {
+                targets.push(new(None));
+            } else {
+                skipped.push_back(node);
+            }
+        } else if env.detector.is_up(node) {
+            targets.push(new(skipped.pop_front()));
+        }
+    }
+    if cfg.datacenter_aware {
+        // Replicas in this node's data centre are contacted first.
+        let mine = cfg.datacenter_of(env.replica.me);
+        targets.sort_by_key(|t| cfg.datacenter_of(t.node) != mine);
+    }
+    (targets, i)
+}
+
+impl Coordinator {
+    /// Coordinator state machines in flight.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.ops.len()
+    }
+
     // ---- client requests and forwarding (§4.5) ----
 
-    pub(super) fn on_request(
+    /// A client request (or one an owner-less node forwarded here): this
+    /// node coordinates it, or forwards it to an owner if it is not one.
+    pub(crate) fn on_request<N: Wire>(
         &mut self,
         client: ClientId,
         req: u64,
         request: Request,
         forwarded: bool,
-        cx: Cx,
+        env: &mut Env<'_>,
+        cx: Cx<'_, '_, N>,
     ) {
         let Some(key) = request.key() else {
-            return; // membership changes are served in handle()
+            return; // membership changes are served by the membership mechanism
         };
-        let top = self.ring.preference_list(key, self.cfg.n as usize);
+        let me = env.replica.me;
+        let cfg = env.replica.cfg;
+        let top = env.replica.owner.ring.preference_list(key, cfg.n as usize);
         // A proxy owns nothing and coordinates everything it is sent.
-        let proxy = self.cfg.is_proxy(self.id);
-        if self.cfg.forward_to_owner && !forwarded && !proxy && !top.contains(&self.id) {
-            self.forward(client, req, request, Vec::new(), cx);
+        let proxy = cfg.is_proxy(me);
+        if cfg.forward_to_owner && !forwarded && !proxy && !top.contains(&me) {
+            self.forward(client, req, request, Vec::new(), env, cx);
             return;
         }
-        self.coordinate(client, req, request, cx);
+        self.coordinate(client, req, request, env, cx);
     }
 
     /// Forwards a request to the first owner of the top N believed up and not
     /// tried yet, and waits for it to take the request; with none left, this
     /// node coordinates (§4.5 lets any node coordinate).
-    pub(super) fn forward(
+    fn forward<N: Wire>(
         &mut self,
         client: ClientId,
         req: u64,
         request: Request,
         mut tried: Vec<NodeId>,
-        cx: Cx,
+        env: &mut Env<'_>,
+        cx: Cx<'_, '_, N>,
     ) {
-        let n = self.cfg.n as usize;
+        let cfg = env.replica.cfg;
+        let n = cfg.n as usize;
         let Some(key) = request.key() else {
             return;
         };
-        let top = self.ring.preference_list(key, n);
-        let mine = self.cfg.datacenter_of(self.id);
+        let top = env.replica.owner.ring.preference_list(key, n);
+        let mine = cfg.datacenter_of(env.replica.me);
+        let detector = &*env.detector;
         let untried = |local: bool| {
             top.iter().copied().find(|&o| {
-                self.healthy(o)
-                    && !tried.contains(&o)
-                    && (!local || self.cfg.datacenter_of(o) == mine)
+                detector.is_up(o) && !tried.contains(&o) && (!local || cfg.datacenter_of(o) == mine)
             })
         };
         // Data-centre-aware: an owner in this node's data centre first.
-        let next = if self.cfg.datacenter_aware {
+        let next = if cfg.datacenter_aware {
             untried(true).or_else(|| untried(false))
         } else {
             untried(false)
         };
         let label = request.label();
         let Some(owner) = next else {
-            Self::note(cx, "coordinate", || {
+            note(cx, "coordinate", || {
                 if tried.is_empty() {
                     format!(
                         "{label}#{req}: no node of the top {n} is believed up; coordinating here"
@@ -70,12 +283,12 @@ impl DynamoNode {
                     format!("{label}#{req}: no owner of the top {n} took it; coordinating here")
                 }
             });
-            self.coordinate(client, req, request, cx);
+            self.coordinate(client, req, request, env, cx);
             return;
         };
-        self.stats.forwarded += 1;
-        let me = self.id;
-        Self::note(cx, "forward", || {
+        env.replica.stats.forwarded += 1;
+        let me = env.replica.me;
+        note(cx, "forward", || {
             format!("{label}#{req} -> {owner} ({me} is not in the top {n})")
         });
         cx.send(
@@ -87,7 +300,7 @@ impl DynamoNode {
             },
         );
         tried.push(owner);
-        let timer = cx.set_timer(self.cfg.request_timeout, Timer::Forward { req });
+        let timer = cx.set_timer(cfg.request_timeout, Timer::Forward { req });
         self.forwards.insert(
             req,
             Forwarding {
@@ -100,113 +313,94 @@ impl DynamoNode {
     }
 
     /// The owner a request was forwarded to took it.
-    pub(super) fn on_forward_ack(&mut self, from: NodeId, req: u64, cx: Cx) {
+    pub(crate) fn on_forward_ack<N: Wire>(&mut self, from: NodeId, req: u64, cx: Cx<'_, '_, N>) {
         if self
             .forwards
             .get(&req)
             .is_some_and(|f| f.tried.last() == Some(&from))
+            && let Some(f) = self.forwards.remove(&req)
         {
-            let f = self.forwards.remove(&req).expect("present");
             cx.cancel_timer(f.timer);
         }
     }
 
     /// The owner did not take a forwarded request in time: it is treated as
     /// down, like a replica that does not answer, and the next owner is tried.
-    pub(super) fn on_forward_timeout(&mut self, req: u64, cx: Cx) {
+    pub(crate) fn on_forward_timeout<N: Wire>(
+        &mut self,
+        req: u64,
+        env: &mut Env<'_>,
+        cx: Cx<'_, '_, N>,
+    ) {
         let Some(f) = self.forwards.remove(&req) else {
             return;
         };
-        let owner = *f.tried.last().expect("a forward has a target");
-        if self.view.mark_down(owner) {
-            Self::note(cx, "view", || {
-                format!(
-                    "{owner} is down (did not take a forwarded request within {})",
-                    self.cfg.request_timeout
-                )
+        let Some(&owner) = f.tried.last() else {
+            return; // a forward always names the owner it waits for
+        };
+        if env.detector.mark_down(owner) {
+            let timeout = env.replica.cfg.request_timeout;
+            note(cx, "view", || {
+                format!("{owner} is down (did not take a forwarded request within {timeout})")
             });
         }
         let label = f.request.label();
-        Self::note(cx, "timeout", || {
+        note(cx, "timeout", || {
             format!("{label}#{req}: {owner} did not take the forwarded request")
         });
-        self.forward(f.client, req, f.request, f.tried, cx);
+        self.forward(f.client, req, f.request, f.tried, env, cx);
     }
 
-    /// Chooses the first N healthy nodes of the key's walk; fallbacks carry a
-    /// hint naming the skipped owner they stand in for (sloppy quorum, §4.6).
-    /// With hinted handoff off the quorum is strict: only the top N.
-    pub(super) fn choose_targets(&self, key: &Key) -> (Vec<Target>, usize) {
-        let mut walk = self.ring.walk(key);
-        let n = self.cfg.n as usize;
-        let mut targets = Vec::with_capacity(n);
-        let mut skipped = VecDeque::new();
-        let mut i = 0;
-        while targets.len() < n {
-            let Some(node) = walk.next() else { break };
-            i += 1;
-            let new = |hint| Target {
-                node,
-                hint,
-                slot: Slot::Pending,
-                versions: Vec::new(),
-            };
-            if i <= n {
-                if self.healthy(node) || !self.cfg.hinted_handoff {
-                    targets.push(new(None));
-                } else {
-                    skipped.push_back(node);
-                }
-            } else if self.healthy(node) {
-                targets.push(new(skipped.pop_front()));
-            }
-        }
-        if self.cfg.datacenter_aware {
-            // Replicas in this node's data centre are contacted first.
-            let mine = self.cfg.datacenter_of(self.id);
-            targets.sort_by_key(|t| self.cfg.datacenter_of(t.node) != mine);
-        }
-        (targets, i)
-    }
+    // ---- the coordinator (§4.5, §4.6) ----
 
-    pub(super) fn coordinate(&mut self, client: ClientId, req: u64, request: Request, cx: Cx) {
-        let op_id = self.next_op;
-        self.next_op += 1;
+    /// Starts a coordinator state machine for a request.
+    fn coordinate<N: Wire>(
+        &mut self,
+        client: ClientId,
+        req: u64,
+        request: Request,
+        env: &mut Env<'_>,
+        cx: Cx<'_, '_, N>,
+    ) {
+        let op_id = *env.next_op;
+        *env.next_op += 1;
         let Some(key) = request.key() else {
             return;
         };
-        let (mut targets, next_fallback) = self.choose_targets(key);
+        let (mut targets, next_fallback) = choose_targets(env, key);
+        let cfg = env.replica.cfg;
         let (key, work, needed) = match request {
             Request::Get { key } => {
-                self.stats.coordinated_gets += 1;
-                (key, Work::Get, self.cfg.r)
+                env.replica.stats.coordinated_gets += 1;
+                (key, Work::Get, cfg.r)
             }
             Request::Put {
                 key,
                 value,
                 context,
             } => {
-                self.stats.coordinated_puts += 1;
-                let version = self.new_version(&key, value, &context, req, cx);
-                (key, Work::Put { version }, self.cfg.w)
+                env.replica.stats.coordinated_puts += 1;
+                let version = env.replica.new_version(&key, value, &context, req, cx);
+                (key, Work::Put { version }, cfg.w)
             }
             Request::Delete { key, context } => {
                 // A delete is a put of a tombstone (§4.4's versioning applies unchanged).
-                self.stats.coordinated_puts += 1;
-                let version = self
+                env.replica.stats.coordinated_puts += 1;
+                let version = env
+                    .replica
                     .new_version(&key, Arc::from(""), &context, req, cx)
                     .tombstone();
-                (key, Work::Put { version }, self.cfg.w)
+                (key, Work::Put { version }, cfg.w)
             }
-            Request::Admin(_) => return, // served in handle()
+            Request::Admin(_) => return, // served by the membership mechanism
         };
-        if self.cfg.random_quorums {
+        if cfg.random_quorums {
             // W (or R) of the N replicas, uniformly at random; all must answer.
             cx.rng().shuffle(&mut targets);
             targets.truncate(needed as usize);
         }
-        let me = self.id;
-        Self::note(cx, "coordinate", || {
+        let me = env.replica.me;
+        note(cx, "coordinate", || {
             let list: Vec<String> = targets
                 .iter()
                 .map(|t| match t.hint {
@@ -229,21 +423,18 @@ impl DynamoNode {
             if t.node == me {
                 t.slot = Slot::Answered;
                 match &work {
-                    Work::Put { version } => {
-                        let v = version.clone();
-                        self.store_version(&key, &v, t.hint, cx);
-                    }
-                    Work::Get => t.versions = self.local_versions(&key),
+                    Work::Put { version } => env.replica.store_version(&key, version, t.hint, cx),
+                    Work::Get => t.versions = env.replica.local_versions(&key),
                 }
             }
         }
         for t in targets.iter().filter(|t| t.node != me) {
             cx.send(t.node, request_msg(op_id, &key, &work, t.hint));
         }
-        let deadline = cx.set_timer(self.cfg.op_deadline, Timer::Deadline { op: op_id });
+        let deadline = cx.set_timer(cfg.op_deadline, Timer::Deadline { op: op_id });
         let round_timer = targets.iter().any(|t| t.slot == Slot::Pending).then(|| {
             cx.set_timer(
-                self.cfg.request_timeout,
+                cfg.request_timeout,
                 Timer::ReplicaTimeout {
                     op: op_id,
                     round: 0,
@@ -267,80 +458,12 @@ impl DynamoNode {
             deadline: Some(deadline),
         };
         self.ops.insert(op_id, op);
-        self.progress(op_id, cx);
-    }
-
-    /// This node's actor in vector clocks: its id and its disk's epoch.
-    pub(super) fn actor(&self) -> Actor {
-        Actor {
-            node: self.id,
-            epoch: self.epoch.unwrap_or(0),
-        }
-    }
-
-    /// The new version: the context's clock with this node's counter moved
-    /// past every counter of its own it has seen or issued for the key (§4.4).
-    pub(super) fn new_version(
-        &mut self,
-        key: &Key,
-        value: Arc<str>,
-        context: &VClock,
-        req: u64,
-        cx: Cx,
-    ) -> Version {
-        let me = self.id;
-        let stamp = Stamp {
-            clock_us: cx.clock_us(),
-            node: me,
-            tombstone: false,
-        };
-        if self.cfg.versioning == Versioning::LastWriteWins {
-            // Last write wins orders versions by stamp alone; they carry no vector clock.
-            return Version {
-                value,
-                clock: VClock::new(),
-                dot: None,
-                stamp,
-                write: req,
-            };
-        }
-        let actor = self.actor();
-        #[cfg(feature = "bugs")]
-        let empty = VClock::new();
-        #[cfg(feature = "bugs")]
-        let context = crate::bugs::context(self.cfg.bug, context, &empty);
-        let seen = self
-            .store
-            .get(key)
-            .into_iter()
-            .flatten()
-            .chain(
-                self.hints
-                    .iter()
-                    .filter(|((_, k), _)| k == key)
-                    .flat_map(|(_, h)| &h.versions),
-            )
-            .map(|v| v.clock.max_counter(actor))
-            .max()
-            .unwrap_or(0);
-        let issued = self.issued.get(key).copied().unwrap_or(0);
-        let counter = context.max_counter(actor).max(seen).max(issued) + 1;
-        self.issued.insert(key.clone(), counter);
-        let mut v = Version::written(value, context, actor, counter, cx.clock_us(), req);
-        let dropped = v
-            .clock
-            .truncate_keeping(self.cfg.vclock_max_entries as usize, Some(actor));
-        if dropped > 0 {
-            self.stats.clock_truncations += dropped as u64;
-            Self::note(cx, "truncate", || {
-                format!("key {key}: dropped {dropped} oldest clock entries")
-            });
-        }
-        v
+        self.progress(op_id, env, cx);
     }
 
     /// Replies to the client once the quorum is reached, and retires the op when nothing is left to do.
-    pub(super) fn progress(&mut self, op_id: OpTag, cx: Cx) {
+    fn progress<N: Wire>(&mut self, op_id: OpTag, env: &mut Env<'_>, cx: Cx<'_, '_, N>) {
+        let cfg = env.replica.cfg;
         let Some(op) = self.ops.get_mut(&op_id) else {
             return;
         };
@@ -357,7 +480,7 @@ impl DynamoNode {
                     deleted: version.is_deleted(),
                 },
                 Work::Get => {
-                    let versions = reconciled(op, &self.cfg);
+                    let versions = op.reconciled(cfg);
                     Reply::Got {
                         context: merged_clock(&versions),
                         versions,
@@ -368,23 +491,20 @@ impl DynamoNode {
                 }
             };
             cx.reply(op.client, op.req, reply);
-            if op.is_get()
-                && self.cfg.read_repair
-                && op.targets.iter().any(|t| t.slot == Slot::Pending)
+            if op.is_get() && cfg.read_repair && op.targets.iter().any(|t| t.slot == Slot::Pending)
             {
-                op.repair_timer = Some(
-                    cx.set_timer(self.cfg.read_repair_window, Timer::ReadRepair { op: op_id }),
-                );
+                op.repair_timer =
+                    Some(cx.set_timer(cfg.read_repair_window, Timer::ReadRepair { op: op_id }));
             }
         }
-        let op = &self.ops[&op_id];
         if op.replied && op.targets.iter().all(|t| t.slot != Slot::Pending) {
             // Every replica answered or was given up on: the op is done.
-            self.finish(op_id, cx);
+            self.finish(op_id, env, cx);
         }
     }
 
-    pub(super) fn finish(&mut self, op_id: OpTag, cx: Cx) {
+    /// Retires an op: its timers are cancelled, and a get that replied repairs stale replicas.
+    fn finish<N: Wire>(&mut self, op_id: OpTag, env: &mut Env<'_>, cx: Cx<'_, '_, N>) {
         let Some(op) = self.ops.remove(&op_id) else {
             return;
         };
@@ -394,49 +514,42 @@ impl DynamoNode {
         {
             cx.cancel_timer(t);
         }
-        if op.is_get() && op.replied && self.cfg.read_repair {
-            self.read_repair(&op, cx);
+        if op.is_get() && op.replied && env.replica.cfg.read_repair {
+            read_repair(&op, env, cx);
         }
     }
 
-    /// Sends the reconciled versions to every owner that answered with something older (§5).
-    pub(super) fn read_repair(&mut self, op: &Op, cx: Cx) {
-        let newest = reconciled(op, &self.cfg);
-        if newest.is_empty() {
-            return;
-        }
-        for t in op
-            .targets
-            .iter()
-            .filter(|t| t.slot == Slot::Answered && t.hint.is_none())
-        {
-            if same_versions(&t.versions, &newest) {
-                continue;
+    /// The read-repair window of get `op_id` closed: stop waiting for the
+    /// stragglers and repair with what has arrived.
+    pub(crate) fn on_repair_window<N: Wire>(
+        &mut self,
+        op_id: OpTag,
+        env: &mut Env<'_>,
+        cx: Cx<'_, '_, N>,
+    ) {
+        if let Some(o) = self.ops.get_mut(&op_id) {
+            o.repair_timer = None;
+            for t in &mut o.targets {
+                if t.slot == Slot::Pending {
+                    t.slot = Slot::TimedOut;
+                }
             }
-            self.stats.read_repairs += 1;
-            let key = op.key.clone();
-            Self::note(cx, "read-repair", || {
-                format!("{} is stale for key {key}", t.node)
-            });
-            let to = t.node;
-            #[cfg(feature = "bugs")]
-            let to = crate::bugs::repair_target(self.cfg.bug, to, self.cfg.nodes);
-            if to == self.id {
-                self.merge_into_store(&op.key, &newest, cx);
-            } else {
-                cx.send(
-                    to,
-                    Msg::Repair {
-                        key: op.key.clone(),
-                        versions: newest.clone(),
-                    },
-                );
-            }
+            self.finish(op_id, env, cx);
         }
     }
 
-    pub(super) fn on_replica_timeout(&mut self, op_id: OpTag, round: u32, cx: Cx) {
-        let hh = self.cfg.hinted_handoff;
+    /// Replicas of `op_id` sent in `round` did not all answer in time: each
+    /// late one is marked down, and (with hinted handoff) a fallback from
+    /// further along the walk takes its place with a hint naming it.
+    pub(crate) fn on_replica_timeout<N: Wire>(
+        &mut self,
+        op_id: OpTag,
+        round: u32,
+        env: &mut Env<'_>,
+        cx: Cx<'_, '_, N>,
+    ) {
+        let cfg = env.replica.cfg;
+        let hh = cfg.hinted_handoff;
         let Some(op) = self.ops.get(&op_id) else {
             return;
         };
@@ -451,24 +564,22 @@ impl DynamoNode {
             .map(|(i, t)| (i, t.node, t.hint))
             .collect();
         let mut next = op.next_fallback;
-        let mut walk = self.ring.walk(&op.key).skip_to(next);
+        let ring = env.replica.owner.ring.clone();
+        let mut walk = ring.walk(&op.key).skip_to(next);
         let mut new_targets = Vec::new();
         for &(_, node, hint) in &late {
-            self.stats.replica_timeouts += 1;
-            if self.view.mark_down(node) {
-                Self::note(cx, "view", || {
-                    format!(
-                        "{node} is down (no answer within {})",
-                        self.cfg.request_timeout
-                    )
+            env.replica.stats.replica_timeouts += 1;
+            if env.detector.mark_down(node) {
+                let timeout = cfg.request_timeout;
+                note(cx, "view", || {
+                    format!("{node} is down (no answer within {timeout})")
                 });
             }
-            let op = &self.ops[&op_id];
             let mut replacement = None;
             if hh {
                 for cand in walk.by_ref() {
                     next += 1;
-                    if self.healthy(cand)
+                    if env.detector.is_up(cand)
                         && !op.targets.iter().any(|t| t.node == cand)
                         && !new_targets.iter().any(|t: &Target| t.node == cand)
                     {
@@ -478,7 +589,7 @@ impl DynamoNode {
                 }
             }
             let stands_for = hint.unwrap_or(node);
-            Self::note(cx, "timeout", || match replacement {
+            note(cx, "timeout", || match replacement {
                 Some(f) => {
                     format!("op{op_id}: {node} did not answer; fallback {f} hint={stands_for}")
                 }
@@ -493,21 +604,18 @@ impl DynamoNode {
                 });
             }
         }
-        let me = self.id;
+        let me = env.replica.me;
         // A coordinator outside the preference list can itself be the next fallback: it serves locally.
         for t in new_targets.iter_mut().filter(|t| t.node == me) {
             t.slot = Slot::Answered;
-            let op = &self.ops[&op_id];
-            let key = op.key.clone();
             match &op.work {
-                Work::Put { version } => {
-                    let v = version.clone();
-                    self.store_version(&key, &v, t.hint, cx);
-                }
-                Work::Get => t.versions = self.local_versions(&key),
+                Work::Put { version } => env.replica.store_version(&op.key, version, t.hint, cx),
+                Work::Get => t.versions = env.replica.local_versions(&op.key),
             }
         }
-        let op = self.ops.get_mut(&op_id).expect("op exists");
+        let Some(op) = self.ops.get_mut(&op_id) else {
+            return;
+        };
         for (i, ..) in &late {
             op.targets[*i].slot = Slot::TimedOut;
         }
@@ -519,7 +627,7 @@ impl DynamoNode {
         }
         if new_targets.iter().any(|t| t.slot == Slot::Pending) {
             op.round_timer = Some(cx.set_timer(
-                self.cfg.request_timeout,
+                cfg.request_timeout,
                 Timer::ReplicaTimeout {
                     op: op_id,
                     round: op.round,
@@ -527,10 +635,16 @@ impl DynamoNode {
             ));
         }
         op.targets.extend(new_targets);
-        self.progress(op_id, cx);
+        self.progress(op_id, env, cx);
     }
 
-    pub(super) fn on_deadline(&mut self, op_id: OpTag, cx: Cx) {
+    /// `op_id` has run out of time: if it has not replied, it fails.
+    pub(crate) fn on_deadline<N: Wire>(
+        &mut self,
+        op_id: OpTag,
+        env: &mut Env<'_>,
+        cx: Cx<'_, '_, N>,
+    ) {
         let Some(op) = self.ops.get_mut(&op_id) else {
             return;
         };
@@ -538,7 +652,7 @@ impl DynamoNode {
         if !op.replied {
             op.replied = true;
             let (got, needed) = (op.answered(), op.needed);
-            Self::note(cx, "failed", || {
+            note(cx, "failed", || {
                 format!("op{op_id}: quorum not reached: {got} of {needed} answered")
             });
             let put = !op.is_get();
@@ -552,20 +666,22 @@ impl DynamoNode {
             };
             cx.reply(op.client, op.req, reply);
             #[cfg(feature = "bugs")]
-            if crate::bugs::stays_open_after_failing(self.cfg.bug) {
+            if crate::bugs::stays_open_after_failing(env.replica.cfg.bug) {
                 op.replied = false;
                 return;
             }
         }
-        self.finish(op_id, cx);
+        self.finish(op_id, env, cx);
     }
 
-    pub(super) fn on_answer(
+    /// A replica's answer to `op_id`: an ack, or a read's versions.
+    pub(crate) fn on_answer<N: Wire>(
         &mut self,
         from: NodeId,
         op_id: OpTag,
         versions: Option<Vec<Version>>,
-        cx: Cx,
+        env: &mut Env<'_>,
+        cx: Cx<'_, '_, N>,
     ) {
         let Some(op) = self.ops.get_mut(&op_id) else {
             return;
@@ -576,11 +692,11 @@ impl DynamoNode {
             .find(|t| t.node == from && t.slot != Slot::Answered)
         else {
             #[cfg(feature = "bugs")]
-            if crate::bugs::counts_duplicate(self.cfg.bug)
+            if crate::bugs::counts_duplicate(env.replica.cfg.bug)
                 && op.targets.iter().any(|t| t.node == from)
             {
                 op.dups.push(from);
-                self.progress(op_id, cx);
+                self.progress(op_id, env, cx);
             }
             return;
         };
@@ -588,6 +704,100 @@ impl DynamoNode {
         if let Some(v) = versions {
             t.versions = v;
         }
-        self.progress(op_id, cx);
+        self.progress(op_id, env, cx);
+    }
+}
+
+/// Sends the reconciled versions to every owner that answered with something older (§5).
+fn read_repair<N: Wire>(op: &Op, env: &mut Env<'_>, cx: Cx<'_, '_, N>) {
+    let newest = op.reconciled(env.replica.cfg);
+    if newest.is_empty() {
+        return;
+    }
+    for t in op
+        .targets
+        .iter()
+        .filter(|t| t.slot == Slot::Answered && t.hint.is_none())
+    {
+        if same_versions(&t.versions, &newest) {
+            continue;
+        }
+        env.replica.stats.read_repairs += 1;
+        let key = &op.key;
+        note(cx, "read-repair", || {
+            format!("{} is stale for key {key}", t.node)
+        });
+        let to = t.node;
+        #[cfg(feature = "bugs")]
+        let to = crate::bugs::repair_target(env.replica.cfg.bug, to, env.replica.cfg.nodes);
+        if to == env.replica.me {
+            env.replica.merge_into_store(&op.key, &newest, cx);
+        } else {
+            cx.send(
+                to,
+                Msg::Repair {
+                    key: op.key.clone(),
+                    versions: newest.clone(),
+                },
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ClusterConfig;
+    use crate::ring::Ring;
+
+    fn op(targets: &[(u32, Option<u32>, Slot)]) -> Op {
+        let ring = Ring::build(
+            &ClusterConfig::default(),
+            &mut sim_core::SimRng::new(1, sim_core::Stream::Setup),
+        );
+        Op {
+            client: ClientId(0),
+            req: 1,
+            key: ring.key("k").expect("an md5 key"),
+            work: Work::Get,
+            needed: 2,
+            targets: targets
+                .iter()
+                .map(|&(node, hint, slot)| Target {
+                    node: NodeId(node),
+                    hint: hint.map(NodeId),
+                    slot,
+                    versions: Vec::new(),
+                })
+                .collect(),
+            next_fallback: 0,
+            round: 0,
+            replied: false,
+            #[cfg(feature = "bugs")]
+            dups: Vec::new(),
+            round_timer: None,
+            repair_timer: None,
+            deadline: None,
+        }
+    }
+
+    // A fallback and the late owner it stands in for fill one quorum slot, not two.
+    #[test]
+    fn stand_in_and_late_owner_count_once() {
+        let o = op(&[
+            (0, None, Slot::Answered),
+            (1, None, Slot::Answered),
+            (2, None, Slot::TimedOut),
+            (3, Some(1), Slot::Answered),
+        ]);
+        assert_eq!(o.answered(), 2);
+        assert_eq!(o.answered_by(), vec![NodeId(0), NodeId(1), NodeId(3)]);
+        let o = op(&[
+            (0, None, Slot::Answered),
+            (1, None, Slot::TimedOut),
+            (3, Some(1), Slot::Answered),
+            (4, Some(2), Slot::Answered),
+        ]);
+        assert_eq!(o.answered(), 3, "stand-ins for different owners each count");
     }
 }

@@ -8,39 +8,62 @@
 //! hinted handoff's path) and deletes it only once each owner acknowledged it;
 //! a leaving node owns nothing, hands everything over, then stops.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
 use crate::config::TokenStrategy;
-use crate::membership::{Member, MemberStatus, reconcile_membership, ring_tokens};
-use crate::msg::Admin;
+use crate::membership::{Member, MemberStatus, Membership, reconcile_membership, ring_tokens};
+use crate::msg::{Admin, Msg, Reply};
+use crate::node::anti_entropy::AntiEntropy;
+use crate::node::cx::{Cx, Wire, note};
+use crate::node::replica::Replica;
+use crate::ring::{Key, Ring};
+use sim_core::{ClientId, NodeId};
+use std::sync::Arc;
 
-impl DynamoNode {
-    /// Whether this node has handed everything over and stopped (it ignores every input).
-    pub fn has_left(&self) -> bool {
-        self.members[self.id.index()].status == MemberStatus::Left
+/// The membership history this node knows (durable), and the one the
+/// configuration starts with (for a wiped disk). The ring it defines is the
+/// replica's [`Ownership`](crate::node::replica::Ownership).
+#[derive(Clone, Debug)]
+pub(crate) struct MemberView {
+    /// Every node's entry as this node knows it; shared copy on write by
+    /// every node of a cluster until one of them changes it.
+    pub(crate) members: Membership,
+    /// The configured membership, for a wiped disk.
+    pub(crate) initial: Membership,
+}
+
+impl MemberView {
+    /// A view of the configured membership.
+    pub(crate) fn new(members: Membership) -> MemberView {
+        MemberView {
+            initial: members.clone(),
+            members,
+        }
     }
 
-    /// This node's membership view: every node's status, tokens and version.
-    pub fn members(&self) -> &[Member] {
-        &self.members
+    /// Whether `me` has handed everything over and stopped.
+    pub(crate) fn has_left(&self, me: NodeId) -> bool {
+        self.members[me.index()].status == MemberStatus::Left
     }
 
-    /// Whether this node has ever held `key` as a hint, or offered it away
-    /// after a membership change.
-    pub fn moved_key(&self, key: &Key) -> bool {
-        self.moved_keys.contains(key)
-    }
-
-    /// The ring as this node sees it.
-    pub fn ring(&self) -> &Ring {
-        &self.ring
+    /// Back to the configured membership (a wiped disk); returns its ring tokens.
+    pub(crate) fn wipe(&mut self) -> Vec<(u64, NodeId)> {
+        self.members = self.initial.clone();
+        ring_tokens(&self.members)
     }
 
     /// An administrator's join or leave request.
-    pub(super) fn on_admin(&mut self, client: ClientId, req: u64, admin: Admin, cx: Cx) {
-        let me = self.id;
+    pub(crate) fn on_admin<N: Wire>(
+        &mut self,
+        client: ClientId,
+        req: u64,
+        admin: Admin,
+        replica: &mut Replica<'_>,
+        ae: &mut AntiEntropy,
+        cx: Cx<'_, '_, N>,
+    ) {
+        let me = replica.me;
+        let cfg = replica.cfg;
         let mine = self.members[me.index()].clone();
-        let refuse = |cx: Cx, what: String| {
+        let refuse = |cx: Cx<'_, '_, N>, what: String| {
             cx.reply(client, req, Reply::Admin { done: false, what });
         };
         match admin {
@@ -49,17 +72,24 @@ impl DynamoNode {
                     refuse(cx, format!("{me} is already a member"));
                     return;
                 }
-                if self.cfg.is_proxy(me) {
+                if cfg.is_proxy(me) {
                     refuse(cx, format!("{me} is a proxy and owns no tokens"));
                     return;
                 }
                 let tokens = if tokens.is_empty() {
-                    self.pick_tokens(cx)
+                    self.pick_tokens(replica, cx)
                 } else {
                     tokens
                 };
                 let count = tokens.len();
-                self.set_own_entry(MemberStatus::Joined, tokens.into(), Arc::new([]), cx);
+                self.set_own_entry(
+                    MemberStatus::Joined,
+                    tokens.into(),
+                    Arc::new([]),
+                    replica,
+                    ae,
+                    cx,
+                );
                 cx.reply(
                     client,
                     req,
@@ -80,18 +110,18 @@ impl DynamoNode {
                     .map(|t| t.1)
                     .collect::<std::collections::BTreeSet<_>>()
                     .len();
-                if left < self.cfg.n as usize {
+                if left < cfg.n as usize {
                     refuse(
                         cx,
                         format!(
                             "{left} node(s) would own tokens without {me}, fewer than N = {}",
-                            self.cfg.n
+                            cfg.n
                         ),
                     );
                     return;
                 }
-                let heirs = self.leaving_heirs(cx);
-                self.set_own_entry(MemberStatus::Leaving, mine.tokens, heirs, cx);
+                let heirs = self.leaving_heirs(replica, cx);
+                self.set_own_entry(MemberStatus::Leaving, mine.tokens, heirs, replica, ae, cx);
                 cx.reply(
                     client,
                     req,
@@ -100,53 +130,59 @@ impl DynamoNode {
                         what: format!("{me} is leaving: handing its keys to their new owners"),
                     },
                 );
-                self.finish_leave_if_done(cx);
+                self.finish_leave_if_done(replica, ae, cx);
             }
         }
     }
 
     /// Tokens for a node joining without given ones, by the cluster's
     /// strategy (see [`crate::ring_change::pick_tokens`]).
-    fn pick_tokens(&self, cx: Cx) -> Vec<u64> {
+    fn pick_tokens<N: Wire>(&self, replica: &Replica<'_>, cx: Cx<'_, '_, N>) -> Vec<u64> {
         let taken: std::collections::BTreeSet<u64> = self
             .members
             .iter()
             .flat_map(|m| m.tokens.iter().copied())
             .collect();
         let current = ring_tokens(&self.members);
-        crate::ring_change::pick_tokens(&self.cfg, &current, &taken, cx.rng())
+        crate::ring_change::pick_tokens(replica.cfg, &current, &taken, cx.rng())
     }
 
     /// Under S3 and explicit partitions, who inherits each partition this
     /// node owns in its view when it leaves ([`crate::ring_change::heirs`]).
-    fn leaving_heirs(&self, cx: Cx) -> Arc<[(u64, NodeId)]> {
-        if matches!(self.cfg.tokens, TokenStrategy::Random { .. }) {
+    fn leaving_heirs<N: Wire>(
+        &self,
+        replica: &Replica<'_>,
+        cx: Cx<'_, '_, N>,
+    ) -> Arc<[(u64, NodeId)]> {
+        if matches!(replica.cfg.tokens, TokenStrategy::Random { .. }) {
             return Arc::new([]);
         }
-        crate::ring_change::heirs(&ring_tokens(&self.members), self.id, cx.rng()).into()
+        crate::ring_change::heirs(&ring_tokens(&self.members), replica.me, cx.rng()).into()
     }
 
     /// Writes this node's own membership entry at the next version, applies
     /// it, and announces it to the seeds.
-    fn set_own_entry(
+    fn set_own_entry<N: Wire>(
         &mut self,
         status: MemberStatus,
         tokens: Arc<[u64]>,
         heirs: Arc<[(u64, NodeId)]>,
-        cx: Cx,
+        replica: &mut Replica<'_>,
+        ae: &mut AntiEntropy,
+        cx: Cx<'_, '_, N>,
     ) {
-        let me = self.id.index();
-        let version = self.members[me].version + 1;
-        Arc::make_mut(&mut self.members)[me] = Member {
+        let me = replica.me;
+        let version = self.members[me.index()].version + 1;
+        Arc::make_mut(&mut self.members)[me.index()] = Member {
             status,
             tokens,
             heirs,
             version,
         };
-        self.apply_membership(&[self.id], cx);
+        self.apply(&[me], replica, ae, cx);
         let members = self.members.clone();
-        for &s in &self.cfg.seeds {
-            if s != self.id.0 {
+        for &s in &replica.cfg.seeds {
+            if s != me.0 {
                 cx.send(
                     NodeId(s),
                     Msg::Members {
@@ -159,15 +195,31 @@ impl DynamoNode {
     }
 
     /// Another node's membership history: reconcile it with this node's.
-    pub(super) fn on_members(&mut self, from: NodeId, theirs: &[Member], reply: bool, cx: Cx) {
+    pub(crate) fn on_members<N: Wire>(
+        &mut self,
+        from: NodeId,
+        theirs: &[Member],
+        reply: bool,
+        replica: &mut Replica<'_>,
+        ae: &mut AntiEntropy,
+        cx: Cx<'_, '_, N>,
+    ) {
         let changed = reconcile_membership(&mut self.members, theirs);
+        debug_assert!(
+            theirs
+                .iter()
+                .zip(self.members.iter())
+                .all(|(t, m)| m.version >= t.version),
+            "reconciling keeps the higher version of every entry"
+        );
         if !changed.is_empty() {
-            self.apply_membership(&changed, cx);
-            if self.cfg.seeds.contains(&self.id.0) {
+            self.apply(&changed, replica, ae, cx);
+            let me = replica.me;
+            if replica.cfg.seeds.contains(&me.0) {
                 // A seed passes every change on, so that no node is left with an old ring.
                 let members = self.members.clone();
-                for n in (0..self.cfg.nodes).map(NodeId) {
-                    if n != self.id && n != from {
+                for n in (0..replica.cfg.nodes).map(NodeId) {
+                    if n != me && n != from {
                         cx.send(
                             n,
                             Msg::Members {
@@ -196,34 +248,39 @@ impl DynamoNode {
 
     /// Rebuilds the ring after the entries of `changed` changed, says so in
     /// the trace, and offers every key this node no longer owns to its owners.
-    fn apply_membership(&mut self, changed: &[NodeId], cx: Cx) {
-        let me = self.id;
+    fn apply<N: Wire>(
+        &mut self,
+        changed: &[NodeId],
+        replica: &mut Replica<'_>,
+        ae: &mut AntiEntropy,
+        cx: Cx<'_, '_, N>,
+    ) {
+        let me = replica.me;
         if changed.contains(&me)
             && self.members[me.index()].status == MemberStatus::Left
-            && (!self.store.is_empty() || !self.hints.is_empty())
+            && (!replica.store.is_empty() || !replica.hints.is_empty())
         {
             // Others say this node left, but it holds data: it left, lost its
             // disk and came back, and has taken writes since. Stopping now
             // would strand them, so it leaves again, handing them over first.
             let tokens = self.members[me.index()].tokens.clone();
-            Self::note(cx, "membership", || {
+            note(cx, "membership", || {
                 format!(
                     "{me} learns it has left, yet holds keys: it leaves again, handing them over"
                 )
             });
             // Its partitions already went to the heirs its earlier leave named.
             let heirs = self.members[me.index()].heirs.clone();
-            self.set_own_entry(MemberStatus::Leaving, tokens, heirs, cx);
+            self.set_own_entry(MemberStatus::Leaving, tokens, heirs, replica, ae, cx);
             return;
         }
-        self.membership_moved = true;
-        self.stats.membership_changes += changed.len() as u64;
-        self.ring = Arc::new(Ring::for_cluster(&self.cfg, ring_tokens(&self.members)));
-        let pairs = self.anti_entropy_pairs().len();
-        self.ae_cursor = if pairs > 0 { self.ae_cursor % pairs } else { 0 };
+        replica.owner.moved = true;
+        replica.stats.membership_changes += changed.len() as u64;
+        replica.owner.ring = Arc::new(Ring::for_cluster(replica.cfg, ring_tokens(&self.members)));
+        ae.clamp(replica.owner.ring.anti_entropy_pairs(me).len());
         let members = &self.members;
-        let ring = &self.ring;
-        Self::note(cx, "membership", || {
+        let ring = &replica.owner.ring;
+        note(cx, "membership", || {
             let what: Vec<String> = changed
                 .iter()
                 .map(|n| {
@@ -243,17 +300,18 @@ impl DynamoNode {
                 ring.walk_len()
             )
         });
-        self.sweep_unowned(cx);
-        self.retarget_hints(cx);
-        self.finish_leave_if_done(cx);
+        sweep_unowned(replica, cx);
+        self.retarget_hints(replica, cx);
+        self.finish_leave_if_done(replica, ae, cx);
     }
 
     /// Hints for a node that is no longer a member (it left, or is leaving)
     /// would wait for it forever: they go to the key's owners instead (this
     /// node's store when it is one).
-    pub(super) fn retarget_hints(&mut self, cx: Cx) {
-        let gone: Vec<(NodeId, Key)> = self
+    pub(crate) fn retarget_hints<N: Wire>(&self, replica: &mut Replica<'_>, cx: Cx<'_, '_, N>) {
+        let gone: Vec<(NodeId, Key)> = replica
             .hints
+            .map()
             .keys()
             .filter(|(t, _)| self.members[t.index()].status != MemberStatus::Joined)
             .cloned()
@@ -262,119 +320,108 @@ impl DynamoNode {
             return;
         }
         for (target, key) in gone {
-            let Some(h) = self.hints.remove(&(target, key.clone())) else {
+            let Some(h) = replica.hints.take(&(target, key.clone())) else {
                 continue;
             };
-            Self::note(cx, "transfer", || {
+            note(cx, "transfer", || {
                 format!(
                     "{target} is no longer a member: its hint for key {key} goes to the key's owners"
                 )
             });
-            if self.owns(&key) {
-                self.merge_into_store(&key, &h.versions, cx);
+            if replica.owns(&key) {
+                replica.merge_into_store(&key, &h.versions, cx);
                 continue;
             }
-            let owners: Vec<NodeId> = self
+            let owners: Vec<NodeId> = replica
+                .owner
                 .ring
-                .preference_list(&key, self.cfg.n as usize)
+                .preference_list(&key, replica.cfg.n as usize)
                 .to_vec();
             for owner in owners {
-                let rev = self.next_hint_rev;
-                self.next_hint_rev += 1;
-                let e = self.hints.entry((owner, key.clone())).or_insert(Hint {
-                    versions: Vec::new(),
-                    rev,
-                });
-                reconcile_all(&mut e.versions, &h.versions, self.cfg.versioning);
-                e.rev = rev;
+                replica
+                    .hints
+                    .offer(owner, &key, &h.versions, replica.cfg.versioning);
             }
         }
-        self.arm_hint_timer(cx);
-    }
-
-    /// Offers every key of the store this node does not own (see [`DynamoNode::offer_if_not_mine`]).
-    pub(super) fn sweep_unowned(&mut self, cx: Cx) {
-        self.sweep_due = false;
-        let keys: Vec<Key> = self.store.keys().cloned().collect();
-        for key in keys {
-            self.offer_if_not_mine(&key, cx);
-        }
-    }
-
-    /// Whether this node is one of `key`'s N replicas in its own view.
-    pub(super) fn owns(&self, key: &Key) -> bool {
-        self.ring
-            .preference_list(key, self.cfg.n as usize)
-            .contains(&self.id)
-    }
-
-    /// A key this node holds but no longer owns (§4.9) becomes a hint for
-    /// each of its owners; hinted handoff's path delivers them, and each is
-    /// deleted only when its owner acknowledges it. Reads meanwhile still
-    /// see it here, since a node answers with its hints as well.
-    pub(super) fn offer_if_not_mine(&mut self, key: &Key, cx: Cx) {
-        if !self.membership_moved || self.owns(key) {
-            return;
-        }
-        let Some(versions) = self.store.remove(key) else {
-            return;
-        };
-        let owners: Vec<NodeId> = self
-            .ring
-            .preference_list(key, self.cfg.n as usize)
-            .iter()
-            .copied()
-            .filter(|&o| o != self.id)
-            .collect();
-        for &owner in &owners {
-            let rev = self.next_hint_rev;
-            self.next_hint_rev += 1;
-            let h = self.hints.entry((owner, key.clone())).or_insert(Hint {
-                versions: Vec::new(),
-                rev,
-            });
-            reconcile_all(&mut h.versions, &versions, self.cfg.versioning);
-            h.rev = rev;
-            let (versions, rev) = (h.versions.clone(), h.rev);
-            cx.send(
-                owner,
-                Msg::Handoff {
-                    key: key.clone(),
-                    versions,
-                    rev,
-                },
-            );
-        }
-        self.stats.keys_transferred += 1;
-        self.moved_keys.insert(key.clone());
-        Self::note(cx, "transfer", || {
-            let names: Vec<String> = owners.iter().map(ToString::to_string).collect();
-            format!(
-                "key {key} is no longer {}'s: offered to [{}], deleted here once each takes it",
-                self.id,
-                names.join(" ")
-            )
-        });
-        // Until each owner acknowledges, hint delivery retries.
-        self.arm_hint_timer(cx);
+        replica.arm_hint_round(cx);
     }
 
     /// A leaving node that holds nothing more (no key, no hint) stops: it
     /// writes its entry as left, announces it, and ignores everything after.
-    pub(super) fn finish_leave_if_done(&mut self, cx: Cx) {
-        let me = self.id.index();
-        if self.members[me].status != MemberStatus::Leaving
-            || !self.store.is_empty()
-            || !self.hints.is_empty()
+    pub(crate) fn finish_leave_if_done<N: Wire>(
+        &mut self,
+        replica: &mut Replica<'_>,
+        ae: &mut AntiEntropy,
+        cx: Cx<'_, '_, N>,
+    ) {
+        let me = replica.me;
+        if self.members[me.index()].status != MemberStatus::Leaving
+            || !replica.store.is_empty()
+            || !replica.hints.is_empty()
         {
             return;
         }
-        let tokens = self.members[me].tokens.clone();
-        let id = self.id;
-        Self::note(cx, "membership", || {
-            format!("{id} has handed every key over and stops")
+        let tokens = self.members[me.index()].tokens.clone();
+        note(cx, "membership", || {
+            format!("{me} has handed every key over and stops")
         });
-        let heirs = self.members[me].heirs.clone();
-        self.set_own_entry(MemberStatus::Left, tokens, heirs, cx);
+        let heirs = self.members[me.index()].heirs.clone();
+        self.set_own_entry(MemberStatus::Left, tokens, heirs, replica, ae, cx);
     }
+}
+
+/// Offers every key of the store this node does not own (see [`offer_if_not_mine`]).
+pub(crate) fn sweep_unowned<N: Wire>(replica: &mut Replica<'_>, cx: Cx<'_, '_, N>) {
+    replica.rounds.sweep_due = false;
+    let keys: Vec<Key> = replica.store.map().keys().cloned().collect();
+    for key in keys {
+        offer_if_not_mine(replica, &key, cx);
+    }
+}
+
+/// A key this node holds but no longer owns (§4.9) becomes a hint for each
+/// of its owners; hinted handoff's path delivers them, and each is deleted
+/// only when its owner acknowledges it. Reads meanwhile still see it here,
+/// since a node answers with its hints as well.
+fn offer_if_not_mine<N: Wire>(replica: &mut Replica<'_>, key: &Key, cx: Cx<'_, '_, N>) {
+    if !replica.owner.moved || replica.owns(key) {
+        return;
+    }
+    let Some(versions) = replica.store.remove(key) else {
+        return;
+    };
+    let me = replica.me;
+    let owners: Vec<NodeId> = replica
+        .owner
+        .ring
+        .preference_list(key, replica.cfg.n as usize)
+        .iter()
+        .copied()
+        .filter(|&o| o != me)
+        .collect();
+    for &owner in &owners {
+        let h = replica
+            .hints
+            .offer(owner, key, &versions, replica.cfg.versioning);
+        let (versions, rev) = (h.versions.clone(), h.rev);
+        cx.send(
+            owner,
+            Msg::Handoff {
+                key: key.clone(),
+                versions,
+                rev,
+            },
+        );
+    }
+    replica.stats.keys_transferred += 1;
+    replica.hints.note_offered(key);
+    note(cx, "transfer", || {
+        let names: Vec<String> = owners.iter().map(ToString::to_string).collect();
+        format!(
+            "key {key} is no longer {me}'s: offered to [{}], deleted here once each takes it",
+            names.join(" ")
+        )
+    });
+    // Until each owner acknowledges, hint delivery retries.
+    replica.arm_hint_round(cx);
 }

@@ -1,204 +1,127 @@
-//! The Dynamo node: one sans-IO state machine that owns a store, a hint
-//! store, a local membership view, and one coordinator state machine per
-//! client request it coordinates.
-
-use crate::config::{ClusterConfig, Versioning};
-use crate::membership::View;
-use crate::merkle::{self, MerkleTree};
-use crate::msg::{Msg, Note, OpTag, Reply, Request, Timer};
-use crate::ring::{Key, Ring};
-use crate::version::{
-    Actor, Stamp, VClock, Version, merged_clock, reconcile, reconcile_all, same_versions,
-};
-use sim_core::{ClientId, Context, Input, NodeId, TimerId, Traced};
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
+//! The Dynamo node: one sans-IO state machine, its state split by mechanism
+//! and by what survives a crash.
+//!
+//! Each mechanism keeps its state in a type of its own, in its own file,
+//! with the logic that changes it and local `debug_assert!`s of its
+//! invariants:
+//!
+//! | file | state | mechanism |
+//! |---|---|---|
+//! | `store.rs` | [`Store`](store::Store) | versions per key, write counters, tombstone purge (§4.4) |
+//! | `handoff.rs` | [`HintLog`](handoff::HintLog) | hinted handoff: hints, revisions, which go each round (§4.6) |
+//! | `replica.rs` | `Ownership`, `Rounds` | the data path every mechanism writes through; arming its rounds |
+//! | `coordinator.rs` | `Coordinator` | client requests, forwarding, quorums, fallbacks, read repair (§4.5, §5) |
+//! | `gossip.rs` | `FailureDetector` | the local view of which peers are up, heartbeat gossip (§4.8) |
+//! | `anti_entropy.rs` | `AntiEntropy` | Merkle-tree comparisons with replica peers (§4.7) |
+//! | `membership_change.rs` | `MemberView` | joins and leaves, the membership history (§4.8.1, §4.9) |
+//!
+//! The node is [`Durable`] (what survives a crash unless the disk is wiped)
+//! plus [`Volatile`] (what a crash loses); [`DynamoNode::crash`] replaces
+//! the volatile part whole. `handle` only dispatches. Imports flow one way:
+//! this file knows every mechanism, and no mechanism knows the node.
+//!
+//! The node is a value: `Clone`, and cheap to clone (the store, the hints,
+//! the membership, the ring and the configuration are shared copy on
+//! write), so an explorer can branch from any state.
 
 mod anti_entropy;
 mod coordinator;
+mod cx;
 mod gossip;
 mod handoff;
 mod membership_change;
 mod replica;
+mod stats;
+mod store;
 
-type Cx<'a, 'b> = &'a mut Context<'b, DynamoNode>;
+pub use handoff::Hint;
+pub use stats::NodeStats;
 
-/// A hinted replica kept by a fallback for the node it stood in for (§4.6).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Hint {
-    pub versions: Vec<Version>,
-    /// Bumped on every change, so an ack for an older delivery deletes nothing.
-    pub rev: u64,
-}
-
-/// Counters a node keeps about itself. They are measurements, not state: a crash keeps them.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct NodeStats {
-    pub forwarded: u64,
-    pub coordinated_puts: u64,
-    pub coordinated_gets: u64,
-    pub replica_timeouts: u64,
-    pub hints_created: u64,
-    pub hints_delivered: u64,
-    pub read_repairs: u64,
-    pub anti_entropy_rounds: u64,
-    pub anti_entropy_keys_repaired: u64,
-    /// Vector clock entries dropped by truncation (each may cause a false conflict).
-    pub clock_truncations: u64,
-    /// Keys whose tombstones the purge dropped.
-    pub tombstones_purged: u64,
-    /// Keys this node stopped owning and offered to their new owners (§4.9).
-    pub keys_transferred: u64,
-    /// Membership changes this node learned (its own included).
-    pub membership_changes: u64,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Slot {
-    Pending,
-    Answered,
-    TimedOut,
-}
-
-#[derive(Debug)]
-struct Target {
-    node: NodeId,
-    /// The node this target stands in for, if it is a fallback.
-    hint: Option<NodeId>,
-    slot: Slot,
-    /// What a get's replica returned.
-    versions: Vec<Version>,
-}
-
-#[derive(Debug)]
-enum Work {
-    Put { version: Version },
-    Get,
-}
-
-/// One coordinator state machine (one client request).
-#[derive(Debug)]
-struct Op {
-    client: ClientId,
-    req: u64,
-    key: Key,
-    work: Work,
-    needed: u32,
-    targets: Vec<Target>,
-    /// The next index of the key's walk to consider as a fallback.
-    next_fallback: usize,
-    round: u32,
-    replied: bool,
-    /// Answers counted a second time (the injected count-duplicate-answers bug).
-    #[cfg(feature = "bugs")]
-    dups: Vec<NodeId>,
-    round_timer: Option<TimerId>,
-    repair_timer: Option<TimerId>,
-    /// Set until it fires; a fired timer is not cancelled.
-    deadline: Option<TimerId>,
-}
-
-impl Op {
-    /// Answers toward the quorum: one per preference-list slot. A fallback
-    /// stands in for the owner its hint names, so when a timed-out owner
-    /// answers late as well, the two count once: the fallback hands its copy
-    /// to that owner and deletes it, so they make one replica, not two (a
-    /// sweep found puts acknowledged with W = 2 while only one node held them).
-    fn answered(&self) -> u32 {
-        // Distinct slots, counted without allocating: an op has a handful of
-        // targets and this runs on every answer.
-        let slot = |t: &Target| (t.slot == Slot::Answered).then(|| t.hint.unwrap_or(t.node));
-        let distinct = self
-            .targets
-            .iter()
-            .enumerate()
-            .filter(|&(i, t)| {
-                slot(t).is_some_and(|s| !self.targets[..i].iter().any(|e| slot(e) == Some(s)))
-            })
-            .count();
-        #[cfg(feature = "bugs")]
-        let distinct = distinct + self.dups.len();
-        distinct as u32
-    }
-    /// The nodes whose answers the op counts, in target order (the coordinator included).
-    fn answered_by(&self) -> Vec<NodeId> {
-        let answered = self
-            .targets
-            .iter()
-            .filter(|t| t.slot == Slot::Answered)
-            .map(|t| t.node);
-        #[cfg(feature = "bugs")]
-        let answered = answered.chain(self.dups.iter().copied());
-        answered.collect()
-    }
-    fn is_get(&self) -> bool {
-        matches!(self.work, Work::Get)
-    }
-}
-
-/// A client request this node forwarded to an owner, kept until an owner takes it (§4.5).
-#[derive(Debug)]
-struct Forwarding {
-    client: ClientId,
-    request: Request,
-    /// The owners tried, in order; the last is the one being waited for.
-    tried: Vec<NodeId>,
-    timer: TimerId,
-}
+use crate::config::ClusterConfig;
+use crate::membership::{Member, Membership, initial_membership};
+use crate::msg::{Admin, Msg, Note, OpTag, Reply, Request, Timer};
+use crate::ring::{Key, Ring};
+use crate::version::{Actor, Version};
+use anti_entropy::AntiEntropy;
+use coordinator::{Coordinator, Env};
+use cx::note;
+use gossip::FailureDetector;
+use handoff::HintLog;
+use membership_change::MemberView;
+use replica::{Ownership, Replica, Rounds};
+use sim_core::{Context, Input, NodeId};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use store::Store;
 
 /// A Dynamo storage node.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct DynamoNode {
     id: NodeId,
     cfg: Arc<ClusterConfig>,
-    ring: Arc<Ring>,
-    // Durable: survives a crash unless the disk is wiped.
-    store: BTreeMap<Key, Vec<Version>>,
-    hints: BTreeMap<(NodeId, Key), Hint>,
-    next_hint_rev: u64,
-    /// The highest counter this node has issued per key, so it never issues one twice.
-    issued: BTreeMap<Key, u64>,
+    durable: Durable,
+    volatile: Volatile,
+    /// Counters about this node: measurements, not state (a crash keeps them).
+    pub stats: NodeStats,
+}
+
+/// What survives a crash, unless the disk is wiped.
+#[derive(Clone, Debug)]
+struct Durable {
+    store: Store,
+    hints: HintLog,
+    /// The ring of this node's own membership view.
+    owner: Ownership,
+    members: MemberView,
     /// The disk's epoch; `None` after a wipe until the node starts and picks a new one.
     epoch: Option<u32>,
     /// The incarnation its heartbeats carry, bumped at every start; `None`
     /// after a wipe until the node starts and derives one from its clock.
     incarnation: Option<i64>,
-    // Volatile: lost in a crash.
-    view: View,
-    ops: BTreeMap<OpTag, Op>,
-    /// Requests forwarded to an owner that has not yet taken them, by request id.
-    forwards: BTreeMap<u64, Forwarding>,
-    /// Op ids never repeat within a run, so a late reply to a request from
-    /// before a crash cannot be mistaken for one to a new request.
+    /// The next coordinator op id (see `coordinator::Env::next_op`).
     next_op: OpTag,
-    /// Whether a hint-delivery timer is pending; it runs only while hints are held.
-    hint_timer: bool,
-    /// Whether a tombstone-purge timer is pending; it runs only while the store holds tombstones.
-    purge_timer: bool,
-    /// The next (range, peer) pair anti-entropy compares.
-    ae_cursor: usize,
-    /// Durable: the membership history this node knows (§4.8.1); its ring
-    /// (`ring`) is built from it.
-    members: crate::membership::Membership,
-    /// The membership the configuration starts with, for a wiped disk.
-    initial_members: crate::membership::Membership,
-    /// Whether this node has seen a membership change: from then on it
-    /// offers keys it no longer owns to their owners, and gossips membership.
-    membership_moved: bool,
-    /// Keys this node has held as a hint or offered away after a membership
-    /// change: only the checkers read it (such a node may rightly answer a
-    /// get of the key with nothing, when the get's coordinator's view has it
-    /// as an owner: a fallback then, or an owner since).
-    moved_keys: std::collections::BTreeSet<Key>,
-    /// Volatile: a key this node does not own reached its store; the next
-    /// hint-delivery round offers it on.
-    sweep_due: bool,
-    pub stats: NodeStats,
+}
+
+/// Every mechanism's state, borrowed apart.
+struct Parts<'a> {
+    replica: Replica<'a>,
+    members: &'a mut MemberView,
+    detector: &'a mut FailureDetector,
+    coordinator: &'a mut Coordinator,
+    anti_entropy: &'a mut AntiEntropy,
+    next_op: &'a mut OpTag,
+}
+
+/// What a crash loses.
+#[derive(Clone, Debug)]
+struct Volatile {
+    detector: FailureDetector,
+    coordinator: Coordinator,
+    rounds: Rounds,
+    anti_entropy: AntiEntropy,
+}
+
+impl Volatile {
+    /// The volatile state of a node that has just come up: every peer
+    /// believed up, nothing in flight. A node that has seen a membership
+    /// change sweeps its store at its first hint round.
+    fn fresh(id: NodeId, nodes: usize, incarnation: i64, moved: bool) -> Volatile {
+        Volatile {
+            detector: FailureDetector::new(id, nodes, incarnation),
+            coordinator: Coordinator::default(),
+            rounds: Rounds {
+                sweep_due: moved,
+                ..Rounds::default()
+            },
+            anti_entropy: AntiEntropy::default(),
+        }
+    }
 }
 
 impl DynamoNode {
+    /// Node `id` of a cluster configured by `cfg`, with the ring `ring`.
     pub fn new(id: NodeId, cfg: Arc<ClusterConfig>, ring: Arc<Ring>) -> DynamoNode {
-        let members = crate::membership::initial_membership(&ring, cfg.nodes);
+        let members = initial_membership(&ring, cfg.nodes);
         DynamoNode::with_members(id, cfg, ring, members)
     }
 
@@ -207,121 +130,318 @@ impl DynamoNode {
         id: NodeId,
         cfg: Arc<ClusterConfig>,
         ring: Arc<Ring>,
-        members: crate::membership::Membership,
+        members: Membership,
     ) -> DynamoNode {
         let nodes = cfg.nodes as usize;
         DynamoNode {
             id,
-            view: View::new(id, nodes, 0),
+            volatile: Volatile::fresh(id, nodes, 0, false),
+            durable: Durable {
+                store: Store::default(),
+                hints: HintLog::default(),
+                owner: Ownership { ring, moved: false },
+                members: MemberView::new(members),
+                epoch: Some(0),
+                incarnation: Some(0),
+                next_op: 1,
+            },
             cfg,
-            ring,
-            store: BTreeMap::new(),
-            hints: BTreeMap::new(),
-            next_hint_rev: 1,
-            issued: BTreeMap::new(),
-            epoch: Some(0),
-            incarnation: Some(0),
-            ops: BTreeMap::new(),
-            forwards: BTreeMap::new(),
-            next_op: 1,
-            hint_timer: false,
-            purge_timer: false,
-            ae_cursor: 0,
-            initial_members: members.clone(),
-            members,
-            membership_moved: false,
-            sweep_due: false,
-            moved_keys: std::collections::BTreeSet::new(),
             stats: NodeStats::default(),
         }
     }
 
+    /// This node's id.
     pub fn id(&self) -> NodeId {
         self.id
     }
 
     /// The versions this node stores for `key` (not counting hints).
     pub fn versions(&self, key: &Key) -> &[Version] {
-        self.store.get(key).map_or(&[], Vec::as_slice)
+        self.durable.store.get(key).map_or(&[], Vec::as_slice)
     }
 
+    /// Every key this node stores, with its versions (not counting hints).
     pub fn store(&self) -> &BTreeMap<Key, Vec<Version>> {
-        &self.store
+        self.durable.store.map()
     }
 
     /// Hints held, keyed by (intended node, key).
     pub fn hints(&self) -> &BTreeMap<(NodeId, Key), Hint> {
-        &self.hints
+        self.durable.hints.map()
     }
 
     /// Whether this node believes `n` is up.
     pub fn believes_up(&self, n: NodeId) -> bool {
-        self.view.is_up(n)
+        self.volatile.detector.is_up(n)
     }
 
     /// Coordinator state machines in flight.
     pub fn ops_in_flight(&self) -> usize {
-        self.ops.len()
+        self.volatile.coordinator.in_flight()
     }
 
-    fn note(cx: Cx, label: &'static str, text: impl FnOnce() -> String) {
-        cx.note_with(|| Note {
-            label,
-            text: text(),
-        });
+    /// Whether this node has handed everything over and stopped (it ignores every input).
+    pub fn has_left(&self) -> bool {
+        self.durable.members.has_left(self.id)
     }
 
-    fn heard_from(&mut self, from: NodeId, cx: Cx) {
-        if from != self.id && self.view.mark_up(from) {
-            Self::note(cx, "view", || format!("{from} is up (heard from it)"));
-            self.on_revived(from, cx);
+    /// This node's membership view: every node's status, tokens and version.
+    pub fn members(&self) -> &[Member] {
+        &self.durable.members.members
+    }
+
+    /// Whether this node has ever held `key` as a hint, or offered it away
+    /// after a membership change.
+    pub fn moved_key(&self, key: &Key) -> bool {
+        self.durable.hints.held_once(key)
+    }
+
+    /// The ring as this node sees it.
+    pub fn ring(&self) -> &Ring {
+        &self.durable.owner.ring
+    }
+
+    /// Every mechanism's state, borrowed at once (each field apart, so a
+    /// handler can hand one mechanism the others it needs).
+    fn parts(&mut self) -> Parts<'_> {
+        Parts {
+            replica: Replica {
+                me: self.id,
+                cfg: &self.cfg,
+                store: &mut self.durable.store,
+                hints: &mut self.durable.hints,
+                owner: &mut self.durable.owner,
+                rounds: &mut self.volatile.rounds,
+                epoch: self.durable.epoch,
+                stats: &mut self.stats,
+            },
+            members: &mut self.durable.members,
+            detector: &mut self.volatile.detector,
+            coordinator: &mut self.volatile.coordinator,
+            anti_entropy: &mut self.volatile.anti_entropy,
+            next_op: &mut self.durable.next_op,
         }
     }
 
-    fn on_revived(&mut self, n: NodeId, cx: Cx) {
-        if self.cfg.hinted_handoff {
-            self.deliver_hints(Some(n), cx);
+    /// The data path, borrowed.
+    fn replica(&mut self) -> Replica<'_> {
+        self.parts().replica
+    }
+
+    /// The coordinator, and what it needs of the rest of the node.
+    fn coordinator(&mut self) -> (&mut Coordinator, Env<'_>) {
+        let p = self.parts();
+        let env = Env {
+            replica: p.replica,
+            detector: p.detector,
+            next_op: p.next_op,
+        };
+        (p.coordinator, env)
+    }
+
+    /// The membership mechanism, the data path and anti-entropy's cursor (which a ring change clamps).
+    fn membership(&mut self) -> (&mut MemberView, Replica<'_>, &mut AntiEntropy) {
+        let p = self.parts();
+        (p.members, p.replica, p.anti_entropy)
+    }
+
+    /// A message from `from` shows it is up: if it was believed down, it is
+    /// up now, and (with hinted handoff) gets the hints held for it.
+    fn heard_from(&mut self, from: NodeId, cx: &mut Context<'_, Self>) {
+        if from != self.id && self.volatile.detector.mark_up(from) {
+            note(cx, "view", || format!("{from} is up (heard from it)"));
+            if self.cfg.hinted_handoff {
+                let p = self.parts();
+                let detector = &*p.detector;
+                p.replica
+                    .deliver_hints(Some(from), |n| detector.is_up(n), cx);
+            }
         }
     }
 
-    /// Whether a node should be used now: itself, or a peer its view says is up.
-    fn healthy(&self, n: NodeId) -> bool {
-        self.view.is_up(n)
+    /// The hint-delivery round: a due sweep of keys this node no longer
+    /// owns, hints for nodes that are no longer members sent to the key's
+    /// owners, then every hint to its target; again while any are held.
+    fn hint_round(&mut self, cx: &mut Context<'_, Self>) {
+        let p = self.parts();
+        let mut replica = p.replica;
+        replica.rounds.hints_armed = false;
+        if replica.rounds.sweep_due {
+            membership_change::sweep_unowned(&mut replica, cx);
+        }
+        if replica.owner.moved {
+            // A hint taken for a node this node knows has left (from a
+            // coordinator with an older view) goes to the key's owners.
+            p.members.retarget_hints(&mut replica, cx);
+        }
+        let detector = &*p.detector;
+        replica.deliver_hints(None, |n| detector.is_up(n), cx);
+        replica.arm_hint_round(cx);
     }
-}
 
-fn request_msg(op: OpTag, key: &Key, work: &Work, hint: Option<NodeId>) -> Msg {
-    match work {
-        Work::Put { version } => Msg::Replicate {
-            op,
-            key: key.clone(),
-            version: version.clone(),
-            hint,
-        },
-        Work::Get => Msg::Read {
-            op,
-            key: key.clone(),
-        },
+    /// A hint's target acknowledged revision `rev` of its hint for `key`.
+    fn on_handoff_ack(&mut self, from: NodeId, key: Key, rev: u64, cx: &mut Context<'_, Self>) {
+        let slot = (from, key);
+        #[cfg(feature = "bugs")]
+        let slot = crate::bugs::acked_hint(
+            self.cfg.bug,
+            self.durable.hints.map().iter().map(|(s, h)| (s, h.rev)),
+            slot,
+            rev,
+        );
+        if self.durable.hints.acknowledge(&slot, rev) {
+            self.stats.hints_delivered += 1;
+            note(cx, "handoff", || {
+                format!("{} acknowledged key {}; hint deleted", slot.0, slot.1)
+            });
+            let (members, mut replica, ae) = self.membership();
+            members.finish_leave_if_done(&mut replica, ae, cx);
+        }
     }
-}
 
-/// Every answered replica's versions, reconciled.
-fn reconciled(op: &Op, cfg: &ClusterConfig) -> Vec<Version> {
-    let answers = || {
-        op.targets
-            .iter()
-            .filter(|t| t.slot == Slot::Answered)
-            .map(|t| t.versions.as_slice())
-    };
-    #[cfg(feature = "bugs")]
-    if let Some(out) = crate::bugs::unreconciled(cfg.bug, answers()) {
-        return out;
+    /// A node that has left only keeps gossiping membership (so every node
+    /// learns that it left even when its announcement to the seeds was
+    /// lost), and may be asked to join again (§4.8.1).
+    fn handle_left(&mut self, input: Input<Self>, cx: &mut Context<'_, Self>) {
+        match input {
+            Input::Timer {
+                timer: Timer::Gossip,
+                ..
+            } => self.gossip_round(cx),
+            Input::Request {
+                client,
+                req,
+                body: Request::Admin(admin @ Admin::Join { .. }),
+            } => {
+                let (members, mut replica, ae) = self.membership();
+                members.on_admin(client, req, admin, &mut replica, ae, cx);
+            }
+            Input::Message {
+                from,
+                msg:
+                    Msg::Members {
+                        members: theirs,
+                        reply,
+                    },
+            } => {
+                let (members, mut replica, ae) = self.membership();
+                members.on_members(from, &theirs, reply, &mut replica, ae, cx);
+            }
+            _ => {}
+        }
     }
-    let mut out = Vec::new();
-    for versions in answers() {
-        reconcile_all(&mut out, versions, cfg.versioning);
+
+    /// A gossip round, with the membership history once it has changed.
+    fn gossip_round(&mut self, cx: &mut Context<'_, Self>) {
+        let p = self.parts();
+        let members = p.replica.owner.moved.then_some(&p.members.members);
+        p.detector.gossip_round(p.replica.cfg, members, cx);
     }
-    out
+
+    fn on_timer(&mut self, timer: Timer, cx: &mut Context<'_, Self>) {
+        match timer {
+            Timer::ReplicaTimeout { op, round } => {
+                let (c, mut env) = self.coordinator();
+                c.on_replica_timeout(op, round, &mut env, cx);
+            }
+            Timer::Deadline { op } => {
+                let (c, mut env) = self.coordinator();
+                c.on_deadline(op, &mut env, cx);
+            }
+            Timer::ReadRepair { op } => {
+                let (c, mut env) = self.coordinator();
+                c.on_repair_window(op, &mut env, cx);
+            }
+            Timer::Forward { req } => {
+                let (c, mut env) = self.coordinator();
+                c.on_forward_timeout(req, &mut env, cx);
+            }
+            Timer::Gossip => self.gossip_round(cx),
+            Timer::HintDelivery => self.hint_round(cx),
+            Timer::AntiEntropy => {
+                let p = self.parts();
+                p.anti_entropy.round(&mut { p.replica }, cx);
+            }
+            Timer::Purge => self.replica().purge_tombstones(cx),
+        }
+    }
+
+    fn on_message(&mut self, from: NodeId, msg: Msg, cx: &mut Context<'_, Self>) {
+        self.heard_from(from, cx);
+        match msg {
+            Msg::Forward {
+                client,
+                req,
+                request,
+            } => {
+                cx.send(from, Msg::ForwardAck { req });
+                let (c, mut env) = self.coordinator();
+                c.on_request(client, req, request, true, &mut env, cx);
+            }
+            Msg::ForwardAck { req } => self.volatile.coordinator.on_forward_ack(from, req, cx),
+            Msg::Replicate {
+                op,
+                key,
+                version,
+                hint,
+            } => {
+                self.replica().store_version(&key, &version, hint, cx);
+                cx.send(from, Msg::ReplicateAck { op });
+            }
+            Msg::ReplicateAck { op } => {
+                let (c, mut env) = self.coordinator();
+                c.on_answer(from, op, None, &mut env, cx);
+            }
+            Msg::Read { op, key } => {
+                let versions = self.replica().local_versions(&key);
+                #[cfg(feature = "bugs")]
+                let versions = crate::bugs::read_reply(self.cfg.bug, versions);
+                cx.send(from, Msg::ReadReply { op, versions });
+            }
+            Msg::ReadReply { op, versions } => {
+                let (c, mut env) = self.coordinator();
+                c.on_answer(from, op, Some(versions), &mut env, cx);
+            }
+            Msg::Repair { key, versions } => {
+                #[cfg(feature = "bugs")]
+                if crate::bugs::drops_repair(self.cfg.bug) {
+                    return;
+                }
+                self.replica().merge_into_store(&key, &versions, cx);
+            }
+            Msg::Handoff { key, versions, rev } => {
+                self.replica().merge_into_store(&key, &versions, cx);
+                cx.send(from, Msg::HandoffAck { key, rev });
+            }
+            Msg::HandoffAck { key, rev } => self.on_handoff_ack(from, key, rev, cx),
+            Msg::Gossip { beats } => {
+                let incarnation = self.volatile.detector.on_gossip(from, &beats, true, cx);
+                self.durable.incarnation = Some(incarnation);
+            }
+            Msg::GossipReply { beats } => {
+                let incarnation = self.volatile.detector.on_gossip(from, &beats, false, cx);
+                self.durable.incarnation = Some(incarnation);
+            }
+            Msg::Members {
+                members: theirs,
+                reply,
+            } => {
+                let (members, mut replica, ae) = self.membership();
+                members.on_members(from, &theirs, reply, &mut replica, ae, cx);
+            }
+            Msg::MerkleHashes {
+                range,
+                level,
+                hashes,
+            } => AntiEntropy::on_hashes(&self.replica(), from, range, level, &hashes, cx),
+            Msg::MerkleKeys {
+                range,
+                leaves,
+                entries,
+                reply,
+            } => AntiEntropy::on_keys(&mut self.replica(), from, range, leaves, entries, reply, cx),
+        }
+    }
 }
 
 impl sim_core::Node for DynamoNode {
@@ -332,12 +452,12 @@ impl sim_core::Node for DynamoNode {
     type Note = Note;
 
     fn start(&mut self, cx: &mut Context<'_, Self>) {
-        if self.epoch.is_none() {
+        if self.durable.epoch.is_none() {
             // An empty disk: come back as a new actor, so no forgotten counter is reused.
             let epoch = (cx.clock_us() / 1_000).clamp(1, i64::from(u32::MAX)) as u32;
-            self.epoch = Some(epoch);
+            self.durable.epoch = Some(epoch);
             let me = self.id;
-            Self::note(cx, "epoch", || {
+            note(cx, "epoch", || {
                 format!(
                     "{me} starts with an empty disk as {}",
                     Actor { node: me, epoch }
@@ -347,12 +467,13 @@ impl sim_core::Node for DynamoNode {
         // Every start is a new incarnation. A wiped disk forgot the last one, so
         // the clock stands in; should it lag, gossip relaying a beat of the
         // forgotten incarnation makes the view jump past it.
-        let incarnation = match self.incarnation {
+        let incarnation = match self.durable.incarnation {
             Some(i) => i + 1,
             None => cx.clock_us().max(1),
         };
-        self.incarnation = Some(incarnation);
-        self.view = View::new(self.id, self.cfg.nodes as usize, incarnation);
+        self.durable.incarnation = Some(incarnation);
+        self.volatile.detector =
+            FailureDetector::new(self.id, self.cfg.nodes as usize, incarnation);
         // Periodic work starts at a random phase, so nodes do not all act at once.
         let phase = |cx: &mut Context<'_, Self>, period: sim_core::SimDuration| {
             sim_core::SimDuration(1 + cx.rng().below(period.as_us().max(1)))
@@ -361,13 +482,13 @@ impl sim_core::Node for DynamoNode {
             let p = phase(cx, self.cfg.gossip_interval);
             cx.set_timer(p, Timer::Gossip);
         }
-        self.hint_timer = false;
-        self.arm_hint_timer(cx);
-        self.purge_timer = false;
-        self.arm_purge_timer(cx);
+        self.volatile.rounds.hints_armed = false;
+        self.replica().arm_hint_round(cx);
+        self.volatile.rounds.purge_armed = false;
+        self.replica().arm_purge(cx);
         if self.cfg.anti_entropy {
-            let pairs = self.anti_entropy_pairs().len();
-            self.ae_cursor = if pairs > 0 { cx.rng().index(pairs) } else { 0 };
+            let pairs = self.durable.owner.ring.anti_entropy_pairs(self.id).len();
+            self.volatile.anti_entropy.start(pairs, cx);
             let p = phase(cx, self.cfg.anti_entropy_interval);
             cx.set_timer(p, Timer::AntiEntropy);
         }
@@ -375,224 +496,41 @@ impl sim_core::Node for DynamoNode {
 
     fn handle(&mut self, input: Input<Self>, cx: &mut Context<'_, Self>) {
         if self.has_left() {
-            // Handed everything over and stopped serving: it only keeps
-            // gossiping membership, so every node learns that it left even
-            // when its announcement to the seeds was lost.
-            match input {
-                Input::Timer {
-                    timer: Timer::Gossip,
-                    ..
-                } => self.gossip_round(cx),
-                // Nodes can be added back (§4.8.1): a left node may join again.
-                Input::Request {
-                    client,
-                    req,
-                    body: Request::Admin(admin @ crate::msg::Admin::Join { .. }),
-                } => self.on_admin(client, req, admin, cx),
-                Input::Message {
-                    from,
-                    msg: Msg::Members { members, reply },
-                } => self.on_members(from, &members, reply, cx),
-                _ => {}
-            }
-            return;
+            return self.handle_left(input, cx);
         }
         match input {
             Input::Request {
                 client,
                 req,
                 body: Request::Admin(admin),
-            } => self.on_admin(client, req, admin, cx),
-            Input::Request { client, req, body } => self.on_request(client, req, body, false, cx),
-            Input::Timer { timer, .. } => match timer {
-                Timer::ReplicaTimeout { op, round } => self.on_replica_timeout(op, round, cx),
-                Timer::Deadline { op } => self.on_deadline(op, cx),
-                Timer::ReadRepair { op } => {
-                    if let Some(o) = self.ops.get_mut(&op) {
-                        o.repair_timer = None;
-                        // Stop waiting for the stragglers: repair with what has arrived.
-                        for t in &mut o.targets {
-                            if t.slot == Slot::Pending {
-                                t.slot = Slot::TimedOut;
-                            }
-                        }
-                        self.finish(op, cx);
-                    }
-                }
-                Timer::Forward { req } => self.on_forward_timeout(req, cx),
-                Timer::Gossip => self.gossip_round(cx),
-                Timer::HintDelivery => {
-                    self.hint_timer = false;
-                    if self.sweep_due {
-                        self.sweep_unowned(cx);
-                    }
-                    if self.membership_moved {
-                        // A hint taken for a node this node knows has left (from a
-                        // coordinator with an older view) goes to the key's owners.
-                        self.retarget_hints(cx);
-                    }
-                    self.deliver_hints(None, cx);
-                    self.arm_hint_timer(cx);
-                }
-                Timer::AntiEntropy => self.anti_entropy_round(cx),
-                Timer::Purge => self.purge_tombstones(cx),
-            },
-            Input::Message { from, msg } => {
-                self.heard_from(from, cx);
-                match msg {
-                    Msg::Forward {
-                        client,
-                        req,
-                        request,
-                    } => {
-                        cx.send(from, Msg::ForwardAck { req });
-                        self.on_request(client, req, request, true, cx);
-                    }
-                    Msg::ForwardAck { req } => self.on_forward_ack(from, req, cx),
-                    Msg::Replicate {
-                        op,
-                        key,
-                        version,
-                        hint,
-                    } => {
-                        self.store_version(&key, &version, hint, cx);
-                        cx.send(from, Msg::ReplicateAck { op });
-                    }
-                    Msg::ReplicateAck { op } => self.on_answer(from, op, None, cx),
-                    Msg::Read { op, key } => {
-                        let versions = self.local_versions(&key);
-                        #[cfg(feature = "bugs")]
-                        let versions = crate::bugs::read_reply(self.cfg.bug, versions);
-                        cx.send(from, Msg::ReadReply { op, versions });
-                    }
-                    Msg::ReadReply { op, versions } => self.on_answer(from, op, Some(versions), cx),
-                    Msg::Repair { key, versions } => {
-                        #[cfg(feature = "bugs")]
-                        if crate::bugs::drops_repair(self.cfg.bug) {
-                            return;
-                        }
-                        self.merge_into_store(&key, &versions, cx);
-                    }
-                    Msg::Handoff { key, versions, rev } => {
-                        self.merge_into_store(&key, &versions, cx);
-                        cx.send(from, Msg::HandoffAck { key, rev });
-                    }
-                    Msg::HandoffAck { key, rev } => {
-                        let slot = (from, key);
-                        #[cfg(feature = "bugs")]
-                        let slot = crate::bugs::acked_hint(
-                            self.cfg.bug,
-                            self.hints.iter().map(|(s, h)| (s, h.rev)),
-                            slot,
-                            rev,
-                        );
-                        if self.hints.get(&slot).is_some_and(|h| h.rev == rev) {
-                            self.hints.remove(&slot);
-                            self.stats.hints_delivered += 1;
-                            Self::note(cx, "handoff", || {
-                                format!("{} acknowledged key {}; hint deleted", slot.0, slot.1)
-                            });
-                            self.finish_leave_if_done(cx);
-                        }
-                    }
-                    Msg::Gossip { beats } => {
-                        self.merge_beats(&beats, cx);
-                        let reply = self.view.beats();
-                        cx.send(from, Msg::GossipReply { beats: reply });
-                    }
-                    Msg::GossipReply { beats } => self.merge_beats(&beats, cx),
-                    Msg::Members { members, reply } => self.on_members(from, &members, reply, cx),
-                    Msg::MerkleHashes {
-                        range,
-                        level,
-                        hashes,
-                    } => self.on_merkle_hashes(from, range, level, &hashes, cx),
-                    Msg::MerkleKeys {
-                        range,
-                        leaves,
-                        entries,
-                        reply,
-                    } => self.on_merkle_keys(from, range, leaves, entries, reply, cx),
-                }
+            } => {
+                let (members, mut replica, ae) = self.membership();
+                members.on_admin(client, req, admin, &mut replica, ae, cx);
             }
+            Input::Request { client, req, body } => {
+                let (c, mut env) = self.coordinator();
+                c.on_request(client, req, body, false, &mut env, cx);
+            }
+            Input::Timer { timer, .. } => self.on_timer(timer, cx),
+            Input::Message { from, msg } => self.on_message(from, msg, cx),
         }
     }
 
     fn crash(&mut self, wipe_disk: bool) {
-        self.ops.clear();
-        // The next start sweeps if it must: a restart arms hint delivery when hints are held.
-        self.sweep_due = self.membership_moved;
-        self.forwards.clear();
-        self.view = View::new(self.id, self.cfg.nodes as usize, 0);
+        let moved = self.durable.owner.moved;
+        self.volatile = Volatile::fresh(self.id, self.cfg.nodes as usize, 0, moved);
         if wipe_disk {
-            self.store.clear();
-            self.hints.clear();
-            self.issued.clear();
+            let d = &mut self.durable;
+            d.store.wipe();
+            d.hints.wipe();
             // The membership history is on the disk too: back to the configured one.
-            self.members = self.initial_members.clone();
-            self.ring = Arc::new(Ring::for_cluster(
-                &self.cfg,
-                crate::membership::ring_tokens(&self.members),
-            ));
-            self.membership_moved = false;
-            self.epoch = None;
-            self.incarnation = None;
+            let tokens = d.members.wipe();
+            d.owner = Ownership {
+                ring: Arc::new(Ring::for_cluster(&self.cfg, tokens)),
+                moved: false,
+            };
+            d.epoch = None;
+            d.incarnation = None;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn op(targets: &[(u32, Option<u32>, Slot)]) -> Op {
-        let ring = Ring::build(
-            &ClusterConfig::default(),
-            &mut sim_core::SimRng::new(1, sim_core::Stream::Setup),
-        );
-        Op {
-            client: ClientId(0),
-            req: 1,
-            key: ring.key("k").expect("an md5 key"),
-            work: Work::Get,
-            needed: 2,
-            targets: targets
-                .iter()
-                .map(|&(node, hint, slot)| Target {
-                    node: NodeId(node),
-                    hint: hint.map(NodeId),
-                    slot,
-                    versions: Vec::new(),
-                })
-                .collect(),
-            next_fallback: 0,
-            round: 0,
-            replied: false,
-            #[cfg(feature = "bugs")]
-            dups: Vec::new(),
-            round_timer: None,
-            repair_timer: None,
-            deadline: None,
-        }
-    }
-
-    // A fallback and the late owner it stands in for fill one quorum slot, not two.
-    #[test]
-    fn stand_in_and_late_owner_count_once() {
-        let o = op(&[
-            (0, None, Slot::Answered),
-            (1, None, Slot::Answered),
-            (2, None, Slot::TimedOut),
-            (3, Some(1), Slot::Answered),
-        ]);
-        assert_eq!(o.answered(), 2);
-        assert_eq!(o.answered_by(), vec![NodeId(0), NodeId(1), NodeId(3)]);
-        let o = op(&[
-            (0, None, Slot::Answered),
-            (1, None, Slot::TimedOut),
-            (3, Some(1), Slot::Answered),
-            (4, Some(2), Slot::Answered),
-        ]);
-        assert_eq!(o.answered(), 3, "stand-ins for different owners each count");
     }
 }
