@@ -2,14 +2,13 @@
 //! clap, TOML and files: it turns scenario files into validated configs,
 //! runs them on `dynamo-model` and `sim-core`, and renders summaries.
 //!
-//! `args` holds every command's arguments and the exit codes; `cli` parses
-//! and dispatches; `scenario/` reads and writes scenario files; `explore/`
-//! sweeps, merges and shrinks; `report/` renders summaries, charts, traces
-//! and experiments; `serve/` is the local web page.
+//! `cmd/` is the command layer (one file per command: its arguments, what
+//! it prints, its exit code); the libraries below it know nothing of the
+//! command line: `scenario/` reads and writes scenario files; `runner`
+//! runs one; `explore/` sweeps, merges and shrinks; `report/` renders
+//! summaries, charts, traces and experiments; `serve/` is the local web page.
 
-pub mod args;
-pub mod bench;
-pub mod cli;
+pub mod cmd;
 pub mod explore;
 pub mod output;
 pub mod progress;

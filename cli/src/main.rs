@@ -1,5 +1,5 @@
 //! The `dynsim` binary: a thin shell over the `dynsim` library.
 
 fn main() -> std::process::ExitCode {
-    dynsim::cli::main()
+    dynsim::cmd::main()
 }

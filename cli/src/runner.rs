@@ -712,3 +712,41 @@ pub fn describe_outcome(o: &Outcome) -> String {
         Outcome::TimedOut => "timed out at the client".into(),
     }
 }
+
+/// From this many clients writing blind (without read-modify-write), `dynsim run` warns that siblings will pile up.
+pub const BLIND_WRITERS_WARN: u32 = 4;
+
+/// The one-line warning for a load whose clients write blind: each blind put
+/// is concurrent with every version held, so a key's siblings grow with its
+/// puts and every get and put costs more as the run goes. Real Dynamo does
+/// this too, so the run goes ahead; the warning says why it slows.
+pub fn blind_write_warning(s: &Scenario) -> Option<String> {
+    let load = s.load.as_ref()?;
+    let blind = load.read_fraction < 1.0 && !load.read_modify_write;
+    (blind && load.clients >= BLIND_WRITERS_WARN).then(|| {
+        format!(
+            "warning: {} clients write blind (read_modify_write = false) to {} keys: siblings will pile up, and each get and put costs more as they do",
+            load.clients, load.keys
+        )
+    })
+}
+
+/// The first line (1-based) where two texts differ, with both lines.
+pub fn first_difference(a: &str, b: &str) -> Option<(usize, String, String)> {
+    let (mut la, mut lb) = (a.lines(), b.lines());
+    let mut n = 0;
+    loop {
+        n += 1;
+        match (la.next(), lb.next()) {
+            (None, None) => return None,
+            (x, y) if x == y => continue,
+            (x, y) => {
+                return Some((
+                    n,
+                    x.unwrap_or("(end)").to_string(),
+                    y.unwrap_or("(end)").to_string(),
+                ));
+            }
+        }
+    }
+}

@@ -1,8 +1,8 @@
 //! The command line: exit codes, help on every command, determinism checks, atomic output.
 
 use clap::Parser;
-use dynsim::args::{Cli, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
-use dynsim::cli::run_command;
+use dynsim::cmd::run_command;
+use dynsim::cmd::{Cli, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
 use dynsim_tests::root;
 
 fn run(args: &[&str]) -> u8 {
@@ -204,7 +204,7 @@ fn blind_writers_are_warned_about() {
         );
         std::fs::write(&path, text).unwrap();
         let s = dynsim::scenario::load(path.to_str().unwrap()).expect("a valid scenario");
-        dynsim::cli::blind_write_warning(&s)
+        dynsim::runner::blind_write_warning(&s)
     };
     let w = warned("clients = 4\nkeys = 5\nread_fraction = 0.0").expect("a warning");
     assert!(

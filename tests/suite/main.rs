@@ -3,6 +3,7 @@
 
 mod cli;
 mod experiments;
+mod imports;
 mod malformed;
 mod scenarios;
 mod serve;

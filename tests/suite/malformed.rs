@@ -75,8 +75,8 @@ fn dynsim(args: &[&str]) -> u8 {
     use clap::Parser;
     std::env::set_current_dir(root()).expect("workspace root");
     let cli =
-        dynsim::args::Cli::try_parse_from([&["dynsim"], args].concat()).expect("valid arguments");
-    dynsim::cli::run_command(cli.command)
+        dynsim::cmd::Cli::try_parse_from([&["dynsim"], args].concat()).expect("valid arguments");
+    dynsim::cmd::run_command(cli.command)
 }
 
 // Through the command line, every malformed file exits 2 (with `run`, or
@@ -92,17 +92,17 @@ fn every_malformed_file_exits_2() {
         };
         assert_eq!(
             dynsim(&[command, &name]),
-            dynsim::args::EXIT_BAD_INPUT,
+            dynsim::cmd::EXIT_BAD_INPUT,
             "{command} {name}"
         );
     }
     assert_eq!(
         dynsim(&["run", "experiments/seed_latency.toml"]),
-        dynsim::args::EXIT_BAD_INPUT
+        dynsim::cmd::EXIT_BAD_INPUT
     );
     assert_eq!(
         dynsim(&["experiment", "scenarios/failure.toml"]),
-        dynsim::args::EXIT_BAD_INPUT
+        dynsim::cmd::EXIT_BAD_INPUT
     );
     let too_many = (dynsim::report::experiment::MAX_TRIALS + 1).to_string();
     for trials in ["0", too_many.as_str()] {
@@ -115,7 +115,7 @@ fn every_malformed_file_exits_2() {
                 "--out",
                 "-"
             ]),
-            dynsim::args::EXIT_BAD_INPUT,
+            dynsim::cmd::EXIT_BAD_INPUT,
             "--trials {trials}"
         );
     }

@@ -35,7 +35,7 @@ fn every_scenario() {
     insta::glob!("../../scenarios", "**/*.toml", |path| {
         let (trace, summary, ok) = run_scenario(path);
         let (again, _, _) = run_scenario(path);
-        if let Some((line, a, b)) = dynsim::cli::first_difference(&trace, &again) {
+        if let Some((line, a, b)) = dynsim::runner::first_difference(&trace, &again) {
             panic!(
                 "{}: two runs differ first at trace line {line}:\n  run 1: {a}\n  run 2: {b}",
                 rel(path)

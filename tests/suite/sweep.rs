@@ -3,7 +3,7 @@
 //! failing; every bundled file survives sweep, swarm and shrink; a sweep
 //! streams, stops and resumes; merge refuses to mix sweeps.
 
-use dynsim::args::{EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, SweepArgs};
+use dynsim::cmd::{EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, SweepArgs};
 use dynsim::explore::{merge, shrink, swarm, sweep};
 use dynsim::runner;
 use dynsim::scenario::{self, Scenario};
@@ -268,8 +268,8 @@ fn a_bug_in_one_repair_path_shows_only_in_its_isolated_base() {
 fn dynsim(args: &[&str]) -> u8 {
     use clap::Parser;
     std::env::set_current_dir(root()).expect("workspace root");
-    match dynsim::args::Cli::try_parse_from([&["dynsim"][..], args].concat()) {
-        Ok(cli) => dynsim::cli::run_command(cli.command),
+    match dynsim::cmd::Cli::try_parse_from([&["dynsim"][..], args].concat()) {
+        Ok(cli) => dynsim::cmd::run_command(cli.command),
         Err(e) if e.use_stderr() => EXIT_BAD_INPUT,
         Err(_) => EXIT_OK,
     }
@@ -539,14 +539,14 @@ fn an_interrupted_sweep_resumes_to_the_same_results() {
     let (whole, cut) = (dir.join("whole"), dir.join("cut"));
     std::env::set_current_dir(root()).expect("workspace root");
     assert_eq!(
-        sweep::sweep(&sweep_args(file, "0..16", &whole), &|| false),
+        dynsim::cmd::sweep(&sweep_args(file, "0..16", &whole), &|| false),
         EXIT_OK
     );
     let expected = read(&whole.join("results.jsonl"));
     assert_eq!(expected.lines().count(), 16);
     // Stop once a few seeds have been claimed (`stop` is asked before each claim).
     let asked = AtomicUsize::new(0);
-    let code = sweep::sweep(&sweep_args(file, "0..16", &cut), &|| {
+    let code = dynsim::cmd::sweep(&sweep_args(file, "0..16", &cut), &|| {
         asked.fetch_add(1, Ordering::SeqCst) >= 5
     });
     assert_eq!(code, EXIT_INTERRUPTED);
@@ -562,7 +562,7 @@ fn an_interrupted_sweep_resumes_to_the_same_results() {
     assert!(summary.contains("--resume"), "{summary}");
     let mut resume = sweep_args(file, "0..16", &cut);
     resume.resume = true;
-    assert_eq!(sweep::sweep(&resume, &|| false), EXIT_OK);
+    assert_eq!(dynsim::cmd::sweep(&resume, &|| false), EXIT_OK);
     assert_eq!(read(&cut.join("results.jsonl")), expected);
     let summary = read(&cut.join("summary.txt"));
     assert!(summary.contains("seeds run: 16, failed: 0"), "{summary}");
@@ -571,20 +571,20 @@ fn an_interrupted_sweep_resumes_to_the_same_results() {
         "{summary}"
     );
     // Resuming a finished sweep runs nothing and changes nothing.
-    assert_eq!(sweep::sweep(&resume, &|| false), EXIT_OK);
+    assert_eq!(dynsim::cmd::sweep(&resume, &|| false), EXIT_OK);
     assert_eq!(read(&cut.join("results.jsonl")), expected);
     // A cut-off last line (a kill mid-write) is dropped and its seed runs again.
     let torn = &expected[..expected.len() - 40];
     std::fs::write(cut.join("results.jsonl"), torn).expect("write");
-    assert_eq!(sweep::sweep(&resume, &|| false), EXIT_OK);
+    assert_eq!(dynsim::cmd::sweep(&resume, &|| false), EXIT_OK);
     assert_eq!(read(&cut.join("results.jsonl")), expected);
     // Another range, or another file's results, are refused.
     let mut other = sweep_args(file, "0..20", &cut);
     other.resume = true;
-    assert_eq!(sweep::sweep(&other, &|| false), EXIT_BAD_INPUT);
+    assert_eq!(dynsim::cmd::sweep(&other, &|| false), EXIT_BAD_INPUT);
     let mut other = sweep_args("scenarios/sweep/no_repair.toml", "0..16", &cut);
     other.resume = true;
-    assert_eq!(sweep::sweep(&other, &|| false), EXIT_BAD_INPUT);
+    assert_eq!(dynsim::cmd::sweep(&other, &|| false), EXIT_BAD_INPUT);
     assert_eq!(read(&cut.join("results.jsonl")), expected);
 }
 
@@ -685,7 +685,7 @@ fn merge_refuses_to_mix_sweeps() {
     let shard = |k: u64, out: &Path, f: &str| {
         let mut a = sweep_args(f, "0..6", out);
         a.shard = Some(format!("{k}/2"));
-        sweep::sweep(&a, &|| false)
+        dynsim::cmd::sweep(&a, &|| false)
     };
     let (a, b) = (dir.join("a"), dir.join("b"));
     assert_eq!(shard(0, &a, file), EXIT_OK);

@@ -3,12 +3,10 @@
 //! scenario digest, dynsim version and seed range; two different results for
 //! one seed are an error; seeds of the range that no input holds are reported.
 
-use crate::args::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, MergeArgs};
 use crate::explore::sweep::{FAILURES_SHOWN, Origin, SeedResult, Tally};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// A seed as first seen: a fingerprint of its result and where it was.
 struct Seen {
@@ -159,86 +157,4 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Merged, String> {
         first_missing,
         shards,
     })
-}
-
-/// `dynsim merge`.
-pub fn cmd(args: &MergeArgs) -> u8 {
-    let m = match merge(&args.inputs) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_BAD_INPUT;
-        }
-    };
-    let Some(origin) = &m.origin else {
-        eprintln!("error: no sweep results in {}", show_inputs(&args.inputs));
-        return EXIT_BAD_INPUT;
-    };
-    let mut o = format!(
-        "merged {} result file(s): seeds {}..{} of scenario {} (dynsim {})\n",
-        args.inputs.len(),
-        origin.range[0],
-        origin.range[1],
-        origin.digest,
-        origin.version
-    );
-    if m.duplicates > 0 {
-        let _ = writeln!(
-            o,
-            "note: {} seed(s) appeared more than once, with the same result",
-            m.duplicates
-        );
-    }
-    if m.missing > 0 {
-        let _ = writeln!(
-            o,
-            "INCOMPLETE: {} seed(s) of the range are in no input (first: {}{})",
-            m.missing,
-            m.first_missing
-                .iter()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-            if m.missing > m.first_missing.len() as u64 {
-                ", ..."
-            } else {
-                ""
-            }
-        );
-        let counts: BTreeSet<u64> = m.shards.iter().map(|s| s.1).collect();
-        if let [n] = counts.iter().copied().collect::<Vec<_>>()[..] {
-            let absent: Vec<String> = (0..n)
-                .filter(|k| !m.shards.contains(&(*k, n)))
-                .map(|k| format!("{k}/{n}"))
-                .collect();
-            if !absent.is_empty() {
-                let _ = writeln!(
-                    o,
-                    "    no results at all from shard(s) {}",
-                    absent.join(", ")
-                );
-            }
-        }
-    }
-    o.push_str(&m.tally.render(None));
-    crate::output::print(&o);
-    if m.tally.failed > 0 {
-        EXIT_FAILED
-    } else if m.missing > 0 {
-        eprintln!(
-            "error: the merged results do not cover the range: {} seed(s) missing",
-            m.missing
-        );
-        EXIT_BAD_INPUT
-    } else {
-        EXIT_OK
-    }
-}
-
-fn show_inputs(inputs: &[PathBuf]) -> String {
-    inputs
-        .iter()
-        .map(|p| Path::display(p).to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }

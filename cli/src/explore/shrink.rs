@@ -6,16 +6,13 @@
 //! to judge which checker fails, and as the `seed` of every candidate and of
 //! the file written (the base file's own `seed =` plays no part).
 
-use crate::args::{EXIT_BAD_INPUT, EXIT_OK, ShrinkArgs};
 use crate::explore::swarm;
-use crate::output::{self, write_output};
 use crate::runner::{self, Report};
 use crate::scenario::{Action, Check, Expect, OpStep, Scenario, Step};
 use dynamo_model::ClusterConfig;
 use dynamo_observer::Entry;
 use dynamo_observer::Status;
 use sim_core::{Fault, NetConfig, NodeId, SimDuration, SimTime};
-use std::path::{Path, PathBuf};
 
 /// What a shrink found.
 pub struct Shrunk {
@@ -41,7 +38,7 @@ pub struct NothingToShrink {
     pub unmet: Vec<String>,
 }
 
-fn declared_failures(s: &Scenario) -> impl Iterator<Item = &str> {
+pub fn declared_failures(s: &Scenario) -> impl Iterator<Item = &str> {
     s.expects.iter().filter_map(|e| match &e.check {
         Check::Checker { name, verdict } if verdict == "fail" => Some(name.as_str()),
         _ => None,
@@ -689,111 +686,9 @@ fn shorten_time(
 /// Where `dynsim shrink FILE --seed S` writes by default: the input's file
 /// stem, the seed and `-shrunk.toml`, in the current directory (not beside
 /// the input, which may be a bundled or read-only folder).
-pub fn default_out(file: &Path, seed: u64) -> PathBuf {
+pub fn default_out(file: &std::path::Path, seed: u64) -> std::path::PathBuf {
     let stem = file
         .file_stem()
         .map_or_else(|| "scenario".into(), |s| s.to_string_lossy());
-    PathBuf::from(format!("{stem}-seed{seed}-shrunk.toml"))
-}
-
-/// `dynsim shrink`.
-pub fn cmd(args: &ShrinkArgs) -> u8 {
-    let s = match crate::cli::load(&args.file) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let path = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out(&args.file, args.seed));
-    // Find out that the output cannot be written before spending the runs.
-    if let Err(e) = output::check(&path) {
-        eprintln!("error: cannot write to {}: {e}", path.display());
-        return EXIT_BAD_INPUT;
-    }
-    let to_stdout = output::target(&path) == output::Target::Stdout;
-    let bar = indicatif::ProgressBar::new_spinner();
-    let found = shrink(&s, args.seed, |steps, runs| {
-        bar.set_message(format!("{steps} steps left after {runs} runs"));
-        bar.tick();
-    });
-    bar.finish_and_clear();
-    let found = match found {
-        Ok(found) => found,
-        Err(nothing) => {
-            eprintln!(
-                "error: seed {} of {} fails no checker; there is nothing to shrink",
-                args.seed,
-                args.file.display()
-            );
-            if !nothing.unmet.is_empty() {
-                eprintln!(
-                    "    (a sweep counts it as failed because an expectation did not hold: {}; the failure the file declares did not happen, and there is no failure to cut down)",
-                    nothing.unmet.join("; ")
-                );
-            }
-            return EXIT_BAD_INPUT;
-        }
-    };
-    let shown = if to_stdout {
-        "the-shrunk-file.toml".to_string()
-    } else {
-        path.display().to_string()
-    };
-    let declared: Vec<&str> = declared_failures(&found.smallest).collect();
-    let declares = declared
-        .iter()
-        .map(|c| format!("[[expect]] checker = \"{c}\", verdict = \"fail\""))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let text = format!(
-        "# Shrunk by `dynsim shrink {} --seed {}`: {} of {} steps left; it still fails {}.\n\
-         # It declares the failure it reproduces, so `dynsim run {shown}` exits 0 while it still does.\n{}",
-        args.file.display(),
-        args.seed,
-        found.smallest.steps.len(),
-        found.original_steps,
-        found.checker,
-        crate::scenario::write::to_toml(&found.smallest)
-    );
-    if let Err(e) = write_output(&path, |w| w.write_all(text.as_bytes())) {
-        if output::is_broken_pipe(&e) {
-            return EXIT_OK;
-        }
-        eprintln!("error: cannot write {}: {e}", path.display());
-        return EXIT_BAD_INPUT;
-    }
-    let mut msg = String::new();
-    if found.smallest.seed != args.seed {
-        msg.push_str(&format!(
-            "note: steps that only shifted the network's random draws were cut by trying other seeds; the shrunk file runs with seed = {}\n",
-            found.smallest.seed
-        ));
-    }
-    if !found.reproduced {
-        msg.push_str(&format!(
-            "warning: the explicit form of seed {} does not fail {} (events at equal times can order differently); it is written unshrunk\n",
-            args.seed, found.checker
-        ));
-    }
-    msg.push_str(&format!(
-        "seed {} fails {}: explicit run of {} steps shrunk to {} steps in {} runs ({} nodes)\n\
-         wrote {}\n\
-         It declares the failure it reproduces ({declares}),\n\
-         so running it exits 0 as long as it still fails that way (exit 1 means it no longer does):\n    \
-         dynsim run {shown} --trace -\n",
-        args.seed,
-        found.checker,
-        found.original_steps,
-        found.smallest.steps.len(),
-        found.runs,
-        found.smallest.cluster.nodes,
-        if to_stdout { "the shrunk scenario to standard output".to_string() } else { shown.clone() },
-    ));
-    if to_stdout {
-        eprint!("{msg}");
-    } else {
-        output::print(&msg);
-    }
-    EXIT_OK
+    std::path::PathBuf::from(format!("{stem}-seed{seed}-shrunk.toml"))
 }

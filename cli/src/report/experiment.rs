@@ -10,8 +10,6 @@
 //!   clients, last-write-wins against siblings merged by union;
 //! - `balance`: load-balance efficiency of token strategies S1 and S3 (paper Fig. 8).
 
-use crate::args::{EXIT_BAD_INPUT, EXIT_OK, ExperimentArgs};
-use crate::output::write_output;
 use crate::report::summary::{LatencyStats, percentile};
 use crate::report::svg::{self, Chart, Series};
 use crate::scenario::diag::{Collector, Diags};
@@ -29,7 +27,6 @@ use sim_core::{
     ClientId, Core, Harness, Limits, NetConfig, NodeId, SimDuration, SimRng, SimTime, Stream,
 };
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use toml::de::DeValue;
 
@@ -2216,7 +2213,7 @@ fn join_cost_experiment(e: &Experiment, bar: &indicatif::ProgressBar) -> Outcome
     }
 }
 
-fn points(e: &Experiment) -> u64 {
+pub fn points(e: &Experiment) -> u64 {
     let nets = e.networks.len() as u64;
     match e.kind.as_str() {
         "latency" => nets
@@ -2545,96 +2542,6 @@ pub fn report_html(path: &str) -> Result<String, String> {
     let e = load(path).map_err(|d| d.to_string())?;
     let out = run(&e, &indicatif::ProgressBar::hidden());
     Ok(report(&e, &out))
-}
-
-/// `dynsim experiment FILE`.
-pub fn cmd(args: &ExperimentArgs) -> u8 {
-    let mut e = match load(&args.file.to_string_lossy()) {
-        Ok(e) => e,
-        Err(d) => {
-            eprintln!("{d}");
-            return EXIT_BAD_INPUT;
-        }
-    };
-    if let Some(t) = args.trials {
-        if !(1..=MAX_TRIALS).contains(&t) {
-            eprintln!("error: --trials {t}: valid values are 1..={MAX_TRIALS}");
-            return EXIT_BAD_INPUT;
-        }
-        e.trials = t;
-    }
-    e.jobs = args.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get().min(crate::explore::sweep::MAX_JOBS))
-    });
-    // `--out -` prints the CSV table and writes no files.
-    let to_stdout = args.out.as_deref() == Some(Path::new(crate::output::STDOUT));
-    let dir: PathBuf = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("experiment-out").join(&e.name));
-    // Find out that the output cannot be written before spending the run.
-    if !to_stdout {
-        if let Err(err) = std::fs::create_dir_all(&dir) {
-            eprintln!(
-                "error: --out {}: cannot create the directory: {err}",
-                dir.display()
-            );
-            return EXIT_BAD_INPUT;
-        }
-    }
-    let bar = indicatif::ProgressBar::new(points(&e));
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} points {msg}",
-        )
-        .expect("a valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_message(e.name.clone());
-    let clock = crate::wall::Stopwatch::start();
-    let out = run(&e, &bar);
-    bar.finish_and_clear();
-    // Published values beside dynsim's, on standard error (the table is the output).
-    if let Some(r) = &e.reference {
-        eprintln!("published values ({}):", r.source);
-        for (label, published, ours) in compare_reference(r, &out.table) {
-            match ours {
-                Some(x) => eprintln!(
-                    "  {label}: published {published}, measured {x} ({:+.4})",
-                    x - published
-                ),
-                None => eprintln!("  {label}: published {published}, no result matches"),
-            }
-        }
-    }
-    if to_stdout {
-        crate::output::print(&out.table.to_csv());
-        eprintln!("{} points in {:.1}s", points(&e), clock.seconds());
-        return EXIT_OK;
-    }
-    let html = report(&e, &out);
-    let written = write_output(&dir.join("results.csv"), |w| {
-        w.write_all(out.table.to_csv().as_bytes())
-    })
-    .and_then(|()| {
-        write_output(&dir.join("results.json"), |w| {
-            w.write_all(out.table.to_json().as_bytes())
-        })
-    })
-    .and_then(|()| write_output(&dir.join("report.html"), |w| w.write_all(html.as_bytes())));
-    if let Err(err) = written {
-        eprintln!("error: cannot write to {}: {err}", dir.display());
-        return EXIT_BAD_INPUT;
-    }
-    crate::output::print(&format!(
-        "{}{} points in {:.1}s; wrote {}\n",
-        out.table.to_csv(),
-        points(&e),
-        clock.seconds(),
-        dir.join("report.html").display()
-    ));
-    EXIT_OK
 }
 
 #[cfg(test)]

@@ -4,12 +4,74 @@
 
 use super::diag::Collector;
 use super::toml_read::Tbl;
-use super::{Check, Step};
 use dynamo_model::KeyScheme;
 use dynamo_model::Msg;
-use sim_core::{Message, NodeId, Record, SimDuration};
+use sim_core::{Message, NodeId, Record, SimDuration, SimTime};
 use std::collections::BTreeMap;
 use toml::de::DeValue;
+
+/// What a scenario expects.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Check {
+    /// About a named operation's result.
+    Op {
+        step: usize,
+        name: String,
+        ok: Option<bool>,
+        values: Option<Vec<String>>,
+        siblings: Option<usize>,
+        clock: Option<String>,
+        /// A failed op's answer count (acks of a put, replies of a get).
+        acks: Option<u32>,
+        /// A failed op's quorum (W of a put, R of a get).
+        needed: Option<u32>,
+    },
+    /// A node holds exactly these versions of a key, as (value, clock) pairs
+    /// sorted, with clocks as the trace prints them; none when empty.
+    Exactly {
+        node: NodeId,
+        key: String,
+        versions: Vec<(String, String)>,
+    },
+    /// A counter of the run, at its end.
+    Counter { name: String, cmp: Cmp, value: u64 },
+    /// A trace event happens within a duration after a step or another event.
+    Within {
+        event: EventMatch,
+        after: Anchor,
+        within: SimDuration,
+    },
+    /// Whether a node stores a key (optionally with a value) at a time.
+    Holds {
+        node: NodeId,
+        key: String,
+        present: bool,
+        value: Option<String>,
+    },
+    /// Whether a node holds a hint for a key (optionally for a given node) at a time.
+    Hint {
+        node: NodeId,
+        key: String,
+        present: bool,
+        target: Option<NodeId>,
+    },
+    /// Whether a node believes a peer is up, at a time.
+    Believes {
+        node: NodeId,
+        peer: NodeId,
+        up: bool,
+    },
+    /// A checker's verdict at the end.
+    Checker { name: String, verdict: String },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expect {
+    /// When a state check is evaluated (`None`: at the end of the run).
+    pub at: Option<SimTime>,
+    pub line: usize,
+    pub check: Check,
+}
 
 /// The counters a `counter` expectation can name, besides the per-kind
 /// message counters (`sent.Replicate`, `dropped.total`, ...).
@@ -317,7 +379,7 @@ pub fn read_within(
     t: &Tbl,
     nodes: u32,
     names: &BTreeMap<String, usize>,
-    steps: &[Step],
+    steps: usize,
 ) -> Option<Check> {
     let event = read_match(c, t, "event", nodes);
     t.require(
@@ -334,7 +396,7 @@ pub fn read_within(
         Some(DeValue::String(_)) => {
             let name = t.str(c, "after")?;
             match names.get(&name) {
-                Some(&step) if step < steps.len() => Some(Anchor::Step { step, name }),
+                Some(&step) if step < steps => Some(Anchor::Step { step, name }),
                 _ => {
                     c.err(
                         t.span_of("after"),

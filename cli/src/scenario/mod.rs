@@ -6,6 +6,8 @@ pub mod expect;
 pub mod toml_read;
 pub mod write;
 
+pub use expect::{Check, Expect};
+
 use diag::{Collector, Diags};
 use dynamo_model::Msg;
 use dynamo_model::limits;
@@ -79,73 +81,6 @@ pub struct Step {
     pub at: SimTime,
     pub line: usize,
     pub action: Action,
-}
-
-/// What a scenario expects.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Check {
-    /// About a named operation's result.
-    Op {
-        step: usize,
-        name: String,
-        ok: Option<bool>,
-        values: Option<Vec<String>>,
-        siblings: Option<usize>,
-        clock: Option<String>,
-        /// A failed op's answer count (acks of a put, replies of a get).
-        acks: Option<u32>,
-        /// A failed op's quorum (W of a put, R of a get).
-        needed: Option<u32>,
-    },
-    /// A node holds exactly these versions of a key, as (value, clock) pairs
-    /// sorted, with clocks as the trace prints them; none when empty.
-    Exactly {
-        node: NodeId,
-        key: String,
-        versions: Vec<(String, String)>,
-    },
-    /// A counter of the run, at its end.
-    Counter {
-        name: String,
-        cmp: expect::Cmp,
-        value: u64,
-    },
-    /// A trace event happens within a duration after a step or another event.
-    Within {
-        event: expect::EventMatch,
-        after: expect::Anchor,
-        within: SimDuration,
-    },
-    /// Whether a node stores a key (optionally with a value) at a time.
-    Holds {
-        node: NodeId,
-        key: String,
-        present: bool,
-        value: Option<String>,
-    },
-    /// Whether a node holds a hint for a key (optionally for a given node) at a time.
-    Hint {
-        node: NodeId,
-        key: String,
-        present: bool,
-        target: Option<NodeId>,
-    },
-    /// Whether a node believes a peer is up, at a time.
-    Believes {
-        node: NodeId,
-        peer: NodeId,
-        up: bool,
-    },
-    /// A checker's verdict at the end.
-    Checker { name: String, verdict: String },
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Expect {
-    /// When a state check is evaluated (`None`: at the end of the run).
-    pub at: Option<SimTime>,
-    pub line: usize,
-    pub check: Check,
 }
 
 /// A validated scenario.
@@ -1761,7 +1696,7 @@ fn read_expects(
         } else if t.has("counter") {
             expect::read_counter(c, &t)
         } else if t.has("event") {
-            expect::read_within(c, &t, nodes, names, steps)
+            expect::read_within(c, &t, nodes, names, steps.len())
         } else if t.has("exactly") {
             t.require(c, "node", "which node to look at, like node = \"n3\"");
             let node = node_ref(c, &t, "node", nodes);

@@ -125,9 +125,10 @@ pub fn latency_charts(history: &[OpRecord]) -> Markup {
     });
     html! {
         div.charts {
-            (super::templates::svg(h))
-            (super::templates::svg(c))
-            (super::templates::svg(t))
+            // Trusted SVG: svg.rs escapes every text it puts in.
+            (maud::PreEscaped(h))
+            (maud::PreEscaped(c))
+            (maud::PreEscaped(t))
             div.muted.chartnote {
                 p { "Latency is measured at the client, from issue to reply, in simulated milliseconds; only successful operations are plotted (failed and timed-out ones are counted in the summary)." }
                 p { "The histogram uses up to 30 equal bins per kind; the CDF gives the fraction of operations at or below each latency; the last chart shows latency against issue time (each op, or the mean per time bin when there are many), so slow periods (a crash, a partition, a timeout and fallback) stand out." }

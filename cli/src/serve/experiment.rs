@@ -2,12 +2,12 @@
 //! experiment budget and answers with its report as a page of its own.
 
 use super::budget::{self, Stopped};
+use super::ctx::Ctx;
 use super::form::{Form, default_scenario};
 use super::http::Page;
+use super::listing::{EXPERIMENT_DIR, SCENARIO_DIR};
 use super::listing::{read_listed, toml_list};
-use super::routes::Ctx;
 use super::templates::{self, Shown};
-use super::{EXPERIMENT_DIR, SCENARIO_DIR};
 use std::collections::BTreeMap;
 
 /// The report's own inline style needs `'unsafe-inline'`; it has no script.

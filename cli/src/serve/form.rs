@@ -5,7 +5,7 @@
 //! allocates before its first event, for typed TOML and quick fields alike.
 
 use super::listing;
-use super::{DEFAULT_SCENARIO, SCENARIO_DIR};
+use super::listing::{DEFAULT_SCENARIO, SCENARIO_DIR};
 use crate::scenario::{self, Scenario};
 use dynamo_observer::OpKind;
 use std::collections::BTreeMap;

@@ -7,6 +7,13 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// Folders deeper than this below the listed one are not visited.
+/// Where the bundled scenarios live, relative to the working directory.
+pub(crate) const SCENARIO_DIR: &str = "scenarios";
+/// Where experiment files live, relative to the working directory.
+pub(crate) const EXPERIMENT_DIR: &str = "experiments";
+/// The scenario the page opens with, when it exists.
+pub(crate) const DEFAULT_SCENARIO: &str = "failure.toml";
+
 const MAX_DEPTH: usize = 8;
 /// The listing stops after this many files.
 const MAX_FILES: usize = 2_000;

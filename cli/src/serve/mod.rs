@@ -13,6 +13,7 @@
 
 mod budget;
 mod charts;
+mod ctx;
 mod experiment;
 mod form;
 mod http;
@@ -28,20 +29,13 @@ pub use budget::Budget;
 pub use http::{HttpLimits, Page, Request};
 pub use routes::host_allowed;
 
-use crate::args::{EXIT_BAD_INPUT, EXIT_OK, ServeArgs};
+use listing::{EXPERIMENT_DIR, SCENARIO_DIR};
 use std::net::{TcpListener, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
-
-/// Where the bundled scenarios live, relative to the working directory.
-const SCENARIO_DIR: &str = "scenarios";
-/// Where experiment files live, relative to the working directory.
-const EXPERIMENT_DIR: &str = "experiments";
-/// The scenario the page opens with, when it exists.
-const DEFAULT_SCENARIO: &str = "failure.toml";
 
 /// Everything the server limits.
 #[derive(Clone, Debug)]
@@ -91,69 +85,7 @@ impl Config {
     }
 }
 
-/// `dynsim serve`: prints the URL and serves until killed. Exit code 2 if it cannot listen.
-pub fn cmd(args: &ServeArgs) -> u8 {
-    // A host that does not resolve is the --bind value's fault, not the port's.
-    use std::net::ToSocketAddrs as _;
-    match (args.bind.as_str(), args.port).to_socket_addrs() {
-        Ok(addrs) if !addrs.as_slice().is_empty() => {}
-        Ok(_) => {
-            eprintln!(
-                "error: --bind {}: the name resolves to no address; give an IP address such as 127.0.0.1 or ::1, or a host name this machine resolves",
-                args.bind
-            );
-            return EXIT_BAD_INPUT;
-        }
-        Err(e) => {
-            eprintln!(
-                "error: --bind {}: cannot resolve this host name ({e}); give an IP address such as 127.0.0.1 or ::1, or a host name this machine resolves",
-                args.bind
-            );
-            return EXIT_BAD_INPUT;
-        }
-    }
-    match start(&args.bind, args.port) {
-        Ok((port, handle)) => {
-            let host = if args.bind.contains(':') {
-                format!("[{}]", args.bind)
-            } else {
-                args.bind.clone()
-            };
-            crate::output::print(&format!(
-                "dynsim serve: open http://{host}:{port}/ (Ctrl-C stops it)\n"
-            ));
-            if !is_loopback(&args.bind) {
-                eprintln!(
-                    "warning: --bind {} makes the page reachable from other machines; it has no authentication and runs whatever scenario it is sent",
-                    args.bind
-                );
-            }
-            match handle.join() {
-                Ok(()) => EXIT_OK,
-                Err(_) => crate::args::EXIT_FAILED,
-            }
-        }
-        Err(e) => {
-            let hint = match e.kind() {
-                std::io::ErrorKind::AddrInUse => " (the port is in use; try another with --port)",
-                std::io::ErrorKind::AddrNotAvailable => {
-                    " (that address is not one of this machine's; try --bind 127.0.0.1)"
-                }
-                std::io::ErrorKind::PermissionDenied => {
-                    " (ports below 1024 need privileges; try --port 8080)"
-                }
-                _ => "",
-            };
-            eprintln!(
-                "error: cannot listen on {}:{}: {e}{hint}",
-                args.bind, args.port
-            );
-            EXIT_BAD_INPUT
-        }
-    }
-}
-
-fn is_loopback(bind: &str) -> bool {
+pub fn is_loopback(bind: &str) -> bool {
     bind == "localhost"
         || bind
             .parse::<std::net::IpAddr>()

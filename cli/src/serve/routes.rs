@@ -2,33 +2,13 @@
 //! path answers, and the run-slot limit in front of every handler that runs
 //! a simulation.
 
-use super::budget::{Budget, Slots};
+pub use super::ctx::Ctx;
 use super::experiment::experiment_page;
 use super::form::parse_params;
 use super::http::{Page, Request};
 use super::run::{index, run_page, trace_text};
 use super::templates::{SCRIPT, STYLE, message_page};
-use std::net::{IpAddr, TcpStream};
-use std::path::Path;
-
-/// What a handler needs besides the request.
-#[derive(Debug)]
-pub struct Ctx<'a> {
-    /// The `--bind` value; a non-loopback one is accepted as a host name too.
-    pub bind: &'a str,
-    /// The port the server listens on (part of its origin).
-    pub port: u16,
-    /// The request's connection, watched for a disconnect during a run.
-    pub client: Option<&'a TcpStream>,
-    pub run_budget: Budget,
-    pub experiment_budget: Budget,
-    pub slots: &'a Slots,
-    /// The `Retry-After` seconds of a 503.
-    pub retry_after_s: u32,
-    /// The folders of the scenarios and experiments listed.
-    pub scenarios: &'a Path,
-    pub experiments: &'a Path,
-}
+use std::net::IpAddr;
 
 /// Splits `host[:port]` (with `[v6]` brackets) into the host, unbracketed.
 fn host_part(value: &str) -> &str {

@@ -1,11 +1,11 @@
 //! The scenario handlers: the page with its form, a run, and a run's trace as text.
 
-use super::SCENARIO_DIR;
 use super::budget::{self, Stopped};
+use super::ctx::Ctx;
 use super::form::{Form, default_scenario, parse_op, prepare};
 use super::http::Page;
+use super::listing::SCENARIO_DIR;
 use super::listing::{read_listed, toml_list};
-use super::routes::Ctx;
 use super::templates::{self, CutNotice, Shown};
 use crate::runner;
 use maud::Markup;

@@ -2,13 +2,13 @@
 //! in `PreEscaped`, which only the charts' SVG (built by `report::svg` and
 //! `sequence`, from escaped parts) and the experiment report are.
 
-use super::EXPERIMENT_DIR;
+use super::ctx::Ctx;
 use super::form::{Form, Prepared, QUICK};
+use super::listing::EXPERIMENT_DIR;
 use super::listing::toml_list;
-use super::routes::Ctx;
 use crate::runner::Report;
 use crate::scenario::{self, Scenario};
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 use sim_core::Latency;
 use std::collections::BTreeMap;
 
@@ -263,9 +263,4 @@ pub fn experiment_report(file: &str, report_html: &str) -> String {
         }
         None => format!("{bar}{report_html}"),
     }
-}
-
-/// Embeds trusted SVG built from escaped parts.
-pub fn svg(s: String) -> Markup {
-    PreEscaped(s)
 }

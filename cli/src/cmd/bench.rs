@@ -7,12 +7,22 @@
 //! noisy, and a ratio measured in one run is what can be compared across runs.
 //! Nothing here asserts a time; BENCHMARKS.md records a table.
 
-use crate::args::{BenchArgs, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
+use super::common::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
 use crate::explore::sweep;
 use crate::wall::Stopwatch;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::Path;
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Cut every measurement to a size that runs in seconds (to check the command works; the figures are not comparable).
+    #[arg(long)]
+    pub quick: bool,
+    /// Run one measurement in this process and print it as JSON (how `bench` runs each line).
+    #[arg(long, hide = true, value_name = "ITEM")]
+    pub one: Option<String>,
+}
 
 /// What one child measured.
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -214,7 +224,7 @@ fn rss(kb: Option<u64>) -> String {
     }
 }
 
-pub fn cmd(args: &BenchArgs) -> u8 {
+pub(super) fn run(args: &BenchArgs) -> u8 {
     if let Some(one) = &args.one {
         return match Item::parse(one) {
             Some(item) => run_one(&item, args.quick),
