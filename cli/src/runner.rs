@@ -4,7 +4,7 @@
 use crate::scenario::expect::{self, Anchor};
 use crate::scenario::{Action, Check, Expect, Scenario};
 use dynamo_model::Msg;
-use dynamo_observer::{Cluster, OpKind, Outcome, PlannedOp};
+use dynamo_observer::{Cluster, ClusterPlan, OpKind, Outcome, PlannedOp};
 use dynamo_observer::{Staleness, Truth};
 use dynamo_observer::{Status, Verdict, World};
 use sim_core::{Message, SimTime, Stop};
@@ -120,13 +120,13 @@ pub fn counters(cluster: &Cluster, needless_siblings: usize) -> BTreeMap<String,
 }
 
 /// Runs `s` with `seed`, recording the trace if `trace` (or if an
-/// expectation looks for events in it).
-pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
+/// expectation looks for events in it). Fails only as [`prepare`] does.
+pub fn run(s: &Scenario, seed: u64, trace: bool) -> Result<Report, String> {
     let trace = trace
         || s.expects
             .iter()
             .any(|e| matches!(e.check, Check::Within { .. }));
-    let (mut cluster, plan_of) = prepare(s, seed, trace);
+    let (mut cluster, plan_of) = prepare(s, seed, trace)?;
     crate::progress::watch_ops(|| cluster.clients.ops_gauge());
     let end = SimTime::ZERO + s.duration;
     let mut results: Vec<(usize, ExpectResult)> = Vec::new();
@@ -162,7 +162,7 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         // caller learns so from its check and shows nothing of it, so no
         // time goes to judging a partial history.
         let unexpected = vec![format!("the run was interrupted at {}", cluster.now())];
-        return Report {
+        return Ok(Report {
             scenario: s.clone(),
             seed,
             cluster,
@@ -172,7 +172,7 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
             unexpected_verdicts: unexpected,
             staleness: Vec::new(),
             needless_siblings: 0,
-        };
+        });
     }
     let up: Vec<bool> = (0..s.cluster.nodes)
         .map(|n| cluster.sim.core.is_up(sim_core::NodeId(n)))
@@ -339,16 +339,22 @@ pub fn run(s: &Scenario, seed: u64, trace: bool) -> Report {
         let footer = footer(&report);
         report.cluster.sim.core.trace.footer = footer;
     }
-    report
+    Ok(report)
 }
 
 /// Everything before the first simulated event: builds the cluster (ring,
 /// nodes, network), writes the trace header, and schedules the timeline's
 /// operations and faults and the generated load. Returns the cluster and,
-/// for each step, the index of its planned operation.
-pub fn prepare(s: &Scenario, seed: u64, trace: bool) -> (Cluster, Vec<Option<usize>>) {
-    let mut cluster = Cluster::new(s.cluster.clone(), &s.net, seed, trace)
-        .expect("a validated scenario builds a cluster");
+/// for each step, the index of its planned operation; or what the scenario
+/// asks that the cluster cannot do (a scenario file that loaded never does,
+/// but a scenario built in code, or cut down by `shrink`, may).
+pub fn prepare(
+    s: &Scenario,
+    seed: u64,
+    trace: bool,
+) -> Result<(Cluster, Vec<Option<usize>>), String> {
+    let plan = ClusterPlan::new(s.cluster.clone(), &s.net).map_err(|e| e.join("; "))?;
+    let mut cluster = Cluster::build(&plan, seed, trace);
     let header = &mut cluster.sim.core.trace.header;
     header.insert(
         0,
@@ -381,7 +387,7 @@ pub fn prepare(s: &Scenario, seed: u64, trace: bool) -> (Cluster, Vec<Option<usi
                     value: op.value.clone(),
                     context_from: op.context_from.and_then(|j| plan_of[j]),
                 };
-                cluster.plan(p).expect("validated op");
+                cluster.plan(p)?;
                 plan_of[i] = Some(planned);
                 planned += 1;
             }
@@ -398,16 +404,14 @@ pub fn prepare(s: &Scenario, seed: u64, trace: bool) -> (Cluster, Vec<Option<usi
                         tokens: ring_positions(&s.cluster, tokens),
                     },
                 };
-                cluster
-                    .plan_admin(step.at, *node, admin)
-                    .expect("validated node");
+                cluster.plan_admin(step.at, *node, admin)?;
             }
         }
     }
     if let Some(load) = &s.load {
-        cluster.add_load(load.clone()).expect("validated load");
+        cluster.add_load(load.clone())?;
     }
-    (cluster, plan_of)
+    Ok((cluster, plan_of))
 }
 
 /// A join step's tokens as ring positions: as given under S1; partition
@@ -466,8 +470,7 @@ fn state_check(cluster: &Cluster, e: &Expect, t: SimTime) -> ExpectResult {
             present,
             value,
         } => {
-            let k = cluster.key(key).expect("validated key");
-            let held = cluster.node(*node).versions(&k);
+            let held = cluster.node(*node).versions(key);
             // A tombstone reads as "(deleted)", as the trace shows it.
             let values: Vec<&str> = held
                 .iter()
@@ -506,7 +509,7 @@ fn state_check(cluster: &Cluster, e: &Expect, t: SimTime) -> ExpectResult {
                 .node(*node)
                 .hints()
                 .keys()
-                .filter(|(tg, k)| k.name() == key && target.is_none_or(|want| want == *tg))
+                .filter(|(tg, k)| k == key && target.is_none_or(|want| want == *tg))
                 .map(|(tg, _)| tg.to_string())
                 .collect();
             let for_ = target.map(|t| format!(" for {t}")).unwrap_or_default();
@@ -532,10 +535,9 @@ fn state_check(cluster: &Cluster, e: &Expect, t: SimTime) -> ExpectResult {
             key,
             versions,
         } => {
-            let k = cluster.key(key).expect("validated key");
             let mut held: Vec<(String, String)> = cluster
                 .node(*node)
-                .versions(&k)
+                .versions(key)
                 .iter()
                 .map(|v| {
                     // The clock as the trace prints it: the version's text

@@ -45,9 +45,46 @@ impl PartialOrd for Key {
 }
 
 impl Key {
+    /// The key `name` on a ring of `scheme`, or why it cannot be one (an
+    /// integer key out of the scheme's slots).
+    pub fn new(scheme: &KeyScheme, name: &str) -> Result<Key, String> {
+        Ok(Key {
+            pos: key_position(scheme, name)?,
+            name: Arc::from(name),
+        })
+    }
+
+    /// Generated key number `i`: `key{i}` under MD5 placement, `i` itself
+    /// under integer keys. Under integer keys, `i` must be one of the
+    /// scheme's slots (a load checks that its key count fits before it runs).
+    pub fn numbered(scheme: &KeyScheme, i: u32) -> Key {
+        match scheme {
+            KeyScheme::Md5 => {
+                let name = format!("key{i}");
+                Key {
+                    pos: md5_position(&name),
+                    name: Arc::from(name.as_str()),
+                }
+            }
+            KeyScheme::Integer { hash_bits } => {
+                debug_assert!(
+                    u64::from(i) < 1u64 << hash_bits,
+                    "key {i} is outside 2^{hash_bits} slots"
+                );
+                Key {
+                    pos: u64::from(i),
+                    name: Arc::from(i.to_string().as_str()),
+                }
+            }
+        }
+    }
+
+    /// The key's name, as clients and traces write it.
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The key's position on the ring.
     pub fn position(&self) -> u64 {
         self.pos
     }
@@ -77,15 +114,18 @@ impl fmt::Display for Key {
     }
 }
 
+/// The position of `name` under MD5 placement: the first 8 bytes of its digest, big-endian.
+fn md5_position(name: &str) -> u64 {
+    let digest = Md5::digest(name.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
+}
+
 /// Places `key` on a ring of the given scheme, or says why it can't.
 pub fn key_position(scheme: &KeyScheme, key: &str) -> Result<u64, String> {
     match scheme {
-        KeyScheme::Md5 => {
-            let digest = Md5::digest(key.as_bytes());
-            let mut first = [0u8; 8];
-            first.copy_from_slice(&digest[..8]);
-            Ok(u64::from_be_bytes(first))
-        }
+        KeyScheme::Md5 => Ok(md5_position(key)),
         KeyScheme::Integer { hash_bits } => {
             let slots = 1u64 << hash_bits;
             match key.parse::<u64>() {
@@ -484,10 +524,7 @@ impl Ring {
 
     /// Makes a [`Key`], or says why the name is not a valid key for this ring.
     pub fn key(&self, name: &str) -> Result<Key, String> {
-        Ok(Key {
-            pos: key_position(&self.scheme, name)?,
-            name: Arc::from(name),
-        })
+        Key::new(&self.scheme, name)
     }
 
     /// The index of the token that owns `pos`: the first at or after it, clockwise.

@@ -137,7 +137,8 @@ fn scenario_reach(s: &Scenario, st: &mut Stats) -> Result<(), Violation> {
         st.costly += 1;
         return Ok(());
     }
-    let (mut cluster, _) = dynsim::runner::prepare(s, s.seed, false);
+    let (mut cluster, _) = dynsim::runner::prepare(s, s.seed, false)
+        .map_err(|e| format!("a scenario that loads cannot be built: {e}"))?;
     cluster.run_with(Limits {
         until: SimTime::MAX,
         max_events: 1,
@@ -146,7 +147,8 @@ fn scenario_reach(s: &Scenario, st: &mut Stats) -> Result<(), Violation> {
     // The swarm draw of `sweep` and `run --swarm`, and its first event.
     let plan = dynsim::explore::swarm::draw(s, s.seed);
     let swarmed = dynsim::explore::swarm::apply(s, &plan);
-    let (mut cluster, _) = dynsim::runner::prepare(&swarmed, s.seed, false);
+    let (mut cluster, _) = dynsim::runner::prepare(&swarmed, s.seed, false)
+        .map_err(|e| format!("the swarm draw of a scenario that loads cannot be built: {e}"))?;
     cluster.run_with(Limits {
         until: SimTime::MAX,
         max_events: 1,

@@ -34,6 +34,7 @@ fn fixed_net(one_way_ms: u64) -> NetConfig {
     }
 }
 
+/// A planned op on [`seed_cluster`]'s integer keys.
 fn op(
     at: SimTime,
     node: u32,
@@ -47,7 +48,8 @@ fn op(
         client: ClientId(0),
         entry: Entry::Node(NodeId(node)),
         kind,
-        key: key.into(),
+        key: dynamo_model::Key::new(&KeyScheme::Integer { hash_bits: 3 }, key)
+            .expect("an integer key below 8"),
         value: value.map(Into::into),
         context_from,
     }

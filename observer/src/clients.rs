@@ -149,7 +149,6 @@ impl Clients {
 
     /// Schedules an explicit client operation. Its key must be valid for the ring.
     pub fn plan(&mut self, core: &mut Core<DynamoNode, Wake>, op: PlannedOp) -> Result<(), String> {
-        self.ring.key(&op.key)?;
         self.check_entry(&op.entry)?;
         if let Entry::Node(n) = op.entry {
             if n.0 >= self.nodes {
@@ -290,13 +289,6 @@ impl Clients {
         core.schedule_wake(now + self.client_timeout, Wake::Timeout(h));
     }
 
-    fn key_name(&self, i: u32) -> String {
-        match self.ring.scheme() {
-            KeyScheme::Md5 => format!("key{i}"),
-            KeyScheme::Integer { .. } => i.to_string(),
-        }
-    }
-
     fn load_op(&mut self, core: &mut Core<DynamoNode, Wake>, l: usize, c: usize) {
         let now = core.now();
         let load = &self.loads[l];
@@ -335,10 +327,7 @@ impl Clients {
             (None, Some(k)) => match self.load_keys.get(&k) {
                 Some(key) => key.clone(),
                 None => {
-                    let key = self
-                        .ring
-                        .key(&self.key_name(k))
-                        .expect("load keys are validated");
+                    let key = Key::numbered(self.ring.scheme(), k);
                     self.load_keys.insert(k, key.clone());
                     key
                 }
@@ -489,7 +478,7 @@ impl Harness<DynamoNode> for Clients {
         match wake {
             Wake::Issue(index) => {
                 let p = self.planned[index].clone();
-                let key = self.ring.key(&p.key).expect("planned keys are validated");
+                let key = p.key.clone();
                 let from = p
                     .context_from
                     .and_then(|i| self.planned_history.get(i).copied().flatten());

@@ -4,32 +4,72 @@
 use crate::clients::{Clients, Wake};
 use crate::history::OpRecord;
 use crate::plan::{AdminOp, LoadSpec, PlannedOp};
-use dynamo_model::{Admin, ClusterConfig, DynamoNode, Key, Ring};
-use sim_core::{Fault, Limits, NetConfig, NodeId, Sim, SimRng, SimTime, Stop, Stream};
+use dynamo_model::{Admin, ClusterConfig, DynamoNode, Key, Msg, Ring};
+use sim_core::{
+    Fault, Limits, Message, NetConfig, Network, NodeId, Sim, SimRng, SimTime, Stop, Stream,
+};
 use std::sync::Arc;
 
-/// A cluster of Dynamo nodes in a simulation, with its clients.
-pub struct Cluster {
-    pub sim: Sim<DynamoNode, Wake>,
-    pub clients: Clients,
-    pub ring: Arc<Ring>,
-    pub cfg: Arc<ClusterConfig>,
+/// A cluster's configuration and network, checked together: what a
+/// [`Cluster`] is built from, for any seed, without anything left to fail.
+#[derive(Clone, Debug)]
+pub struct ClusterPlan {
+    cfg: Arc<ClusterConfig>,
+    /// The network as configured, its zones filled in from the data centres.
+    net: NetConfig,
+    /// The network checked for the cluster's nodes and the model's messages.
+    network: Network,
 }
 
-impl Cluster {
-    /// Builds a cluster. Returns every configuration problem found.
-    pub fn new(
-        cfg: ClusterConfig,
-        net: &NetConfig,
-        seed: u64,
-        trace: bool,
-    ) -> Result<Cluster, Vec<String>> {
+impl ClusterPlan {
+    /// Checks a configuration and its network. Returns every configuration
+    /// problem found, or the network's first.
+    pub fn new(cfg: ClusterConfig, net: &NetConfig) -> Result<ClusterPlan, Vec<String>> {
         let errs = cfg.validate();
         if !errs.is_empty() {
             return Err(errs);
         }
+        // The network's zones are the cluster's data centres, unless the caller placed them.
+        let net = if net.zones.is_empty() && !cfg.datacenters.is_empty() {
+            NetConfig {
+                zones: cfg.zones(),
+                ..net.clone()
+            }
+        } else {
+            net.clone()
+        };
+        let network = Network::new(cfg.nodes as usize, Msg::KINDS, &net).map_err(|e| vec![e])?;
+        Ok(ClusterPlan {
+            cfg: Arc::new(cfg),
+            net,
+            network,
+        })
+    }
+
+    /// The cluster's configuration.
+    pub fn cfg(&self) -> &ClusterConfig {
+        &self.cfg
+    }
+}
+
+/// A cluster of Dynamo nodes in a simulation, with its clients.
+pub struct Cluster {
+    /// The nodes and the engine that drives them.
+    pub sim: Sim<DynamoNode, Wake>,
+    /// The clients: the harness, and the history it records.
+    pub clients: Clients,
+    /// The ring the cluster starts with.
+    pub ring: Arc<Ring>,
+    /// The cluster's configuration.
+    pub cfg: Arc<ClusterConfig>,
+}
+
+impl Cluster {
+    /// Builds the cluster a plan describes, with `seed`'s random choices
+    /// (tokens, latencies, every node's stream), recording the trace if `trace`.
+    pub fn build(plan: &ClusterPlan, seed: u64, trace: bool) -> Cluster {
+        let cfg = plan.cfg.clone();
         let ring = Arc::new(Ring::build(&cfg, &mut SimRng::new(seed, Stream::Setup)));
-        let cfg = Arc::new(cfg);
         // One membership for all: built once, shared until a node's changes.
         let members = dynamo_model::initial_membership(&ring, cfg.nodes);
         let nodes = (0..cfg.nodes)
@@ -37,30 +77,30 @@ impl Cluster {
                 DynamoNode::with_members(NodeId(i), cfg.clone(), ring.clone(), members.clone())
             })
             .collect();
-        // The network's zones are the cluster's data centres, unless the caller placed them.
-        let zoned;
-        let net = if net.zones.is_empty() && !cfg.datacenters.is_empty() {
-            zoned = NetConfig {
-                zones: cfg.zones(),
-                ..net.clone()
-            };
-            &zoned
-        } else {
-            net
-        };
-        let mut sim = Sim::new(seed, nodes, net, trace).map_err(|e| vec![e])?;
+        let mut sim = Sim::with_network(seed, nodes, plan.network.clone(), trace);
         sim.core.trace.header.extend(cfg.describe());
         sim.core
             .trace
             .header
-            .push(describe_net(net, &cfg.datacenters));
+            .push(describe_net(&plan.net, &cfg.datacenters));
         let clients = Clients::new(&cfg, ring.clone(), seed);
-        Ok(Cluster {
+        Cluster {
             sim,
             clients,
             ring,
             cfg,
-        })
+        }
+    }
+
+    /// Checks a configuration and network and builds the cluster. Returns
+    /// every configuration problem found.
+    pub fn new(
+        cfg: ClusterConfig,
+        net: &NetConfig,
+        seed: u64,
+        trace: bool,
+    ) -> Result<Cluster, Vec<String>> {
+        Ok(Cluster::build(&ClusterPlan::new(cfg, net)?, seed, trace))
     }
 
     /// Schedules a membership change: at `at`, the administrator asks `node` to join or leave.

@@ -35,7 +35,7 @@ mod behaviour_tests;
 
 pub use checkers::{CHECKERS, Checker, Runs, World, check_all, checker, needless_sibling_pairs};
 pub use clients::{Clients, OpsGauge, Wake};
-pub use cluster::Cluster;
+pub use cluster::{Cluster, ClusterPlan};
 pub use history::{OpKind, OpRecord, Outcome};
 pub use invariants::{Invariant, Invariants, Quorum};
 pub use plan::{ADMIN_CLIENT, AdminOp, Entry, KeyChoice, LoadSpec, Pacing, PlannedOp, route};

@@ -27,7 +27,7 @@ pub struct PlannedOp {
     pub client: ClientId,
     pub entry: Entry,
     pub kind: OpKind,
-    pub key: String,
+    pub key: Key,
     pub value: Option<String>,
     /// Put with the context returned by this earlier planned op (its index in plan order).
     pub context_from: Option<usize>,

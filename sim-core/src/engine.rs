@@ -769,8 +769,19 @@ impl<N: Node, W> Sim<N, W> {
         net: &NetConfig,
         trace: bool,
     ) -> Result<Sim<N, W>, String> {
+        let net = Network::new(nodes.len(), N::Msg::KINDS, net)?;
+        Ok(Sim::with_network(seed, nodes, net, trace))
+    }
+
+    /// Builds a simulation on a network already checked for these nodes.
+    pub fn with_network(seed: u64, nodes: Vec<N>, net: Network, trace: bool) -> Sim<N, W> {
         let n = nodes.len();
-        let net = Network::new(n, N::Msg::KINDS, net)?;
+        assert_eq!(
+            net.nodes(),
+            n,
+            "the network was checked for {} nodes, not {n}",
+            net.nodes()
+        );
         let kinds = N::Msg::KINDS.len();
         let core = Core {
             now: SimTime::ZERO,
@@ -819,7 +830,7 @@ impl<N: Node, W> Sim<N, W> {
                 &mut Starting(std::marker::PhantomData),
             );
         }
-        Ok(sim)
+        sim
     }
 
     pub fn now(&self) -> SimTime {

@@ -30,7 +30,7 @@ pub use engine::{
     NodeId, Sim, Stats, Stop, TimerId, Traced,
 };
 pub use latency::Latency;
-pub use net::{LinkConfig, MAX_ZONES, NetConfig, ZoneLink};
+pub use net::{LinkConfig, MAX_ZONES, NetConfig, Network, ZoneLink};
 pub use rng::{SimRng, Stream};
 pub use time::{SimDuration, SimTime};
 pub use trace::{Actor, DropReason, Event, Record, Trace};

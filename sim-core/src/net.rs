@@ -125,7 +125,12 @@ pub(crate) enum Fate {
     },
 }
 
-pub(crate) struct Network {
+/// A network checked against its cluster: built from a [`NetConfig`] for a
+/// number of nodes and the model's message kinds, it cannot fail to run.
+/// Each simulation takes a copy ([`crate::Sim::with_network`]), whose
+/// partitions and delays are its own.
+#[derive(Clone, Debug)]
+pub struct Network {
     by_kind: Vec<Latency>,
     /// Zone of each node; empty when no zone pair has latencies of its own.
     zone_of: Vec<u32>,
@@ -163,7 +168,9 @@ fn check_probability(what: &str, p: f64) -> Result<(), String> {
 }
 
 impl Network {
-    pub(crate) fn new(n: usize, kinds: &[&str], cfg: &NetConfig) -> Result<Network, String> {
+    /// The network `cfg` describes, for `n` nodes exchanging messages of
+    /// `kinds`, or the first problem with it.
+    pub fn new(n: usize, kinds: &[&str], cfg: &NetConfig) -> Result<Network, String> {
         cfg.latency.validate()?;
         cfg.client_request
             .validate()
@@ -223,6 +230,11 @@ impl Network {
             client_request: cfg.client_request.clone(),
             client_reply: cfg.client_reply.clone(),
         })
+    }
+
+    /// The number of nodes it connects.
+    pub fn nodes(&self) -> usize {
+        self.extra_delay.len()
     }
 
     /// Decides a message's fate. Draw order is fixed: loss, latency, duplication, copy latency.

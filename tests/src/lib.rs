@@ -29,7 +29,7 @@ pub fn toml_files(dir: &Path) -> Vec<PathBuf> {
 pub fn run_scenario(path: &Path) -> (String, String, bool) {
     let s = dynsim::scenario::load(&rel(path))
         .unwrap_or_else(|d| panic!("{} does not load:\n{d}", rel(path)));
-    let report = dynsim::runner::run(&s, s.seed, true);
+    let report = dynsim::runner::run(&s, s.seed, true).expect("the scenario runs");
     (
         report.cluster.sim.core.trace.render_text(),
         dynsim::report::summary::render(&report),

@@ -89,7 +89,7 @@ fn readme_example_is_valid() {
     let len = readme[start..].find("```").expect("closed block");
     let s = dynsim::scenario::parse("scenarios/README.md", &readme[start..start + len])
         .unwrap_or_else(|d| panic!("{d}"));
-    let report = dynsim::runner::run(&s, s.seed, false);
+    let report = dynsim::runner::run(&s, s.seed, false).expect("the scenario runs");
     assert!(
         report.as_expected(),
         "{}",
@@ -163,7 +163,7 @@ fn routing_policies_send_requests_where_they_say() {
     let run = |via: &str| {
         let s = dynsim::scenario::parse("routing.toml", &scenario(via))
             .unwrap_or_else(|d| panic!("{d}"));
-        dynsim::runner::run(&s, s.seed, false)
+        dynsim::runner::run(&s, s.seed, false).expect("the scenario runs")
     };
     let proxies = [NodeId(5), NodeId(6)];
     let forwards = |r: &dynsim::runner::Report| {
@@ -250,7 +250,7 @@ fn a_run_whose_time_stops_says_so() {
          [load]\nclients = 3\nstop = \"2s\"\n",
     )
     .unwrap_or_else(|d| panic!("{d}"));
-    let r = dynsim::runner::run(&s, s.seed, false);
+    let r = dynsim::runner::run(&s, s.seed, false).expect("the scenario runs");
     assert_eq!(r.stop, sim_core::Stop::Stalled);
     assert_eq!(r.cluster.now(), sim_core::SimTime::ZERO);
     assert!(

@@ -79,7 +79,8 @@ fn broken_configuration_is_caught_replayed_and_shrunk() {
     );
     // Replay: the same seed, run on its own, fails the same way.
     let seed = failing[0].seed;
-    let replay = runner::run(&swarm::apply(&s, &swarm::draw(&s, seed)), seed, true);
+    let replay = runner::run(&swarm::apply(&s, &swarm::draw(&s, seed)), seed, true)
+        .expect("the scenario runs");
     assert!(
         replay
             .verdicts
@@ -98,7 +99,7 @@ fn broken_configuration_is_caught_replayed_and_shrunk() {
     // The shrunk scenario, written out and read back, still fails the checker (and declares it).
     let text = dynsim::scenario::write::to_toml(&found.smallest);
     let back = scenario::parse("shrunk.toml", &text).expect("the shrunk scenario parses");
-    let report = runner::run(&back, back.seed, false);
+    let report = runner::run(&back, back.seed, false).expect("the scenario runs");
     assert!(
         report
             .verdicts
@@ -181,7 +182,7 @@ fn faulty_seeds_judge_quorum_reads_and_name_their_promise() {
         let s = base(name);
         let plan = swarm::draw(&s, seed);
         assert!(!plan.kinds.is_empty(), "seed {seed} drew faults");
-        let report = runner::run(&swarm::apply(&s, &plan), seed, false);
+        let report = runner::run(&swarm::apply(&s, &plan), seed, false).expect("the scenario runs");
         let shown = |c: &str| {
             let v = report
                 .verdicts
@@ -219,7 +220,7 @@ fn a_seed_without_faults_has_no_heal() {
     let run = swarm::apply(&s, &swarm::draw(&s, seed));
     assert!(!run.has_faults(), "seed {seed}");
     // Judged by the fault-free rule: every get, not skipped.
-    let report = runner::run(&run, seed, false);
+    let report = runner::run(&run, seed, false).expect("the scenario runs");
     let quorum = report.verdicts.iter().find(|v| v.checker == "quorum-reads");
     assert_eq!(
         quorum.map(|v| v.status.clone()),
@@ -345,14 +346,14 @@ fn every_bundled_file_sweeps_swarms_and_shrinks() {
         }));
         panics.extend(guarded("run --swarm", &mut || {
             let variant = swarm::apply(&s, &swarm::draw(&s, s.seed));
-            runner::run(&variant, s.seed, false);
+            runner::run(&variant, s.seed, false).expect("the scenario runs");
         }));
         panics.extend(guarded("shrink", &mut || match (
             failing,
             shrink::shrink(&s, failing.unwrap_or(0), |_, _| {}),
         ) {
             (Some(seed), Ok(found)) => {
-                let report = runner::run(&found.smallest, seed, false);
+                let report = runner::run(&found.smallest, seed, false).expect("the scenario runs");
                 assert!(
                     report.as_expected(),
                     "{file}: the shrunk seed {seed} does not declare what it fails"
@@ -400,7 +401,7 @@ fn shrink_judges_with_the_given_seed_not_the_file_seed() {
     );
     let back = scenario::parse("shrunk.toml", &text).expect("the shrunk file parses");
     assert_eq!(back.seed, 4);
-    let report = runner::run(&back, back.seed, false);
+    let report = runner::run(&back, back.seed, false).expect("the scenario runs");
     assert!(
         report
             .verdicts
@@ -441,6 +442,7 @@ fn heal_all_runs_as_its_faults_one_by_one() {
         );
         let trace = |v: &Scenario| {
             runner::run(v, seed, true)
+                .expect("the scenario runs")
                 .cluster
                 .sim
                 .core
@@ -487,7 +489,7 @@ fn shrink_writes_a_failing_no_repair_seed_in_at_most_25_lines() {
             .any(|st| st.action == scenario::Action::HealAll),
         "{text}"
     );
-    let report = runner::run(&back, back.seed, false);
+    let report = runner::run(&back, back.seed, false).expect("the scenario runs");
     assert!(
         report
             .verdicts
@@ -521,7 +523,7 @@ fn shrink_cuts_steps_that_only_shifted_random_draws() {
     );
     assert_ne!(found.smallest.seed, 7, "found with another seed");
     let back = scenario::parse("shrunk.toml", &written).expect("the shrunk file parses");
-    let report = runner::run(&back, back.seed, false);
+    let report = runner::run(&back, back.seed, false).expect("the scenario runs");
     assert!(
         report.as_expected(),
         "running the shrunk file exits 0:\n{written}"

@@ -158,7 +158,7 @@ fn measure(item: &Item, quick: bool) -> Result<Measured, String> {
         }
         Item::File(f) => {
             let s = load(f, quick)?;
-            let report = crate::runner::run(&s, s.seed, false);
+            let report = crate::runner::run(&s, s.seed, false)?;
             m.events = report.cluster.sim.core.stats.events;
             m.messages = report.cluster.sim.core.stats.delivered.iter().sum();
             m.ok = report.as_expected();

@@ -92,8 +92,20 @@ pub(super) fn run(args: &RunArgs) -> u8 {
     };
     let end = sim_core::SimTime::ZERO + s.duration;
     let report = crate::progress::with_progress(end, mode, || runner::run(&s, seed, want_trace));
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("error: {}: {e}", args.file.display());
+            return EXIT_BAD_INPUT;
+        }
+    };
     if args.check_determinism {
-        let again = runner::run(&s, seed, true);
+        let Ok(again) = runner::run(&s, seed, true) else {
+            eprintln!(
+                "determinism: NOT deterministic: the second run of seed {seed} could not be built"
+            );
+            return EXIT_FAILED;
+        };
         let (a, b) = (
             report.cluster.sim.core.trace.render_text(),
             again.cluster.sim.core.trace.render_text(),

@@ -9,7 +9,7 @@
 //! seed exactly, and `dynsim shrink` can cut it down step by step.
 
 use crate::scenario::{Action, Check, OpStep, Scenario, Step};
-use dynamo_model::{KeyScheme, Ring};
+use dynamo_model::{Key, KeyScheme, Ring};
 use dynamo_observer::{Entry, KeyChoice, LoadSpec, OpKind, Pacing};
 use sim_core::{ClientId, Fault, NodeId, SimDuration, SimRng, SimTime, Stream};
 
@@ -96,10 +96,7 @@ pub fn key_space(s: &Scenario) -> u64 {
 fn quiet_reads(s: &Scenario, load: &LoadSpec, from: SimTime) -> Vec<Step> {
     (0..load.keys)
         .map(|i| {
-            let key = match s.cluster.key_scheme {
-                KeyScheme::Md5 => format!("key{i}"),
-                KeyScheme::Integer { .. } => i.to_string(),
-            };
+            let key = Key::numbered(&s.cluster.key_scheme, i);
             Step {
                 at: from + SimDuration::from_ms(u64::from(i)),
                 line: 0,

@@ -153,7 +153,30 @@ pub fn digest(bytes: &[u8]) -> String {
 pub fn run_seed(s: &Scenario, file: &str, seed: u64, origin: &Origin) -> SeedResult {
     let plan = swarm::draw(s, seed);
     let variant = swarm::apply(s, &plan);
-    let report = runner::run(&variant, seed, false);
+    let replay = format!("dynsim run {file} --seed {seed} --swarm --trace -");
+    let faults = plan.kinds.iter().map(ToString::to_string).collect();
+    let report = match runner::run(&variant, seed, false) {
+        Ok(report) => report,
+        // The drawn run asks something the cluster cannot do: a swarm bug,
+        // shown as the seed's failure with the command that shows it again.
+        Err(e) => {
+            return SeedResult {
+                seed,
+                ok: false,
+                failed: vec![format!("the drawn run cannot be built: {e}")],
+                violation: None,
+                events: 0,
+                ops: 0,
+                faults,
+                coverage: Coverage::default(),
+                replay,
+                digest: origin.digest.clone(),
+                version: origin.version.clone(),
+                range: origin.range,
+                shard: origin.shard,
+            };
+        }
+    };
     let mut failed = Vec::new();
     let mut violation = None;
     for v in &report.verdicts {
@@ -207,9 +230,9 @@ pub fn run_seed(s: &Scenario, file: &str, seed: u64, origin: &Origin) -> SeedRes
         violation,
         events: report.cluster.sim.core.stats.events,
         ops: h.len() as u64,
-        faults: plan.kinds.iter().map(ToString::to_string).collect(),
+        faults,
         coverage,
-        replay: format!("dynsim run {file} --seed {seed} --swarm --trace -"),
+        replay,
         digest: origin.digest.clone(),
         version: origin.version.clone(),
         range: origin.range,

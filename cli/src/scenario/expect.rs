@@ -4,8 +4,8 @@
 
 use super::diag::Collector;
 use super::toml_read::Tbl;
-use dynamo_model::KeyScheme;
 use dynamo_model::Msg;
+use dynamo_model::{Key, KeyScheme};
 use sim_core::{Message, NodeId, Record, SimDuration, SimTime};
 use std::collections::BTreeMap;
 use toml::de::DeValue;
@@ -30,7 +30,7 @@ pub enum Check {
     /// sorted, with clocks as the trace prints them; none when empty.
     Exactly {
         node: NodeId,
-        key: String,
+        key: Key,
         versions: Vec<(String, String)>,
     },
     /// A counter of the run, at its end.
@@ -44,14 +44,14 @@ pub enum Check {
     /// Whether a node stores a key (optionally with a value) at a time.
     Holds {
         node: NodeId,
-        key: String,
+        key: Key,
         present: bool,
         value: Option<String>,
     },
     /// Whether a node holds a hint for a key (optionally for a given node) at a time.
     Hint {
         node: NodeId,
-        key: String,
+        key: Key,
         present: bool,
         target: Option<NodeId>,
     },
@@ -230,13 +230,17 @@ pub fn read_exactly(
     node: Option<NodeId>,
     scheme: Option<&KeyScheme>,
 ) -> Option<Check> {
-    let key = t.str(c, "exactly");
-    if let (Some(k), Some(scheme)) = (&key, scheme) {
-        if let Err(e) = dynamo_model::key_position(scheme, k) {
-            c.err(t.span_of("exactly"), t.field("exactly"), e);
-            return None;
-        }
-    }
+    let key = match (t.str(c, "exactly"), scheme) {
+        (Some(name), Some(scheme)) => match Key::new(scheme, &name) {
+            Ok(key) => Some(key),
+            Err(e) => {
+                c.err(t.span_of("exactly"), t.field("exactly"), e);
+                return None;
+            }
+        },
+        // The cluster did not parse; its errors are reported already.
+        _ => None,
+    };
     t.require(
         c,
         "versions",

@@ -11,7 +11,7 @@ pub use expect::{Check, Expect};
 use diag::{Collector, Diags};
 use dynamo_model::Msg;
 use dynamo_model::limits;
-use dynamo_model::{ClusterConfig, KeyScheme, TokenStrategy, Versioning};
+use dynamo_model::{ClusterConfig, Key, KeyScheme, TokenStrategy, Versioning};
 use dynamo_observer::{Entry, KeyChoice, LoadSpec, OpKind, Pacing};
 use sim_core::{
     ClientId, Fault, Latency, LinkConfig, Message, NetConfig, NodeId, SimDuration, SimTime,
@@ -27,7 +27,7 @@ use toml_read::{Tbl, closest, read_document, read_file};
 pub struct OpStep {
     pub kind: OpKind,
     pub entry: Entry,
-    pub key: String,
+    pub key: Key,
     pub value: Option<String>,
     pub name: Option<String>,
     /// The step index of the get whose context this put carries.
@@ -1153,6 +1153,20 @@ const ROUTES: &[&str] = &[
     "proxy",
 ];
 
+/// A key field: the key on the cluster's ring (`None`, with an error, when
+/// the scheme cannot hold it; `None` quietly when the cluster itself did not
+/// parse, whose errors are reported already).
+fn read_key(c: &mut Collector, t: &Tbl, field: &str, scheme: Option<&KeyScheme>) -> Option<Key> {
+    let name = t.str(c, field)?;
+    match Key::new(scheme?, &name) {
+        Ok(key) => Some(key),
+        Err(e) => {
+            c.err(t.span_of(field), t.field(field), e);
+            None
+        }
+    }
+}
+
 fn read_client(c: &mut Collector, t: &Tbl) -> Option<ClientId> {
     let Some(s) = t.str(c, "client") else {
         return Some(ClientId(0));
@@ -1246,12 +1260,7 @@ fn read_steps(
                 );
                 let entry = read_entry(c, &t, "node", nodes, proxies);
                 t.require(c, "key", "the key, like key = \"2\"");
-                let key = t.str(c, "key");
-                if let (Some(k), Some(s)) = (&key, scheme) {
-                    if let Err(e) = dynamo_model::key_position(s, k) {
-                        c.err(t.span_of("key"), t.field("key"), e);
-                    }
-                }
+                let key = read_key(c, &t, "key", scheme);
                 let is_put = kind == "put";
                 let value = if is_put {
                     t.require(c, "value", "the value to write, like value = \"apple\"");
@@ -1752,12 +1761,7 @@ fn read_expects(
                     ),
                 );
             }
-            let key = t.str(c, which[0]);
-            if let (Some(k), Some(s)) = (&key, scheme) {
-                if let Err(e) = dynamo_model::key_position(s, k) {
-                    c.err(t.span_of(which[0]), t.field(which[0]), e);
-                }
-            }
+            let key = read_key(c, &t, which[0], scheme);
             let target = if t.has("for") {
                 node_ref(c, &t, "for", nodes)
             } else {

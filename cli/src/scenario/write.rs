@@ -122,7 +122,7 @@ pub fn to_toml(s: &Scenario) -> String {
         match &st.action {
             Action::Op(op) => {
                 let _ = writeln!(o, "do = {}", q(op.kind.name()));
-                let _ = writeln!(o, "node = {}\nkey = {}", entry(&op.entry), q(&op.key));
+                let _ = writeln!(o, "node = {}\nkey = {}", entry(&op.entry), q(op.key.name()));
                 if let Some(v) = &op.value {
                     let _ = writeln!(o, "value = {}", q(v));
                 }
@@ -207,7 +207,7 @@ pub fn to_toml(s: &Scenario) -> String {
                     "node = {}\n{} = {}",
                     q(&node.to_string()),
                     if *present { "holds" } else { "lacks" },
-                    q(key)
+                    q(key.name())
                 );
                 if let Some(v) = value {
                     let _ = writeln!(o, "value = {}", q(v));
@@ -224,7 +224,7 @@ pub fn to_toml(s: &Scenario) -> String {
                     "node = {}\n{} = {}",
                     q(&node.to_string()),
                     if *present { "hint" } else { "no_hint" },
-                    q(key)
+                    q(key.name())
                 );
                 if let Some(t) = target {
                     let _ = writeln!(o, "for = {}", q(&t.to_string()));
@@ -252,7 +252,7 @@ pub fn to_toml(s: &Scenario) -> String {
                     o,
                     "node = {}\nexactly = {}\nversions = [{}]",
                     q(&node.to_string()),
-                    q(key),
+                    q(key.name()),
                     vs.join(", ")
                 );
             }

@@ -111,10 +111,11 @@ pub fn run_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
         runner::run(&p.scenario, p.seed, true)
     });
     match run {
-        Ok(report) => {
+        Ok(Ok(report)) => {
             let results = templates::results(&report, &p, &form.op);
             with_results(ctx, &list, &form, 200, results)
         }
+        Ok(Err(e)) => with_errors(ctx, &list, &form, 400, &[e]),
         Err(Stopped::Cut(cut)) => {
             let (command, note) = cli_command(&form, &p.file, p.seed);
             let notice = templates::cut_section(&CutNotice {
@@ -146,17 +147,14 @@ pub fn trace_text(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
     };
     let run = budget::within(ctx.run_budget, ctx.client, || {
         runner::run(&p.scenario, p.seed, true)
-            .cluster
-            .sim
-            .core
-            .trace
-            .render_text()
+            .map(|report| report.cluster.sim.core.trace.render_text())
     });
     match run {
-        Ok(text) => Page {
+        Ok(Ok(text)) => Page {
             content_type: "text/plain; charset=utf-8",
             ..Page::html(200, text)
         },
+        Ok(Err(e)) => with_errors(ctx, &list, &form, 400, &[e]),
         Err(Stopped::Cut(cut)) => {
             let (command, note) = cli_command(&form, &p.file, p.seed);
             Page::html(

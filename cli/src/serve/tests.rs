@@ -143,7 +143,7 @@ fn quick_fields_override_and_validate() {
 #[test]
 fn sequence_follows_one_op() {
     let s = scenario::parse("failure.toml", &failure_toml()).expect("valid");
-    let report = runner::run(&s, s.seed, true);
+    let report = runner::run(&s, s.seed, true).expect("the scenario runs");
     let op = &report.cluster.history()[0];
     let seq = collect_sequence(
         &report.cluster.sim.core.trace.records,
@@ -182,7 +182,7 @@ fn sequence_includes_read_repair() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/repair/read_repair.toml");
     let text = std::fs::read_to_string(path).expect("scenarios/repair/read_repair.toml");
     let s = scenario::parse("read_repair.toml", &text).expect("valid");
-    let report = runner::run(&s, s.seed, true);
+    let report = runner::run(&s, s.seed, true).expect("the scenario runs");
     let op = report
         .cluster
         .history()
