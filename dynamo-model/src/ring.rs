@@ -54,18 +54,20 @@ impl Key {
         })
     }
 
+    /// The key `name` under MD5 placement (any name is one).
+    pub fn md5(name: &str) -> Key {
+        Key {
+            pos: md5_position(name),
+            name: Arc::from(name),
+        }
+    }
+
     /// Generated key number `i`: `key{i}` under MD5 placement, `i` itself
     /// under integer keys. Under integer keys, `i` must be one of the
     /// scheme's slots (a load checks that its key count fits before it runs).
     pub fn numbered(scheme: &KeyScheme, i: u32) -> Key {
         match scheme {
-            KeyScheme::Md5 => {
-                let name = format!("key{i}");
-                Key {
-                    pos: md5_position(&name),
-                    name: Arc::from(name.as_str()),
-                }
-            }
+            KeyScheme::Md5 => Key::md5(&format!("key{i}")),
             KeyScheme::Integer { hash_bits } => {
                 debug_assert!(
                     u64::from(i) < 1u64 << hash_bits,

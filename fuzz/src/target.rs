@@ -93,7 +93,9 @@ pub fn run(text: &str) -> Result<Stats, Violation> {
                 })
                 && e.keys <= 100_000;
             if cheap_points {
-                experiment::prepare(&e, 4);
+                experiment::prepare(&e, 4).map_err(|err| {
+                    format!("an experiment file that loads cannot be built: {err}")
+                })?;
                 st.built += 1;
             } else {
                 st.costly += 1;

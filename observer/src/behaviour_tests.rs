@@ -339,6 +339,65 @@ fn a_cloned_node_shares_its_data_until_one_changes() {
     assert_eq!(original.store(), c.node(NodeId(0)).store());
 }
 
+// A program runs on the cluster's own clients: each operation it issues
+// comes back to it as a record once it ends, in order, and none is kept
+// after (the history stays empty, however many it runs).
+#[test]
+fn a_program_gets_each_operation_back_and_keeps_none() {
+    use crate::{Program, ProgramIo, ProgramOp};
+    struct Puts {
+        left: u32,
+        ended: Vec<(u64, bool)>,
+    }
+    impl Puts {
+        fn next(&mut self, io: &mut ProgramIo<'_>) {
+            if self.left == 0 {
+                return;
+            }
+            self.left -= 1;
+            io.issue(ProgramOp {
+                client: ClientId(0),
+                entry: Entry::Node(NodeId(0)),
+                kind: OpKind::Put,
+                key: dynamo_model::Key::new(&KeyScheme::Integer { hash_bits: 3 }, "2")
+                    .expect("an integer key below 8"),
+                value: Some("x".into()),
+                context: dynamo_model::VClock::new(),
+            });
+        }
+    }
+    impl Program for Puts {
+        fn start(&mut self, io: &mut ProgramIo<'_>) {
+            self.next(io);
+        }
+        fn done(&mut self, op: &OpRecord, io: &mut ProgramIo<'_>) {
+            self.ended
+                .push((op.id, matches!(op.outcome, Outcome::PutOk { .. })));
+            self.next(io);
+        }
+    }
+    let mut c = Cluster::new(seed_cluster(3, 2, 2, false), &fixed_net(1), 1, false).unwrap();
+    let mut p = Puts {
+        left: 50,
+        ended: Vec::new(),
+    };
+    c.start_program(&mut p);
+    c.run_program(&mut p, sim_core::Limits::until(ms(60_000)));
+    let want: Vec<(u64, bool)> = (1..=50).map(|id| (id, true)).collect();
+    assert_eq!(p.ended, want);
+    assert!(
+        c.history().is_empty(),
+        "a program's operations are not kept"
+    );
+    assert_eq!(
+        c.clients
+            .ops_gauge()
+            .finished
+            .load(std::sync::atomic::Ordering::Relaxed),
+        50
+    );
+}
+
 // A put that cannot reach W replicas fails and says how many acks arrived out of how many needed.
 #[test]
 fn failed_quorum_says_how_many() {

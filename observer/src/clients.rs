@@ -4,7 +4,9 @@
 
 use crate::history::{OpKind, OpRecord, Outcome};
 use crate::invariants::{Invariants, OpLabel};
-use crate::plan::{ADMIN_CLIENT, AdminOp, Entry, KeyChoice, LoadSpec, Pacing, PlannedOp, route};
+use crate::plan::{
+    ADMIN_CLIENT, AdminOp, Entry, KeyChoice, LoadSpec, Pacing, PlannedOp, ProgramOp, route,
+};
 use dynamo_model::{ClusterConfig, DynamoNode, Key, KeyScheme, Reply, Request, Ring, VClock};
 use sim_core::{ClientId, Core, Harness, Input, NodeId, SimDuration, SimRng, SimTime, Stream};
 use std::sync::Arc;
@@ -40,14 +42,10 @@ pub enum Wake {
     },
     /// Send membership change `i` (its index in the order they were added).
     Admin(usize),
-    /// A wake-up for a harness other than [`Clients`] that drives a
-    /// cluster's nodes (the experiments' trial harnesses).
-    Other {
-        /// The client the wake-up is for.
-        client: ClientId,
-        /// What the harness made of it.
-        tag: u64,
-    },
+    /// A wake-up a [`Program`] asked for, with its tag.
+    Program(u64),
+    /// Give up on program operation `req` if it is still pending.
+    ProgramTimeout(u64),
 }
 
 /// Request ids of membership changes start here, far above any operation's.
@@ -81,6 +79,11 @@ pub struct Clients {
     /// Nodes that have left the ring (and stopped serving), as the load
     /// balancer learns it; empty until a membership change.
     gone: Vec<bool>,
+    /// A running program's operations in flight, by request id: kept only
+    /// until they end, so a program's memory does not grow with its trials.
+    program_ops: std::collections::BTreeMap<u64, OpRecord>,
+    /// The last request id given to a program operation.
+    program_req: u64,
 }
 
 /// How far a run's operations have got, readable while the run goes on (a
@@ -114,7 +117,94 @@ impl Clients {
             finished: Arc::new(AtomicU64::new(0)),
             admin: Vec::new(),
             gone: Vec::new(),
+            program_ops: std::collections::BTreeMap::new(),
+            program_req: 0,
         }
+    }
+
+    /// Whether nothing is planned for the clients themselves (a program may run).
+    pub(crate) fn idle(&self) -> bool {
+        self.planned.is_empty() && self.loads.is_empty() && self.admin.is_empty()
+    }
+
+    /// Issues a program's operation now, routed as any client operation is
+    /// (and given up after the client timeout); returns its request id.
+    pub(crate) fn issue_program_op(
+        &mut self,
+        core: &mut Core<DynamoNode, Wake>,
+        op: ProgramOp,
+    ) -> u64 {
+        self.program_req += 1;
+        let id = self.program_req;
+        let node = self.pick_node(&op.entry, &op.key, core);
+        let now = core.now();
+        let body = match op.kind {
+            OpKind::Get => Request::Get {
+                key: op.key.clone(),
+            },
+            OpKind::Put => Request::Put {
+                key: op.key.clone(),
+                value: op.value.clone().unwrap_or_else(|| Arc::from("")),
+                context: op.context.clone(),
+            },
+            OpKind::Delete => Request::Delete {
+                key: op.key.clone(),
+                context: op.context.clone(),
+            },
+        };
+        core.schedule_request(now, op.client, node, id, body);
+        core.schedule_wake(now + self.client_timeout, Wake::ProgramTimeout(id));
+        self.program_ops.insert(
+            id,
+            OpRecord {
+                id,
+                client: op.client,
+                kind: op.kind,
+                key: op.key,
+                value: op.value,
+                context: op.context,
+                context_from: None,
+                node: Some(node),
+                planned: now,
+                start: Some(now),
+                end: None,
+                outcome: Outcome::Pending,
+                replies: 0,
+                generated: true,
+            },
+        );
+        id
+    }
+
+    /// The first reply to program operation `req` ends it: its record, with
+    /// the outcome (a later reply, or one to an operation given up on, is
+    /// dropped).
+    pub(crate) fn end_program_op(
+        &mut self,
+        core: &Core<DynamoNode, Wake>,
+        req: u64,
+        reply: Reply,
+    ) -> Option<OpRecord> {
+        let outcome = outcome_of(reply)?;
+        let mut rec = self.program_ops.remove(&req)?;
+        rec.replies = 1;
+        rec.end = Some(core.now());
+        rec.outcome = outcome;
+        self.finished.fetch_add(1, Ordering::Relaxed);
+        Some(rec)
+    }
+
+    /// Program operation `req` took too long: it ends as timed out, if it had not ended.
+    pub(crate) fn time_out_program_op(
+        &mut self,
+        core: &Core<DynamoNode, Wake>,
+        req: u64,
+    ) -> Option<OpRecord> {
+        let mut rec = self.program_ops.remove(&req)?;
+        rec.end = Some(core.now());
+        rec.outcome = Outcome::TimedOut;
+        self.finished.fetch_add(1, Ordering::Relaxed);
+        Some(rec)
     }
 
     /// Schedules a membership change: at its time, the administrator asks its node to join or leave.
@@ -395,6 +485,24 @@ impl Clients {
     }
 }
 
+/// How an operation ended, from its reply (`None` for a membership change's).
+fn outcome_of(reply: Reply) -> Option<Outcome> {
+    Some(match reply {
+        Reply::Got {
+            mut versions,
+            context,
+            ..
+        } => {
+            // Kept for the whole run: without the slack reconciliation grew it with.
+            versions.shrink_to_fit();
+            Outcome::GetOk { versions, context }
+        }
+        Reply::Put { clock, stamp, .. } => Outcome::PutOk { clock, stamp },
+        Reply::Failed { got, needed, .. } => Outcome::Failed { got, needed },
+        Reply::Admin { .. } => return None,
+    })
+}
+
 impl Harness<DynamoNode> for Clients {
     type Wake = Wake;
 
@@ -420,21 +528,11 @@ impl Harness<DynamoNode> for Clients {
         if rec.outcome != Outcome::Pending {
             return; // The client already gave up on it.
         }
-        rec.end = Some(core.now());
-        rec.outcome = match reply {
-            Reply::Got {
-                mut versions,
-                context,
-                ..
-            } => {
-                // Kept for the whole run: without the slack reconciliation grew it with.
-                versions.shrink_to_fit();
-                Outcome::GetOk { versions, context }
-            }
-            Reply::Put { clock, stamp, .. } => Outcome::PutOk { clock, stamp },
-            Reply::Failed { got, needed, .. } => Outcome::Failed { got, needed },
-            Reply::Admin { .. } => return,
+        let Some(outcome) = outcome_of(reply) else {
+            return;
         };
+        rec.end = Some(core.now());
+        rec.outcome = outcome;
         self.load_done(core, h);
     }
 
@@ -520,7 +618,8 @@ impl Harness<DynamoNode> for Clients {
                 let body = Request::Admin(a.admin.clone());
                 core.schedule_request(core.now(), ADMIN_CLIENT, a.node, ADMIN_REQ + i as u64, body);
             }
-            Wake::Other { .. } => {}
+            // Only a running program has program wake-ups.
+            Wake::Program(_) | Wake::ProgramTimeout(_) => {}
         }
     }
 }

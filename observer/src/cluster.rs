@@ -4,6 +4,7 @@
 use crate::clients::{Clients, Wake};
 use crate::history::OpRecord;
 use crate::plan::{AdminOp, LoadSpec, PlannedOp};
+use crate::program::{Program, Running};
 use dynamo_model::{Admin, ClusterConfig, DynamoNode, Key, Msg, Ring};
 use sim_core::{
     Fault, Limits, Message, NetConfig, Network, NodeId, Sim, SimRng, SimTime, Stop, Stream,
@@ -149,6 +150,35 @@ impl Cluster {
 
     pub fn run_until(&mut self, t: SimTime) -> Stop {
         self.sim.run(&mut self.clients, Limits::until(t))
+    }
+
+    /// Starts `program` on the cluster's clients: it issues its first
+    /// operations. Nothing else may be planned for the clients.
+    pub fn start_program<P: Program + ?Sized>(&mut self, program: &mut P) {
+        assert!(
+            self.clients.idle(),
+            "a program runs on clients with nothing else planned"
+        );
+        Running {
+            clients: &mut self.clients,
+            program,
+        }
+        .start(&mut self.sim.core);
+    }
+
+    /// Runs the cluster with `program` on its clients, until `limits`.
+    pub fn run_program<P: Program + ?Sized>(&mut self, program: &mut P, limits: Limits) -> Stop {
+        let mut running = Running {
+            clients: &mut self.clients,
+            program,
+        };
+        self.sim.run(&mut running, limits)
+    }
+
+    /// Wakes the running program at `at` with `tag` (as its own
+    /// [`ProgramIo::wake_at`](crate::ProgramIo::wake_at) would).
+    pub fn wake_program(&mut self, at: SimTime, tag: u64) {
+        self.sim.core.schedule_wake(at, Wake::Program(tag));
     }
 
     pub fn run_with(&mut self, limits: Limits) -> Stop {

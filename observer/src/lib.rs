@@ -16,6 +16,7 @@
 //! | `verdict.rs` | a checker's [`Verdict`] |
 //! | `plan.rs` | what the clients are asked to do, and request routing (§4.5) |
 //! | `clients.rs` | the harness: issues requests, records the history |
+//! | `program.rs` | client programs that react to replies (experiment trials), run on the same clients |
 //! | `cluster.rs` | [`Cluster`]: nodes, network and clients built together |
 //! | `truth.rs` | ground-truth causality and staleness over the history |
 //! | `invariants.rs` | quorums, one reply, merges: judged as the run goes |
@@ -27,6 +28,7 @@ mod cluster;
 mod history;
 mod invariants;
 mod plan;
+mod program;
 mod truth;
 mod verdict;
 
@@ -38,6 +40,9 @@ pub use clients::{Clients, OpsGauge, Wake};
 pub use cluster::{Cluster, ClusterPlan};
 pub use history::{OpKind, OpRecord, Outcome};
 pub use invariants::{Invariant, Invariants, Quorum};
-pub use plan::{ADMIN_CLIENT, AdminOp, Entry, KeyChoice, LoadSpec, Pacing, PlannedOp, route};
+pub use plan::{
+    ADMIN_CLIENT, AdminOp, Entry, KeyChoice, LoadSpec, Pacing, PlannedOp, ProgramOp, route,
+};
+pub use program::{Program, ProgramIo};
 pub use truth::{Staleness, Truth, staleness};
 pub use verdict::{MAX_LISTED, Status, Verdict};

@@ -33,6 +33,22 @@ pub struct PlannedOp {
     pub context_from: Option<usize>,
 }
 
+/// An operation a [`Program`](crate::Program) issues: like a planned one,
+/// but decided as the run goes, from the replies to earlier ones.
+#[derive(Clone, Debug)]
+pub struct ProgramOp {
+    /// The client it comes from.
+    pub client: ClientId,
+    /// How it is routed to a node.
+    pub entry: Entry,
+    pub kind: OpKind,
+    pub key: Key,
+    /// A put's value.
+    pub value: Option<std::sync::Arc<str>>,
+    /// The context a put or delete carries.
+    pub context: dynamo_model::VClock,
+}
+
 /// How keys are chosen by generated load.
 #[derive(Clone, Debug, PartialEq)]
 pub enum KeyChoice {

@@ -20,7 +20,7 @@ fn col(t: &experiment::Table, name: &str) -> usize {
 }
 
 fn run(e: &Experiment) -> experiment::Outcome2 {
-    let out = experiment::run(e, &indicatif::ProgressBar::hidden());
+    let out = experiment::run(e, &|| {}).expect("the experiment runs");
     let html = experiment::report(e, &out);
     assert!(html.contains("<svg") && html.contains("Deviations from the original setup"));
     // Self-contained: nothing is fetched (the only URL is the SVG namespace).
@@ -302,9 +302,9 @@ fn threads_do_not_change_results() {
         ("pbs_wan_proxy", 50),
     ] {
         let mut e = load(name, trials);
-        let one = experiment::run(&e, &indicatif::ProgressBar::hidden());
+        let one = experiment::run(&e, &|| {}).expect("the experiment runs");
         e.jobs = 3;
-        let three = experiment::run(&e, &indicatif::ProgressBar::hidden());
+        let three = experiment::run(&e, &|| {}).expect("the experiment runs");
         assert_eq!(one.table.to_csv(), three.table.to_csv(), "{name}");
         assert_eq!(
             experiment::report(&e, &one),

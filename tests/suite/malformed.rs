@@ -142,7 +142,7 @@ fn defaults_fit_a_small_key_space() {
     )
     .unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(e.keys, 8);
-    dynsim::report::experiment::prepare(&e, 10);
+    dynsim::report::experiment::prepare(&e, 10).expect("an accepted experiment file builds");
     // Found by dynsim-fuzz: the swarm drew up to 30 keys whatever the key space.
     for seed in 0..32 {
         let plan = dynsim::explore::swarm::draw(&s, seed);

@@ -623,9 +623,9 @@ fn sweep_checks_its_options_first() {
     assert!(!out.exists(), "nothing was written for refused options");
     // Threads: never more than the seeds to run, none when there are none.
     let ran = |count: u64, jobs: usize| {
-        sweep::stream(
+        dynsim::parallel::stream(
             count,
-            &sweep::IndexSet::default(),
+            &dynsim::parallel::IndexSet::default(),
             jobs,
             &|| false,
             &|i| i,
@@ -644,11 +644,11 @@ fn stream_keeps_order_and_a_bounded_window() {
     let done = AtomicUsize::new(0);
     let max_ahead = AtomicUsize::new(0);
     let mut seen = Vec::new();
-    let mut skip = sweep::IndexSet::default();
+    let mut skip = dynsim::parallel::IndexSet::default();
     for i in [0, 1, 2, 10, 11, 40] {
         skip.insert(i);
     }
-    sweep::stream(
+    dynsim::parallel::stream(
         200,
         &skip,
         3,
@@ -669,7 +669,7 @@ fn stream_keeps_order_and_a_bounded_window() {
     let expected: Vec<u64> = (0..200).filter(|i| !skip.contains(*i)).collect();
     assert_eq!(seen, expected);
     // 3 threads × the window per job, plus the skipped run it can jump.
-    let bound = 3 * sweep::WINDOW_PER_JOB as usize + 10;
+    let bound = 3 * dynsim::parallel::WINDOW_PER_JOB as usize + 10;
     assert!(max_ahead.load(Ordering::SeqCst) <= bound);
     assert_eq!(skip.next_missing(0), 3);
     assert_eq!(skip.next_missing(10), 12);

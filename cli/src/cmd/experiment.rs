@@ -59,7 +59,7 @@ pub(super) fn run(args: &ExperimentArgs) -> u8 {
             return EXIT_BAD_INPUT;
         }
     }
-    let bar = indicatif::ProgressBar::new(exp::points(&e));
+    let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "{elapsed_precise} [{bar:40}] {pos}/{len} points {msg}",
@@ -69,8 +69,16 @@ pub(super) fn run(args: &ExperimentArgs) -> u8 {
     );
     bar.set_message(e.name.clone());
     let clock = crate::wall::Stopwatch::start();
-    let out = exp::run(&e, &bar);
+    bar.set_length(exp::points(&e));
+    let out = exp::run(&e, &|| bar.inc(1));
     bar.finish_and_clear();
+    let out = match out {
+        Ok(out) => out,
+        Err(err) => {
+            eprintln!("error: {}: {err}", args.file.display());
+            return EXIT_BAD_INPUT;
+        }
+    };
     // Published values beside dynsim's, on standard error (the table is the output).
     if let Some(r) = &e.reference {
         eprintln!("published values ({}):", r.source);

@@ -4,10 +4,11 @@
 
 use super::common::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, load};
 use crate::explore::sweep::{
-    IndexSet, MAX_JOBS, Origin, Seeds, Tally, Timing, default_out, digest, parse_jobs, parse_range,
-    parse_shard, read_previous, run_seed, stream,
+    MAX_JOBS, Origin, Seeds, Tally, Timing, default_out, digest, parse_jobs, parse_range,
+    parse_shard, read_previous, run_seed,
 };
 use crate::output::{self, is_broken_pipe, write_output};
+use crate::parallel::{IndexSet, stream};
 use std::fmt::Write as _;
 use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};

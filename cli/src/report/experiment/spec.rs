@@ -1,0 +1,94 @@
+//! What an experiment is: the validated file, its bounds, and the
+//! published values it is compared with.
+
+use dynamo_model::ClusterConfig;
+use dynamo_observer::Entry;
+use sim_core::{NetConfig, SimDuration};
+
+/// Trials per point (`trials`, `--trials`); experiments/README.md lists every bound.
+pub const MAX_TRIALS: u64 = 10_000_000;
+/// Points an experiment runs (each point runs `trials` trials).
+pub const MAX_POINTS: u64 = 10_000;
+/// Values in one `[sweep]` list (quorums, networks, delays, loss, tokens_per_node, clients).
+pub const MAX_SWEEP_VALUES: usize = 1_000;
+/// Integers each `lww` client adds.
+pub const MAX_ADDS_PER_CLIENT: u64 = 100_000;
+/// `kstaleness`: the largest k (each trial writes that many versions).
+pub const MAX_K: u32 = 100;
+
+/// A validated experiment file.
+#[derive(Clone, Debug)]
+pub struct Experiment {
+    pub path: String,
+    pub name: String,
+    pub description: String,
+    pub kind: String,
+    pub seed: u64,
+    pub trials: u64,
+    /// What differs from the original setup, stated in the report.
+    pub deviations: String,
+    pub cluster: ClusterConfig,
+    /// Named network models; each point runs under each.
+    pub networks: Vec<(String, NetConfig)>,
+    pub quorums: Vec<(u32, u32, u32)>,
+    pub delays: Vec<SimDuration>,
+    pub losses: Vec<f64>,
+    pub tokens_per_node: Vec<u32>,
+    pub clients: Vec<u32>,
+    pub keys: u32,
+    /// `lww`: how many integers each client adds.
+    pub adds_per_client: u32,
+    /// `kstaleness`: the k values (read one of the last k versions).
+    pub ks: Vec<u32>,
+    /// `joincost`: ring sizes one node joins.
+    pub ring_sizes: Vec<u32>,
+    /// Where each request goes (`via`): any node by default.
+    pub via: Entry,
+    /// Threads that run points (`--jobs`; not in the file). Results do not depend on it.
+    pub jobs: usize,
+    /// Published values to show beside dynsim's (`[reference]`).
+    pub reference: Option<Reference>,
+}
+
+/// Published values an experiment is compared with: a paper's table, a
+/// figure read off by eye, or another project's reported means.
+#[derive(Clone, Debug, Default)]
+pub struct Reference {
+    /// Where the values come from.
+    pub source: String,
+    /// In words: which modelling choices explain a gap.
+    pub note: String,
+    pub values: Vec<RefValue>,
+}
+
+/// One published value: the result row it matches (`where`: column = value,
+/// every one must match), the column it is compared in, and the value.
+#[derive(Clone, Debug)]
+pub struct RefValue {
+    pub label: String,
+    pub matches: Vec<(String, String)>,
+    pub column: String,
+    pub value: f64,
+}
+
+/// One reference value next to the result it matches: (label, published,
+/// dynsim's value if a row matched).
+pub type Compared = (String, f64, Option<f64>);
+
+/// The largest ring a `joincost` experiment lets a node join.
+pub const MAX_JOIN_RING: u32 = 10_000;
+
+pub fn points(e: &Experiment) -> u64 {
+    let nets = e.networks.len() as u64;
+    match e.kind.as_str() {
+        "latency" => nets
+            .saturating_mul(e.losses.len() as u64)
+            .saturating_mul(e.quorums.len() as u64),
+        "staleness" | "pbs" | "kstaleness" => nets.saturating_mul(e.quorums.len() as u64),
+        "lww" => 2 * e.clients.len() as u64,
+        "joincost" => {
+            2 * (e.tokens_per_node.len() as u64).saturating_mul(e.ring_sizes.len() as u64)
+        }
+        _ => 2 * e.tokens_per_node.len() as u64,
+    }
+}

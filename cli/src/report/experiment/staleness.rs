@@ -1,0 +1,218 @@
+//! `staleness`: put a fresh value, wait a delay after it returns, read it back.
+
+use super::common::*;
+use super::spec::*;
+use super::table::*;
+use crate::parallel::par_map;
+use crate::report::svg::{self, Chart, Series};
+use dynamo_model::{Key, KeyScheme, VClock};
+use dynamo_observer::{
+    Cluster, ClusterPlan, Entry, OpKind, OpRecord, Outcome, Program, ProgramIo, ProgramOp,
+};
+use sim_core::{ClientId, Limits, NetConfig, SimDuration, SimTime};
+use std::sync::Arc;
+
+/// Sequential put-then-read trials, a program on the cluster's clients:
+/// each trial puts a fresh value, and once the put returns, reads after each
+/// delay (one read per delay, all in parallel).
+struct Trials {
+    via: Entry,
+    scheme: KeyScheme,
+    keys: u32,
+    delays: Vec<SimDuration>,
+    total: u64,
+    started: u64,
+    /// The trial in flight: its key, its value, and the reads still out.
+    current: Option<(Key, Arc<str>, usize)>,
+    /// The reads in flight: request id -> the delay each is for.
+    reads: std::collections::BTreeMap<u64, usize>,
+    /// Per delay: reads that saw the value, reads done.
+    seen: Vec<(u64, u64)>,
+    read_lat: Vec<u64>,
+    write_lat: Vec<u64>,
+}
+
+impl Trials {
+    fn start_trial(&mut self, io: &mut ProgramIo<'_>) {
+        if self.started >= self.total {
+            return;
+        }
+        self.started += 1;
+        let k = ((self.started - 1) % u64::from(self.keys)) as u32;
+        let key = Key::numbered(&self.scheme, k);
+        let value: Arc<str> = Arc::from(format!("v{}", self.started).as_str());
+        self.current = Some((key.clone(), value.clone(), self.delays.len()));
+        io.issue(ProgramOp {
+            client: ClientId(0),
+            entry: self.via.clone(),
+            kind: OpKind::Put,
+            key,
+            value: Some(value),
+            context: VClock::new(),
+        });
+    }
+}
+
+impl Program for Trials {
+    fn start(&mut self, io: &mut ProgramIo<'_>) {
+        self.start_trial(io);
+    }
+
+    fn done(&mut self, op: &OpRecord, io: &mut ProgramIo<'_>) {
+        let lat = op.latency().map_or(0, SimDuration::as_us);
+        match self.reads.remove(&op.id) {
+            // The put: once it is acknowledged, a read after each delay.
+            None if matches!(op.outcome, Outcome::PutOk { .. }) => {
+                self.write_lat.push(lat);
+                for (i, d) in self.delays.iter().enumerate() {
+                    io.wake_at(io.now() + *d, i as u64);
+                }
+            }
+            // The put failed: the trial is over, unread.
+            None => {
+                self.current = None;
+                self.start_trial(io);
+            }
+            Some(i) => {
+                self.read_lat.push(lat);
+                let value = self.current.as_ref().map(|c| &c.1);
+                let saw = matches!(&op.outcome, Outcome::GetOk { versions, .. } if versions.iter().any(|v| Some(&v.value) == value));
+                self.seen[i].1 += 1;
+                self.seen[i].0 += u64::from(saw);
+                if let Some(cur) = &mut self.current {
+                    cur.2 -= 1;
+                    if cur.2 == 0 {
+                        self.current = None;
+                        self.start_trial(io);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The read at delay `tag`.
+    fn wake(&mut self, tag: u64, io: &mut ProgramIo<'_>) {
+        let Some((key, _, _)) = &self.current else {
+            return;
+        };
+        let id = io.issue(ProgramOp {
+            client: ClientId(1 + tag as u32),
+            entry: self.via.clone(),
+            kind: OpKind::Get,
+            key: key.clone(),
+            value: None,
+            context: VClock::new(),
+        });
+        self.reads.insert(id, tag as usize);
+    }
+}
+
+/// What `trials` put-then-read trials saw: per delay (reads that saw the
+/// value, reads), and the read and write latencies (µs).
+pub(super) type TrialResults = (Vec<(u64, u64)>, Vec<u64>, Vec<u64>);
+
+/// Runs `trials` put-then-read trials on the cluster `plan` describes.
+pub(super) fn run_trials(
+    plan: &ClusterPlan,
+    via: &Entry,
+    seed: u64,
+    trials: u64,
+    keys: u32,
+    delays: &[SimDuration],
+) -> TrialResults {
+    let mut cluster = Cluster::build(plan, seed, false);
+    let mut p = Trials {
+        via: via.clone(),
+        scheme: plan.cfg().key_scheme.clone(),
+        keys,
+        delays: delays.to_vec(),
+        total: trials,
+        started: 0,
+        current: None,
+        reads: std::collections::BTreeMap::new(),
+        seen: vec![(0, 0); delays.len()],
+        read_lat: Vec::new(),
+        write_lat: Vec::new(),
+    };
+    cluster.start_program(&mut p);
+    // Bounded: each operation has a deadline, so the run cannot hang.
+    let cap = SimTime::ZERO + SimDuration::from_secs(trials * 30 + 60);
+    while p.started < trials || p.current.is_some() {
+        let next = cluster.now() + SimDuration::from_secs(10);
+        let stop = cluster.run_program(&mut p, Limits::until(next));
+        if cluster.now() >= cap || stop.is_final() {
+            break;
+        }
+    }
+    (p.seen, p.read_lat, p.write_lat)
+}
+
+pub(super) fn staleness_experiment(
+    e: &Experiment,
+    tick: &(dyn Fn() + Sync),
+) -> Result<Outcome2, String> {
+    let mut table = Table::new(&[
+        "network",
+        "quorum",
+        "delay_ms",
+        "trials",
+        "saw_new_value",
+        "percent",
+    ]);
+    let mut charts = Vec::new();
+    // One read per trial, so each delay is its own run (reads must not overlap).
+    let points: Vec<(&NetConfig, (u32, u32, u32), usize)> = e
+        .networks
+        .iter()
+        .flat_map(|(_, net)| {
+            e.quorums
+                .iter()
+                .flat_map(move |&q| (0..e.delays.len()).map(move |i| (net, q, i)))
+        })
+        .collect();
+    let mut results = par_map(e.jobs, &points, |&(net, q, i)| {
+        if i == 0 {
+            tick();
+        }
+        let plan = plan_for(&with_quorum(&e.cluster, q), net)?;
+        let seed = e.seed.wrapping_add(i as u64);
+        Ok::<_, String>(run_trials(&plan, &e.via, seed, e.trials, e.keys, &[e.delays[i]]).0[0])
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>, String>>()?
+    .into_iter();
+    for (net_name, _) in &e.networks {
+        let mut series = Vec::new();
+        for &q in &e.quorums {
+            let mut pts = Vec::new();
+            for d in &e.delays {
+                let (ok, n) = results.next().expect("one result a point");
+                let pct = 100.0 * ok as f64 / n.max(1) as f64;
+                table.push(vec![
+                    net_name.clone(),
+                    quorum_label(q),
+                    format!("{}", d.as_ms_f64()),
+                    n.to_string(),
+                    ok.to_string(),
+                    format!("{pct:.2}"),
+                ]);
+                pts.push((d.as_ms_f64(), pct));
+            }
+            series.push(Series::new(quorum_label(q), pts));
+        }
+        charts.push((
+            format!("fresh reads against delay ({net_name})"),
+            svg::line_chart(&Chart {
+                title: format!("gets that return the new value, latency {net_name}"),
+                x_label: "delay after the put returned (ms)".into(),
+                y_label: "% of gets".into(),
+                series,
+                y_range: Some((0.0, 100.0)),
+                markers: true,
+                x_range: None,
+                ..Chart::default()
+            }),
+        ));
+    }
+    Ok(Outcome2 { table, charts })
+}

@@ -1,0 +1,98 @@
+//! A result table (CSV, JSON), and published values beside it.
+
+use super::spec::*;
+
+/// Each reference value beside dynsim's: the first result row whose columns
+/// hold every `where` value and a number in the reference's column (a table
+/// may hold rows of several shapes, each leaving the others' columns empty).
+pub fn compare_reference(r: &Reference, table: &Table) -> Vec<Compared> {
+    let col = |name: &str| table.columns.iter().position(|c| c == name);
+    r.values
+        .iter()
+        .map(|v| {
+            let ours = col(&v.column).and_then(|c| {
+                table.rows.iter().find_map(|row| {
+                    let matches = v
+                        .matches
+                        .iter()
+                        .all(|(k, want)| col(k).is_some_and(|i| row[i] == *want));
+                    if matches {
+                        row[c].parse::<f64>().ok()
+                    } else {
+                        None
+                    }
+                })
+            });
+            (v.label.clone(), v.value, ours)
+        })
+        .collect()
+}
+
+/// A result table: named columns, one row per measurement.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub(super) fn new(cols: &[&str]) -> Table {
+        Table {
+            columns: cols.iter().map(ToString::to_string).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub(super) fn push(&mut self, row: Vec<String>) {
+        self.rows.push(row);
+    }
+
+    pub fn to_csv(&self) -> String {
+        let esc = |s: &str| {
+            if s.contains([',', '"', '\n']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_string()
+            }
+        };
+        let mut o = self
+            .columns
+            .iter()
+            .map(|c| esc(c))
+            .collect::<Vec<_>>()
+            .join(",");
+        o.push('\n');
+        for r in &self.rows {
+            o.push_str(&r.iter().map(|c| esc(c)).collect::<Vec<_>>().join(","));
+            o.push('\n');
+        }
+        o
+    }
+
+    pub fn to_json(&self) -> String {
+        let rows: Vec<serde_json::Value> = self
+            .rows
+            .iter()
+            .map(|r| {
+                let obj: serde_json::Map<String, serde_json::Value> = self
+                    .columns
+                    .iter()
+                    .zip(r)
+                    .map(|(k, v)| {
+                        let val = v
+                            .parse::<f64>()
+                            .ok()
+                            .and_then(serde_json::Number::from_f64)
+                            .map_or(
+                                serde_json::Value::String(v.clone()),
+                                serde_json::Value::Number,
+                            );
+                        (k.clone(), val)
+                    })
+                    .collect();
+                serde_json::Value::Object(obj)
+            })
+            .collect();
+        serde_json::to_string_pretty(&rows).expect("tables serialize")
+    }
+}
