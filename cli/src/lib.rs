@@ -10,9 +10,7 @@
 
 pub mod cmd;
 pub mod explore;
-pub mod output;
 pub mod parallel;
-pub mod progress;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -4,7 +4,7 @@
 use crate::scenario::expect::{self, Anchor};
 use crate::scenario::{Action, Check, Expect, Scenario};
 use dynamo_model::Msg;
-use dynamo_observer::{Cluster, ClusterPlan, OpKind, Outcome, PlannedOp};
+use dynamo_observer::{Cluster, ClusterPlan, OpKind, OpsGauge, Outcome, PlannedOp};
 use dynamo_observer::{Staleness, Truth};
 use dynamo_observer::{Status, Verdict, World};
 use sim_core::{Message, SimTime, Stop};
@@ -122,12 +122,23 @@ pub fn counters(cluster: &Cluster, needless_siblings: usize) -> BTreeMap<String,
 /// Runs `s` with `seed`, recording the trace if `trace` (or if an
 /// expectation looks for events in it). Fails only as [`prepare`] does.
 pub fn run(s: &Scenario, seed: u64, trace: bool) -> Result<Report, String> {
+    run_watched(s, seed, trace, &mut |_| {})
+}
+
+/// [`run`], handing `watch` the run's gauge of finished operations before
+/// the first event (a progress display estimates the time left from it).
+pub fn run_watched(
+    s: &Scenario,
+    seed: u64,
+    trace: bool,
+    watch: &mut dyn FnMut(OpsGauge),
+) -> Result<Report, String> {
     let trace = trace
         || s.expects
             .iter()
             .any(|e| matches!(e.check, Check::Within { .. }));
     let (mut cluster, plan_of) = prepare(s, seed, trace)?;
-    crate::progress::watch_ops(|| cluster.clients.ops_gauge());
+    watch(cluster.clients.ops_gauge());
     let end = SimTime::ZERO + s.duration;
     let mut results: Vec<(usize, ExpectResult)> = Vec::new();
     // State expectations run at their times, in time order (then file order).

@@ -115,7 +115,7 @@ fn run_one(item: &Item, quick: bool) -> u8 {
     match measure(item, quick) {
         Ok(m) => {
             let line = serde_json::to_string(&m).expect("plain numbers serialize");
-            crate::output::print(&format!("{line}\n"));
+            crate::cmd::output::print(&format!("{line}\n"));
             EXIT_OK
         }
         Err(e) => {
@@ -399,7 +399,7 @@ pub(super) fn run(args: &BenchArgs) -> u8 {
         out,
         "(vs bare loop: events/s over the bare loop's; wall: the whole run, setup and checkers included)"
     );
-    crate::output::print(&out);
+    crate::cmd::output::print(&out);
     for f in &failures {
         eprintln!("error: {f}");
     }

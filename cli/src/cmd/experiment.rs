@@ -1,7 +1,7 @@
 //! `dynsim experiment`: parameter sweeps with many trials a point, a table and an HTML report.
 
 use super::common::{EXIT_BAD_INPUT, EXIT_OK};
-use crate::output::write_output;
+use crate::cmd::output::write_output;
 use crate::report::experiment as exp;
 use std::path::{Path, PathBuf};
 
@@ -44,7 +44,7 @@ pub(super) fn run(args: &ExperimentArgs) -> u8 {
             .map_or(1, |n| n.get().min(crate::explore::sweep::MAX_JOBS))
     });
     // `--out -` prints the CSV table and writes no files.
-    let to_stdout = args.out.as_deref() == Some(Path::new(crate::output::STDOUT));
+    let to_stdout = args.out.as_deref() == Some(Path::new(crate::cmd::output::STDOUT));
     let dir: PathBuf = args
         .out
         .clone()
@@ -93,7 +93,7 @@ pub(super) fn run(args: &ExperimentArgs) -> u8 {
         }
     }
     if to_stdout {
-        crate::output::print(&out.table.to_csv());
+        crate::cmd::output::print(&out.table.to_csv());
         eprintln!("{} points in {:.1}s", exp::points(&e), clock.seconds());
         return EXIT_OK;
     }
@@ -111,7 +111,7 @@ pub(super) fn run(args: &ExperimentArgs) -> u8 {
         eprintln!("error: cannot write to {}: {err}", dir.display());
         return EXIT_BAD_INPUT;
     }
-    crate::output::print(&format!(
+    crate::cmd::output::print(&format!(
         "{}{} points in {:.1}s; wrote {}\n",
         out.table.to_csv(),
         exp::points(&e),

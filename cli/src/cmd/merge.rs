@@ -74,7 +74,7 @@ pub(super) fn run(args: &MergeArgs) -> u8 {
         }
     }
     o.push_str(&m.tally.render(None));
-    crate::output::print(&o);
+    crate::cmd::output::print(&o);
     if m.tally.failed > 0 {
         EXIT_FAILED
     } else if m.missing > 0 {

@@ -8,6 +8,8 @@ mod bench;
 mod common;
 mod experiment;
 mod merge;
+pub mod output;
+pub mod progress;
 mod ring;
 mod run;
 mod serve;
@@ -24,7 +26,6 @@ pub use serve::ServeArgs;
 pub use shrink::ShrinkArgs;
 pub use sweep::{SweepArgs, sweep};
 
-use crate::output;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 

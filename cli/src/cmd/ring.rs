@@ -93,7 +93,7 @@ pub(super) fn run(args: &RingArgs) -> u8 {
             }
         }
     }
-    crate::output::print(&o);
+    crate::cmd::output::print(&o);
     EXIT_OK
 }
 

@@ -1,7 +1,7 @@
 //! `dynsim run`: one scenario, its trace and its summary.
 
 use super::common::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, load};
-use crate::output::{self, Target, is_broken_pipe, write_output};
+use crate::cmd::output::{self, Target, is_broken_pipe, write_output};
 use crate::report::summary;
 use crate::runner;
 use clap::ValueEnum;
@@ -86,12 +86,14 @@ pub(super) fn run(args: &RunArgs) -> u8 {
     let trace_to_stdout = trace_to_stdout || to_stdout(args.chrome_trace.as_deref());
     let want_trace = args.trace.is_some() || args.check_determinism || args.chrome_trace.is_some();
     let mode = if args.progress {
-        crate::progress::Mode::Forced(Box::new(std::io::stderr()))
+        crate::cmd::progress::Mode::Forced(Box::new(std::io::stderr()))
     } else {
-        crate::progress::Mode::Auto
+        crate::cmd::progress::Mode::Auto
     };
     let end = sim_core::SimTime::ZERO + s.duration;
-    let report = crate::progress::with_progress(end, mode, || runner::run(&s, seed, want_trace));
+    let report = crate::cmd::progress::with_progress(end, mode, || {
+        runner::run_watched(&s, seed, want_trace, &mut crate::cmd::progress::watch_ops)
+    });
     let report = match report {
         Ok(report) => report,
         Err(e) => {
@@ -164,7 +166,7 @@ pub(super) fn run(args: &RunArgs) -> u8 {
     if trace_to_stdout || args.quiet && !report.as_expected() {
         eprint!("{text}");
     } else {
-        crate::output::print(&text);
+        crate::cmd::output::print(&text);
     }
     let code = if report.as_expected() {
         EXIT_OK

@@ -41,7 +41,7 @@ pub(super) fn run(args: &ServeArgs) -> u8 {
             } else {
                 args.bind.clone()
             };
-            crate::output::print(&format!(
+            crate::cmd::output::print(&format!(
                 "dynsim serve: open http://{host}:{port}/ (Ctrl-C stops it)\n"
             ));
             if !is_loopback(&args.bind) {

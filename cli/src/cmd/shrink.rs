@@ -1,8 +1,8 @@
 //! `dynsim shrink`: a failing sweep seed, turned into the smallest explicit scenario that still fails.
 
 use super::common::{EXIT_BAD_INPUT, EXIT_OK, load};
+use crate::cmd::output::{self, write_output};
 use crate::explore::shrink::{declared_failures, default_out, shrink};
-use crate::output::{self, write_output};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]

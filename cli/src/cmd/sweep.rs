@@ -3,11 +3,11 @@
 //! finished written.
 
 use super::common::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, load};
+use crate::cmd::output::{self, is_broken_pipe, write_output};
 use crate::explore::sweep::{
     MAX_JOBS, Origin, Seeds, Tally, Timing, default_out, digest, parse_jobs, parse_range,
     parse_shard, read_previous, run_seed,
 };
-use crate::output::{self, is_broken_pipe, write_output};
 use crate::parallel::{IndexSet, stream};
 use std::fmt::Write as _;
 use std::io::{Seek, Write};

@@ -28,9 +28,9 @@ thread_local! {
 /// not simulated time (a load that ends early leaves a cheap idle tail, and
 /// simulated time alone overestimated a million-operation run threefold).
 /// Does nothing when no display is watching (a sweep's threads, the web page).
-pub fn watch_ops(gauge: impl FnOnce() -> OpsGauge) {
+pub fn watch_ops(gauge: OpsGauge) {
     if WATCHING.with(std::cell::Cell::get) {
-        GAUGE.with(|g| *g.borrow_mut() = Some(gauge()));
+        GAUGE.with(|g| *g.borrow_mut() = Some(gauge));
     }
 }
 
