@@ -81,7 +81,7 @@ pub fn initial_membership(ring: &crate::ring::Ring, nodes: u32) -> Membership {
 /// the newer claim: the higher version, then the higher node; when the
 /// newer claimant leaves, the position goes to its heir, or falls back to
 /// the older claim.
-pub fn ring_tokens(m: &[Member]) -> Vec<(u64, NodeId)> {
+pub(crate) fn ring_tokens(m: &[Member]) -> Vec<(u64, NodeId)> {
     // Position -> (claim version, claimant, owner).
     let mut best: BTreeMap<u64, (u64, u32, u32)> = BTreeMap::new();
     let mut claim = |p: u64, version: u64, claimant: u32, owner: u32| {
@@ -116,7 +116,7 @@ pub fn ring_tokens(m: &[Member]) -> Vec<(u64, NodeId)> {
 
 /// Reconciles `theirs` into `mine`, per node taking the higher version.
 /// Returns the nodes whose entries changed.
-pub fn reconcile_membership(mine: &mut Membership, theirs: &[Member]) -> Vec<NodeId> {
+pub(crate) fn reconcile_membership(mine: &mut Membership, theirs: &[Member]) -> Vec<NodeId> {
     let newer: Vec<usize> = (0..mine.len().min(theirs.len()))
         .filter(|&i| theirs[i].version > mine[i].version)
         .collect();

@@ -8,7 +8,7 @@ use crate::ring::Key;
 use crate::version::Version;
 
 /// Children per tree node.
-pub const FANOUT: u32 = 4;
+pub(crate) const FANOUT: u32 = 4;
 
 /// FNV-1a, 64 bit: a small hash whose output is fixed by its definition,
 /// unlike `std`'s `DefaultHasher`, which may change between Rust releases.
@@ -26,7 +26,7 @@ fn mix(a: u64, b: u64) -> u64 {
 }
 
 /// A digest of a version set that does not depend on the versions' order.
-pub fn digest(versions: &[Version]) -> u64 {
+pub(crate) fn digest(versions: &[Version]) -> u64 {
     versions.iter().fold(0u64, |acc, v| {
         let mut h = fnv1a(v.value.as_bytes(), v.write);
         if v.is_deleted() {
@@ -50,19 +50,19 @@ pub fn digest(versions: &[Version]) -> u64 {
 }
 
 /// The leaf a key hashes into.
-pub fn leaf_of(key: &Key, depth: u32) -> u32 {
+pub(crate) fn leaf_of(key: &Key, depth: u32) -> u32 {
     (fnv1a(key.name().as_bytes(), 0) % u64::from(FANOUT.pow(depth))) as u32
 }
 
 /// A complete tree: `levels[0]` holds the root, `levels[depth]` the leaves.
 #[derive(Clone, Debug, PartialEq)]
-pub struct MerkleTree {
+pub(crate) struct MerkleTree {
     levels: Vec<Vec<u64>>,
 }
 
 impl MerkleTree {
     /// Builds the tree of a range from its keys and their version sets.
-    pub fn build<'a>(
+    pub(crate) fn build<'a>(
         entries: impl Iterator<Item = (&'a Key, &'a [Version])>,
         depth: u32,
     ) -> MerkleTree {
@@ -89,23 +89,23 @@ impl MerkleTree {
         MerkleTree { levels }
     }
 
-    pub fn depth(&self) -> u32 {
+    pub(crate) fn depth(&self) -> u32 {
         (self.levels.len() - 1) as u32
     }
 
-    pub fn hash(&self, level: u8, index: u32) -> Option<u64> {
+    pub(crate) fn hash(&self, level: u8, index: u32) -> Option<u64> {
         self.levels
             .get(level as usize)?
             .get(index as usize)
             .copied()
     }
 
-    pub fn root(&self) -> u64 {
+    pub(crate) fn root(&self) -> u64 {
         self.levels[0][0]
     }
 
     /// The children of node `index` at `level`, as (index, hash) pairs at `level + 1`.
-    pub fn children(&self, level: u8, index: u32) -> Vec<(u32, u64)> {
+    pub(crate) fn children(&self, level: u8, index: u32) -> Vec<(u32, u64)> {
         let below = &self.levels[level as usize + 1];
         (index * FANOUT..(index + 1) * FANOUT)
             .map(|i| (i, below[i as usize]))

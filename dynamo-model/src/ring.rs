@@ -242,7 +242,7 @@ pub fn space_bits(scheme: &KeyScheme) -> u32 {
 }
 
 /// A uniformly random position in a key space of `bits` bits.
-pub fn random_position(bits: u32, rng: &mut SimRng) -> u64 {
+pub(crate) fn random_position(bits: u32, rng: &mut SimRng) -> u64 {
     if bits == 64 {
         rng.next_u64()
     } else {

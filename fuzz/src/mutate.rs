@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// SplitMix64: small, fast, and the same everywhere.
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -16,17 +16,17 @@ fn mix(mut z: u64) -> u64 {
 
 impl Rng {
     /// The generator for one iteration of one seed.
-    pub fn for_iteration(seed: u64, iteration: u64) -> Rng {
+    pub(crate) fn for_iteration(seed: u64, iteration: u64) -> Rng {
         Rng(mix(seed.wrapping_add(0x9e37_79b9_7f4a_7c15)) ^ mix(iteration ^ 0x5851_f42d_4c95_7f2d))
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         mix(self.0)
     }
 
     /// Uniform in `0..n` (0 when `n` is 0).
-    pub fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         if n == 0 {
             0
         } else {
@@ -34,25 +34,25 @@ impl Rng {
         }
     }
 
-    pub fn chance(&mut self, percent: u64) -> bool {
+    pub(crate) fn chance(&mut self, percent: u64) -> bool {
         self.next() % 100 < percent
     }
 
-    pub fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
         &xs[self.below(xs.len())]
     }
 }
 
 /// One bundled file.
 #[derive(Clone, Debug)]
-pub struct Seed {
+pub(crate) struct Seed {
     pub name: String,
     pub text: String,
 }
 
 /// The bundled files, and the field names and values found in them.
 #[derive(Debug)]
-pub struct Corpus {
+pub(crate) struct Corpus {
     pub files: Vec<Seed>,
     /// Every `name` of a `name = value` in the corpus, and some near misses.
     pub fields: Vec<String>,
@@ -63,11 +63,11 @@ pub struct Corpus {
 }
 
 /// Which files the corpus takes, relative to the workspace root.
-pub const CORPUS_DIRS: &[&str] = &["scenarios", "bench", "experiments", "tests/malformed"];
+pub(crate) const CORPUS_DIRS: &[&str] = &["scenarios", "bench", "experiments", "tests/malformed"];
 
 impl Corpus {
     /// Reads the bundled files below `root`, sorted by path.
-    pub fn load(root: &Path) -> Result<Corpus, String> {
+    pub(crate) fn load(root: &Path) -> Result<Corpus, String> {
         let mut paths: Vec<PathBuf> = Vec::new();
         for d in CORPUS_DIRS {
             paths.extend(dynsim::scenario::toml_read::toml_files(&root.join(d)));
@@ -157,7 +157,7 @@ impl Corpus {
 
     /// A short fingerprint of the corpus, printed so that a replay can tell
     /// whether it runs against the same files.
-    pub fn digest(&self) -> String {
+    pub(crate) fn digest(&self) -> String {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for f in &self.files {
             for b in f.name.bytes().chain([0]).chain(f.text.bytes()).chain([0]) {
@@ -169,7 +169,7 @@ impl Corpus {
 
     /// The input of one iteration: a bundled file with 1 to 6 mutations.
     /// Returns the base file's name and the text.
-    pub fn generate(&self, seed: u64, iteration: u64) -> (String, String) {
+    pub(crate) fn generate(&self, seed: u64, iteration: u64) -> (String, String) {
         let mut rng = Rng::for_iteration(seed, iteration);
         // Mostly files a reader accepts, so that mutants reach past the reader.
         let base = if rng.chance(75) && !self.valid.is_empty() {
@@ -390,7 +390,7 @@ impl Corpus {
 
 /// A value at a boundary: huge, negative, zero, around powers of two, not a
 /// number, an unknown unit, empty, deep.
-pub fn boundary_value(rng: &mut Rng) -> String {
+pub(crate) fn boundary_value(rng: &mut Rng) -> String {
     const INTS: &[&str] = &[
         "0",
         "-1",

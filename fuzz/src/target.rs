@@ -11,7 +11,7 @@ use sim_core::{Limits, SimTime};
 
 /// What happened to one input, counted in the run's figures.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     pub rejected: u64,
     pub scenarios: u64,
     pub experiments: u64,
@@ -24,7 +24,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    pub fn add(&mut self, o: &Stats) {
+    pub(crate) fn add(&mut self, o: &Stats) {
         self.rejected += o.rejected;
         self.scenarios += o.scenarios;
         self.experiments += o.experiments;
@@ -35,7 +35,7 @@ impl Stats {
 }
 
 /// A property that does not hold (a panic is caught by the caller).
-pub type Violation = String;
+pub(crate) type Violation = String;
 
 /// Whether building this cluster is cheap enough to do at fuzzing speed:
 /// the ring's walk table (tokens x nodes) and the node count stay small.
@@ -70,7 +70,7 @@ fn check_diags(what: &str, d: &Diags) -> Result<(), Violation> {
 }
 
 /// Runs one input through everything. A panic propagates to the caller.
-pub fn run(text: &str) -> Result<Stats, Violation> {
+pub(crate) fn run(text: &str) -> Result<Stats, Violation> {
     let mut st = Stats::default();
     let file = "fuzz.toml";
     match scenario::parse(file, text) {

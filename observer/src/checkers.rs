@@ -151,7 +151,7 @@ fn version_list(vs: &[Version]) -> String {
 /// truth ([`Truth`]), not the clocks' word: the version's writer had seen the
 /// put through its context or, in last-write-wins mode, started after the put
 /// was acknowledged.
-pub fn no_lost_writes(w: &World) -> Verdict {
+pub(crate) fn no_lost_writes(w: &World) -> Verdict {
     let mut out = Vec::new();
     for p in w
         .history
@@ -204,7 +204,7 @@ pub fn no_lost_writes(w: &World) -> Verdict {
 /// test): every returned version was written by a put of this key with that
 /// value, no write is returned twice, and last-write-wins returns one version.
 /// Versions that are causally ordered in truth are [`needless_siblings`]' business.
-pub fn sound_gets(w: &World) -> Verdict {
+pub(crate) fn sound_gets(w: &World) -> Verdict {
     let mut out = Vec::new();
     for g in w.history.iter().filter(|o| o.kind == OpKind::Get) {
         let Outcome::GetOk { versions, .. } = &g.outcome else {
@@ -398,7 +398,7 @@ pub(crate) fn related_pairs(
 /// one is a violation. Once truncation has dropped a clock entry, ordered
 /// versions may rightly look concurrent: the pairs are false conflicts, counted
 /// in the summary, and the checker does not apply.
-pub fn needless_siblings(w: &World) -> Verdict {
+pub(crate) fn needless_siblings(w: &World) -> Verdict {
     let name = "needless-siblings";
     if w.cfg.versioning != Versioning::VectorClock {
         return Verdict::skipped(name, "last-write-wins keeps no siblings");
@@ -440,7 +440,7 @@ pub fn needless_siblings(w: &World) -> Verdict {
 ///
 /// A pass under a fitted promise says which one it judged, how much, and
 /// whether every key converged as well.
-pub fn convergence(w: &World) -> Verdict {
+pub(crate) fn convergence(w: &World) -> Verdict {
     let fitted = w.faults && !w.cfg.anti_entropy && (w.cfg.read_repair || w.cfg.hinted_handoff);
     if !fitted {
         return full_convergence(w);
@@ -611,7 +611,7 @@ fn full_convergence(w: &World) -> Verdict {
 }
 
 /// Preference lists never name a node twice.
-pub fn distinct_preference_lists(w: &World) -> Verdict {
+pub(crate) fn distinct_preference_lists(w: &World) -> Verdict {
     let mut out = Vec::new();
     // The final ring, then each distinct view a node holds at the end (after
     // membership changes nodes build rings of their own).
@@ -671,7 +671,7 @@ pub fn distinct_preference_lists(w: &World) -> Verdict {
 ///   delivered messages count, and a late duplicate ack is of the same version.
 ///   A coordinator that names nodes it never heard is read-quorum's catch, and
 ///   one that acks too early is write-quorum's.
-pub fn quorum_reads(w: &World) -> Verdict {
+pub(crate) fn quorum_reads(w: &World) -> Verdict {
     let name = "quorum-reads";
     if w.always_judge_reads {
         // Judged regardless of quorum sizes and faults.
@@ -851,7 +851,7 @@ fn shared_nodes(
 ///   live replica still holds P: repair will spread P again. This needs no
 ///   quorum argument: it is the hazard of a tombstone grace period shorter
 ///   than the time a replica can miss a delete.
-pub fn no_resurrection(w: &World) -> Verdict {
+pub(crate) fn no_resurrection(w: &World) -> Verdict {
     let name = "no-resurrection";
     let deletes: Vec<usize> = (0..w.history.len())
         .filter(|&i| w.history[i].kind == OpKind::Delete)

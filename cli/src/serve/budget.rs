@@ -26,7 +26,7 @@ pub struct Budget {
 
 /// Why a run was cut.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum CutReason {
+pub(super) enum CutReason {
     /// It used its event budget.
     Events(u64),
     /// It used its wall-time budget, in seconds.
@@ -37,14 +37,14 @@ pub enum CutReason {
 
 /// A run cut by its budget: why, and the simulated time it had reached.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Cut {
+pub(super) struct Cut {
     pub reason: CutReason,
     pub at: SimTime,
 }
 
 impl Cut {
     /// What was cut, as a sentence for the page.
-    pub fn describe(&self, whole: &str) -> String {
+    pub(super) fn describe(&self, whole: &str) -> String {
         let why = match self.reason {
             CutReason::Events(n) => format!("it used this page's budget of {n} simulation events"),
             CutReason::Wall(s) => format!("it used this page's budget of {s} s of wall time"),
@@ -59,7 +59,7 @@ impl Cut {
 
 /// What ended a budgeted call other than its result.
 #[derive(Debug)]
-pub enum Stopped {
+pub(super) enum Stopped {
     Cut(Cut),
     /// A panic (a bug), with its message.
     Panicked(String),
@@ -70,7 +70,7 @@ const PEEK_EVERY_S: f64 = 0.05;
 
 /// Runs `f` within `budget`; `client` is the request's connection, watched
 /// for a disconnect. A panic inside `f` is caught and returned as text.
-pub fn within<R>(
+pub(super) fn within<R>(
     budget: Budget,
     client: Option<&TcpStream>,
     f: impl FnOnce() -> R,
@@ -112,7 +112,7 @@ pub fn within<R>(
     }
 }
 
-pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+pub(super) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -124,14 +124,14 @@ pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// The limit on runs going at once.
 #[derive(Debug)]
-pub struct Slots {
+pub(super) struct Slots {
     busy: Arc<AtomicUsize>,
     max: usize,
 }
 
 /// A run slot, given back when dropped.
 #[derive(Debug)]
-pub struct Slot(Arc<AtomicUsize>);
+pub(super) struct Slot(Arc<AtomicUsize>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
@@ -140,7 +140,7 @@ impl Drop for Slot {
 }
 
 impl Slots {
-    pub fn new(max: usize) -> Slots {
+    pub(super) fn new(max: usize) -> Slots {
         Slots {
             busy: Arc::new(AtomicUsize::new(0)),
             max,
@@ -148,7 +148,7 @@ impl Slots {
     }
 
     /// A slot, if fewer than the limit are taken.
-    pub fn take(&self) -> Option<Slot> {
+    pub(super) fn take(&self) -> Option<Slot> {
         self.busy
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
                 (n < self.max).then_some(n + 1)

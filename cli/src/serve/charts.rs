@@ -22,7 +22,7 @@ fn chart(title: &str, x_label: &str, y_label: &str, series: Vec<Series>) -> Char
 }
 
 /// The latency histogram, CDF and latency over the run, with a note on reading them.
-pub fn latency_charts(history: &[OpRecord]) -> Markup {
+pub(super) fn latency_charts(history: &[OpRecord]) -> Markup {
     let mut hist = Vec::new();
     let mut cdf = Vec::new();
     let mut over_time = Vec::new();

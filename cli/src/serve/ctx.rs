@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// What a handler needs besides the request.
 #[derive(Debug)]
-pub struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     /// The `--bind` value; a non-loopback one is accepted as a host name too.
     pub bind: &'a str,
     /// The port the server listens on (part of its origin).

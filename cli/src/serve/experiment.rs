@@ -38,7 +38,7 @@ fn problem_page(ctx: &Ctx, status: u16, file: &str, problem: String) -> Page {
 }
 
 /// `POST /experiment`: runs `file` from the experiments folder.
-pub fn experiment_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
+pub(super) fn experiment_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
     let file = params
         .get("file")
         .map(|s| s.trim().to_string())

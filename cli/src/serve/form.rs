@@ -11,12 +11,12 @@ use dynamo_observer::OpKind;
 use std::collections::BTreeMap;
 
 /// The largest cluster the page builds.
-pub const MAX_NODES: u32 = 1_000;
+pub(super) const MAX_NODES: u32 = 1_000;
 /// The most ring tokens the page builds (all nodes together).
-pub const MAX_TOKENS: u64 = 100_000;
+pub(super) const MAX_TOKENS: u64 = 100_000;
 /// The most keys and clients of generated load the page accepts.
-pub const MAX_LOAD_KEYS: u64 = 1_000_000;
-pub const MAX_LOAD_CLIENTS: u64 = 10_000;
+pub(super) const MAX_LOAD_KEYS: u64 = 1_000_000;
+pub(super) const MAX_LOAD_CLIENTS: u64 = 10_000;
 
 /// Decodes `application/x-www-form-urlencoded` text: `+` is a space, `%XX` a byte.
 pub(super) fn percent_decode(s: &str) -> String {

@@ -74,7 +74,7 @@ pub struct Page {
 /// The policy of the page: its script and style come from its own files;
 /// nothing is fetched from elsewhere, no form posts elsewhere, and no other
 /// site may frame it.
-pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+pub(super) const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 impl Page {
     pub fn html(status: u16, body: String) -> Page {
@@ -95,7 +95,7 @@ impl Page {
 
 /// Why a request was not read: the status and a sentence for the page.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ReadFail {
+pub(super) enum ReadFail {
     /// The client closed the connection before sending a request: nothing to answer.
     Closed,
     /// Answer with this status, title and explanation.
@@ -187,7 +187,10 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Reads one request within `limits`.
-pub fn read_request(stream: &mut TcpStream, limits: &HttpLimits) -> Result<Request, ReadFail> {
+pub(super) fn read_request(
+    stream: &mut TcpStream,
+    limits: &HttpLimits,
+) -> Result<Request, ReadFail> {
     let clock = Stopwatch::start();
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
@@ -301,7 +304,7 @@ pub fn read_request(stream: &mut TcpStream, limits: &HttpLimits) -> Result<Reque
 }
 
 /// Writes `page` (its head only, for HEAD) and closes the connection.
-pub fn write_page(mut stream: TcpStream, page: &Page, head_only: bool) {
+pub(super) fn write_page(mut stream: TcpStream, page: &Page, head_only: bool) {
     let mut head = format!(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\nReferrer-Policy: same-origin\r\nContent-Security-Policy: {}\r\nConnection: close\r\n",
         page.status,
@@ -347,7 +350,7 @@ pub fn write_page(mut stream: TcpStream, page: &Page, head_only: bool) {
 
 /// Whether the client has gone: its side of the connection is closed or
 /// reset. A client that half-closes after sending its request counts as gone.
-pub fn client_gone(stream: &TcpStream) -> bool {
+pub(super) fn client_gone(stream: &TcpStream) -> bool {
     if stream.set_nonblocking(true).is_err() {
         return true;
     }

@@ -18,10 +18,10 @@ const MAX_DEPTH: usize = 8;
 /// The listing stops after this many files.
 const MAX_FILES: usize = 2_000;
 /// A scenario or experiment file larger than this is not read.
-pub const MAX_FILE_BYTES: u64 = 1 << 20;
+pub(super) const MAX_FILE_BYTES: u64 = 1 << 20;
 
 /// Every `.toml` file below `dir`, as sorted paths relative to it with `/`.
-pub fn toml_list(dir: &Path) -> Vec<String> {
+pub(super) fn toml_list(dir: &Path) -> Vec<String> {
     let Ok(base) = dir.canonicalize() else {
         return Vec::new();
     };
@@ -77,7 +77,7 @@ fn inside(base: &Path, path: &Path) -> Option<PathBuf> {
 /// Reads `name` from `dir` if it is one of `list` (never any other path), and
 /// only if it still resolves inside `dir` and is a regular file of a sane
 /// size; messages call the folder `shown`.
-pub fn read_listed(
+pub(super) fn read_listed(
     dir: &Path,
     shown: &str,
     list: &[String],

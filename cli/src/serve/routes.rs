@@ -2,7 +2,7 @@
 //! path answers, and the run-slot limit in front of every handler that runs
 //! a simulation.
 
-pub use super::ctx::Ctx;
+pub(super) use super::ctx::Ctx;
 use super::experiment::experiment_page;
 use super::form::parse_params;
 use super::http::{Page, Request};
@@ -105,7 +105,7 @@ fn asset(content_type: &'static str, body: &str) -> Page {
 }
 
 /// Answers one request.
-pub fn handle(req: &Request, ctx: &Ctx) -> Page {
+pub(super) fn handle(req: &Request, ctx: &Ctx) -> Page {
     if let Err(refused) = guard(req, ctx) {
         return refused;
     }

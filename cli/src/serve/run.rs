@@ -12,7 +12,7 @@ use maud::Markup;
 use std::collections::BTreeMap;
 
 /// `GET /`: the form, with a bundled scenario loaded (`?scenario=` picks it).
-pub fn index(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
+pub(super) fn index(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
     let list = toml_list(ctx.scenarios);
     let mut form = Form::from_params(params);
     form.toml.clear();
@@ -87,7 +87,7 @@ fn cli_command(form: &Form, file: &str, seed: u64) -> (String, &'static str) {
 }
 
 /// `POST /run`: runs the form's scenario within the run budget.
-pub fn run_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
+pub(super) fn run_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
     let list = toml_list(ctx.scenarios);
     let mut form = Form::from_params(params);
     let mut prepared = prepare(ctx.scenarios, &list, &mut form);
@@ -136,7 +136,7 @@ pub fn run_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
 }
 
 /// `POST /trace`: the run's whole trace as text, within the run budget.
-pub fn trace_text(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
+pub(super) fn trace_text(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
     let list = toml_list(ctx.scenarios);
     let mut form = Form::from_params(params);
     let p = match prepare(ctx.scenarios, &list, &mut form) {

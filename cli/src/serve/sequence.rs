@@ -40,7 +40,7 @@ fn describe_op(o: &OpRecord) -> String {
 }
 
 /// The chart's section: the op picker, the chart, its legend and the op's trace lines.
-pub fn section(report: &Report, op: &str) -> Markup {
+pub(super) fn section(report: &Report, op: &str) -> Markup {
     let history = report.cluster.history();
     let records = &report.cluster.sim.core.trace.records;
     let capped = records.len() > TRACE_CAP;

@@ -13,9 +13,9 @@ use sim_core::Latency;
 use std::collections::BTreeMap;
 
 /// The page's stylesheet, served as `/style.css`.
-pub const STYLE: &str = include_str!("style.css");
+pub(super) const STYLE: &str = include_str!("style.css");
 /// The page's one script (reload a scenario, pick an op), served as `/page.js`.
-pub const SCRIPT: &str = include_str!("page.js");
+pub(super) const SCRIPT: &str = include_str!("page.js");
 
 const TAGLINE: &str = "a deterministic simulator of Amazon's Dynamo: set the cluster, network and faults, run, and follow one operation's messages";
 
@@ -39,7 +39,7 @@ fn layout(title: &str, tagline: &str, content: Markup) -> Markup {
 }
 
 /// A page with one message: a refusal or an error.
-pub fn message_page(title: &str, text: &str) -> String {
+pub(super) fn message_page(title: &str, text: &str) -> String {
     layout(
         &format!("dynsim: {title}"),
         title,
@@ -56,7 +56,7 @@ pub fn message_page(title: &str, text: &str) -> String {
 
 /// What the main page shows below the form.
 #[derive(Default)]
-pub struct Shown<'a> {
+pub(super) struct Shown<'a> {
     /// Problems with the scenario form.
     pub errors: &'a [String],
     /// The run's results.
@@ -68,7 +68,7 @@ pub struct Shown<'a> {
 }
 
 /// The whole page: the scenario form, its problems, the results, and the experiment form.
-pub fn main_page(ctx: &Ctx, list: &[String], form: &Form, shown: &Shown) -> String {
+pub(super) fn main_page(ctx: &Ctx, list: &[String], form: &Form, shown: &Shown) -> String {
     let parsed = scenario::parse("scenario", &form.toml).ok();
     let title = parsed
         .as_ref()
@@ -198,7 +198,7 @@ fn placeholders(s: &Scenario) -> BTreeMap<&'static str, String> {
 }
 
 /// The results: summary, the chosen op's sequence chart, and latency charts.
-pub fn results(report: &Report, p: &Prepared, op: &str) -> Markup {
+pub(super) fn results(report: &Report, p: &Prepared, op: &str) -> Markup {
     let ok = report.as_expected();
     html! {
         section.card #summary {
@@ -220,7 +220,7 @@ pub fn results(report: &Report, p: &Prepared, op: &str) -> Markup {
 }
 
 /// What a budget cut, for the page.
-pub struct CutNotice<'a> {
+pub(super) struct CutNotice<'a> {
     /// What was cut, as a sentence.
     pub what: String,
     /// The command that runs the same thing with no limits.
@@ -230,7 +230,7 @@ pub struct CutNotice<'a> {
 }
 
 /// The section that says a run was cut by the page's budget.
-pub fn cut_section(c: &CutNotice) -> Markup {
+pub(super) fn cut_section(c: &CutNotice) -> Markup {
     html! {
         section.card.cut #cut {
             h2 { "Run stopped: over this page's budget" }
@@ -246,7 +246,7 @@ pub fn cut_section(c: &CutNotice) -> Markup {
 }
 
 /// The experiment report as its own page, with a way back.
-pub fn experiment_report(file: &str, report_html: &str) -> String {
+pub(super) fn experiment_report(file: &str, report_html: &str) -> String {
     let bar = html! {
         nav style="font:14px sans-serif;padding:8px 12px;background:#1f2d3d;color:#fff" {
             a style="color:#fff" href="/#experiments" { "\u{2190} dynsim" }
