@@ -36,6 +36,7 @@ impl IndexSet {
         true
     }
 
+    /// Whether `x` is in the set.
     pub fn contains(&self, x: u64) -> bool {
         self.runs
             .range(..=x)
@@ -51,10 +52,12 @@ impl IndexSet {
         }
     }
 
+    /// How many indices the set holds.
     pub fn len(&self) -> u64 {
         self.len
     }
 
+    /// Whether the set holds no index.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

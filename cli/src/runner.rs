@@ -13,8 +13,11 @@ use std::collections::BTreeMap;
 /// One expectation and whether it held.
 #[derive(Clone, Debug)]
 pub struct ExpectResult {
+    /// The line of the scenario file the expectation came from.
     pub line: usize,
+    /// The expectation in words, as the summary shows it.
     pub what: String,
+    /// Whether it held.
     pub ok: bool,
     /// What was found instead, when it did not hold.
     pub found: String,
@@ -22,13 +25,21 @@ pub struct ExpectResult {
 
 /// Everything a run produced.
 pub struct Report {
+    /// The scenario that was run.
     pub scenario: Scenario,
+    /// The seed it ran with.
     pub seed: u64,
+    /// The cluster as the run left it: nodes, history, trace and counters.
     pub cluster: Cluster,
+    /// Why the simulation last stopped (`Stalled` or `Interrupted` when cut short).
     pub stop: Stop,
+    /// Each expectation's result, in file order (none when the run was interrupted).
     pub expectations: Vec<ExpectResult>,
+    /// Every checker's verdict (none when the run was interrupted).
     pub verdicts: Vec<Verdict>,
-    /// Checker verdicts that differ from what the scenario declares (pass, unless declared).
+    /// What went wrong that no expectation covers: checkers that failed
+    /// without the scenario declaring it, a stalled run, an interrupted run.
+    /// (A declared verdict that differs is a failed expectation.)
     pub unexpected_verdicts: Vec<String>,
     /// How stale each successful get was.
     pub staleness: Vec<Staleness>,
@@ -714,6 +725,7 @@ fn op_check(cluster: &Cluster, e: &Expect, plan_of: &[Option<usize>]) -> ExpectR
     }
 }
 
+/// An operation's outcome in words, for what an `op` expectation found.
 pub fn describe_outcome(o: &Outcome) -> String {
     match o {
         Outcome::Pending => "pending".into(),

@@ -12,10 +12,12 @@ use std::time::Instant;
 pub struct Stopwatch(Instant);
 
 impl Stopwatch {
+    /// Starts timing now.
     pub fn start() -> Stopwatch {
         Stopwatch(Instant::now())
     }
 
+    /// Wall time since `start`, in seconds.
     pub fn seconds(&self) -> f64 {
         self.0.elapsed().as_secs_f64()
     }

@@ -13,20 +13,32 @@ pub enum KeyScheme {
     Md5,
     /// Keys are integers placed directly at `position = key` on a ring of
     /// `2^hash_bits` slots (the seed project's scheme).
-    Integer { hash_bits: u32 },
+    Integer {
+        /// The ring's size as a power of two: it has `2^hash_bits` slots (1 to 63).
+        hash_bits: u32,
+    },
 }
 
 /// How nodes get their tokens (paper §6.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TokenStrategy {
     /// Strategy 1: T random tokens per node.
-    Random { tokens_per_node: u32 },
+    Random {
+        /// T: how many random tokens each node gets.
+        tokens_per_node: u32,
+    },
     /// Strategy 3: Q equal partitions dealt round-robin to nodes after a seeded shuffle.
-    EqualPartitions { partitions: u32 },
+    EqualPartitions {
+        /// Q: how many equal partitions the ring is cut into.
+        partitions: u32,
+    },
     /// Explicit partitions per node: the ring is cut into as many equal
     /// partitions as tokens are listed, numbered clockwise from 0, and node i
     /// owns the partitions in `tokens[i]`.
-    Explicit { tokens: Vec<Vec<u32>> },
+    Explicit {
+        /// For each node, by index, the numbers of the partitions it owns.
+        tokens: Vec<Vec<u32>>,
+    },
 }
 
 /// How concurrent versions are reconciled (paper §4.4, §6.1).
@@ -41,15 +53,19 @@ pub enum Versioning {
 /// The whole cluster's configuration. `Default` holds every default.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterConfig {
+    /// Nodes in the cluster, proxies and nodes outside the ring included.
     pub nodes: u32,
+    /// How keys are placed on the ring.
     pub key_scheme: KeyScheme,
+    /// How nodes get their tokens.
     pub tokens: TokenStrategy,
     /// Replicas per key.
     pub n: u32,
-    /// Replies a get needs, the coordinator included.
+    /// Replies a get needs (the coordinator's own read counts, when it is a replica).
     pub r: u32,
-    /// Acks a put needs, the coordinator included.
+    /// Acks a put needs (the coordinator's own write counts, when it is a replica).
     pub w: u32,
+    /// How concurrent versions are reconciled: vector clocks or last write wins.
     pub versioning: Versioning,
     /// How long a coordinator waits for one replica before it treats it as
     /// down, marks it so in its local view, and tries the next fallback.
@@ -58,15 +74,19 @@ pub struct ClusterConfig {
     pub op_deadline: SimDuration,
     /// Read repair: after answering a get, wait this long for late replies, then repair stale replicas.
     pub read_repair: bool,
+    /// How long a get's coordinator waits for late replies after answering, before it repairs stale replicas.
     pub read_repair_window: SimDuration,
     /// Hinted handoff: fallbacks keep hints and deliver them when the target is seen up.
     pub hinted_handoff: bool,
+    /// How long a node waits between rounds of delivering the hints it holds.
     pub hint_interval: SimDuration,
     /// Gossip: every interval each node exchanges its membership view with a random peer.
     pub gossip: bool,
+    /// How long a node waits between gossip rounds.
     pub gossip_interval: SimDuration,
     /// Merkle-tree anti-entropy between replicas of a key range.
     pub anti_entropy: bool,
+    /// How long a node waits between anti-entropy rounds, each comparing one (range, peer) pair.
     pub anti_entropy_interval: SimDuration,
     /// Depth of each Merkle tree below the root; fan-out is 4, so 4^depth leaves.
     pub merkle_depth: u32,
@@ -191,7 +211,6 @@ impl ClusterConfig {
         self.problems().into_iter().map(|(_, m)| m).collect()
     }
 
-    /// Total tokens on the ring.
     /// Nodes that own tokens: all but the proxies.
     pub fn storage_nodes(&self) -> u32 {
         self.nodes.saturating_sub(self.proxies)
@@ -230,6 +249,9 @@ impl ClusterConfig {
             .collect()
     }
 
+    /// The tokens the configuration implies, which the bounds are checked against:
+    /// T for each node that is not a proxy (nodes outside the ring included), the
+    /// Q partitions, or the explicit tokens listed.
     pub fn total_tokens(&self) -> u64 {
         match &self.tokens {
             TokenStrategy::Random { tokens_per_node } => {

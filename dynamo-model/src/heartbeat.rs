@@ -13,16 +13,19 @@ impl Beat {
     /// The beat a view holds for a peer it has heard nothing from.
     pub const NONE: Beat = Beat::new(i64::MIN, 0);
 
+    /// The beat numbered `counter` within `incarnation`.
     pub const fn new(incarnation: i64, counter: u64) -> Beat {
         // Flipping the sign bit maps i64 order onto u64 order.
         let inc = (incarnation as u64) ^ (1 << 63);
         Beat(((inc as u128) << 64) | counter as u128)
     }
 
+    /// The incarnation the beat belongs to (its node bumps it at every start).
     pub const fn incarnation(self) -> i64 {
         (((self.0 >> 64) as u64) ^ (1 << 63)) as i64
     }
 
+    /// The beat's number within its incarnation; the node raises it every gossip round.
     pub const fn counter(self) -> u64 {
         self.0 as u64
     }

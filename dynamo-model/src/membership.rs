@@ -20,6 +20,7 @@ pub enum MemberStatus {
 }
 
 impl MemberStatus {
+    /// The status as traces write it: `out`, `joined`, `leaving` or `left`.
     pub fn name(self) -> &'static str {
         match self {
             MemberStatus::Out => "out",
@@ -35,6 +36,7 @@ impl MemberStatus {
 /// two histories reconcile by taking, per node, the higher version.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
+    /// Where the node stands: out, joined, leaving or left.
     pub status: MemberStatus,
     /// Token positions on the ring.
     pub tokens: Arc<[u64]>,
@@ -42,6 +44,7 @@ pub struct Member {
     /// its partitions (position, heir), so partitions move whole. Empty
     /// otherwise: under S1 a leaver's tokens simply go.
     pub heirs: Arc<[(u64, NodeId)]>,
+    /// Raised only by the node itself, at each join or leave; when two histories reconcile, the higher wins.
     pub version: u64,
 }
 

@@ -16,72 +16,108 @@ pub type OpTag = u64;
 pub enum Msg {
     /// A node outside the key's top N passes a client request to an owner (§4.5).
     Forward {
+        /// The client that sent the request; the owner answers it directly.
         client: ClientId,
+        /// The harness's id for the request, which the reply carries back.
         req: u64,
+        /// The client's request, unchanged.
         request: Request,
     },
     /// The owner took a forwarded request; the forwarding node stops waiting for it.
     ForwardAck {
+        /// The `req` of the forward the owner took.
         req: u64,
     },
     /// A coordinator asks a replica to store a new version; `hint` names the
     /// node a fallback stands in for (sloppy quorum, §4.6).
     Replicate {
+        /// The coordinator's op the ack goes back to.
         op: OpTag,
+        /// The key written.
         key: Key,
+        /// The new version, made by the coordinator (clock, dot and stamp).
         version: Version,
+        /// The node this fallback stands in for; `None` when the receiver is one of the key's own replicas.
         hint: Option<NodeId>,
     },
+    /// A replica stored the version a [`Msg::Replicate`] sent it.
     ReplicateAck {
+        /// The coordinator's op this answers.
         op: OpTag,
     },
+    /// A get's coordinator asks a replica for its versions of a key.
     Read {
+        /// The coordinator's op the answer goes back to.
         op: OpTag,
+        /// The key read.
         key: Key,
     },
+    /// A replica's answer to a [`Msg::Read`].
     ReadReply {
+        /// The coordinator's op this answers.
         op: OpTag,
+        /// The replica's versions of the key, from its store and any hints it holds for it.
         versions: Vec<Version>,
     },
     /// Read repair: the reconciled versions for a replica that returned stale ones.
     Repair {
+        /// The key repaired.
         key: Key,
+        /// The reconciled versions, for the replica to merge into its store.
         versions: Vec<Version>,
     },
     /// A fallback delivers a hinted replica to the node it was meant for.
     Handoff {
+        /// The key the versions belong to.
         key: Key,
+        /// The versions held for the receiver, to merge into its store.
         versions: Vec<Version>,
+        /// The hint's revision; the ack echoes it, so only this delivery's hint is deleted.
         rev: u64,
     },
+    /// The receiver merged a [`Msg::Handoff`]; the sender may delete the hint if it has not changed since.
     HandoffAck {
+        /// The key of the handoff merged.
         key: Key,
+        /// The revision of the handoff merged; a hint changed since keeps a newer one and is not deleted.
         rev: u64,
     },
     /// Push-pull gossip of heartbeats (§4.8).
     Gossip {
+        /// The newest heartbeat the sender knows of each node, by node index.
         beats: Arc<Vec<Beat>>,
     },
+    /// The answer to a [`Msg::Gossip`]: the answering node's heartbeats, merged with those it was sent.
     GossipReply {
+        /// The replier's heartbeats after the merge, by node index.
         beats: Arc<Vec<Beat>>,
     },
     /// Membership reconciliation (§4.8.1): the sender's membership history,
     /// and whether the receiver should answer with its own.
     Members {
+        /// Every node's entry in the sender's membership history, by node index.
         members: crate::membership::Membership,
+        /// Whether the receiver should answer with its own history.
         reply: bool,
     },
     /// Anti-entropy (§4.7): the sender's Merkle hashes for some tree nodes at one level.
     MerkleHashes {
+        /// The key range (an index into the ring's ranges) whose trees are compared.
         range: u32,
+        /// The tree level the hashes are at; 0 is the root.
         level: u8,
+        /// (index within the level, hash) of each tree node sent.
         hashes: Vec<(u32, u64)>,
     },
     /// Anti-entropy: the sender's versions of every key in the differing leaves.
     MerkleKeys {
+        /// The key range the leaves belong to.
         range: u32,
+        /// The leaves (indices at the bottom level) whose hashes differ.
         leaves: Vec<u32>,
+        /// Every key the sender holds in those leaves, with its versions.
         entries: Vec<(Key, Vec<Version>)>,
+        /// Whether this answers the peer's keys; if not, the receiver answers with its own keys in those leaves.
         reply: bool,
     },
 }
@@ -220,23 +256,31 @@ impl Message for Msg {
 pub enum Timer {
     /// Replicas of `op` sent in `round` have not all answered in time.
     ReplicaTimeout {
+        /// The coordinator's op waiting for the replicas.
         op: OpTag,
+        /// Which round of sends it covers: 0 for the first, one more at each timeout.
         round: u32,
     },
     /// `op` has run out of time.
     Deadline {
+        /// The coordinator's op whose deadline it is.
         op: OpTag,
     },
     /// The read-repair window of get `op` has closed.
     ReadRepair {
+        /// The get's coordinator op.
         op: OpTag,
     },
     /// Forwarded request `req` has not been taken by the owner it was sent to.
     Forward {
+        /// The client request id of the forward.
         req: u64,
     },
+    /// Time for the next gossip round.
     Gossip,
+    /// Time for the next round of hint delivery.
     HintDelivery,
+    /// Time to compare the next (range, peer) pair.
     AntiEntropy,
     /// The oldest tombstone in the store has outlived the grace period.
     Purge,
@@ -260,18 +304,25 @@ impl Traced for Timer {
 /// A client request.
 #[derive(Clone, Debug)]
 pub enum Request {
+    /// Read every causally unrelated version of a key.
     Get {
+        /// The key to read.
         key: Key,
     },
     /// `context` is the merged clock a previous get returned (empty for a blind write).
     Put {
+        /// The key to write.
         key: Key,
+        /// The new value.
         value: Arc<str>,
+        /// The clock of what the client has seen; the new version supersedes what it covers.
         context: VClock,
     },
     /// A put of a tombstone: it supersedes what `context` covers.
     Delete {
+        /// The key to delete.
         key: Key,
+        /// The clock of what the client has seen; the tombstone supersedes what it covers.
         context: VClock,
     },
     /// An administrator's membership change (§4.9), served by the node it names.
@@ -283,7 +334,10 @@ pub enum Request {
 pub enum Admin {
     /// Join the ring: with these token positions, or, when empty, tokens the
     /// node picks by the cluster's strategy.
-    Join { tokens: Vec<u64> },
+    Join {
+        /// The token positions to take; empty to let the node pick them.
+        tokens: Vec<u64>,
+    },
     /// Hand every key to its new owners, then stop.
     Leave,
 }
@@ -332,37 +386,57 @@ impl Traced for Request {
 
 /// A coordinator's answer to a client. `op` names the coordinator op that
 /// answers (one client request may be coordinated twice), and `from` lists
-/// the nodes whose answers made the quorum, the coordinator included, as the
-/// op counted them; only the invariant checkers read these two.
+/// the nodes whose answers the op counted (the coordinator too, when it is
+/// one of the targets; a fallback and the late owner it stood in for both
+/// appear, though they count once); only the invariant checkers read these two.
 #[derive(Clone, Debug)]
 pub enum Reply {
     /// Every causally unrelated version found (empty if the key was never written) and their merged clock.
     Got {
+        /// The reconciled versions: every causally unrelated one found.
         versions: Vec<Version>,
+        /// The merged clock of those versions, for the client's next put.
         context: VClock,
+        /// How many replicas answered, each counted once (a fallback counts as the node it stands in for).
         replies: u32,
+        /// The coordinator op that answers.
         op: OpTag,
+        /// The nodes whose answers made the quorum, as the op counted them.
         from: Vec<NodeId>,
     },
     /// The put reached W replicas; `clock` and `stamp` are the new version's.
     Put {
+        /// The new version's clock.
         clock: VClock,
+        /// The new version's last-write-wins stamp.
         stamp: Stamp,
+        /// How many replicas stored it, each counted once (a fallback counts as the node it stands in for).
         acks: u32,
+        /// The coordinator op that answers.
         op: OpTag,
+        /// The nodes whose acks made the quorum, as the op counted them.
         from: Vec<NodeId>,
         /// The version was a tombstone: the request was a delete.
         deleted: bool,
     },
     /// A membership change was taken (or, `done` false, refused, saying why).
-    Admin { done: bool, what: String },
+    Admin {
+        /// Whether the node took the change.
+        done: bool,
+        /// What the node did, or why it refused.
+        what: String,
+    },
     /// The quorum was not reached before the deadline.
     Failed {
+        /// Whether the request was a put or delete (`false`: a get).
         put: bool,
         /// The failed write was a delete.
         deleted: bool,
+        /// How many replicas answered before the deadline, each counted once.
         got: u32,
+        /// How many the quorum needed: R for a get, W for a put or delete.
         needed: u32,
+        /// The coordinator op that failed.
         op: OpTag,
     },
 }
@@ -428,7 +502,9 @@ impl Traced for Reply {
 /// A trace note: what a node decided and why. Built only when the trace records.
 #[derive(Debug)]
 pub struct Note {
+    /// A short tag for the kind of decision, such as `forward` or `timeout`.
     pub label: &'static str,
+    /// What was decided and why, in words.
     pub text: String,
 }
 

@@ -512,14 +512,17 @@ impl Ring {
         self.ae_pairs.get(node.index()).map_or(&[], Vec::as_slice)
     }
 
+    /// How this ring places keys.
     pub fn scheme(&self) -> &KeyScheme {
         &self.scheme
     }
 
+    /// How many nodes the ring is built for, whether or not they own tokens.
     pub fn node_count(&self) -> u32 {
         self.nodes
     }
 
+    /// Every token as (position, owner), sorted by position.
     pub fn tokens(&self) -> &[(u64, NodeId)] {
         &self.tokens
     }

@@ -134,8 +134,11 @@ pub fn left(ring: &Ring, cfg: &ClusterConfig, node: NodeId, rng: &mut SimRng) ->
 pub struct MovedPiece {
     /// The piece's positions, inclusive; a piece never wraps past zero.
     pub lo: u64,
+    /// The piece's last position, inclusive.
     pub hi: u64,
+    /// The piece's replica set on the old ring, sorted by node id.
     pub before: Vec<NodeId>,
+    /// The piece's replica set on the new ring, sorted by node id.
     pub after: Vec<NodeId>,
 }
 

@@ -20,15 +20,18 @@ use std::sync::Arc;
 /// How two clocks relate.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Causality {
+    /// Both clocks hold the same events.
     Equal,
     /// The left clock happened before the right one.
     Before,
     /// The left clock happened after (descends from) the right one.
     After,
+    /// Neither clock includes the other: the writes were concurrent.
     Concurrent,
 }
 
 impl Causality {
+    /// The same relation seen from the other clock: `Before` and `After` swap.
     pub fn reverse(self) -> Causality {
         match self {
             Causality::Before => Causality::After,
@@ -43,12 +46,14 @@ impl Causality {
 /// counter it has forgotten.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
 pub struct Actor {
+    /// The node that increments the entry.
     pub node: NodeId,
     /// 0 for the node's first disk; after a wipe, the node's clock reading in ms when it restarted.
     pub epoch: u32,
 }
 
 impl Actor {
+    /// `node` as an actor in its first epoch (0).
     pub fn new(node: NodeId) -> Actor {
         Actor { node, epoch: 0 }
     }
@@ -135,6 +140,7 @@ impl fmt::Debug for VClock {
 }
 
 impl VClock {
+    /// The empty clock, which includes no event.
     pub fn new() -> VClock {
         VClock::default()
     }
@@ -197,6 +203,7 @@ impl VClock {
         }
     }
 
+    /// Whether the clock includes no event.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty() && self.extra.is_empty()
     }
@@ -382,26 +389,33 @@ impl fmt::Display for VClock {
 /// microsecond could make.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Default)]
 pub struct Stamp {
+    /// The coordinator's clock reading when it made the version, in microseconds (skew included).
     pub clock_us: i64,
+    /// The coordinator, which breaks a tie of clock readings.
     pub node: NodeId,
+    /// Whether the version is a delete's tombstone.
     pub tombstone: bool,
 }
 
 /// The event a write created: its coordinator's actor and new counter.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub struct Dot {
+    /// The coordinator's actor.
     pub actor: Actor,
+    /// The counter the write gave that actor.
     pub counter: u64,
 }
 
 /// One version of a key's value.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Version {
+    /// The value written; empty for a tombstone.
     pub value: Arc<str>,
     /// The version's causal history: its write's context plus its own dot (the paper's clock).
     pub clock: VClock,
     /// The entry this write created; `None` in last-write-wins mode.
     pub dot: Option<Dot>,
+    /// The last-write-wins stamp, which also marks a tombstone.
     pub stamp: Stamp,
     /// The id of the client operation that wrote it. Only the omniscient
     /// checkers read this; no node decision depends on it.

@@ -114,9 +114,13 @@ pub fn checker(name: &str) -> Option<&'static Checker> {
 
 /// What the checkers look at.
 pub struct World<'a> {
+    /// The cluster's configuration.
     pub cfg: &'a ClusterConfig,
+    /// The ring at the end of the run, whose preference lists say which nodes should hold a key.
     pub ring: &'a Ring,
+    /// Every client operation of the run, one record each.
     pub history: &'a [OpRecord],
+    /// Every node's state at the end of the run, by node index.
     pub nodes: &'a [DynamoNode],
     /// Which nodes are up at the end.
     pub up: &'a [bool],

@@ -42,7 +42,7 @@ pub enum Wake {
     },
     /// Send membership change `i` (its index in the order they were added).
     Admin(usize),
-    /// A wake-up a [`Program`] asked for, with its tag.
+    /// A wake-up a [`Program`](crate::Program) asked for, with its tag.
     Program(u64),
     /// Give up on program operation `req` if it is still pending.
     ProgramTimeout(u64),
@@ -324,6 +324,7 @@ impl Clients {
         }
     }
 
+    /// The history so far: one record per planned or generated operation, in the order issued.
     pub fn history(&self) -> &[OpRecord] {
         &self.history
     }

@@ -144,10 +144,12 @@ impl Cluster {
         self.clients.add_load(&mut self.sim.core, spec)
     }
 
+    /// Schedules `fault` to happen at `at`.
     pub fn fault(&mut self, at: SimTime, fault: Fault) {
         self.sim.core.schedule_fault(at, fault);
     }
 
+    /// Runs the cluster with its clients until `t` (events at `t` included), and says why it stopped.
     pub fn run_until(&mut self, t: SimTime) -> Stop {
         self.sim.run(&mut self.clients, Limits::until(t))
     }
@@ -181,26 +183,32 @@ impl Cluster {
         self.sim.core.schedule_wake(at, Wake::Program(tag));
     }
 
+    /// Runs the cluster with its clients until `limits`, and says why it stopped.
     pub fn run_with(&mut self, limits: Limits) -> Stop {
         self.sim.run(&mut self.clients, limits)
     }
 
+    /// The simulated time now.
     pub fn now(&self) -> SimTime {
         self.sim.now()
     }
 
+    /// The history so far: one record per planned or generated operation, in the order issued.
     pub fn history(&self) -> &[OpRecord] {
         self.clients.history()
     }
 
+    /// Node `n`'s state machine.
     pub fn node(&self, n: NodeId) -> &DynamoNode {
         &self.sim.nodes[n.index()]
     }
 
+    /// Every node's state machine, by node index.
     pub fn nodes(&self) -> &[DynamoNode] {
         &self.sim.nodes
     }
 
+    /// Makes a key for the cluster's starting ring, or says why the name is not a valid key.
     pub fn key(&self, name: &str) -> Result<Key, String> {
         self.ring.key(name)
     }

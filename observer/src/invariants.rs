@@ -92,6 +92,7 @@ struct Held {
 pub struct Quorum {
     /// When the coordinator replied.
     pub at: SimTime,
+    /// The nodes credited to the quorum, each once, in node order.
     pub nodes: Vec<NodeId>,
 }
 
@@ -249,6 +250,7 @@ fn nodes_list(ns: impl IntoIterator<Item = NodeId>) -> String {
 }
 
 impl Invariants {
+    /// The invariants for a cluster of `cfg`, with nothing observed yet.
     pub fn new(cfg: &ClusterConfig) -> Invariants {
         Invariants {
             mode: cfg.versioning,

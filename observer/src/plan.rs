@@ -9,6 +9,7 @@ use sim_core::{ClientId, NodeId, SimDuration, SimRng, SimTime};
 /// Which node a client sends a request to.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Entry {
+    /// Always this node.
     Node(NodeId),
     /// A node chosen at random (the workload stream).
     Random,
@@ -23,11 +24,17 @@ pub enum Entry {
 /// A client operation to issue at a time.
 #[derive(Clone, Debug)]
 pub struct PlannedOp {
+    /// When the client issues it.
     pub at: SimTime,
+    /// The client that issues it.
     pub client: ClientId,
+    /// How it is routed to a node.
     pub entry: Entry,
+    /// Whether it is a get, put or delete.
     pub kind: OpKind,
+    /// The key it reads or writes.
     pub key: Key,
+    /// A put's value; `None` for a get or delete.
     pub value: Option<String>,
     /// Put with the context returned by this earlier planned op (its index in plan order).
     pub context_from: Option<usize>,
@@ -41,7 +48,9 @@ pub struct ProgramOp {
     pub client: ClientId,
     /// How it is routed to a node.
     pub entry: Entry,
+    /// Whether it is a get, put or delete.
     pub kind: OpKind,
+    /// The key it reads or writes.
     pub key: Key,
     /// A put's value.
     pub value: Option<std::sync::Arc<str>>,
@@ -52,34 +61,56 @@ pub struct ProgramOp {
 /// How keys are chosen by generated load.
 #[derive(Clone, Debug, PartialEq)]
 pub enum KeyChoice {
+    /// Every key is equally likely.
     Uniform,
-    Zipf { exponent: f64 },
+    /// Key i (numbered from 0) is drawn with weight 1/(i+1)^exponent, so the
+    /// lowest-numbered keys are the hottest.
+    Zipf {
+        /// The skew: 0 is uniform, and the larger it is, the more the first keys get.
+        exponent: f64,
+    },
 }
 
 /// How generated clients pace themselves.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Pacing {
     /// Each client waits for its reply, then thinks, then sends the next op.
-    Closed { think: SimDuration },
-    /// Each client sends at exponentially distributed intervals, `rate_per_s` ops per second, without waiting.
-    Open { rate_per_s: f64 },
+    Closed {
+        /// How long a client waits after an operation ends before it sends the next.
+        think: SimDuration,
+    },
+    /// Clients send at exponentially distributed intervals without waiting,
+    /// `rate_per_s` operations per second in all (each its share).
+    Open {
+        /// Operations per second, all the load's clients together.
+        rate_per_s: f64,
+    },
 }
 
 /// Generated client load.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoadSpec {
+    /// How many clients generate the load.
     pub clients: u32,
+    /// How the clients pace their operations.
     pub pacing: Pacing,
+    /// How many keys the load uses, numbered from 0.
     pub keys: u32,
+    /// How each operation's key is drawn.
     pub key_choice: KeyChoice,
+    /// The chance that an operation is a get rather than a put; read-modify-write clients
+    /// ignore it, each get being followed by a write.
     pub read_fraction: f64,
     /// Read-modify-write clients: each put carries the context of the client's last get of that key.
     pub read_modify_write: bool,
     /// Read-modify-write only: the share of the writes that are deletes
     /// (with the context of the client's get, so they delete what it read).
     pub delete_fraction: f64,
+    /// How each request is routed to a node.
     pub entry: Entry,
+    /// When the clients start.
     pub start: SimTime,
+    /// No client issues an operation after this time.
     pub stop: SimTime,
     /// Stop after this many operations in all (all clients together).
     pub max_ops: Option<u64>,
@@ -91,8 +122,11 @@ pub const ADMIN_CLIENT: ClientId = ClientId(9_999_999);
 /// A membership change the administrator sends a node at a time.
 #[derive(Clone, Debug)]
 pub struct AdminOp {
+    /// When the administrator sends it.
     pub at: SimTime,
+    /// The node asked to join or leave.
     pub node: NodeId,
+    /// The change: join (with or without given tokens) or leave.
     pub admin: dynamo_model::Admin,
     /// When the node answered, whether it took the change, and what it said.
     pub result: Option<(SimTime, bool, String)>,

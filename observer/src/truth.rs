@@ -380,6 +380,7 @@ pub struct Truth<'a> {
 }
 
 impl<'a> Truth<'a> {
+    /// Works out, for every operation of `history`, the puts of its key it has causally seen.
     pub fn new(history: &'a [OpRecord]) -> Truth<'a> {
         let mut keys: BTreeMap<&dynamo_model::Key, usize> = BTreeMap::new();
         let mut key_of = Vec::with_capacity(history.len());
@@ -581,7 +582,7 @@ impl<'a> Truth<'a> {
     /// Visits every successful get that has a start time, in time order,
     /// with what it missed: the acknowledged puts of its key that finished
     /// before it started, how many of them it has not seen, and (asked for
-    /// through [`Behind::unseen`]) which. The cost per get is the depth of
+    /// through `Behind::unseen`) which. The cost per get is the depth of
     /// its set's tree times log(puts of the key), not the number of puts.
     pub fn behind(&self, mut visit: impl FnMut(&Behind)) {
         let h = self.history;

@@ -6,7 +6,9 @@ use std::fmt;
 /// How a checker judged a run.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Status {
+    /// No violation was found.
     Pass,
+    /// At least one violation was found.
     Fail,
     /// The checker does not apply to this run; the reason says why.
     Skipped(String),
@@ -15,8 +17,11 @@ pub enum Status {
 /// One checker's verdict, with every violation it found (the first few are kept in full).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {
+    /// The checker's name.
     pub checker: &'static str,
+    /// Whether it passed, failed or was skipped.
     pub status: Status,
+    /// The violations, each described in words; at most [`MAX_LISTED`] are kept.
     pub violations: Vec<String>,
     /// How many violations in all (the list keeps at most [`MAX_LISTED`]).
     pub count: usize,
@@ -24,6 +29,7 @@ pub struct Verdict {
     pub note: Option<String>,
 }
 
+/// How many violations a verdict keeps in full; the rest are only counted.
 pub const MAX_LISTED: usize = 10;
 
 impl Verdict {
@@ -68,6 +74,7 @@ impl Verdict {
         }
     }
 
+    /// Whether the checker found a violation.
     pub fn failed(&self) -> bool {
         self.status == Status::Fail
     }

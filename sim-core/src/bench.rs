@@ -9,8 +9,16 @@ use std::fmt::Write as _;
 /// A ball bounced between a node and its partner (`n0`<->`n1`, `n2`<->`n3`, ...).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Ball {
-    Ping { hops: u32 },
-    Pong { hops: u32 },
+    /// A ball served or sent back; the receiver returns it as a [`Ball::Pong`] while hops remain.
+    Ping {
+        /// Returns still to make: the receiver sends the ball back, with one fewer, while this is above 0.
+        hops: u32,
+    },
+    /// A ball sent back; the receiver returns it as a [`Ball::Ping`] while hops remain.
+    Pong {
+        /// Returns still to make: the receiver sends the ball back, with one fewer, while this is above 0.
+        hops: u32,
+    },
 }
 
 impl Traced for Ball {
@@ -53,6 +61,7 @@ impl Traced for HowMany {
     }
 }
 
+/// The reply to [`HowMany`]: balls received since the node last started.
 #[derive(Debug)]
 pub struct Count(pub u64);
 
@@ -65,6 +74,7 @@ impl Traced for Count {
     }
 }
 
+/// The note type; a ping-pong node never adds notes to the trace.
 #[derive(Debug)]
 pub struct NoNote;
 
@@ -79,6 +89,7 @@ impl Traced for NoNote {
 pub struct PingPong {
     /// Balls this node serves at start-up, each bounced `hops` times.
     pub serve: u32,
+    /// How many times each served ball is returned before it stops.
     pub hops: u32,
     /// If set, a periodic timer with this period.
     pub tick: Option<SimDuration>,
@@ -91,6 +102,7 @@ pub struct PingPong {
 }
 
 impl PingPong {
+    /// The node `me` bounces balls with: `n0` and `n1` are partners, `n2` and `n3`, and so on.
     pub fn partner(me: NodeId) -> NodeId {
         NodeId(me.0 ^ 1)
     }

@@ -14,6 +14,7 @@ use std::fmt;
 pub struct NodeId(pub u32);
 
 impl NodeId {
+    /// The id as an index into per-node vectors, such as [`Sim::nodes`].
     pub fn index(self) -> usize {
         self.0 as usize
     }
@@ -51,7 +52,9 @@ pub struct TimerId(pub u64);
 /// Something that appears in the trace: a short label and optional details.
 /// `detail` is only called when the trace is recording.
 pub trait Traced {
+    /// The short name the trace shows for it, such as a message kind or a timer's name.
     fn label(&self) -> &'static str;
+    /// Appends its details to `out` for the trace; the default adds none.
     fn detail(&self, _out: &mut String) {}
 }
 
@@ -59,6 +62,7 @@ pub trait Traced {
 pub trait Message: Traced + Clone {
     /// The names of every kind, indexed by [`Message::kind`].
     const KINDS: &'static [&'static str];
+    /// This message's kind, as an index into [`Message::KINDS`].
     fn kind(&self) -> usize;
 }
 
@@ -66,27 +70,46 @@ pub trait Message: Traced + Clone {
 pub enum Input<N: Node> {
     /// A client request (`req` is the harness's id for it).
     Request {
+        /// The client that sent it, to address the reply to.
         client: ClientId,
+        /// The harness's id for the request; the reply carries it back.
         req: u64,
+        /// The request itself.
         body: N::Request,
     },
     /// A message from another node.
-    Message { from: NodeId, msg: N::Msg },
+    Message {
+        /// The node that sent it.
+        from: NodeId,
+        /// The message itself.
+        msg: N::Msg,
+    },
     /// A timer the node set earlier.
-    Timer { id: TimerId, timer: N::Timer },
+    Timer {
+        /// The handle [`Context::set_timer`] returned for it.
+        id: TimerId,
+        /// The value the node set the timer with.
+        timer: N::Timer,
+    },
 }
 
 /// A node state machine. It sees time and randomness only through its
 /// [`Context`] and acts only through the context's effects.
 pub trait Node: Sized {
+    /// What nodes send each other.
     type Msg: Message;
+    /// What a timer hands back to the node when it fires.
     type Timer: Traced;
+    /// What clients ask a node.
     type Request: Traced;
+    /// What a node answers a client with.
     type Reply: Traced;
+    /// What a node adds to the trace with [`Context::note`].
     type Note: Traced;
 
     /// Called at the start of the run and after every restart (arm periodic timers here).
     fn start(&mut self, cx: &mut Context<'_, Self>);
+    /// Handles one input: a client request, a message or a timer.
     fn handle(&mut self, input: Input<Self>, cx: &mut Context<'_, Self>);
     /// Drops volatile state; with `wipe_disk`, durable state too.
     fn crash(&mut self, wipe_disk: bool);
@@ -126,10 +149,12 @@ pub struct Context<'a, N: Node> {
 }
 
 impl<N: Node> Context<'_, N> {
+    /// The current simulated time (the node's own clock may differ: see [`Context::clock_us`]).
     #[inline]
     pub fn now(&self) -> SimTime {
         self.now
     }
+    /// The node being run.
     #[inline]
     pub fn me(&self) -> NodeId {
         self.me
@@ -143,6 +168,7 @@ impl<N: Node> Context<'_, N> {
     pub fn rng(&mut self) -> &mut SimRng {
         self.rng
     }
+    /// Sends `msg` to node `to` through the network model, which may delay, lose, duplicate or cut it off.
     #[inline]
     pub fn send(&mut self, to: NodeId, msg: N::Msg) {
         self.effects.push(Effect::Send { to, msg });
@@ -154,9 +180,11 @@ impl<N: Node> Context<'_, N> {
         self.effects.push(Effect::SetTimer { id, after, timer });
         id
     }
+    /// Cancels timer `id`; a timer that has already fired or been cancelled is left alone.
     pub fn cancel_timer(&mut self, id: TimerId) {
         self.effects.push(Effect::CancelTimer { id });
     }
+    /// Answers `client`'s request `req` with `body`; the harness gets it after the client reply latency.
     pub fn reply(&mut self, client: ClientId, req: u64, body: N::Reply) {
         self.effects.push(Effect::Reply { client, req, body });
     }
@@ -186,47 +214,62 @@ impl<N: Node> Context<'_, N> {
 pub enum Fault {
     /// The node stops; volatile state is lost, and durable state too when `wipe_disk`.
     Crash {
+        /// The node that crashes.
         node: NodeId,
+        /// Whether its durable state is lost as well.
         wipe_disk: bool,
     },
     /// A crashed node comes back and runs its start-up.
     Restart {
+        /// The node that comes back; nothing happens if it is up.
         node: NodeId,
     },
     /// The node stops processing; what arrives meanwhile waits for `Resume`.
     Pause {
+        /// The node that stops; nothing happens if it is down.
         node: NodeId,
     },
+    /// A paused node carries on, handling what waited for it in arrival order.
     Resume {
+        /// The node that carries on; nothing happens if it is not paused.
         node: NodeId,
     },
     /// Cuts every link between nodes of different groups, both ways. Nodes in no group form one more group.
     Partition {
+        /// The groups; no link within a group is cut.
         groups: Vec<Vec<NodeId>>,
     },
     /// Cuts every link from a node of `from` to a node of `to`, in that direction only.
     OneWay {
+        /// The senders whose links are cut.
         from: Vec<NodeId>,
+        /// The receivers those senders can no longer reach.
         to: Vec<NodeId>,
     },
     /// Restores every link cut by a partition.
     Heal,
     /// Sets the node's clock offset from simulated time.
     ClockSkew {
+        /// The node whose clock is set.
         node: NodeId,
+        /// Microseconds added to simulated time to give the node's clock reading; may be negative.
         skew_us: i64,
     },
     /// Sets the global loss probability.
     Loss {
+        /// Probability, from 0 to 1, that a message is lost; links with their own loss keep it.
         p: f64,
     },
     /// Sets the global duplication probability.
     Duplicate {
+        /// Probability, from 0 to 1, that a message is delivered twice; links with their own keep it.
         p: f64,
     },
     /// Adds delay to every message to or from the node (zero clears it).
     Slow {
+        /// The slowed node.
         node: NodeId,
+        /// Delay added to each message it sends or receives, replacing any earlier one.
         extra: SimDuration,
     },
 }
@@ -368,15 +411,23 @@ struct NodeState<N: Node, W> {
 /// Counters the engine keeps for every run, trace or not.
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
+    /// Events processed over the whole run; cancelled timers are not counted.
     pub events: u64,
     /// Per message kind, indexed like [`Message::KINDS`].
     pub sent: Vec<u64>,
+    /// Messages handed to their destination node, per kind like `sent`.
     pub delivered: Vec<u64>,
+    /// Messages lost, cut off by a partition, or arriving at a crashed node, per kind like `sent`.
     pub dropped: Vec<u64>,
+    /// Extra copies the network made, per kind like `sent`.
     pub duplicated: Vec<u64>,
+    /// Timers handed to their node; timers dropped by a crash are not counted.
     pub timers_fired: u64,
+    /// Client requests handed to a running node.
     pub requests: u64,
+    /// Replies that reached their client.
     pub replies: u64,
+    /// Faults applied, including those that changed nothing.
     pub faults: u64,
 }
 
@@ -390,6 +441,7 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// Limits that stop only at time `t`, with no cap on events.
     pub fn until(t: SimTime) -> Limits {
         Limits {
             until: t,
@@ -403,7 +455,8 @@ impl Limits {
 pub enum Stop {
     /// No events left.
     Idle,
-    /// The next event is past `Limits::until`; time now equals `until`.
+    /// The next event is past `Limits::until`; time has moved to `until`
+    /// (or stays where it was, when that is later).
     TimeLimit,
     /// `Limits::max_events` events were processed.
     EventLimit,
@@ -519,24 +572,30 @@ pub struct Core<N: Node, W = ()> {
     timer_slots: VecDeque<u32>,
     timer_base: u64,
     effects: Vec<Effect<N>>,
+    /// The run's trace; it records events only when recording is on.
     pub trace: Trace,
+    /// Counters kept for every run, trace or not.
     pub stats: Stats,
 }
 
 impl<N: Node, W> Core<N, W> {
+    /// The current simulated time.
     #[inline]
     pub fn now(&self) -> SimTime {
         self.now
     }
 
+    /// How many nodes the simulation has.
     pub fn node_count(&self) -> usize {
         self.states.len()
     }
 
+    /// Whether `node` is running, that is, not crashed; a paused node is up.
     pub fn is_up(&self, node: NodeId) -> bool {
         self.states[node.index()].up
     }
 
+    /// Whether `node` is paused by a [`Fault::Pause`] and not yet resumed.
     pub fn is_paused(&self, node: NodeId) -> bool {
         self.states[node.index()].paused
     }
@@ -745,6 +804,7 @@ impl<N: Node, W> Core<N, W> {
         self.push(at.max(self.now), Ev::Wake(wake));
     }
 
+    /// Applies `fault` at `at`, or now if `at` has passed.
     pub fn schedule_fault(&mut self, at: SimTime, fault: Fault) {
         self.push(at.max(self.now), Ev::Fault(Box::new(fault)));
     }
@@ -833,6 +893,7 @@ impl<N: Node, W> Sim<N, W> {
         sim
     }
 
+    /// The current simulated time.
     pub fn now(&self) -> SimTime {
         self.core.now
     }

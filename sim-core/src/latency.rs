@@ -14,29 +14,57 @@ use std::fmt;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Latency {
     /// Always the same delay.
-    Constant { us: f64 },
+    Constant {
+        /// The delay in microseconds.
+        us: f64,
+    },
     /// Uniform on `[min_us, max_us]`.
-    Uniform { min_us: f64, max_us: f64 },
+    Uniform {
+        /// The shortest delay in microseconds.
+        min_us: f64,
+        /// The longest delay in microseconds.
+        max_us: f64,
+    },
     /// Normal, with negative samples clipped to 0.
-    Normal { mean_us: f64, sd_us: f64 },
+    Normal {
+        /// The mean before clipping, in microseconds; it may be negative.
+        mean_us: f64,
+        /// The standard deviation in microseconds.
+        sd_us: f64,
+    },
     /// Exponential with the given mean (rate = 1 / mean).
-    Exponential { mean_us: f64 },
+    Exponential {
+        /// The mean delay in microseconds; it must be above 0.
+        mean_us: f64,
+    },
     /// Pareto with scale `x_m` and shape `alpha`: P(X > x) = (x_m / x)^alpha for x >= x_m.
-    Pareto { scale_us: f64, alpha: f64 },
+    Pareto {
+        /// The scale `x_m` in microseconds, which is also the shortest delay.
+        scale_us: f64,
+        /// The shape: the smaller it is, the heavier the tail; at 1 or below the mean is infinite.
+        alpha: f64,
+    },
     /// A weighted mixture: each sample picks a component with probability weight / total.
     Mixture(Vec<(f64, Latency)>),
     /// A constant offset plus a distribution (a WAN link's propagation delay
     /// plus its queueing, say): draws what `inner` draws.
-    Shifted { offset_us: f64, inner: Box<Latency> },
+    Shifted {
+        /// The delay added to every sample, in microseconds.
+        offset_us: f64,
+        /// The distribution drawn on top of the offset.
+        inner: Box<Latency>,
+    },
 }
 
 impl Latency {
+    /// Always exactly `d`.
     pub fn constant(d: SimDuration) -> Latency {
         Latency::Constant {
             us: d.as_us() as f64,
         }
     }
 
+    /// No delay at all: the default of every latency in a [`crate::NetConfig`].
     pub fn zero() -> Latency {
         Latency::Constant { us: 0.0 }
     }

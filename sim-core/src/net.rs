@@ -41,9 +41,13 @@ pub struct NetConfig {
 /// `latency`, or, without it, its global latency.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ZoneLink {
+    /// The zone the messages leave from.
     pub from: u32,
+    /// The zone they arrive in; equal to `from` for messages within a zone.
     pub to: u32,
+    /// Latency of every kind not in `per_kind`; `None` leaves those kinds their global latency.
     pub latency: Option<Latency>,
+    /// Latency per message kind, by the kind's name; it takes precedence over `latency`.
     pub per_kind: Vec<(String, Latency)>,
 }
 
@@ -108,10 +112,15 @@ impl NetConfig {
 /// An override for the directed link `from -> to`. `None` keeps the global value.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinkConfig {
+    /// The sending node.
     pub from: NodeId,
+    /// The receiving node.
     pub to: NodeId,
+    /// Latency of every message on the link, whatever its kind; `None` keeps the zone or kind latency.
     pub latency: Option<Latency>,
+    /// Probability that a message on the link is lost; `None` keeps the global one.
     pub loss: Option<f64>,
+    /// Probability that a message on the link is delivered twice; `None` keeps the global one.
     pub duplicate: Option<f64>,
 }
 

@@ -45,12 +45,14 @@ pub struct SimRng {
 }
 
 impl SimRng {
+    /// The stream for `stream` under the run seed `seed`; the same pair always gives the same draws.
     pub fn new(seed: u64, stream: Stream) -> Self {
         let mut inner = ChaCha8Rng::seed_from_u64(seed);
         inner.set_stream(stream.number());
         SimRng { inner }
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.inner.next_u64()
     }

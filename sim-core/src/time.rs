@@ -12,9 +12,12 @@ pub struct SimTime(pub u64);
 pub struct SimDuration(pub u64);
 
 impl SimTime {
+    /// The start of a run.
     pub const ZERO: SimTime = SimTime(0);
+    /// The latest representable time; later sums saturate here.
     pub const MAX: SimTime = SimTime(u64::MAX);
 
+    /// Microseconds since the run began.
     pub fn as_us(self) -> u64 {
         self.0
     }
@@ -26,20 +29,26 @@ impl SimTime {
 }
 
 impl SimDuration {
+    /// No time at all.
     pub const ZERO: SimDuration = SimDuration(0);
 
+    /// A duration of `us` microseconds.
     pub const fn from_us(us: u64) -> Self {
         SimDuration(us)
     }
+    /// A duration of `ms` milliseconds.
     pub const fn from_ms(ms: u64) -> Self {
         SimDuration(ms * 1_000)
     }
+    /// A duration of `s` seconds.
     pub const fn from_secs(s: u64) -> Self {
         SimDuration(s * 1_000_000)
     }
+    /// The length in microseconds.
     pub fn as_us(self) -> u64 {
         self.0
     }
+    /// The length in milliseconds, with the microseconds as a fraction.
     pub fn as_ms_f64(self) -> f64 {
         self.0 as f64 / 1_000.0
     }

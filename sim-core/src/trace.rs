@@ -1,8 +1,9 @@
 //! The trace: one typed event per engine decision, rendered by one function
 //! as fixed-column text and as JSON Lines.
 //!
-//! Recording can be off; then the engine skips every `record` call before it
-//! formats anything, so a run with the trace off does no string work at all.
+//! Recording can be off; then `record` drops what it is given, and the engine
+//! builds no text for a record (details, notes) unless the trace is on, so a
+//! run with the trace off does no string work at all.
 
 use crate::time::SimTime;
 use serde::{Serialize, Serializer};
@@ -12,8 +13,11 @@ use std::io;
 /// Who an event happened at: the world (faults), a node, or a client.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Actor {
+    /// The world outside the nodes, where faults happen; shown as `--`.
     World,
+    /// The node with this index (`n3`).
     Node(u32),
+    /// The client with this index (`c3`).
     Client(u32),
 }
 
@@ -41,7 +45,7 @@ pub enum DropReason {
     Lost,
     /// The link was cut by a partition when the message was sent.
     Partitioned,
-    /// The destination node was crashed when the message arrived.
+    /// The destination node was crashed when the message (or a client's request) arrived.
     NodeDown,
     /// The node crashed after the timer was set; timers do not survive a crash.
     Crashed,
@@ -62,75 +66,131 @@ impl fmt::Display for DropReason {
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "ev", rename_all = "kebab-case")]
 pub enum Event {
+    /// A node sent a message; recorded whether or not the network delivers it.
     Send {
+        /// The message's id, unique within the run (`m7`).
         msg: u64,
+        /// The sending node.
         from: Actor,
+        /// The destination node.
         to: Actor,
+        /// The message's kind, one of [`crate::Message::KINDS`].
         kind: &'static str,
         /// When it will arrive; `None` when the network dropped it at once (a `drop` follows).
         arrives_us: Option<u64>,
+        /// The message's details from [`crate::Traced::detail`]; may be empty.
         detail: String,
     },
+    /// A message was handed to its destination node.
     Deliver {
+        /// The message's id.
         msg: u64,
+        /// The sending node.
         from: Actor,
+        /// The node that received it.
         to: Actor,
+        /// The message's kind.
         kind: &'static str,
     },
+    /// A message was dropped: by the network when sent, or because its destination was down when it arrived.
     Drop {
+        /// The message's id.
         msg: u64,
+        /// The sending node.
         from: Actor,
+        /// The destination node.
         to: Actor,
+        /// The message's kind.
         kind: &'static str,
+        /// Why it was dropped.
         reason: DropReason,
     },
+    /// The network made a second copy of a message, which travels on its own.
     Duplicate {
+        /// The original message's id.
         msg: u64,
+        /// The copy's id, unique within the run like any message's.
         copy: u64,
+        /// The destination node.
         to: Actor,
+        /// The message's kind.
         kind: &'static str,
+        /// When the copy will arrive, in microseconds of simulated time.
         arrives_us: u64,
     },
+    /// A node set a timer.
     SetTimer {
+        /// The timer's id, unique within the run (`t4`).
         timer: u64,
+        /// The timer's label from [`crate::Traced::label`].
         label: &'static str,
+        /// When it is due, in microseconds of simulated time.
         fires_us: u64,
     },
+    /// A timer fired and was handed to its node.
     Timer {
+        /// The timer's id.
         timer: u64,
+        /// The timer's label.
         label: &'static str,
     },
+    /// A node cancelled a timer; recorded even when the timer had already fired.
     CancelTimer {
+        /// The timer's id.
         timer: u64,
     },
+    /// A timer came due but was discarded instead of handed to its node.
     DropTimer {
+        /// The timer's id.
         timer: u64,
+        /// The timer's label.
         label: &'static str,
+        /// Why it was discarded.
         reason: DropReason,
     },
+    /// The world applied a fault.
     Fault {
+        /// The fault as its `Display` renders it, such as `crash n2`.
         detail: String,
     },
+    /// A client's request was handed to a node.
     Request {
+        /// The harness's id for the request.
         req: u64,
+        /// The request's label from [`crate::Traced::label`].
         label: &'static str,
+        /// The node that received it.
         node: Actor,
+        /// The request's details; may be empty.
         detail: String,
     },
+    /// A client's request arrived at a crashed node and was dropped.
     DropRequest {
+        /// The harness's id for the request.
         req: u64,
+        /// The request's label.
         label: &'static str,
+        /// The node it was sent to.
         node: Actor,
+        /// Why it was dropped.
         reason: DropReason,
     },
+    /// A node's reply reached its client.
     Reply {
+        /// The harness's id for the request it answers.
         req: u64,
+        /// The reply's label from [`crate::Traced::label`].
         label: &'static str,
+        /// The node that sent it.
         node: Actor,
+        /// The reply's details; may be empty.
         detail: String,
     },
+    /// A note a node added with [`crate::Context::note`] or [`crate::Context::note_with`].
     Note {
+        /// The note's label, which the text form shows in the kind column.
         label: &'static str,
+        /// The note's details; may be empty.
         detail: String,
     },
 }
@@ -139,8 +199,11 @@ pub enum Event {
 #[derive(Clone, Debug, Serialize)]
 pub struct Record {
     #[serde(rename = "t_us", serialize_with = "ser_time")]
+    /// When it happened; `t_us`, in microseconds, in JSON.
     pub time: SimTime,
+    /// Where it happened.
     pub actor: Actor,
+    /// What happened.
     #[serde(flatten)]
     pub event: Event,
 }
@@ -281,12 +344,16 @@ impl Record {
 #[derive(Default, Debug)]
 pub struct Trace {
     enabled: bool,
+    /// Lines written before the events, each behind `# ` in the text form.
     pub header: Vec<String>,
+    /// The recorded events, in the order they happened.
     pub records: Vec<Record>,
+    /// Lines written after the events, each behind `# ` in the text form.
     pub footer: Vec<String>,
 }
 
 impl Trace {
+    /// An empty trace that records events only if `enabled`.
     pub fn new(enabled: bool) -> Trace {
         Trace {
             enabled,
@@ -300,6 +367,7 @@ impl Trace {
         self.enabled
     }
 
+    /// Appends `event` at `time` and `actor`, if recording is on.
     #[inline]
     pub fn record(&mut self, time: SimTime, actor: Actor, event: Event) {
         if self.enabled {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::Path;
 
+/// The arguments of `dynsim bench`.
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
     /// Cut every measurement to a size that runs in seconds (to check the command works; the figures are not comparable).

@@ -1,12 +1,13 @@
 //! What every command shares: the exit codes, and loading a scenario file
 //! (or saying what is wrong with it).
 
-/// Exit codes: 0 all as expected, 1 an expectation or checker failed, 2 bad
-/// input or output that could not be written, 130 a sweep stopped by Ctrl-C
-/// (what finished is written).
+/// Everything went as expected.
 pub const EXIT_OK: u8 = 0;
+/// An expectation or checker failed.
 pub const EXIT_FAILED: u8 = 1;
+/// Bad input, or output that could not be written.
 pub const EXIT_BAD_INPUT: u8 = 2;
+/// A sweep stopped by Ctrl-C; what finished is written.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Loads a scenario, or prints its problems and gives the exit code.

@@ -5,6 +5,7 @@ use crate::cmd::output::write_output;
 use crate::report::experiment as exp;
 use std::path::{Path, PathBuf};
 
+/// The arguments of `dynsim experiment`.
 #[derive(clap::Args, Debug)]
 pub struct ExperimentArgs {
     /// The experiment file (see experiments/README.md).

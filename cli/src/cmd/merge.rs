@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+/// The arguments of `dynsim merge`.
 #[derive(clap::Args, Debug)]
 pub struct MergeArgs {
     /// results.jsonl files, or directories that hold one, all of one sweep: the same scenario file (by content digest), dynsim version and --seeds range.

@@ -3,6 +3,9 @@
 //! its arguments; it turns them into resolved values, calls the libraries
 //! below (which take resolved values and return `Result`), and says what
 //! happened. No library module imports this one.
+// The arguments' docs are their `--help` text, which writes placeholders
+// such as `<name>`; rustdoc would read them as HTML tags.
+#![allow(rustdoc::invalid_html_tags)]
 
 mod bench;
 mod common;
@@ -29,6 +32,7 @@ pub use sweep::{SweepArgs, sweep};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// The parsed command line: one subcommand.
 #[derive(Parser, Debug)]
 #[command(
     name = "dynsim",
@@ -40,10 +44,12 @@ use std::process::ExitCode;
         130 a sweep interrupted by Ctrl-C (what finished is written, with a partial summary)."
 )]
 pub struct Cli {
+    /// The command to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The commands, each with its own arguments.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a scenario, check its expectations and print a summary.

@@ -137,11 +137,11 @@ pub fn print(text: &str) {
     }
 }
 
-/// Set when standard output refused what [`print`] wrote (a full disk, not a
+/// Set when standard output refused what [`print()`] wrote (a full disk, not a
 /// closed pipe), so that the process does not exit as if all went well.
 static STDOUT_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Whether a [`print`] failed for any reason but a closed pipe.
+/// Whether a [`print()`] failed for any reason but a closed pipe.
 pub fn stdout_failed() -> bool {
     STDOUT_FAILED.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -3,6 +3,7 @@
 use super::common::{EXIT_BAD_INPUT, EXIT_OK, load};
 use std::path::PathBuf;
 
+/// The arguments of `dynsim ring`.
 #[derive(clap::Args, Debug)]
 pub struct RingArgs {
     /// The scenario file whose cluster to show.

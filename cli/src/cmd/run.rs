@@ -8,6 +8,7 @@ use clap::ValueEnum;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// The arguments of `dynsim run`.
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     /// The scenario file (TOML; see scenarios/README.md).
@@ -39,6 +40,7 @@ pub struct RunArgs {
     pub chrome_trace: Option<PathBuf>,
 }
 
+/// How `run --trace` writes the trace.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum TraceFormat {
     /// Fixed-column text, one event per line.

@@ -3,6 +3,7 @@
 use super::common::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK};
 use crate::serve::{is_loopback, start};
 
+/// The arguments of `dynsim serve`.
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
     /// The port to listen on.

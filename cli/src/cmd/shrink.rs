@@ -5,6 +5,7 @@ use crate::cmd::output::{self, write_output};
 use crate::explore::shrink::{declared_failures, default_out, shrink};
 use std::path::PathBuf;
 
+/// The arguments of `dynsim shrink`.
 #[derive(clap::Args, Debug)]
 pub struct ShrinkArgs {
     /// The sweep's base scenario.

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+/// The arguments of `dynsim sweep`.
 #[derive(clap::Args, Debug)]
 pub struct SweepArgs {
     /// The base scenario: its cluster, network and load (its timeline is replaced by drawn faults).

@@ -17,6 +17,7 @@ struct Seen {
 
 /// What a merge found.
 pub struct Merged {
+    /// The totals over every distinct seed the inputs hold.
     pub tally: Tally,
     /// The digest, version and range every line shares (none without lines).
     pub origin: Option<Origin>,
@@ -24,6 +25,7 @@ pub struct Merged {
     pub duplicates: u64,
     /// How many seeds of the range no input holds, and the first of them.
     pub missing: u64,
+    /// The smallest missing seeds, in order ([`FAILURES_SHOWN`] at most).
     pub first_missing: Vec<u64>,
     /// The shards (K, N) the lines came from.
     pub shards: BTreeSet<(u64, u64)>,

@@ -18,11 +18,14 @@ use sim_core::{Fault, NetConfig, NodeId, SimDuration, SimTime};
 pub struct Shrunk {
     /// The checker whose failure was kept while shrinking.
     pub checker: String,
+    /// How many steps the explicit scenario had before any cut.
     pub original_steps: usize,
+    /// The seed's swarm run as an explicit scenario, before any cut.
     pub explicit: Scenario,
     /// The smallest scenario found. It declares every checker failure its
     /// own run shows (the target's first), so running it is as expected.
     pub smallest: Scenario,
+    /// How many candidate scenarios were run while shrinking.
     pub runs: usize,
     /// False when the explicit form of the run did not fail the checker
     /// (events at equal times can order differently); then nothing was cut.
@@ -38,6 +41,7 @@ pub struct NothingToShrink {
     pub unmet: Vec<String>,
 }
 
+/// The checkers `s` declares to fail (`verdict = "fail"`), in file order.
 pub fn declared_failures(s: &Scenario) -> impl Iterator<Item = &str> {
     s.expects.iter().filter_map(|e| match &e.check {
         Check::Checker { name, verdict } if verdict == "fail" => Some(name.as_str()),

@@ -41,6 +41,8 @@ pub struct Plan {
     /// The realized faults, then one `heal-all` at `heal_at` (none when no
     /// fault kind was drawn), as timeline steps, then the quiet-phase reads.
     pub steps: Vec<Step>,
+    /// The workload: the base file's own `[load]`, stopped at `heal_at`, or
+    /// a drawn one when it has none.
     pub load: LoadSpec,
     /// When the faulty phase ends and everything is healed.
     pub heal_at: SimTime,

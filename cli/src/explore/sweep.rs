@@ -30,13 +30,21 @@ pub const FAILURES_SHOWN: usize = 20;
 /// Which mechanisms a seed exercised.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Coverage {
+    /// Some node started holding a hint for another node.
     pub hinted_handoff: bool,
+    /// Some hint was acknowledged by the node it was held for.
     pub hint_delivered: bool,
+    /// Some coordinator sent a read repair to a stale replica.
     pub read_repair: bool,
+    /// Anti-entropy repaired at least one key.
     pub anti_entropy_repair: bool,
+    /// Some node passed a client request on to an owner.
     pub forwarding: bool,
+    /// Some get returned more than one version.
     pub siblings: bool,
+    /// Some client operation failed.
     pub failed_ops: bool,
+    /// Some client operation timed out.
     pub client_timeouts: bool,
     /// Deletes issued (a base with `[swarm] deletes = true`); left out of
     /// the JSON when zero, so sweeps without deletes write what they did.
@@ -100,15 +108,22 @@ impl Origin {
 /// One seed's outcome: one JSON line in `results.jsonl`. Deterministic (no wall time), so result files diff cleanly.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SeedResult {
+    /// The seed that was run.
     pub seed: u64,
+    /// True when nothing failed: no undeclared checker failure, no unmet expectation.
     pub ok: bool,
-    /// Checkers that failed without the scenario declaring it.
+    /// What failed: checkers that failed without the scenario declaring it,
+    /// expectations that did not hold, or why the drawn run could not be built.
     pub failed: Vec<String>,
     /// The first violation of the first failed checker.
     pub violation: Option<String>,
+    /// Events the run simulated.
     pub events: u64,
+    /// Client operations the run issued.
     pub ops: u64,
+    /// The fault kinds the seed drew.
     pub faults: Vec<String>,
+    /// Which mechanisms the run exercised.
     pub coverage: Coverage,
     /// The command that replays this seed with its full trace.
     pub replay: String,
@@ -240,7 +255,9 @@ pub fn run_seed(s: &Scenario, file: &str, seed: u64, origin: &Origin) -> SeedRes
 /// any size costs nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Seeds {
+    /// The whole sweep's seed range `(A, B)`, B excluded.
     pub range: (u64, u64),
+    /// The shard `(K, N)`, K from 0: every N-th seed of the range, from the K-th.
     pub shard: (u64, u64),
 }
 
@@ -255,6 +272,7 @@ impl Seeds {
         }
     }
 
+    /// Whether the shard holds no seed.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -377,10 +395,14 @@ fn pct(n: u64, total: u64) -> String {
 /// seeds with the smallest numbers, and counts the rest).
 #[derive(Clone, Debug)]
 pub struct Tally {
+    /// Seeds counted.
     pub seeds: u64,
+    /// Seeds that failed.
     pub failed: u64,
     per_checker: BTreeMap<String, u64>,
+    /// Events simulated, over all seeds counted.
     pub events: u64,
+    /// Client operations issued, over all seeds counted.
     pub ops: u64,
     coverage: [u64; 8],
     /// Seeds with deletes, deletes issued, seeds with a purge, tombstones purged.
@@ -535,6 +557,7 @@ impl Tally {
 pub struct Timing {
     /// Wall-clock seconds.
     pub secs: f64,
+    /// Worker threads that ran them.
     pub threads: usize,
     /// Seeds run (not those a resumed sweep read back).
     pub seeds: u64,

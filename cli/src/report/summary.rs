@@ -37,12 +37,19 @@ pub fn versions_histogram(hist: &std::collections::BTreeMap<usize, usize>) -> Ve
 /// Latency statistics of a sample, in microseconds.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LatencyStats {
+    /// How many samples.
     pub count: usize,
+    /// The mean.
     pub mean_us: f64,
+    /// The population standard deviation (divided by the count, not count - 1).
     pub sd_us: f64,
+    /// The median (nearest rank).
     pub p50_us: u64,
+    /// The 99th percentile (nearest rank).
     pub p99_us: u64,
+    /// The 99.9th percentile (nearest rank).
     pub p999_us: u64,
+    /// The largest sample.
     pub max_us: u64,
 }
 
@@ -56,6 +63,7 @@ pub fn percentile(sorted: &[u64], q: f64) -> u64 {
 }
 
 impl LatencyStats {
+    /// The statistics of the samples `xs`, in microseconds (all zero when empty).
     pub fn of(mut xs: Vec<u64>) -> LatencyStats {
         if xs.is_empty() {
             return LatencyStats::default();

@@ -21,13 +21,16 @@ const COLORS: &[&str] = &[
 /// One named line.
 #[derive(Clone, Debug)]
 pub struct Series {
+    /// The name the legend shows.
     pub name: String,
+    /// The (x, y) points, joined in this order.
     pub points: Vec<(f64, f64)>,
     /// Drawn dashed (for model predictions next to measurements).
     pub dashed: bool,
 }
 
 impl Series {
+    /// A solid line through `points`.
     pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Series {
         Series {
             name: name.into(),
@@ -40,9 +43,13 @@ impl Series {
 /// A chart: axes, labels, and the lines to draw.
 #[derive(Clone, Debug, Default)]
 pub struct Chart {
+    /// The title above the plot.
     pub title: String,
+    /// The label under the x axis.
     pub x_label: String,
+    /// The label beside the y axis.
     pub y_label: String,
+    /// The lines, in legend order; colours follow that order.
     pub series: Vec<Series>,
     /// Fixed y range; by default it spans the data (and 0).
     pub y_range: Option<(f64, f64)>,

@@ -7,11 +7,15 @@ use std::ops::Range;
 /// One problem in an input file.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Diag {
+    /// The file's name, as given.
     pub file: String,
+    /// The 1-based line; 0 when the problem is with the file as a whole.
     pub line: usize,
+    /// The 1-based column, in bytes.
     pub col: usize,
     /// The field the problem is in, as a path (`cluster.w`, `steps[3].node`); empty for syntax errors.
     pub field: String,
+    /// What is wrong, and what would be valid.
     pub message: String,
 }
 
@@ -49,12 +53,15 @@ impl fmt::Display for Diags {
 
 /// Collects problems while reading one file.
 pub struct Collector<'s> {
+    /// The file's name, as problems name it.
     pub file: &'s str,
     src: &'s str,
+    /// The problems found so far, in the order found.
     pub diags: Vec<Diag>,
 }
 
 impl<'s> Collector<'s> {
+    /// A collector for the text `src` of the file named `file`.
     pub fn new(file: &'s str, src: &'s str) -> Self {
         Collector {
             file,
@@ -72,6 +79,7 @@ impl<'s> Collector<'s> {
         (line, col)
     }
 
+    /// Records a problem at the start of `span` (a byte range of the text).
     pub fn err(
         &mut self,
         span: Range<usize>,
@@ -88,6 +96,8 @@ impl<'s> Collector<'s> {
         });
     }
 
+    /// Ok when nothing was found; otherwise every problem, sorted into file
+    /// order with duplicates dropped.
     pub fn finish(mut self) -> Result<(), Diags> {
         if self.diags.is_empty() {
             Ok(())

@@ -15,11 +15,17 @@ use toml::de::DeValue;
 pub enum Check {
     /// About a named operation's result.
     Op {
+        /// The index of the step that issues the operation.
         step: usize,
+        /// The step's name.
         name: String,
+        /// Whether it must succeed (true) or fail (false).
         ok: Option<bool>,
+        /// A get's values, in any order; a tombstone reads as "(deleted)".
         values: Option<Vec<String>>,
+        /// How many versions a get returns.
         siblings: Option<usize>,
+        /// The clock as the trace prints it: a get's context, a put's stored clock.
         clock: Option<String>,
         /// A failed op's answer count (acks of a put, replies of a get).
         acks: Option<u32>,
@@ -29,47 +35,79 @@ pub enum Check {
     /// A node holds exactly these versions of a key, as (value, clock) pairs
     /// sorted, with clocks as the trace prints them; none when empty.
     Exactly {
+        /// The node looked at.
         node: NodeId,
+        /// The key looked at.
         key: Key,
+        /// The (value, clock) pairs it must hold, sorted.
         versions: Vec<(String, String)>,
     },
     /// A counter of the run, at its end.
-    Counter { name: String, cmp: Cmp, value: u64 },
+    Counter {
+        /// The counter's name (see [`COUNTERS`] and [`MESSAGE_COUNTERS`]).
+        name: String,
+        /// How the counter is compared with `value`.
+        cmp: Cmp,
+        /// The number it is compared with.
+        value: u64,
+    },
     /// A trace event happens within a duration after a step or another event.
     Within {
+        /// The event that must happen.
         event: EventMatch,
+        /// What the window starts from.
         after: Anchor,
+        /// How long the window lasts (its end included).
         within: SimDuration,
     },
     /// Whether a node stores a key (optionally with a value) at a time.
     Holds {
+        /// The node looked at.
         node: NodeId,
+        /// The key looked at.
         key: Key,
+        /// True for `holds`, false for `lacks`.
         present: bool,
+        /// With `holds`: a value one of its versions must have.
         value: Option<String>,
     },
     /// Whether a node holds a hint for a key (optionally for a given node) at a time.
     Hint {
+        /// The node that would hold the hint.
         node: NodeId,
+        /// The key looked at.
         key: Key,
+        /// True for `hint`, false for `no_hint`.
         present: bool,
+        /// The node the hint is meant for (`for`); none: any node.
         target: Option<NodeId>,
     },
     /// Whether a node believes a peer is up, at a time.
     Believes {
+        /// The node whose view is looked at.
         node: NodeId,
+        /// The peer it has a view of.
         peer: NodeId,
+        /// True for `believes_up`, false for `believes_down`.
         up: bool,
     },
     /// A checker's verdict at the end.
-    Checker { name: String, verdict: String },
+    Checker {
+        /// The checker's name.
+        name: String,
+        /// The verdict expected: "pass", "fail" or "skipped".
+        verdict: String,
+    },
 }
 
+/// One `[[expect]]` of a scenario file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Expect {
     /// When a state check is evaluated (`None`: at the end of the run).
     pub at: Option<SimTime>,
+    /// The line of the scenario file it came from.
     pub line: usize,
+    /// What it checks.
     pub check: Check,
 }
 
@@ -117,18 +155,23 @@ pub fn is_counter(name: &str) -> bool {
 /// How a counter is compared with the expected number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cmp {
+    /// The counter is the number (`equals`).
     Equals,
+    /// The counter is the number or more (`at_least`).
     AtLeast,
+    /// The counter is the number or less (`at_most`).
     AtMost,
 }
 
 impl Cmp {
+    /// Each comparison with the field that names it in a scenario file.
     pub const FIELDS: [(&'static str, Cmp); 3] = [
         ("equals", Cmp::Equals),
         ("at_least", Cmp::AtLeast),
         ("at_most", Cmp::AtMost),
     ];
 
+    /// Whether the counter's value `got` compares as it should with `want`.
     pub fn holds(self, got: u64, want: u64) -> bool {
         match self {
             Cmp::Equals => got == want,
@@ -137,6 +180,7 @@ impl Cmp {
         }
     }
 
+    /// The field that names this comparison in a scenario file.
     pub fn field(self) -> &'static str {
         Cmp::FIELDS
             .iter()
@@ -144,6 +188,7 @@ impl Cmp {
             .map_or("equals", |(f, _)| f)
     }
 
+    /// The comparison in words, as results show it ("is at least").
     pub fn words(self) -> &'static str {
         match self {
             Cmp::Equals => "is",
@@ -154,15 +199,20 @@ impl Cmp {
 }
 
 /// Which trace records an event expectation means: every given part must
-/// match (the actor column, the kind column, a piece of the rest of the line).
+/// match (the actor column, the kind column, a piece of the whole line).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EventMatch {
+    /// The actor column: a node (`n3`), a client (`c0`) or `--`, the simulator.
     pub actor: Option<String>,
+    /// The kind column (`send`, `timer`, or a model note such as `hint`).
     pub kind: Option<String>,
+    /// Text the record's whole trace line must contain.
     pub text: Option<String>,
 }
 
 impl EventMatch {
+    /// Whether record `r` matches; `line` is a buffer for its text, reused
+    /// between calls.
     pub fn matches(&self, r: &Record, line: &mut String) -> bool {
         if self
             .actor
@@ -203,7 +253,12 @@ impl std::fmt::Display for EventMatch {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Anchor {
     /// A named step of the timeline (its index).
-    Step { step: usize, name: String },
+    Step {
+        /// The step's index in the timeline.
+        step: usize,
+        /// The step's name.
+        name: String,
+    },
     /// The first trace record that matches.
     Event(EventMatch),
 }

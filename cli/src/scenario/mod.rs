@@ -25,22 +25,32 @@ use toml_read::{Tbl, closest, read_document, read_file};
 /// A client operation step.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OpStep {
+    /// Put, get or delete.
     pub kind: OpKind,
+    /// The node the request is sent to: a named node, random, owner or proxy.
     pub entry: Entry,
+    /// The key it reads or writes.
     pub key: Key,
+    /// The value a put writes (none for gets and deletes).
     pub value: Option<String>,
+    /// The step's name, by which later steps and expectations refer to it.
     pub name: Option<String>,
     /// The step index of the get whose context this put carries.
     pub context_from: Option<usize>,
+    /// The client that issues it (`c0` unless the file says otherwise).
     pub client: ClientId,
 }
 
+/// What a timeline step does.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
+    /// A client operation.
     Op(OpStep),
+    /// A fault injected into the network or a node, or one healed.
     Fault(Fault),
     /// A membership change (`do = "join"` / `"leave"`) the administrator asks `node` for.
     Membership {
+        /// The node asked to join or leave.
         node: NodeId,
         /// Join (with these tokens: positions under S1, partition numbers
         /// under S3 and explicit; none: the node picks) or leave.
@@ -76,26 +86,40 @@ pub fn heal_all(nodes: u32, net: &NetConfig) -> Vec<Fault> {
     faults
 }
 
+/// One step of the timeline: an action at a simulated time.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Step {
+    /// When it happens; a file's steps are in time order.
     pub at: SimTime,
+    /// The line of the scenario file it came from (0 for a step a sweep or
+    /// shrink made).
     pub line: usize,
+    /// What it does.
     pub action: Action,
 }
 
 /// A validated scenario.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
+    /// The file it was read from, as given (or the name the text was parsed under).
     pub path: String,
+    /// The scenario's name (`name`).
     pub name: String,
+    /// What it shows (`description`; empty when not given).
     pub description: String,
+    /// The seed a run uses unless `--seed` overrides it.
     pub seed: u64,
     /// How long to simulate.
     pub duration: SimDuration,
+    /// The cluster's configuration (`[cluster]`).
     pub cluster: ClusterConfig,
+    /// The network model (`[network]`).
     pub net: NetConfig,
+    /// The timeline (`[[steps]]`), in time order.
     pub steps: Vec<Step>,
+    /// The generated workload (`[load]`), if any.
     pub load: Option<LoadSpec>,
+    /// What the run must show (`[[expect]]`), in file order.
     pub expects: Vec<Expect>,
     /// `[checks] quorum_reads = "always"`: judge every get, whatever R, W and faults.
     pub always_judge_reads: bool,

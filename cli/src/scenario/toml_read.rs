@@ -8,6 +8,7 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
+/// A TOML value with its byte range in the text.
 pub type Val<'i> = Spanned<DeValue<'i>>;
 
 fn type_name(v: &DeValue) -> &'static str {
@@ -25,12 +26,17 @@ fn type_name(v: &DeValue) -> &'static str {
 /// A table being read, with its path for messages.
 #[derive(Clone)]
 pub struct Tbl<'a, 'i> {
+    /// Where it is in the document, as messages name it (`cluster`,
+    /// `steps[3]`); empty for the root.
     pub path: String,
+    /// Its entries.
     pub table: &'a DeTable<'i>,
+    /// Its byte range in the text; problems with the table as a whole point here.
     pub span: Range<usize>,
 }
 
 impl<'a, 'i> Tbl<'a, 'i> {
+    /// The table `table` at `path`, spanning `span` of the text.
     pub fn new(path: impl Into<String>, table: &'a DeTable<'i>, span: Range<usize>) -> Self {
         Tbl {
             path: path.into(),
@@ -39,6 +45,7 @@ impl<'a, 'i> Tbl<'a, 'i> {
         }
     }
 
+    /// The path of field `key` of this table, as messages name it (`cluster.w`).
     pub fn field(&self, key: &str) -> String {
         if self.path.is_empty() {
             key.to_string()
@@ -67,10 +74,12 @@ impl<'a, 'i> Tbl<'a, 'i> {
         }
     }
 
+    /// Whether the table has field `key`.
     pub fn has(&self, key: &str) -> bool {
         self.table.get(key).is_some()
     }
 
+    /// Field `key`'s value, unchecked.
     pub fn get(&self, key: &str) -> Option<&'a Val<'i>> {
         self.table.get(key)
     }
@@ -88,6 +97,8 @@ impl<'a, 'i> Tbl<'a, 'i> {
         );
     }
 
+    /// Field `key` as a string; none when absent, and a problem reported
+    /// when it is of another type (as for every typed getter below).
     pub fn str(&self, c: &mut Collector, key: &str) -> Option<String> {
         let v = self.get(key)?;
         match v.get_ref() {
@@ -99,6 +110,7 @@ impl<'a, 'i> Tbl<'a, 'i> {
         }
     }
 
+    /// Field `key` as a boolean.
     pub fn bool(&self, c: &mut Collector, key: &str) -> Option<bool> {
         let v = self.get(key)?;
         match v.get_ref() {
@@ -110,6 +122,7 @@ impl<'a, 'i> Tbl<'a, 'i> {
         }
     }
 
+    /// Field `key` as an integer that fits in an `i64`.
     pub fn int(&self, c: &mut Collector, key: &str) -> Option<i64> {
         let v = self.get(key)?;
         match v.get_ref() {
@@ -189,11 +202,13 @@ impl<'a, 'i> Tbl<'a, 'i> {
         }
     }
 
+    /// Field `key` as a whole number that fits in a `u32`.
     pub fn u32(&self, c: &mut Collector, key: &str) -> Option<u32> {
         self.int_in(c, key, 0, i64::from(u32::MAX))
             .map(|n| n as u32)
     }
 
+    /// Field `key` as a whole number that fits in a `u64`.
     pub fn u64(&self, c: &mut Collector, key: &str) -> Option<u64> {
         let v = self.get(key)?;
         match v.get_ref() {
@@ -235,6 +250,7 @@ impl<'a, 'i> Tbl<'a, 'i> {
         x
     }
 
+    /// Field `key` as a number from 0.0 to 1.0.
     pub fn probability(&self, c: &mut Collector, key: &str) -> Option<f64> {
         let p = self.float(c, key)?;
         if !(0.0..=1.0).contains(&p) {
@@ -293,6 +309,7 @@ impl<'a, 'i> Tbl<'a, 'i> {
         }
     }
 
+    /// Field `key` as a table, with its path.
     pub fn table(&self, c: &mut Collector, key: &str) -> Option<Tbl<'a, 'i>> {
         let v = self.get(key)?;
         match v.get_ref() {
@@ -304,6 +321,7 @@ impl<'a, 'i> Tbl<'a, 'i> {
         }
     }
 
+    /// Field `key` as an array, its elements unchecked.
     pub fn array(&self, c: &mut Collector, key: &str) -> Option<&'a DeArray<'i>> {
         let v = self.get(key)?;
         match v.get_ref() {

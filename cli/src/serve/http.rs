@@ -40,9 +40,13 @@ impl Default for HttpLimits {
 /// A request as read: method, target, headers (names lower-cased) and body.
 #[derive(Clone, Debug, Default)]
 pub struct Request {
+    /// The method, as sent (`GET`, `POST`).
     pub method: String,
+    /// The request target: path and query.
     pub target: String,
+    /// The headers in the order sent: names lower-cased, values trimmed.
     pub headers: Vec<(String, String)>,
+    /// The body: exactly `Content-Length` bytes (none without that header).
     pub body: Vec<u8>,
 }
 
@@ -77,6 +81,8 @@ pub struct Page {
 pub(super) const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 impl Page {
+    /// An HTML page with this status, no extra headers and the page's
+    /// Content-Security-Policy.
     pub fn html(status: u16, body: String) -> Page {
         Page {
             status,
@@ -87,6 +93,7 @@ impl Page {
         }
     }
 
+    /// The same answer with one more header.
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Page {
         self.headers.push((name, value.into()));
         self

@@ -42,6 +42,7 @@ use std::thread::JoinHandle;
 pub struct Config {
     /// The address to listen on.
     pub bind: String,
+    /// The limits on each request read.
     pub http: HttpLimits,
     /// Each scenario run's budget.
     pub run_budget: Budget,
@@ -85,6 +86,8 @@ impl Config {
     }
 }
 
+/// Whether a bind address serves this machine only: `localhost` or a
+/// loopback IP.
 pub fn is_loopback(bind: &str) -> bool {
     bind == "localhost"
         || bind

@@ -7,8 +7,8 @@
 //!
 //! | file | state | mechanism |
 //! |---|---|---|
-//! | `store.rs` | [`Store`](store::Store) | versions per key, write counters, tombstone purge (§4.4) |
-//! | `handoff.rs` | [`HintLog`](handoff::HintLog) | hinted handoff: hints, revisions, which go each round (§4.6) |
+//! | `store.rs` | [`Store`] | versions per key, write counters, tombstone purge (§4.4) |
+//! | `handoff.rs` | [`HintLog`] | hinted handoff: hints, revisions, which go each round (§4.6) |
 //! | `replica.rs` | `Ownership`, `Rounds` | the data path every mechanism writes through; arming its rounds |
 //! | `coordinator.rs` | `Coordinator` | client requests, forwarding, quorums, fallbacks, read repair (§4.5, §5) |
 //! | `gossip.rs` | `FailureDetector` | the local view of which peers are up, heartbeat gossip (§4.8) |
@@ -16,7 +16,7 @@
 //! | `membership_change.rs` | `MemberView` | joins and leaves, the membership history (§4.8.1, §4.9) |
 //!
 //! The node is [`Durable`] (what survives a crash unless the disk is wiped)
-//! plus [`Volatile`] (what a crash loses); [`DynamoNode::crash`] replaces
+//! plus [`Volatile`] (what a crash loses); `crash()` ([`sim_core::Node::crash`]) replaces
 //! the volatile part whole. `handle` only dispatches. Imports flow one way:
 //! this file knows every mechanism, and no mechanism knows the node.
 //!

@@ -9,7 +9,9 @@ use sim_core::{NetConfig, SimDuration};
 
 /// What an experiment produced.
 pub struct Outcome2 {
+    /// The results, one row per measurement.
     pub table: Table,
+    /// The report's charts: (caption, SVG markup).
     pub charts: Vec<(String, String)>,
 }
 

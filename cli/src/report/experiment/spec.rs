@@ -19,22 +19,35 @@ pub const MAX_K: u32 = 100;
 /// A validated experiment file.
 #[derive(Clone, Debug)]
 pub struct Experiment {
+    /// The file's path as given; the report's command to reproduce it names it.
     pub path: String,
+    /// The experiment's name (`name`); the default output folder is named after it.
     pub name: String,
+    /// Shown at the top of the report (`description`).
     pub description: String,
+    /// What it measures: latency, staleness, pbs, lww, balance, kstaleness or joincost.
     pub kind: String,
+    /// The seed every point's clusters and rings are drawn with.
     pub seed: u64,
+    /// Trials per point (operations, trials, runs or rings, by kind).
     pub trials: u64,
     /// What differs from the original setup, stated in the report.
     pub deviations: String,
+    /// The base cluster configuration (`[cluster]`), as in a scenario.
     pub cluster: ClusterConfig,
     /// Named network models; each point runs under each.
     pub networks: Vec<(String, NetConfig)>,
+    /// The (N, R, W) points (`latency`, `staleness`, `pbs`, `kstaleness`).
     pub quorums: Vec<(u32, u32, u32)>,
+    /// `staleness`: the wait after a put returns; `pbs`: the times t after commit.
     pub delays: Vec<SimDuration>,
+    /// `latency`: the message loss rates (the first network's rate when not given).
     pub losses: Vec<f64>,
+    /// `balance`, `joincost`: the tokens per node of each point.
     pub tokens_per_node: Vec<u32>,
+    /// `lww`: the numbers of concurrent read-modify-write clients.
     pub clients: Vec<u32>,
+    /// How many keys the operations use (`latency`, `staleness`, `pbs`).
     pub keys: u32,
     /// `lww`: how many integers each client adds.
     pub adds_per_client: u32,
@@ -58,6 +71,7 @@ pub struct Reference {
     pub source: String,
     /// In words: which modelling choices explain a gap.
     pub note: String,
+    /// The values, each with the result row it is compared with.
     pub values: Vec<RefValue>,
 }
 
@@ -65,9 +79,13 @@ pub struct Reference {
 /// every one must match), the column it is compared in, and the value.
 #[derive(Clone, Debug)]
 pub struct RefValue {
+    /// What the value is, as the report shows it.
     pub label: String,
+    /// The `where` pairs (column, value) a result row must hold.
     pub matches: Vec<(String, String)>,
+    /// The result column it is compared with.
     pub column: String,
+    /// The published value.
     pub value: f64,
 }
 
@@ -78,6 +96,7 @@ pub type Compared = (String, f64, Option<f64>);
 /// The largest ring a `joincost` experiment lets a node join.
 pub const MAX_JOIN_RING: u32 = 10_000;
 
+/// How many points `e` runs (checked against [`MAX_POINTS`]).
 pub fn points(e: &Experiment) -> u64 {
     let nets = e.networks.len() as u64;
     match e.kind.as_str() {

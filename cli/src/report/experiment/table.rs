@@ -31,7 +31,9 @@ pub fn compare_reference(r: &Reference, table: &Table) -> Vec<Compared> {
 /// A result table: named columns, one row per measurement.
 #[derive(Clone, Debug, Default)]
 pub struct Table {
+    /// The column names, in order.
     pub columns: Vec<String>,
+    /// The rows: one cell per column, as text (empty when a row has no value there).
     pub rows: Vec<Vec<String>>,
 }
 
@@ -47,6 +49,7 @@ impl Table {
         self.rows.push(row);
     }
 
+    /// The table as CSV: a header line, then one line per row.
     pub fn to_csv(&self) -> String {
         let esc = |s: &str| {
             if s.contains([',', '"', '\n']) {
@@ -69,6 +72,8 @@ impl Table {
         o
     }
 
+    /// The table as a JSON array of one object per row, keyed by column;
+    /// cells that parse as numbers are written as numbers.
     pub fn to_json(&self) -> String {
         let rows: Vec<serde_json::Value> = self
             .rows
