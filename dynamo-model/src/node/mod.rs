@@ -49,7 +49,7 @@ use gossip::FailureDetector;
 use handoff::HintLog;
 use membership_change::MemberView;
 use replica::{Ownership, Replica, Rounds};
-use sim_core::{Context, Input, NodeId};
+use sim_core::{ClientId, Context, Input, NodeId};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use store::Store;
@@ -312,23 +312,31 @@ impl DynamoNode {
                 client,
                 req,
                 body: Request::Admin(admin @ Admin::Join { .. }),
-            } => {
-                let (members, mut replica, ae) = self.membership();
-                members.on_admin(client, req, admin, &mut replica, ae, cx);
-            }
+            } => self.on_admin(client, req, admin, cx),
             Input::Message {
                 from,
-                msg:
-                    Msg::Members {
-                        members: theirs,
-                        reply,
-                    },
-            } => {
-                let (members, mut replica, ae) = self.membership();
-                members.on_members(from, &theirs, reply, &mut replica, ae, cx);
-            }
+                msg: Msg::Members { members, reply },
+            } => self.on_members(from, &members, reply, cx),
             _ => {}
         }
+    }
+
+    /// An administrator's join or leave request.
+    fn on_admin(&mut self, client: ClientId, req: u64, admin: Admin, cx: &mut Context<'_, Self>) {
+        let (members, mut replica, ae) = self.membership();
+        members.on_admin(client, req, admin, &mut replica, ae, cx);
+    }
+
+    /// Another node's membership history.
+    fn on_members(
+        &mut self,
+        from: NodeId,
+        theirs: &[Member],
+        reply: bool,
+        cx: &mut Context<'_, Self>,
+    ) {
+        let (members, mut replica, ae) = self.membership();
+        members.on_members(from, theirs, reply, &mut replica, ae, cx);
     }
 
     /// A gossip round, with the membership history once it has changed.
@@ -422,13 +430,7 @@ impl DynamoNode {
                 let incarnation = self.volatile.detector.on_gossip(from, &beats, false, cx);
                 self.durable.incarnation = Some(incarnation);
             }
-            Msg::Members {
-                members: theirs,
-                reply,
-            } => {
-                let (members, mut replica, ae) = self.membership();
-                members.on_members(from, &theirs, reply, &mut replica, ae, cx);
-            }
+            Msg::Members { members, reply } => self.on_members(from, &members, reply, cx),
             Msg::MerkleHashes {
                 range,
                 level,
@@ -503,10 +505,7 @@ impl sim_core::Node for DynamoNode {
                 client,
                 req,
                 body: Request::Admin(admin),
-            } => {
-                let (members, mut replica, ae) = self.membership();
-                members.on_admin(client, req, admin, &mut replica, ae, cx);
-            }
+            } => self.on_admin(client, req, admin, cx),
             Input::Request { client, req, body } => {
                 let (c, mut env) = self.coordinator();
                 c.on_request(client, req, body, false, &mut env, cx);

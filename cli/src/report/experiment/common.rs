@@ -3,6 +3,7 @@
 
 use super::spec::*;
 use super::table::*;
+use crate::parallel::par_map;
 use dynamo_model::ClusterConfig;
 use dynamo_observer::{Cluster, ClusterPlan};
 use sim_core::{NetConfig, SimDuration};
@@ -70,4 +71,14 @@ pub(super) fn build_cluster(
     seed: u64,
 ) -> Result<Cluster, String> {
     Ok(Cluster::build(&plan_for(cfg, net)?, seed, false))
+}
+
+/// Runs every point on `e`'s threads ([`par_map`]); the results in point
+/// order, or the first point's failure.
+pub(super) fn run_points<T: Sync, R: Send>(
+    e: &Experiment,
+    points: &[T],
+    f: impl Fn(&T) -> Result<R, String> + Sync,
+) -> Result<Vec<R>, String> {
+    par_map(e.jobs, points, f).into_iter().collect()
 }

@@ -4,7 +4,6 @@
 use super::common::*;
 use super::spec::*;
 use super::table::*;
-use crate::parallel::par_map;
 use crate::report::svg::{self, Chart, Series};
 use dynamo_model::{ClusterConfig, Key, VClock};
 use dynamo_observer::{Entry, OpKind, OpRecord, Outcome, Program, ProgramIo, ProgramOp};
@@ -130,7 +129,7 @@ pub(super) fn kstaleness_experiment(
     ]);
     let m = e.ks.iter().copied().max().unwrap_or(1);
     let points = network_quorum_points(e);
-    let mut results = par_map(e.jobs, &points, |&(net, q)| {
+    let mut results = run_points(e, &points, |&(net, q)| {
         tick();
         let cfg = ClusterConfig {
             random_quorums: true,
@@ -160,10 +159,8 @@ pub(super) fn kstaleness_experiment(
                 break;
             }
         }
-        Ok::<_, String>(h.behind)
-    })
-    .into_iter()
-    .collect::<Result<Vec<_>, String>>()?
+        Ok(h.behind)
+    })?
     .into_iter();
     let mut charts = Vec::new();
     for (net_name, _) in &e.networks {

@@ -3,7 +3,6 @@
 use super::common::*;
 use super::spec::*;
 use super::table::*;
-use crate::parallel::par_map;
 use crate::report::summary::{LatencyStats, percentile};
 use crate::report::svg::{self, Chart, Series};
 use dynamo_observer::{Cluster, KeyChoice, LoadSpec, OpKind, Outcome, Pacing};
@@ -28,8 +27,8 @@ pub(super) fn latency_experiment(
                 .flat_map(move |&loss| e.quorums.iter().map(move |&q| (net_name, net, loss, q)))
         })
         .collect();
-    let results = par_map(
-        e.jobs,
+    let results = run_points(
+        e,
         &points,
         |&(net_name, net, loss, q)| -> Result<PointOut, String> {
             tick();
@@ -117,10 +116,9 @@ pub(super) fn latency_experiment(
             }
             Ok((rows, samples))
         },
-    );
+    )?;
     let mut samples: Vec<(String, OpKind, f64, Vec<f64>)> = Vec::new();
-    for point in results {
-        let (rows, point_samples) = point?;
+    for (rows, point_samples) in results {
         for r in rows {
             table.push(r);
         }

@@ -6,7 +6,6 @@ use super::common::*;
 use super::spec::*;
 use super::staleness::run_trials;
 use super::table::*;
-use crate::parallel::par_map;
 use crate::report::summary::percentile;
 use crate::report::svg::{self, Chart, Series};
 use dynamo_model::{ClusterConfig, Key, Ring};
@@ -253,7 +252,7 @@ pub(super) fn pbs_experiment(e: &Experiment, tick: &(dyn Fn() + Sync)) -> Result
     ]);
     let mut charts = Vec::new();
     let points = network_quorum_points(e);
-    let mut results = par_map(e.jobs, &points, |&(net, q)| {
+    let mut results = run_points(e, &points, |&(net, q)| {
         tick();
         let cfg = ClusterConfig {
             read_repair: false,
@@ -289,10 +288,8 @@ pub(super) fn pbs_experiment(e: &Experiment, tick: &(dyn Fn() + Sync)) -> Result
                 probabilities(&seen)
             },
         );
-        Ok::<_, String>((proto, model, proto_t, model_t))
-    })
-    .into_iter()
-    .collect::<Result<Vec<_>, String>>()?
+        Ok((proto, model, proto_t, model_t))
+    })?
     .into_iter();
     for (net_name, _) in &e.networks {
         let mut series = Vec::new();

@@ -3,7 +3,6 @@
 use super::common::*;
 use super::spec::*;
 use super::table::*;
-use crate::parallel::par_map;
 use crate::report::svg::{self, Chart, Series};
 use dynamo_model::{Key, KeyScheme, VClock};
 use dynamo_observer::{
@@ -170,16 +169,14 @@ pub(super) fn staleness_experiment(
                 .flat_map(move |&q| (0..e.delays.len()).map(move |i| (net, q, i)))
         })
         .collect();
-    let mut results = par_map(e.jobs, &points, |&(net, q, i)| {
+    let mut results = run_points(e, &points, |&(net, q, i)| {
         if i == 0 {
             tick();
         }
         let plan = plan_for(&with_quorum(&e.cluster, q), net)?;
         let seed = e.seed.wrapping_add(i as u64);
-        Ok::<_, String>(run_trials(&plan, &e.via, seed, e.trials, e.keys, &[e.delays[i]]).0[0])
-    })
-    .into_iter()
-    .collect::<Result<Vec<_>, String>>()?
+        Ok(run_trials(&plan, &e.via, seed, e.trials, e.keys, &[e.delays[i]]).0[0])
+    })?
     .into_iter();
     for (net_name, _) in &e.networks {
         let mut series = Vec::new();
