@@ -29,6 +29,9 @@ pub(crate) struct Env<'a> {
     pub(crate) replica: Replica<'a>,
     /// Which peers the node believes up; a replica that times out is marked down.
     pub(crate) detector: &'a mut FailureDetector,
+    /// Whether this node has announced its leave: it then takes no request
+    /// for itself, and forwards each to an owner.
+    pub(crate) leaving: bool,
     /// The next op id. Op ids never repeat within a run (a crash keeps the
     /// counter), so a late reply to a request from before a crash is not
     /// mistaken for one to a new request; a real node would use random ids.
@@ -213,6 +216,11 @@ impl Coordinator {
         self.ops.len()
     }
 
+    /// Whether it holds no request: no op in flight, no forward waiting.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.ops.is_empty() && self.forwards.is_empty()
+    }
+
     // ---- client requests and forwarding (§4.5) ----
 
     /// A client request (or one an owner-less node forwarded here): this
@@ -229,6 +237,11 @@ impl Coordinator {
         let Some(key) = request.key() else {
             return; // membership changes are served by the membership mechanism
         };
+        if env.leaving {
+            // It owns nothing any more and is about to stop: an owner takes it.
+            self.forward(client, req, request, Vec::new(), env, cx);
+            return;
+        }
         let me = env.replica.me;
         let cfg = env.replica.cfg;
         let top = env.replica.owner.ring.preference_list(key, cfg.n as usize);

@@ -39,6 +39,11 @@ impl MemberView {
         }
     }
 
+    /// Whether `me` has announced its leave (and not yet stopped).
+    pub(crate) fn is_leaving(&self, me: NodeId) -> bool {
+        self.members[me.index()].status == MemberStatus::Leaving
+    }
+
     /// Whether `me` has handed everything over and stopped.
     pub(crate) fn has_left(&self, me: NodeId) -> bool {
         self.members[me.index()].status == MemberStatus::Left
@@ -346,8 +351,9 @@ impl MemberView {
         replica.arm_hint_round(cx);
     }
 
-    /// A leaving node that holds nothing more (no key, no hint) stops: it
-    /// writes its entry as left, announces it, and ignores everything after.
+    /// A leaving node that holds nothing more (no key, no hint, no request
+    /// it took) stops: it writes its entry as left, announces it, and
+    /// ignores everything after.
     pub(crate) fn finish_leave_if_done<N: Wire>(
         &mut self,
         replica: &mut Replica<'_>,
@@ -358,6 +364,7 @@ impl MemberView {
         if self.members[me.index()].status != MemberStatus::Leaving
             || !replica.store.is_empty()
             || !replica.hints.is_empty()
+            || replica.requests_held
         {
             return;
         }

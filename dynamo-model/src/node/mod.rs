@@ -213,6 +213,7 @@ impl DynamoNode {
                 owner: &mut self.durable.owner,
                 rounds: &mut self.volatile.rounds,
                 epoch: self.durable.epoch,
+                requests_held: !self.volatile.coordinator.is_idle(),
                 stats: &mut self.stats,
             },
             members: &mut self.durable.members,
@@ -232,6 +233,7 @@ impl DynamoNode {
     fn coordinator(&mut self) -> (&mut Coordinator, Env<'_>) {
         let p = self.parts();
         let env = Env {
+            leaving: p.members.is_leaving(p.replica.me),
             replica: p.replica,
             detector: p.detector,
             next_op: p.next_op,
@@ -512,6 +514,11 @@ impl sim_core::Node for DynamoNode {
             }
             Input::Timer { timer, .. } => self.on_timer(timer, cx),
             Input::Message { from, msg } => self.on_message(from, msg, cx),
+        }
+        if self.durable.members.is_leaving(self.id) {
+            // The last request it held may have just ended.
+            let (members, mut replica, ae) = self.membership();
+            members.finish_leave_if_done(&mut replica, ae, cx);
         }
     }
 

@@ -53,6 +53,9 @@ pub(crate) struct Replica<'a> {
     pub(crate) rounds: &'a mut Rounds,
     /// The disk's epoch (`None` after a wipe, until the node starts).
     pub(crate) epoch: Option<u32>,
+    /// Whether the node's coordinator still holds requests (ops in flight,
+    /// forwards not yet taken): a leaving node stops only once it holds none.
+    pub(crate) requests_held: bool,
     pub(crate) stats: &'a mut NodeStats,
 }
 
