@@ -80,6 +80,9 @@ pub struct ClusterConfig {
     pub hinted_handoff: bool,
     /// How long a node waits between rounds of delivering the hints it holds.
     pub hint_interval: SimDuration,
+    /// How often a node retries, directly, each peer it believes down (§4.8.3:
+    /// "periodically retries"); zero turns the retries off.
+    pub retry_interval: SimDuration,
     /// Gossip: every interval each node exchanges its membership view with a random peer.
     pub gossip: bool,
     /// How long a node waits between gossip rounds.
@@ -158,6 +161,7 @@ impl Default for ClusterConfig {
             hint_interval: SimDuration::from_secs(1),
             gossip: true,
             gossip_interval: SimDuration::from_secs(1),
+            retry_interval: SimDuration::from_secs(1),
             anti_entropy: true,
             anti_entropy_interval: SimDuration::from_secs(10),
             merkle_depth: 3,
@@ -704,10 +708,15 @@ impl ClusterConfig {
                 self.nodes, self.n, self.r, self.w, self.vclock_max_entries
             ),
             format!(
-                "timeouts request={} op_deadline={} forward_to_owner={}{}{}",
+                "timeouts request={} op_deadline={} forward_to_owner={} retry_down={}{}{}",
                 self.request_timeout,
                 self.op_deadline,
                 onoff(self.forward_to_owner),
+                if self.retry_interval == SimDuration::ZERO {
+                    "off".to_string()
+                } else {
+                    format!("every {}", self.retry_interval)
+                },
                 if self.random_quorums {
                     " random_quorums=on"
                 } else {

@@ -278,6 +278,8 @@ pub enum Timer {
     },
     /// Time for the next gossip round.
     Gossip,
+    /// Time to retry the peers believed down.
+    Retry,
     /// Time for the next round of hint delivery.
     HintDelivery,
     /// Time to compare the next (range, peer) pair.
@@ -294,6 +296,7 @@ impl Traced for Timer {
             Timer::ReadRepair { .. } => "read-repair",
             Timer::Forward { .. } => "forward-timeout",
             Timer::Gossip => "gossip",
+            Timer::Retry => "retry",
             Timer::HintDelivery => "hint-delivery",
             Timer::AntiEntropy => "anti-entropy",
             Timer::Purge => "purge",

@@ -618,7 +618,7 @@ fn truth_trees_agree_with_the_plain_definition() {
             delete_fraction: 0.0,
             entry: Entry::Random,
             start: ms(1),
-            stop: ms(if rmw { 6_000 } else { 3_000 }),
+            stop: ms(if rmw { 6_000 } else { 4_000 }),
             max_ops: None,
         })
         .unwrap();

@@ -190,6 +190,7 @@ const CLUSTER: &[&str] = &[
     "hint_interval",
     "gossip",
     "gossip_interval",
+    "retry_interval",
     "anti_entropy",
     "anti_entropy_interval",
     "merkle_depth",
@@ -617,6 +618,7 @@ pub(crate) fn read_cluster(c: &mut Collector, t: &Tbl) -> Option<ClusterConfig> 
         gossip_interval: t
             .duration(c, "gossip_interval")
             .unwrap_or(d.gossip_interval),
+        retry_interval: t.duration(c, "retry_interval").unwrap_or(d.retry_interval),
         anti_entropy: t.bool(c, "anti_entropy").unwrap_or(d.anti_entropy),
         anti_entropy_interval: t
             .duration(c, "anti_entropy_interval")

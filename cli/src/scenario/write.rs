@@ -409,6 +409,7 @@ fn write_cluster(o: &mut String, c: &ClusterConfig) {
         ),
         ("hint_interval", c.hint_interval, dflt.hint_interval),
         ("gossip_interval", c.gossip_interval, dflt.gossip_interval),
+        ("retry_interval", c.retry_interval, dflt.retry_interval),
         ("tombstone_grace", c.tombstone_grace, dflt.tombstone_grace),
         (
             "anti_entropy_interval",

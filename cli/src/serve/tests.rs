@@ -197,8 +197,8 @@ fn sequence_includes_read_repair() {
     let text = seq.lines.join("\n");
     for want in [
         "read-repair   n2 is stale for key 2",
-        "send          m8 Repair key 2",
-        "deliver       m8 Repair",
+        "send          m10 Repair key 2",
+        "deliver       m10 Repair",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }

@@ -351,7 +351,7 @@ impl Coordinator {
         let Some(&owner) = f.tried.last() else {
             return; // a forward always names the owner it waits for
         };
-        if env.detector.mark_down(owner) {
+        if env.detector.suspect(owner, env.replica.cfg, cx) {
             let timeout = env.replica.cfg.request_timeout;
             note(cx, "view", || {
                 format!("{owner} is down (did not take a forwarded request within {timeout})")
@@ -582,7 +582,7 @@ impl Coordinator {
         let mut new_targets = Vec::new();
         for &(_, node, hint) in &late {
             env.replica.stats.replica_timeouts += 1;
-            if env.detector.mark_down(node) {
+            if env.detector.suspect(node, cfg, cx) {
                 let timeout = cfg.request_timeout;
                 note(cx, "view", || {
                     format!("{node} is down (no answer within {timeout})")

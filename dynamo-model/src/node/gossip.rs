@@ -8,7 +8,7 @@ use crate::heartbeat::Beat;
 use crate::membership::Membership;
 use crate::msg::{Msg, Timer};
 use crate::node::cx::{Cx, Wire, note};
-use sim_core::NodeId;
+use sim_core::{NodeId, SimDuration};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -28,6 +28,19 @@ pub(crate) struct FailureDetector {
     beats: Arc<Vec<Beat>>,
     /// The peers believed down, each with the newest heartbeat known when it was marked down.
     down: BTreeMap<NodeId, Beat>,
+    /// A retry timer is pending; it runs only while some peer is believed down.
+    retry_armed: bool,
+}
+
+/// What a gossip merge learned of a peer believed down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum News {
+    /// Its heartbeat moved on within the incarnation that was judged down:
+    /// maybe sent before it failed, so only a probe can tell.
+    Newer(NodeId),
+    /// It has restarted since it was judged down (a higher incarnation):
+    /// it is up again.
+    Restarted(NodeId),
 }
 
 impl FailureDetector {
@@ -39,6 +52,7 @@ impl FailureDetector {
             me,
             beats: Arc::new(beats),
             down: BTreeMap::new(),
+            retry_armed: false,
         }
     }
 
@@ -73,19 +87,24 @@ impl FailureDetector {
         Arc::clone(&self.beats)
     }
 
-    /// Merges a peer's heartbeats and returns the peers believed down whose
-    /// heartbeat moved on, which the caller should probe.
+    /// Merges a peer's heartbeats and returns the news of peers believed
+    /// down: those that have restarted since they were judged down (a
+    /// higher incarnation) are up again; those whose beat merely moved on
+    /// are for the caller to probe.
     ///
-    /// Gossip never marks a peer up. A relayed heartbeat says nothing about
-    /// when it was sent: it may predate the timeout that marked the peer down
-    /// (a beat sent just before a crash reaches this node only later, through
-    /// another peer). Only a message from the peer itself, such as its answer
-    /// to a probe, is evidence newer than the timeout.
+    /// A relayed heartbeat says nothing about when it was sent: within the
+    /// incarnation that was judged down it may predate the timeout (a beat
+    /// sent just before a crash reaches this node only later, through
+    /// another peer), so only the peer's own answer to a probe is evidence
+    /// it is up. A higher incarnation, though, was issued by a restart after
+    /// the node was judged down, so gossip may carry it: views agree without
+    /// every pair talking. A restarted peer that then fails to answer is
+    /// marked down again by the timeout that sees it.
     ///
     /// A relayed beat of this node's own that is newer than its current one
     /// was issued before a disk wipe forgot the incarnation; the incarnation
     /// jumps past it, so this node's beats outrank its old ones again.
-    pub(crate) fn merge(&mut self, beats: &[Beat]) -> Vec<NodeId> {
+    pub(crate) fn merge(&mut self, beats: &[Beat]) -> Vec<News> {
         let me = self.me.index();
         let own = self.beats[me];
         // Only a beat this merge moves on is news (one already known was reported when it came).
@@ -106,14 +125,18 @@ impl FailureDetector {
         } else {
             mine_all[me] = own;
         }
-        before
-            .into_iter()
-            .filter(|&(n, old)| {
-                let now = self.beats[n.index()];
-                now > old && now > self.down[&n]
-            })
-            .map(|(n, _)| n)
-            .collect()
+        let mut news = Vec::new();
+        for (n, old) in before {
+            let now = self.beats[n.index()];
+            let judged = self.down[&n];
+            if now.incarnation() > judged.incarnation() {
+                self.down.remove(&n);
+                news.push(News::Restarted(n));
+            } else if now > old && now > judged {
+                news.push(News::Newer(n));
+            }
+        }
+        news
     }
 
     /// This node's incarnation (the generation its heartbeats carry).
@@ -165,31 +188,78 @@ impl FailureDetector {
         cx.set_timer(cfg.gossip_interval, Timer::Gossip);
     }
 
-    /// A peer's heartbeats (its gossip, or its reply to ours): merged, the
-    /// peers believed down whose beat moved on are probed, and a gossip is
-    /// answered with this node's beats. Returns this node's incarnation,
-    /// which the merge may have moved past a forgotten one.
+    /// A peer's heartbeats (its gossip, or its reply to ours): merged; a
+    /// peer believed down that has restarted is up again, one whose beat
+    /// merely moved on is probed; a gossip is answered with this node's
+    /// beats. Returns the peers found up again (their hints are due).
     pub(crate) fn on_gossip<N: Wire>(
         &mut self,
         from: NodeId,
         beats: &[Beat],
         answer: bool,
         cx: Cx<'_, '_, N>,
-    ) -> i64 {
-        for n in self.merge(beats) {
-            // A relayed heartbeat may predate the timeout that marked `n` down;
-            // only `n`'s own answer to a probe shows it is up now.
-            note(cx, "view", || {
-                format!("{n} has a newer heartbeat through gossip; probing it")
-            });
-            let beats = self.beats();
-            cx.send(n, Msg::Gossip { beats });
+    ) -> Vec<NodeId> {
+        let mut revived = Vec::new();
+        for news in self.merge(beats) {
+            match news {
+                News::Restarted(n) => {
+                    note(cx, "view", || {
+                        format!("{n} is up (it restarted since it was judged down, gossip says)")
+                    });
+                    revived.push(n);
+                }
+                News::Newer(n) => {
+                    // A relayed heartbeat may predate the timeout that marked `n` down;
+                    // only `n`'s own answer to a probe shows it is up now.
+                    note(cx, "view", || {
+                        format!("{n} has a newer heartbeat through gossip; probing it")
+                    });
+                    let beats = self.beats();
+                    cx.send(n, Msg::Gossip { beats });
+                }
+            }
         }
         if answer {
             let reply = self.beats();
             cx.send(from, Msg::GossipReply { beats: reply });
         }
-        self.incarnation()
+        revived
+    }
+
+    /// Marks `n` down (it did not answer in time) and arms the retry of down
+    /// peers, unless retries are off. Returns whether that changed the view.
+    pub(crate) fn suspect<N: Wire>(
+        &mut self,
+        n: NodeId,
+        cfg: &ClusterConfig,
+        cx: Cx<'_, '_, N>,
+    ) -> bool {
+        let changed = self.mark_down(n);
+        if changed {
+            self.arm_retry(cfg, cx);
+        }
+        changed
+    }
+
+    /// Arms the retry timer, unless it is pending, no peer is down, or retries are off.
+    fn arm_retry<N: Wire>(&mut self, cfg: &ClusterConfig, cx: Cx<'_, '_, N>) {
+        if !self.retry_armed && !self.down.is_empty() && cfg.retry_interval > SimDuration::ZERO {
+            self.retry_armed = true;
+            cx.set_timer(cfg.retry_interval, Timer::Retry);
+        }
+    }
+
+    /// The retry round (§4.8.3): every peer believed down gets a probe (this
+    /// node's heartbeats); an answer from it is what marks it up. Then the
+    /// next round, while any peer is down.
+    pub(crate) fn retry_round<N: Wire>(&mut self, cfg: &ClusterConfig, cx: Cx<'_, '_, N>) {
+        self.retry_armed = false;
+        let down: Vec<NodeId> = self.down.keys().copied().collect();
+        for n in down {
+            let beats = self.beats();
+            cx.send(n, Msg::Gossip { beats });
+        }
+        self.arm_retry(cfg, cx);
     }
 }
 
@@ -201,9 +271,11 @@ mod tests {
         b.iter().map(|&(i, c)| Beat::new(i, c)).collect()
     }
 
-    // Gossip never revives a peer marked down: a newer heartbeat only asks for a probe, and only a message from the peer revives it.
+    // Gossip revives a peer marked down only with news of a restart (a higher
+    // incarnation than the one judged down); a newer beat of the same
+    // incarnation only asks for a probe, and a message from the peer revives it.
     #[test]
-    fn gossip_asks_for_a_probe_and_never_revives() {
+    fn gossip_revives_only_a_restarted_peer() {
         let mut v = FailureDetector::new(NodeId(0), 3, 1);
         v.merge(&beats(&[(1, 0), (5, 3), (7, 1)]));
         assert!(v.mark_down(NodeId(1)));
@@ -211,11 +283,29 @@ mod tests {
             v.merge(&beats(&[(1, 0), (5, 3), (7, 1)])).is_empty(),
             "same beat: nothing new to probe"
         );
-        assert_eq!(v.merge(&beats(&[(1, 0), (5, 4), (7, 1)])), vec![NodeId(1)]);
-        assert_eq!(v.merge(&beats(&[(1, 0), (9, 0), (7, 1)])), vec![NodeId(1)]);
-        assert!(!v.is_up(NodeId(1)), "gossip alone never revives");
+        assert_eq!(
+            v.merge(&beats(&[(1, 0), (5, 4), (7, 1)])),
+            vec![News::Newer(NodeId(1))]
+        );
+        assert!(
+            !v.is_up(NodeId(1)),
+            "a newer beat of the same incarnation never revives"
+        );
         assert!(v.mark_up(NodeId(1)), "a message from the peer does");
         assert!(v.is_up(NodeId(1)));
+        assert!(v.mark_down(NodeId(1)));
+        assert_eq!(
+            v.merge(&beats(&[(1, 0), (6, 0), (7, 1)])),
+            vec![News::Restarted(NodeId(1))]
+        );
+        assert!(
+            v.is_up(NodeId(1)),
+            "a restart since it was judged down revives it"
+        );
+        assert!(
+            v.merge(&beats(&[(1, 0), (6, 1), (7, 1)])).is_empty(),
+            "up: no news"
+        );
     }
 
     // A relayed beat of this node's own from a forgotten incarnation makes it jump past that incarnation.

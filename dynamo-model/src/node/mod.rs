@@ -38,6 +38,7 @@ pub use handoff::Hint;
 pub use stats::NodeStats;
 
 use crate::config::ClusterConfig;
+use crate::heartbeat::Beat;
 use crate::membership::{Member, Membership, initial_membership};
 use crate::msg::{Admin, Msg, Note, OpTag, Reply, Request, Timer};
 use crate::ring::{Key, Ring};
@@ -341,6 +342,27 @@ impl DynamoNode {
         members.on_members(from, theirs, reply, &mut replica, ae, cx);
     }
 
+    /// A peer's heartbeats: the view merges them (answering a gossip), the
+    /// incarnation may jump past a forgotten one, and a peer found up again
+    /// gets the hints held for it.
+    fn on_gossip(
+        &mut self,
+        from: NodeId,
+        beats: &[Beat],
+        answer: bool,
+        cx: &mut Context<'_, Self>,
+    ) {
+        let revived = self.volatile.detector.on_gossip(from, beats, answer, cx);
+        self.durable.incarnation = Some(self.volatile.detector.incarnation());
+        if self.cfg.hinted_handoff {
+            for n in revived {
+                let p = self.parts();
+                let detector = &*p.detector;
+                p.replica.deliver_hints(Some(n), |x| detector.is_up(x), cx);
+            }
+        }
+    }
+
     /// A gossip round, with the membership history once it has changed.
     fn gossip_round(&mut self, cx: &mut Context<'_, Self>) {
         let p = self.parts();
@@ -367,6 +389,7 @@ impl DynamoNode {
                 c.on_forward_timeout(req, &mut env, cx);
             }
             Timer::Gossip => self.gossip_round(cx),
+            Timer::Retry => self.volatile.detector.retry_round(&self.cfg, cx),
             Timer::HintDelivery => self.hint_round(cx),
             Timer::AntiEntropy => {
                 let p = self.parts();
@@ -424,14 +447,8 @@ impl DynamoNode {
                 cx.send(from, Msg::HandoffAck { key, rev });
             }
             Msg::HandoffAck { key, rev } => self.on_handoff_ack(from, key, rev, cx),
-            Msg::Gossip { beats } => {
-                let incarnation = self.volatile.detector.on_gossip(from, &beats, true, cx);
-                self.durable.incarnation = Some(incarnation);
-            }
-            Msg::GossipReply { beats } => {
-                let incarnation = self.volatile.detector.on_gossip(from, &beats, false, cx);
-                self.durable.incarnation = Some(incarnation);
-            }
+            Msg::Gossip { beats } => self.on_gossip(from, &beats, true, cx),
+            Msg::GossipReply { beats } => self.on_gossip(from, &beats, false, cx),
             Msg::Members { members, reply } => self.on_members(from, &members, reply, cx),
             Msg::MerkleHashes {
                 range,
