@@ -224,13 +224,23 @@ pub fn run_watched(
     let quiet_from = (!lossy).then(|| {
         s.steps
             .iter()
-            .filter(|st| matches!(st.action, Action::Fault(_) | Action::Membership { .. }))
+            .filter(|st| {
+                matches!(
+                    st.action,
+                    Action::Fault(_) | Action::HealAll | Action::Membership { .. }
+                )
+            })
             .map(|st| st.at)
             .max()
             .unwrap_or(SimTime::ZERO)
     });
     // The ring the nodes agree on at the end: after membership changes, not the configured one.
     let final_ring = cluster.final_ring();
+    let healthy = if lossy {
+        Vec::new()
+    } else {
+        healthy_spans(s, cluster.now())
+    };
     let world = World {
         cfg: &cluster.cfg,
         ring: &final_ring,
@@ -243,6 +253,8 @@ pub fn run_watched(
         always_judge_reads: s.always_judge_reads,
         truth: &truth,
         invariants: cluster.clients.invariants(),
+        end: cluster.now(),
+        healthy: &healthy,
     };
     let verdicts = dynamo_observer::check_all(&world);
     let needless_siblings = dynamo_observer::needless_sibling_pairs(&world).len();
@@ -774,4 +786,65 @@ pub fn first_difference(a: &str, b: &str) -> Option<(usize, String, String)> {
             }
         }
     }
+}
+
+/// The spans of the run in which the cluster is healthy: every node up and
+/// running, no partition or one-way cut, no loss, duplication or slowness
+/// (clock skew does not count). Replayed from the timeline's fault steps; the
+/// last span ends at `end`.
+pub fn healthy_spans(s: &Scenario, end: SimTime) -> Vec<(SimTime, SimTime)> {
+    use sim_core::Fault;
+    let nodes = s.cluster.nodes as usize;
+    let (mut down, mut paused, mut slow) =
+        (vec![false; nodes], vec![false; nodes], vec![false; nodes]);
+    let (mut cut, mut loss, mut dup) = (false, false, false);
+    let mut spans = Vec::new();
+    let mut healthy_from = Some(SimTime::ZERO);
+    let mut steps: Vec<&crate::scenario::Step> = s.steps.iter().collect();
+    steps.sort_by_key(|st| st.at);
+    for st in steps {
+        let faults = match &st.action {
+            Action::Fault(f) => vec![f.clone()],
+            Action::HealAll => crate::scenario::heal_all(s.cluster.nodes, &s.net),
+            _ => continue,
+        };
+        for f in faults {
+            let set = |v: &mut Vec<bool>, n: sim_core::NodeId, on: bool| {
+                if let Some(x) = v.get_mut(n.index()) {
+                    *x = on;
+                }
+            };
+            match f {
+                Fault::Crash { node, .. } => set(&mut down, node, true),
+                Fault::Restart { node } => set(&mut down, node, false),
+                Fault::Pause { node } => set(&mut paused, node, true),
+                Fault::Resume { node } => set(&mut paused, node, false),
+                Fault::Partition { .. } | Fault::OneWay { .. } => cut = true,
+                Fault::Heal => cut = false,
+                Fault::ClockSkew { .. } => {}
+                Fault::Loss { p } => loss = p > 0.0,
+                Fault::Duplicate { p } => dup = p > 0.0,
+                Fault::Slow { node, extra } => {
+                    set(&mut slow, node, extra > sim_core::SimDuration::ZERO)
+                }
+            }
+        }
+        let ok = !cut && !loss && !dup && !down.iter().chain(&paused).chain(&slow).any(|&b| b);
+        match (healthy_from, ok) {
+            (Some(from), false) => {
+                if from < st.at {
+                    spans.push((from, st.at));
+                }
+                healthy_from = None;
+            }
+            (None, true) => healthy_from = Some(st.at),
+            _ => {}
+        }
+    }
+    if let Some(from) = healthy_from {
+        if from <= end {
+            spans.push((from, end));
+        }
+    }
+    spans
 }

@@ -35,11 +35,22 @@ pub enum Bug {
     HintToFirstOwner,
     /// Anti-entropy skips the first differing leaf it finds at the bottom of the tree.
     SkipDifferingLeaf,
+    /// A node that learns of a membership change through gossip merges the
+    /// history but keeps its old ring (and offers nothing it no longer owns).
+    StaleRing,
+    /// A node that hands over a key it no longer owns keeps a copy in its store.
+    KeepMovedKey,
+    /// A node hands over a key it no longer owns and deletes it at once, not
+    /// when the new owner acknowledges it.
+    DropHandoffEarly,
+    /// A seed keeps the membership changes it hears to itself: the other nodes
+    /// learn of a join or leave only through gossip.
+    SeedKeepsNews,
 }
 
 impl Bug {
     /// Every bug, in the order their names are listed.
-    pub const ALL: [Bug; 10] = [
+    pub const ALL: [Bug; 14] = [
         Bug::UnreconciledReads,
         Bug::DuplicateReplicas,
         Bug::DroppedContext,
@@ -50,6 +61,10 @@ impl Bug {
         Bug::RepairWrongNode,
         Bug::HintToFirstOwner,
         Bug::SkipDifferingLeaf,
+        Bug::StaleRing,
+        Bug::KeepMovedKey,
+        Bug::DropHandoffEarly,
+        Bug::SeedKeepsNews,
     ];
 
     /// The name a scenario's `inject_bug` gives it.
@@ -65,6 +80,10 @@ impl Bug {
             Bug::RepairWrongNode => "repair-wrong-node",
             Bug::HintToFirstOwner => "hint-to-first-owner",
             Bug::SkipDifferingLeaf => "skip-differing-leaf",
+            Bug::StaleRing => "stale-ring",
+            Bug::KeepMovedKey => "keep-moved-key",
+            Bug::DropHandoffEarly => "drop-handoff-early",
+            Bug::SeedKeepsNews => "seed-keeps-news",
         }
     }
 
@@ -185,4 +204,27 @@ pub(crate) fn skip_first_leaf(bug: Switch, mut differing: Vec<u32>) -> Option<Ve
         differing.remove(0);
     }
     (!differing.is_empty()).then_some(differing)
+}
+
+/// Stale ring: whether a membership change learnt through gossip (`gossiped`:
+/// from a peer that is neither a seed nor the node that changed) is merged
+/// without being applied (no new ring, no hand-over).
+pub(crate) fn leaves_ring_stale(bug: Switch, gossiped: bool) -> bool {
+    bug == Some(Bug::StaleRing) && gossiped
+}
+
+/// Keep moved key: whether a node keeps a copy of a key it hands over.
+pub(crate) fn keeps_moved_key(bug: Switch) -> bool {
+    bug == Some(Bug::KeepMovedKey)
+}
+
+/// Drop handoff early: whether a node deletes a key it hands over as soon as
+/// it sends it, instead of when the new owner acknowledges it.
+pub(crate) fn drops_handoff_early(bug: Switch) -> bool {
+    bug == Some(Bug::DropHandoffEarly)
+}
+
+/// Seed keeps news: whether a seed passes the membership changes it hears on.
+pub(crate) fn seed_passes_news(bug: Switch) -> bool {
+    bug != Some(Bug::SeedKeepsNews)
 }

@@ -2,11 +2,12 @@
 //! functions over the ground-truth history and the final node states.
 
 use crate::history::{OpKind, OpRecord, Outcome};
-use crate::invariants::{Invariant, Invariants};
+use crate::invariants::Invariant;
+use crate::placement;
 use crate::truth::Truth;
 use crate::verdict::{MAX_LISTED, Verdict};
-use dynamo_model::DynamoNode;
-use dynamo_model::{ClusterConfig, Versioning};
+use crate::world::World;
+use dynamo_model::Versioning;
 use dynamo_model::{Key, Ring};
 use dynamo_model::{Version, same_versions};
 use sim_core::{NodeId, SimTime};
@@ -105,39 +106,35 @@ pub const CHECKERS: &[Checker] = &[
         final_state: false,
         runs: Runs::AsTheRunGoes(Invariant::MergeOnTransfer),
     },
+    Checker {
+        name: "membership-converges",
+        judges: "once the run has settled, every live node holds the same membership history, and each node's ring is the one its history defines",
+        final_state: true,
+        runs: Runs::AfterTheRun(placement::membership_converges),
+    },
+    Checker {
+        name: "placement-converges",
+        judges: "once the run has settled, keys are held by their owners in the final ring only (elsewhere only as hints for a node that is down), and no node is still leaving",
+        final_state: true,
+        runs: Runs::AfterTheRun(placement::placement_converges),
+    },
+    Checker {
+        name: "changes-complete",
+        judges: "a join or leave made while the cluster is healthy completes within the settle time, while it stays healthy: every other node's view shows it",
+        final_state: true,
+        runs: Runs::AfterTheRun(placement::changes_complete),
+    },
+    Checker {
+        name: "leave-hands-over",
+        judges: "when a leaving node marks itself left, each owner of every key it held keeps that version (or a newer), or another node holds it as a hint for the owner",
+        final_state: false,
+        runs: Runs::AfterTheRun(placement::leave_hands_over),
+    },
 ];
 
 /// The checker of that name, if any.
 pub fn checker(name: &str) -> Option<&'static Checker> {
     CHECKERS.iter().find(|c| c.name == name)
-}
-
-/// What the checkers look at.
-pub struct World<'a> {
-    /// The cluster's configuration.
-    pub cfg: &'a ClusterConfig,
-    /// The ring at the end of the run, whose preference lists say which nodes should hold a key.
-    pub ring: &'a Ring,
-    /// Every client operation of the run, one record each.
-    pub history: &'a [OpRecord],
-    /// Every node's state at the end of the run, by node index.
-    pub nodes: &'a [DynamoNode],
-    /// Which nodes are up at the end.
-    pub up: &'a [bool],
-    /// Whether any fault happened during the run (crash, partition, loss, pause, skew ...).
-    pub faults: bool,
-    /// Every disk wipe in the run: when, and which node.
-    pub wipes: &'a [(SimTime, NodeId)],
-    /// From when on no fault acts (the last fault step), or `None` when the
-    /// network itself is lossy or duplicating for the whole run.
-    pub quiet_from: Option<SimTime>,
-    /// Judge every get as if R + W > N and no fault happened (a scenario that
-    /// promises read-your-acknowledged-writes asks for this).
-    pub always_judge_reads: bool,
-    /// Ground-truth causality over the history.
-    pub truth: &'a Truth<'a>,
-    /// The invariants checked as the run went.
-    pub invariants: &'a Invariants,
 }
 
 fn op_label(op: &OpRecord) -> String {
@@ -498,6 +495,28 @@ fn handoff_promise(w: &World) -> Verdict {
             continue;
         };
         judged += 1;
+        let owners = w.ring.preference_list(&h.key, w.cfg.n as usize);
+        if !owners.contains(&h.target) {
+            // The target owns the key no longer: it handed the key on to the
+            // owners of the final ring, each of which must have it now.
+            let wiped = |o: NodeId| w.wipes.iter().any(|&(t, n)| n == o && t >= h.at);
+            for &o in owners.iter().filter(|&&o| w.up[o.index()] && !wiped(o)) {
+                let held = w.nodes[o.index()].versions(&h.key);
+                if !w.truth.covers(held, p, w.cfg.versioning) {
+                    out.push(format!(
+                        "key {}: {} took a hint for {} at {} carrying {}; {} owns the key no longer, and at the end its owner {o} holds {} (hinted handoff is the only repair on)",
+                        h.key,
+                        h.holder,
+                        h.target,
+                        h.at,
+                        h.version,
+                        h.target,
+                        version_list(held)
+                    ));
+                }
+            }
+            continue;
+        }
         let held = w.nodes[h.target.index()].versions(&h.key);
         if !w.truth.covers(held, p, w.cfg.versioning) {
             out.push(format!(
@@ -854,7 +873,11 @@ fn shared_nodes(
 ///   tombstone or anything that had seen D (every tombstone was purged), yet a
 ///   live replica still holds P: repair will spread P again. This needs no
 ///   quorum argument: it is the hazard of a tombstone grace period shorter
-///   than the time a replica can miss a delete.
+///   than the time a replica can miss a delete. With hinted handoff the only
+///   repair on, only replicas the delete reached (they acknowledged it for
+///   themselves, not as a fallback, or a fallback that kept its disk took a
+///   hint of it for them) are judged: nothing promises the others the
+///   tombstone.
 pub(crate) fn no_resurrection(w: &World) -> Verdict {
     let name = "no-resurrection";
     let deletes: Vec<usize> = (0..w.history.len())
@@ -939,7 +962,36 @@ pub(crate) fn no_resurrection(w: &World) -> Verdict {
             if tombstone_left {
                 continue;
             }
-            for &n in replicas.iter().filter(|n| w.up[n.index()]) {
+            // With hinted handoff the only repair, nothing brings the
+            // tombstone to a replica that neither acknowledged the delete nor
+            // had a hint of it taken for it (no fallback was left): such a
+            // replica may rightly keep the value, and only those are judged.
+            let handoff_alone = !w.cfg.anti_entropy && !w.cfg.read_repair;
+            let reached = |n: NodeId| {
+                let id = w.history[d].id;
+                let hints = w.invariants.hints_made();
+                // An ack for itself, not as a fallback holding a hint for
+                // another, by a node that kept its disk since.
+                let since = w.history[d].start.unwrap_or(SimTime::ZERO);
+                let acked_as_replica = w
+                    .invariants
+                    .quorums(id)
+                    .iter()
+                    .any(|q| q.nodes.contains(&n))
+                    && !hints.iter().any(|h| h.version.write == id && h.holder == n)
+                    && !w.wipes.iter().any(|&(t, x)| x == n && t >= since);
+                acked_as_replica
+                    || hints.iter().any(|h| {
+                        // A hint whose holder lost its disk before delivering it reached no one.
+                        h.version.write == id
+                            && h.target == n
+                            && !w.wipes.iter().any(|&(t, x)| x == h.holder && t >= h.at)
+                    })
+            };
+            for &n in replicas
+                .iter()
+                .filter(|&&n| w.up[n.index()] && (!handoff_alone || reached(n)))
+            {
                 for v in w.nodes[n.index()].versions(key) {
                     let Some(pi) = index(v.write) else { continue };
                     if !v.is_deleted() && w.truth.deleted(d, v) {

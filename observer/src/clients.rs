@@ -537,8 +537,14 @@ impl Harness<DynamoNode> for Clients {
         self.load_done(core, h);
     }
 
-    fn observe_input(&mut self, now: SimTime, node: NodeId, input: &Input<DynamoNode>) {
-        self.invariants.input(now, node, input);
+    fn observe_input(
+        &mut self,
+        now: SimTime,
+        node: NodeId,
+        input: &Input<DynamoNode>,
+        nodes: &[DynamoNode],
+    ) {
+        self.invariants.input(now, node, input, nodes);
     }
 
     fn observe_reply(

@@ -15,12 +15,13 @@
 //!
 //! Like the checkers it observes from outside: no node asserts any of this.
 
+use crate::changes::{ChangeLog, covered};
 use crate::verdict::{MAX_LISTED, Verdict};
 use dynamo_model::DynamoNode;
 use dynamo_model::Key;
 use dynamo_model::Version;
+use dynamo_model::{Admin, Msg, OpTag, Reply, Request};
 use dynamo_model::{ClusterConfig, Versioning};
-use dynamo_model::{Msg, OpTag, Reply};
 use sim_core::{Input, NodeId, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -213,13 +214,10 @@ pub struct Invariants {
     /// The node handling a client request or forward now, and its key, until it has handled it.
     coordinating: Option<(NodeId, Key)>,
     found: [Found; 4],
-}
-
-fn covered(held: &[Version], v: &Version, mode: Versioning) -> bool {
-    match mode {
-        Versioning::VectorClock => held.iter().any(|h| h.descends(v)),
-        Versioning::LastWriteWins => held.iter().any(|h| h.stamp >= v.stamp),
-    }
+    /// Replicas a key.
+    n: usize,
+    /// Joins and leaves, as they happened.
+    changes: ChangeLog,
 }
 
 /// Whether `node` keeps `v` of `key` or a version covering it, in its store or its hints.
@@ -265,11 +263,27 @@ impl Invariants {
             touched: BTreeMap::new(),
             coordinating: None,
             found: Default::default(),
+            n: cfg.n as usize,
+            changes: ChangeLog::default(),
         }
     }
 
     /// An input `node` is about to handle.
-    pub fn input(&mut self, now: SimTime, node: NodeId, input: &Input<DynamoNode>) {
+    pub fn input(
+        &mut self,
+        now: SimTime,
+        node: NodeId,
+        input: &Input<DynamoNode>,
+        nodes: &[DynamoNode],
+    ) {
+        let leave_request = matches!(
+            input,
+            Input::Request {
+                body: Request::Admin(Admin::Leave),
+                ..
+            }
+        );
+        self.changes.input(node, leave_request, nodes);
         let msg = match input {
             Input::Request { body, .. } => {
                 self.coordinating = body.key().map(|k| (node, k.clone()));
@@ -334,6 +348,7 @@ impl Invariants {
 
     /// The node states right after `node` handled an input.
     pub fn handled(&mut self, now: SimTime, node: NodeId, nodes: &[DynamoNode]) {
+        self.changes.handled(now, node, nodes, self.mode, self.n);
         if let Some((n, key)) = self.coordinating.take() {
             let state = &nodes[n.index()];
             if !state.versions(&key).is_empty() || state.hints().keys().any(|(_, k)| *k == key) {
@@ -620,6 +635,11 @@ impl Invariants {
     /// Every coordination of request `id` (a put or a get) that replied ok, as the harness saw it.
     pub fn quorums(&self, id: u64) -> &[Quorum] {
         quorums_of(&self.quorums, id)
+    }
+
+    /// Every join and leave, as the run went.
+    pub fn changes(&self) -> &ChangeLog {
+        &self.changes
     }
 
     /// Every hint a fallback was seen to take, in time order.

@@ -20,22 +20,29 @@
 //! | `cluster.rs` | [`Cluster`]: nodes, network and clients built together |
 //! | `truth.rs` | ground-truth causality and staleness over the history |
 //! | `invariants.rs` | quorums, one reply, merges: judged as the run goes |
+//! | `changes.rs` | joins and leaves as they went: who saw them, what a leaver let go of |
+//! | `world.rs` | [`World`]: what the checkers look at |
+//! | `placement.rs` | the checkers of where views, rings and keys end up, and of joins and leaves |
 //! | `checkers.rs` | the table of [`CHECKERS`] and the end-of-run checkers |
 
+mod changes;
 mod checkers;
 mod clients;
 mod cluster;
 mod history;
 mod invariants;
+mod placement;
 mod plan;
 mod program;
 mod truth;
 mod verdict;
+mod world;
 
 #[cfg(test)]
 mod behaviour_tests;
 
-pub use checkers::{CHECKERS, Checker, Runs, World, check_all, checker, needless_sibling_pairs};
+pub use changes::{Change, ChangeLog, settle_time};
+pub use checkers::{CHECKERS, Checker, Runs, check_all, checker, needless_sibling_pairs};
 pub use clients::{Clients, OpsGauge, Wake};
 pub use cluster::{Cluster, ClusterPlan};
 pub use history::{OpKind, OpRecord, Outcome};
@@ -46,3 +53,4 @@ pub use plan::{
 pub use program::{Program, ProgramIo};
 pub use truth::{Staleness, Truth, staleness};
 pub use verdict::{MAX_LISTED, Status, Verdict};
+pub use world::World;

@@ -516,10 +516,11 @@ pub trait Harness<N: Node> {
     );
     /// A wake-up the harness scheduled with [`Core::schedule_wake`] is due.
     fn on_wake(&mut self, _core: &mut Core<N, Self::Wake>, _wake: Self::Wake) {}
-    /// Sees an input just before `node` handles it, so a checker can keep
-    /// what it needs of it. Invariant checkers observe through these three
-    /// hooks; the default does nothing.
-    fn observe_input(&mut self, _now: SimTime, _node: NodeId, _input: &Input<N>) {}
+    /// Sees an input just before `node` handles it, with every node's state
+    /// as it is before the handler, so a checker can keep what it needs of
+    /// them. Invariant checkers observe through these three hooks; the
+    /// default does nothing.
+    fn observe_input(&mut self, _now: SimTime, _node: NodeId, _input: &Input<N>, _nodes: &[N]) {}
     /// Sees a reply as `node` sends it (before client latency), with every node's state.
     fn observe_reply(
         &mut self,
@@ -1247,7 +1248,7 @@ impl<N: Node, W> Sim<N, W> {
         let core = &mut self.core;
         let now = core.now;
         if let Some(input) = &input {
-            harness.observe_input(now, node, input);
+            harness.observe_input(now, node, input, &self.nodes);
         }
         let st = &core.states[node.index()];
         let incarnation = st.incarnation;

@@ -61,8 +61,9 @@ fn dur(rng: &mut SimRng, lo: SimDuration, hi: SimDuration) -> SimDuration {
 }
 
 /// How long after the heal the cluster gets to converge: anti-entropy must be
-/// able to compare every (range, peer) pair twice, hints and gossip must go
-/// round a few times, and stragglers must time out.
+/// able to compare every (range, peer) pair twice, and then the settle time
+/// the membership and placement checkers allow ([`dynamo_observer::settle_time`]):
+/// hints, gossip and retries go round a few times, and stragglers time out.
 pub fn quiet_time(s: &Scenario, seed: u64) -> SimDuration {
     let c = &s.cluster;
     let ring = Ring::build(c, &mut SimRng::new(seed, Stream::Setup));
@@ -79,8 +80,7 @@ pub fn quiet_time(s: &Scenario, seed: u64) -> SimDuration {
     } else {
         0
     };
-    let periodic = 5 * c.hint_interval.as_us().max(c.gossip_interval.as_us());
-    SimDuration(ae + periodic + 2 * c.op_deadline.as_us() + 5_000_000)
+    SimDuration(ae) + dynamo_observer::settle_time(c)
 }
 
 /// How many distinct keys the scenario's key scheme can hold.

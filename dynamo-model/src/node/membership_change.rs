@@ -210,6 +210,15 @@ impl MemberView {
         cx: Cx<'_, '_, N>,
     ) {
         let changed = reconcile_membership(&mut self.members, theirs);
+        #[cfg(feature = "bugs")]
+        let changed = if crate::bugs::leaves_ring_stale(
+            replica.cfg.bug,
+            !replica.cfg.seeds.contains(&from.0) && !changed.contains(&from),
+        ) {
+            Vec::new()
+        } else {
+            changed
+        };
         debug_assert!(
             theirs
                 .iter()
@@ -220,7 +229,10 @@ impl MemberView {
         if !changed.is_empty() {
             self.apply(&changed, replica, ae, cx);
             let me = replica.me;
-            if replica.cfg.seeds.contains(&me.0) {
+            let passes_on = replica.cfg.seeds.contains(&me.0);
+            #[cfg(feature = "bugs")]
+            let passes_on = passes_on && crate::bugs::seed_passes_news(replica.cfg.bug);
+            if passes_on {
                 // A seed passes every change on, so that no node is left with an old ring.
                 let members = self.members.clone();
                 for n in (0..replica.cfg.nodes).map(NodeId) {
@@ -422,6 +434,16 @@ fn offer_if_not_mine<N: Wire>(replica: &mut Replica<'_>, key: &Key, cx: Cx<'_, '
     }
     replica.stats.keys_transferred += 1;
     replica.hints.note_offered(key);
+    #[cfg(feature = "bugs")]
+    if crate::bugs::keeps_moved_key(replica.cfg.bug) {
+        replica.store.merge(key, &versions, replica.cfg.versioning);
+    }
+    #[cfg(feature = "bugs")]
+    if crate::bugs::drops_handoff_early(replica.cfg.bug) {
+        for &owner in &owners {
+            replica.hints.take(&(owner, key.clone()));
+        }
+    }
     note(cx, "transfer", || {
         let names: Vec<String> = owners.iter().map(ToString::to_string).collect();
         format!(
