@@ -312,3 +312,70 @@ fn a_full_standard_output_is_an_error() {
         );
     }
 }
+
+// A crashing model does not crash the sweep: a seed whose run overflows its
+// stack, exhausts its memory budget or panics is that seed's failure, with
+// its replay command; the sweep writes every seed's line and its summary,
+// and the seeds that never hit the bug pass as before.
+#[cfg(feature = "bugs")]
+#[test]
+fn a_crashing_seed_fails_alone() {
+    let dir = scratch("crash");
+    let base = std::fs::read_to_string(root().join("scenarios/sweep/five_nodes.toml"))
+        .expect("the five_nodes base");
+    for (bug, kind) in [
+        ("recurse-on-late-answer", "crashed: stack overflow"),
+        ("hoard-on-late-answer", "exceeded the memory budget"),
+        ("panic-on-late-answer", "crashed: panic"),
+    ] {
+        let file = dir.join(format!("{bug}.toml"));
+        std::fs::write(
+            &file,
+            base.replacen(
+                "[cluster]",
+                &format!("[cluster]\ninject_bug = \"{bug}\""),
+                1,
+            ),
+        )
+        .expect("write the scenario");
+        let out_dir = dir.join(bug);
+        let out = dynsim(&[
+            "sweep",
+            file.to_str().unwrap(),
+            "--seeds",
+            "0..12",
+            "--jobs",
+            "2",
+            "--seed-memory",
+            "256MiB",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{bug}: {}", text(&out.stderr));
+        let results = std::fs::read_to_string(out_dir.join("results.jsonl")).expect("results");
+        let lines: Vec<serde_json::Value> = results
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+        assert_eq!(lines.len(), 12, "{bug}: every seed has its line");
+        let crashed: Vec<&serde_json::Value> =
+            lines.iter().filter(|r| r["failed"][0] == kind).collect();
+        assert!(
+            !crashed.is_empty(),
+            "{bug}: no seed failed with {kind}:\n{results}"
+        );
+        assert!(
+            lines.iter().any(|r| r["ok"] == true),
+            "{bug}: some seed never hits the bug and passes:\n{results}"
+        );
+        for r in &crashed {
+            let replay = r["replay"].as_str().expect("a replay command");
+            assert!(
+                replay.contains(&format!("--seed {}", r["seed"])),
+                "{replay}"
+            );
+        }
+        let summary = std::fs::read_to_string(out_dir.join("summary.txt")).expect("a summary");
+        assert!(summary.contains("seeds run: 12"), "{summary}");
+    }
+}

@@ -46,11 +46,18 @@ pub enum Bug {
     /// A seed keeps the membership changes it hears to itself: the other nodes
     /// learn of a join or leave only through gossip.
     SeedKeepsNews,
+    /// A coordinator that gets a late read reply with siblings (for a get it
+    /// no longer runs) recurses without end.
+    RecurseOnLateAnswer,
+    /// ... allocates without end.
+    HoardOnLateAnswer,
+    /// ... panics.
+    PanicOnLateAnswer,
 }
 
 impl Bug {
     /// Every bug, in the order their names are listed.
-    pub const ALL: [Bug; 14] = [
+    pub const ALL: [Bug; 17] = [
         Bug::UnreconciledReads,
         Bug::DuplicateReplicas,
         Bug::DroppedContext,
@@ -65,6 +72,9 @@ impl Bug {
         Bug::KeepMovedKey,
         Bug::DropHandoffEarly,
         Bug::SeedKeepsNews,
+        Bug::RecurseOnLateAnswer,
+        Bug::HoardOnLateAnswer,
+        Bug::PanicOnLateAnswer,
     ];
 
     /// The name a scenario's `inject_bug` gives it.
@@ -84,6 +94,9 @@ impl Bug {
             Bug::KeepMovedKey => "keep-moved-key",
             Bug::DropHandoffEarly => "drop-handoff-early",
             Bug::SeedKeepsNews => "seed-keeps-news",
+            Bug::RecurseOnLateAnswer => "recurse-on-late-answer",
+            Bug::HoardOnLateAnswer => "hoard-on-late-answer",
+            Bug::PanicOnLateAnswer => "panic-on-late-answer",
         }
     }
 
@@ -227,4 +240,43 @@ pub(crate) fn drops_handoff_early(bug: Switch) -> bool {
 /// Seed keeps news: whether a seed passes the membership changes it hears on.
 pub(crate) fn seed_passes_news(bug: Switch) -> bool {
     bug != Some(Bug::SeedKeepsNews)
+}
+
+/// Crashes on a late read reply with siblings (`versions` of them, for a
+/// get no longer in flight; rare, so most runs never meet it), the three
+/// ways a model bug can take a run down: a recursion without end (a stack
+/// overflow), an allocation without end (the memory budget), or a panic.
+pub(crate) fn late_answer(bug: Switch, versions: usize) {
+    if versions < 2 {
+        return;
+    }
+    match bug {
+        Some(Bug::RecurseOnLateAnswer) => {
+            std::hint::black_box(recurse(0));
+        }
+        Some(Bug::HoardOnLateAnswer) => hoard(),
+        Some(Bug::PanicOnLateAnswer) => {
+            panic!("injected bug: a late read reply with {versions} siblings")
+        }
+        _ => {}
+    }
+}
+
+/// Recurses until the stack runs out (the bound is never reached).
+fn recurse(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 32]);
+    if depth < u64::MAX {
+        recurse(depth + 1).wrapping_add(frame[31])
+    } else {
+        frame[0]
+    }
+}
+
+/// Allocates (and touches) a mebibyte at a time until allocation fails.
+fn hoard() {
+    let mut kept: Vec<Vec<u8>> = Vec::new();
+    loop {
+        kept.push(vec![1; 1 << 20]);
+        std::hint::black_box(&kept);
+    }
 }

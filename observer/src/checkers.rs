@@ -498,9 +498,13 @@ fn handoff_promise(w: &World) -> Verdict {
         let owners = w.ring.preference_list(&h.key, w.cfg.n as usize);
         if !owners.contains(&h.target) {
             // The target owns the key no longer: it handed the key on to the
-            // owners of the final ring, each of which must have it now.
-            let wiped = |o: NodeId| w.wipes.iter().any(|&(t, n)| n == o && t >= h.at);
-            for &o in owners.iter().filter(|&&o| w.up[o.index()] && !wiped(o)) {
+            // owners of the final ring, each of which must have it now. The
+            // key may have passed through other nodes on its way, so a disk
+            // wipe anywhere since the hint leaves nothing to judge.
+            if w.wipes.iter().any(|&(t, _)| t >= h.at) {
+                continue;
+            }
+            for &o in owners.iter().filter(|&&o| w.up[o.index()]) {
                 let held = w.nodes[o.index()].versions(&h.key);
                 if !w.truth.covers(held, p, w.cfg.versioning) {
                     out.push(format!(

@@ -322,6 +322,10 @@ fn sweep_args(file: &str, seeds: &str, out: &Path) -> SweepArgs {
         shard: None,
         out: Some(out.to_path_buf()),
         resume: false,
+        seed_events: dynsim::explore::isolate::DEFAULT_EVENTS,
+        seed_memory: dynsim::explore::isolate::DEFAULT_MEMORY,
+        // The test binary is not dynsim: worker processes are tested in cli/tests/process.rs.
+        in_process: true,
     }
 }
 

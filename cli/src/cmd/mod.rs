@@ -72,6 +72,9 @@ pub enum Command {
     /// release build; it takes about half a minute on two cores. Each line runs in a
     /// process of its own, so its peak RSS is its own. BENCHMARKS.md explains the lines.
     Bench(bench::BenchArgs),
+    /// Run sweep seeds for a sweep that reads their results (started by `dynsim sweep`).
+    #[command(hide = true)]
+    SweepWorker(sweep::WorkerArgs),
 }
 
 /// Parses the arguments and runs the command.
@@ -107,5 +110,6 @@ pub fn run_command(cmd: Command) -> u8 {
         Command::Experiment(args) => experiment::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::SweepWorker(args) => sweep::worker(&args),
     }
 }

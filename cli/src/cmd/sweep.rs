@@ -4,9 +4,10 @@
 
 use super::common::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, load};
 use crate::cmd::output::{self, is_broken_pipe, write_output};
+use crate::explore::isolate;
 use crate::explore::sweep::{
     MAX_JOBS, Origin, Seeds, Tally, Timing, default_out, digest, parse_jobs, parse_range,
-    parse_shard, read_previous, run_seed,
+    parse_shard, read_previous,
 };
 use crate::parallel::{IndexSet, stream};
 use std::fmt::Write as _;
@@ -35,6 +36,67 @@ pub struct SweepArgs {
     /// Continue the sweep whose results.jsonl is in --out: skip the seeds it holds (they must be of the same scenario file, dynsim version, --seeds and --shard), run the rest and append them; the summary covers all.
     #[arg(long)]
     pub resume: bool,
+    /// The events a seed may simulate; a seed that needs more is recorded as failed ("exceeded the event budget") and the sweep goes on.
+    #[arg(long, value_name = "N", default_value_t = isolate::DEFAULT_EVENTS)]
+    pub seed_events: u64,
+    /// The memory a seed may use (e.g. 2GiB, 512MiB; at least 64MiB); a seed that needs more is recorded as failed ("exceeded the memory budget") and the sweep goes on. Enforced on Unix.
+    #[arg(long, value_name = "SIZE", value_parser = isolate::parse_memory, default_value = "2GiB")]
+    pub seed_memory: u64,
+    /// Run seeds on this process's threads instead of in worker processes: a panic or an event budget still fails only its seed, but a stack overflow or an exhausted memory ends the whole sweep.
+    #[arg(long)]
+    pub in_process: bool,
+}
+
+/// The arguments of the hidden `dynsim sweep-worker` (see `explore::isolate`).
+#[derive(clap::Args, Debug)]
+pub struct WorkerArgs {
+    /// The base scenario.
+    pub file: PathBuf,
+    /// The MD5 digest the sweep read from the file; the worker refuses another.
+    #[arg(long)]
+    pub digest: String,
+    /// The sweep's range, A..B.
+    #[arg(long)]
+    pub range: String,
+    /// The sweep's shard, K/N.
+    #[arg(long)]
+    pub shard: String,
+    /// The event budget of a seed.
+    #[arg(long)]
+    pub events: u64,
+    /// The memory budget of the worker, in bytes.
+    #[arg(long)]
+    pub memory: u64,
+}
+
+/// `dynsim sweep-worker`: answers seed numbers with seed results (see `explore::isolate`).
+pub(super) fn worker(args: &WorkerArgs) -> u8 {
+    let s = match load(&args.file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let same = std::fs::read(&args.file).is_ok_and(|b| digest(&b) == args.digest);
+    let parsed = parse_range(&args.range).and_then(|r| parse_shard(&args.shard).map(|sh| (r, sh)));
+    let (range, shard) = match parsed {
+        Ok(x) if same => x,
+        Ok(_) => {
+            eprintln!(
+                "error: {} changed since the sweep read it",
+                args.file.display()
+            );
+            return EXIT_BAD_INPUT;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let origin = Origin::new(args.digest.clone(), range, shard);
+    let limits = isolate::Limits {
+        events: args.events,
+        memory: args.memory,
+    };
+    isolate::worker_main(&args.file, &s, &origin, limits)
 }
 
 /// SIGINTs received by this process; a sweep stops when the count moves.
@@ -216,40 +278,71 @@ pub fn sweep(args: &SweepArgs, stop: &(dyn Fn() -> bool + Sync)) -> u8 {
     let mut write_failed: Option<std::io::Error> = None;
     let broken = AtomicBool::new(false);
     let stopped = || stop() || broken.load(Ordering::Relaxed);
+    let limits = isolate::Limits {
+        events: args.seed_events,
+        memory: args.seed_memory,
+    };
+    // Worker processes, unless asked not to: one is started here first, so a
+    // sweep that cannot start them says so before any seed runs.
+    let spec = if args.in_process {
+        None
+    } else {
+        let exe = match std::env::current_exe() {
+            Ok(exe) => exe,
+            Err(e) => {
+                eprintln!(
+                    "error: cannot find this dynsim executable to start sweep workers ({e}); --in-process runs without them"
+                );
+                return EXIT_BAD_INPUT;
+            }
+        };
+        let spec = isolate::WorkerSpec {
+            exe,
+            file: args.file.clone(),
+            origin: origin.clone(),
+            limits,
+        };
+        if let Err(e) = isolate::check_worker(&spec) {
+            eprintln!("error: {e}; --in-process runs without worker processes");
+            return EXIT_BAD_INPUT;
+        }
+        Some(spec)
+    };
+    let run_one = |i: u64| {
+        let seed = seeds.seed(i);
+        match &spec {
+            None => isolate::run_guarded(&s, &file, seed, &origin, limits),
+            Some(spec) => isolate::run_isolated(spec, &s, seed)
+                .unwrap_or_else(|e| isolate::crashed(&s, &file, seed, &origin, "crashed", e)),
+        }
+    };
     let clock = crate::wall::Stopwatch::start();
     let mut line = Vec::new();
-    let threads = stream(
-        seeds.len(),
-        &done,
-        jobs,
-        &stopped,
-        &|i| run_seed(&s, &file, seeds.seed(i), &origin),
-        |_, r| {
-            if broken.load(Ordering::Relaxed) {
-                return;
-            }
-            line.clear();
-            serde_json::to_writer(&mut line, &r).expect("results serialize");
-            line.push(b'\n');
-            let out = sink.out();
-            if let Err(e) = out.write_all(&line).and_then(|()| out.flush()) {
-                broken.store(true, Ordering::Relaxed);
-                write_failed = Some(e);
-                return;
-            }
-            if !r.ok {
-                bar.println(format!(
-                    "seed {} FAILED: {}   replay: {}",
-                    r.seed,
-                    r.failed.join(", "),
-                    r.replay
-                ));
-            }
-            tally.add(&r);
-            bar.set_message(format!("{} failed", tally.failed));
-            bar.inc(1);
-        },
-    );
+    let threads = stream(seeds.len(), &done, jobs, &stopped, &run_one, |_, r| {
+        if broken.load(Ordering::Relaxed) {
+            return;
+        }
+        line.clear();
+        serde_json::to_writer(&mut line, &r).expect("results serialize");
+        line.push(b'\n');
+        let out = sink.out();
+        if let Err(e) = out.write_all(&line).and_then(|()| out.flush()) {
+            broken.store(true, Ordering::Relaxed);
+            write_failed = Some(e);
+            return;
+        }
+        if !r.ok {
+            bar.println(format!(
+                "seed {} FAILED: {}   replay: {}",
+                r.seed,
+                r.failed.join(", "),
+                r.replay
+            ));
+        }
+        tally.add(&r);
+        bar.set_message(format!("{} failed", tally.failed));
+        bar.inc(1);
+    });
     let secs = clock.seconds();
     bar.finish_and_clear();
     drop(sink);

@@ -697,6 +697,8 @@ impl Coordinator {
         cx: Cx<'_, '_, N>,
     ) {
         let Some(op) = self.ops.get_mut(&op_id) else {
+            #[cfg(feature = "bugs")]
+            crate::bugs::late_answer(env.replica.cfg.bug, versions.as_ref().map_or(0, Vec::len));
             return;
         };
         let Some(t) = op
