@@ -377,5 +377,28 @@ fn a_crashing_seed_fails_alone() {
         }
         let summary = std::fs::read_to_string(out_dir.join("summary.txt")).expect("a summary");
         assert!(summary.contains("seeds run: 12"), "{summary}");
+        if bug == "recurse-on-late-answer" {
+            // Shrink works on such a seed too: its candidates run in probe
+            // processes, and the file it writes still overflows the stack.
+            let seed = crashed[0]["seed"].to_string();
+            let shrunk = dir.join("shrunk.toml");
+            let out = dynsim(&[
+                "shrink",
+                file.to_str().unwrap(),
+                "--seed",
+                &seed,
+                "--out",
+                shrunk.to_str().unwrap(),
+            ]);
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+            assert!(text(&out.stdout).contains("fails with crashed: stack overflow"));
+            let run = dynsim(&["run", shrunk.to_str().unwrap(), "--quiet"]);
+            assert!(!run.status.success());
+            assert!(
+                text(&run.stderr).contains("has overflowed its stack"),
+                "{}",
+                text(&run.stderr)
+            );
+        }
     }
 }

@@ -424,7 +424,9 @@ fn shrink_judges_with_the_given_seed_not_the_file_seed() {
             "--seed",
             "4",
             "--out",
-            out.to_str().unwrap()
+            out.to_str().unwrap(),
+            // The test binary is not dynsim: probe processes are tested in cli/tests/process.rs.
+            "--in-process"
         ]),
         EXIT_OK
     );
@@ -505,7 +507,8 @@ fn shrink_writes_a_failing_no_repair_seed_in_at_most_25_lines() {
             "--seed",
             "1",
             "--out",
-            out.to_str().unwrap()
+            out.to_str().unwrap(),
+            "--in-process"
         ]),
         EXIT_OK
     );

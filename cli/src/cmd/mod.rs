@@ -75,6 +75,9 @@ pub enum Command {
     /// Run sweep seeds for a sweep that reads their results (started by `dynsim sweep`).
     #[command(hide = true)]
     SweepWorker(sweep::WorkerArgs),
+    /// Run one scenario under budgets and say whether it crashed (started by `dynsim shrink`).
+    #[command(hide = true)]
+    CrashProbe(shrink::ProbeArgs),
 }
 
 /// Parses the arguments and runs the command.
@@ -111,5 +114,6 @@ pub fn run_command(cmd: Command) -> u8 {
         Command::Serve(args) => serve::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::SweepWorker(args) => sweep::worker(&args),
+        Command::CrashProbe(args) => shrink::probe(&args),
     }
 }

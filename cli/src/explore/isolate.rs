@@ -279,9 +279,14 @@ pub fn check_worker(spec: &WorkerSpec) -> Result<(), String> {
 /// Tells why a worker died, from its exit status and standard error: the
 /// failure kind and a detail.
 fn diagnose(w: &mut Worker, limits: Limits) -> (&'static str, String) {
-    let status = w.child.wait();
+    diagnose_child(&mut w.child, limits)
+}
+
+/// Tells why a process that ran a seed ended abnormally (see [`diagnose`]).
+fn diagnose_child(child: &mut Child, limits: Limits) -> (&'static str, String) {
+    let status = child.wait();
     let mut err = String::new();
-    if let Some(mut e) = w.child.stderr.take() {
+    if let Some(mut e) = child.stderr.take() {
         let _ = e.read_to_string(&mut err);
     }
     let line_with = |needle: &str| {
@@ -405,4 +410,94 @@ fn set_memory_limit(bytes: u64) -> Result<(), String> {
         let _ = bytes;
         Ok(())
     }
+}
+
+/// `dynsim crash-probe`: runs one scenario (the seed's swarm run with
+/// `swarm`, else the file as written) under the budgets, in a process of its
+/// own, and prints one line: `ok`, or the failure kind of a panic or an
+/// exhausted event budget. A stack overflow or an exhausted memory budget
+/// ends the process instead, which [`probe`] reads from its exit.
+pub fn probe_main(s: &Scenario, seed: u64, swarm: bool, limits: Limits) -> u8 {
+    std::panic::set_hook(Box::new(|_| {}));
+    if let Err(e) = set_memory_limit(limits.memory) {
+        eprintln!("error: cannot set the memory budget: {e}");
+        return 2;
+    }
+    let run = if swarm {
+        crate::explore::swarm::apply(s, &crate::explore::swarm::draw(s, seed))
+    } else {
+        s.clone()
+    };
+    let budget = limits.events;
+    let mut used = 0u64;
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        sim_core::stop::with_stop_check(
+            move |n, _| {
+                used += n;
+                used > budget
+            },
+            || crate::runner::run(&run, seed, false).map(drop),
+        )
+    }));
+    let line = match ran {
+        Ok(Ok(_)) => "ok",
+        Ok(Err(_)) => "exceeded the event budget",
+        Err(_) => "crashed: panic",
+    };
+    println!("{line}");
+    0
+}
+
+/// Runs `s` with `seed` (as the seed's swarm run with `swarm`) in a
+/// `dynsim crash-probe` process: `Ok(None)` when it ran to its end,
+/// `Ok(Some(kind))` when it crashed or exceeded a budget, `Err` when no
+/// probe could run.
+pub fn probe(
+    exe: &Path,
+    s: &Scenario,
+    seed: u64,
+    swarm: bool,
+    limits: Limits,
+) -> Result<Option<String>, String> {
+    let dir = std::env::temp_dir().join(format!("dynsim-probe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let file = dir.join("candidate.toml");
+    std::fs::write(&file, crate::scenario::write::to_toml(s))
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("crash-probe")
+        .arg(&file)
+        .arg("--seed")
+        .arg(seed.to_string())
+        .arg("--events")
+        .arg(limits.events.to_string())
+        .arg("--memory")
+        .arg(limits.memory.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if swarm {
+        cmd.arg("--swarm");
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start a crash probe ({}): {e}", exe.display()))?;
+    let mut out = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut out);
+    }
+    let answer = out.trim();
+    if answer == "ok" {
+        let _ = child.wait();
+        return Ok(None);
+    }
+    if !answer.is_empty() {
+        let _ = child.wait();
+        return Ok(Some(answer.to_string()));
+    }
+    let (kind, detail) = diagnose_child(&mut child, limits);
+    if kind == "crashed" && detail.contains("error:") {
+        return Err(detail);
+    }
+    Ok(Some(kind.to_string()))
 }

@@ -319,6 +319,117 @@ pub fn shrink(
     })
 }
 
+/// Shrinks seed `seed`'s swarm run of `s` when it crashes (`kind`: a
+/// stack overflow, a panic, an exhausted memory or event budget), judging
+/// each candidate by `crashes` (which runs it where a crash cannot take this
+/// process down, and says how it crashed, if it did). A crashed run leaves
+/// no history to make its operations explicit, so this cuts the drawn
+/// timeline's steps, the load (fewer operations, fewer clients), the
+/// settings and the duration, keeping what still crashes the same way.
+pub fn shrink_crash(
+    s: &Scenario,
+    seed: u64,
+    kind: &str,
+    crashes: &dyn Fn(&Scenario) -> Option<String>,
+    mut progress: impl FnMut(usize, usize),
+) -> Shrunk {
+    let plan = swarm::draw(s, seed);
+    let base = Scenario {
+        name: format!("{}-seed{seed}", s.name),
+        description: format!(
+            "The swarm run of {} at seed {seed}, cut down by dynsim shrink while it still fails with {kind}.",
+            s.path
+        ),
+        expects: Vec::new(),
+        seed,
+        ..swarm::apply(s, &plan)
+    };
+    let runs = std::cell::Cell::new(0usize);
+    let still = |cand: &Scenario| {
+        runs.set(runs.get() + 1);
+        crashes(cand).as_deref() == Some(kind)
+    };
+    let original_steps = base.steps.len();
+    let mut cur = base.clone();
+    if !still(&cur) {
+        return Shrunk {
+            checker: kind.to_string(),
+            original_steps,
+            explicit: base,
+            smallest: cur,
+            runs: runs.get(),
+            reproduced: false,
+        };
+    }
+    for _ in 0..3 {
+        let before = cur.clone();
+        cur = cut_steps(cur, &still, &mut || runs.get(), &mut progress);
+        cur = shrink_load(cur, &still);
+        cur = reset_config(cur, None, &still);
+        if cur == before {
+            break;
+        }
+    }
+    // The run ends as soon after its last step as still crashes.
+    let last = cur.steps.iter().map(|st| st.at.as_us()).max().unwrap_or(0);
+    let (mut lo, mut hi) = (last, cur.duration.as_us());
+    while hi > lo + 100_000 {
+        let mid = (lo + hi) / 2;
+        let cand = Scenario {
+            duration: SimDuration(round_down(mid, 100_000).max(lo)),
+            ..cur.clone()
+        };
+        if still(&cand) {
+            hi = cand.duration.as_us();
+            cur = cand;
+        } else {
+            lo = mid;
+        }
+    }
+    Shrunk {
+        checker: kind.to_string(),
+        original_steps,
+        explicit: base,
+        smallest: cur,
+        runs: runs.get(),
+        reproduced: true,
+    }
+}
+
+/// Fewer generated operations, then fewer clients, while `still` holds.
+fn shrink_load(mut cur: Scenario, still: &dyn Fn(&Scenario) -> bool) -> Scenario {
+    let Some(load) = cur.load.clone() else {
+        return cur;
+    };
+    if let Some(ops) = load.max_ops {
+        let (mut lo, mut hi) = (0u64, ops);
+        while hi > lo + 1 {
+            let mid = (lo + hi) / 2;
+            let mut cand = cur.clone();
+            if let Some(l) = cand.load.as_mut() {
+                l.max_ops = Some(mid.max(1));
+            }
+            if still(&cand) {
+                hi = mid.max(1);
+                cur = cand;
+            } else {
+                lo = mid;
+            }
+        }
+    }
+    while cur.load.as_ref().is_some_and(|l| l.clients > 1) {
+        let mut cand = cur.clone();
+        if let Some(l) = cand.load.as_mut() {
+            l.clients -= 1;
+        }
+        if !still(&cand) {
+            break;
+        }
+        cur = cand;
+    }
+    cur
+}
+
 /// Delta debugging over every step but the final heal-all, which always
 /// stays: a failure that needs an unhealed fault is not the failure the
 /// sweep found.
