@@ -313,6 +313,41 @@ fn a_full_standard_output_is_an_error() {
     }
 }
 
+// Standard error that refuses the writes (2>/dev/full) is not a panic
+// ("failed printing to stderr", exit 101): a bad file still exits 2, and a
+// run that went well but could not say so exits 2 as well.
+#[test]
+fn a_full_standard_error_is_an_exit_code() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return; // Not every Unix has /dev/full; Linux, where CI runs, does.
+    };
+    for (args, code) in [
+        (vec!["run", "no-such-file.toml"], 2),
+        (vec!["run", FAILURE, "--trace", "-"], 2),
+        (
+            vec![
+                "sweep",
+                "scenarios/sweep/five_nodes.toml",
+                "--seeds",
+                "0..1",
+                "--out",
+                "-",
+            ],
+            2,
+        ),
+    ] {
+        let out = Command::new(DYNSIM)
+            .args(&args)
+            .current_dir(root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(full.try_clone().expect("dup /dev/full"))
+            .output()
+            .expect("dynsim runs");
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+    }
+}
+
 // A crashing model does not crash the sweep: a seed whose run overflows its
 // stack, exhausts its memory budget or panics is that seed's failure, with
 // its replay command; the sweep writes every seed's line and its summary,

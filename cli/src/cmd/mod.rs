@@ -96,7 +96,7 @@ pub fn main() -> ExitCode {
     let code = run_command(cli.command);
     // Output that could not be written is output lost: say so in the exit code
     // (a closed pipe is not counted: the reader chose to stop).
-    if output::stdout_failed() && code == EXIT_OK {
+    if (output::stdout_failed() || output::stderr_failed()) && code == EXIT_OK {
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     ExitCode::from(code)

@@ -57,6 +57,10 @@ pub fn check(path: &Path) -> io::Result<()> {
             format!("the directory {} does not exist", dir.display()),
         ));
     }
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        // A file this user may not write is refused now, not after the run.
+        OpenOptions::new().write(true).open(path)?;
+    }
     Ok(())
 }
 
@@ -106,13 +110,34 @@ fn write_atomic(
     let name = path.file_name().ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidInput, "the output path names no file")
     })?;
+    // A file that is already there keeps what its owner gave it: it is
+    // replaced only if this user may write it (a 0444 file is refused, as a
+    // shell's `>` would refuse it), and the new one gets its permissions and,
+    // where this user may give it away, its owner and group.
+    let existing = std::fs::metadata(path)
+        .ok()
+        .filter(std::fs::Metadata::is_file);
+    if existing.is_some() {
+        OpenOptions::new().write(true).open(path)?;
+    }
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
         name.to_string_lossy(),
         std::process::id()
     ));
     let result = (|| {
-        let mut f = io::BufWriter::new(File::create(&tmp)?);
+        let file = File::create(&tmp)?;
+        if let Some(meta) = &existing {
+            file.set_permissions(meta.permissions())?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::MetadataExt;
+                // Only a privileged user can give a file away; otherwise the
+                // permissions copied above already keep it as private as it was.
+                let _ = std::os::unix::fs::fchown(&file, Some(meta.uid()), Some(meta.gid()));
+            }
+        }
+        let mut f = io::BufWriter::new(file);
         fill(&mut f)?;
         f.into_inner()
             .map_err(io::IntoInnerError::into_error)?
@@ -144,6 +169,27 @@ static STDOUT_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicB
 /// Whether a [`print()`] failed for any reason but a closed pipe.
 pub fn stdout_failed() -> bool {
     STDOUT_FAILED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Set when standard error refused a write (see [`write_stderr`]).
+static STDERR_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes to standard error (what the crate's `eprintln!` and `eprint!`
+/// do): a write that fails is recorded, never a panic.
+pub fn write_stderr(args: std::fmt::Arguments<'_>, newline: bool) {
+    let mut e = io::stderr().lock();
+    let wrote = e
+        .write_fmt(args)
+        .and_then(|()| if newline { e.write_all(b"\n") } else { Ok(()) })
+        .and_then(|()| e.flush());
+    if wrote.is_err() {
+        STDERR_FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Whether a write to standard error failed.
+pub fn stderr_failed() -> bool {
+    STDERR_FAILED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Whether an error is the reader of our output going away (a closed pipe).
@@ -219,5 +265,45 @@ mod tests {
         });
         assert!(r.is_err());
         assert_eq!(std::fs::read_to_string(&f).expect("read"), "precious");
+    }
+
+    // Replacing a regular file keeps its permissions: a private 0600 file
+    // stays private (it once came back 0644, world-readable), and a 0444 file
+    // is refused unless this user may write it anyway (root may, as with `>`),
+    // in which case it stays 0444.
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_file_keeps_its_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = scratch("perms");
+        let private = d.join("private.txt");
+        std::fs::write(&private, "old").expect("write");
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        write_output(&private, |w| w.write_all(b"new")).expect("replaced");
+        assert_eq!(std::fs::read_to_string(&private).expect("read"), "new");
+        let mode = std::fs::metadata(&private)
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+        let locked = d.join("locked.txt");
+        std::fs::write(&locked, "old").expect("write");
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+        let privileged = OpenOptions::new().write(true).open(&locked).is_ok();
+        let r = write_output(&locked, |w| w.write_all(b"new"));
+        if privileged {
+            r.expect("this user may write it");
+            let mode = std::fs::metadata(&locked)
+                .expect("stat")
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(mode, 0o444);
+        } else {
+            let e = r.expect_err("refused");
+            assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+            assert_eq!(std::fs::read_to_string(&locked).expect("read"), "old");
+        }
     }
 }

@@ -1423,6 +1423,21 @@ fn read_steps(
                                     match item.get_ref().as_str() {
                                         Some(s) => {
                                             match parse_node(c, s, item.span(), &field, nodes) {
+                                                // A node in two groups would be cut from
+                                                // itself: which side is it on?
+                                                Some(n)
+                                                    if groups
+                                                        .iter()
+                                                        .chain(std::iter::once(&group))
+                                                        .any(|g: &Vec<NodeId>| g.contains(&n)) =>
+                                                {
+                                                    c.err(
+                                                        item.span(),
+                                                        &field,
+                                                        format!("{n} is already in a group of this partition; groups must not overlap (a node is on one side)"),
+                                                    );
+                                                    ok = false;
+                                                }
                                                 Some(n) => group.push(n),
                                                 None => ok = false,
                                             }

@@ -4,7 +4,7 @@
 //! simulation on the thread asks, so the same budget covers a scenario run
 //! and an experiment's many clusters.
 
-use super::http::client_gone;
+use super::http::ClientWatch;
 use crate::wall::Stopwatch;
 use sim_core::SimTime;
 use sim_core::stop::with_stop_check;
@@ -75,7 +75,9 @@ pub(super) fn within<R>(
     client: Option<&TcpStream>,
     f: impl FnOnce() -> R,
 ) -> Result<R, Stopped> {
-    let watched = client.and_then(|c| c.try_clone().ok());
+    let mut watched = client
+        .and_then(|c| c.try_clone().ok())
+        .map(ClientWatch::new);
     let reason: Rc<Cell<Option<CutReason>>> = Rc::new(Cell::new(None));
     let said = reason.clone();
     let clock = Stopwatch::start();
@@ -92,8 +94,8 @@ pub(super) fn within<R>(
             } else if now - last_peek >= PEEK_EVERY_S {
                 last_peek = now;
                 watched
-                    .as_ref()
-                    .is_some_and(client_gone)
+                    .as_mut()
+                    .is_some_and(ClientWatch::gone)
                     .then_some(CutReason::ClientGone)
             } else {
                 None
@@ -108,17 +110,9 @@ pub(super) fn within<R>(
             reason: reason.get().unwrap_or(CutReason::Events(budget.max_events)),
             at: i.at,
         })),
-        Err(payload) => Err(Stopped::Panicked(panic_text(payload.as_ref()))),
-    }
-}
-
-pub(super) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(no message)".to_string()
+        Err(payload) => Err(Stopped::Panicked(crate::explore::isolate::panic_text(
+            payload.as_ref(),
+        ))),
     }
 }
 

@@ -23,6 +23,12 @@ pub struct HttpLimits {
     pub max_headers: usize,
     /// The whole request (head and body) must arrive within this many seconds.
     pub request_seconds: f64,
+    /// While the server is crowded (half its connections or more are open),
+    /// a connection that has sent nothing for this many seconds is closed:
+    /// idle connections hold the few connection slots only this long. An
+    /// uncrowded server lets them wait the whole `request_seconds`, as a
+    /// browser's preconnected socket expects.
+    pub idle_seconds: f64,
 }
 
 impl Default for HttpLimits {
@@ -33,6 +39,7 @@ impl Default for HttpLimits {
             max_body_bytes: 1 << 20,
             max_headers: 64,
             request_seconds: 10.0,
+            idle_seconds: 2.0,
         }
     }
 }
@@ -193,10 +200,12 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Reads one request within `limits`.
+/// Reads one request within `limits`; `crowded` says whether the server is
+/// short of connections (see [`HttpLimits::idle_seconds`]).
 pub(super) fn read_request(
     stream: &mut TcpStream,
     limits: &HttpLimits,
+    crowded: &dyn Fn() -> bool,
 ) -> Result<Request, ReadFail> {
     let clock = Stopwatch::start();
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
@@ -214,7 +223,30 @@ pub(super) fn read_request(
         if buf.len() > limits.max_head_bytes {
             return Err(head_too_large(limits));
         }
-        let n = read_some(stream, &mut chunk, &clock, limits)?;
+        let n = if buf.is_empty() {
+            // Nothing yet: wait in slices of the idle time, and give up the
+            // connection (no answer is owed) once the server is crowded or
+            // the request time is over.
+            let mut slice_end = 0.0;
+            loop {
+                slice_end =
+                    (slice_end + limits.idle_seconds.max(0.001)).min(limits.request_seconds);
+                let first = HttpLimits {
+                    request_seconds: slice_end,
+                    ..*limits
+                };
+                match read_some(stream, &mut chunk, &clock, &first) {
+                    Err(ReadFail::Refuse(408, ..)) => {
+                        if crowded() || slice_end >= limits.request_seconds {
+                            return Err(ReadFail::Closed);
+                        }
+                    }
+                    r => break r?,
+                }
+            }
+        } else {
+            read_some(stream, &mut chunk, &clock, limits)?
+        };
         if n == 0 {
             return Err(if buf.is_empty() {
                 ReadFail::Closed
@@ -265,6 +297,17 @@ pub(super) fn read_request(
             .collect(),
         body: Vec::new(),
     };
+    // Two of these headers could each be read by a different party (a proxy,
+    // this server) as the one that counts: refused, not guessed.
+    for name in ["host", "origin", "content-length"] {
+        if request.headers.iter().filter(|(n, _)| n == name).count() > 1 {
+            return Err(ReadFail::Refuse(
+                400,
+                "Bad request",
+                format!("the request has more than one {name} header"),
+            ));
+        }
+    }
     if request.header("transfer-encoding").is_some() {
         return Err(ReadFail::Refuse(
             501,
@@ -355,18 +398,50 @@ pub(super) fn write_page(mut stream: TcpStream, page: &Page, head_only: bool) {
     }
 }
 
-/// Whether the client has gone: its side of the connection is closed or
-/// reset. A client that half-closes after sending its request counts as gone.
-pub(super) fn client_gone(stream: &TcpStream) -> bool {
-    if stream.set_nonblocking(true).is_err() {
-        return true;
+/// Watches a request's connection while its run goes, to stop the run when
+/// the client has gone.
+#[derive(Debug)]
+pub(super) struct ClientWatch {
+    stream: TcpStream,
+    /// An interim answer was sent after the client's end of stream.
+    probed: bool,
+}
+
+impl ClientWatch {
+    /// Watches `stream`.
+    pub(super) fn new(stream: TcpStream) -> ClientWatch {
+        ClientWatch {
+            stream,
+            probed: false,
+        }
     }
-    let mut probe = [0u8; 1];
-    let gone = match stream.peek(&mut probe) {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
-    };
-    let _ = stream.set_nonblocking(false);
-    gone
+
+    /// Whether the client has gone. An end of stream alone does not say so:
+    /// a client may half-close after sending its request and still wait for
+    /// the answer. So the first end of stream gets an interim `102
+    /// Processing` (HTTP/1.1 clients must accept and may ignore a 1xx before
+    /// the final answer): a client that closed altogether answers it with a
+    /// reset, which the next look sees as the socket's pending error; one
+    /// that only half-closed does not.
+    pub(super) fn gone(&mut self) -> bool {
+        if self.stream.set_nonblocking(true).is_err() {
+            return true;
+        }
+        let mut probe = [0u8; 1];
+        let gone = match self.stream.peek(&mut probe) {
+            Ok(0) if !self.probed => {
+                self.probed = true;
+                self.stream
+                    .write_all(b"HTTP/1.1 102 Processing\r\n\r\n")
+                    .is_err()
+            }
+            // The reset that a closed client sends back is a pending socket
+            // error (a read past the end of stream would only say 0).
+            Ok(0) => matches!(self.stream.take_error(), Ok(Some(_)) | Err(_)),
+            Ok(_) => false,
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+        };
+        let _ = self.stream.set_nonblocking(false);
+        gone
+    }
 }

@@ -165,7 +165,10 @@ fn accept(state: &Arc<State>, stream: TcpStream) {
 
 /// Reads one request, answers it, and closes the connection.
 fn connection(state: &State, mut stream: TcpStream) {
-    let request = match http::read_request(&mut stream, &state.config.http) {
+    let crowded = || {
+        state.connections.load(Ordering::SeqCst).saturating_mul(2) >= state.config.max_connections
+    };
+    let request = match http::read_request(&mut stream, &state.config.http, &crowded) {
         Ok(r) => r,
         Err(http::ReadFail::Closed) => return,
         Err(http::ReadFail::Refuse(status, title, text)) => {
@@ -193,7 +196,7 @@ fn connection(state: &State, mut stream: TcpStream) {
                 "Internal error",
                 &format!(
                     "dynsim panicked while answering this request (a bug; please report it with the scenario): {}",
-                    budget::panic_text(payload.as_ref())
+                    crate::explore::isolate::panic_text(payload.as_ref())
                 ),
             ),
         ),

@@ -50,6 +50,74 @@ pub(super) const SWEEP: &[&str] = &[
     "nodes",
 ];
 
+/// The optional fields each kind reads: a field of `[sweep]`, or the
+/// top-level `via` and `[network]`, that its kind ignores is refused, since
+/// a user who sets it expects it to change the results.
+const USES: &[(&str, &[&str])] = &[
+    (
+        "latency",
+        &["quorums", "networks", "loss", "keys", "via", "network"],
+    ),
+    (
+        "staleness",
+        &["quorums", "networks", "delays", "keys", "via", "network"],
+    ),
+    (
+        "pbs",
+        &["quorums", "networks", "delays", "keys", "via", "network"],
+    ),
+    (
+        "kstaleness",
+        &["quorums", "networks", "k", "via", "network"],
+    ),
+    (
+        "lww",
+        &["clients", "adds_per_client", "networks", "network"],
+    ),
+    ("balance", &["tokens_per_node"]),
+    ("joincost", &["nodes", "tokens_per_node"]),
+];
+
+/// Reports each field present that `kind` does not read.
+fn refuse_unused(c: &mut Collector, root: &Tbl, sweep: Option<&Tbl>, kind: &str) {
+    let Some((_, uses)) = USES.iter().find(|(k, _)| *k == kind) else {
+        return; // an unknown kind is reported already
+    };
+    let reads: Vec<String> = uses
+        .iter()
+        .map(|f| match *f {
+            "via" => "via".to_string(),
+            "network" => "[network]".to_string(),
+            f => format!("sweep.{f}"),
+        })
+        .collect();
+    let reads = reads.join(", ");
+    for key in ["via", "network"] {
+        if root.has(key) && !uses.contains(&key) {
+            c.err(
+                root.span_of(key),
+                key,
+                format!(
+                    "a {kind} experiment does not use {key}; remove it (besides its cluster it reads {reads})"
+                ),
+            );
+        }
+    }
+    if let Some(sw) = sweep {
+        for key in SWEEP {
+            if sw.has(key) && !uses.contains(key) {
+                c.err(
+                    sw.span_of(key),
+                    sw.field(key),
+                    format!(
+                        "a {kind} experiment does not use sweep.{key}; remove it (besides its cluster it reads {reads})"
+                    ),
+                );
+            }
+        }
+    }
+}
+
 /// Reads `[reference]`: `source`, `note` and `[[reference.values]]`, each
 /// with `label`, `where` (a table of result columns and the values a row must
 /// hold), `column` and `value`.
@@ -207,7 +275,9 @@ pub(super) fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experime
             );
         }
     }
-    if let Some(sw) = root.table(c, "sweep") {
+    let sweep = root.table(c, "sweep");
+    refuse_unused(c, root, sweep.as_ref(), &exp.kind);
+    if let Some(sw) = sweep {
         sw.only(c, SWEEP);
         for key in SWEEP {
             if let Some(DeValue::Array(a)) = sw.get(key).map(|v| v.get_ref()) {
