@@ -144,11 +144,49 @@ pub fn run_watched(
     trace: bool,
     watch: &mut dyn FnMut(OpsGauge),
 ) -> Result<Report, String> {
-    let trace = trace
-        || s.expects
-            .iter()
-            .any(|e| matches!(e.check, Check::Within { .. }));
-    let (mut cluster, plan_of) = prepare(s, seed, trace)?;
+    run_streamed(s, seed, trace, Vec::new(), None, watch)
+}
+
+/// [`run`] with its trace kept, but at most `records` records and `bytes`
+/// bytes of them (the first ones; [`sim_core::Trace::overflowed`] says
+/// whether more happened). Expectations that read the trace are then not
+/// judged if it overflowed.
+pub fn run_kept(s: &Scenario, seed: u64, records: usize, bytes: usize) -> Result<Report, String> {
+    run_streamed(
+        s,
+        seed,
+        true,
+        Vec::new(),
+        Some((records, bytes)),
+        &mut |_| {},
+    )
+}
+
+/// [`run_watched`], streaming the trace to `sinks` as the run makes it
+/// (when there are any). The trace is then kept in memory only if `keep`
+/// or the scenario's expectations read it. The caller ends the streaming
+/// with [`sim_core::Trace::finish`] on the report's trace, which writes the
+/// footer.
+pub fn run_streamed(
+    s: &Scenario,
+    seed: u64,
+    keep: bool,
+    sinks: Vec<Box<dyn sim_core::TraceSink>>,
+    bound: Option<(usize, usize)>,
+    watch: &mut dyn FnMut(OpsGauge),
+) -> Result<Report, String> {
+    let needed = s
+        .expects
+        .iter()
+        .any(|e| matches!(e.check, Check::Within { .. }));
+    let streaming = !sinks.is_empty();
+    let (mut cluster, plan_of) = prepare(s, seed, keep || needed || streaming)?;
+    if let Some((records, bytes)) = bound {
+        cluster.sim.core.trace.keep_at_most(records, bytes);
+    }
+    if streaming {
+        cluster.sim.core.trace.stream_to(sinks, keep || needed);
+    }
     watch(cluster.clients.ops_gauge());
     let end = SimTime::ZERO + s.duration;
     let mut results: Vec<(usize, ExpectResult)> = Vec::new();
@@ -289,13 +327,19 @@ pub fn run_watched(
                     Anchor::Step { name, .. } => format!("step {name}"),
                     Anchor::Event(m) => format!("the first {m}"),
                 };
-                let found = expect::find_within(
-                    &cluster.sim.core.trace.records,
-                    event,
-                    start,
-                    after,
-                    *within,
-                );
+                let trace = &cluster.sim.core.trace;
+                let found = expect::find_within(&trace.records, event, start, after, *within)
+                    .map_err(|e| {
+                        // What was looked for may be in the records not kept.
+                        if trace.overflowed() {
+                            format!(
+                                "not judged: the trace kept only its first {} records, and they do not settle it",
+                                trace.records.len()
+                            )
+                        } else {
+                            e
+                        }
+                    });
                 results.push((
                     i,
                     ExpectResult {
@@ -354,6 +398,15 @@ pub fn run_watched(
             "the run stalled at {}: {} events in a row at one instant, so it would never reach its end at {end}; give the network or the clients some latency, or the load a think time",
             cluster.now(),
             sim_core::MAX_SAME_INSTANT
+        ));
+    }
+    if stop == Stop::Overloaded {
+        unexpected.push(format!(
+            "the run was stopped at {}: more was pending than a run may hold (at most {} MiB of queued events and messages, {} operations in flight, {} operations in the history), the bounds that keep a run from exhausting memory; shorten the latencies (messages pile up when they take far longer than the gossip interval), lower the open-loop rate, or issue fewer operations",
+            cluster.now(),
+            sim_core::MAX_PENDING_BYTES >> 20,
+            dynamo_observer::MAX_OPS_IN_FLIGHT,
+            dynamo_observer::MAX_HISTORY_OPS,
         ));
     }
     results.sort_by_key(|(i, _)| *i);

@@ -214,6 +214,52 @@ fn closed_pipe_ends_quietly() {
     }
 }
 
+// The trace streams as the run goes: its first lines arrive while a run of
+// 28 simulated years is still going, and closing the pipe then ends that
+// run quietly (it once buffered the whole trace, so `| head` saw nothing
+// and memory grew by gigabytes).
+#[test]
+fn the_trace_streams_and_a_closed_pipe_stops_the_run() {
+    let dir = scratch("stream");
+    let file = dir.join("idle.toml");
+    std::fs::write(
+        &file,
+        "name = \"idle\"\nseed = 1\nduration = \"900000000s\"\n[cluster]\nnodes = 5\ngossip = true\n",
+    )
+    .expect("write the scenario");
+    for format in ["text", "jsonl"] {
+        let mut child = Command::new(DYNSIM)
+            .args([
+                "run",
+                file.to_str().expect("utf-8"),
+                "--trace",
+                "-",
+                "--format",
+                format,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("dynsim starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut got = Vec::new();
+        for _ in 0..200 {
+            got.push(lines.next().expect("a line").expect("text"));
+        }
+        assert!(got[0].contains("idle"), "{format}: {}", got[0]);
+        assert!(
+            child.try_wait().expect("status").is_none(),
+            "{format}: the run ended before its trace was read"
+        );
+        drop(lines);
+        let out = child.wait_with_output().expect("dynsim ends");
+        let err = text(&out.stderr);
+        assert!(!err.contains("panicked"), "{format}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{format}: {err}");
+    }
+}
+
 // An output that cannot be written is refused before the run, with exit 2.
 #[test]
 fn unwritable_output_is_refused_up_front() {

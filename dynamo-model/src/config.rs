@@ -195,6 +195,11 @@ pub mod limits {
     /// keeps a 16-byte heartbeat for every peer, so this is about 4 GB, and
     /// it allows at most 15,811 nodes (a limit of today's full views).
     pub const MAX_VIEW_ENTRIES: u64 = 250_000_000;
+    /// Entries in the ring's tables: tokens x (N + 16) walk-head entries of
+    /// 4 bytes and tokens x N anti-entropy entries of 8 (so at most about
+    /// 600 MB); with N = 3 every ring within [`MAX_TOKENS`] fits, while a
+    /// ring with hundreds of replicas a key is refused before it is built.
+    pub const MAX_RING_ENTRIES: u64 = 50_000_000;
     /// Vector clock entries kept before the oldest is dropped.
     pub const MAX_VCLOCK_ENTRIES: u32 = 100_000;
     /// Merkle tree depth below the root (4^depth leaves per tree).
@@ -266,16 +271,28 @@ impl ClusterConfig {
         }
     }
 
-    /// Entries in the ring's table of walk heads: each token keeps the first
-    /// N + 16 nodes of its walk (fewer when the walk is shorter).
-    pub fn ring_walk_entries(&self) -> u64 {
+    /// Entries in the ring's tables, what building the cluster costs before
+    /// any event runs: each token keeps the first N + 16 nodes of its walk
+    /// (fewer when the walk is shorter), and each of a range's N replicas
+    /// lists it for anti-entropy. Every node shares the one ring.
+    pub fn ring_table_entries(&self) -> u64 {
+        let total = self.total_tokens();
         #[cfg(feature = "bugs")]
         if self.bug == Some(crate::bugs::Bug::DuplicateReplicas) {
             // Its ring keeps every token's whole walk.
-            return self.total_tokens().saturating_mul(self.total_tokens());
+            return total
+                .saturating_mul(total)
+                .saturating_add(total.saturating_mul(u64::from(self.n)));
         }
-        let total = self.total_tokens();
-        total.saturating_mul(u64::from(self.nodes).min(u64::from(self.n) + 16))
+        let head = u64::from(self.nodes).min(u64::from(self.n) + 16);
+        total.saturating_mul(head.saturating_add(u64::from(self.n)))
+    }
+
+    /// What building the cluster allocates in proportion to its sizes, in
+    /// table entries: the ring's tables and every node's view of every peer.
+    pub fn setup_entries(&self) -> u64 {
+        self.ring_table_entries()
+            .saturating_add(u64::from(self.nodes).saturating_mul(u64::from(self.nodes)))
     }
 
     /// Like [`ClusterConfig::validate`], each problem with the field it is most about.
@@ -514,6 +531,17 @@ impl ClusterConfig {
                 format!(
                     "merkle_depth = {} must be between 1 and {MAX_MERKLE_DEPTH}",
                     self.merkle_depth
+                ),
+            ));
+        }
+        let entries = self.ring_table_entries();
+        if self.total_tokens() <= MAX_TOKENS && entries > MAX_RING_ENTRIES {
+            errs.push((
+                "n",
+                format!(
+                    "{} tokens with n = {} make ring tables of {entries} entries (each token keeps up to N + 16 nodes of its walk and N anti-entropy entries), above the bound of {MAX_RING_ENTRIES}; use fewer tokens or a smaller n",
+                    self.total_tokens(),
+                    self.n
                 ),
             ));
         }

@@ -47,6 +47,6 @@ pub use msg::{Admin, Msg, Note, OpTag, Reply, Request, Timer};
 pub use node::{DynamoNode, Hint, NodeStats};
 pub use ring::{Key, Ring, Walk, key_position, partition_end, space_bits};
 pub use version::{
-    Actor, Causality, Dot, Stamp, VClock, Version, merged_clock, reconcile, reconcile_all,
-    same_versions, visible,
+    Actor, Causality, Dot, SHOWN_VALUE_BYTES, ShownValue, Stamp, VClock, Version, merged_clock,
+    reconcile, reconcile_all, same_versions, visible,
 };

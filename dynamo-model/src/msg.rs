@@ -249,6 +249,34 @@ impl Message for Msg {
             Msg::Members { .. } => 13,
         }
     }
+
+    /// Counted as if no list were shared with another message (gossip views
+    /// and membership histories are reference-counted snapshots), so the
+    /// in-flight bound errs on the safe side. Values are shared with the
+    /// stores and not counted.
+    fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        match self {
+            Msg::ReadReply { versions, .. }
+            | Msg::Repair { versions, .. }
+            | Msg::Handoff { versions, .. } => versions.len() * size_of::<Version>(),
+            Msg::Gossip { beats } | Msg::GossipReply { beats } => beats.len() * size_of::<Beat>(),
+            Msg::MerkleHashes { hashes, .. } => hashes.len() * size_of::<(u32, u64)>(),
+            Msg::MerkleKeys {
+                leaves, entries, ..
+            } => {
+                leaves.len() * size_of::<u32>()
+                    + entries
+                        .iter()
+                        .map(|(_, v)| {
+                            size_of::<(Key, Vec<Version>)>() + v.len() * size_of::<Version>()
+                        })
+                        .sum::<usize>()
+            }
+            Msg::Members { members, .. } => members.len() * size_of::<crate::membership::Member>(),
+            _ => 0,
+        }
+    }
 }
 
 /// A node's timers.
@@ -375,7 +403,11 @@ impl Traced for Request {
                 value,
                 context,
             } => {
-                write!(out, "key {key} = {:?} context {context}", &**value)
+                write!(
+                    out,
+                    "key {key} = {} context {context}",
+                    crate::version::ShownValue(value)
+                )
             }
             Request::Delete { key, context } => write!(out, "key {key} context {context}"),
             Request::Admin(Admin::Join { tokens }) if tokens.is_empty() => {

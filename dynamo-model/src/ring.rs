@@ -160,9 +160,16 @@ pub struct Ring {
     head_len: usize,
     /// For each token, the first `head_len` entries of its walk, one token after another.
     heads: Vec<NodeId>,
-    /// For each node, the (range, peer) pairs anti-entropy compares: each
-    /// range whose replicas include the node, with each other replica, by range.
-    ae_pairs: Vec<Vec<(u32, NodeId)>>,
+    /// For each node, the ranges anti-entropy compares: each range whose
+    /// replicas include the node, by range, with the index of its first
+    /// (range, peer) pair. The pairs themselves (each such range with each
+    /// other replica) are read off the walk heads when asked, so the table
+    /// grows as tokens x N, not tokens x N x N.
+    ae_ranges: Vec<Vec<(u32, u32)>>,
+    /// For each node, its number of (range, peer) pairs.
+    ae_counts: Vec<u32>,
+    /// Replicas a key (N), for the pairs.
+    ae_n: usize,
 }
 
 /// Fallbacks kept in each walk's head past the N replicas; a request that
@@ -359,7 +366,9 @@ impl Ring {
             walk_len,
             head_len,
             heads,
-            ae_pairs: Vec::new(),
+            ae_ranges: Vec::new(),
+            ae_counts: Vec::new(),
+            ae_n: 0,
         };
         if let Some(dc_of) = spread {
             ring.spread_heads(n as usize, dc_of);
@@ -392,33 +401,37 @@ impl Ring {
             walk_len: t,
             head_len: t,
             heads,
-            ae_pairs: Vec::new(),
+            ae_ranges: Vec::new(),
+            ae_counts: Vec::new(),
+            ae_n: 0,
         }
         .with_anti_entropy_pairs(n)
     }
 
-    /// Fills in each node's anti-entropy (range, peer) pairs from the walks.
+    /// Fills in each node's anti-entropy ranges from the walks.
     fn with_anti_entropy_pairs(mut self, n: u32) -> Ring {
         let t = self.tokens.len();
-        let mut ae_pairs = vec![Vec::new(); self.nodes as usize];
+        let nodes = self.nodes as usize;
+        let mut ranges: Vec<Vec<(u32, u32)>> = vec![Vec::new(); nodes];
+        let mut counts = vec![0u32; nodes];
         for r in 0..t {
             let replicas = self.range_replicas(r, n as usize);
             for &me in replicas {
                 // A replica listed twice (only the injected duplicate-replicas
                 // bug lists one so) lists its pairs once.
-                let pairs = &mut ae_pairs[me.index()];
-                if pairs.last().is_some_and(|&(last, _)| last == r as u32) {
+                let mine = &mut ranges[me.index()];
+                if mine.last().is_some_and(|&(last, _)| last == r as u32) {
                     continue;
                 }
-                pairs.extend(
-                    replicas
-                        .iter()
-                        .filter(|&&p| p != me)
-                        .map(|&p| (r as u32, p)),
-                );
+                let count = &mut counts[me.index()];
+                mine.push((r as u32, *count));
+                let peers = replicas.iter().filter(|&&p| p != me).count() as u32;
+                *count = count.saturating_add(peers);
             }
         }
-        self.ae_pairs = ae_pairs;
+        self.ae_ranges = ranges;
+        self.ae_counts = counts;
+        self.ae_n = n as usize;
         self
     }
 
@@ -506,10 +519,26 @@ impl Ring {
         self.walk_len
     }
 
-    /// The (range, peer) pairs `node`'s anti-entropy compares: each range it
-    /// replicates, with each other replica, ordered by range.
-    pub fn anti_entropy_pairs(&self, node: NodeId) -> &[(u32, NodeId)] {
-        self.ae_pairs.get(node.index()).map_or(&[], Vec::as_slice)
+    /// How many (range, peer) pairs `node`'s anti-entropy compares: each
+    /// range it replicates, with each other replica.
+    pub fn anti_entropy_pair_count(&self, node: NodeId) -> usize {
+        self.ae_counts.get(node.index()).map_or(0, |&c| c as usize)
+    }
+
+    /// The `i`th of `node`'s (range, peer) pairs, ordered by range and then
+    /// by the peer's place in the range's preference list; `None` past the
+    /// last.
+    pub fn anti_entropy_pair(&self, node: NodeId, i: usize) -> Option<(u32, NodeId)> {
+        let ranges = self.ae_ranges.get(node.index())?;
+        let at = ranges
+            .partition_point(|&(_, first)| first as usize <= i)
+            .checked_sub(1)?;
+        let (range, first) = ranges[at];
+        self.range_replicas(range as usize, self.ae_n)
+            .iter()
+            .filter(|&&p| p != node)
+            .nth(i - first as usize)
+            .map(|&p| (range, p))
     }
 
     /// How this ring places keys.
@@ -890,7 +919,11 @@ mod tests {
                     );
                 }
             }
-            assert_eq!(ring.anti_entropy_pairs(me), pairs);
+            let listed: Vec<(u32, NodeId)> = (0..ring.anti_entropy_pair_count(me))
+                .map(|i| ring.anti_entropy_pair(me, i).expect("within the count"))
+                .collect();
+            assert_eq!(listed, pairs);
+            assert_eq!(ring.anti_entropy_pair(me, pairs.len()), None);
         }
     }
 

@@ -520,6 +520,36 @@ pub fn visible(versions: &[Version]) -> &[Version] {
 
 /// Renders `"value"[n0:2 n1:1]` with a vector clock, or `"value"@60.000ms/n0`
 /// in last-write-wins mode, where versions carry no clock.
+/// Values longer than this many bytes are shown clipped, in traces and
+/// messages alike: a record's size stays bounded whatever a client writes
+/// (a 100 kB value read by ten clients would otherwise be copied into every
+/// reply's trace line).
+pub const SHOWN_VALUE_BYTES: usize = 64;
+
+/// A value as traces and messages show it: quoted, and when longer than
+/// [`SHOWN_VALUE_BYTES`], its first and last bytes (cut at character
+/// boundaries) around its length. Showing costs the same for any length.
+#[derive(Debug)]
+pub struct ShownValue<'a>(pub &'a str);
+
+impl fmt::Display for ShownValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.0;
+        if v.len() <= SHOWN_VALUE_BYTES {
+            return write!(f, "{v:?}");
+        }
+        let mut head = SHOWN_VALUE_BYTES / 2;
+        while !v.is_char_boundary(head) {
+            head -= 1;
+        }
+        let mut tail = v.len() - SHOWN_VALUE_BYTES / 4;
+        while !v.is_char_boundary(tail) {
+            tail += 1;
+        }
+        write!(f, "{:?}..({} bytes)..{:?}", &v[..head], v.len(), &v[tail..])
+    }
+}
+
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_deleted() {
@@ -530,7 +560,7 @@ impl fmt::Display for Version {
             let sign = if us < 0 { "-" } else { "" };
             let abs = us.unsigned_abs();
             if !self.is_deleted() {
-                write!(f, "{:?}", &*self.value)?;
+                write!(f, "{}", ShownValue(&self.value))?;
             }
             write!(
                 f,
@@ -541,7 +571,7 @@ impl fmt::Display for Version {
             )
         } else {
             if !self.is_deleted() {
-                write!(f, "{:?}", &*self.value)?;
+                write!(f, "{}", ShownValue(&self.value))?;
             }
             write!(f, "{}", self.clock)
         }
@@ -703,6 +733,22 @@ pub fn same_versions(a: &[Version], b: &[Version]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    // A long value shows its ends and its length, cut at character
+    // boundaries; a short one shows whole.
+    #[test]
+    fn long_values_show_clipped() {
+        assert_eq!(ShownValue("abc").to_string(), "\"abc\"");
+        let exact = "x".repeat(SHOWN_VALUE_BYTES);
+        assert_eq!(ShownValue(&exact).to_string(), format!("{exact:?}"));
+        let long = format!("{}{}", "é".repeat(40), "z".repeat(100));
+        let shown = ShownValue(&long).to_string();
+        assert_eq!(
+            shown,
+            format!("{:?}..(180 bytes)..{:?}", "é".repeat(16), "z".repeat(16))
+        );
+        assert!(shown.len() < 2 * SHOWN_VALUE_BYTES);
+    }
+
     use super::*;
 
     fn c(pairs: &[(u32, u64)]) -> VClock {

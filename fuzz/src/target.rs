@@ -38,11 +38,11 @@ impl Stats {
 pub(crate) type Violation = String;
 
 /// Whether building this cluster is cheap enough to do at fuzzing speed:
-/// the ring's walk table (tokens x nodes) and the node count stay small.
+/// the ring's tables (tokens x N) and the node count stay small.
 /// Larger configurations are within the documented bounds, so they are read
 /// and validated here, and built by the suite and by hand, not per input.
 fn cheap(cfg: &ClusterConfig) -> bool {
-    cfg.nodes <= 512 && cfg.ring_walk_entries() <= 200_000
+    cfg.nodes <= 512 && cfg.ring_table_entries() <= 200_000
 }
 
 fn cheap_scenario(s: &Scenario) -> bool {

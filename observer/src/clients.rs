@@ -450,6 +450,10 @@ impl Clients {
             generated: true,
         });
         let h = self.history.len() - 1;
+        let in_flight = self.history.len() as u64 - self.finished.load(Ordering::Relaxed);
+        if in_flight > MAX_OPS_IN_FLIGHT || self.history.len() > MAX_HISTORY_OPS {
+            core.overload();
+        }
         let load = &mut self.loads[l];
         load.issued += 1;
         load.clients[c].pending_rmw = (rmw && kind == OpKind::Get).then_some(h);
@@ -503,6 +507,17 @@ fn outcome_of(reply: Reply) -> Option<Outcome> {
         Reply::Admin { .. } => return None,
     })
 }
+
+/// Operations issued and not yet finished at most: an open-loop load far
+/// above what the cluster serves (or under latencies far longer than its
+/// rate's gap) stops the run as overloaded here, before the coordinators'
+/// state and the history exhaust memory.
+pub const MAX_OPS_IN_FLIGHT: u64 = 100_000;
+
+/// Operations a run's history holds at most (each about 200 bytes, with
+/// its value and reply): past it the run stops as overloaded, so that no
+/// load, whatever its `ops` and rate, grows the history past about 2 GB.
+pub const MAX_HISTORY_OPS: usize = 10_000_000;
 
 impl Harness<DynamoNode> for Clients {
     type Wake = Wake;

@@ -64,6 +64,11 @@ pub trait Message: Traced + Clone {
     const KINDS: &'static [&'static str];
     /// This message's kind, as an index into [`Message::KINDS`].
     fn kind(&self) -> usize;
+    /// About how many bytes it holds on the heap (lists it carries), for the
+    /// bound on what may be in flight at once ([`MAX_PENDING_BYTES`]).
+    fn heap_bytes(&self) -> usize {
+        0
+    }
 }
 
 /// What a node receives.
@@ -371,6 +376,17 @@ const SLOT_BITS: u32 = 24;
 const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
 /// Limits of the packing: 16.7 million events pending at once, 1.1e12 events per run.
 const MAX_PENDING: usize = 1 << SLOT_BITS;
+
+/// What may be pending at once: queued events (each a slab slot) and the
+/// heap bytes of the messages in flight. Past it a run stops as
+/// [`Stop::Overloaded`], long before memory runs out: messages piling up
+/// under latencies far longer than the gossip interval, or an open-loop
+/// load far above what the cluster serves. 1 GiB.
+pub const MAX_PENDING_BYTES: usize = 1 << 30;
+
+/// Queued events at most, half of what the queue's keys can address, so
+/// that no one handler's sends can reach that limit.
+const MAX_PENDING_EVENTS: usize = MAX_PENDING / 2;
 const MAX_SEQ: u64 = 1 << (64 - SLOT_BITS);
 
 impl Key {
@@ -468,13 +484,17 @@ pub enum Stop {
     /// a budget ran out or the run was cancelled. Every later run on the
     /// thread, until the check is removed, stops at once with this too.
     Interrupted,
+    /// More was pending at once than [`MAX_PENDING_BYTES`] (or 8.4 million
+    /// events), or the harness held more than it may ([`Core::overload`]):
+    /// the run stops rather than exhaust memory.
+    Overloaded,
 }
 
 impl Stop {
     /// Whether running again cannot get further: time has stopped, or the
     /// run was interrupted. Loops that run a simulation in steps end on it.
     pub fn is_final(self) -> bool {
-        matches!(self, Stop::Stalled | Stop::Interrupted)
+        matches!(self, Stop::Stalled | Stop::Interrupted | Stop::Overloaded)
     }
 }
 
@@ -493,6 +513,7 @@ impl fmt::Display for Stop {
             Stop::EventLimit => "reached the event limit",
             Stop::Stalled => "STALLED: simulated time stopped advancing (100,000 events at one instant; zero latency and zero think time?)",
             Stop::Interrupted => "interrupted (a budget ran out, or the run was cancelled)",
+            Stop::Overloaded => "OVERLOADED: more was pending at once than a run may hold (latencies far longer than the gossip interval, or an open-loop load far above what the cluster serves?)",
         })
     }
 }
@@ -559,6 +580,10 @@ pub struct Core<N: Node, W = ()> {
     queue: Queue,
     slab: Vec<Option<Ev<N, W>>>,
     free: Vec<u32>,
+    /// Heap bytes of the messages queued for delivery ([`Message::heap_bytes`]).
+    msg_bytes: usize,
+    /// The harness asked to stop as overloaded ([`Core::overload`]).
+    overload: bool,
     net: Network,
     net_rng: SimRng,
     node_rngs: Vec<SimRng>,
@@ -622,8 +647,25 @@ impl<N: Node, W> Core<N, W> {
         self.timer_slots.len()
     }
 
+    /// What is pending now, in bytes (see [`MAX_PENDING_BYTES`]).
+    fn pending_bytes(&self) -> usize {
+        (self.slab.len() - self.free.len())
+            .saturating_mul(std::mem::size_of::<Option<Ev<N, W>>>())
+            .saturating_add(self.msg_bytes)
+    }
+
+    /// Whether more is pending than a run may hold.
+    fn overloaded(&self) -> bool {
+        self.overload
+            || self.slab.len() - self.free.len() > MAX_PENDING_EVENTS
+            || self.pending_bytes() > MAX_PENDING_BYTES
+    }
+
     #[inline]
     fn push(&mut self, time: SimTime, ev: Ev<N, W>) -> u32 {
+        if let Ev::Deliver { msg, .. } = &ev {
+            self.msg_bytes += msg.heap_bytes();
+        }
         let key = self.key_for(time, ev);
         self.queue.push(key);
         key.order as u32 & SLOT_MASK as u32
@@ -800,6 +842,12 @@ impl<N: Node, W> Core<N, W> {
         );
     }
 
+    /// Stops the run as [`Stop::Overloaded`] once the current event is
+    /// handled: the harness holds more than it may (operations in flight).
+    pub fn overload(&mut self) {
+        self.overload = true;
+    }
+
     /// Wakes the harness at `at` with `wake` (client think time, client-side timeouts).
     pub fn schedule_wake(&mut self, at: SimTime, wake: W) {
         self.push(at.max(self.now), Ev::Wake(wake));
@@ -850,6 +898,8 @@ impl<N: Node, W> Sim<N, W> {
             queue: Queue::new(),
             slab: Vec::new(),
             free: Vec::new(),
+            msg_bytes: 0,
+            overload: false,
             net,
             net_rng: SimRng::new(seed, Stream::Network),
             node_rngs: (0..n)
@@ -955,6 +1005,9 @@ impl<N: Node, W> Sim<N, W> {
                 .take()
                 .expect("queued slot is full");
             self.core.free.push(key.slot() as u32);
+            if let Ev::Deliver { msg, .. } = &ev {
+                self.core.msg_bytes -= msg.heap_bytes();
+            }
             match ev {
                 Ev::Timer { lane, .. } | Ev::Cancelled { lane } if lane != NO_LANE => {
                     self.core.advance_lane(lane);
@@ -975,6 +1028,9 @@ impl<N: Node, W> Sim<N, W> {
             self.core.stats.events += 1;
             processed += 1;
             self.dispatch(ev, harness);
+            if self.core.overloaded() {
+                return Stop::Overloaded;
+            }
         }
     }
 

@@ -26,11 +26,13 @@ pub mod trace;
 mod engine_tests;
 
 pub use engine::{
-    ClientId, Context, Core, Fault, Harness, Input, Limits, MAX_SAME_INSTANT, Message, Node,
-    NodeId, Sim, Stats, Stop, TimerId, Traced,
+    ClientId, Context, Core, Fault, Harness, Input, Limits, MAX_PENDING_BYTES, MAX_SAME_INSTANT,
+    Message, Node, NodeId, Sim, Stats, Stop, TimerId, Traced,
 };
 pub use latency::Latency;
 pub use net::{LinkConfig, MAX_ZONES, NetConfig, Network, ZoneLink};
 pub use rng::{SimRng, Stream};
 pub use time::{SimDuration, SimTime};
-pub use trace::{Actor, DropReason, Event, Record, Trace};
+pub use trace::{
+    Actor, DropReason, Event, JsonlSink, Record, TextSink, Trace, TraceSink, write_comment_lines,
+};

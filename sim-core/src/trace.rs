@@ -213,6 +213,19 @@ fn ser_time<S: Serializer>(t: &SimTime, s: S) -> Result<S::Ok, S::Error> {
 }
 
 impl Record {
+    /// The bytes this record holds in memory: itself and its text.
+    pub fn bytes(&self) -> usize {
+        let text = match &self.event {
+            Event::Send { detail, .. }
+            | Event::Fault { detail, .. }
+            | Event::Request { detail, .. }
+            | Event::Reply { detail, .. }
+            | Event::Note { detail, .. } => detail.capacity(),
+            _ => 0,
+        };
+        std::mem::size_of::<Record>() + text
+    }
+
     /// The kind column of the text form.
     pub fn kind(&self) -> &'static str {
         match &self.event {
@@ -340,16 +353,132 @@ impl Record {
     }
 }
 
+/// Where a trace goes as the run makes it, instead of (or besides) memory:
+/// the header once the cluster is built, each record as it happens, the
+/// footer when the run is over. A sink that fails is told nothing more.
+pub trait TraceSink: Send {
+    /// The header lines, before any record.
+    fn begin(&mut self, header: &[String]) -> io::Result<()>;
+    /// One record.
+    fn record(&mut self, r: &Record) -> io::Result<()>;
+    /// The footer lines, after the last record; the sink finishes its output.
+    fn end(self: Box<Self>, footer: &[String]) -> io::Result<()>;
+}
+
+/// Writes the text form's `# ` lines.
+pub fn write_comment_lines(lines: &[String], w: &mut dyn io::Write) -> io::Result<()> {
+    for l in lines {
+        w.write_all(b"# ")?;
+        w.write_all(l.as_bytes())?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// A [`TraceSink`] writing the text form (as [`Trace::render_text`]).
+#[derive(Debug)]
+pub struct TextSink<W: io::Write + Send> {
+    out: W,
+    line: String,
+    finish: fn(W) -> io::Result<()>,
+}
+
+impl<W: io::Write + Send> TextSink<W> {
+    /// Writes to `out`; `finish` is called with it after the footer (to
+    /// flush it, or to put a finished file in place).
+    pub fn new(out: W, finish: fn(W) -> io::Result<()>) -> TextSink<W> {
+        TextSink {
+            out,
+            line: String::new(),
+            finish,
+        }
+    }
+}
+
+impl<W: io::Write + Send> TraceSink for TextSink<W> {
+    fn begin(&mut self, header: &[String]) -> io::Result<()> {
+        write_comment_lines(header, &mut self.out)
+    }
+    fn record(&mut self, r: &Record) -> io::Result<()> {
+        self.line.clear();
+        r.write_text(&mut self.line);
+        self.line.push('\n');
+        self.out.write_all(self.line.as_bytes())
+    }
+    fn end(mut self: Box<Self>, footer: &[String]) -> io::Result<()> {
+        write_comment_lines(footer, &mut self.out)?;
+        let this = *self;
+        (this.finish)(this.out)
+    }
+}
+
+/// A [`TraceSink`] writing JSON Lines (as [`Trace::write_jsonl`]).
+#[derive(Debug)]
+pub struct JsonlSink<W: io::Write + Send> {
+    out: W,
+    finish: fn(W) -> io::Result<()>,
+}
+
+impl<W: io::Write + Send> JsonlSink<W> {
+    /// Writes to `out`; `finish` is called with it after the footer.
+    pub fn new(out: W, finish: fn(W) -> io::Result<()>) -> JsonlSink<W> {
+        JsonlSink { out, finish }
+    }
+}
+
+impl<W: io::Write + Send> TraceSink for JsonlSink<W> {
+    fn begin(&mut self, header: &[String]) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, &serde_json::json!({ "header": header }))?;
+        self.out.write_all(b"\n")
+    }
+    fn record(&mut self, r: &Record) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, r)?;
+        self.out.write_all(b"\n")
+    }
+    fn end(mut self: Box<Self>, footer: &[String]) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, &serde_json::json!({ "footer": footer }))?;
+        self.out.write_all(b"\n")?;
+        let this = *self;
+        (this.finish)(this.out)
+    }
+}
+
 /// The recorded trace of one run: header lines, events, footer lines.
-#[derive(Default, Debug)]
+#[derive(Default)]
 pub struct Trace {
     enabled: bool,
     /// Lines written before the events, each behind `# ` in the text form.
     pub header: Vec<String>,
-    /// The recorded events, in the order they happened.
+    /// The recorded events, in the order they happened (while streaming,
+    /// only if the trace keeps them too).
     pub records: Vec<Record>,
     /// Lines written after the events, each behind `# ` in the text form.
     pub footer: Vec<String>,
+    /// Where records stream to, once [`Trace::stream_to`] is called.
+    sinks: Vec<Box<dyn TraceSink>>,
+    /// While streaming, whether records are also kept in memory.
+    keep: bool,
+    /// The first error a sink reported; no sink is written after it.
+    failed: Option<io::Error>,
+    /// Records kept in memory at most (`usize::MAX`: no bound); past it the
+    /// trace stops keeping them and says so in [`Trace::overflowed`].
+    max_records: usize,
+    /// Bytes of records kept in memory at most (see [`Record::bytes`]).
+    max_bytes: usize,
+    kept_bytes: usize,
+    overflowed: bool,
+}
+
+impl fmt::Debug for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Trace")
+            .field("enabled", &self.enabled)
+            .field("header", &self.header)
+            .field("records", &self.records.len())
+            .field("footer", &self.footer)
+            .field("sinks", &self.sinks.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Trace {
@@ -357,6 +486,8 @@ impl Trace {
     pub fn new(enabled: bool) -> Trace {
         Trace {
             enabled,
+            max_records: usize::MAX,
+            max_bytes: usize::MAX,
             ..Trace::default()
         }
     }
@@ -367,11 +498,97 @@ impl Trace {
         self.enabled
     }
 
+    /// From now on, writes the trace to `sinks` as it is made: first the
+    /// header and the records so far, then each record as it happens; the
+    /// records are kept in memory too only if `keep`. Turns recording on.
+    pub fn stream_to(&mut self, sinks: Vec<Box<dyn TraceSink>>, keep: bool) {
+        self.enabled = true;
+        self.sinks = sinks;
+        self.keep = keep;
+        let records = std::mem::take(&mut self.records);
+        for s in &mut self.sinks {
+            if let Err(e) = s.begin(&self.header) {
+                self.failed.get_or_insert(e);
+            }
+        }
+        for r in &records {
+            self.write(r);
+        }
+        if keep {
+            self.records = records;
+        }
+    }
+
+    /// Keeps at most `records` records and `bytes` bytes of them in memory
+    /// (the first ones); past that, later records are not kept and
+    /// [`Trace::overflowed`] says so (sinks still get them).
+    pub fn keep_at_most(&mut self, records: usize, bytes: usize) {
+        self.max_records = records;
+        self.max_bytes = bytes;
+    }
+
+    /// Whether more records happened than the trace could keep.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    /// Whether a sink failed (its error comes from [`Trace::finish`]).
+    pub fn failed(&self) -> bool {
+        self.failed.is_some()
+    }
+
+    fn write(&mut self, r: &Record) {
+        if self.failed.is_some() {
+            return;
+        }
+        for s in &mut self.sinks {
+            if let Err(e) = s.record(r) {
+                self.failed = Some(e);
+                return;
+            }
+        }
+    }
+
+    /// Ends streaming: each sink gets the footer and finishes. Returns the
+    /// first error any sink reported, during the run or now.
+    pub fn finish(&mut self) -> io::Result<()> {
+        let sinks = std::mem::take(&mut self.sinks);
+        for s in sinks {
+            if self.failed.is_none() {
+                if let Err(e) = s.end(&self.footer) {
+                    self.failed = Some(e);
+                }
+            }
+        }
+        match self.failed.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     /// Appends `event` at `time` and `actor`, if recording is on.
     #[inline]
     pub fn record(&mut self, time: SimTime, actor: Actor, event: Event) {
         if self.enabled {
-            self.records.push(Record { time, actor, event });
+            let r = Record { time, actor, event };
+            if !self.sinks.is_empty() {
+                self.write(&r);
+                if !self.keep {
+                    return;
+                }
+            }
+            if self.overflowed {
+                return;
+            }
+            let bytes = r.bytes();
+            if self.records.len() < self.max_records
+                && self.kept_bytes.saturating_add(bytes) <= self.max_bytes
+            {
+                self.kept_bytes += bytes;
+                self.records.push(r);
+            } else {
+                self.overflowed = true;
+            }
         }
     }
 

@@ -253,10 +253,18 @@ fn progress_lines_leave_trace_and_summary_alone() {
     let buf = Arc::new(Mutex::new(Vec::new()));
     let mode = dynsim::cmd::progress::Mode::Forced(Box::new(Sink(buf.clone())));
     let end = sim_core::SimTime::ZERO + s.duration;
-    let watched = dynsim::cmd::progress::with_progress(end, mode, || {
-        let watch = &mut dynsim::cmd::progress::watch_ops;
-        outputs(&dynsim::runner::run_watched(&s, s.seed, true, watch).expect("the scenario runs"))
-    });
+    let watched = dynsim::cmd::progress::with_progress(
+        end,
+        mode,
+        || false,
+        || {
+            let watch = &mut dynsim::cmd::progress::watch_ops;
+            outputs(
+                &dynsim::runner::run_watched(&s, s.seed, true, watch).expect("the scenario runs"),
+            )
+        },
+    )
+    .expect("nothing stops the run");
     assert_eq!(plain, watched, "progress changed the trace or the summary");
     let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
     let lines: Vec<&str> = text.lines().collect();

@@ -1,6 +1,7 @@
 //! dynsim's one integration-test binary: scenario snapshots and
 //! determinism, the malformed-scenario corpus, the CLI, and tidy checks.
 
+mod bounds;
 mod cli;
 mod experiments;
 mod imports;

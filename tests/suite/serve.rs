@@ -401,6 +401,30 @@ fn too_big_cluster_is_refused() {
     );
 }
 
+// Building a cluster is paid from the run's event budget before any event
+// runs: a cluster whose tables alone exceed it is refused, and one that fits
+// leaves the rest of the budget to its events.
+#[test]
+fn building_the_cluster_counts_against_the_budget() {
+    let mut c = config();
+    c.run_budget.max_events = 1_000;
+    let port = server_with(c);
+    // 40 nodes: 1,600 view entries and 320 tokens x (19 walk + 3 anti-entropy)
+    // ring entries, 8,640 in all, more than the whole budget.
+    let toml = "name = \"wide\"\nseed = 1\nduration = \"1s\"\n[cluster]\nnodes = 40\n";
+    let a = post(port, "/run", &format!("toml={}", enc(toml)));
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(
+        a.body.contains("allocates 8640 table entries") && a.body.contains("budget of 1000"),
+        "{}",
+        a.body
+    );
+    // 4 nodes: 16 view entries and 32 tokens x (4 + 3) ring entries fit.
+    let toml = "name = \"small\"\nseed = 1\nduration = \"1s\"\n[cluster]\nnodes = 4\n";
+    let a = post(port, "/run", &format!("toml={}", enc(toml)));
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
 // A run past its event budget is stopped, and the page says what was cut and the command with no limits.
 #[test]
 fn too_long_run_is_cut_by_the_event_budget() {

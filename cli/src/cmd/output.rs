@@ -15,7 +15,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The path that means standard output.
 pub const STDOUT: &str = "-";
@@ -69,21 +69,85 @@ pub fn write_output(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
-    match target(path) {
-        Target::Stdout => {
-            let mut out = io::BufWriter::new(io::stdout().lock());
-            fill(&mut out)?;
-            out.flush()
-        }
-        Target::Through => {
+    let mut out = OutputFile::open(path)?;
+    fill(&mut out)?;
+    out.commit()
+}
+
+/// An output being written, as the module documentation says: standard
+/// output, something written through, or a temporary file that becomes the
+/// named file only at [`OutputFile::commit`] (and is removed if the output
+/// is dropped without it). It can stay open while a run streams into it.
+#[derive(Debug)]
+pub struct OutputFile {
+    out: io::BufWriter<Dest>,
+    /// For a replaced regular file: (temporary file, final path).
+    rename: Option<(PathBuf, PathBuf)>,
+}
+
+impl OutputFile {
+    /// Opens `path` for writing.
+    pub fn open(path: &Path) -> io::Result<OutputFile> {
+        let (w, rename) = match target(path) {
+            Target::Stdout => (Dest::Stdout(io::stdout()), None),
             // Truncate a symlinked regular file as a rename would have
             // replaced it; a device or FIFO ignores truncation.
-            let f = OpenOptions::new().write(true).truncate(true).open(path)?;
-            let mut w = io::BufWriter::new(f);
-            fill(&mut w)?;
-            w.flush()
+            Target::Through => (
+                Dest::File(OpenOptions::new().write(true).truncate(true).open(path)?),
+                None,
+            ),
+            Target::Replace => {
+                let (file, tmp) = temporary_beside(path)?;
+                (Dest::File(file), Some((tmp, path.to_path_buf())))
+            }
+        };
+        Ok(OutputFile {
+            out: io::BufWriter::with_capacity(1 << 16, w),
+            rename,
+        })
+    }
+
+    /// Finishes the output: flushes it and, for a regular file, syncs the
+    /// temporary file and renames it over the named one.
+    pub fn commit(mut self) -> io::Result<()> {
+        self.out.flush()?;
+        if let Some((tmp, path)) = self.rename.take() {
+            // The file is closed before the rename (some systems refuse to
+            // rename an open file).
+            let out = std::mem::replace(&mut self.out, io::BufWriter::new(Dest::Closed));
+            let result = match out.into_inner().map_err(io::IntoInnerError::into_error) {
+                Ok(Dest::File(f)) => f.sync_all(),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            }
+            .and_then(|()| std::fs::rename(&tmp, &path));
+            if result.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            return result;
         }
-        Target::Replace => write_atomic(path, fill),
+        Ok(())
+    }
+}
+
+impl Write for OutputFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.out.write(buf)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.out.write_all(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl Drop for OutputFile {
+    fn drop(&mut self) {
+        // Never committed: the named file stays as it was.
+        if let Some((tmp, _)) = self.rename.take() {
+            let _ = std::fs::remove_file(&tmp);
+        }
     }
 }
 
@@ -101,11 +165,8 @@ fn folder_of(path: &Path) -> io::Result<&Path> {
         .unwrap_or(Path::new(".")))
 }
 
-/// Writes the regular file `path` through a temporary file beside it and a rename.
-fn write_atomic(
-    path: &Path,
-    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> io::Result<()> {
+/// Creates the temporary file that will replace the regular file `path`.
+fn temporary_beside(path: &Path) -> io::Result<(File, PathBuf)> {
     let dir = folder_of(path)?;
     let name = path.file_name().ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidInput, "the output path names no file")
@@ -125,7 +186,7 @@ fn write_atomic(
         name.to_string_lossy(),
         std::process::id()
     ));
-    let result = (|| {
+    let made = (|| {
         let file = File::create(&tmp)?;
         if let Some(meta) = &existing {
             file.set_permissions(meta.permissions())?;
@@ -137,17 +198,41 @@ fn write_atomic(
                 let _ = std::os::unix::fs::fchown(&file, Some(meta.uid()), Some(meta.gid()));
             }
         }
-        let mut f = io::BufWriter::new(file);
-        fill(&mut f)?;
-        f.into_inner()
-            .map_err(io::IntoInnerError::into_error)?
-            .sync_all()?;
-        std::fs::rename(&tmp, path)
+        Ok(file)
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    match made {
+        Ok(file) => Ok((file, tmp)),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    result
+}
+
+/// Where an [`OutputFile`]'s bytes go.
+#[derive(Debug)]
+enum Dest {
+    Stdout(io::Stdout),
+    File(File),
+    /// After a commit took the file.
+    Closed,
+}
+
+impl Write for Dest {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Dest::Stdout(o) => o.write(buf),
+            Dest::File(f) => f.write(buf),
+            Dest::Closed => Err(io::Error::other("the output is closed")),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Dest::Stdout(o) => o.flush(),
+            Dest::File(f) => f.flush(),
+            Dest::Closed => Ok(()),
+        }
+    }
 }
 
 /// Prints `text` on standard output. A closed pipe ends the output quietly

@@ -197,8 +197,14 @@ pub fn line(
     )
 }
 
-/// Runs `f` (which runs simulations ending at `end`) with progress shown as `mode` says.
-pub fn with_progress<R>(end: SimTime, mode: Mode, f: impl FnOnce() -> R) -> R {
+/// Runs `f` (which runs simulations ending at `end`) with progress shown as
+/// `mode` says; the run is stopped (and `Err` returned) once `stop` says so.
+pub fn with_progress<R>(
+    end: SimTime,
+    mode: Mode,
+    stop: impl Fn() -> bool + 'static,
+    f: impl FnOnce() -> R,
+) -> Result<R, sim_core::stop::Interrupted> {
     let progress = std::rc::Rc::new(std::cell::RefCell::new(Progress::new(end, mode)));
     WATCHING.with(|w| w.set(true));
     // Stop watching when `f` returns or unwinds.
@@ -211,7 +217,13 @@ pub fn with_progress<R>(end: SimTime, mode: Mode, f: impl FnOnce() -> R) -> R {
     }
     let _unwatch = Unwatch;
     let fed = progress.clone();
-    let r = sim_core::stop::with_watcher(move |n, now| fed.borrow_mut().update(n, now), f);
+    let r = sim_core::stop::with_stop_check(
+        move |n, now| {
+            fed.borrow_mut().update(n, now);
+            stop()
+        },
+        f,
+    );
     progress.borrow_mut().finish();
     r
 }

@@ -1,12 +1,15 @@
 //! `dynsim run`: one scenario, its trace and its summary.
 
 use super::common::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, load};
-use crate::cmd::output::{self, Target, is_broken_pipe, write_output};
+use crate::cmd::output::{self, OutputFile, Target, is_broken_pipe};
+use crate::report::chrome::ChromeSink;
 use crate::report::summary;
 use crate::runner;
 use clap::ValueEnum;
-use std::io::Write;
+use sim_core::{JsonlSink, TextSink, TraceSink};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The arguments of `dynsim run`.
 #[derive(clap::Args, Debug)]
@@ -86,23 +89,71 @@ pub(super) fn run(args: &RunArgs) -> u8 {
         }
     }
     let trace_to_stdout = trace_to_stdout || to_stdout(args.chrome_trace.as_deref());
-    let want_trace = args.trace.is_some() || args.check_determinism || args.chrome_trace.is_some();
+    // The trace streams to its outputs as the run makes it; memory keeps it
+    // only for --check-determinism (which compares two whole traces).
+    let failed = Arc::new(AtomicBool::new(false));
+    let mut sinks: Vec<Box<dyn TraceSink>> = Vec::new();
+    for (path, chrome) in [
+        (args.trace.as_deref().map(Path::new), false),
+        (args.chrome_trace.as_deref(), true),
+    ] {
+        let Some(path) = path else { continue };
+        let out = match OutputFile::open(path) {
+            Ok(out) => out,
+            Err(e) => {
+                eprintln!("error: cannot write to {}: {e}", path.display());
+                return EXIT_BAD_INPUT;
+            }
+        };
+        let sink: Box<dyn TraceSink> = if chrome {
+            Box::new(ChromeSink::new(out, &s.name, OutputFile::commit))
+        } else {
+            match args.format {
+                TraceFormat::Text => Box::new(TextSink::new(out, OutputFile::commit)),
+                TraceFormat::Jsonl => Box::new(JsonlSink::new(out, OutputFile::commit)),
+            }
+        };
+        sinks.push(Box::new(Watched {
+            inner: sink,
+            failed: failed.clone(),
+            path: path.display().to_string(),
+        }));
+    }
     let mode = if args.progress {
         crate::cmd::progress::Mode::Forced(Box::new(std::io::stderr()))
     } else {
         crate::cmd::progress::Mode::Auto
     };
     let end = sim_core::SimTime::ZERO + s.duration;
-    let report = crate::cmd::progress::with_progress(end, mode, || {
-        runner::run_watched(&s, seed, want_trace, &mut crate::cmd::progress::watch_ops)
-    });
-    let report = match report {
-        Ok(report) => report,
-        Err(e) => {
+    let stop_on = failed.clone();
+    let report = crate::cmd::progress::with_progress(
+        end,
+        mode,
+        move || stop_on.load(Ordering::Relaxed),
+        || {
+            runner::run_streamed(
+                &s,
+                seed,
+                args.check_determinism,
+                sinks,
+                None,
+                &mut crate::cmd::progress::watch_ops,
+            )
+        },
+    );
+    let mut report = match report {
+        Ok(Ok(report)) => report,
+        Ok(Err(e)) => {
             eprintln!("error: {}: {e}", args.file.display());
             return EXIT_BAD_INPUT;
         }
+        // A trace output failed, and the run was stopped: the partial run
+        // (and the output's error, which `Watched` kept) is all there is.
+        Err(_) => return trace_failed(&failed),
     };
+    if let Err(e) = report.cluster.sim.core.trace.finish() {
+        return write_failed(&e, "the trace");
+    }
     if args.check_determinism {
         let Ok(again) = runner::run(&s, seed, true) else {
             eprintln!(
@@ -124,31 +175,6 @@ pub(super) fn run(args: &RunArgs) -> u8 {
                     "determinism: NOT deterministic: seed {seed} first differs at trace line {line}:\n  run 1: {x}\n  run 2: {y}"
                 );
                 return EXIT_FAILED;
-            }
-        }
-    }
-    let trace = &report.cluster.sim.core.trace;
-    if let Some(path) = &args.chrome_trace {
-        match write_output(path, |w| crate::report::chrome::write(trace, &s.name, w)) {
-            Ok(()) => {}
-            // The reader went away (`| head`): nothing left to tell anyone.
-            Err(e) if is_broken_pipe(&e) => return EXIT_OK,
-            Err(e) => {
-                eprintln!(
-                    "error: cannot write the Chrome trace to {}: {e}",
-                    path.display()
-                );
-                return EXIT_BAD_INPUT;
-            }
-        }
-    }
-    if let Some(path) = &args.trace {
-        match write_output(Path::new(path), |w| write_trace(trace, args.format, w)) {
-            Ok(()) => {}
-            Err(e) if is_broken_pipe(&e) => return EXIT_OK,
-            Err(e) => {
-                eprintln!("error: cannot write the trace to {path}: {e}");
-                return EXIT_BAD_INPUT;
             }
         }
     }
@@ -181,13 +207,71 @@ pub(super) fn run(args: &RunArgs) -> u8 {
     code
 }
 
-fn write_trace(
-    trace: &sim_core::Trace,
-    format: TraceFormat,
-    w: &mut dyn Write,
-) -> std::io::Result<()> {
-    match format {
-        TraceFormat::Text => w.write_all(trace.render_text().as_bytes()),
-        TraceFormat::Jsonl => trace.write_jsonl(w),
+/// A trace output that notes its first failure, so that the run stops.
+struct Watched {
+    inner: Box<dyn TraceSink>,
+    failed: Arc<AtomicBool>,
+    path: String,
+}
+
+/// Notes `r`'s error, if it is the first, for the exit code and message.
+fn note<T>(failed: &AtomicBool, path: &str, r: std::io::Result<T>) -> std::io::Result<T> {
+    if let Err(e) = &r {
+        if !failed.swap(true, Ordering::Relaxed) {
+            FIRST_ERROR
+                .with(|f| *f.borrow_mut() = Some((path.to_string(), e.kind(), e.to_string())));
+        }
     }
+    r
+}
+
+thread_local! {
+    /// The first trace output error: (path, kind, message).
+    static FIRST_ERROR: std::cell::RefCell<Option<(String, std::io::ErrorKind, String)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+impl TraceSink for Watched {
+    fn begin(&mut self, header: &[String]) -> std::io::Result<()> {
+        let r = self.inner.begin(header);
+        note(&self.failed, &self.path, r)
+    }
+    fn record(&mut self, r: &sim_core::Record) -> std::io::Result<()> {
+        let r = self.inner.record(r);
+        note(&self.failed, &self.path, r)
+    }
+    fn end(self: Box<Self>, footer: &[String]) -> std::io::Result<()> {
+        let Watched {
+            inner,
+            failed,
+            path,
+        } = *self;
+        note(&failed, &path, inner.end(footer))
+    }
+}
+
+/// The exit for a run stopped because a trace output failed.
+fn trace_failed(failed: &AtomicBool) -> u8 {
+    debug_assert!(failed.load(Ordering::Relaxed));
+    match FIRST_ERROR.with(|f| f.borrow_mut().take()) {
+        Some((_, std::io::ErrorKind::BrokenPipe, _)) => EXIT_OK,
+        Some((path, _, e)) => {
+            eprintln!("error: cannot write the trace to {path}: {e}");
+            EXIT_BAD_INPUT
+        }
+        None => EXIT_BAD_INPUT,
+    }
+}
+
+/// The exit for an output that failed once the run was over.
+fn write_failed(e: &std::io::Error, what: &str) -> u8 {
+    // The reader went away (`| head`): nothing left to tell anyone.
+    if is_broken_pipe(e) {
+        return EXIT_OK;
+    }
+    match FIRST_ERROR.with(|f| f.borrow_mut().take()) {
+        Some((path, _, msg)) => eprintln!("error: cannot write {what} to {path}: {msg}"),
+        None => eprintln!("error: cannot write {what}: {e}"),
+    }
+    EXIT_BAD_INPUT
 }

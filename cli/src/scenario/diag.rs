@@ -56,6 +56,10 @@ pub struct Collector<'s> {
     /// The file's name, as problems name it.
     pub file: &'s str,
     src: &'s str,
+    /// The byte offset of each line's start, so that a position is found by
+    /// a binary search: reading stays linear in the file's size however
+    /// many positions its messages and step names ask for.
+    line_starts: Vec<usize>,
     /// The problems found so far, in the order found.
     pub diags: Vec<Diag>,
 }
@@ -63,9 +67,13 @@ pub struct Collector<'s> {
 impl<'s> Collector<'s> {
     /// A collector for the text `src` of the file named `file`.
     pub fn new(file: &'s str, src: &'s str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(src.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         Collector {
             file,
             src,
+            line_starts,
             diags: Vec::new(),
         }
     }
@@ -73,9 +81,9 @@ impl<'s> Collector<'s> {
     /// 1-based line and column of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.src.len());
-        let before = &self.src[..offset];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+        // The last line start at or before the offset (the first is 0).
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let col = offset - self.line_starts[line - 1] + 1;
         (line, col)
     }
 

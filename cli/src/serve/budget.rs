@@ -24,6 +24,35 @@ pub struct Budget {
     pub max_seconds: f64,
 }
 
+/// What a request spent of its budget before its run began.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Spent {
+    /// Events: building the cluster's tables, one per entry (it is paid
+    /// before any event runs).
+    pub events: u64,
+    /// Wall seconds: reading the request and its scenario.
+    pub seconds: f64,
+}
+
+impl Budget {
+    /// What reading the request took (`seconds`) and building its cluster
+    /// will allocate (`setup_entries` table entries), counted against this
+    /// budget; or why the cluster is too big to build.
+    pub(super) fn charge_setup(self, seconds: f64, setup_entries: u64) -> Result<Spent, String> {
+        if setup_entries >= self.max_events {
+            return Err(format!(
+                "cluster: building this cluster allocates {setup_entries} table entries (the ring's walks and anti-entropy ranges, and every node's view of every peer), more than this page's budget of {} simulation events; use fewer nodes, tokens or replicas, or run it on the command line with dynsim run",
+                self.max_events
+            ));
+        }
+        // Time spent reading counts from the run's first look at the clock.
+        Ok(Spent {
+            events: setup_entries,
+            seconds,
+        })
+    }
+}
+
 /// Why a run was cut.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) enum CutReason {
@@ -75,20 +104,30 @@ pub(super) fn within<R>(
     client: Option<&TcpStream>,
     f: impl FnOnce() -> R,
 ) -> Result<R, Stopped> {
+    within_after(budget, Spent::default(), client, f)
+}
+
+/// [`within`], with `spent` of the budget already used.
+pub(super) fn within_after<R>(
+    budget: Budget,
+    spent: Spent,
+    client: Option<&TcpStream>,
+    f: impl FnOnce() -> R,
+) -> Result<R, Stopped> {
     let mut watched = client
         .and_then(|c| c.try_clone().ok())
         .map(ClientWatch::new);
     let reason: Rc<Cell<Option<CutReason>>> = Rc::new(Cell::new(None));
     let said = reason.clone();
     let clock = Stopwatch::start();
-    let mut events = 0u64;
+    let mut events = spent.events;
     let mut last_peek = 0.0f64;
     let check = move |n: u64, _now: SimTime| {
         events += n;
         let why = if events >= budget.max_events {
             Some(CutReason::Events(budget.max_events))
         } else {
-            let now = clock.seconds();
+            let now = spent.seconds + clock.seconds();
             if now >= budget.max_seconds {
                 Some(CutReason::Wall(budget.max_seconds))
             } else if now - last_peek >= PEEK_EVERY_S {

@@ -2,12 +2,14 @@
 
 use super::budget::{self, Stopped};
 use super::ctx::Ctx;
-use super::form::{Form, default_scenario, parse_op, prepare};
+use super::form::{Form, Prepared, default_scenario, parse_op, prepare};
 use super::http::Page;
 use super::listing::SCENARIO_DIR;
 use super::listing::{read_listed, toml_list};
+use super::sequence::KEPT_RECORDS;
 use super::templates::{self, CutNotice, Shown};
 use crate::runner;
+use crate::wall::Stopwatch;
 use maud::Markup;
 use std::collections::BTreeMap;
 
@@ -86,8 +88,19 @@ fn cli_command(form: &Form, file: &str, seed: u64) -> (String, &'static str) {
     }
 }
 
+/// Bytes of trace records a page keeps in memory at most.
+const KEPT_BYTES: usize = 64 << 20;
+
+/// What reading the request took and what building its cluster will
+/// allocate, charged to the run budget.
+fn charged(ctx: &Ctx, p: &Prepared, clock: &Stopwatch) -> Result<budget::Spent, String> {
+    ctx.run_budget
+        .charge_setup(clock.seconds(), p.scenario.cluster.setup_entries())
+}
+
 /// `POST /run`: runs the form's scenario within the run budget.
 pub(super) fn run_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
+    let clock = Stopwatch::start();
     let list = toml_list(ctx.scenarios);
     let mut form = Form::from_params(params);
     let mut prepared = prepare(ctx.scenarios, &list, &mut form);
@@ -107,8 +120,12 @@ pub(super) fn run_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
             return with_errors(ctx, &list, &form, 400, &errors);
         }
     };
-    let run = budget::within(ctx.run_budget, ctx.client, || {
-        runner::run(&p.scenario, p.seed, true)
+    let spent = match charged(ctx, &p, &clock) {
+        Ok(b) => b,
+        Err(e) => return with_errors(ctx, &list, &form, 400, &[e]),
+    };
+    let run = budget::within_after(ctx.run_budget, spent, ctx.client, || {
+        runner::run_kept(&p.scenario, p.seed, KEPT_RECORDS, KEPT_BYTES)
     });
     match run {
         Ok(Ok(report)) => {
@@ -137,6 +154,7 @@ pub(super) fn run_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
 
 /// `POST /trace`: the run's whole trace as text, within the run budget.
 pub(super) fn trace_text(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
+    let clock = Stopwatch::start();
     let list = toml_list(ctx.scenarios);
     let mut form = Form::from_params(params);
     let p = match prepare(ctx.scenarios, &list, &mut form) {
@@ -145,9 +163,24 @@ pub(super) fn trace_text(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
             return with_errors(ctx, &list, &form, 400, &errors);
         }
     };
-    let run = budget::within(ctx.run_budget, ctx.client, || {
-        runner::run(&p.scenario, p.seed, true)
-            .map(|report| report.cluster.sim.core.trace.render_text())
+    let spent = match charged(ctx, &p, &clock) {
+        Ok(b) => b,
+        Err(e) => return with_errors(ctx, &list, &form, 400, &[e]),
+    };
+    let run = budget::within_after(ctx.run_budget, spent, ctx.client, || {
+        runner::run_kept(&p.scenario, p.seed, KEPT_RECORDS, KEPT_BYTES).map(|report| {
+            let trace = &report.cluster.sim.core.trace;
+            let mut text = trace.render_text();
+            if trace.overflowed() {
+                let (command, note) = cli_command(&form, &p.file, p.seed);
+                text.push_str(&format!(
+                    "# this page keeps only the first {} records of a trace (at most {} MiB); the run went on past them, and the checks and footer above cover all of it. The command line has no such limit: {command} --trace - {note}\n",
+                    trace.records.len(),
+                    KEPT_BYTES >> 20
+                ));
+            }
+            text
+        })
     });
     match run {
         Ok(Ok(text)) => Page {

@@ -10,8 +10,10 @@ use sim_core::{Actor, DropReason, Event, Record, SimDuration, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-/// The sequence chart looks at most at this many trace records.
-const TRACE_CAP: usize = 200_000;
+/// Trace records a page keeps in memory at most, and so the most the
+/// sequence chart looks at.
+pub(super) const KEPT_RECORDS: usize = 200_000;
+const TRACE_CAP: usize = KEPT_RECORDS;
 /// Most messages drawn in one sequence chart; later ones are counted, not drawn.
 const MAX_ARROWS: usize = 80;
 /// Most operations offered in the chart's select box.
@@ -42,12 +44,13 @@ fn describe_op(o: &OpRecord) -> String {
 /// The chart's section: the op picker, the chart, its legend and the op's trace lines.
 pub(super) fn section(report: &Report, op: &str) -> Markup {
     let history = report.cluster.history();
-    let records = &report.cluster.sim.core.trace.records;
-    let capped = records.len() > TRACE_CAP;
-    let horizon = if capped {
-        records[TRACE_CAP - 1].time
-    } else {
-        SimTime::MAX
+    let trace = &report.cluster.sim.core.trace;
+    let records = &trace.records[..trace.records.len().min(TRACE_CAP)];
+    // The page keeps the first records only (see `run::KEPT_RECORDS`).
+    let capped = trace.overflowed() || trace.records.len() > TRACE_CAP;
+    let horizon = match records.last() {
+        Some(last) if capped => last.time,
+        _ => SimTime::MAX,
     };
     let choices: Vec<&OpRecord> = history
         .iter()
@@ -75,8 +78,7 @@ pub(super) fn section(report: &Report, op: &str) -> Markup {
         .iter()
         .take(MAX_OP_CHOICES)
         .any(|c| std::ptr::eq(*c, chosen));
-    let window = &records[..records.len().min(TRACE_CAP)];
-    let seq = collect_sequence(window, chosen, report.cluster.now());
+    let seq = collect_sequence(records, chosen, report.cluster.now());
     html! {
         section.card #sequence {
             h2 { "Message sequence of " (label) }
@@ -84,7 +86,7 @@ pub(super) fn section(report: &Report, op: &str) -> Markup {
             @if !op.is_empty() && found.is_none() {
                 p.notice #op-missing {
                     "Operation " (op) " is not among this run's operations"
-                    @if capped { " within the first " (TRACE_CAP) " trace records" }
+                    @if capped { " within the first " (records.len()) " trace records" }
                     "; showing " (label) " instead."
                 }
             }
@@ -106,8 +108,8 @@ pub(super) fn section(report: &Report, op: &str) -> Markup {
             }
             @if capped {
                 p.notice {
-                    "This run recorded " (records.len()) " trace records; the sequence chart is limited to the first "
-                    (TRACE_CAP) " (up to " (horizon) "), so only operations issued by then are listed. The summary and plots cover the whole run."
+                    "This run made more trace records than the page keeps; the sequence chart is limited to the first "
+                    (records.len()) " (up to " (horizon) "), so only operations issued by then are listed. The summary and plots cover the whole run."
                 }
             }
             (seq_svg(&seq, &label))

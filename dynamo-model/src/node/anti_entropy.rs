@@ -65,11 +65,13 @@ impl AntiEntropy {
     /// Compares the next (range, peer) pair: the root hash goes to the peer.
     /// Then the next round.
     pub(crate) fn round<N: Wire>(&mut self, replica: &mut Replica<'_>, cx: Cx<'_, '_, N>) {
-        let pairs = replica.owner.ring.anti_entropy_pairs(replica.me);
-        let len = pairs.len();
-        if len > 0 {
+        let ring = &replica.owner.ring;
+        let len = ring.anti_entropy_pair_count(replica.me);
+        if let Some((range, peer)) = (len > 0)
+            .then(|| ring.anti_entropy_pair(replica.me, self.cursor % len))
+            .flatten()
+        {
             debug_assert!(self.cursor < len, "the cursor stays within the pairs");
-            let (range, peer) = pairs[self.cursor % len];
             self.cursor = (self.cursor + 1) % len;
             replica.stats.anti_entropy_rounds += 1;
             let root = tree(replica, range).root();

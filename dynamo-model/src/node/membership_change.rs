@@ -294,7 +294,7 @@ impl MemberView {
         replica.owner.moved = true;
         replica.stats.membership_changes += changed.len() as u64;
         replica.owner.ring = Arc::new(Ring::for_cluster(replica.cfg, ring_tokens(&self.members)));
-        ae.clamp(replica.owner.ring.anti_entropy_pairs(me).len());
+        ae.clamp(replica.owner.ring.anti_entropy_pair_count(me));
         let members = &self.members;
         let ring = &replica.owner.ring;
         note(cx, "membership", || {

@@ -508,7 +508,7 @@ impl sim_core::Node for DynamoNode {
         self.volatile.rounds.purge_armed = false;
         self.replica().arm_purge(cx);
         if self.cfg.anti_entropy {
-            let pairs = self.durable.owner.ring.anti_entropy_pairs(self.id).len();
+            let pairs = self.durable.owner.ring.anti_entropy_pair_count(self.id);
             self.volatile.anti_entropy.start(pairs, cx);
             let p = phase(cx, self.cfg.anti_entropy_interval);
             cx.set_timer(p, Timer::AntiEntropy);
