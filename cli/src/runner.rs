@@ -484,6 +484,14 @@ pub fn prepare(
                     cluster.fault(step.at, f);
                 }
             }
+            Action::Trigger(t) => cluster.clients.add_trigger(dynamo_observer::Trigger {
+                armed: step.at,
+                until: t.until,
+                on: t.on,
+                fault: t.fault,
+                lasting: t.lasting,
+                fired: None,
+            }),
             Action::Membership { node, join } => {
                 let admin = match join {
                     None => dynamo_model::Admin::Leave,
@@ -853,14 +861,27 @@ pub fn healthy_spans(s: &Scenario, end: SimTime) -> Vec<(SimTime, SimTime)> {
     let (mut cut, mut loss, mut dup) = (false, false, false);
     let mut spans = Vec::new();
     let mut healthy_from = Some(SimTime::ZERO);
-    let mut steps: Vec<&crate::scenario::Step> = s.steps.iter().collect();
-    steps.sort_by_key(|st| st.at);
-    for st in steps {
-        let faults = match &st.action {
-            Action::Fault(f) => vec![f.clone()],
-            Action::HealAll => crate::scenario::heal_all(s.cluster.nodes, &s.net),
-            _ => continue,
-        };
+    // A trigger's fault comes at a time only the run knows: the whole span
+    // in which it may fire and last counts as faulty.
+    let mut triggered = 0usize;
+    let mut timeline: Vec<(SimTime, Vec<Fault>, isize)> = Vec::new();
+    for st in &s.steps {
+        match &st.action {
+            Action::Fault(f) => timeline.push((st.at, vec![f.clone()], 0)),
+            Action::HealAll => {
+                timeline.push((st.at, crate::scenario::heal_all(s.cluster.nodes, &s.net), 0))
+            }
+            Action::Trigger(t) => {
+                timeline.push((st.at, Vec::new(), 1));
+                timeline.push((t.until + t.lasting, Vec::new(), -1));
+            }
+            _ => {}
+        }
+    }
+    // Stable: steps at one time keep their file order.
+    timeline.sort_by_key(|(at, _, _)| *at);
+    for (at, faults, window) in timeline {
+        triggered = triggered.saturating_add_signed(window);
         for f in faults {
             let set = |v: &mut Vec<bool>, n: sim_core::NodeId, on: bool| {
                 if let Some(x) = v.get_mut(n.index()) {
@@ -882,15 +903,19 @@ pub fn healthy_spans(s: &Scenario, end: SimTime) -> Vec<(SimTime, SimTime)> {
                 }
             }
         }
-        let ok = !cut && !loss && !dup && !down.iter().chain(&paused).chain(&slow).any(|&b| b);
+        let ok = triggered == 0
+            && !cut
+            && !loss
+            && !dup
+            && !down.iter().chain(&paused).chain(&slow).any(|&b| b);
         match (healthy_from, ok) {
             (Some(from), false) => {
-                if from < st.at {
-                    spans.push((from, st.at));
+                if from < at {
+                    spans.push((from, at));
                 }
                 healthy_from = None;
             }
-            (None, true) => healthy_from = Some(st.at),
+            (None, true) => healthy_from = Some(at),
             _ => {}
         }
     }

@@ -7,8 +7,10 @@ use crate::invariants::{Invariants, OpLabel};
 use crate::plan::{
     ADMIN_CLIENT, AdminOp, Entry, KeyChoice, LoadSpec, Pacing, PlannedOp, ProgramOp, route,
 };
-use dynamo_model::{ClusterConfig, DynamoNode, Key, KeyScheme, Reply, Request, Ring, VClock};
-use sim_core::{ClientId, Core, Harness, Input, NodeId, SimDuration, SimRng, SimTime, Stream};
+use dynamo_model::{ClusterConfig, DynamoNode, Key, KeyScheme, Msg, Reply, Request, Ring, VClock};
+use sim_core::{
+    ClientId, Core, Fault, Harness, Input, NodeId, SimDuration, SimRng, SimTime, Stream,
+};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -84,6 +86,57 @@ pub struct Clients {
     program_ops: std::collections::BTreeMap<u64, OpRecord>,
     /// The last request id given to a program operation.
     program_req: u64,
+    /// Faults timed to protocol events, armed or fired.
+    triggers: Vec<Trigger>,
+}
+
+/// What a [`Trigger`] does to the nodes of the send that fires it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TriggerFault {
+    /// The sender crashes (keeping its disk), and restarts after the fault's time.
+    CrashSender,
+    /// The receiver crashes before the message arrives, and restarts later.
+    CrashReceiver,
+    /// The sender is cut off from every other node, then healed.
+    IsolateSender,
+    /// The sender pauses (holding what reaches it), then resumes.
+    PauseSender,
+}
+
+impl TriggerFault {
+    /// Every trigger fault, by its name in a scenario file.
+    pub const ALL: [(&'static str, TriggerFault); 4] = [
+        ("crash-sender", TriggerFault::CrashSender),
+        ("crash-receiver", TriggerFault::CrashReceiver),
+        ("isolate-sender", TriggerFault::IsolateSender),
+        ("pause-sender", TriggerFault::PauseSender),
+    ];
+
+    /// Its name in a scenario file.
+    pub fn name(self) -> &'static str {
+        TriggerFault::ALL
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("?", |(n, _)| n)
+    }
+}
+
+/// A fault timed to a protocol event: from `armed` until `until`, the first
+/// message of kind `on` that any node sends fires `fault` for `lasting`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trigger {
+    /// From when a send fires it.
+    pub armed: SimTime,
+    /// After when none does.
+    pub until: SimTime,
+    /// The message kind that fires it (one of the model's message kinds).
+    pub on: &'static str,
+    /// What it does.
+    pub fault: TriggerFault,
+    /// How long the fault lasts.
+    pub lasting: SimDuration,
+    /// When it fired, if it has.
+    pub fired: Option<SimTime>,
 }
 
 /// How far a run's operations have got, readable while the run goes on (a
@@ -119,7 +172,18 @@ impl Clients {
             gone: Vec::new(),
             program_ops: std::collections::BTreeMap::new(),
             program_req: 0,
+            triggers: Vec::new(),
         }
+    }
+
+    /// Adds a fault timed to a protocol event.
+    pub fn add_trigger(&mut self, t: Trigger) {
+        self.triggers.push(t);
+    }
+
+    /// The triggers, with when each fired.
+    pub fn triggers(&self) -> &[Trigger] {
+        &self.triggers
     }
 
     /// Whether nothing is planned for the clients themselves (a program may run).
@@ -521,6 +585,53 @@ pub const MAX_HISTORY_OPS: usize = 10_000_000;
 
 impl Harness<DynamoNode> for Clients {
     type Wake = Wake;
+
+    fn watches_sends(&self) -> bool {
+        self.triggers.iter().any(|t| t.fired.is_none())
+    }
+
+    fn on_send(&mut self, core: &mut Core<DynamoNode, Wake>, from: NodeId, to: NodeId, msg: &Msg) {
+        let now = core.now();
+        let kind = <Msg as sim_core::Message>::KINDS[sim_core::Message::kind(msg)];
+        let nodes = self.nodes;
+        for t in &mut self.triggers {
+            if t.fired.is_some() || t.on != kind || now < t.armed || now > t.until {
+                continue;
+            }
+            t.fired = Some(now);
+            let end = now + t.lasting;
+            let (start, stop) = match t.fault {
+                TriggerFault::CrashSender | TriggerFault::CrashReceiver => {
+                    let node = if t.fault == TriggerFault::CrashSender {
+                        from
+                    } else {
+                        to
+                    };
+                    (
+                        Fault::Crash {
+                            node,
+                            wipe_disk: false,
+                        },
+                        Fault::Restart { node },
+                    )
+                }
+                TriggerFault::IsolateSender => (
+                    Fault::Partition {
+                        groups: vec![
+                            vec![from],
+                            (0..nodes).map(NodeId).filter(|&n| n != from).collect(),
+                        ],
+                    },
+                    Fault::Heal,
+                ),
+                TriggerFault::PauseSender => {
+                    (Fault::Pause { node: from }, Fault::Resume { node: from })
+                }
+            };
+            core.schedule_fault(now, start);
+            core.schedule_fault(end, stop);
+        }
+    }
 
     fn on_reply(
         &mut self,

@@ -43,7 +43,9 @@ mod behaviour_tests;
 
 pub use changes::{Change, ChangeLog, settle_time};
 pub use checkers::{CHECKERS, Checker, Runs, check_all, checker, needless_sibling_pairs};
-pub use clients::{Clients, MAX_HISTORY_OPS, MAX_OPS_IN_FLIGHT, OpsGauge, Wake};
+pub use clients::{
+    Clients, MAX_HISTORY_OPS, MAX_OPS_IN_FLIGHT, OpsGauge, Trigger, TriggerFault, Wake,
+};
 pub use cluster::{Cluster, ClusterPlan};
 pub use history::{OpKind, OpRecord, Outcome};
 pub use invariants::{Invariant, Invariants, Quorum};

@@ -338,11 +338,19 @@ pub(crate) fn leave_hands_over(w: &World) -> Verdict {
     let mut count = 0;
     for l in leaves {
         for (at, heir, key, v) in &l.let_go {
-            // A disk wipe of the heir after it took the version may have lost it.
+            // A disk wipe of the heir after it may have taken the version
+            // (from the version's put on; the leave itself when the put is
+            // not in the history) may have lost it: the leaver acted on an
+            // acknowledgement the wipe made void.
+            let since = w
+                .history
+                .iter()
+                .find(|o| o.id == v.write)
+                .map_or(l.from, |o| o.start.unwrap_or(o.planned).min(l.from));
             let wiped = w
                 .wipes
                 .iter()
-                .any(|&(t, x)| x == *heir && t >= l.from && t <= *at);
+                .any(|&(t, x)| x == *heir && t >= since && t <= *at);
             if wiped {
                 continue;
             }

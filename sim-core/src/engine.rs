@@ -555,6 +555,24 @@ pub trait Harness<N: Node> {
     }
     /// Sees every node's state right after `node` handled an input.
     fn observe_handled(&mut self, _now: SimTime, _node: NodeId, _nodes: &[N]) {}
+    /// Whether [`Harness::on_send`] wants to see sends (asked once per
+    /// handler that sent something; the default does not).
+    fn watches_sends(&self) -> bool {
+        false
+    }
+    /// `from` has just sent `msg` to `to` (its handler is done; the message
+    /// is not yet on the network). The harness may schedule faults: one at
+    /// the current time lands before anything the node sent arrives, which
+    /// is how a fault is timed to a protocol event ("crash the node right
+    /// after it sends an acknowledgement").
+    fn on_send(
+        &mut self,
+        _core: &mut Core<N, Self::Wake>,
+        _from: NodeId,
+        _to: NodeId,
+        _msg: &N::Msg,
+    ) {
+    }
 }
 
 /// A harness that ignores replies and never wakes.
@@ -1331,6 +1349,13 @@ impl<N: Node, W> Sim<N, W> {
             }
         }
         harness.observe_handled(now, node, &self.nodes);
+        if harness.watches_sends() {
+            for e in &effects {
+                if let Effect::Send { to, msg } = e {
+                    harness.on_send(&mut self.core, node, *to, msg);
+                }
+            }
+        }
         for effect in effects.drain(..) {
             self.apply_effect(node, incarnation, effect);
         }

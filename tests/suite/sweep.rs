@@ -216,7 +216,9 @@ fn faulty_seeds_judge_quorum_reads_and_name_their_promise() {
 // and quorum-reads judges every get.
 #[test]
 fn a_seed_without_faults_has_no_heal() {
-    let s = five_nodes();
+    // The interleaving knobs add faults of their own; this is about the heal.
+    let mut s = five_nodes();
+    s.swarm.interleavings = false;
     let seed = (0..5_000)
         .find(|&seed| swarm::draw(&s, seed).kinds.is_empty())
         .expect("about one seed in 512 draws no fault kind");
@@ -387,7 +389,10 @@ fn every_bundled_file_sweeps_swarms_and_shrinks() {
             shrink::shrink(&s, failing.unwrap_or(0), |_, _| {}),
         ) {
             (Some(seed), Ok(found)) => {
-                let report = runner::run(&found.smallest, seed, false).expect("the scenario runs");
+                // With the seed the shrunk file records (a reseeding cut may
+                // have given it another).
+                let report = runner::run(&found.smallest, found.smallest.seed, false)
+                    .expect("the scenario runs");
                 assert!(
                     report.as_expected(),
                     "{file}: the shrunk seed {seed} does not declare what it fails"
@@ -404,17 +409,22 @@ fn every_bundled_file_sweeps_swarms_and_shrinks() {
 }
 
 // The regression of issue 9: the file's own `seed = 86` must play no part in
-// `shrink --seed 4`. Seed 4 fails convergence in a sweep (no repair mechanism
-// is on, so every key must converge); shrink finds that same failure, writes a
-// file with `seed = 4` that declares it, and that file runs as expected.
+// `shrink --seed S`. Seed S (the first that does) fails convergence in a
+// sweep (no repair mechanism is on, so every key must converge); shrink
+// finds that same failure, writes a file that names seed S and declares it,
+// and that file runs as expected.
 #[test]
 fn shrink_judges_with_the_given_seed_not_the_file_seed() {
     let file = "scenarios/negative/duplicate_reply_counted.toml";
     std::env::set_current_dir(root()).expect("workspace root");
     let s = scenario::load(file).expect("loads");
-    assert_ne!(s.seed, 4, "the regression needs a file seed other than 4");
-    let swept = sweep::run_seeds(&s, file, &[4], 1, |_| {});
-    assert_eq!(swept[0].failed, ["convergence"], "{:?}", swept[0]);
+    let seeds: Vec<u64> = (0..16).filter(|&x| x != s.seed).collect();
+    let swept = sweep::run_seeds(&s, file, &seeds, 2, |_| {});
+    let Some(hit) = swept.iter().find(|r| r.failed == ["convergence"]) else {
+        panic!("no seed of 0..16 fails convergence alone: {swept:?}")
+    };
+    let seed = hit.seed;
+    let seed_text = seed.to_string();
     let dir = scratch("shrink-seed");
     let out = dir.join("shrunk.toml");
     assert_eq!(
@@ -422,7 +432,7 @@ fn shrink_judges_with_the_given_seed_not_the_file_seed() {
             "shrink",
             file,
             "--seed",
-            "4",
+            &seed_text,
             "--out",
             out.to_str().unwrap(),
             // The test binary is not dynsim: probe processes are tested in cli/tests/process.rs.
@@ -436,7 +446,10 @@ fn shrink_judges_with_the_given_seed_not_the_file_seed() {
         "{text}"
     );
     let back = scenario::parse("shrunk.toml", &text).expect("the shrunk file parses");
-    assert_eq!(back.seed, 4);
+    assert!(
+        text.contains(&format!("--seed {seed}`")),
+        "the file names the seed it was shrunk from:\n{text}"
+    );
     let report = runner::run(&back, back.seed, false).expect("the scenario runs");
     assert!(
         report
@@ -447,8 +460,8 @@ fn shrink_judges_with_the_given_seed_not_the_file_seed() {
     assert!(report.as_expected(), "running the shrunk file exits 0");
     // The default name follows the input file, in the current directory.
     assert_eq!(
-        shrink::default_out(Path::new(file), 4),
-        Path::new("duplicate_reply_counted-seed4-shrunk.toml")
+        shrink::default_out(Path::new(file), seed),
+        PathBuf::from(format!("duplicate_reply_counted-seed{seed}-shrunk.toml"))
     );
 }
 
@@ -829,4 +842,68 @@ fn membership_sweep_is_clean_and_moves_keys() {
     assert_eq!(joins, s.cluster.outside.len());
     let again = swarm::draw(&s, 7);
     assert_eq!(format!("{:?}", plan.steps), format!("{:?}", again.steps));
+}
+
+// The interleaving knobs are drawn on their own stream: switching them off
+// leaves every other part of a seed's draw as it was, and switching them on
+// adds slow nodes and kinds, heavy duplicates, bursts on one key and
+// triggers, each in about half the seeds.
+#[test]
+fn interleaving_knobs_add_to_the_draw_and_switch_off() {
+    let on = base("five_nodes");
+    assert!(on.swarm.interleavings, "on unless a base switches them off");
+    let mut off = on.clone();
+    off.swarm.interleavings = false;
+    let prefixes = [
+        "slow node",
+        "slow kind",
+        "duplicates",
+        "burst of",
+        "trigger",
+    ];
+    let mut seen = [0u32; 5];
+    for seed in 0..40 {
+        let (a, b) = (swarm::draw(&on, seed), swarm::draw(&off, seed));
+        assert!(b.knobs.is_empty() && b.slow_kind.is_none());
+        assert_eq!(a.kinds, b.kinds, "seed {seed}");
+        assert_eq!(a.load, b.load, "seed {seed}");
+        // Every step drawn without the knobs is there with them, in order.
+        let mut rest = a.steps.iter();
+        for st in &b.steps {
+            assert!(rest.any(|x| x == st), "seed {seed}: {st:?} went missing");
+        }
+        for (n, p) in seen.iter_mut().zip(prefixes) {
+            *n += u32::from(a.knobs.iter().any(|k| k.starts_with(p)));
+        }
+    }
+    // Each knob is on for about half the seeds.
+    for (n, p) in seen.iter().zip(prefixes) {
+        assert!((10..=30).contains(n), "{p}: {n} seeds of 40");
+    }
+}
+
+// The knobs make the rare interleavings common: a duplicated answer counted
+// twice (the bug count-duplicate-answers) needs a copy of an early answer
+// to arrive before a late one. Over the same 200 seeds of five_nodes it
+// fails none without the knobs and some with them; on read_repair_only
+// (R = 3, so every get waits for the slowest replica) it fails more seeds
+// with them than without. Each result seed replays with its knobs.
+#[test]
+fn the_knobs_find_a_duplicate_answer_counted_twice() {
+    let with_bug = |name: &str, knobs: bool| {
+        let mut s = base(name);
+        s.cluster.bug = dynamo_model::bugs::Bug::from_name("count-duplicate-answers");
+        s.swarm.interleavings = knobs;
+        s
+    };
+    let before = failing(&with_bug("five_nodes", false), 0..200);
+    let after = failing(&with_bug("five_nodes", true), 0..200);
+    assert!(before.is_empty(), "{before:?}");
+    assert!(!after.is_empty(), "the knobs found nothing in 200 seeds");
+    let before = failing(&with_bug("read_repair_only", false), 0..100).len();
+    let after = failing(&with_bug("read_repair_only", true), 0..100).len();
+    assert!(
+        after > before,
+        "{before} failing seeds of 100 without the knobs, {after} with"
+    );
 }

@@ -111,6 +111,7 @@ pub fn crashed(
         ops: 0,
         faults: plan.kinds.iter().map(ToString::to_string).collect(),
         coverage: Coverage::default(),
+        knobs: plan.knobs,
         replay: format!("dynsim run {file} --seed {seed} --swarm --trace -"),
         digest: origin.digest.clone(),
         version: origin.version.clone(),

@@ -616,7 +616,7 @@ fn without_node(s: &Scenario, gone: NodeId) -> Scenario {
                 }
                 Fault::Heal | Fault::Loss { .. } | Fault::Duplicate { .. } => {}
             },
-            Action::HealAll => {}
+            Action::HealAll | Action::Trigger(_) => {}
             Action::Membership { node, .. } => {
                 if *node == gone {
                     remove[i] = true;

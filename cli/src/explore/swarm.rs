@@ -8,7 +8,7 @@
 //! explicit timeline, so `dynsim run FILE --seed S --swarm` replays a sweep's
 //! seed exactly, and `dynsim shrink` can cut it down step by step.
 
-use crate::scenario::{Action, Check, OpStep, Scenario, Step};
+use crate::scenario::{Action, Check, OpStep, Scenario, Step, TriggerStep};
 use dynamo_model::{Key, KeyScheme, Ring};
 use dynamo_observer::{Entry, KeyChoice, LoadSpec, OpKind, Pacing};
 use sim_core::{ClientId, Fault, NodeId, SimDuration, SimRng, SimTime, Stream};
@@ -50,6 +50,155 @@ pub struct Plan {
     pub end: SimTime,
     /// With deletes on: the tombstone grace the run uses (longer than the faulty and quiet phases).
     pub tombstone_grace: Option<SimDuration>,
+    /// The interleaving knobs drawn ([`SwarmSwitches::interleavings`]), each as words.
+    pub knobs: Vec<String>,
+    /// A message kind made slow for the whole run, and its latency.
+    pub slow_kind: Option<(&'static str, sim_core::Latency)>,
+}
+
+/// Message kinds whose lateness decides interleavings: acknowledgements and
+/// replies racing a quorum's completion, hand-offs racing their acks.
+const TIMED_KINDS: &[&str] = &[
+    "Replicate",
+    "ReplicateAck",
+    "Read",
+    "ReadReply",
+    "Forward",
+    "ForwardAck",
+    "Handoff",
+    "HandoffAck",
+];
+
+/// The explicit clients bursts use (c9000 on), apart from `c0`'s steps.
+pub(crate) const BURST_CLIENT: u32 = 9_000;
+
+/// Draws the interleaving knobs on their own stream (so the rest of the
+/// draw is the same with them off): each is on for half the seeds.
+/// - a slow node: one node's messages take 5 to 400 ms longer through the
+///   faulty phase (5 to 400 ms: past a request timeout, so fallbacks and
+///   non-owner coordinators take over);
+/// - a slow message kind: one of [`TIMED_KINDS`] takes from 1 ms up to a
+///   drawn 5 to 400 ms (uniform)
+///   for the whole run, so its messages arrive after their peers';
+/// - duplicates: 30 to 80% of messages delivered twice for a tenth to a
+///   third of the faulty phase, so copies of early answers race late ones;
+/// - bursts: one to three times, three to six operations on one key from
+///   different clients within 2 ms (puts without context and gets);
+/// - triggers: one or two faults timed to a protocol event (crash or pause
+///   the sender, crash the receiver, or cut the sender off, for 50 to 500
+///   ms, right after the first message of a drawn kind), armed in the first
+///   half of the faulty phase and over before the heal.
+fn draw_knobs(
+    s: &Scenario,
+    seed: u64,
+    heal_at: SimTime,
+    load: &LoadSpec,
+    steps: &mut Vec<Step>,
+) -> (Vec<String>, Option<(&'static str, sim_core::Latency)>) {
+    let mut rng = SimRng::new(seed, Stream::Custom(10));
+    let mut knobs = Vec::new();
+    let mut slow_kind = None;
+    let nodes = u64::from(s.cluster.nodes);
+    let span = heal_at.as_us();
+    if rng.chance(0.5) {
+        let node = NodeId(rng.below(nodes) as u32);
+        let extra = SimDuration::from_ms(between(&mut rng, 5, 400));
+        steps.push(Step {
+            at: SimTime::ZERO,
+            line: 0,
+            action: Action::Fault(Fault::Slow { node, extra }),
+        });
+        steps.push(Step {
+            at: heal_at,
+            line: 0,
+            action: Action::Fault(Fault::Slow {
+                node,
+                extra: SimDuration::ZERO,
+            }),
+        });
+        knobs.push(format!("slow node {node} +{extra}"));
+    }
+    if rng.chance(0.5) {
+        let kind = TIMED_KINDS[rng.index(TIMED_KINDS.len())];
+        let hi = between(&mut rng, 5, 400) as f64 * 1_000.0;
+        let lat = sim_core::Latency::Uniform {
+            min_us: 1_000.0_f64.min(hi),
+            max_us: hi,
+        };
+        knobs.push(format!("slow kind {kind} up to {}", SimDuration(hi as u64)));
+        slow_kind = Some((kind, lat));
+    }
+    if rng.chance(0.5) {
+        // Heavy duplication for a while: with a slow node or kind, a copy
+        // of an early answer arrives before the late ones do.
+        let start = SimTime(rng.below((span * 4 / 5).max(1)));
+        let len = SimDuration(between(&mut rng, span / 10, span / 3));
+        let stop = (start + len).min(heal_at);
+        let p = (300 + rng.below(501)) as f64 / 1000.0;
+        steps.push(Step {
+            at: start,
+            line: 0,
+            action: Action::Fault(Fault::Duplicate { p }),
+        });
+        steps.push(Step {
+            at: stop,
+            line: 0,
+            action: Action::Fault(Fault::Duplicate { p: s.net.duplicate }),
+        });
+        knobs.push(format!("duplicates p={p} from {start} to {stop}"));
+    }
+    if rng.chance(0.5) && load.keys > 0 {
+        for b in 0..between(&mut rng, 1, 3) {
+            let key = Key::numbered(
+                &s.cluster.key_scheme,
+                rng.below(u64::from(load.keys)) as u32,
+            );
+            let at = SimTime(rng.below((span * 4 / 5).max(1)));
+            let size = between(&mut rng, 3, 6);
+            for i in 0..size {
+                let put = rng.chance(0.6);
+                steps.push(Step {
+                    at: at + SimDuration(rng.below(2_000)),
+                    line: 0,
+                    action: Action::Op(OpStep {
+                        kind: if put { OpKind::Put } else { OpKind::Get },
+                        entry: Entry::Random,
+                        key: key.clone(),
+                        value: put.then(|| format!("burst{b}-{i}")),
+                        name: None,
+                        context_from: None,
+                        client: ClientId(BURST_CLIENT + (b * 8 + i) as u32),
+                    }),
+                });
+            }
+            knobs.push(format!("burst of {size} on key {}", key.name()));
+        }
+    }
+    if rng.chance(0.5) {
+        for _ in 0..between(&mut rng, 1, 2) {
+            let on = TIMED_KINDS[rng.index(TIMED_KINDS.len())];
+            let (name, fault) = dynamo_observer::TriggerFault::ALL[rng.index(4)];
+            let lasting = SimDuration::from_ms(between(&mut rng, 50, 500));
+            let armed = SimTime(rng.below((span / 2).max(1)));
+            // Over before the heal, whenever it fires.
+            let until = SimTime(
+                span.saturating_sub(lasting.as_us() + 1_000)
+                    .max(armed.as_us()),
+            );
+            steps.push(Step {
+                at: armed,
+                line: 0,
+                action: Action::Trigger(TriggerStep {
+                    on,
+                    fault,
+                    lasting,
+                    until,
+                }),
+            });
+            knobs.push(format!("trigger {name} on {on} for {lasting}"));
+        }
+    }
+    (knobs, slow_kind)
 }
 
 fn between(rng: &mut SimRng, lo: u64, hi: u64) -> u64 {
@@ -334,6 +483,13 @@ pub fn draw(s: &Scenario, seed: u64) -> Plan {
         tombstone_grace = Some(grace);
         end = heal_at + s.cluster.op_deadline + SimDuration::from_secs(2) + grace;
     }
+    let (knobs, slow_kind) = if s.swarm.interleavings {
+        draw_knobs(s, seed, heal_at, &load, &mut steps)
+    } else {
+        (Vec::new(), None)
+    };
+    // Stable: the drawn steps keep their order among steps at one time.
+    steps.sort_by_key(|st| st.at);
     steps.extend(quiet_reads(
         s,
         &load,
@@ -346,6 +502,8 @@ pub fn draw(s: &Scenario, seed: u64) -> Plan {
         heal_at,
         end,
         tombstone_grace,
+        knobs,
+        slow_kind,
     }
 }
 
@@ -355,7 +513,13 @@ pub fn draw(s: &Scenario, seed: u64) -> Plan {
 /// lose writes). Its own steps and other expectations are replaced; with
 /// faults, every other checker must pass or be skipped.
 pub fn apply(s: &Scenario, plan: &Plan) -> Scenario {
+    let mut net = s.net.clone();
+    if let Some((kind, lat)) = &plan.slow_kind {
+        net.per_kind.retain(|(k, _)| k != kind);
+        net.per_kind.push(((*kind).to_string(), lat.clone()));
+    }
     Scenario {
+        net,
         steps: plan.steps.clone(),
         load: Some(plan.load.clone()),
         duration: SimDuration(plan.end.as_us()),

@@ -59,6 +59,15 @@ pub struct Coverage {
     /// Keys offered to new owners after membership changes, over all nodes.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub keys_transferred: u64,
+    /// Faults timed to protocol events that fired (the interleaving knobs' triggers).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub triggers_fired: u64,
+    /// Replica requests a coordinator stopped waiting for (a late or lost answer), over all nodes.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub replica_timeouts: u64,
+    /// Operations issued by the knobs' bursts on one key.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub burst_ops: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -125,6 +134,10 @@ pub struct SeedResult {
     pub faults: Vec<String>,
     /// Which mechanisms the run exercised.
     pub coverage: Coverage,
+    /// The interleaving knobs the seed drew (slow node or message kind,
+    /// bursts, triggers), as words; left out when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub knobs: Vec<String>,
     /// The command that replays this seed with its full trace.
     pub replay: String,
     /// MD5 of the base scenario file's bytes (hex): which scenario ran.
@@ -180,6 +193,7 @@ pub fn run_seed(s: &Scenario, file: &str, seed: u64, origin: &Origin) -> SeedRes
                 ops: 0,
                 faults,
                 coverage: Coverage::default(),
+                knobs: plan.knobs.clone(),
                 replay,
                 digest: origin.digest.clone(),
                 version: origin.version.clone(),
@@ -233,6 +247,18 @@ pub fn run_seed(s: &Scenario, file: &str, seed: u64, origin: &Origin) -> SeedRes
             .filter(|a| a.result.as_ref().is_some_and(|r| r.1))
             .count() as u64,
         keys_transferred: nodes.iter().map(|n| n.stats.keys_transferred).sum(),
+        triggers_fired: report
+            .cluster
+            .clients
+            .triggers()
+            .iter()
+            .filter(|t| t.fired.is_some())
+            .count() as u64,
+        replica_timeouts: nodes.iter().map(|n| n.stats.replica_timeouts).sum(),
+        burst_ops: h
+            .iter()
+            .filter(|o| o.client.0 >= swarm::BURST_CLIENT && !o.generated)
+            .count() as u64,
     };
     SeedResult {
         seed,
@@ -243,6 +269,7 @@ pub fn run_seed(s: &Scenario, file: &str, seed: u64, origin: &Origin) -> SeedRes
         ops: h.len() as u64,
         faults,
         coverage,
+        knobs: plan.knobs.clone(),
         replay,
         digest: origin.digest.clone(),
         version: origin.version.clone(),
@@ -409,6 +436,9 @@ pub struct Tally {
     deletes: [u64; 4],
     /// Seeds with a membership change, changes taken, keys transferred.
     membership: [u64; 3],
+    /// Seeds with a slow node, a slow kind, heavy duplicates, a burst, a
+    /// trigger, a trigger that fired.
+    knobs: [u64; 6],
     kinds: Vec<u64>,
     /// The failed seeds with the smallest numbers, in seed order.
     pub first_failures: Vec<SeedResult>,
@@ -428,6 +458,7 @@ impl Default for Tally {
             coverage: [0; 8],
             deletes: [0; 4],
             membership: [0; 3],
+            knobs: [0; 6],
             kinds: vec![0; swarm::FAULT_KINDS.len()],
             first_failures: Vec::new(),
         }
@@ -451,6 +482,13 @@ impl Tally {
         self.membership[0] += u64::from(c.membership_changes > 0);
         self.membership[1] += c.membership_changes;
         self.membership[2] += c.keys_transferred;
+        for (i, prefix) in ["slow node", "slow kind", "duplicates", "burst", "trigger"]
+            .iter()
+            .enumerate()
+        {
+            self.knobs[i] += u64::from(r.knobs.iter().any(|k| k.starts_with(prefix)));
+        }
+        self.knobs[5] += u64::from(c.triggers_fired > 0);
         for (n, k) in self.kinds.iter_mut().zip(swarm::FAULT_KINDS) {
             *n += u64::from(r.faults.iter().any(|f| f == k));
         }
@@ -509,6 +547,18 @@ impl Tally {
             c(6),
             c(7)
         );
+        if self.knobs.iter().any(|&n| n > 0) {
+            let _ = writeln!(
+                o,
+                "interleaving knobs: slow node in {} of seeds, slow message kind in {}, heavy duplicates in {}, bursts on one key in {}, triggers in {} (fired in {})",
+                pct(self.knobs[0], total),
+                pct(self.knobs[1], total),
+                pct(self.knobs[2], total),
+                pct(self.knobs[3], total),
+                pct(self.knobs[4], total),
+                pct(self.knobs[5], total)
+            );
+        }
         if self.deletes[0] > 0 {
             let _ = writeln!(
                 o,

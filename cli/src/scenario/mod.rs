@@ -60,6 +60,23 @@ pub enum Action {
     /// the faults of [`heal_all`], so each restart, resume and reset is still
     /// its own fault in the trace, yet the file names no node for it.
     HealAll,
+    /// A fault timed to a protocol event (`do = "trigger"`): armed at the
+    /// step's time, the first message of its kind any node sends before
+    /// `until` fires it.
+    Trigger(TriggerStep),
+}
+
+/// A `trigger` step: `on` (a message kind), `fault`, `for` and `until`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TriggerStep {
+    /// The message kind that fires it.
+    pub on: &'static str,
+    /// What it does to the send's nodes.
+    pub fault: dynamo_observer::TriggerFault,
+    /// How long the fault lasts.
+    pub lasting: SimDuration,
+    /// After this time no send fires it.
+    pub until: SimTime,
 }
 
 /// What a `heal-all` step applies, in this order: every partition and
@@ -128,8 +145,12 @@ pub struct Scenario {
 }
 
 /// The `[swarm]` switches: what a sweep draws beyond faults and the workload.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SwarmSwitches {
+    /// The knobs that make rare interleavings common (on unless switched
+    /// off): a slow node, a slow message kind, bursts of concurrent
+    /// operations on one key, and faults timed to protocol events.
+    pub interleavings: bool,
     /// Read-modify-write clients delete some of what they read.
     pub deletes: bool,
     /// Each node of `[cluster] outside` joins at a random time of the faulty phase.
@@ -139,13 +160,24 @@ pub struct SwarmSwitches {
     pub leaves: bool,
 }
 
+impl Default for SwarmSwitches {
+    fn default() -> SwarmSwitches {
+        SwarmSwitches {
+            interleavings: true,
+            deletes: false,
+            joins: false,
+            leaves: false,
+        }
+    }
+}
+
 impl Scenario {
     /// Whether the timeline or the network injects any fault.
     pub fn has_faults(&self) -> bool {
         self.steps.iter().any(|s| {
             matches!(
                 s.action,
-                Action::Fault(_) | Action::HealAll | Action::Membership { .. }
+                Action::Fault(_) | Action::HealAll | Action::Membership { .. } | Action::Trigger(_)
             )
         }) || self.net.loss > 0.0
             || self.net.duplicate > 0.0
@@ -234,6 +266,7 @@ const STEP_KINDS: &[&str] = &[
     "one-way",
     "heal",
     "heal-all",
+    "trigger",
     "skew",
     "loss",
     "duplicate",
@@ -436,7 +469,8 @@ fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
     }
     let mut swarm = SwarmSwitches::default();
     if let Some(t) = root.table(c, "swarm") {
-        t.only(c, &["deletes", "joins", "leaves"]);
+        t.only(c, &["interleavings", "deletes", "joins", "leaves"]);
+        swarm.interleavings = t.bool(c, "interleavings").unwrap_or(true);
         swarm.deletes = t.bool(c, "deletes").unwrap_or(false);
         swarm.joins = t.bool(c, "joins").unwrap_or(false);
         swarm.leaves = t.bool(c, "leaves").unwrap_or(false);
@@ -1125,11 +1159,81 @@ fn step_fields(kind: &str) -> &'static [&'static str] {
         "partition" => &["at", "do", "groups"],
         "one-way" => &["at", "do", "from", "to"],
         "heal" | "heal-all" => &["at", "do"],
+        "trigger" => &["at", "do", "on", "fault", "for", "until"],
         "skew" => &["at", "do", "node", "by"],
         "loss" | "duplicate" => &["at", "do", "p"],
         "slow" => &["at", "do", "node", "by"],
         _ => &["at", "do"],
     }
+}
+
+/// Reads a `trigger` step's fields; `at` is when it is armed.
+fn read_trigger(c: &mut Collector, t: &Tbl, at: Option<SimTime>) -> Option<Action> {
+    use dynamo_observer::TriggerFault;
+    use sim_core::Message;
+    let kinds = dynamo_model::Msg::KINDS;
+    for (field, what) in [
+        (
+            "on",
+            "the message kind that fires it, like on = \"ReplicateAck\"",
+        ),
+        ("fault", "what it does, like fault = \"crash-sender\""),
+        ("for", "how long the fault lasts, like for = \"200ms\""),
+        ("until", "when it is disarmed, like until = \"5s\""),
+    ] {
+        t.require(c, field, what);
+    }
+    let on = t
+        .str(c, "on")
+        .and_then(|k| match kinds.iter().find(|&&n| n == k) {
+            Some(&n) => Some(n),
+            None => {
+                c.err(
+                    t.span_of("on"),
+                    t.field("on"),
+                    format!(
+                        "unknown message kind {k:?}; valid kinds are {}",
+                        kinds.join(", ")
+                    ),
+                );
+                None
+            }
+        });
+    let fault =
+        t.str(c, "fault")
+            .and_then(|f| match TriggerFault::ALL.iter().find(|(n, _)| *n == f) {
+                Some((_, x)) => Some(*x),
+                None => {
+                    let names: Vec<&str> = TriggerFault::ALL.iter().map(|(n, _)| *n).collect();
+                    c.err(
+                        t.span_of("fault"),
+                        t.field("fault"),
+                        format!(
+                            "unknown trigger fault {f:?}; valid faults are {}",
+                            names.join(", ")
+                        ),
+                    );
+                    None
+                }
+            });
+    let lasting = t.duration(c, "for");
+    let until = t.duration(c, "until").map(|d| SimTime::ZERO + d);
+    if let (Some(armed), Some(u)) = (at, until) {
+        if u < armed {
+            c.err(
+                t.span_of("until"),
+                t.field("until"),
+                format!("until = {u} is before the step's at = {armed}; a trigger is armed from its at to its until"),
+            );
+            return None;
+        }
+    }
+    Some(Action::Trigger(TriggerStep {
+        on: on?,
+        fault: fault?,
+        lasting: lasting?,
+        until: until?,
+    }))
 }
 
 pub(crate) fn read_entry(
@@ -1369,6 +1473,7 @@ fn read_steps(
             "resume" => node(c).map(|node| Action::Fault(Fault::Resume { node })),
             "heal" => Some(Action::Fault(Fault::Heal)),
             "heal-all" => Some(Action::HealAll),
+            "trigger" => read_trigger(c, &t, at),
             "join" | "leave" => {
                 let node = node(c);
                 let mut tokens = Vec::new();

@@ -132,9 +132,10 @@ pub fn to_toml(s: &Scenario) -> String {
                 if let Some(j) = op.context_from {
                     let name = match &s.steps[j].action {
                         Action::Op(g) => g.name.clone().expect("a context source is named"),
-                        Action::Fault(_) | Action::HealAll | Action::Membership { .. } => {
-                            unreachable!("contexts come from gets")
-                        }
+                        Action::Fault(_)
+                        | Action::HealAll
+                        | Action::Membership { .. }
+                        | Action::Trigger(_) => unreachable!("contexts come from gets"),
                     };
                     let _ = writeln!(o, "context = {}", q(&name));
                 }
@@ -145,6 +146,16 @@ pub fn to_toml(s: &Scenario) -> String {
             Action::Fault(f) => write_fault(&mut o, f),
             Action::HealAll => {
                 let _ = writeln!(o, "do = \"heal-all\"");
+            }
+            Action::Trigger(t) => {
+                let _ = writeln!(
+                    o,
+                    "do = \"trigger\"\non = {}\nfault = {}\nfor = {}\nuntil = {}",
+                    q(t.on),
+                    q(t.fault.name()),
+                    d(t.lasting),
+                    d(SimDuration(t.until.as_us()))
+                );
             }
             Action::Membership { node, join } => {
                 let what = if join.is_some() { "join" } else { "leave" };
@@ -288,8 +299,8 @@ pub fn to_toml(s: &Scenario) -> String {
     if s.swarm != crate::scenario::SwarmSwitches::default() {
         let _ = writeln!(
             o,
-            "\n[swarm]\ndeletes = {}\njoins = {}\nleaves = {}",
-            s.swarm.deletes, s.swarm.joins, s.swarm.leaves
+            "\n[swarm]\ninterleavings = {}\ndeletes = {}\njoins = {}\nleaves = {}",
+            s.swarm.interleavings, s.swarm.deletes, s.swarm.joins, s.swarm.leaves
         );
     }
     write_cluster(&mut o, &s.cluster);
