@@ -50,7 +50,9 @@ pub(crate) struct Leave {
     pub(crate) abandoned: Option<SimTime>,
     /// (when, heir, key, version): a version the leaver stopped holding
     /// while the heir it was for kept neither it nor a newer one.
-    pub(crate) let_go: Vec<(SimTime, NodeId, Key, Version)>,
+    /// The last element lists where the version went missing: the heir, or
+    /// the nodes down its chain of hand-ons that keep none of it.
+    pub(crate) let_go: Vec<(SimTime, NodeId, Key, Version, Vec<NodeId>)>,
 }
 
 /// What the observer saw of membership changes as the run went.
@@ -153,8 +155,9 @@ impl ChangeLog {
                 };
                 for heir in heirs.into_iter().filter(|&h| h != node) {
                     let mut visited = vec![node];
-                    if !kept_for(heir, key, v, nodes, mode, n, &mut visited) {
-                        l.let_go.push((now, heir, key.clone(), v.clone()));
+                    let mut missing = Vec::new();
+                    if !kept_for(heir, key, v, nodes, mode, n, &mut visited, &mut missing) {
+                        l.let_go.push((now, heir, key.clone(), v.clone(), missing));
                     }
                 }
             }
@@ -276,7 +279,9 @@ impl ChangeLog {
 /// Whether `v` of `key` reached `heir`: it keeps the version (or a newer
 /// one), or another node holds it as a hint for it, or `heir` took it and,
 /// no longer owning the key in its own (newer) view, handed it on to the
-/// owners of that view, each of which it reached in turn.
+/// owners of that view, each of which it reached in turn. The nodes where
+/// the version is missing go to `missing`.
+#[allow(clippy::too_many_arguments)]
 fn kept_for(
     heir: NodeId,
     key: &Key,
@@ -285,6 +290,7 @@ fn kept_for(
     mode: Versioning,
     n: usize,
     visited: &mut Vec<NodeId>,
+    missing: &mut Vec<NodeId>,
 ) -> bool {
     let o = &nodes[heir.index()];
     if covered(&held_of(o, key), v, mode) {
@@ -302,6 +308,7 @@ fn kept_for(
     visited.push(heir);
     let owners = o.ring().preference_list(key, n);
     if owners.contains(&heir) || !o.moved_key(key) {
+        missing.push(heir);
         return false;
     }
     let next: Vec<NodeId> = owners
@@ -309,6 +316,10 @@ fn kept_for(
         .copied()
         .filter(|x| !visited.contains(x))
         .collect();
-    next.into_iter()
-        .all(|x| kept_for(x, key, v, nodes, mode, n, visited))
+    // Every owner down the chain is looked at, so that each one missing it is listed.
+    let mut all = true;
+    for x in next {
+        all &= kept_for(x, key, v, nodes, mode, n, visited, missing);
+    }
+    all
 }

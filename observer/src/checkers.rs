@@ -881,7 +881,9 @@ fn shared_nodes(
 ///   repair on, only replicas the delete reached (they acknowledged it for
 ///   themselves, not as a fallback, or a fallback that kept its disk took a
 ///   hint of it for them) are judged: nothing promises the others the
-///   tombstone.
+///   tombstone. And such a delete is judged only if no membership change was
+///   under way from its start on: a node the delete never reached hands the
+///   value on to a key's new owners, reached ones among them.
 pub(crate) fn no_resurrection(w: &World) -> Verdict {
     let name = "no-resurrection";
     let deletes: Vec<usize> = (0..w.history.len())
@@ -971,12 +973,26 @@ pub(crate) fn no_resurrection(w: &World) -> Verdict {
             // had a hint of it taken for it (no fallback was left): such a
             // replica may rightly keep the value, and only those are judged.
             let handoff_alone = !w.cfg.anti_entropy && !w.cfg.read_repair;
+            // Nor does anything bring it to a node that takes the key over in
+            // a membership change: one the delete never reached hands the
+            // value on to the new owners (reached ones among them, once they
+            // purge), so with handoff alone a delete is judged only when no
+            // change was under way from its start on.
+            let since = w.history[d].start.unwrap_or(SimTime::ZERO);
+            if handoff_alone
+                && w.invariants
+                    .changes()
+                    .changes()
+                    .iter()
+                    .any(|c| c.done.is_none_or(|t| t >= since))
+            {
+                continue;
+            }
             let reached = |n: NodeId| {
                 let id = w.history[d].id;
                 let hints = w.invariants.hints_made();
                 // An ack for itself, not as a fallback holding a hint for
                 // another, by a node that kept its disk since.
-                let since = w.history[d].start.unwrap_or(SimTime::ZERO);
                 let acked_as_replica = w
                     .invariants
                     .quorums(id)

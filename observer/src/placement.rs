@@ -337,21 +337,23 @@ pub(crate) fn leave_hands_over(w: &World) -> Verdict {
     let mut out = Vec::new();
     let mut count = 0;
     for l in leaves {
-        for (at, heir, key, v) in &l.let_go {
-            // A disk wipe of the heir after it may have taken the version
-            // (from the version's put on; the leave itself when the put is
-            // not in the history) may have lost it: the leaver acted on an
-            // acknowledgement the wipe made void.
+        for (at, heir, key, v, missing) in &l.let_go {
+            // A disk wipe, after it may have taken the version (from the
+            // version's put on; the leave itself when the put is not in the
+            // history), of every node where the version is missing (the
+            // heir, or the owners it handed the key on to) may have lost it:
+            // the leaver acted on acknowledgements the wipes made void.
             let since = w
                 .history
                 .iter()
                 .find(|o| o.id == v.write)
                 .map_or(l.from, |o| o.start.unwrap_or(o.planned).min(l.from));
-            let wiped = w
-                .wipes
-                .iter()
-                .any(|&(t, x)| x == *heir && t >= since && t <= *at);
-            if wiped {
+            let wiped = |n: NodeId| {
+                w.wipes
+                    .iter()
+                    .any(|&(t, x)| x == n && t >= since && t <= *at)
+            };
+            if !missing.is_empty() && missing.iter().all(|&n| wiped(n)) {
                 continue;
             }
             count += 1;

@@ -169,6 +169,22 @@ impl Latency {
         }
     }
 
+    /// The largest value it can take in microseconds, or `None` when it has
+    /// no bound.
+    pub fn max_us(&self) -> Option<f64> {
+        match self {
+            Latency::Constant { us } => Some(*us),
+            Latency::Uniform { max_us, .. } => Some(*max_us),
+            Latency::Normal { mean_us, sd_us } => (*sd_us == 0.0).then(|| mean_us.max(0.0)),
+            Latency::Exponential { .. } | Latency::Pareto { .. } => None,
+            Latency::Mixture(parts) => parts
+                .iter()
+                .map(|(_, p)| p.max_us())
+                .try_fold(0.0f64, |m, x| x.map(|x| m.max(x))),
+            Latency::Shifted { offset_us, inner } => Some(offset_us + inner.max_us()?),
+        }
+    }
+
     /// The distribution's mean in microseconds, or `None` when it is infinite.
     pub fn mean_us(&self) -> Option<f64> {
         match self {

@@ -907,3 +907,36 @@ fn the_knobs_find_a_duplicate_answer_counted_twice() {
         "{before} failing seeds of 100 without the knobs, {after} with"
     );
 }
+
+// A message kind slow enough to make coordinators give up on replicas (past
+// half the request timeout) is a fault for the checkers: the run has faults
+// and no healthy span. five_nodes seed 5594 drew a ForwardAck of up to 196 ms
+// and no fault kind, and quorum-reads judged it as a fault-free run (a get
+// missed a put whose quorum was sloppy); it passes now.
+#[test]
+fn a_kind_slower_than_half_the_timeout_is_a_fault() {
+    let mut s = five_nodes();
+    s.steps.clear();
+    let slow = |ms: f64| sim_core::Latency::Uniform {
+        min_us: 1_000.0,
+        max_us: ms * 1_000.0,
+    };
+    s.net.per_kind = vec![("ForwardAck".into(), slow(40.0))];
+    assert!(!s.has_faults());
+    assert!(!runner::healthy_spans(&s, sim_core::SimTime(1_000_000)).is_empty());
+    s.net.per_kind = vec![("ForwardAck".into(), slow(196.0))];
+    assert!(s.has_faults());
+    assert!(runner::healthy_spans(&s, sim_core::SimTime(1_000_000)).is_empty());
+    let s = five_nodes();
+    let plan = swarm::draw(&s, 5594);
+    assert!(plan.kinds.is_empty(), "{:?}", plan.kinds);
+    assert!(
+        plan.knobs
+            .iter()
+            .any(|k| k.starts_with("slow kind ForwardAck")),
+        "{:?}",
+        plan.knobs
+    );
+    let report = runner::run(&swarm::apply(&s, &plan), 5594, false).expect("runs");
+    assert!(report.as_expected(), "{:?}", report.unexpected_verdicts);
+}

@@ -78,7 +78,8 @@ pub(crate) const BURST_CLIENT: u32 = 9_000;
 ///   faulty phase (5 to 400 ms: past a request timeout, so fallbacks and
 ///   non-owner coordinators take over);
 /// - a slow message kind: one of [`TIMED_KINDS`] takes from 1 ms up to a
-///   drawn 5 to 400 ms (uniform)
+///   drawn 5 to 400 ms (uniform; past half the request timeout the run
+///   counts as faulty)
 ///   for the whole run, so its messages arrive after their peers';
 /// - duplicates: 30 to 80% of messages delivered twice for a tenth to a
 ///   third of the faulty phase, so copies of early answers race late ones;
@@ -120,7 +121,10 @@ fn draw_knobs(
     }
     if rng.chance(0.5) {
         let kind = TIMED_KINDS[rng.index(TIMED_KINDS.len())];
-        let hi = between(&mut rng, 5, 400) as f64 * 1_000.0;
+        // Past half the request timeout it makes coordinators give up on
+        // replicas, and the checkers count it as a fault for the whole run
+        // (`Scenario::slow_kind_is_a_fault`).
+        let hi = (between(&mut rng, 5, 400) * 1_000) as f64;
         let lat = sim_core::Latency::Uniform {
             min_us: 1_000.0_f64.min(hi),
             max_us: hi,

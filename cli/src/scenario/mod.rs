@@ -172,8 +172,23 @@ impl Default for SwarmSwitches {
 }
 
 impl Scenario {
+    /// Whether a message kind's own latency (`[network] per_kind`) can go
+    /// past half the request timeout: coordinators then give up on replicas
+    /// and turn to fallbacks, as under a fault, for the whole run. (The
+    /// swarm's slow-kind knob draws such latencies.)
+    pub fn slow_kind_is_a_fault(&self) -> bool {
+        let half = self.cluster.request_timeout.as_us() as f64 / 2.0;
+        self.net
+            .per_kind
+            .iter()
+            .any(|(_, l)| l.max_us().is_none_or(|m| m > half))
+    }
+
     /// Whether the timeline or the network injects any fault.
     pub fn has_faults(&self) -> bool {
+        if self.slow_kind_is_a_fault() {
+            return true;
+        }
         self.steps.iter().any(|s| {
             matches!(
                 s.action,
