@@ -495,6 +495,21 @@ fn handoff_promise(w: &World) -> Verdict {
             continue;
         };
         judged += 1;
+        // A violation unless node `o` holds the hinted version (or a newer one).
+        let missed = |o: NodeId, who: &str, out: &mut Vec<String>| {
+            let held = w.nodes[o.index()].versions(&h.key);
+            if !w.truth.covers(held, p, w.cfg.versioning) {
+                out.push(format!(
+                    "key {}: {} took a hint for {} at {} carrying {}{who} holds {} (hinted handoff is the only repair on)",
+                    h.key,
+                    h.holder,
+                    h.target,
+                    h.at,
+                    h.version,
+                    version_list(held)
+                ));
+            }
+        };
         let owners = w.ring.preference_list(&h.key, w.cfg.n as usize);
         if !owners.contains(&h.target) {
             // The target owns the key no longer: it handed the key on to the
@@ -505,35 +520,19 @@ fn handoff_promise(w: &World) -> Verdict {
                 continue;
             }
             for &o in owners.iter().filter(|&&o| w.up[o.index()]) {
-                let held = w.nodes[o.index()].versions(&h.key);
-                if !w.truth.covers(held, p, w.cfg.versioning) {
-                    out.push(format!(
-                        "key {}: {} took a hint for {} at {} carrying {}; {} owns the key no longer, and at the end its owner {o} holds {} (hinted handoff is the only repair on)",
-                        h.key,
-                        h.holder,
-                        h.target,
-                        h.at,
-                        h.version,
-                        h.target,
-                        version_list(held)
-                    ));
-                }
+                let moved = format!(
+                    "; {} owns the key no longer, and at the end its owner {o}",
+                    h.target
+                );
+                missed(o, &moved, &mut out);
             }
             continue;
         }
-        let held = w.nodes[h.target.index()].versions(&h.key);
-        if !w.truth.covers(held, p, w.cfg.versioning) {
-            out.push(format!(
-                "key {}: {} took a hint for {} at {} carrying {}, and at the end {} holds {} (hinted handoff is the only repair on)",
-                h.key,
-                h.holder,
-                h.target,
-                h.at,
-                h.version,
-                h.target,
-                version_list(held)
-            ));
-        }
+        missed(
+            h.target,
+            &format!(", and at the end {}", h.target),
+            &mut out,
+        );
     }
     pending_hints(w, &mut out);
     let mut v = Verdict::from_violations("convergence", out);

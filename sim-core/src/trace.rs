@@ -580,7 +580,12 @@ impl Trace {
             if self.overflowed {
                 return;
             }
-            let bytes = r.bytes();
+            // Sized only under a bound on bytes (serve's), never otherwise.
+            let bytes = if self.max_bytes == usize::MAX {
+                0
+            } else {
+                r.bytes()
+            };
             if self.records.len() < self.max_records
                 && self.kept_bytes.saturating_add(bytes) <= self.max_bytes
             {

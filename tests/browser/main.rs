@@ -5,7 +5,7 @@
 //! sets `DYNSIM_BROWSER_TEST=1`, makes a missing Chromium a failure instead.
 
 use dynsim::serve::Config;
-use dynsim_tests::root;
+use dynsim_tests::{root, serve_scratch as scratch};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -64,16 +64,6 @@ fn server() -> u16 {
     c.experiments = root().join("experiments");
     let (port, _thread) = dynsim::serve::start_with(c, 0).expect("the server binds");
     port
-}
-
-/// A fresh, empty directory under the workspace's target directory.
-fn scratch(name: &str) -> PathBuf {
-    let dir = root()
-        .join("target/serve-e2e")
-        .join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
 }
 
 /// Headless Chromium driven over `--remote-debugging-pipe`: commands go to

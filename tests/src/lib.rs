@@ -57,3 +57,14 @@ pub fn rust_files(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// A fresh, empty directory for the `serve` tests under the workspace's
+/// target directory.
+pub fn serve_scratch(name: &str) -> PathBuf {
+    let dir = root()
+        .join("target/serve-e2e")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}

@@ -3,10 +3,9 @@
 //! headless Chromium renders it, driven through the DevTools protocol.
 
 use dynsim::serve::{Budget, Config};
-use dynsim_tests::root;
+use dynsim_tests::{root, serve_scratch as scratch};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// How many times a bounded wait polls, 100 ms apart (60 s).
@@ -103,16 +102,6 @@ fn enc(v: &str) -> String {
 
 /// A scenario that would run for 28 years of simulated time under load.
 const ENDLESS: &str = "name = \"endless\"\nseed = 1\nduration = \"900000000s\"\n[cluster]\nnodes = 5\nn = 3\nr = 2\nw = 2\n[load]\nclients = 4\npacing = \"closed\"\nthink = \"5ms\"\nkeys = 20\nread_fraction = 0.5\nstop = \"900000000s\"\n";
-
-/// A fresh, empty directory under the workspace's target directory.
-fn scratch(name: &str) -> PathBuf {
-    let dir = root()
-        .join("target/serve-e2e")
-        .join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
-}
 
 // Bad input answers 400 with the problem on the page; good input answers 200 with the results.
 #[test]

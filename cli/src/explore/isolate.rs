@@ -143,17 +143,7 @@ pub fn run_guarded(
     limits: Limits,
 ) -> SeedResult {
     let budget = limits.events;
-    let mut used = 0u64;
-    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        sim_core::stop::with_stop_check(
-            move |n, _| {
-                used += n;
-                used > budget
-            },
-            || run_seed(s, file, seed, origin),
-        )
-    }));
-    match ran {
+    match within_events(budget, || run_seed(s, file, seed, origin)) {
         Ok(Ok(r)) => r,
         Ok(Err(cut)) => crashed(
             s,
@@ -175,6 +165,25 @@ pub fn run_guarded(
             format!("the run panicked: {}", panic_text(&*payload)),
         ),
     }
+}
+
+/// Runs `f` with at most `budget` simulation events and its panics caught:
+/// `Ok(Ok(r))` when it finished, `Ok(Err(cut))` when the budget cut it,
+/// `Err(payload)` when it panicked.
+fn within_events<R>(
+    budget: u64,
+    f: impl FnOnce() -> R,
+) -> std::thread::Result<Result<R, sim_core::stop::Interrupted>> {
+    let mut used = 0u64;
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        sim_core::stop::with_stop_check(
+            move |n, _| {
+                used += n;
+                used > budget
+            },
+            f,
+        )
+    }))
 }
 
 /// How to start a worker: the dynsim executable and the sweep it works for.
@@ -429,17 +438,9 @@ pub fn probe_main(s: &Scenario, seed: u64, swarm: bool, limits: Limits) -> u8 {
     } else {
         s.clone()
     };
-    let budget = limits.events;
-    let mut used = 0u64;
-    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        sim_core::stop::with_stop_check(
-            move |n, _| {
-                used += n;
-                used > budget
-            },
-            || crate::runner::run(&run, seed, false).map(drop),
-        )
-    }));
+    let ran = within_events(limits.events, || {
+        crate::runner::run(&run, seed, false).map(drop)
+    });
     let line = match ran {
         Ok(Ok(_)) => "ok",
         Ok(Err(_)) => "exceeded the event budget",
