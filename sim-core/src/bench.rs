@@ -7,7 +7,7 @@ use crate::time::SimDuration;
 use std::fmt::Write as _;
 
 /// A ball bounced between a node and its partner (`n0`<->`n1`, `n2`<->`n3`, ...).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Hash)]
 pub enum Ball {
     /// A ball served or sent back; the receiver returns it as a [`Ball::Pong`] while hops remain.
     Ping {
@@ -42,7 +42,7 @@ impl Message for Ball {
 }
 
 /// The only timer: a periodic tick that counts itself.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct Tick;
 
 impl Traced for Tick {
@@ -52,7 +52,7 @@ impl Traced for Tick {
 }
 
 /// A client asks a node how many balls it has received since it last started.
-#[derive(Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct HowMany;
 
 impl Traced for HowMany {
@@ -62,7 +62,7 @@ impl Traced for HowMany {
 }
 
 /// The reply to [`HowMany`]: balls received since the node last started.
-#[derive(Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct Count(pub u64);
 
 impl Traced for Count {
@@ -85,7 +85,7 @@ impl Traced for NoNote {
 }
 
 /// A ping-pong node.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Hash)]
 pub struct PingPong {
     /// Balls this node serves at start-up, each bounced `hops` times.
     pub serve: u32,

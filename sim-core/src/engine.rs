@@ -9,6 +9,9 @@ use crate::trace::{Actor, DropReason, Event, Trace};
 use std::collections::VecDeque;
 use std::fmt;
 
+mod hold;
+pub use hold::{HELD_TIMER_BASE, Held, item_digest};
+
 /// A node's index: `n0`, `n1`, ...
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
 pub struct NodeId(pub u32);
@@ -401,6 +404,7 @@ impl Key {
 /// few fixed delays (deadlines, timeouts, periodic rounds), and most of them
 /// are cancelled long before they fire: in a lane, a cancelled timer costs no
 /// heap work at all, and the heap stays as small as the traffic in flight.
+#[derive(Clone)]
 struct Lane {
     after: u64,
     keys: VecDeque<Key>,
@@ -615,6 +619,11 @@ pub struct Core<N: Node, W = ()> {
     /// timers set since the oldest one still pending: cancelling is one lookup.
     timer_slots: VecDeque<u32>,
     timer_base: u64,
+    /// Timers set again with ids from a holding run ([`Sim::stop_holding`]),
+    /// outside the sequence `timer_slots` tracks: each with its slab slot.
+    moved_timers: Vec<(TimerId, u32)>,
+    /// What waits to be released, when the simulation holds ([`Sim::new_holding`]).
+    hold: Option<Box<hold::Hold<N>>>,
     effects: Vec<Effect<N>>,
     /// The run's trace; it records events only when recording is on.
     pub trace: Trace,
@@ -775,6 +784,28 @@ impl<N: Node, W> Core<N, W> {
         self.timer_slots.push_back(key.slot() as u32);
     }
 
+    /// Sets a timer whose id is not the next in sequence (one carried over
+    /// from holding): it waits in the heap, and cancelling finds it by id.
+    fn set_timer_any(
+        &mut self,
+        node: NodeId,
+        id: TimerId,
+        incarnation: u32,
+        after: SimDuration,
+        timer: N::Timer,
+    ) {
+        let ev = Ev::Timer {
+            node,
+            id,
+            incarnation,
+            lane: NO_LANE,
+            timer,
+        };
+        let key = self.key_for(self.now + after, ev);
+        self.queue.push(key);
+        self.moved_timers.push((id, key.slot() as u32));
+    }
+
     /// The entry of timer `id`, if it is still tracked.
     fn timer_entry(&mut self, id: TimerId) -> Option<&mut u32> {
         let i = id.0.checked_sub(self.timer_base)?;
@@ -783,6 +814,9 @@ impl<N: Node, W> Core<N, W> {
 
     /// Marks timer `id` finished and trims finished timers off the front.
     fn timer_done(&mut self, id: TimerId) {
+        if !self.moved_timers.is_empty() {
+            self.moved_timers.retain(|(t, _)| *t != id);
+        }
         if let Some(e) = self.timer_entry(id) {
             *e = TIMER_DONE;
         }
@@ -796,6 +830,10 @@ impl<N: Node, W> Core<N, W> {
     /// where it waits, as [`Ev::Cancelled`], until it reaches the front.
     fn cancel_timer(&mut self, node: NodeId, id: TimerId) {
         let Some(&mut entry) = self.timer_entry(id) else {
+            if let Some(i) = self.moved_timers.iter().position(|(t, _)| *t == id) {
+                let (_, slot) = self.moved_timers.swap_remove(i);
+                self.slab[slot as usize] = Some(Ev::Cancelled { lane: NO_LANE });
+            }
             return;
         };
         if entry == TIMER_DONE {
@@ -848,6 +886,9 @@ impl<N: Node, W> Core<N, W> {
             node.index() < self.states.len(),
             "request to unknown node {node}"
         );
+        let Some(body) = self.hold_request(client, node, req, body) else {
+            return;
+        };
         let at = at.max(self.now) + self.net.client_request.sample(&mut self.net_rng);
         self.push(
             at,
@@ -902,6 +943,17 @@ impl<N: Node, W> Sim<N, W> {
 
     /// Builds a simulation on a network already checked for these nodes.
     pub fn with_network(seed: u64, nodes: Vec<N>, net: Network, trace: bool) -> Sim<N, W> {
+        Sim::build(seed, nodes, net, trace, false)
+    }
+
+    /// Like [`Sim::with_network`], but holding: from the nodes' start on,
+    /// messages, client requests and node timers wait until released
+    /// ([`Sim::release`], [`Sim::drop_held`], [`Sim::duplicate_held`]).
+    pub fn new_holding(seed: u64, nodes: Vec<N>, net: Network, trace: bool) -> Sim<N, W> {
+        Sim::build(seed, nodes, net, trace, true)
+    }
+
+    fn build(seed: u64, nodes: Vec<N>, net: Network, trace: bool, holding: bool) -> Sim<N, W> {
         let n = nodes.len();
         assert_eq!(
             net.nodes(),
@@ -937,6 +989,8 @@ impl<N: Node, W> Sim<N, W> {
             lanes: Vec::new(),
             timer_slots: VecDeque::new(),
             timer_base: 1,
+            moved_timers: Vec::new(),
+            hold: holding.then(|| Box::new(hold::Hold::new(n))),
             effects: Vec::new(),
             trace: Trace::new(trace),
             stats: Stats {
@@ -1245,6 +1299,7 @@ impl<N: Node, W> Sim<N, W> {
                         }
                     }
                     self.nodes[node.index()].crash(wipe_disk);
+                    self.core.hold_crash(node);
                 } else if wipe_disk {
                     self.nodes[node.index()].crash(true);
                 }
@@ -1328,6 +1383,10 @@ impl<N: Node, W> Sim<N, W> {
         let incarnation = st.incarnation;
         let mut effects = std::mem::take(&mut core.effects);
         {
+            let next_timer = match core.hold.as_mut() {
+                Some(h) => &mut h.next_timer[node.index()],
+                None => &mut core.next_timer,
+            };
             let mut cx = Context {
                 now: core.now,
                 me: node,
@@ -1335,7 +1394,7 @@ impl<N: Node, W> Sim<N, W> {
                 tracing: core.trace.enabled(),
                 rng: &mut core.node_rngs[node.index()],
                 effects: &mut effects,
-                next_timer: &mut core.next_timer,
+                next_timer,
             };
             let n = &mut self.nodes[node.index()];
             match input {
@@ -1364,6 +1423,14 @@ impl<N: Node, W> Sim<N, W> {
 
     #[inline]
     fn apply_effect(&mut self, node: NodeId, incarnation: u32, effect: Effect<N>) {
+        let effect = if self.core.hold.is_some() {
+            match self.core.hold_effect(node, effect) {
+                Some(e) => e,
+                None => return,
+            }
+        } else {
+            effect
+        };
         let core = &mut self.core;
         let now = core.now;
         let me = Actor::Node(node.0);

@@ -767,3 +767,144 @@ fn stopped_time_stalls_the_run() {
     let stop = moving.run(&mut (), Limits::until(SimTime(2 * crate::MAX_SAME_INSTANT)));
     assert_eq!(stop, Stop::TimeLimit);
 }
+
+fn held_sim() -> Sim<PingPong> {
+    let ns: Vec<PingPong> = (0..2)
+        .map(|_| PingPong {
+            serve: 1,
+            hops: 2,
+            tick: Some(SimDuration(10_000)),
+            ..PingPong::default()
+        })
+        .collect();
+    let net = crate::Network::new(2, crate::bench::Ball::KINDS, &NetConfig::default()).unwrap();
+    Sim::new_holding(1, ns, net, true)
+}
+
+fn digest_of(sim: &Sim<PingPong>) -> crate::digest::Digest {
+    let mut h = crate::digest::StableHasher::new();
+    sim.hash_state(&mut h);
+    h.finish128()
+}
+
+fn held_labels(sim: &Sim<PingPong>) -> Vec<String> {
+    sim.core
+        .held()
+        .iter()
+        .map(|h| format!("{}@{}", h.label(), h.node()))
+        .collect()
+}
+
+use crate::Message;
+
+#[test]
+fn a_holding_run_waits_for_each_release() {
+    let mut sim = held_sim();
+    // Each node served one ball to its partner and set its tick.
+    assert_eq!(
+        held_labels(&sim),
+        ["ping@n1", "tick@n0", "ping@n0", "tick@n1"]
+    );
+    // Nothing is delivered by running: nothing held is queued.
+    assert_eq!(sim.run_to(SimTime(1_000_000), &mut ()), Stop::Idle);
+    assert_eq!(sim.nodes[1].received_total, 0);
+    assert!(sim.release(0, &mut ()));
+    assert_eq!(sim.nodes[1].received_total, 1);
+    assert_eq!(
+        sim.now(),
+        SimTime(1_000_000),
+        "a delivery does not move the clock"
+    );
+    assert_eq!(
+        held_labels(&sim),
+        ["tick@n0", "ping@n0", "tick@n1", "pong@n0"]
+    );
+    // A timer fires at its due time or later: the clock never goes back.
+    assert!(sim.release(0, &mut ()));
+    assert_eq!(sim.nodes[0].ticks, 1);
+    assert_eq!(sim.now(), SimTime(1_000_000));
+    // A timer's ids are per node while holding.
+    let ids: Vec<u64> = sim
+        .core
+        .held()
+        .iter()
+        .filter_map(|h| match h {
+            crate::Held::Timer { id, .. } => Some(id.0),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [2 * crate::HELD_TIMER_BASE, crate::HELD_TIMER_BASE + 1]
+    );
+    assert!(!sim.release(9, &mut ()), "no item 9");
+}
+
+#[test]
+fn deliveries_to_different_nodes_commute_and_forks_are_independent() {
+    let sim = held_sim();
+    let before = digest_of(&sim);
+    let mut a = sim.fork();
+    let mut b = sim.fork();
+    assert_eq!(digest_of(&a), before, "a fork digests as its original");
+    // a: the ball to n1, then the ball to n0; b: the other order.
+    a.release(0, &mut ());
+    a.release(1, &mut ());
+    b.release(2, &mut ());
+    b.release(0, &mut ());
+    // Held in another order (the order they were sent), the same multiset.
+    let (mut la, mut lb) = (held_labels(&a), held_labels(&b));
+    assert_ne!(la, lb);
+    la.sort();
+    lb.sort();
+    assert_eq!(la, lb);
+    assert_eq!(
+        digest_of(&a),
+        digest_of(&b),
+        "the same state, reached two ways"
+    );
+    assert_ne!(digest_of(&a), before);
+    assert_eq!(digest_of(&sim), before, "the original did not move");
+    assert_eq!(sim.nodes[1].received_total, 0);
+}
+
+#[test]
+fn held_messages_drop_duplicate_and_crash_as_told() {
+    let mut sim = held_sim();
+    assert!(sim.duplicate_held(0));
+    assert_eq!(
+        held_labels(&sim),
+        ["ping@n1", "tick@n0", "ping@n0", "tick@n1", "ping@n1"]
+    );
+    assert!(!sim.duplicate_held(1), "a timer is not a message");
+    assert!(sim.drop_held(0));
+    assert!(!sim.drop_held(0), "a timer cannot be dropped");
+    sim.core.schedule_fault(
+        SimTime::ZERO,
+        Fault::Crash {
+            node: NodeId(1),
+            wipe_disk: false,
+        },
+    );
+    sim.run(&mut (), Limits::until(SimTime::ZERO));
+    // n1's tick is gone with the crash; the copy to n1 waits, and is dropped on delivery.
+    assert_eq!(held_labels(&sim), ["tick@n0", "ping@n0", "ping@n1"]);
+    sim.release(2, &mut ());
+    assert_eq!(sim.nodes[1].received_total, 0);
+    let text = sim.core.trace.render_text();
+    assert!(text.contains("copied as m3 @held"), "{text}");
+    assert!(text.contains("m1 ping n0 -> n1: lost"), "{text}");
+    assert!(text.contains("node crashed since it was set"), "{text}");
+}
+
+#[test]
+fn a_run_that_stops_holding_goes_on_as_any_other() {
+    let mut sim = held_sim();
+    sim.release(0, &mut ());
+    sim.stop_holding();
+    assert!(!sim.core.is_holding());
+    sim.run(&mut (), Limits::until(SimTime(25_000)));
+    // Both balls bounced to the end (3 receptions each way in all), and each tick fired twice.
+    assert_eq!(sim.nodes[0].received_total + sim.nodes[1].received_total, 6);
+    assert_eq!((sim.nodes[0].ticks, sim.nodes[1].ticks), (2, 2));
+}

@@ -13,6 +13,7 @@
 //! iterates a hash map, so the same seed gives the same trace on every OS.
 
 pub mod bench;
+pub mod digest;
 mod engine;
 pub mod latency;
 mod net;
@@ -26,8 +27,9 @@ pub mod trace;
 mod engine_tests;
 
 pub use engine::{
-    ClientId, Context, Core, Fault, Harness, Input, Limits, MAX_PENDING_BYTES, MAX_SAME_INSTANT,
-    Message, Node, NodeId, Sim, Stats, Stop, TimerId, Traced,
+    ClientId, Context, Core, Fault, HELD_TIMER_BASE, Harness, Held, Input, Limits,
+    MAX_PENDING_BYTES, MAX_SAME_INSTANT, Message, Node, NodeId, Sim, Stats, Stop, TimerId, Traced,
+    item_digest,
 };
 pub use latency::Latency;
 pub use net::{LinkConfig, MAX_ZONES, NetConfig, Network, ZoneLink};

@@ -314,6 +314,15 @@ impl Network {
         self.any_extra_delay = self.extra_delay.iter().any(|d| *d > SimDuration::ZERO);
     }
 
+    /// Hashes what faults change: the cut links, loss and duplication, extra delays.
+    pub(crate) fn hash_state<H: std::hash::Hasher>(&self, state: &mut H) {
+        use std::hash::Hash;
+        self.blocked.hash(state);
+        crate::digest::hash_f64(self.loss, state);
+        crate::digest::hash_f64(self.duplicate, state);
+        self.extra_delay.hash(state);
+    }
+
     pub(crate) fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
         self.blocked.contains(&(from, to))
     }

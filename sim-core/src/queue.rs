@@ -74,6 +74,7 @@ const SHIFT: u32 = 5;
 /// Windows from the current one to the horizon (33 ms at 32 µs).
 const BUCKETS: usize = 1024;
 
+#[derive(Clone)]
 pub(crate) struct Queue {
     /// The current window's keys, and any pushed for an earlier window.
     now: BinaryHeap<Reverse<Key>>,
@@ -99,6 +100,15 @@ impl Queue {
             in_buckets: 0,
             far: BinaryHeap::new(),
         }
+    }
+
+    /// Every key queued, in no particular order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = Key> + '_ {
+        self.now
+            .iter()
+            .chain(self.buckets.iter().flatten())
+            .chain(self.far.iter())
+            .map(|k| k.0)
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -44,6 +44,15 @@ pub struct SimRng {
     inner: ChaCha8Rng,
 }
 
+/// Hashes the stream's position: its key, stream number and word position.
+impl std::hash::Hash for SimRng {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.inner.get_seed().hash(state);
+        self.inner.get_stream().hash(state);
+        self.inner.get_word_pos().hash(state);
+    }
+}
+
 impl SimRng {
     /// The stream for `stream` under the run seed `seed`; the same pair always gives the same draws.
     pub fn new(seed: u64, stream: Stream) -> Self {

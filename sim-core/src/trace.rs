@@ -62,6 +62,10 @@ impl fmt::Display for DropReason {
     }
 }
 
+/// The arrival time of a message that waits until a step releases it (a
+/// holding run, [`crate::Sim::new_holding`]); shown as `@held`.
+pub const HELD_US: u64 = u64::MAX;
+
 /// One engine decision.
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "ev", rename_all = "kebab-case")]
@@ -272,6 +276,7 @@ impl Record {
                     write!(out, " {detail}")?;
                 }
                 match arrives_us {
+                    Some(HELD_US) => write!(out, " -> {to} @held"),
                     Some(t) => write!(out, " -> {to} @{}", SimTime(*t)),
                     None => write!(out, " -> {to}"),
                 }
@@ -295,11 +300,15 @@ impl Record {
                 kind,
                 arrives_us,
             } => {
-                write!(
-                    out,
-                    "m{msg} {kind} -> {to} copied as m{copy} @{}",
-                    SimTime(*arrives_us)
-                )
+                if *arrives_us == HELD_US {
+                    write!(out, "m{msg} {kind} -> {to} copied as m{copy} @held")
+                } else {
+                    write!(
+                        out,
+                        "m{msg} {kind} -> {to} copied as m{copy} @{}",
+                        SimTime(*arrives_us)
+                    )
+                }
             }
             Event::SetTimer {
                 timer,
