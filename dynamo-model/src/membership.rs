@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Where a node stands in the ring, as the membership history records it (§4.8.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MemberStatus {
     /// Not (yet) a member: owns nothing.
     Out,
@@ -34,7 +34,7 @@ impl MemberStatus {
 /// One node's entry in the membership: its status and tokens, with a
 /// version that only the node itself raises (when it joins or leaves), so
 /// two histories reconcile by taking, per node, the higher version.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Member {
     /// Where the node stands: out, joined, leaving or left.
     pub status: MemberStatus,

@@ -55,7 +55,7 @@ pub(crate) fn leaf_of(key: &Key, depth: u32) -> u32 {
 }
 
 /// A complete tree: `levels[0]` holds the root, `levels[depth]` the leaves.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Hash)]
 pub(crate) struct MerkleTree {
     levels: Vec<Vec<u64>>,
 }

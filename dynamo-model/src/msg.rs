@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub type OpTag = u64;
 
 /// A message between nodes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub enum Msg {
     /// A node outside the key's top N passes a client request to an owner (§4.5).
     Forward {
@@ -280,7 +280,7 @@ impl Message for Msg {
 }
 
 /// A node's timers.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub enum Timer {
     /// Replicas of `op` sent in `round` have not all answered in time.
     ReplicaTimeout {
@@ -333,7 +333,7 @@ impl Traced for Timer {
 }
 
 /// A client request.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub enum Request {
     /// Read every causally unrelated version of a key.
     Get {
@@ -361,7 +361,7 @@ pub enum Request {
 }
 
 /// A membership change an administrator asks a node for.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub enum Admin {
     /// Join the ring: with these token positions, or, when empty, tokens the
     /// node picks by the cluster's strategy.
@@ -424,7 +424,7 @@ impl Traced for Request {
 /// the nodes whose answers the op counted (the coordinator too, when it is
 /// one of the targets; a fallback and the late owner it stood in for both
 /// appear, though they count once); only the invariant checkers read these two.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub enum Reply {
     /// Every causally unrelated version found (empty if the key was never written) and their merged clock.
     Got {
@@ -535,7 +535,7 @@ impl Traced for Reply {
 }
 
 /// A trace note: what a node decided and why. Built only when the trace records.
-#[derive(Debug)]
+#[derive(Debug, Hash)]
 pub struct Note {
     /// A short tag for the kind of decision, such as `forward` or `timeout`.
     pub label: &'static str,

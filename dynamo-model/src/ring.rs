@@ -26,6 +26,23 @@ impl PartialEq for Key {
 
 impl Eq for Key {}
 
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.pos.hash(state);
+        self.name.hash(state);
+    }
+}
+
+/// Hashes what defines a ring: its key scheme, node count and tokens (the
+/// walk heads and anti-entropy tables are computed from them).
+impl std::hash::Hash for Ring {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(&self.scheme).hash(state);
+        self.nodes.hash(state);
+        self.tokens.hash(state);
+    }
+}
+
 impl Ord for Key {
     fn cmp(&self, other: &Key) -> std::cmp::Ordering {
         self.pos.cmp(&other.pos).then_with(|| {

@@ -18,7 +18,7 @@ use std::fmt;
 use std::sync::Arc;
 
 /// How two clocks relate.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 pub enum Causality {
     /// Both clocks hold the same events.
     Equal,
@@ -70,7 +70,7 @@ impl fmt::Display for Actor {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 struct ClockEntry {
     node: Actor,
     counter: u64,
@@ -90,7 +90,7 @@ struct ClockEntry {
 /// sharing keeps those copies one allocation (a third of a large run's
 /// memory was copies of clocks). Only a changed clock gets its own.
 /// The empty clock (most client contexts) holds no allocation at all.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, Hash)]
 pub struct VClock {
     data: Option<Arc<ClockData>>,
 }
@@ -110,7 +110,7 @@ impl Eq for VClock {}
 
 /// What a [`VClock`] holds; reached through it.
 #[doc(hidden)]
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default, Hash)]
 pub struct ClockData {
     entries: Vec<ClockEntry>,
     /// Events past their actor's contiguous counter, sorted by (actor, counter).
@@ -387,7 +387,7 @@ impl fmt::Display for VClock {
 /// bigger for it (a million stored versions are 8 MB less); a tombstone wins
 /// a tie of clock and node, which only one node's two writes in one
 /// microsecond could make.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Default, Hash)]
 pub struct Stamp {
     /// The coordinator's clock reading when it made the version, in microseconds (skew included).
     pub clock_us: i64,
@@ -398,7 +398,7 @@ pub struct Stamp {
 }
 
 /// The event a write created: its coordinator's actor and new counter.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Hash)]
 pub struct Dot {
     /// The coordinator's actor.
     pub actor: Actor,
@@ -407,7 +407,7 @@ pub struct Dot {
 }
 
 /// One version of a key's value.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Hash)]
 pub struct Version {
     /// The value written; empty for a tombstone.
     pub value: Arc<str>,
@@ -529,7 +529,7 @@ pub const SHOWN_VALUE_BYTES: usize = 64;
 /// A value as traces and messages show it: quoted, and when longer than
 /// [`SHOWN_VALUE_BYTES`], its first and last bytes (cut at character
 /// boundaries) around its length. Showing costs the same for any length.
-#[derive(Debug)]
+#[derive(Debug, Hash)]
 pub struct ShownValue<'a>(pub &'a str);
 
 impl fmt::Display for ShownValue<'_> {

@@ -13,7 +13,7 @@ use crate::version::Version;
 use sim_core::NodeId;
 
 /// Where this node's comparisons stand. Volatile: a restart picks a new start.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Hash)]
 pub(crate) struct AntiEntropy {
     /// The next (range, peer) pair to compare, an index into the ring's pairs for this node.
     cursor: usize,

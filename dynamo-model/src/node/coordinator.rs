@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 /// The requests this node coordinates or has forwarded. Volatile: a crash
 /// drops every one (their clients time out).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Hash)]
 pub(crate) struct Coordinator {
     /// One state machine per request this node coordinates, by op id.
     ops: BTreeMap<OpTag, Op>,
@@ -38,7 +38,7 @@ pub(crate) struct Env<'a> {
     pub(crate) next_op: &'a mut OpTag,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 enum Slot {
     Pending,
     Answered,
@@ -46,7 +46,7 @@ enum Slot {
 }
 
 /// One replica an op was sent to.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 struct Target {
     node: NodeId,
     /// The node this target stands in for, if it is a fallback.
@@ -56,14 +56,14 @@ struct Target {
     versions: Vec<Version>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 enum Work {
     Put { version: Version },
     Get,
 }
 
 /// One coordinator state machine (one client request).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 struct Op {
     client: ClientId,
     req: u64,
@@ -148,7 +148,7 @@ impl Op {
 }
 
 /// A client request this node forwarded to an owner, kept until an owner takes it (§4.5).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 struct Forwarding {
     client: ClientId,
     request: Request,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 ///
 /// The one per-peer table is the heartbeats (16 bytes a peer); the peers
 /// believed down, usually few, are a map beside it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub(crate) struct FailureDetector {
     me: NodeId,
     /// The newest heartbeat heard from each node.
@@ -33,7 +33,7 @@ pub(crate) struct FailureDetector {
 }
 
 /// What a gossip merge learned of a peer believed down.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum News {
     /// Its heartbeat moved on within the incarnation that was judged down:
     /// maybe sent before it failed, so only a probe can tell.

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// A hinted replica kept by a fallback for the node it stood in for.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Hash)]
 pub struct Hint {
     /// The versions held for that node.
     pub versions: Vec<Version>,
@@ -23,7 +23,7 @@ pub struct Hint {
 }
 
 /// The hints a node holds, by (intended node, key). Shared copy on write.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub(crate) struct HintLog {
     hints: Arc<BTreeMap<(NodeId, Key), Hint>>,
     /// The next revision to give; above every revision held. A wipe keeps it.

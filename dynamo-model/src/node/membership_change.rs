@@ -21,7 +21,7 @@ use std::sync::Arc;
 /// The membership history this node knows (durable), and the one the
 /// configuration starts with (for a wiped disk). The ring it defines is the
 /// replica's [`Ownership`](crate::node::replica::Ownership).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub(crate) struct MemberView {
     /// Every node's entry as this node knows it; shared copy on write by
     /// every node of a cluster until one of them changes it.

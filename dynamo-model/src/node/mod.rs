@@ -66,8 +66,20 @@ pub struct DynamoNode {
     pub stats: NodeStats,
 }
 
+/// Hashes the node's state: its id, durable and volatile parts. Not its
+/// configuration, which every state of one cluster shares, nor its stats,
+/// which are measurements. With [`sim_core::digest::digest`] this gives the
+/// stable 128-bit digest the explorer keeps in its visited set.
+impl std::hash::Hash for DynamoNode {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+        self.durable.hash(state);
+        self.volatile.hash(state);
+    }
+}
+
 /// What survives a crash, unless the disk is wiped.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 struct Durable {
     store: Store,
     hints: HintLog,
@@ -94,7 +106,7 @@ struct Parts<'a> {
 }
 
 /// What a crash loses.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 struct Volatile {
     detector: FailureDetector,
     coordinator: Coordinator,
@@ -554,6 +566,107 @@ impl sim_core::Node for DynamoNode {
             };
             d.epoch = None;
             d.incarnation = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod digest_tests {
+    use super::*;
+    use sim_core::digest::digest;
+
+    fn node() -> DynamoNode {
+        let cfg = Arc::new(ClusterConfig::default());
+        let ring = Arc::new(Ring::build(
+            &cfg,
+            &mut sim_core::SimRng::new(1, sim_core::Stream::Setup),
+        ));
+        DynamoNode::new(NodeId(1), cfg, ring)
+    }
+
+    #[test]
+    fn equal_states_digest_equal() {
+        let (a, b) = (node(), node());
+        assert_eq!(digest(&a), digest(&b));
+        assert_eq!(digest(&a), digest(&a.clone()));
+        // Measurements are not state.
+        let mut c = node();
+        c.stats.clock_truncations += 1;
+        assert_eq!(digest(&a), digest(&c));
+    }
+
+    #[test]
+    fn a_change_to_any_field_changes_the_digest() {
+        let base = digest(&node());
+        let key = Key::md5("k");
+        let version = Version {
+            value: Arc::from("v"),
+            clock: crate::VClock::new(),
+            dot: None,
+            stamp: crate::Stamp {
+                clock_us: 1,
+                node: NodeId(0),
+                tombstone: false,
+            },
+            write: 1,
+        };
+        let changes: Vec<(&str, Box<dyn Fn(&mut DynamoNode)>)> = vec![
+            ("id", Box::new(|n| n.id = NodeId(2))),
+            (
+                "store versions",
+                Box::new(|n| {
+                    n.durable.store.merge(
+                        &key,
+                        std::slice::from_ref(&version),
+                        crate::Versioning::VectorClock,
+                    );
+                }),
+            ),
+            ("store issued", Box::new(|n| n.durable.store.issue(&key, 3))),
+            (
+                "hints",
+                Box::new(|n| {
+                    n.durable
+                        .hints
+                        .hold(NodeId(0), &key, &version, crate::Versioning::VectorClock);
+                }),
+            ),
+            (
+                "ownership moved",
+                Box::new(|n| n.durable.owner.moved = true),
+            ),
+            ("epoch", Box::new(|n| n.durable.epoch = Some(7))),
+            ("incarnation", Box::new(|n| n.durable.incarnation = None)),
+            ("next op", Box::new(|n| n.durable.next_op = 9)),
+            (
+                "detector",
+                Box::new(|n| {
+                    n.volatile.detector = FailureDetector::new(NodeId(1), 3, 5);
+                }),
+            ),
+            (
+                "rounds: hints armed",
+                Box::new(|n| n.volatile.rounds.hints_armed = true),
+            ),
+            (
+                "rounds: purge armed",
+                Box::new(|n| n.volatile.rounds.purge_armed = true),
+            ),
+            (
+                "rounds: sweep due",
+                Box::new(|n| n.volatile.rounds.sweep_due = true),
+            ),
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for (name, change) in changes {
+            let mut n = node();
+            change(&mut n);
+            let d = digest(&n);
+            assert_ne!(d, base, "changing {name} left the digest as it was");
+            assert!(
+                seen.insert(d),
+                "changing {name} gave another change's digest"
+            );
         }
     }
 }

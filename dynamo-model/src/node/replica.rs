@@ -21,7 +21,7 @@ use std::sync::Arc;
 /// Which keys this node owns: the ring of its own membership view, and
 /// whether it has seen a membership change (from then on it offers keys it
 /// no longer owns to their owners). Durable, with the membership it is built from.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub(crate) struct Ownership {
     /// This node's ring, built from its membership history.
     pub(crate) ring: Arc<Ring>,
@@ -31,7 +31,7 @@ pub(crate) struct Ownership {
 
 /// The periodic work that serves the data, armed only while it has work:
 /// volatile (a restart arms it anew).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Hash)]
 pub(crate) struct Rounds {
     /// A hint-delivery timer is pending; it runs only while hints are held
     /// (or a sweep is due).

@@ -13,7 +13,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 /// A node's versions per key, and its write counters per key.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Hash)]
 pub(crate) struct Store {
     /// Ordered by (ring position, key), so a key range is one or two runs.
     versions: Arc<BTreeMap<Key, Vec<Version>>>,
