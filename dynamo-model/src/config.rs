@@ -42,7 +42,7 @@ pub enum TokenStrategy {
 }
 
 /// How concurrent versions are reconciled (paper §4.4, §6.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Versioning {
     /// Vector clocks; concurrent versions are kept as siblings.
     VectorClock,

@@ -19,7 +19,7 @@ pub fn settle_time(cfg: &ClusterConfig) -> SimDuration {
 }
 
 /// A join or leave a node announced for itself.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct Change {
     /// The node that joins or leaves.
     pub node: NodeId,
@@ -40,7 +40,7 @@ type Holdings = BTreeMap<(Option<NodeId>, Key), Vec<Version>>;
 
 /// One leave: when it began and ended, and every version the leaver let go
 /// of while its heir did not have it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub(crate) struct Leave {
     pub(crate) node: NodeId,
     pub(crate) from: SimTime,
@@ -56,7 +56,7 @@ pub(crate) struct Leave {
 }
 
 /// What the observer saw of membership changes as the run went.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Hash)]
 pub struct ChangeLog {
     /// Each node's own entry version as last seen after its handler.
     own: Vec<u64>,

@@ -14,12 +14,14 @@ use sim_core::{
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+#[derive(Clone)]
 struct LoadClient {
     id: ClientId,
     /// For read-modify-write: the key of a get whose put is due next.
     pending_rmw: Option<usize>,
 }
 
+#[derive(Clone)]
 struct Load {
     spec: LoadSpec,
     clients: Vec<LoadClient>,
@@ -29,7 +31,7 @@ struct Load {
 }
 
 /// What the clients wake themselves for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Wake {
     /// Issue planned operation `i` (its index in plan order).
     Issue(usize),
@@ -91,7 +93,7 @@ pub struct Clients {
 }
 
 /// What a [`Trigger`] does to the nodes of the send that fires it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TriggerFault {
     /// The sender crashes (keeping its disk), and restarts after the fault's time.
     CrashSender,
@@ -123,7 +125,7 @@ impl TriggerFault {
 
 /// A fault timed to a protocol event: from `armed` until `until`, the first
 /// message of kind `on` that any node sends fires `fault` for `lasting`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Hash)]
 pub struct Trigger {
     /// From when a send fires it.
     pub armed: SimTime,
@@ -174,6 +176,50 @@ impl Clients {
             program_req: 0,
             triggers: Vec::new(),
         }
+    }
+
+    /// A copy to explore from: the same clients, history and invariants,
+    /// going on independently (its finished-operations gauge is its own).
+    pub fn fork(&self) -> Clients {
+        Clients {
+            ring: self.ring.clone(),
+            nodes: self.nodes,
+            proxies: self.proxies,
+            history: self.history.clone(),
+            planned: self.planned.clone(),
+            rng: self.rng.clone(),
+            client_timeout: self.client_timeout,
+            loads: self.loads.clone(),
+            next_client: self.next_client,
+            planned_history: self.planned_history.clone(),
+            invariants: self.invariants.clone(),
+            load_keys: self.load_keys.clone(),
+            finished: Arc::new(AtomicU64::new(self.finished.load(Ordering::Relaxed))),
+            admin: self.admin.clone(),
+            gone: self.gone.clone(),
+            program_ops: self.program_ops.clone(),
+            program_req: self.program_req,
+            triggers: self.triggers.clone(),
+        }
+    }
+
+    /// Hashes what decides the clients' future and the checkers' verdicts:
+    /// the history, what is planned and issued, the workload stream, the
+    /// invariants' state, membership changes and triggers. Generated load
+    /// is counted, not hashed (an explored scope has none).
+    pub fn hash_state<H: std::hash::Hasher>(&self, state: &mut H) {
+        use std::hash::Hash;
+        self.history.hash(state);
+        self.planned.hash(state);
+        self.planned_history.hash(state);
+        self.rng.hash(state);
+        self.invariants.hash(state);
+        self.admin.hash(state);
+        self.gone.hash(state);
+        self.program_ops.hash(state);
+        self.program_req.hash(state);
+        self.triggers.hash(state);
+        self.loads.len().hash(state);
     }
 
     /// Adds a fault timed to a protocol event.

@@ -6,8 +6,9 @@ use crate::history::OpRecord;
 use crate::plan::{AdminOp, LoadSpec, PlannedOp};
 use crate::program::{Program, Running};
 use dynamo_model::{Admin, ClusterConfig, DynamoNode, Key, Msg, Ring};
+use sim_core::digest::{Digest, StableHasher};
 use sim_core::{
-    Fault, Limits, Message, NetConfig, Network, NodeId, Sim, SimRng, SimTime, Stop, Stream,
+    Fault, Held, Limits, Message, NetConfig, Network, NodeId, Sim, SimRng, SimTime, Stop, Stream,
 };
 use std::sync::Arc;
 
@@ -69,6 +70,10 @@ impl Cluster {
     /// Builds the cluster a plan describes, with `seed`'s random choices
     /// (tokens, latencies, every node's stream), recording the trace if `trace`.
     pub fn build(plan: &ClusterPlan, seed: u64, trace: bool) -> Cluster {
+        Cluster::build_with(plan, seed, trace, false)
+    }
+
+    fn build_with(plan: &ClusterPlan, seed: u64, trace: bool, holding: bool) -> Cluster {
         let cfg = plan.cfg.clone();
         let ring = Arc::new(Ring::build(&cfg, &mut SimRng::new(seed, Stream::Setup)));
         // One membership for all: built once, shared until a node's changes.
@@ -78,12 +83,21 @@ impl Cluster {
                 DynamoNode::with_members(NodeId(i), cfg.clone(), ring.clone(), members.clone())
             })
             .collect();
-        let mut sim = Sim::with_network(seed, nodes, plan.network.clone(), trace);
+        let mut sim = if holding {
+            Sim::new_holding(seed, nodes, plan.network.clone(), trace)
+        } else {
+            Sim::with_network(seed, nodes, plan.network.clone(), trace)
+        };
         sim.core.trace.header.extend(cfg.describe());
         sim.core
             .trace
             .header
             .push(describe_net(&plan.net, &cfg.datacenters));
+        if holding {
+            sim.core.trace.header.push(
+                "holding: messages, client requests and node timers wait for the steps that release them".into(),
+            );
+        }
         let clients = Clients::new(&cfg, ring.clone(), seed);
         Cluster {
             sim,
@@ -91,6 +105,105 @@ impl Cluster {
             ring,
             cfg,
         }
+    }
+
+    /// Builds the cluster a plan describes, holding: messages, client
+    /// requests and node timers wait until released one at a time
+    /// ([`Cluster::release`]), as `dynsim check` explores them and its
+    /// counterexamples replay.
+    pub fn build_holding(plan: &ClusterPlan, seed: u64, trace: bool) -> Cluster {
+        Cluster::build_with(plan, seed, trace, true)
+    }
+
+    /// A copy to explore from, with its trace off; the two go on independently.
+    pub fn fork(&self) -> Cluster {
+        Cluster {
+            sim: self.sim.fork(),
+            clients: self.clients.fork(),
+            ring: self.ring.clone(),
+            cfg: self.cfg.clone(),
+        }
+    }
+
+    /// The stable 128-bit digest of everything that decides what the
+    /// cluster and its clients do next and how the checkers judge it.
+    pub fn digest(&self) -> Digest {
+        let mut h = StableHasher::new();
+        self.sim.hash_state(&mut h);
+        self.clients.hash_state(&mut h);
+        h.finish128()
+    }
+
+    /// What waits to be released, when holding.
+    pub fn held(&self) -> &[Held<DynamoNode>] {
+        self.sim.core.held()
+    }
+
+    /// Releases held item `i`: a message or request is delivered, a timer
+    /// fires (what is queued before its due time happens first). Then
+    /// whatever that caused at this instant (replies, the clients' next
+    /// steps) happens. Returns false if the item is gone by then.
+    pub fn release(&mut self, i: usize) -> bool {
+        let Some(item) = self.held().get(i) else {
+            return false;
+        };
+        if let Held::Timer { due, .. } = item {
+            let (due, d) = (*due, sim_core::item_digest(item));
+            if due > self.now() {
+                self.sim.run_to(due, &mut self.clients);
+            }
+            let Some(j) = self
+                .held()
+                .iter()
+                .position(|h| sim_core::item_digest(h) == d)
+            else {
+                return false;
+            };
+            self.sim.release(j, &mut self.clients);
+        } else {
+            self.sim.release(i, &mut self.clients);
+        }
+        self.settle();
+        true
+    }
+
+    /// Drops held message or request `i` as lost.
+    pub fn drop_held(&mut self, i: usize) -> bool {
+        self.sim.drop_held(i)
+    }
+
+    /// Makes a second copy of held message `i`.
+    pub fn duplicate_held(&mut self, i: usize) -> bool {
+        self.sim.duplicate_held(i)
+    }
+
+    /// Applies `fault` now, and what it causes at this instant.
+    pub fn fault_now(&mut self, fault: Fault) {
+        let now = self.now();
+        self.sim.core.schedule_fault(now, fault);
+        self.settle();
+    }
+
+    /// Lets everything queued up to now happen (replies, wake-ups, faults).
+    pub fn settle(&mut self) -> Stop {
+        let now = self.now();
+        self.sim.run_to(now, &mut self.clients)
+    }
+
+    /// Lets time pass to `t`: what is queued until then happens.
+    pub fn advance_to(&mut self, t: SimTime) -> Stop {
+        self.sim.run_to(t, &mut self.clients)
+    }
+
+    /// The time of the next queued event (a client's timeout, a reply, a fault).
+    pub fn next_queued(&mut self) -> Option<SimTime> {
+        self.sim.core.next_queued()
+    }
+
+    /// Stops holding: what waits goes through the network model, and the
+    /// cluster runs on as any other.
+    pub fn stop_holding(&mut self) {
+        self.sim.stop_holding();
     }
 
     /// Checks a configuration and network and builds the cluster. Returns

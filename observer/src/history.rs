@@ -7,7 +7,7 @@ use sim_core::{ClientId, NodeId, SimDuration, SimTime};
 use std::sync::Arc;
 
 /// What a client operation does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OpKind {
     /// Reads a key's versions.
     Get,
@@ -34,7 +34,7 @@ impl OpKind {
 }
 
 /// How an operation ended.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Hash)]
 pub enum Outcome {
     /// Not issued yet, or issued and not answered yet.
     Pending,
@@ -71,7 +71,7 @@ impl Outcome {
 }
 
 /// One client operation in the history.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct OpRecord {
     /// The request id: `put#3` is the op with id 3.
     pub id: u64,

@@ -28,7 +28,7 @@ use std::fmt;
 
 /// An op's name in findings, `put#3`. Written out only when a finding is:
 /// formatting it for every reply was 4% of a run.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Hash)]
 pub struct OpLabel<'a> {
     pub kind: &'a str,
     pub id: u64,
@@ -41,7 +41,7 @@ impl fmt::Display for OpLabel<'_> {
 }
 
 /// One of the invariants judged as the run goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Invariant {
     /// When a put is acknowledged ok, at least W distinct nodes hold its version.
     WriteQuorum,
@@ -61,6 +61,7 @@ impl Invariant {
 }
 
 /// A message being handled whose effect on the receiver's store is checked afterwards.
+#[derive(Clone, Hash)]
 enum Pending {
     /// A replica stores a put's version: if it holds it afterwards, it counts toward W.
     Replicate {
@@ -77,6 +78,7 @@ enum Pending {
 }
 
 /// Who holds one version of a put (identified by its clock and stamp).
+#[derive(Clone, Hash)]
 struct Held {
     version: Version,
     nodes: Vec<(NodeId, SimTime)>,
@@ -89,7 +91,7 @@ struct Held {
 /// coordinator, which reads its own store). Only nodes the coordinator also
 /// named as counted are kept, so a node it heard but ignored is not credited.
 /// quorum-reads judges gets by these.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct Quorum {
     /// When the coordinator replied.
     pub at: SimTime,
@@ -98,7 +100,7 @@ pub struct Quorum {
 }
 
 /// The quorums of one request: almost always none or one, kept without a list then.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Hash)]
 enum Quorums {
     #[default]
     None,
@@ -157,7 +159,7 @@ fn unpack_reply(w: u64) -> Option<(SimTime, bool)> {
 
 /// A hint the harness saw a fallback take: it stored `version` of `key` for `target`.
 /// The hinted-handoff promise of the convergence checker judges these.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct HintMade {
     pub at: SimTime,
     pub holder: NodeId,
@@ -167,7 +169,7 @@ pub struct HintMade {
 }
 
 /// Violations found so far for one invariant: the first few in full, and how many in all.
-#[derive(Default)]
+#[derive(Clone, Default, Hash)]
 struct Found {
     listed: Vec<String>,
     count: usize,
@@ -183,6 +185,7 @@ impl Found {
 }
 
 /// The run-time invariant checker the harness feeds.
+#[derive(Clone, Hash)]
 pub struct Invariants {
     mode: Versioning,
     r: u32,

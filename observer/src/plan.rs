@@ -7,7 +7,7 @@ use dynamo_model::{Admin, Key, Ring};
 use sim_core::{ClientId, NodeId, SimDuration, SimRng, SimTime};
 
 /// Which node a client sends a request to.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Hash)]
 pub enum Entry {
     /// Always this node.
     Node(NodeId),
@@ -22,7 +22,7 @@ pub enum Entry {
 }
 
 /// A client operation to issue at a time.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct PlannedOp {
     /// When the client issues it.
     pub at: SimTime,
@@ -120,7 +120,7 @@ pub struct LoadSpec {
 pub const ADMIN_CLIENT: ClientId = ClientId(9_999_999);
 
 /// A membership change the administrator sends a node at a time.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct AdminOp {
     /// When the administrator sends it.
     pub at: SimTime,
