@@ -189,6 +189,10 @@ pub fn run_streamed(
     }
     watch(cluster.clients.ops_gauge());
     let end = SimTime::ZERO + s.duration;
+    let mut plan_of = plan_of;
+    if s.hold {
+        run_by_steps(&mut cluster, s, &mut plan_of)?;
+    }
     let mut results: Vec<(usize, ExpectResult)> = Vec::new();
     // State expectations run at their times, in time order (then file order).
     let mut timed: Vec<(SimTime, usize, &Expect)> = s
@@ -262,11 +266,10 @@ pub fn run_streamed(
     let quiet_from = (!lossy).then(|| {
         s.steps
             .iter()
-            .filter(|st| {
-                matches!(
-                    st.action,
-                    Action::Fault(_) | Action::HealAll | Action::Membership { .. }
-                )
+            .filter(|st| match &st.action {
+                Action::Fault(_) | Action::HealAll | Action::Membership { .. } => true,
+                Action::Held(h) => held_is_a_fault(h),
+                _ => false,
             })
             .map(|st| st.at)
             .max()
@@ -441,7 +444,11 @@ pub fn prepare(
     trace: bool,
 ) -> Result<(Cluster, Vec<Option<usize>>), String> {
     let plan = ClusterPlan::new(s.cluster.clone(), &s.net).map_err(|e| e.join("; "))?;
-    let mut cluster = Cluster::build(&plan, seed, trace);
+    let mut cluster = if s.hold {
+        Cluster::build_holding(&plan, seed, trace)
+    } else {
+        Cluster::build(&plan, seed, trace)
+    };
     let header = &mut cluster.sim.core.trace.header;
     header.insert(
         0,
@@ -461,6 +468,10 @@ pub fn prepare(
     }
     // Op steps are planned in step order; `plan_of[step]` is the plan index.
     let mut plan_of = vec![None; s.steps.len()];
+    if s.hold {
+        // Applied one after another as the run goes (`run_by_steps`).
+        return Ok((cluster, plan_of));
+    }
     let mut planned = 0;
     for (i, step) in s.steps.iter().enumerate() {
         match &step.action {
@@ -493,20 +504,122 @@ pub fn prepare(
                 fired: None,
             }),
             Action::Membership { node, join } => {
-                let admin = match join {
-                    None => dynamo_model::Admin::Leave,
-                    Some(tokens) => dynamo_model::Admin::Join {
-                        tokens: ring_positions(&s.cluster, tokens),
-                    },
-                };
-                cluster.plan_admin(step.at, *node, admin)?;
+                cluster.plan_admin(step.at, *node, admin_of(s, join))?;
             }
+            // Only a scenario that delivers by steps has these; it returned above.
+            Action::Held(_) => {}
         }
     }
     if let Some(load) = &s.load {
         cluster.add_load(load.clone())?;
     }
     Ok((cluster, plan_of))
+}
+
+fn admin_of(s: &Scenario, join: &Option<Vec<u64>>) -> dynamo_model::Admin {
+    match join {
+        None => dynamo_model::Admin::Leave,
+        Some(tokens) => dynamo_model::Admin::Join {
+            tokens: ring_positions(&s.cluster, tokens),
+        },
+    }
+}
+
+/// Applies the steps of a scenario whose network delivers by steps, one
+/// after another: time moves to each step's time (what is queued before
+/// it happens first), the step acts, and what it causes at that instant
+/// happens before the next step. This is how `dynsim check` took them.
+fn run_by_steps(
+    cluster: &mut Cluster,
+    s: &Scenario,
+    plan_of: &mut [Option<usize>],
+) -> Result<Stop, String> {
+    use dynamo_explorer::StepKind;
+    let mut planned = 0;
+    for (i, step) in s.steps.iter().enumerate() {
+        let stop = cluster.advance_to(step.at);
+        if stop.is_final() {
+            return Ok(stop);
+        }
+        let now = cluster.now();
+        match &step.action {
+            Action::Op(op) => {
+                let p = PlannedOp {
+                    at: now,
+                    client: op.client,
+                    entry: op.entry.clone(),
+                    kind: op.kind,
+                    key: op.key.clone(),
+                    value: op.value.clone(),
+                    context_from: op.context_from.and_then(|j| plan_of[j]),
+                };
+                cluster.plan(p)?;
+                plan_of[i] = Some(planned);
+                planned += 1;
+                cluster.settle();
+            }
+            Action::Fault(f) => cluster.fault_now(f.clone()),
+            Action::HealAll => {
+                for f in crate::scenario::heal_all(s.cluster.nodes, &s.net) {
+                    cluster.fault_now(f);
+                }
+            }
+            Action::Trigger(t) => cluster.clients.add_trigger(dynamo_observer::Trigger {
+                armed: now,
+                until: t.until,
+                on: t.on,
+                fault: t.fault,
+                lasting: t.lasting,
+                fired: None,
+            }),
+            Action::Membership { node, join } => {
+                cluster.plan_admin(now, *node, admin_of(s, join))?;
+                cluster.settle();
+            }
+            Action::Held(StepKind::Wait) => {}
+            Action::Held(StepKind::RunFreely) => cluster.stop_holding(),
+            Action::Held(h) => {
+                let Some(i) = dynamo_explorer::find_held(cluster.held(), h) else {
+                    let detail = format!(
+                        "step at line {}: nothing held matches it; skipped",
+                        step.line
+                    );
+                    let ev = sim_core::Event::Fault { detail };
+                    cluster
+                        .sim
+                        .core
+                        .trace
+                        .record(now, sim_core::Actor::World, ev);
+                    continue;
+                };
+                match h {
+                    StepKind::DropMsg { .. } | StepKind::DropRequest { .. } => {
+                        cluster.drop_held(i);
+                    }
+                    StepKind::Duplicate { .. } => {
+                        cluster.duplicate_held(i);
+                    }
+                    StepKind::Fire { label, .. } => {
+                        cluster.release(i, dynamo_explorer::fires_on_time(label));
+                    }
+                    _ => {
+                        cluster.release(i, false);
+                    }
+                }
+            }
+        }
+    }
+    Ok(Stop::Idle)
+}
+
+/// Whether a step of a network that delivers by steps is a fault: a lost
+/// or copied message or request.
+pub fn held_is_a_fault(h: &dynamo_explorer::StepKind) -> bool {
+    use dynamo_explorer::StepKind;
+    matches!(
+        h,
+        StepKind::DropMsg { .. } | StepKind::DropRequest { .. } | StepKind::Duplicate { .. }
+    )
 }
 
 /// A join step's tokens as ring positions: as given under S1; partition
@@ -867,23 +980,29 @@ pub fn healthy_spans(s: &Scenario, end: SimTime) -> Vec<(SimTime, SimTime)> {
     // A trigger's fault comes at a time only the run knows: the whole span
     // in which it may fire and last counts as faulty.
     let mut triggered = 0usize;
-    let mut timeline: Vec<(SimTime, Vec<Fault>, isize)> = Vec::new();
+    // (when, faults, trigger window change, a lost or copied message: a
+    // fault of one instant, which ends a healthy span and starts the next).
+    let mut timeline: Vec<(SimTime, Vec<Fault>, isize, bool)> = Vec::new();
     for st in &s.steps {
         match &st.action {
-            Action::Fault(f) => timeline.push((st.at, vec![f.clone()], 0)),
-            Action::HealAll => {
-                timeline.push((st.at, crate::scenario::heal_all(s.cluster.nodes, &s.net), 0))
-            }
+            Action::Fault(f) => timeline.push((st.at, vec![f.clone()], 0, false)),
+            Action::HealAll => timeline.push((
+                st.at,
+                crate::scenario::heal_all(s.cluster.nodes, &s.net),
+                0,
+                false,
+            )),
             Action::Trigger(t) => {
-                timeline.push((st.at, Vec::new(), 1));
-                timeline.push((t.until + t.lasting, Vec::new(), -1));
+                timeline.push((st.at, Vec::new(), 1, false));
+                timeline.push((t.until + t.lasting, Vec::new(), -1, false));
             }
+            Action::Held(h) if held_is_a_fault(h) => timeline.push((st.at, Vec::new(), 0, true)),
             _ => {}
         }
     }
     // Stable: steps at one time keep their file order.
-    timeline.sort_by_key(|(at, _, _)| *at);
-    for (at, faults, window) in timeline {
+    timeline.sort_by_key(|(at, _, _, _)| *at);
+    for (at, faults, window, instant) in timeline {
         triggered = triggered.saturating_add_signed(window);
         for f in faults {
             let set = |v: &mut Vec<bool>, n: sim_core::NodeId, on: bool| {
@@ -911,6 +1030,12 @@ pub fn healthy_spans(s: &Scenario, end: SimTime) -> Vec<(SimTime, SimTime)> {
             && !loss
             && !dup
             && !down.iter().chain(&paused).chain(&slow).any(|&b| b);
+        if let (true, Some(from)) = (instant, healthy_from) {
+            if from < at {
+                spans.push((from, at));
+            }
+            healthy_from = Some(at);
+        }
         match (healthy_from, ok) {
             (Some(from), false) => {
                 if from < at {

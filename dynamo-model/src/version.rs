@@ -90,7 +90,7 @@ struct ClockEntry {
 /// sharing keeps those copies one allocation (a third of a large run's
 /// memory was copies of clocks). Only a changed clock gets its own.
 /// The empty clock (most client contexts) holds no allocation at all.
-#[derive(Clone, Default, Hash)]
+#[derive(Clone, Default)]
 pub struct VClock {
     data: Option<Arc<ClockData>>,
 }
@@ -107,6 +107,14 @@ impl PartialEq for VClock {
 }
 
 impl Eq for VClock {}
+
+/// Hashes what the clock holds, as equality compares it (no clock and an
+/// empty one are the same clock).
+impl std::hash::Hash for VClock {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state);
+    }
+}
 
 /// What a [`VClock`] holds; reached through it.
 #[doc(hidden)]

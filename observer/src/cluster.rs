@@ -140,29 +140,30 @@ impl Cluster {
     }
 
     /// Releases held item `i`: a message or request is delivered, a timer
-    /// fires (what is queued before its due time happens first). Then
-    /// whatever that caused at this instant (replies, the clients' next
-    /// steps) happens. Returns false if the item is gone by then.
-    pub fn release(&mut self, i: usize) -> bool {
+    /// fires; with `on_time`, a timer fires at its due time (the clock
+    /// moves there first, and what is queued before it happens first).
+    /// Then whatever that caused at this instant (replies, the clients'
+    /// next steps) happens. Returns false if the item is gone by then.
+    pub fn release(&mut self, i: usize, on_time: bool) -> bool {
         let Some(item) = self.held().get(i) else {
             return false;
         };
-        if let Held::Timer { due, .. } = item {
+        let mut at = i;
+        if let (Held::Timer { due, .. }, true) = (item, on_time) {
             let (due, d) = (*due, sim_core::item_digest(item));
             if due > self.now() {
                 self.sim.run_to(due, &mut self.clients);
+                let Some(j) = self
+                    .held()
+                    .iter()
+                    .position(|h| sim_core::item_digest(h) == d)
+                else {
+                    return false;
+                };
+                at = j;
             }
-            let Some(j) = self
-                .held()
-                .iter()
-                .position(|h| sim_core::item_digest(h) == d)
-            else {
-                return false;
-            };
-            self.sim.release(j, &mut self.clients);
-        } else {
-            self.sim.release(i, &mut self.clients);
         }
+        self.sim.release(at, &mut self.clients);
         self.settle();
         true
     }

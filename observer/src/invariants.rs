@@ -22,9 +22,11 @@ use dynamo_model::Key;
 use dynamo_model::Version;
 use dynamo_model::{Admin, Msg, OpTag, Reply, Request};
 use dynamo_model::{ClusterConfig, Versioning};
+use sim_core::digest::{Digest, digest};
 use sim_core::{Input, NodeId, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 /// An op's name in findings, `put#3`. Written out only when a finding is:
 /// formatting it for every reply was 4% of a run.
@@ -185,7 +187,7 @@ impl Found {
 }
 
 /// The run-time invariant checker the harness feeds.
-#[derive(Clone, Hash)]
+#[derive(Clone)]
 pub struct Invariants {
     mode: Versioning,
     r: u32,
@@ -221,6 +223,49 @@ pub struct Invariants {
     n: usize,
     /// Joins and leaves, as they happened.
     changes: ChangeLog,
+}
+
+/// The digests of `items`, sorted: a list hashed as the multiset it is.
+fn multiset<'a, T: Hash + 'a>(items: impl IntoIterator<Item = &'a T>) -> Vec<Digest> {
+    let mut v: Vec<Digest> = items.into_iter().map(digest).collect();
+    v.sort_unstable();
+    v
+}
+
+/// Hashes what the invariants hold, with every list whose order only says
+/// which of two handlers at different nodes ran first hashed as a multiset
+/// (who holds a put's version, which nodes touched a key, the hints seen
+/// made): two orders of independent deliveries leave equal digests.
+impl Hash for Invariants {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self.mode, self.r, self.w, self.n).hash(state);
+        self.pending.hash(state);
+        self.held.len().hash(state);
+        for (id, hs) in &self.held {
+            id.hash(state);
+            let each: Vec<(Digest, Vec<Digest>)> = hs
+                .iter()
+                .map(|h| (digest(&h.version), multiset(&h.nodes)))
+                .collect();
+            multiset(&each).hash(state);
+        }
+        self.answers.len().hash(state);
+        for (op, a) in &self.answers {
+            op.hash(state);
+            multiset(a).hash(state);
+        }
+        self.replied.hash(state);
+        self.quorums.hash(state);
+        multiset(&self.hints).hash(state);
+        self.touched.len().hash(state);
+        for (k, ns) in &self.touched {
+            k.hash(state);
+            multiset(ns).hash(state);
+        }
+        self.coordinating.hash(state);
+        self.found.hash(state);
+        self.changes.hash(state);
+    }
 }
 
 /// Whether `node` keeps `v` of `key` or a version covering it, in its store or its hints.
@@ -648,6 +693,11 @@ impl Invariants {
     /// Every hint a fallback was seen to take, in time order.
     pub fn hints_made(&self) -> &[HintMade] {
         &self.hints
+    }
+
+    /// How many violations of `which` were found so far.
+    pub fn count(&self, which: Invariant) -> usize {
+        self.found[which.slot()].count
     }
 
     /// The verdict of one invariant, named `name` in reports.

@@ -819,7 +819,7 @@ fn a_holding_run_waits_for_each_release() {
         held_labels(&sim),
         ["tick@n0", "ping@n0", "tick@n1", "pong@n0"]
     );
-    // A timer fires at its due time or later: the clock never goes back.
+    // A timer fires when released; the clock stays where the caller put it.
     assert!(sim.release(0, &mut ()));
     assert_eq!(sim.nodes[0].ticks, 1);
     assert_eq!(sim.now(), SimTime(1_000_000));

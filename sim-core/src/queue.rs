@@ -81,7 +81,7 @@ pub(crate) struct Queue {
     /// The current window's number (time >> [`SHIFT`]).
     window: u64,
     /// Bucket `w % BUCKETS` holds the keys of window `w`, for the windows
-    /// after the current one and before the horizon.
+    /// after the current one and before the horizon (no buckets until the first such key).
     buckets: Vec<Vec<Reverse<Key>>>,
     /// Bit `i` is set when bucket `i` is not empty.
     occupied: [u64; BUCKETS / 64],
@@ -95,7 +95,10 @@ impl Queue {
         Queue {
             now: BinaryHeap::new(),
             window: 0,
-            buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
+            // Made at the first push into a bucket: a queue that never
+            // looks past its current window (a holding run's) stays small
+            // to copy.
+            buckets: Vec::new(),
             occupied: [0; BUCKETS / 64],
             in_buckets: 0,
             far: BinaryHeap::new(),
@@ -128,6 +131,9 @@ impl Queue {
     /// Appends `key` to the bucket of its window (after the current one, before the horizon).
     #[inline]
     fn bucket_push(&mut self, window: u64, key: Key) {
+        if self.buckets.is_empty() {
+            self.buckets = (0..BUCKETS).map(|_| Vec::new()).collect();
+        }
         let i = window as usize % BUCKETS;
         self.buckets[i].push(Reverse(key));
         self.occupied[i / 64] |= 1 << (i % 64);

@@ -8,6 +8,7 @@
 #![allow(rustdoc::invalid_html_tags)]
 
 mod bench;
+mod check;
 mod common;
 mod experiment;
 mod merge;
@@ -20,6 +21,7 @@ mod shrink;
 mod sweep;
 
 pub use bench::BenchArgs;
+pub use check::CheckArgs;
 pub use common::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
 pub use experiment::ExperimentArgs;
 pub use merge::MergeArgs;
@@ -62,6 +64,8 @@ pub enum Command {
     Merge(merge::MergeArgs),
     /// Turn a failing sweep seed into the smallest explicit scenario that still fails the same checker.
     Shrink(shrink::ShrinkArgs),
+    /// Explore every interleaving of a small scope on the real node state machines, and write the shortest counterexample of each violated property.
+    Check(check::CheckArgs),
     /// Run parameter sweeps with many trials per point; write a table and an HTML report with plots.
     Experiment(experiment::ExperimentArgs),
     /// Serve a local web page to set parameters, run scenarios and experiments, and see the results.
@@ -110,6 +114,7 @@ pub fn run_command(cmd: Command) -> u8 {
         Command::Sweep(args) => sweep::run(&args),
         Command::Merge(args) => merge::run(&args),
         Command::Shrink(args) => shrink::run(&args),
+        Command::Check(args) => check::run(&args),
         Command::Experiment(args) => experiment::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Bench(args) => bench::run(&args),

@@ -74,6 +74,27 @@ pub fn explicit(s: &Scenario, seed: u64) -> Scenario {
 /// [`explicit`], with the checkers that failed in the swarm run without the
 /// base declaring it, and the run's expectations that did not hold.
 fn explicit_run(s: &Scenario, seed: u64) -> (Scenario, Vec<String>, Vec<String>) {
+    if s.hold {
+        // An explicit schedule (a `dynsim check` counterexample) is its own
+        // run; the checker it declares failing comes first.
+        let base = Scenario { seed, ..s.clone() };
+        let probe = Scenario {
+            expects: Vec::new(),
+            ..base.clone()
+        };
+        let mut fails: Vec<String> = runner::run(&probe, seed, false).map_or_else(
+            |_| Vec::new(),
+            |r| {
+                r.verdicts
+                    .iter()
+                    .filter(|v| v.status == Status::Fail)
+                    .map(|v| v.checker.to_string())
+                    .collect()
+            },
+        );
+        fails.sort_by_key(|f| !declared_failures(&base).any(|d| d == f));
+        return (base, fails, Vec::new());
+    }
     let plan = swarm::draw(s, seed);
     let variant = swarm::apply(s, &plan);
     let Ok(report) = runner::run(&variant, seed, false) else {
@@ -570,6 +591,22 @@ fn drop_nodes(
     cur
 }
 
+/// The nodes a step of a network that delivers by steps names.
+fn held_nodes(h: &mut dynamo_explorer::StepKind) -> Vec<&mut NodeId> {
+    use dynamo_explorer::StepKind;
+    match h {
+        StepKind::Deliver { from, to, .. }
+        | StepKind::DropMsg { from, to, .. }
+        | StepKind::Duplicate { from, to, .. } => vec![from, to],
+        StepKind::Request { node, .. }
+        | StepKind::DropRequest { node, .. }
+        | StepKind::Fire { node, .. } => vec![node],
+        StepKind::Op { .. } | StepKind::Fault(_) | StepKind::Wait | StepKind::RunFreely => {
+            Vec::new()
+        }
+    }
+}
+
 /// `s` with node `gone` removed and the nodes above it renumbered down by one.
 fn without_node(s: &Scenario, gone: NodeId) -> Scenario {
     let renumber = |n: NodeId| NodeId(if n > gone { n.0 - 1 } else { n.0 });
@@ -622,6 +659,15 @@ fn without_node(s: &Scenario, gone: NodeId) -> Scenario {
                     remove[i] = true;
                 } else {
                     *node = renumber(*node);
+                }
+            }
+            Action::Held(h) => {
+                for node in held_nodes(h) {
+                    if *node == gone {
+                        remove[i] = true;
+                    } else {
+                        *node = renumber(*node);
+                    }
                 }
             }
         }

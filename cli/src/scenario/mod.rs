@@ -3,6 +3,7 @@
 
 pub mod diag;
 pub mod expect;
+pub mod scope;
 pub mod toml_read;
 pub mod write;
 
@@ -64,6 +65,11 @@ pub enum Action {
     /// step's time, the first message of its kind any node sends before
     /// `until` fires it.
     Trigger(TriggerStep),
+    /// In a scenario whose network delivers by steps (`[network] deliver =
+    /// "by-steps"`): a held message or request delivered or lost, a held
+    /// message copied, a held timer fired, time let pass (`wait`), or the
+    /// network let go (`run-freely`).
+    Held(dynamo_explorer::StepKind),
 }
 
 /// A `trigger` step: `on` (a message kind), `fault`, `for` and `until`.
@@ -142,6 +148,10 @@ pub struct Scenario {
     pub always_judge_reads: bool,
     /// `[swarm]`: mechanisms a sweep of this base draws into each seed's mix.
     pub swarm: SwarmSwitches,
+    /// `[network] deliver = "by-steps"`: messages, client requests and node
+    /// timers wait for the steps that release them (how `dynsim check`
+    /// writes its counterexamples), and steps apply one after another.
+    pub hold: bool,
 }
 
 /// The `[swarm]` switches: what a sweep draws beyond faults and the workload.
@@ -192,7 +202,15 @@ impl Scenario {
         self.steps.iter().any(|s| {
             matches!(
                 s.action,
-                Action::Fault(_) | Action::HealAll | Action::Membership { .. } | Action::Trigger(_)
+                Action::Fault(_)
+                    | Action::HealAll
+                    | Action::Membership { .. }
+                    | Action::Trigger(_)
+                    | Action::Held(
+                        dynamo_explorer::StepKind::DropMsg { .. }
+                            | dynamo_explorer::StepKind::DropRequest { .. }
+                            | dynamo_explorer::StepKind::Duplicate { .. }
+                    )
             )
         }) || self.net.loss > 0.0
             || self.net.duplicate > 0.0
@@ -281,6 +299,12 @@ const STEP_KINDS: &[&str] = &[
     "one-way",
     "heal",
     "heal-all",
+    "deliver",
+    "lose",
+    "copy",
+    "fire",
+    "wait",
+    "run-freely",
     "trigger",
     "skew",
     "loss",
@@ -422,6 +446,17 @@ fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
         );
         return None;
     }
+    if root.has("check") && !root.has("steps") {
+        c.err(
+            root.span_of("check"),
+            "check",
+            format!(
+                "this is a check scope, not a scenario; explore it with `dynsim check {}`",
+                c.file
+            ),
+        );
+        return None;
+    }
     root.only(c, TOP);
     let name = root.str(c, "name");
     root.require(
@@ -449,8 +484,20 @@ fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
     // Unknown proxies (a broken [cluster]) allow "proxy": no second error for one mistake.
     let proxies = cluster.as_ref().map_or(u32::MAX, |cl| cl.proxies);
     let dcs = cluster.as_ref().map(|cl| cl.datacenters.as_slice());
+    let mut hold = false;
     let net = match root.table(c, "network") {
-        Some(t) => read_network(c, &t, nodes, dcs),
+        Some(t) => {
+            match t.str(c, "deliver").as_deref() {
+                None | Some("by-latency") => {}
+                Some("by-steps") => hold = true,
+                Some(other) => c.err(
+                    t.span_of("deliver"),
+                    t.field("deliver"),
+                    format!("unknown mode {other:?}; valid modes are \"by-latency\" (the network model, the default) and \"by-steps\" (messages, requests and timers wait for steps that release them)"),
+                ),
+            }
+            read_network(c, &t, nodes, dcs, &["deliver"])
+        }
         None => Some(NetConfig::default()),
     };
     let scheme = cluster.as_ref().map(|cl| cl.key_scheme.clone());
@@ -463,7 +510,22 @@ fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
         },
         _ => (cl.total_tokens(), "partition numbers"),
     });
-    let (steps, names) = read_steps(c, root, nodes, proxies, scheme.as_ref(), token_limit);
+    let (steps, names) = read_steps(
+        c,
+        root,
+        nodes,
+        proxies,
+        scheme.as_ref(),
+        token_limit,
+        hold,
+    );
+    if hold && root.has("load") {
+        c.err(
+            root.span_of("load"),
+            "load",
+            "a network that delivers by steps takes no generated load: every operation is a step",
+        );
+    }
     let load = match root.table(c, "load") {
         Some(t) => read_load(c, &t, nodes, proxies, scheme.as_ref()),
         None => Some(None),
@@ -532,6 +594,7 @@ fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
         expects,
         always_judge_reads,
         swarm,
+        hold,
     })
 }
 
@@ -1114,8 +1177,10 @@ pub(crate) fn read_network(
     t: &Tbl,
     nodes: u32,
     dcs: Option<&[String]>,
+    also: &[&str],
 ) -> Option<NetConfig> {
-    t.only(c, NETWORK);
+    let allowed: Vec<&str> = NETWORK.iter().chain(also).copied().collect();
+    t.only(c, &allowed);
     let mut net = NetConfig::default();
     if let Some(l) = read_latency(c, t, "latency") {
         net.latency = l;
@@ -1173,7 +1238,10 @@ fn step_fields(kind: &str) -> &'static [&'static str] {
         "crash" | "crash-wipe" | "restart" | "pause" | "resume" => &["at", "do", "node"],
         "partition" => &["at", "do", "groups"],
         "one-way" => &["at", "do", "from", "to"],
-        "heal" | "heal-all" => &["at", "do"],
+        "heal" | "heal-all" | "wait" | "run-freely" => &["at", "do"],
+        "deliver" | "lose" => &["at", "do", "from", "to", "kind", "client", "node", "nth"],
+        "copy" => &["at", "do", "from", "to", "kind", "nth"],
+        "fire" => &["at", "do", "node", "timer", "nth"],
         "trigger" => &["at", "do", "on", "fault", "for", "until"],
         "skew" => &["at", "do", "node", "by"],
         "loss" | "duplicate" => &["at", "do", "p"],
@@ -1289,6 +1357,119 @@ pub(crate) fn read_entry(
     }
 }
 
+/// Steps only a network that delivers by steps takes.
+const HELD_STEPS: &[&str] = &["deliver", "lose", "copy", "fire", "wait", "run-freely"];
+
+/// Reads a step of a network that delivers by steps.
+fn read_held(
+    c: &mut Collector,
+    t: &Tbl,
+    kind: &str,
+    nodes: u32,
+) -> Option<dynamo_explorer::StepKind> {
+    use dynamo_explorer::StepKind;
+    let nth = t.count(c, "nth", 0, 1_000_000).unwrap_or(0) as usize;
+    let message = |c: &mut Collector| {
+        t.require(c, "from", "the sending node, like from = \"n0\"");
+        t.require(c, "to", "the receiving node, like to = \"n1\"");
+        t.require(
+            c,
+            "kind",
+            "the message kind, like kind = \"Replicate\"",
+        );
+        let from = node_ref(c, t, "from", nodes);
+        let to = node_ref(c, t, "to", nodes);
+        let kind = message_kind(c, t);
+        Some((from?, to?, kind?))
+    };
+    match kind {
+        "wait" => Some(StepKind::Wait),
+        "run-freely" => Some(StepKind::RunFreely),
+        "fire" => {
+            t.require(c, "node", "the node whose timer fires, like node = \"n0\"");
+            t.require(c, "timer", "the timer, like timer = \"deadline\"");
+            let node = node_ref(c, t, "node", nodes);
+            let label = t.str(c, "timer").and_then(|l| {
+                match dynamo_explorer::TIMER_LABELS.iter().find(|x| **x == l) {
+                    Some(x) => Some(*x),
+                    None => {
+                        c.err(
+                            t.span_of("timer"),
+                            t.field("timer"),
+                            format!(
+                                "unknown timer {l:?}; valid timers are {}",
+                                dynamo_explorer::TIMER_LABELS.join(", ")
+                            ),
+                        );
+                        None
+                    }
+                }
+            });
+            Some(StepKind::Fire {
+                node: node?,
+                label: label?,
+                nth,
+            })
+        }
+        "copy" => {
+            let (from, to, kind) = message(c)?;
+            Some(StepKind::Duplicate { from, to, kind, nth })
+        }
+        _ if t.has("client") => {
+            t.require(c, "node", "the node the request goes to, like node = \"n0\"");
+            let client = read_client(c, t);
+            let node = node_ref(c, t, "node", nodes);
+            let (client, node) = (client?, node?);
+            Some(if kind == "deliver" {
+                StepKind::Request { client, node, nth }
+            } else {
+                StepKind::DropRequest { client, node, nth }
+            })
+        }
+        _ => {
+            let (from, to, k) = message(c)?;
+            Some(if kind == "deliver" {
+                StepKind::Deliver {
+                    from,
+                    to,
+                    kind: k,
+                    nth,
+                }
+            } else {
+                StepKind::DropMsg {
+                    from,
+                    to,
+                    kind: k,
+                    nth,
+                }
+            })
+        }
+    }
+}
+
+/// A message kind field, as one of the model's kinds.
+fn message_kind(c: &mut Collector, t: &Tbl) -> Option<&'static str> {
+    use sim_core::Message;
+    let k = t.str(c, "kind")?;
+    match dynamo_model::Msg::KINDS.iter().find(|x| **x == k) {
+        Some(x) => Some(*x),
+        None => {
+            let hint = closest(&k, dynamo_model::Msg::KINDS)
+                .map(|s| format!(" (did you mean {s:?}?)"))
+                .unwrap_or_default();
+            c.err(
+                t.span_of("kind"),
+                t.field("kind"),
+                format!(
+                    "unknown message kind {k:?}{hint}; valid kinds are {}",
+                    dynamo_model::Msg::KINDS.join(", ")
+                ),
+            );
+            None
+        }
+    }
+}
+
 /// How a client picks the node it sends to, by name.
 const ROUTES: &[&str] = &[
     "random",
@@ -1312,7 +1493,7 @@ fn read_key(c: &mut Collector, t: &Tbl, field: &str, scheme: Option<&KeyScheme>)
     }
 }
 
-fn read_client(c: &mut Collector, t: &Tbl) -> Option<ClientId> {
+pub(crate) fn read_client(c: &mut Collector, t: &Tbl) -> Option<ClientId> {
     let Some(s) = t.str(c, "client") else {
         return Some(ClientId(0));
     };
@@ -1346,6 +1527,7 @@ fn read_steps(
     proxies: u32,
     scheme: Option<&KeyScheme>,
     token_limit: Option<(u64, &str)>,
+    hold: bool,
 ) -> (Vec<Step>, BTreeMap<String, usize>) {
     let mut steps = Vec::new();
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
@@ -1392,6 +1574,15 @@ fn read_steps(
             continue;
         }
         t.only(c, step_fields(&kind));
+        if HELD_STEPS.contains(&kind.as_str()) && !hold {
+            c.err(
+                t.span_of("do"),
+                t.field("do"),
+                format!("a {kind:?} step needs a network that holds what it releases: set [network] deliver = \"by-steps\""),
+            );
+            steps.push(hole(at, last, line));
+            continue;
+        }
         let node = |c: &mut Collector| {
             t.require(c, "node", "which node, like node = \"n1\"");
             node_ref(c, &t, "node", nodes)
@@ -1487,6 +1678,9 @@ fn read_steps(
             "pause" => node(c).map(|node| Action::Fault(Fault::Pause { node })),
             "resume" => node(c).map(|node| Action::Fault(Fault::Resume { node })),
             "heal" => Some(Action::Fault(Fault::Heal)),
+            "deliver" | "lose" | "copy" | "fire" | "wait" | "run-freely" => {
+                read_held(c, &t, &kind, nodes).map(Action::Held)
+            }
             "heal-all" => Some(Action::HealAll),
             "trigger" => read_trigger(c, &t, at),
             "join" | "leave" => {

@@ -135,7 +135,8 @@ pub fn to_toml(s: &Scenario) -> String {
                         Action::Fault(_)
                         | Action::HealAll
                         | Action::Membership { .. }
-                        | Action::Trigger(_) => unreachable!("contexts come from gets"),
+                        | Action::Trigger(_)
+                        | Action::Held(_) => unreachable!("contexts come from gets"),
                     };
                     let _ = writeln!(o, "context = {}", q(&name));
                 }
@@ -157,6 +158,7 @@ pub fn to_toml(s: &Scenario) -> String {
                     d(SimDuration(t.until.as_us()))
                 );
             }
+            Action::Held(h) => write_held(&mut o, h),
             Action::Membership { node, join } => {
                 let what = if join.is_some() { "join" } else { "leave" };
                 let _ = writeln!(o, "do = {}\nnode = {}", q(what), q(&node.to_string()));
@@ -304,7 +306,7 @@ pub fn to_toml(s: &Scenario) -> String {
         );
     }
     write_cluster(&mut o, &s.cluster);
-    write_network(&mut o, &s.net, &s.cluster.datacenters);
+    write_network(&mut o, &s.net, &s.cluster.datacenters, s.hold);
     if let Some(l) = &s.load {
         let _ = writeln!(o, "\n[load]\nclients = {}", l.clients);
         match l.pacing {
@@ -496,15 +498,18 @@ fn per_kind(kinds: &[(String, Latency)]) -> String {
     format!("per_kind = {{ {} }}", kinds.join(", "))
 }
 
-fn write_network(o: &mut String, n: &NetConfig, datacenters: &[String]) {
+fn write_network(o: &mut String, n: &NetConfig, datacenters: &[String], hold: bool) {
     let dflt = NetConfig {
         zones: n.zones.clone(),
         ..NetConfig::default()
     };
-    if *n == dflt {
+    if *n == dflt && !hold {
         return;
     }
     let _ = writeln!(o, "\n[network]");
+    if hold {
+        let _ = writeln!(o, "deliver = \"by-steps\"");
+    }
     if n.latency != dflt.latency {
         let _ = writeln!(o, "latency = {}", latency(&n.latency));
     }
@@ -556,6 +561,53 @@ fn write_network(o: &mut String, n: &NetConfig, datacenters: &[String]) {
         if let Some(p) = l.duplicate {
             let _ = writeln!(o, "duplicate = {p:?}");
         }
+    }
+}
+
+fn write_held(o: &mut String, h: &dynamo_explorer::StepKind) {
+    use dynamo_explorer::StepKind;
+    let nth = |o: &mut String, nth: usize| {
+        if nth > 0 {
+            let _ = writeln!(o, "nth = {nth}");
+        }
+    };
+    let msg = |o: &mut String, what: &str, from: &NodeId, to: &NodeId, kind: &str, n: usize| {
+        let _ = writeln!(
+            o,
+            "do = {}\nfrom = {}\nto = {}\nkind = {}",
+            q(what),
+            q(&from.to_string()),
+            q(&to.to_string()),
+            q(kind)
+        );
+        nth(o, n);
+    };
+    match h {
+        StepKind::Deliver { from, to, kind, nth } => msg(o, "deliver", from, to, kind, *nth),
+        StepKind::DropMsg { from, to, kind, nth } => msg(o, "lose", from, to, kind, *nth),
+        StepKind::Duplicate { from, to, kind, nth } => msg(o, "copy", from, to, kind, *nth),
+        StepKind::Request { client, node, nth: n } | StepKind::DropRequest { client, node, nth: n } => {
+            let what = if matches!(h, StepKind::Request { .. }) { "deliver" } else { "lose" };
+            let _ = writeln!(
+                o,
+                "do = {}\nclient = {}\nnode = {}",
+                q(what),
+                q(&client.to_string()),
+                q(&node.to_string())
+            );
+            nth(o, *n);
+        }
+        StepKind::Fire { node, label, nth: n } => {
+            let _ = writeln!(o, "do = \"fire\"\nnode = {}\ntimer = {}", q(&node.to_string()), q(label));
+            nth(o, *n);
+        }
+        StepKind::Wait => {
+            let _ = writeln!(o, "do = \"wait\"");
+        }
+        StepKind::RunFreely => {
+            let _ = writeln!(o, "do = \"run-freely\"");
+        }
+        StepKind::Op { .. } | StepKind::Fault(_) => unreachable!("written as op and fault steps"),
     }
 }
 

@@ -610,7 +610,8 @@ mod digest_tests {
             },
             write: 1,
         };
-        let changes: Vec<(&str, Box<dyn Fn(&mut DynamoNode)>)> = vec![
+        type Change<'a> = Box<dyn Fn(&mut DynamoNode) + 'a>;
+        let changes: Vec<(&str, Change)> = vec![
             ("id", Box::new(|n| n.id = NodeId(2))),
             (
                 "store versions",

@@ -6,8 +6,8 @@
 //! delivered, no timer fires, unless a step says so. A held message has no
 //! latency (the network's latency, loss and duplication do not apply; the
 //! caller drops and duplicates), a partition still cuts it when it is sent,
-//! and a held timer fires at its due time or later: releasing it moves the
-//! clock to its due time when that is later than now. Replies, the
+//! and a held timer fires when released, at whatever time the caller has
+//! moved the clock to. Replies, the
 //! harness's wake-ups and faults use the queue as in any run.
 //!
 //! Timer ids are per node while holding (node `i`'s count up from
@@ -350,10 +350,9 @@ impl<N: Node, W> Core<N, W> {
 
 impl<N: Node, W> Sim<N, W> {
     /// Releases held item `i` now: a message or request is delivered (or
-    /// dropped, if its node is down), a timer fires, moving the clock to
-    /// its due time if that is later. Returns false if there is no item `i`.
-    /// The caller runs the queue up to the due time first, so that what was
-    /// due earlier happens earlier.
+    /// dropped, if its node is down), a timer fires. The clock does not
+    /// move: a caller that wants a timer to fire at its due time runs the
+    /// queue up to it first ([`Sim::run_to`]). Returns false if there is no item `i`.
     pub fn release<H: Harness<N, Wake = W>>(&mut self, i: usize, harness: &mut H) -> bool {
         let Some(hold) = self.core.hold.as_mut() else {
             return false;
@@ -383,12 +382,8 @@ impl<N: Node, W> Sim<N, W> {
                 harness,
             ),
             Held::Timer {
-                node,
-                id,
-                due,
-                timer,
+                node, id, timer, ..
             } => {
-                self.core.now = self.core.now.max(due);
                 let now = self.core.now;
                 self.core.stats.timers_fired += 1;
                 let label = timer.label();

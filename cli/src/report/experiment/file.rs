@@ -221,7 +221,7 @@ pub(super) fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experime
     let nodes = cluster.as_ref().map_or(NODES_UNKNOWN, |cl| cl.nodes);
     let dcs = cluster.as_ref().map(|cl| cl.datacenters.clone());
     let base_net = match root.table(c, "network") {
-        Some(t) => read_network(c, &t, nodes, dcs.as_deref()),
+        Some(t) => read_network(c, &t, nodes, dcs.as_deref(), &[]),
         None => Some(NetConfig::default()),
     };
     let mut exp = Experiment {
@@ -345,7 +345,7 @@ pub(super) fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experime
             let mut fields = t.table.clone();
             fields.remove("name");
             let inner = Tbl::new(t.path.clone(), &fields, t.span.clone());
-            if let Some(net) = read_network(c, &inner, nodes, dcs.as_deref()) {
+            if let Some(net) = read_network(c, &inner, nodes, dcs.as_deref(), &[]) {
                 exp.networks.push((name, net));
             }
         }
