@@ -18,9 +18,11 @@
 //! | `state.rs` | [`State`], [`Action`], applying one, and steps as scenarios name them |
 //! | `judge.rs` | invariants after each step, every checker on completed terminal states, "sometimes" counts |
 //! | `search.rs` | breadth first (parallel levels), depth first, sleep sets, the visited set |
+//! | `dpor.rs` | source-DPOR with sleep sets, depth first |
 //! | `random.rs` | PCT-style random walks |
 //! | `set.rs` | the digest table |
 
+mod dpor;
 mod judge;
 mod random;
 mod scope;

@@ -45,7 +45,12 @@ pub struct Budgets {
 }
 
 /// Timer labels that may always fire: a request's own timeouts.
-pub const ALWAYS_TIMERS: &[&str] = &["replica-timeout", "deadline", "read-repair", "forward-timeout"];
+pub const ALWAYS_TIMERS: &[&str] = &[
+    "replica-timeout",
+    "deadline",
+    "read-repair",
+    "forward-timeout",
+];
 
 /// Timer labels whose firings are counted along a path; off (0) by default.
 pub const COUNTED_TIMERS: &[&str] = &["gossip", "retry", "hint-delivery", "anti-entropy", "purge"];
@@ -89,6 +94,9 @@ pub enum Reduction {
     None,
     /// Sleep sets over the independence of actions at different nodes.
     SleepSets,
+    /// Source-DPOR with sleep sets: depth first and stateless; explores at
+    /// least one order of each class of equivalent orders.
+    Dpor,
 }
 
 /// Every bound of a search.

@@ -295,6 +295,9 @@ pub fn explore(scope: &Scope, threads: usize, keep_terminals: bool, watch: &dyn 
             change_points,
             seed,
         } => crate::random::walk(scope, walks, change_points, seed, threads, watch),
+        Search::Bfs | Search::Dfs if scope.reduction == Reduction::Dpor => {
+            crate::dpor::explore(scope, keep_terminals, watch)
+        }
         Search::Bfs | Search::Dfs => exhaustive(scope, threads, keep_terminals, watch),
     }
 }

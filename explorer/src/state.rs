@@ -220,8 +220,13 @@ pub struct Footprint {
     pub node: Option<NodeId>,
     /// The held item it acted on, if any.
     pub item: Option<Digest>,
-    /// Whether it is dependent with every other action.
+    /// Whether it is dependent with every other action: it answered a
+    /// client (the write-quorum invariant then looks at every node), moved
+    /// the clock, cut or healed links, or let time pass.
     pub global: bool,
+    /// Whether it changed what the clients have issued (an operation
+    /// issued): dependent with every other such action.
+    pub clients: bool,
     /// Whether it used a shared budget (drops, duplicates, a counted timer).
     pub budget: Option<u8>,
 }
@@ -230,7 +235,7 @@ impl Footprint {
     /// Whether two actions, each enabled in one state, commute there and
     /// neither disables the other.
     pub fn independent(&self, other: &Footprint) -> bool {
-        if self.global || other.global {
+        if self.global || other.global || (self.clients && other.clients) {
             return false;
         }
         if self.item.is_some() && self.item == other.item {
@@ -424,10 +429,17 @@ impl State {
             node: None,
             item: None,
             global: true,
+            clients: false,
             budget: None,
         };
         let kind = match action {
-            Action::Issue { client } => self.issue(scope, client as usize),
+            Action::Issue { client } => {
+                // An issue only adds a request and a history entry: it
+                // commutes with what nodes do, not with other issues or replies.
+                foot.global = false;
+                foot.clients = true;
+                self.issue(scope, client as usize)
+            }
             Action::Release { item } => {
                 let i = self.find(item)?;
                 let kind = describe(self.cluster.held(), i, false);
@@ -437,7 +449,7 @@ impl State {
                 if let Held::Timer { timer, .. } = h {
                     let label = sim_core::Traced::label(timer);
                     if scope.timer_budget(label).is_some() {
-                        foot.budget = Some(3 + counted_slot(label));
+                        foot.budget = Some(BUDGET_TIMERS + counted_slot(label));
                         match self.fired.iter_mut().find(|(l, _)| *l == label) {
                             Some((_, n)) => *n += 1,
                             None => {
@@ -466,7 +478,8 @@ impl State {
                     node: None,
                     item: Some(item),
                     global: false,
-                    budget: Some(0),
+                    clients: false,
+                    budget: Some(BUDGET_DROPS),
                 };
                 kind
             }
@@ -488,7 +501,8 @@ impl State {
                     node: None,
                     item: Some(item),
                     global: false,
-                    budget: Some(1),
+                    clients: false,
+                    budget: Some(BUDGET_DUPLICATES),
                 };
                 StepKind::Duplicate {
                     from,
@@ -498,6 +512,16 @@ impl State {
                 }
             }
             Action::Crash { node, wipe } => {
+                // Local to its node (what it drops is the node's own timers,
+                // what later reaches it is dropped at delivery), but crashes
+                // share a budget.
+                foot = Footprint {
+                    node: Some(node),
+                    item: None,
+                    global: false,
+                    clients: false,
+                    budget: Some(if wipe { BUDGET_WIPES } else { BUDGET_CRASHES }),
+                };
                 if wipe {
                     self.used.wipes += 1;
                 } else {
@@ -513,6 +537,8 @@ impl State {
                 StepKind::Fault(f)
             }
             Action::Restart { node } => {
+                foot.node = Some(node);
+                foot.global = false;
                 let f = Fault::Restart { node };
                 self.cluster.fault_now(f.clone());
                 self.log.push((self.cluster.now(), Happened::Restart(node)));
@@ -632,12 +658,20 @@ pub fn fires_on_time(label: &str) -> bool {
     CLOCK_TIMERS.contains(&label)
 }
 
+/// Which budget an action draws on, in its footprint: actions drawing on one
+/// budget are dependent (one may use up what the other needed).
+const BUDGET_DROPS: u8 = 0;
+const BUDGET_DUPLICATES: u8 = 1;
+const BUDGET_CRASHES: u8 = 2;
+const BUDGET_WIPES: u8 = 3;
+const BUDGET_TIMERS: u8 = 4;
+
 /// The slot of a counted timer label among the budgets' footprints.
 fn counted_slot(label: &str) -> u8 {
     crate::scope::COUNTED_TIMERS
         .iter()
         .position(|l| *l == label)
-        .map_or(u8::MAX - 3, |i| i as u8)
+        .map_or(u8::MAX - BUDGET_TIMERS, |i| i as u8)
 }
 
 /// The partition that cuts `node` off from the other nodes.

@@ -42,18 +42,54 @@ pub(crate) fn scope(nodes: u32, n: u32, r: u32, w: u32, budgets: Budgets) -> Sco
         budgets,
         timers: Vec::new(),
         bounds: DEFAULT_BOUNDS,
-        search: Search::Bfs,
+        search: Search::Dfs,
         reduction: Reduction::SleepSets,
         symmetry: false,
     }
 }
 
+fn all_terminals(
+    scope: &Scope,
+    s: &State,
+    out: &mut std::collections::BTreeMap<sim_core::digest::Digest, Vec<Step>>,
+) {
+    let en = s.enabled(scope);
+    if en.is_empty() {
+        out.entry(s.digest()).or_insert_with(|| steps_of(&s.path));
+        return;
+    }
+    for a in en {
+        if let Some((c, _)) = s.apply(scope, a) {
+            all_terminals(scope, &c, out);
+        }
+    }
+}
+
 #[test]
-fn smoke() {
+fn debug_dpor() {
     let mut s = scope(3, 3, 2, 2, Budgets::default());
-    s.search = Search::Dfs;
-    s.bounds.max_states = 50_000_000;
-    s.bounds.max_memory = 8 << 30;
-    let r = explore(&s, 1, false, &Quiet);
-    eprintln!("{:?} {:?} {:?}", r.progress, r.stopped, r.violations.iter().map(|v| v.property).collect::<Vec<_>>());
+    s.clients.truncate(1);
+    s.clients[0].ops.truncate(1);
+    let mut all = std::collections::BTreeMap::new();
+    all_terminals(&s, &State::initial(&s, false), &mut all);
+    s.reduction = Reduction::Dpor;
+    let r = explore(&s, 1, true, &Quiet);
+    let got = r.terminal_digests.unwrap();
+    eprintln!("plain {} dpor {}", all.len(), got.len());
+    for (d, path) in &all {
+        if !got.contains(d) {
+            eprintln!("MISSING:");
+            for st in path {
+                eprintln!("   {:?}", st.kind);
+            }
+        }
+    }
+    for (d, path) in &all {
+        if got.contains(d) {
+            eprintln!("FOUND:");
+            for st in path {
+                eprintln!("   {:?}", st.kind);
+            }
+        }
+    }
 }

@@ -22,7 +22,7 @@ pub struct CheckArgs {
     /// Override the file's search: "bfs", "dfs" or "random".
     #[arg(long, value_name = "SEARCH")]
     pub search: Option<String>,
-    /// Override the file's reduction: "sleep-sets" or "none".
+    /// Override the file's reduction: "dpor" (depth first only), "sleep-sets" or "none".
     #[arg(long, value_name = "REDUCTION")]
     pub reduction: Option<String>,
     /// Where counterexamples go (default: <scope name>-counterexamples/ in the current directory).
@@ -124,7 +124,12 @@ pub(super) fn run(args: &CheckArgs) -> u8 {
     };
     if let Some(s) = &args.search {
         file.scope.search = match s.as_str() {
-            "bfs" => Search::Bfs,
+            "bfs" => {
+                if file.scope.reduction == dynamo_explorer::Reduction::Dpor {
+                    file.scope.reduction = dynamo_explorer::Reduction::SleepSets;
+                }
+                Search::Bfs
+            }
             "dfs" => Search::Dfs,
             "random" => Search::Random {
                 walks: 10_000,
@@ -143,9 +148,14 @@ pub(super) fn run(args: &CheckArgs) -> u8 {
         file.scope.reduction = match r.as_str() {
             "sleep-sets" => dynamo_explorer::Reduction::SleepSets,
             "none" => dynamo_explorer::Reduction::None,
+            "dpor" if file.scope.search == Search::Dfs => dynamo_explorer::Reduction::Dpor,
+            "dpor" => {
+                eprintln!("error: DPOR searches depth first; add --search dfs");
+                return EXIT_BAD_INPUT;
+            }
             other => {
                 eprintln!(
-                    "error: unknown reduction {other:?}; valid reductions are \"sleep-sets\" and \"none\""
+                    "error: unknown reduction {other:?}; valid reductions are \"dpor\", \"sleep-sets\" and \"none\""
                 );
                 return EXIT_BAD_INPUT;
             }
@@ -163,7 +173,9 @@ pub(super) fn run(args: &CheckArgs) -> u8 {
         if STOP.swap(true, Ordering::SeqCst) {
             std::process::exit(i32::from(EXIT_INTERRUPTED));
         }
-        eprintln!("\ninterrupted: finishing this level, then reporting what was explored (Ctrl-C again stops at once)");
+        eprintln!(
+            "\ninterrupted: finishing this level, then reporting what was explored (Ctrl-C again stops at once)"
+        );
     });
     let bar = (!args.quiet).then(|| {
         let b = indicatif::ProgressBar::new_spinner();

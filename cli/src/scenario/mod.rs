@@ -510,15 +510,7 @@ fn read(c: &mut Collector, root: &Tbl) -> Option<Scenario> {
         },
         _ => (cl.total_tokens(), "partition numbers"),
     });
-    let (steps, names) = read_steps(
-        c,
-        root,
-        nodes,
-        proxies,
-        scheme.as_ref(),
-        token_limit,
-        hold,
-    );
+    let (steps, names) = read_steps(c, root, nodes, proxies, scheme.as_ref(), token_limit, hold);
     if hold && root.has("load") {
         c.err(
             root.span_of("load"),
@@ -1372,11 +1364,7 @@ fn read_held(
     let message = |c: &mut Collector| {
         t.require(c, "from", "the sending node, like from = \"n0\"");
         t.require(c, "to", "the receiving node, like to = \"n1\"");
-        t.require(
-            c,
-            "kind",
-            "the message kind, like kind = \"Replicate\"",
-        );
+        t.require(c, "kind", "the message kind, like kind = \"Replicate\"");
         let from = node_ref(c, t, "from", nodes);
         let to = node_ref(c, t, "to", nodes);
         let kind = message_kind(c, t);
@@ -1413,10 +1401,19 @@ fn read_held(
         }
         "copy" => {
             let (from, to, kind) = message(c)?;
-            Some(StepKind::Duplicate { from, to, kind, nth })
+            Some(StepKind::Duplicate {
+                from,
+                to,
+                kind,
+                nth,
+            })
         }
         _ if t.has("client") => {
-            t.require(c, "node", "the node the request goes to, like node = \"n0\"");
+            t.require(
+                c,
+                "node",
+                "the node the request goes to, like node = \"n0\"",
+            );
             let client = read_client(c, t);
             let node = node_ref(c, t, "node", nodes);
             let (client, node) = (client?, node?);

@@ -6,8 +6,7 @@ use crate::scenario::diag::{Collector, Diags};
 use crate::scenario::toml_read::{Tbl, read_document, read_file};
 use crate::scenario::{NODES_UNKNOWN, read_client, read_cluster, read_entry};
 use dynamo_explorer::{
-    Bounds, Budgets, COUNTED_TIMERS, ClientScope, DEFAULT_BOUNDS, Reduction, Scope, ScopeOp,
-    Search,
+    Bounds, Budgets, COUNTED_TIMERS, ClientScope, DEFAULT_BOUNDS, Reduction, Scope, ScopeOp, Search,
 };
 use dynamo_model::{ClusterConfig, Key};
 use dynamo_observer::{ClusterPlan, OpKind};
@@ -98,7 +97,13 @@ fn read_bytes(c: &mut Collector, t: &Tbl, key: &str) -> Option<u64> {
     }
 }
 
-fn read_op(c: &mut Collector, t: &Tbl, text: &str, span: std::ops::Range<usize>, cfg: Option<&ClusterConfig>) -> Option<ScopeOp> {
+fn read_op(
+    c: &mut Collector,
+    t: &Tbl,
+    text: &str,
+    span: std::ops::Range<usize>,
+    cfg: Option<&ClusterConfig>,
+) -> Option<ScopeOp> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let field = t.field("ops");
     let (kind, key, value) = match words.as_slice() {
@@ -127,7 +132,11 @@ fn read_op(c: &mut Collector, t: &Tbl, text: &str, span: std::ops::Range<usize>,
 fn read(c: &mut Collector, root: &Tbl, file: &str) -> Option<ScopeFile> {
     root.only(c, TOP);
     let name = root.str(c, "name");
-    root.require(c, "name", "every scope needs a name, like name = \"three_nodes\"");
+    root.require(
+        c,
+        "name",
+        "every scope needs a name, like name = \"three_nodes\"",
+    );
     let description = root.str(c, "description").unwrap_or_default();
     let seed = root.u64(c, "seed").unwrap_or(1);
     let cluster = match root.table(c, "cluster") {
@@ -153,9 +162,7 @@ fn read(c: &mut Collector, root: &Tbl, file: &str) -> Option<ScopeFile> {
         max_depth: t
             .count(c, "max_depth", 1, 10_000)
             .map_or(d.max_depth, |v| v as u32),
-        max_states: t
-            .count(c, "max_states", 1, 1 << 40)
-            .unwrap_or(d.max_states),
+        max_states: t.count(c, "max_states", 1, 1 << 40).unwrap_or(d.max_states),
         max_memory: read_bytes(c, &t, "max_memory").unwrap_or(d.max_memory),
     };
     let budget = |c: &mut Collector, key: &str| t.count(c, key, 0, MAX_BUDGET).unwrap_or(0) as u32;
@@ -176,8 +183,8 @@ fn read(c: &mut Collector, root: &Tbl, file: &str) -> Option<ScopeFile> {
         }
     }
     let search = match t.str(c, "search").as_deref() {
-        None | Some("bfs") => Search::Bfs,
-        Some("dfs") => Search::Dfs,
+        None | Some("dfs") => Search::Dfs,
+        Some("bfs") => Search::Bfs,
         Some("random") => Search::Random {
             walks: t.count(c, "walks", 1, 1 << 32).unwrap_or(10_000),
             change_points: t.count(c, "change_points", 0, 8).unwrap_or(2) as u32,
@@ -187,9 +194,9 @@ fn read(c: &mut Collector, root: &Tbl, file: &str) -> Option<ScopeFile> {
             c.err(
                 t.span_of("search"),
                 t.field("search"),
-                format!("unknown search {other:?}; valid searches are \"bfs\" (shortest counterexamples, parallel), \"dfs\" (least memory) and \"random\" (PCT-style walks)"),
+                format!("unknown search {other:?}; valid searches are \"dfs\" (the default, with DPOR), \"bfs\" (shortest counterexamples, in parallel, with sleep sets) and \"random\" (PCT-style walks)"),
             );
-            Search::Bfs
+            Search::Dfs
         }
     };
     if !matches!(search, Search::Random { .. }) {
@@ -204,13 +211,24 @@ fn read(c: &mut Collector, root: &Tbl, file: &str) -> Option<ScopeFile> {
         }
     }
     let reduction = match t.str(c, "reduction").as_deref() {
+        None if search == Search::Dfs => Reduction::Dpor,
         None | Some("sleep-sets") => Reduction::SleepSets,
+        Some("dpor") => {
+            if search != Search::Dfs {
+                c.err(
+                    t.span_of("reduction"),
+                    t.field("reduction"),
+                    "DPOR searches depth first: set search = \"dfs\" (the default), or reduction = \"sleep-sets\" for breadth first",
+                );
+            }
+            Reduction::Dpor
+        }
         Some("none") => Reduction::None,
         Some(other) => {
             c.err(
                 t.span_of("reduction"),
                 t.field("reduction"),
-                format!("unknown reduction {other:?}; valid reductions are \"sleep-sets\" and \"none\""),
+                format!("unknown reduction {other:?}; valid reductions are \"dpor\" (depth first only, the default there), \"sleep-sets\" and \"none\""),
             );
             Reduction::SleepSets
         }
@@ -229,7 +247,10 @@ fn read(c: &mut Collector, root: &Tbl, file: &str) -> Option<ScopeFile> {
         c.err(
             t.span_of("client"),
             t.field("client"),
-            format!("{} clients; a scope takes at most {MAX_CLIENTS}", tables.len()),
+            format!(
+                "{} clients; a scope takes at most {MAX_CLIENTS}",
+                tables.len()
+            ),
         );
     }
     for (i, ct) in tables.iter().enumerate() {
@@ -239,9 +260,17 @@ fn read(c: &mut Collector, root: &Tbl, file: &str) -> Option<ScopeFile> {
         } else {
             Some(sim_core::ClientId(i as u32))
         };
-        ct.require(c, "node", "where its requests go: a node (\"n0\") or \"owner\"");
+        ct.require(
+            c,
+            "node",
+            "where its requests go: a node (\"n0\") or \"owner\"",
+        );
         let entry = read_entry(c, ct, "node", nodes, proxies);
-        ct.require(c, "ops", "its operations, like ops = [\"put k v1\", \"get k\"]");
+        ct.require(
+            c,
+            "ops",
+            "its operations, like ops = [\"put k v1\", \"get k\"]",
+        );
         let mut ops = Vec::new();
         if let Some(items) = ct.strings(c, "ops") {
             if items.is_empty() || items.len() > MAX_OPS {
@@ -303,7 +332,11 @@ fn read(c: &mut Collector, root: &Tbl, file: &str) -> Option<ScopeFile> {
         } else {
             "max_memory"
         };
-        let span = if t.has(key) { t.span_of(key) } else { t.span.clone() };
+        let span = if t.has(key) {
+            t.span_of(key)
+        } else {
+            t.span.clone()
+        };
         c.err(span, t.field(key), problem);
     }
     Some(ScopeFile {

@@ -583,11 +583,39 @@ fn write_held(o: &mut String, h: &dynamo_explorer::StepKind) {
         nth(o, n);
     };
     match h {
-        StepKind::Deliver { from, to, kind, nth } => msg(o, "deliver", from, to, kind, *nth),
-        StepKind::DropMsg { from, to, kind, nth } => msg(o, "lose", from, to, kind, *nth),
-        StepKind::Duplicate { from, to, kind, nth } => msg(o, "copy", from, to, kind, *nth),
-        StepKind::Request { client, node, nth: n } | StepKind::DropRequest { client, node, nth: n } => {
-            let what = if matches!(h, StepKind::Request { .. }) { "deliver" } else { "lose" };
+        StepKind::Deliver {
+            from,
+            to,
+            kind,
+            nth,
+        } => msg(o, "deliver", from, to, kind, *nth),
+        StepKind::DropMsg {
+            from,
+            to,
+            kind,
+            nth,
+        } => msg(o, "lose", from, to, kind, *nth),
+        StepKind::Duplicate {
+            from,
+            to,
+            kind,
+            nth,
+        } => msg(o, "copy", from, to, kind, *nth),
+        StepKind::Request {
+            client,
+            node,
+            nth: n,
+        }
+        | StepKind::DropRequest {
+            client,
+            node,
+            nth: n,
+        } => {
+            let what = if matches!(h, StepKind::Request { .. }) {
+                "deliver"
+            } else {
+                "lose"
+            };
             let _ = writeln!(
                 o,
                 "do = {}\nclient = {}\nnode = {}",
@@ -597,8 +625,17 @@ fn write_held(o: &mut String, h: &dynamo_explorer::StepKind) {
             );
             nth(o, *n);
         }
-        StepKind::Fire { node, label, nth: n } => {
-            let _ = writeln!(o, "do = \"fire\"\nnode = {}\ntimer = {}", q(&node.to_string()), q(label));
+        StepKind::Fire {
+            node,
+            label,
+            nth: n,
+        } => {
+            let _ = writeln!(
+                o,
+                "do = \"fire\"\nnode = {}\ntimer = {}",
+                q(&node.to_string()),
+                q(label)
+            );
             nth(o, *n);
         }
         StepKind::Wait => {
