@@ -205,6 +205,8 @@ pub struct State {
     pub isolated: Option<NodeId>,
     /// Faults along the path, with when.
     pub log: Vec<(SimTime, Happened)>,
+    /// The digest of each held item, in the cluster's order.
+    held: Vec<Digest>,
     /// The path that reached this state.
     pub path: Option<Arc<PathNode>>,
     /// Its length.
@@ -257,6 +259,7 @@ impl State {
         let cluster = Cluster::build_holding(&scope.plan, scope.seed, trace);
         let n = scope.clients.len();
         State {
+            held: cluster.held().iter().map(item_digest).collect(),
             cluster,
             next_op: vec![0; n],
             last_plan: vec![None; n],
@@ -283,6 +286,7 @@ impl State {
             fired: self.fired.clone(),
             isolated: self.isolated,
             log: self.log.clone(),
+            held: self.held.clone(),
             path: self.path.clone(),
             depth: self.depth,
         }
@@ -292,7 +296,7 @@ impl State {
     /// and how the checkers judge it. Not the path that led here.
     pub fn digest(&self) -> Digest {
         let mut h = StableHasher::new();
-        self.cluster.digest().hash(&mut h);
+        self.cluster.digest_with(Some(&self.held)).hash(&mut h);
         self.next_op.hash(&mut h);
         self.last_get.hash(&mut h);
         self.used.hash(&mut h);
@@ -335,8 +339,7 @@ impl State {
         }
         let held = self.cluster.held();
         let mut seen: Vec<Digest> = Vec::with_capacity(held.len());
-        for h in held {
-            let d = item_digest(h);
+        for (h, &d) in held.iter().zip(&self.held) {
             if seen.contains(&d) {
                 continue;
             }
@@ -573,6 +576,7 @@ impl State {
             parent: self.path.take(),
         }));
         self.depth += 1;
+        self.held = self.cluster.held().iter().map(item_digest).collect();
         Some(foot)
     }
 
@@ -587,10 +591,12 @@ impl State {
 
     /// The index of the first held item with digest `item`.
     fn find(&self, item: Digest) -> Option<usize> {
-        self.cluster
-            .held()
-            .iter()
-            .position(|h| item_digest(h) == item)
+        self.held.iter().position(|d| *d == item)
+    }
+
+    /// The digest of each held item, in the cluster's order.
+    pub fn held_digests(&self) -> &[Digest] {
+        &self.held
     }
 
     /// Plans client `c`'s next operation now, and lets it be issued.

@@ -128,8 +128,13 @@ impl Cluster {
     /// The stable 128-bit digest of everything that decides what the
     /// cluster and its clients do next and how the checkers judge it.
     pub fn digest(&self) -> Digest {
+        self.digest_with(None)
+    }
+
+    /// [`Cluster::digest`], with the held items' digests given by a caller that keeps them.
+    pub fn digest_with(&self, held: Option<&[Digest]>) -> Digest {
         let mut h = StableHasher::new();
-        self.sim.hash_state(&mut h);
+        self.sim.hash_state_with(&mut h, held);
         self.clients.hash_state(&mut h);
         h.finish128()
     }

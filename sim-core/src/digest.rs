@@ -34,7 +34,9 @@ const KEY: (u64, u64) = (0x6479_6e73_696d_2d31, 0x7374_6174_652d_6432);
 /// pointer-sized integers as 64 bits.
 #[derive(Clone, Debug)]
 pub struct StableHasher {
-    inner: SipHasher13,
+    /// What was written, hashed in one pass at the end: SipHash costs per
+    /// call, and a state is written a few bytes at a time.
+    buf: Vec<u8>,
 }
 
 impl Default for StableHasher {
@@ -47,40 +49,42 @@ impl StableHasher {
     /// A hasher with nothing written.
     pub fn new() -> StableHasher {
         StableHasher {
-            inner: SipHasher13::new_with_keys(KEY.0, KEY.1),
+            buf: Vec::with_capacity(1024),
         }
     }
 
     /// The 128-bit digest of everything written so far.
     pub fn finish128(&self) -> Digest {
-        Digest(self.inner.finish128().as_u128())
+        let mut h = SipHasher13::new_with_keys(KEY.0, KEY.1);
+        h.write(&self.buf);
+        Digest(h.finish128().as_u128())
     }
 }
 
 impl Hasher for StableHasher {
     fn finish(&self) -> u64 {
-        self.inner.finish128().h1
+        self.finish128().0 as u64
     }
     fn write(&mut self, bytes: &[u8]) {
-        self.inner.write(bytes);
+        self.buf.extend_from_slice(bytes);
     }
     fn write_u8(&mut self, i: u8) {
-        self.inner.write(&[i]);
+        self.buf.push(i);
     }
     fn write_u16(&mut self, i: u16) {
-        self.inner.write(&i.to_le_bytes());
+        self.buf.extend_from_slice(&i.to_le_bytes());
     }
     fn write_u32(&mut self, i: u32) {
-        self.inner.write(&i.to_le_bytes());
+        self.buf.extend_from_slice(&i.to_le_bytes());
     }
     fn write_u64(&mut self, i: u64) {
-        self.inner.write(&i.to_le_bytes());
+        self.buf.extend_from_slice(&i.to_le_bytes());
     }
     fn write_u128(&mut self, i: u128) {
-        self.inner.write(&i.to_le_bytes());
+        self.buf.extend_from_slice(&i.to_le_bytes());
     }
     fn write_usize(&mut self, i: usize) {
-        self.inner.write(&(i as u64).to_le_bytes());
+        self.buf.extend_from_slice(&(i as u64).to_le_bytes());
     }
     fn write_i8(&mut self, i: i8) {
         self.write_u8(i as u8);

@@ -194,7 +194,7 @@ fn read(c: &mut Collector, root: &Tbl, file: &str) -> Option<ScopeFile> {
             c.err(
                 t.span_of("search"),
                 t.field("search"),
-                format!("unknown search {other:?}; valid searches are \"dfs\" (the default, with DPOR), \"bfs\" (shortest counterexamples, in parallel, with sleep sets) and \"random\" (PCT-style walks)"),
+                format!("unknown search {other:?}; valid searches are \"dfs\" (the default), \"bfs\" (shortest counterexamples, in parallel) and \"random\" (PCT-style walks)"),
             );
             Search::Dfs
         }
@@ -211,7 +211,6 @@ fn read(c: &mut Collector, root: &Tbl, file: &str) -> Option<ScopeFile> {
         }
     }
     let reduction = match t.str(c, "reduction").as_deref() {
-        None if search == Search::Dfs => Reduction::Dpor,
         None | Some("sleep-sets") => Reduction::SleepSets,
         Some("dpor") => {
             if search != Search::Dfs {
@@ -228,7 +227,7 @@ fn read(c: &mut Collector, root: &Tbl, file: &str) -> Option<ScopeFile> {
             c.err(
                 t.span_of("reduction"),
                 t.field("reduction"),
-                format!("unknown reduction {other:?}; valid reductions are \"dpor\" (depth first only, the default there), \"sleep-sets\" and \"none\""),
+                format!("unknown reduction {other:?}; valid reductions are \"dpor\" (depth first only), \"sleep-sets\" (the default) and \"none\""),
             );
             Reduction::SleepSets
         }

@@ -21,13 +21,21 @@ use std::sync::Arc;
 /// The membership history this node knows (durable), and the one the
 /// configuration starts with (for a wiped disk). The ring it defines is the
 /// replica's [`Ownership`](crate::node::replica::Ownership).
-#[derive(Clone, Debug, Hash)]
+#[derive(Clone, Debug)]
 pub(crate) struct MemberView {
     /// Every node's entry as this node knows it; shared copy on write by
     /// every node of a cluster until one of them changes it.
     pub(crate) members: Membership,
     /// The configured membership, for a wiped disk.
     pub(crate) initial: Membership,
+}
+
+/// Hashes the history this node knows; the configured one is the same for
+/// every node of a cluster, in every state.
+impl std::hash::Hash for MemberView {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.members.hash(state);
+    }
 }
 
 impl MemberView {

@@ -21,12 +21,20 @@ use std::sync::Arc;
 /// Which keys this node owns: the ring of its own membership view, and
 /// whether it has seen a membership change (from then on it offers keys it
 /// no longer owns to their owners). Durable, with the membership it is built from.
-#[derive(Clone, Debug, Hash)]
+#[derive(Clone, Debug)]
 pub(crate) struct Ownership {
     /// This node's ring, built from its membership history.
     pub(crate) ring: Arc<Ring>,
     /// Whether this node has seen a membership change.
     pub(crate) moved: bool,
+}
+
+/// Hashes whether the node has seen a change; its ring is a function of
+/// its membership history, which the node's digest covers.
+impl std::hash::Hash for Ownership {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.moved.hash(state);
+    }
 }
 
 /// The periodic work that serves the data, armed only while it has work:

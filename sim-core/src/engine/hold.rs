@@ -559,13 +559,27 @@ impl<N: Node, W> Sim<N, W> {
         N::Timer: Hash,
         W: Hash,
     {
+        self.hash_state_with(state, None);
+    }
+
+    /// [`Sim::hash_state`], with the digests of the held items (each
+    /// [`item_digest`], in any order) given by a caller that keeps them.
+    pub fn hash_state_with<Hs: Hasher>(&self, state: &mut Hs, held: Option<&[Digest]>)
+    where
+        N: Hash,
+        N::Msg: Hash,
+        N::Request: Hash,
+        N::Reply: Hash,
+        N::Timer: Hash,
+        W: Hash,
+    {
         self.nodes.hash(state);
-        self.core.hash_state(state);
+        self.core.hash_state(state, held);
     }
 }
 
 impl<N: Node, W> Core<N, W> {
-    fn hash_state<Hs: Hasher>(&self, state: &mut Hs)
+    fn hash_state<Hs: Hasher>(&self, state: &mut Hs, held: Option<&[Digest]>)
     where
         N::Msg: Hash,
         N::Request: Hash,
@@ -588,7 +602,10 @@ impl<N: Node, W> Core<N, W> {
             Some(h) => {
                 state.write_u8(1);
                 h.next_timer.hash(state);
-                sorted_digests(h.items.iter().map(item_digest)).hash(state);
+                match held {
+                    Some(d) => sorted_digests(d.iter().copied()).hash(state),
+                    None => sorted_digests(h.items.iter().map(item_digest)).hash(state),
+                }
             }
         }
         let queued = self.queue.keys().filter_map(|k| {
