@@ -140,8 +140,6 @@ pub struct Scope {
     pub search: Search,
     /// How to prune.
     pub reduction: Reduction,
-    /// Treat clients with the same operations (up to their values) as interchangeable.
-    pub symmetry: bool,
 }
 
 impl Scope {

@@ -171,7 +171,7 @@ pub fn steps_of(path: &Option<Arc<PathNode>>) -> Vec<Step> {
 }
 
 /// A fault along the path, for the checkers' view of the run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Happened {
     /// A node crashed (its disk wiped or not).
     Crash(NodeId, bool),
@@ -302,7 +302,10 @@ impl State {
         self.used.hash(&mut h);
         self.fired.hash(&mut h);
         self.isolated.hash(&mut h);
-        self.log.hash(&mut h);
+        // Faults at one instant in either order are the same history.
+        let mut log = self.log.clone();
+        log.sort_unstable();
+        log.hash(&mut h);
         h.finish128()
     }
 
