@@ -613,12 +613,16 @@ fn run_by_steps(
 }
 
 /// Whether a step of a network that delivers by steps is a fault: a lost
-/// or copied message or request.
+/// or copied message or request, or a timer marked as firing early (while
+/// what it waits for was still in flight).
 pub fn held_is_a_fault(h: &dynamo_explorer::StepKind) -> bool {
     use dynamo_explorer::StepKind;
     matches!(
         h,
-        StepKind::DropMsg { .. } | StepKind::DropRequest { .. } | StepKind::Duplicate { .. }
+        StepKind::DropMsg { .. }
+            | StepKind::DropRequest { .. }
+            | StepKind::Duplicate { .. }
+            | StepKind::Fire { early: true, .. }
     )
 }
 

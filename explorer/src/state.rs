@@ -2,7 +2,7 @@
 //! client has issued, the budgets used and the faults along the path; the
 //! actions enabled in it, and applying one.
 
-use crate::scope::{Budgets, Scope};
+use crate::scope::{ALWAYS_TIMERS, Budgets, Scope};
 use dynamo_model::DynamoNode;
 use dynamo_observer::{Cluster, OpKind, Outcome, PlannedOp};
 use sim_core::digest::{Digest, StableHasher};
@@ -99,6 +99,10 @@ pub enum StepKind {
         label: &'static str,
         /// Its rank among that node's held timers of that label.
         nth: usize,
+        /// A request's timer (a timeout, the read-repair window) that fired
+        /// while messages were still in flight: as if they were slower than
+        /// the timeout, a timing fault.
+        early: bool,
     },
     /// A message was lost.
     DropMsg {
@@ -181,7 +185,8 @@ pub enum Happened {
     Isolate(NodeId),
     /// The partition healed.
     Heal,
-    /// A message or request was dropped or duplicated.
+    /// A message or request was dropped or duplicated, or a request's
+    /// timer fired while messages were in flight.
     Network,
 }
 
@@ -302,6 +307,17 @@ impl State {
         self.used.hash(&mut h);
         self.fired.hash(&mut h);
         self.isolated.hash(&mut h);
+        // What "sometimes" counts from the nodes' measurements, so that two
+        // paths to one state always count the same.
+        for n in self.cluster.nodes() {
+            let st = &n.stats;
+            (
+                st.hints_delivered > 0,
+                st.read_repairs > 0,
+                st.replica_timeouts > 0,
+            )
+                .hash(&mut h);
+        }
         // Faults at one instant in either order are the same history.
         let mut log = self.log.clone();
         log.sort_unstable();
@@ -314,6 +330,15 @@ impl State {
             .iter()
             .find(|(l, _)| *l == label)
             .map_or(0, |(_, n)| *n)
+    }
+
+    /// Whether a held timer of `label` at `node` may fire: its node is up
+    /// and its budget (if it has one) is not used up.
+    fn may_fire(&self, scope: &Scope, node: NodeId, label: &str) -> bool {
+        self.cluster.sim.core.is_up(node)
+            && scope
+                .timer_budget(label)
+                .is_none_or(|b| self.fired_of(label) < b)
     }
 
     /// Whether scope client `c` may issue its next operation: it has one
@@ -359,13 +384,19 @@ impl State {
                         out.push(Action::Duplicate { item: d });
                     }
                 }
-                Held::Timer { node, timer, .. } => {
+                Held::Timer {
+                    node, timer, due, ..
+                } => {
                     let label = sim_core::Traced::label(timer);
-                    let up = self.cluster.sim.core.is_up(*node);
-                    let allowed = scope
-                        .timer_budget(label)
-                        .is_none_or(|b| self.fired_of(label) < b);
-                    if up && allowed {
+                    // A timer that moves the clock to its due time fires only
+                    // once every timer due before it has: time cannot pass a
+                    // deadline that has not fired.
+                    let in_order = !fires_on_time(label)
+                        || !held.iter().any(|o| {
+                            matches!(o, Held::Timer { due: d2, node: n2, timer: t2, .. }
+                                if d2 < due && self.may_fire(scope, *n2, sim_core::Traced::label(t2)))
+                        });
+                    if in_order && self.may_fire(scope, *node, label) {
                         out.push(Action::Release { item: d });
                     }
                 }
@@ -448,7 +479,18 @@ impl State {
             }
             Action::Release { item } => {
                 let i = self.find(item)?;
-                let kind = describe(self.cluster.held(), i, false);
+                let mut kind = describe(self.cluster.held(), i, false);
+                if let StepKind::Fire { label, early, .. } = &mut kind {
+                    let in_flight = self
+                        .cluster
+                        .held()
+                        .iter()
+                        .any(|h| !matches!(h, Held::Timer { .. }));
+                    if ALWAYS_TIMERS.contains(label) && in_flight {
+                        *early = true;
+                        self.log.push((self.cluster.now(), Happened::Network));
+                    }
+                }
                 let h = &self.cluster.held()[i];
                 foot.node = Some(h.node());
                 foot.item = Some(item);
@@ -470,8 +512,13 @@ impl State {
                     return None;
                 }
                 // A release is local to its node unless it moved the clock
-                // or answered a client.
-                foot.global = self.cluster.now() != before_now || self.replies() != replies_before;
+                // or answered a client, or it is a request's timer: whether
+                // that counts as early depends on what is in flight anywhere.
+                let request_timer =
+                    matches!(&kind, StepKind::Fire { label, .. } if ALWAYS_TIMERS.contains(label));
+                foot.global = request_timer
+                    || self.cluster.now() != before_now
+                    || self.replies() != replies_before;
                 kind
             }
             Action::Drop { item } => {
@@ -739,12 +786,24 @@ pub fn describe(held: &[Held<DynamoNode>], i: usize, drop: bool) -> StepKind {
             node: *node,
             label: h.label(),
             nth,
+            early: false,
         },
     }
 }
 
 /// The held item a step names, if it is held now (how a replay finds it).
 pub fn find_held(held: &[Held<DynamoNode>], step: &StepKind) -> Option<usize> {
+    let step = match step {
+        StepKind::Fire {
+            node, label, nth, ..
+        } => &StepKind::Fire {
+            node: *node,
+            label,
+            nth: *nth,
+            early: false,
+        },
+        other => other,
+    };
     (0..held.len()).find(|&i| {
         let drop = matches!(
             step,

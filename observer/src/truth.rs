@@ -408,44 +408,70 @@ impl<'a> Truth<'a> {
                 d
             })
             .collect();
-        // A put depends on its context's get, which ended before the put started; a get
-        // depends on the puts whose versions it returned, which started before it ended.
-        // Processing puts by start time and gets by end time (puts first on a tie)
-        // therefore visits every dependency first.
-        let mut order: Vec<(SimTime, u8, usize)> = history
-            .iter()
-            .enumerate()
-            .map(|(i, op)| match op.kind {
-                OpKind::Put | OpKind::Delete => (op.start.unwrap_or(SimTime::MAX), 0, i),
-                OpKind::Get => (op.end.unwrap_or(SimTime::MAX), 1, i),
-            })
-            .collect();
-        order.sort_unstable();
-        let mut seen: Vec<Seen> = vec![Seen::EMPTY; history.len()];
-        for (_, _, i) in order {
+        // A put depends on its context's get; a get on the puts whose
+        // versions it returned. Each operation's set is made after those it
+        // depends on, in dependency order rather than by time: operations at
+        // one instant (as `dynsim check` runs them) have no time order.
+        let deps = |i: usize| -> Vec<usize> {
             let op = &history[i];
             let k = key_of[i];
-            let d = depth[k];
-            seen[i] = match op.kind {
-                OpKind::Put | OpKind::Delete => {
-                    // Only a context read from the same key carries causality for this key.
-                    let from = op.context_from.filter(|&g| key_of[g] == k);
-                    let base = from.map_or(Seen::EMPTY, |g| seen[g].clone());
-                    base.with(d, &[ordinal[i] as u32])
+            match op.kind {
+                OpKind::Put | OpKind::Delete => op
+                    .context_from
+                    .filter(|&g| key_of[g] == k)
+                    .into_iter()
+                    .collect(),
+                OpKind::Get => match &op.outcome {
+                    Outcome::GetOk { versions, .. } => versions
+                        .iter()
+                        .filter_map(|v| index_of(history, v.write).filter(|&w| key_of[w] == k))
+                        .collect(),
+                    _ => Vec::new(),
+                },
+            }
+        };
+        let mut seen: Vec<Seen> = vec![Seen::EMPTY; history.len()];
+        let mut done = vec![false; history.len()];
+        let mut visiting = vec![false; history.len()];
+        for root in 0..history.len() {
+            // Depth first over dependencies, with an explicit stack; a
+            // dependency cycle (impossible in a real history) is cut where met.
+            let mut stack: Vec<(usize, bool)> = vec![(root, false)];
+            while let Some((i, expanded)) = stack.pop() {
+                if done[i] {
+                    continue;
                 }
-                OpKind::Get => {
-                    let mut set = Seen::EMPTY;
-                    if let Outcome::GetOk { versions, .. } = &op.outcome {
-                        for v in versions {
-                            if let Some(w) = index_of(history, v.write).filter(|&w| key_of[w] == k)
-                            {
-                                set = set.union(&seen[w], d);
-                            }
+                if !expanded {
+                    if visiting[i] {
+                        continue;
+                    }
+                    visiting[i] = true;
+                    stack.push((i, true));
+                    for d in deps(i) {
+                        if !done[d] {
+                            stack.push((d, false));
                         }
                     }
-                    set
+                    continue;
                 }
-            };
+                let op = &history[i];
+                let k = key_of[i];
+                let d = depth[k];
+                seen[i] = match op.kind {
+                    OpKind::Put | OpKind::Delete => {
+                        let base = deps(i).first().map_or(Seen::EMPTY, |&g| seen[g].clone());
+                        base.with(d, &[ordinal[i] as u32])
+                    }
+                    OpKind::Get => {
+                        let mut set = Seen::EMPTY;
+                        for w in deps(i) {
+                            set = set.union(&seen[w], d);
+                        }
+                        set
+                    }
+                };
+                done[i] = true;
+            }
         }
         let mut deletes_of: Vec<Vec<usize>> = vec![Vec::new(); puts_of.len()];
         for (i, op) in history.iter().enumerate() {

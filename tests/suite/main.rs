@@ -2,6 +2,7 @@
 //! determinism, the malformed-scenario corpus, the CLI, and tidy checks.
 
 mod bounds;
+mod check;
 mod cli;
 mod experiments;
 mod imports;

@@ -75,7 +75,7 @@ pub fn counterexample(file: &ScopeFile, finding: &Finding) -> Scenario {
     } else {
         "the invariant breaks at the last step"
     };
-    Scenario {
+    let mut s = Scenario {
         path: String::new(),
         name: format!("{}-{}", file.name, finding.property),
         description: format!(
@@ -105,5 +105,26 @@ pub fn counterexample(file: &ScopeFile, finding: &Finding) -> Scenario {
         always_judge_reads: false,
         swarm: SwarmSwitches::default(),
         hold: true,
+    };
+    // Other checkers the same path breaks are declared too, so that the
+    // file runs as expected; the one found comes first.
+    if let Ok(r) = crate::runner::run(&s, s.seed, false) {
+        for v in &r.verdicts {
+            let declared = s
+                .expects
+                .iter()
+                .any(|e| matches!(&e.check, Check::Checker { name, .. } if name == v.checker));
+            if v.status == dynamo_observer::Status::Fail && !declared {
+                s.expects.push(Expect {
+                    at: None,
+                    line: 0,
+                    check: Check::Checker {
+                        name: v.checker.to_string(),
+                        verdict: "fail".to_string(),
+                    },
+                });
+            }
+        }
     }
+    s
 }

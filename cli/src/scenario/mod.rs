@@ -1233,7 +1233,7 @@ fn step_fields(kind: &str) -> &'static [&'static str] {
         "heal" | "heal-all" | "wait" | "run-freely" => &["at", "do"],
         "deliver" | "lose" => &["at", "do", "from", "to", "kind", "client", "node", "nth"],
         "copy" => &["at", "do", "from", "to", "kind", "nth"],
-        "fire" => &["at", "do", "node", "timer", "nth"],
+        "fire" => &["at", "do", "node", "timer", "nth", "early"],
         "trigger" => &["at", "do", "on", "fault", "for", "until"],
         "skew" => &["at", "do", "node", "by"],
         "loss" | "duplicate" => &["at", "do", "p"],
@@ -1393,10 +1393,12 @@ fn read_held(
                     }
                 }
             });
+            let early = t.bool(c, "early").unwrap_or(false);
             Some(StepKind::Fire {
                 node: node?,
                 label: label?,
                 nth,
+                early,
             })
         }
         "copy" => {

@@ -233,13 +233,6 @@ fn read(c: &mut Collector, root: &Tbl, file: &str) -> Option<ScopeFile> {
     };
     let mut clients = Vec::new();
     let tables = t.tables(c, "client");
-    if tables.is_empty() {
-        c.err(
-            t.span.clone(),
-            t.field("client"),
-            "a scope needs at least one client: [[check.client]] with node = \"n0\" and ops = [\"put k v\", \"get k\"]",
-        );
-    }
     if tables.len() > MAX_CLIENTS {
         c.err(
             t.span_of("client"),

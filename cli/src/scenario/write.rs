@@ -629,6 +629,7 @@ fn write_held(o: &mut String, h: &dynamo_explorer::StepKind) {
             node,
             label,
             nth: n,
+            early,
         } => {
             let _ = writeln!(
                 o,
@@ -637,6 +638,9 @@ fn write_held(o: &mut String, h: &dynamo_explorer::StepKind) {
                 q(label)
             );
             nth(o, *n);
+            if *early {
+                let _ = writeln!(o, "early = true");
+            }
         }
         StepKind::Wait => {
             let _ = writeln!(o, "do = \"wait\"");
