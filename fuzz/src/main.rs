@@ -245,8 +245,8 @@ fn report_stats(out: &mut impl Write, stats: &mut target::Stats) {
     let s = std::mem::take(stats);
     let _ = writeln!(
         out,
-        "S {} {} {} {} {} {}",
-        s.rejected, s.scenarios, s.experiments, s.built, s.swarms, s.costly
+        "S {} {} {} {} {} {} {}",
+        s.rejected, s.scenarios, s.experiments, s.built, s.swarms, s.costly, s.scopes
     );
 }
 
@@ -434,7 +434,7 @@ fn supervise(args: &Args, corpus: &Corpus) -> ExitCode {
                                     .chain(rest.split(' '))
                                     .filter_map(|x| x.parse().ok())
                                     .collect();
-                                if let [a, b, c, d, e, f] = v[..] {
+                                if let [a, b, c, d, e, f, g] = v[..] {
                                     stats.add(&target::Stats {
                                         rejected: a,
                                         scenarios: b,
@@ -442,6 +442,7 @@ fn supervise(args: &Args, corpus: &Corpus) -> ExitCode {
                                         built: d,
                                         swarms: e,
                                         costly: f,
+                                        scopes: g,
                                     });
                                 }
                             }
@@ -519,8 +520,14 @@ fn supervise(args: &Args, corpus: &Corpus) -> ExitCode {
         findings.len()
     );
     println!(
-        "  inputs: {} rejected by both readers, {} scenarios and {} experiments accepted; {} built up to the first event, {} swarm draws, {} too costly to build at fuzzing speed",
-        stats.rejected, stats.scenarios, stats.experiments, stats.built, stats.swarms, stats.costly
+        "  inputs: {} rejected by every reader, {} scenarios, {} experiments and {} check scopes accepted; {} built up to the first event, {} swarm draws, {} too costly to build at fuzzing speed",
+        stats.rejected,
+        stats.scenarios,
+        stats.experiments,
+        stats.scopes,
+        stats.built,
+        stats.swarms,
+        stats.costly
     );
     for (sig, iters) in &findings {
         let shown: Vec<String> = iters.iter().take(5).map(u64::to_string).collect();

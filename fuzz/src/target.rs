@@ -21,6 +21,8 @@ pub(crate) struct Stats {
     pub swarms: u64,
     /// Accepted files too costly to build at fuzzing speed (they are read and validated only).
     pub costly: u64,
+    /// Check scopes accepted (each explored a few steps deep).
+    pub scopes: u64,
 }
 
 impl Stats {
@@ -31,6 +33,7 @@ impl Stats {
         self.built += o.built;
         self.swarms += o.swarms;
         self.costly += o.costly;
+        self.scopes += o.scopes;
     }
 }
 
@@ -103,10 +106,40 @@ pub(crate) fn run(text: &str) -> Result<Stats, Violation> {
         }
         Err(d) => check_diags("experiment", &d)?,
     }
-    if st.scenarios + st.experiments == 0 {
+    match scenario::scope::parse(file, text) {
+        Ok(f) => {
+            st.scopes += 1;
+            if cheap(&f.cluster) {
+                scope_reach(&f.scope);
+                st.built += 1;
+            } else {
+                st.costly += 1;
+            }
+        }
+        Err(d) => check_diags("scope", &d)?,
+    }
+    if st.scenarios + st.experiments + st.scopes == 0 {
         st.rejected += 1;
     }
     Ok(st)
+}
+
+/// A scope's first states: the cluster built holding, and a walk of up to
+/// 30 steps taking the first action enabled each time, each state digested
+/// and judged as the explorer does.
+fn scope_reach(scope: &dynamo_explorer::Scope) {
+    let mut state = dynamo_explorer::State::initial(scope, false);
+    for _ in 0..30 {
+        let enabled = state.enabled(scope);
+        let Some(&a) = enabled.first() else {
+            break;
+        };
+        if state.apply_in_place(scope, a).is_none() {
+            break;
+        }
+        let _ = state.digest();
+        let _ = dynamo_explorer::broken_now(&state);
+    }
 }
 
 fn scenario_reach(s: &Scenario, st: &mut Stats) -> Result<(), Violation> {

@@ -154,16 +154,19 @@ fn version_list(vs: &[Version]) -> String {
 /// was acknowledged.
 pub(crate) fn no_lost_writes(w: &World) -> Verdict {
     let mut out = Vec::new();
-    // A write an acknowledged delete has seen (or that delete itself) may
-    // be gone once the delete's tombstones are purged: that is the delete
-    // doing its job, which no-resurrection judges. (Found by `dynsim check`
-    // on scenarios/check/delete.toml: a put, then a delete of it, both
-    // acknowledged, every tombstone purged; the put counted as lost.)
+    // A put an acknowledged delete has seen may be gone once the delete's
+    // tombstones are purged: that is the delete doing its job. (Found by
+    // `dynsim check` on scenarios/check/delete.toml: a put, then a delete
+    // of it, both acknowledged, every tombstone purged; the put counted as
+    // lost.) A delete itself is judged as any write: an empty store covers
+    // it, a value it superseded coming back does not.
     let deleted_by_design = |ip: usize| {
-        w.truth.deletes_of_key(ip).iter().any(|&d| {
-            matches!(w.history[d].outcome, Outcome::PutOk { .. })
-                && (d == ip || w.truth.has_seen(d, ip))
-        })
+        w.history[ip].kind == OpKind::Put
+            && w.truth.deletes_of_key(ip).iter().any(|&d| {
+                d != ip
+                    && matches!(w.history[d].outcome, Outcome::PutOk { .. })
+                    && w.truth.has_seen(d, ip)
+            })
     };
     for (ip, p) in w
         .history

@@ -543,13 +543,18 @@ impl Clients {
             kind
         };
         let value = (kind == OpKind::Put).then(|| Arc::from(format!("{client}-{id}").as_str()));
+        // The get is the put's source in ground truth only if it answered.
+        let context_from = context
+            .as_ref()
+            .map(|(get, _)| *get)
+            .filter(|&g| matches!(self.history[g].outcome, Outcome::GetOk { .. }));
         self.history.push(OpRecord {
             id,
             client,
             kind,
             key,
             value,
-            context_from: context.as_ref().map(|(get, _)| *get),
+            context_from,
             context: context.map(|(_, c)| c).unwrap_or_default(),
             node: None,
             planned: now,
@@ -756,9 +761,13 @@ impl Harness<DynamoNode> for Clients {
             Wake::Issue(index) => {
                 let p = self.planned[index].clone();
                 let key = p.key.clone();
+                // The context a get returned, if it has (ground truth records
+                // the get as the put's source only then: a put issued before
+                // its get answered, or after it failed, is blind).
                 let from = p
                     .context_from
-                    .and_then(|i| self.planned_history.get(i).copied().flatten());
+                    .and_then(|i| self.planned_history.get(i).copied().flatten())
+                    .filter(|&h| matches!(self.history[h].outcome, Outcome::GetOk { .. }));
                 let context = match from.map(|h| &self.history[h].outcome) {
                     Some(Outcome::GetOk { context, .. }) => context.clone(),
                     _ => VClock::new(),

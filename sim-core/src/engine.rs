@@ -9,8 +9,11 @@ use crate::trace::{Actor, DropReason, Event, Trace};
 use std::collections::VecDeque;
 use std::fmt;
 
+// Holding mode's logic; its types are here, so that it imports this file
+// and not the other way round.
 mod hold;
-pub use hold::{HELD_TIMER_BASE, Held, item_digest};
+use crate::digest::Digest;
+use std::hash::{Hash, Hasher};
 
 /// A node's index: `n0`, `n1`, ...
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
@@ -215,6 +218,177 @@ impl<N: Node> Context<'_, N> {
             self.effects.push(Effect::Note(f()));
         }
     }
+}
+
+/// Where node `i`'s timer ids start while holding: `(i + 1) << 32`.
+pub const HELD_TIMER_BASE: u64 = 1 << 32;
+
+/// Something waiting to be released.
+pub enum Held<N: Node> {
+    /// A message between nodes.
+    Msg {
+        /// Its id in the trace.
+        id: u64,
+        /// The sender.
+        from: NodeId,
+        /// The destination.
+        to: NodeId,
+        /// The message.
+        msg: N::Msg,
+    },
+    /// A client's request to a node.
+    Request {
+        /// The client that sent it.
+        client: ClientId,
+        /// The node it goes to.
+        node: NodeId,
+        /// The harness's id for it.
+        req: u64,
+        /// The request.
+        body: N::Request,
+    },
+    /// A node's timer.
+    Timer {
+        /// The node that set it.
+        node: NodeId,
+        /// Its handle.
+        id: TimerId,
+        /// When it is due: set time plus its delay.
+        due: SimTime,
+        /// The timer.
+        timer: N::Timer,
+    },
+}
+
+impl<N: Node> Clone for Held<N>
+where
+    N::Request: Clone,
+    N::Timer: Clone,
+{
+    fn clone(&self) -> Self {
+        match self {
+            Held::Msg { id, from, to, msg } => Held::Msg {
+                id: *id,
+                from: *from,
+                to: *to,
+                msg: msg.clone(),
+            },
+            Held::Request {
+                client,
+                node,
+                req,
+                body,
+            } => Held::Request {
+                client: *client,
+                node: *node,
+                req: *req,
+                body: body.clone(),
+            },
+            Held::Timer {
+                node,
+                id,
+                due,
+                timer,
+            } => Held::Timer {
+                node: *node,
+                id: *id,
+                due: *due,
+                timer: timer.clone(),
+            },
+        }
+    }
+}
+
+impl<N: Node> Held<N> {
+    /// The node it acts on when released: the destination, or the timer's node.
+    pub fn node(&self) -> NodeId {
+        match self {
+            Held::Msg { to, .. } => *to,
+            Held::Request { node, .. } | Held::Timer { node, .. } => *node,
+        }
+    }
+
+    /// Its label: the message kind, the request's or the timer's label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Held::Msg { msg, .. } => N::Msg::KINDS[msg.kind()],
+            Held::Request { body, .. } => body.label(),
+            Held::Timer { timer, .. } => timer.label(),
+        }
+    }
+}
+
+/// Hashes what a held item is, without the trace's message id: two copies
+/// of one message are the same item.
+impl<N: Node> Hash for Held<N>
+where
+    N::Msg: Hash,
+    N::Request: Hash,
+    N::Timer: Hash,
+{
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            Held::Msg { from, to, msg, .. } => {
+                state.write_u8(0);
+                from.hash(state);
+                to.hash(state);
+                msg.hash(state);
+            }
+            Held::Request {
+                client,
+                node,
+                req,
+                body,
+            } => {
+                state.write_u8(1);
+                client.hash(state);
+                node.hash(state);
+                req.hash(state);
+                body.hash(state);
+            }
+            Held::Timer {
+                node,
+                id,
+                due,
+                timer,
+            } => {
+                state.write_u8(2);
+                node.hash(state);
+                id.hash(state);
+                due.hash(state);
+                timer.hash(state);
+            }
+        }
+    }
+}
+
+/// The holding state of a core.
+pub(crate) struct Hold<N: Node> {
+    /// What waits, in the order it was sent or set.
+    pub(crate) items: Vec<Held<N>>,
+    /// Each node's next timer id.
+    pub(crate) next_timer: Vec<u64>,
+}
+
+impl<N: Node> Hold<N> {
+    pub(crate) fn new(nodes: usize) -> Hold<N> {
+        Hold {
+            items: Vec::new(),
+            next_timer: (0..nodes as u64)
+                .map(|i| (i + 1) * HELD_TIMER_BASE)
+                .collect(),
+        }
+    }
+}
+
+/// The digest of one held item, as the explorer names it.
+pub fn item_digest<N: Node>(item: &Held<N>) -> Digest
+where
+    N::Msg: Hash,
+    N::Request: Hash,
+    N::Timer: Hash,
+{
+    crate::digest::digest(item)
 }
 
 /// A fault the world applies at a simulated time.
@@ -623,7 +797,7 @@ pub struct Core<N: Node, W = ()> {
     /// outside the sequence `timer_slots` tracks: each with its slab slot.
     moved_timers: Vec<(TimerId, u32)>,
     /// What waits to be released, when the simulation holds ([`Sim::new_holding`]).
-    hold: Option<Box<hold::Hold<N>>>,
+    hold: Option<Box<Hold<N>>>,
     effects: Vec<Effect<N>>,
     /// The run's trace; it records events only when recording is on.
     pub trace: Trace,
@@ -990,7 +1164,7 @@ impl<N: Node, W> Sim<N, W> {
             timer_slots: VecDeque::new(),
             timer_base: 1,
             moved_timers: Vec::new(),
-            hold: holding.then(|| Box::new(hold::Hold::new(n))),
+            hold: holding.then(|| Box::new(Hold::new(n))),
             effects: Vec::new(),
             trace: Trace::new(trace),
             stats: Stats {

@@ -24,6 +24,15 @@ pub fn toml_files(dir: &Path) -> Vec<PathBuf> {
     dynsim::scenario::toml_read::toml_files(dir)
 }
 
+/// Every scenario under `scenarios/`, sorted: its `.toml` files but the
+/// check scopes of `scenarios/check/`, which `dynsim check` takes.
+pub fn scenario_files() -> Vec<PathBuf> {
+    toml_files(&root().join("scenarios"))
+        .into_iter()
+        .filter(|p| !rel(p).starts_with("scenarios/check/"))
+        .collect()
+}
+
 /// Runs a scenario file the way `dynsim run` does (with the trace on) and
 /// returns (trace text, summary text, as expected).
 pub fn run_scenario(path: &Path) -> (String, String, bool) {

@@ -115,7 +115,7 @@ fn without_lines(mut s: dynsim::scenario::Scenario) -> dynsim::scenario::Scenari
 #[test]
 fn scenarios_round_trip_through_toml() {
     std::env::set_current_dir(root()).expect("workspace root");
-    for path in dynsim_tests::toml_files(&root().join("scenarios")) {
+    for path in dynsim_tests::scenario_files() {
         let name = rel(&path);
         let s = dynsim::scenario::load(&name).unwrap();
         let text = dynsim::scenario::write::to_toml(&s);

@@ -347,7 +347,7 @@ fn read(p: &Path) -> String {
 #[test]
 fn every_bundled_file_sweeps_swarms_and_shrinks() {
     std::env::set_current_dir(root()).expect("workspace root");
-    let mut files = dynsim_tests::toml_files(&root().join("scenarios"));
+    let mut files = dynsim_tests::scenario_files();
     files.extend(dynsim_tests::toml_files(&root().join("bench")));
     assert!(files.len() >= 18, "{files:?}");
     let mut panics = Vec::new();

@@ -20,7 +20,8 @@ const MAX_FILES: usize = 2_000;
 /// A scenario or experiment file larger than this is not read.
 pub(super) const MAX_FILE_BYTES: u64 = 1 << 20;
 
-/// Every `.toml` file below `dir`, as sorted paths relative to it with `/`.
+/// Every `.toml` file below `dir`, as sorted paths relative to it with `/`;
+/// not the check scopes of its `check/` folder, which are not scenarios.
 pub(super) fn toml_list(dir: &Path) -> Vec<String> {
     let Ok(base) = dir.canonicalize() else {
         return Vec::new();
@@ -28,6 +29,7 @@ pub(super) fn toml_list(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::from([base.clone()]);
     walk(&base, &base, "", 0, &mut seen, &mut out);
+    out.retain(|f| !f.starts_with("check/"));
     out.sort();
     out
 }
