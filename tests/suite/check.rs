@@ -153,7 +153,7 @@ fn bad_scopes_are_refused_with_what_to_change() {
         "{CLUSTER}[check]\n[check.timers]\ngossip = 1\nsoon = 2\n{client}"
     ));
     assert!(e.contains("soon"), "{e}");
-    let e = problems(&format!("{CLUSTER}"));
+    let e = problems(CLUSTER);
     assert!(e.contains("[check]"), "{e}");
     let e = problems(&format!(
         "{CLUSTER}[check]\nsearch = \"bfs\"\nreduction = \"dpor\"\n{client}"

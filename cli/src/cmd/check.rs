@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct CheckArgs {
     /// The scope file: a [cluster] table and a [check] table (see below).
     pub file: PathBuf,
-    /// Worker threads for breadth-first levels and random walks (1 to 256; default: the machine's cores). The verdict does not depend on it.
+    /// Worker threads for breadth-first levels and random walks (1 to 256; default: the machine's cores; depth first runs on one). The verdict does not depend on it.
     #[arg(long, short, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
     /// Override the file's search: "bfs", "dfs" or "random".
@@ -186,6 +186,11 @@ pub(super) fn run(args: &CheckArgs) -> u8 {
         bar,
         clock: crate::wall::Stopwatch::start(),
         max_memory: file.scope.bounds.max_memory,
+    };
+    // Depth first (with or without DPOR) runs on one thread.
+    let threads = match file.scope.search {
+        Search::Bfs | Search::Random { .. } => threads,
+        Search::Dfs => 1,
     };
     let report = explore(&file.scope, threads, false, &shown);
     if let Some(b) = &shown.bar {
