@@ -39,6 +39,7 @@ const NEGATIVE: &[(&str, &str, &str)] = &[
     ),
     ("unreconciled_reads", "sound-gets", "unreconciled_reads"),
     ("lww_lost_update", "no-lost-writes", "lww_lost_update"),
+    ("dropped_context", "needless-siblings", "dropped_context"),
 ];
 
 fn events(s: &dynsim::scenario::Scenario) -> u64 {
