@@ -334,7 +334,7 @@ impl Dpor<'_> {
             t.push(d);
         }
         self.report.progress.terminal += 1;
-        let j: Judged = judge::judge_terminal(state);
+        let j: Judged = judge::judge_terminal(state, self.scope.always_judge_reads);
         self.report.judged(&j, state);
     }
 

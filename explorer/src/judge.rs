@@ -74,7 +74,7 @@ fn completion_time(cluster: &Cluster) -> SimDuration {
 /// Judges a terminal state: what happened in it, then (liveness by
 /// completion) restarts every node, heals, lets the ordinary simulator run
 /// until everything settles, and runs every checker on the result.
-pub fn judge_terminal(state: &State) -> Judged {
+pub fn judge_terminal(state: &State, always_judge_reads: bool) -> Judged {
     let mut sometimes = vec![false; SOMETIMES.len()];
     let history = state.cluster.history();
     let stats = |f: fn(&dynamo_model::NodeStats) -> u64| {
@@ -114,7 +114,14 @@ pub fn judge_terminal(state: &State) -> Judged {
     c.stop_holding();
     let end = quiet_from + completion_time(&c);
     let stop = c.run_until(end);
-    let mut judged = judge_cluster(&c, state, quiet_from, end, &mut sometimes);
+    let mut judged = judge_cluster(
+        &c,
+        state,
+        quiet_from,
+        end,
+        always_judge_reads,
+        &mut sometimes,
+    );
     if stop.is_final() && stop != Stop::Interrupted {
         judged
             .violated
@@ -131,6 +138,7 @@ fn judge_cluster(
     state: &State,
     quiet_from: SimTime,
     end: SimTime,
+    always_judge_reads: bool,
     sometimes: &mut [bool],
 ) -> Judged {
     let up: Vec<bool> = (0..c.cfg.nodes)
@@ -160,7 +168,7 @@ fn judge_cluster(
         faults: !state.log.is_empty(),
         wipes: &wipes,
         quiet_from: Some(quiet_from),
-        always_judge_reads: false,
+        always_judge_reads,
         truth: &truth,
         invariants: c.clients.invariants(),
         end,

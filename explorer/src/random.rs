@@ -56,7 +56,7 @@ fn one_walk(scope: &Scope, seed: u64, w: u64, change_points: u32) -> Walked {
     for step in 1..=k {
         let enabled = state.enabled(scope);
         if enabled.is_empty() {
-            let j = judge::judge_terminal(&state);
+            let j = judge::judge_terminal(&state, scope.always_judge_reads);
             out.judged = Some((j, state));
             break;
         }

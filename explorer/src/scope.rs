@@ -140,6 +140,9 @@ pub struct Scope {
     pub search: Search,
     /// How to prune.
     pub reduction: Reduction,
+    /// Judge every get as if R + W > N and no fault happened (a scenario's
+    /// `[checks] quorum_reads = "always"`).
+    pub always_judge_reads: bool,
 }
 
 impl Scope {

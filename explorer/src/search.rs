@@ -187,7 +187,7 @@ fn expand(scope: &Scope, e: &Entry) -> Vec<Child> {
             }
             let broken = judge::broken_now(&child);
             let terminal = (broken.is_empty() && child.is_terminal(scope))
-                .then(|| judge::judge_terminal(&child));
+                .then(|| judge::judge_terminal(&child, scope.always_judge_reads));
             out.push(Child {
                 digest: child.digest(),
                 state: child,
@@ -316,7 +316,7 @@ fn exhaustive(scope: &Scope, threads: usize, keep_terminals: bool, watch: &dyn W
         only: None,
     };
     if root.state.is_terminal(scope) {
-        let j = judge::judge_terminal(&root.state);
+        let j = judge::judge_terminal(&root.state, scope.always_judge_reads);
         report.judged(&j, &root.state);
         report.progress.terminal = 1;
         terminals.push(root.state.digest());

@@ -44,6 +44,7 @@ fn scope(clients: Vec<Vec<ScopeOp>>, budgets: Budgets) -> Scope {
         bounds: DEFAULT_BOUNDS,
         search: Search::Dfs,
         reduction: Reduction::None,
+        always_judge_reads: false,
     }
 }
 

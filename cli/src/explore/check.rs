@@ -102,7 +102,7 @@ pub fn counterexample(file: &ScopeFile, finding: &Finding) -> Scenario {
             })
             .into_iter()
             .collect(),
-        always_judge_reads: false,
+        always_judge_reads: scope.always_judge_reads,
         swarm: SwarmSwitches::default(),
         hold: true,
     };

@@ -40,6 +40,7 @@ const CHECK: &[&str] = &[
     "wipes",
     "partitions",
     "timers",
+    "quorum_reads",
     "walks",
     "change_points",
     "client",
@@ -231,6 +232,18 @@ fn read(c: &mut Collector, root: &Tbl, file: &str) -> Option<ScopeFile> {
             Reduction::SleepSets
         }
     };
+    let always_judge_reads = match t.str(c, "quorum_reads").as_deref() {
+        None | Some("auto") => false,
+        Some("always") => true,
+        Some(other) => {
+            c.err(
+                t.span_of("quorum_reads"),
+                t.field("quorum_reads"),
+                format!("unknown mode {other:?}; valid modes are \"auto\" (only when R + W > N and no fault) and \"always\""),
+            );
+            false
+        }
+    };
     let mut clients = Vec::new();
     let tables = t.tables(c, "client");
     if tables.len() > MAX_CLIENTS {
@@ -312,6 +325,7 @@ fn read(c: &mut Collector, root: &Tbl, file: &str) -> Option<ScopeFile> {
         bounds,
         search,
         reduction,
+        always_judge_reads,
     };
     for problem in scope.check_bounds() {
         let key = if problem.starts_with("max_states") {
