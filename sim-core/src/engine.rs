@@ -1597,14 +1597,6 @@ impl<N: Node, W> Sim<N, W> {
 
     #[inline]
     fn apply_effect(&mut self, node: NodeId, incarnation: u32, effect: Effect<N>) {
-        let effect = if self.core.hold.is_some() {
-            match self.core.hold_effect(node, effect) {
-                Some(e) => e,
-                None => return,
-            }
-        } else {
-            effect
-        };
         let core = &mut self.core;
         let now = core.now;
         let me = Actor::Node(node.0);
@@ -1619,7 +1611,13 @@ impl<N: Node, W> Sim<N, W> {
                 let id = core.next_msg;
                 core.next_msg += 1;
                 core.stats.sent[kind] += 1;
-                let fate = core.net.route(node, to, kind, &mut core.net_rng);
+                // While holding, a message waits for its release instead of
+                // being routed: a partition still cuts it, nothing else.
+                let fate = match &core.hold {
+                    None => core.net.route(node, to, kind, &mut core.net_rng),
+                    Some(_) if core.net.is_cut(node, to) => Fate::Partitioned,
+                    Some(_) => Fate::Held,
+                };
                 let dest = Actor::Node(to.0);
                 match fate {
                     Fate::Partitioned | Fate::Lost => {
@@ -1653,6 +1651,30 @@ impl<N: Node, W> Sim<N, W> {
                                     reason,
                                 },
                             );
+                        }
+                    }
+                    Fate::Held => {
+                        if core.trace.enabled() {
+                            let mut detail = String::new();
+                            msg.detail(&mut detail);
+                            let send = Event::Send {
+                                msg: id,
+                                from: me,
+                                to: dest,
+                                kind: label,
+                                arrives_us: Some(crate::trace::HELD_US),
+                                detail,
+                            };
+                            core.trace.record(now, me, send);
+                        }
+                        core.msg_bytes += msg.heap_bytes();
+                        if let Some(hold) = &mut core.hold {
+                            hold.items.push(Held::Msg {
+                                id,
+                                from: node,
+                                to,
+                                msg,
+                            });
                         }
                     }
                     Fate::Deliver { delay, copy } => {
@@ -1723,15 +1745,32 @@ impl<N: Node, W> Sim<N, W> {
                         },
                     );
                 }
-                core.set_timer(node, id, incarnation, after, timer);
+                match &mut core.hold {
+                    Some(hold) => hold.items.push(Held::Timer {
+                        node,
+                        id,
+                        due: at,
+                        timer,
+                    }),
+                    None => core.set_timer(node, id, incarnation, after, timer),
+                }
             }
             Effect::CancelTimer { id } => {
-                core.cancel_timer(node, id);
+                match &mut core.hold {
+                    Some(hold) => hold.items.retain(
+                        |h| !matches!(h, Held::Timer { node: n, id: t, .. } if *n == node && *t == id),
+                    ),
+                    None => core.cancel_timer(node, id),
+                }
                 core.trace
                     .record(now, me, Event::CancelTimer { timer: id.0 });
             }
             Effect::Reply { client, req, body } => {
-                let at = now + core.net.client_reply.sample(&mut core.net_rng);
+                // No client latency while holding: the reply is the next thing that happens.
+                let at = match core.hold {
+                    Some(_) => now,
+                    None => now + core.net.client_reply.sample(&mut core.net_rng),
+                };
                 core.push(
                     at,
                     Ev::Reply {

@@ -128,6 +128,8 @@ pub struct LinkConfig {
 pub(crate) enum Fate {
     Partitioned,
     Lost,
+    /// A holding simulation keeps it until a release (never from `route`).
+    Held,
     Deliver {
         delay: SimDuration,
         copy: Option<SimDuration>,

@@ -572,8 +572,10 @@ impl sim_core::Node for DynamoNode {
 
 #[cfg(test)]
 mod digest_tests {
-    use super::*;
+    use super::{ClusterConfig, DynamoNode, FailureDetector, Key, Ring, Version};
+    use sim_core::NodeId;
     use sim_core::digest::digest;
+    use std::sync::Arc;
 
     fn node() -> DynamoNode {
         let cfg = Arc::new(ClusterConfig::default());
