@@ -27,6 +27,11 @@ const NEGATIVE: &[(&str, &str, &str)] = &[
         "duplicate_ack_counted",
     ),
     (
+        "duplicate_reply_counted",
+        "read-quorum",
+        "duplicate_reply_counted",
+    ),
+    (
         "duplicate_replicas",
         "distinct-preference-lists",
         "duplicate_replicas",
