@@ -247,6 +247,43 @@ fn lww_lost_updates() {
     }
 }
 
+// Clock skew: with n0's clock off, last write wins loses acknowledged adds
+// even with one client and no concurrency (its writes lose to the older
+// values they replaced, or beat newer ones); vector clocks lose none.
+#[test]
+fn lww_clock_skew() {
+    let out = run(&load("lww_clock_skew", 4));
+    let t = &out.table;
+    let survival = |mode: &str, skew: &str, clients: &str| -> f64 {
+        t.rows
+            .iter()
+            .find(|r| {
+                r[0].starts_with(mode)
+                    && r[col(t, "n0_skew_ms")] == skew
+                    && r[col(t, "clients")] == clients
+            })
+            .unwrap_or_else(|| panic!("no row {mode} {skew} {clients}"))[col(t, "survival_percent")]
+        .parse()
+        .unwrap()
+    };
+    for skew in ["0", "-50", "-500", "500"] {
+        for clients in ["1", "2", "4"] {
+            assert_eq!(
+                survival("siblings", skew, clients),
+                100.0,
+                "{skew} {clients}"
+            );
+        }
+    }
+    assert_eq!(survival("last", "0", "1"), 100.0, "one client, no skew");
+    for skew in ["-50", "-500", "500"] {
+        assert!(
+            survival("last", skew, "1") < 95.0,
+            "one client, n0 {skew} ms"
+        );
+    }
+}
+
 // Load balance: equal partitions balance better than random tokens, and random tokens improve with more of them.
 #[test]
 fn load_balance() {

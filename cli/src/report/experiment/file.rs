@@ -46,6 +46,7 @@ pub(super) const SWEEP: &[&str] = &[
     "clients",
     "keys",
     "adds_per_client",
+    "skews",
     "k",
     "nodes",
 ];
@@ -72,7 +73,7 @@ const USES: &[(&str, &[&str])] = &[
     ),
     (
         "lww",
-        &["clients", "adds_per_client", "networks", "network"],
+        &["clients", "adds_per_client", "skews", "networks", "network"],
     ),
     ("balance", &["tokens_per_node"]),
     ("joincost", &["nodes", "tokens_per_node"]),
@@ -241,6 +242,7 @@ pub(super) fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experime
         clients: Vec::new(),
         keys: 256,
         adds_per_client: 20,
+        skews: Vec::new(),
         ks: Vec::new(),
         ring_sizes: Vec::new(),
         via: Entry::Random,
@@ -354,6 +356,35 @@ pub(super) fn read(c: &mut Collector, root: &Tbl, path: &str) -> Option<Experime
                 match SimDuration::parse(&d) {
                     Ok(x) => exp.delays.push(x),
                     Err(e) => c.err(span, sw.field("delays"), e),
+                }
+            }
+        }
+        if let Some(arr) = sw.array(c, "skews") {
+            for v in arr.iter() {
+                let what = "each skew is a signed duration of at most 60min either way, like \"-50ms\" (n0 behind) or \"+50ms\"";
+                let DeValue::String(text) = v.get_ref() else {
+                    c.err(
+                        v.span(),
+                        sw.field("skews"),
+                        format!("expected a string; {what}"),
+                    );
+                    continue;
+                };
+                let (neg, rest) = match text.strip_prefix('-') {
+                    Some(r) => (true, r),
+                    None => (false, text.strip_prefix('+').unwrap_or(text)),
+                };
+                match SimDuration::parse(rest) {
+                    Ok(d) if d.as_us() <= MAX_SKEW_US as u64 => {
+                        let us = d.as_us() as i64;
+                        exp.skews.push(if neg { -us } else { us });
+                    }
+                    Ok(_) => c.err(
+                        v.span(),
+                        sw.field("skews"),
+                        format!("{text} is above the bound; {what}"),
+                    ),
+                    Err(e) => c.err(v.span(), sw.field("skews"), format!("{e}; {what}")),
                 }
             }
         }

@@ -7,7 +7,7 @@ use super::table::*;
 use crate::report::svg::{self, Chart, Series};
 use dynamo_model::{ClusterConfig, Key, KeyScheme, VClock, Versioning};
 use dynamo_observer::{Entry, OpKind, OpRecord, Outcome, Program, ProgramIo, ProgramOp};
-use sim_core::{ClientId, Limits, NodeId, SimDuration};
+use sim_core::{ClientId, Fault, Limits, NodeId, SimDuration};
 use std::sync::Arc;
 
 /// The one set-valued key the clients add to.
@@ -134,9 +134,78 @@ impl Program for SetAdders {
     }
 }
 
+/// A clock offset as the file writes it: "+50ms", "-1s", "0ms".
+fn skew_text(us: i64) -> String {
+    let sign = if us < 0 {
+        "-"
+    } else if us > 0 {
+        "+"
+    } else {
+        ""
+    };
+    format!("{sign}{}", SimDuration(us.unsigned_abs()))
+}
+
+/// One point: `trials` runs of `clients` adders under `mode`, with node
+/// n0's clock `skew` µs off; (acknowledged adds, adds in the final read).
+fn lww_point(
+    e: &Experiment,
+    mode: Versioning,
+    skew: i64,
+    clients: u32,
+) -> Result<(usize, usize), String> {
+    let (mut acked, mut kept) = (0usize, 0usize);
+    for run in 0..e.trials {
+        let cfg = ClusterConfig {
+            versioning: mode,
+            ..e.cluster.clone()
+        };
+        let seed = e.seed.wrapping_add(run);
+        let net = &e.networks[0].1;
+        let mut cluster = build_cluster(&cfg, net, seed)?;
+        if skew != 0 {
+            cluster.fault_now(Fault::ClockSkew {
+                node: NodeId(0),
+                skew_us: skew,
+            });
+        }
+        let mut h = SetAdders {
+            clients,
+            adds_each: e.adds_per_client,
+            think: SimDuration::from_ms(1),
+            key: set_key(&cfg.key_scheme)?,
+            done: vec![0; clients as usize],
+            pending: std::collections::BTreeMap::new(),
+            acked: Vec::new(),
+            final_read: None,
+        };
+        cluster.start_program(&mut h);
+        let cap = cluster.now() + SimDuration::from_secs(3_600);
+        while h.done.iter().any(|&d| d < h.adds_each) && cluster.now() < cap {
+            let next = cluster.now() + SimDuration::from_secs(1);
+            if cluster.run_program(&mut h, Limits::until(next)).is_final() {
+                break;
+            }
+        }
+        // Let replication and repair settle, then read the set once.
+        let quiet = cluster.now() + SimDuration::from_secs(30);
+        cluster.wake_program(quiet, FINAL_READ);
+        cluster.run_program(&mut h, Limits::until(quiet + SimDuration::from_secs(5)));
+        let final_set = h.final_read.clone().unwrap_or_default();
+        acked += h.acked.len();
+        kept += h
+            .acked
+            .iter()
+            .filter(|x| final_set.binary_search(x).is_ok())
+            .count();
+    }
+    Ok((acked, kept))
+}
+
 pub(super) fn lww_experiment(e: &Experiment, tick: &(dyn Fn() + Sync)) -> Result<Outcome2, String> {
     let mut table = Table::new(&[
         "versioning",
+        "n0_skew_ms",
         "clients",
         "runs",
         "acknowledged_adds",
@@ -144,64 +213,35 @@ pub(super) fn lww_experiment(e: &Experiment, tick: &(dyn Fn() + Sync)) -> Result
         "survival_percent",
     ]);
     let mut series = Vec::new();
+    let skews: &[i64] = if e.skews.is_empty() { &[0] } else { &e.skews };
     for (mode, label) in [
         (Versioning::VectorClock, "siblings merged by union"),
         (Versioning::LastWriteWins, "last write wins"),
     ] {
-        let mut pts = Vec::new();
-        for &clients in &e.clients {
-            tick();
-            let (mut acked, mut kept) = (0usize, 0usize);
-            for run in 0..e.trials {
-                let cfg = ClusterConfig {
-                    versioning: mode,
-                    ..e.cluster.clone()
-                };
-                let seed = e.seed.wrapping_add(run);
-                let net = &e.networks[0].1;
-                let mut cluster = build_cluster(&cfg, net, seed)?;
-                let mut h = SetAdders {
-                    clients,
-                    adds_each: e.adds_per_client,
-                    think: SimDuration::from_ms(1),
-                    key: set_key(&cfg.key_scheme)?,
-                    done: vec![0; clients as usize],
-                    pending: std::collections::BTreeMap::new(),
-                    acked: Vec::new(),
-                    final_read: None,
-                };
-                cluster.start_program(&mut h);
-                let cap = cluster.now() + SimDuration::from_secs(3_600);
-                while h.done.iter().any(|&d| d < h.adds_each) && cluster.now() < cap {
-                    let next = cluster.now() + SimDuration::from_secs(1);
-                    if cluster.run_program(&mut h, Limits::until(next)).is_final() {
-                        break;
-                    }
-                }
-                // Let replication and repair settle, then read the set once.
-                let quiet = cluster.now() + SimDuration::from_secs(30);
-                cluster.wake_program(quiet, FINAL_READ);
-                cluster.run_program(&mut h, Limits::until(quiet + SimDuration::from_secs(5)));
-                let final_set = h.final_read.clone().unwrap_or_default();
-                acked += h.acked.len();
-                kept += h
-                    .acked
-                    .iter()
-                    .filter(|x| final_set.binary_search(x).is_ok())
-                    .count();
+        for &skew in skews {
+            let mut pts = Vec::new();
+            for &clients in &e.clients {
+                tick();
+                let (acked, kept) = lww_point(e, mode, skew, clients)?;
+                let pct = 100.0 * kept as f64 / acked.max(1) as f64;
+                table.push(vec![
+                    label.into(),
+                    format!("{}", skew as f64 / 1000.0),
+                    clients.to_string(),
+                    e.trials.to_string(),
+                    acked.to_string(),
+                    kept.to_string(),
+                    format!("{pct:.2}"),
+                ]);
+                pts.push((f64::from(clients), pct));
             }
-            let pct = 100.0 * kept as f64 / acked.max(1) as f64;
-            table.push(vec![
-                label.into(),
-                clients.to_string(),
-                e.trials.to_string(),
-                acked.to_string(),
-                kept.to_string(),
-                format!("{pct:.2}"),
-            ]);
-            pts.push((f64::from(clients), pct));
+            let name = if skews == [0] {
+                label.to_string()
+            } else {
+                format!("{label}, n0 {}", skew_text(skew))
+            };
+            series.push(Series::new(name, pts));
         }
-        series.push(Series::new(label, pts));
     }
     let chart = svg::line_chart(&Chart {
         title: "acknowledged adds that survive in the final read".into(),

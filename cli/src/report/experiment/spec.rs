@@ -51,6 +51,9 @@ pub struct Experiment {
     pub keys: u32,
     /// `lww`: how many integers each client adds.
     pub adds_per_client: u32,
+    /// `lww`: node n0's clock offsets, one point each (µs; negative: behind
+    /// the others). `[0]` when the file gives none.
+    pub skews: Vec<i64>,
     /// `kstaleness`: the k values (read one of the last k versions).
     pub ks: Vec<u32>,
     /// `joincost`: ring sizes one node joins.
@@ -93,6 +96,9 @@ pub struct RefValue {
 /// dynsim's value if a row matched).
 pub type Compared = (String, f64, Option<f64>);
 
+/// The largest clock offset an `lww` experiment gives node n0, either way (µs): an hour.
+pub(super) const MAX_SKEW_US: i64 = 3_600_000_000;
+
 /// The largest ring a `joincost` experiment lets a node join.
 pub const MAX_JOIN_RING: u32 = 10_000;
 
@@ -104,7 +110,7 @@ pub fn points(e: &Experiment) -> u64 {
             .saturating_mul(e.losses.len() as u64)
             .saturating_mul(e.quorums.len() as u64),
         "staleness" | "pbs" | "kstaleness" => nets.saturating_mul(e.quorums.len() as u64),
-        "lww" => 2 * e.clients.len() as u64,
+        "lww" => (2 * e.clients.len() as u64).saturating_mul(e.skews.len().max(1) as u64),
         "joincost" => {
             2 * (e.tokens_per_node.len() as u64).saturating_mul(e.ring_sizes.len() as u64)
         }
