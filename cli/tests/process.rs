@@ -485,3 +485,47 @@ fn a_crashing_seed_fails_alone() {
         }
     }
 }
+
+// `experiment` on a pipe: a short summary and the files' paths on standard
+// output, not the whole table; with --progress, a plain line for every
+// point on standard error with its rate and the time left.
+#[test]
+fn experiment_prints_a_summary_and_progress_lines() {
+    let dir = scratch("experiment-summary");
+    let out = dynsim(&[
+        "experiment",
+        "experiments/lww_clock_skew.toml",
+        "--trials",
+        "1",
+        "--out",
+        &dir.to_string_lossy(),
+        "--progress",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        stdout.starts_with("lww_clock_skew: 30 points in "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("... 18 more rows in the table"), "{stdout}");
+    assert!(stdout.contains(&format!("report: {}", dir.join("report.html").display())));
+    assert!(stdout.contains("(30 rows)"), "{stdout}");
+    assert!(stdout.lines().count() < 20, "{stdout}");
+    let csv = std::fs::read_to_string(dir.join("results.csv")).expect("results.csv");
+    assert_eq!(csv.lines().count(), 31, "a header and 30 rows");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("progress: "))
+        .collect();
+    assert_eq!(lines.len(), 30, "{stderr}");
+    assert!(
+        lines[29].starts_with("progress: 30 of 30 points (100%), "),
+        "{}",
+        lines[29]
+    );
+    assert!(
+        lines.iter().all(|l| l.contains(" points/s, ETA ")),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

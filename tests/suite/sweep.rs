@@ -322,6 +322,7 @@ fn sweep_args(file: &str, seeds: &str, out: &Path) -> SweepArgs {
         seeds: seeds.into(),
         jobs: Some(2),
         shard: None,
+        progress: false,
         out: Some(out.to_path_buf()),
         resume: false,
         seed_events: dynsim::explore::isolate::DEFAULT_EVENTS,

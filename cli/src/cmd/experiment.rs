@@ -19,6 +19,10 @@ pub struct ExperimentArgs {
     /// Threads that run points, 1 to 1024 (default: the machine's cores). The results do not depend on it.
     #[arg(long, short, value_parser = crate::explore::sweep::parse_jobs)]
     pub jobs: Option<usize>,
+    /// Print a plain progress line on standard error for every point, from the start (without
+    /// it, a terminal shows a bar, and a pipe or file gets a line every 5 s once the run has taken 2 s).
+    #[arg(long)]
+    pub progress: bool,
 }
 
 /// `dynsim experiment FILE`.
@@ -60,19 +64,10 @@ pub(super) fn run(args: &ExperimentArgs) -> u8 {
             return EXIT_BAD_INPUT;
         }
     }
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} points {msg}",
-        )
-        .expect("a valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_message(e.name.clone());
+    let bar = crate::cmd::progress::Counted::new(exp::points(&e), 0, "points", args.progress);
     let clock = crate::wall::Stopwatch::start();
-    bar.set_length(exp::points(&e));
-    let out = exp::run(&e, &|| bar.inc(1));
-    bar.finish_and_clear();
+    let out = exp::run(&e, &|| bar.inc(None));
+    bar.finish();
     let out = match out {
         Ok(out) => out,
         Err(err) => {
@@ -113,11 +108,77 @@ pub(super) fn run(args: &ExperimentArgs) -> u8 {
         return EXIT_BAD_INPUT;
     }
     crate::cmd::output::print(&format!(
-        "{}{} points in {:.1}s; wrote {}\n",
-        out.table.to_csv(),
+        "{}: {} points in {:.1}s\n{}report: {}\ntable: {} ({} rows), {}\n",
+        e.name,
         exp::points(&e),
         clock.seconds(),
-        dir.join("report.html").display()
+        summary(&out.table, SUMMARY_ROWS),
+        dir.join("report.html").display(),
+        dir.join("results.csv").display(),
+        out.table.rows.len(),
+        dir.join("results.json").display(),
     ));
     EXIT_OK
+}
+
+/// Rows of the table the terminal shows; the rest are in results.csv.
+const SUMMARY_ROWS: usize = 12;
+
+/// The table's first `rows` rows in aligned columns, and how many more there are.
+fn summary(table: &exp::Table, rows: usize) -> String {
+    let shown = &table.rows[..table.rows.len().min(rows)];
+    let widths: Vec<usize> = (0..table.columns.len())
+        .map(|i| {
+            shown
+                .iter()
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                .chain([table.columns[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        let mut l = String::new();
+        for (i, w) in widths.iter().enumerate() {
+            let c = cells.get(i).map_or("", String::as_str);
+            l.push_str(&format!("{c:<w$}  "));
+        }
+        l.trim_end().to_string() + "\n"
+    };
+    let mut out = line(&table.columns);
+    for r in shown {
+        out.push_str(&line(r));
+    }
+    if table.rows.len() > shown.len() {
+        out.push_str(&format!(
+            "... {} more rows in the table\n",
+            table.rows.len() - shown.len()
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The terminal gets aligned columns and a count of the rows left out.
+    #[test]
+    fn the_summary_shows_the_first_rows_aligned() {
+        let t = exp::Table {
+            columns: vec!["quorum".into(), "percent".into()],
+            rows: [
+                ("N=3 R=1 W=1", "64.50"),
+                ("N=3 R=2 W=2", "100.00"),
+                ("N=3 R=3 W=1", "100.00"),
+            ]
+            .map(|(q, p)| vec![q.to_string(), p.to_string()])
+            .to_vec(),
+        };
+        assert_eq!(
+            summary(&t, 2),
+            "quorum       percent\nN=3 R=1 W=1  64.50\nN=3 R=2 W=2  100.00\n... 1 more rows in the table\n"
+        );
+        assert_eq!(summary(&t, 12).lines().count(), 4, "all rows, no note");
+    }
 }

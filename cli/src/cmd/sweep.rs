@@ -27,6 +27,10 @@ pub struct SweepArgs {
     /// Worker threads, 1 to 1024 (default: the machine's cores; never more than there are seeds to run).
     #[arg(long, short, value_parser = crate::explore::sweep::parse_jobs)]
     pub jobs: Option<usize>,
+    /// Print a plain progress line on standard error for every seed, from the start (without
+    /// it, a terminal shows a bar, and a pipe or file gets a line every 5 s once the sweep has taken 2 s).
+    #[arg(long)]
+    pub progress: bool,
     /// Run only shard K of N (K from 0): every N-th seed of the range, from the K-th.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
@@ -265,15 +269,7 @@ pub fn sweep(args: &SweepArgs, stop: &(dyn Fn() -> bool + Sync)) -> u8 {
         }
     };
     let resumed = done.len();
-    let bar = indicatif::ProgressBar::new(seeds.len());
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} seeds  {per_sec}  {msg}",
-        )
-        .expect("a valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_position(resumed);
+    let bar = crate::cmd::progress::Counted::new(seeds.len(), resumed, "seeds", args.progress);
     let events_before = tally.events;
     let mut write_failed: Option<std::io::Error> = None;
     let broken = AtomicBool::new(false);
@@ -332,7 +328,7 @@ pub fn sweep(args: &SweepArgs, stop: &(dyn Fn() -> bool + Sync)) -> u8 {
             return;
         }
         if !r.ok {
-            bar.println(format!(
+            bar.println(&format!(
                 "seed {} FAILED: {}   replay: {}",
                 r.seed,
                 r.failed.join(", "),
@@ -340,11 +336,10 @@ pub fn sweep(args: &SweepArgs, stop: &(dyn Fn() -> bool + Sync)) -> u8 {
             ));
         }
         tally.add(&r);
-        bar.set_message(format!("{} failed", tally.failed));
-        bar.inc(1);
+        bar.inc(Some(format!("{} failed", tally.failed)));
     });
     let secs = clock.seconds();
-    bar.finish_and_clear();
+    bar.finish();
     drop(sink);
     if let Some(e) = write_failed {
         if to_stdout && is_broken_pipe(&e) {
