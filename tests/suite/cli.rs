@@ -37,6 +37,18 @@ fn exit_codes() {
     assert_eq!(run(&["frobnicate"]), EXIT_BAD_INPUT);
 }
 
+// `serve` and `bench` take the repository's root with --root; a directory
+// that is not one is refused before anything starts.
+#[test]
+fn root_must_be_the_repository() {
+    assert_eq!(run(&["bench", "--root", "no/such/dir"]), EXIT_BAD_INPUT);
+    assert_eq!(run(&["bench", "--root", "tests/malformed"]), EXIT_BAD_INPUT);
+    assert_eq!(
+        run(&["serve", "--root", "tests", "--port", "1"]),
+        EXIT_BAD_INPUT
+    );
+}
+
 // A scenario whose expectation fails exits 1 (the T2 scenario with a seed-independent wrong expectation).
 #[test]
 fn failed_expectation_exits_1() {

@@ -23,6 +23,9 @@ pub struct BenchArgs {
     /// Run one measurement in this process and print it as JSON (how `bench` runs each line).
     #[arg(long, hide = true, value_name = "ITEM")]
     pub one: Option<String>,
+    /// The dynsim repository's root, whose bench/ and scenarios/sweep/ files it runs (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<std::path::PathBuf>,
 }
 
 /// What one child measured.
@@ -226,6 +229,12 @@ fn rss(kb: Option<u64>) -> String {
 }
 
 pub(super) fn run(args: &BenchArgs) -> u8 {
+    if let Err(e) =
+        super::common::enter_root(args.root.as_deref(), &["bench", "scenarios"], "bench")
+    {
+        eprintln!("error: {e}");
+        return EXIT_BAD_INPUT;
+    }
     if let Some(one) = &args.one {
         return match Item::parse(one) {
             Some(item) => run_one(&item, args.quick),
@@ -238,7 +247,7 @@ pub(super) fn run(args: &BenchArgs) -> u8 {
     for f in BENCH_FILES.iter().chain([&SWEEP_FILE]) {
         if !Path::new(f).is_file() {
             eprintln!(
-                "error: {f}: no such file; run `dynsim bench` from the root of the dynsim repository, where bench/ and scenarios/ are"
+                "error: {f}: no such file; run `dynsim bench` from the root of the dynsim repository, where bench/ and scenarios/ are, or give it with --root"
             );
             return EXIT_BAD_INPUT;
         }

@@ -17,3 +17,34 @@ pub(super) fn load(file: &std::path::Path) -> Result<crate::scenario::Scenario, 
         EXIT_BAD_INPUT
     })
 }
+
+/// `--root DIR` of `serve` and `bench`: works from `DIR`, which must hold
+/// each of `needs` (directories of the dynsim repository), as if the
+/// command had been started there. Without it, the command works from the
+/// current directory.
+pub(super) fn enter_root(
+    root: Option<&std::path::Path>,
+    needs: &[&str],
+    cmd: &str,
+) -> Result<(), String> {
+    let Some(root) = root else {
+        return Ok(());
+    };
+    if !root.is_dir() {
+        return Err(format!(
+            "--root {}: not a directory; give the dynsim repository's root, where {} are",
+            root.display(),
+            needs.join(" and ")
+        ));
+    }
+    for need in needs {
+        if !root.join(need).is_dir() {
+            return Err(format!(
+                "--root {}: has no {need}/ directory; `dynsim {cmd}` needs the dynsim repository's root, where {} are",
+                root.display(),
+                needs.join(" and ")
+            ));
+        }
+    }
+    std::env::set_current_dir(root).map_err(|e| format!("--root {}: {e}", root.display()))
+}

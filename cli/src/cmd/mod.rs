@@ -69,11 +69,14 @@ pub enum Command {
     /// Run parameter sweeps with many trials per point; write a table and an HTML report with plots.
     Experiment(experiment::ExperimentArgs),
     /// Serve a local web page to set parameters, run scenarios and experiments, and see the results.
+    ///
+    /// It lists the scenarios/ and experiments/ of the directory it runs in: start it from
+    /// the repository root, or give the root with --root.
     Serve(serve::ServeArgs),
     /// Measure dynsim on this machine: the engine against a bare event loop, the bench/ files and a sweep, in one table.
     ///
-    /// Run it from the repository root (it reads bench/ and scenarios/sweep/) on a
-    /// release build; it takes about half a minute on two cores. Each line runs in a
+    /// Run it from the repository root (it reads bench/ and scenarios/sweep/), or give
+    /// the root with --root, on a release build; it takes about half a minute on two cores. Each line runs in a
     /// process of its own, so its peak RSS is its own. BENCHMARKS.md explains the lines.
     Bench(bench::BenchArgs),
     /// Run sweep seeds for a sweep that reads their results (started by `dynsim sweep`).

@@ -12,10 +12,19 @@ pub struct ServeArgs {
     /// The address to bind; the default serves this machine only.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: String,
+    /// The dynsim repository's root, whose scenarios/ and experiments/ the page lists (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<std::path::PathBuf>,
 }
 
 /// `dynsim serve`: prints the URL and serves until killed. Exit code 2 if it cannot listen.
 pub(super) fn run(args: &ServeArgs) -> u8 {
+    if let Err(e) =
+        super::common::enter_root(args.root.as_deref(), &["scenarios", "experiments"], "serve")
+    {
+        eprintln!("error: {e}");
+        return EXIT_BAD_INPUT;
+    }
     // A host that does not resolve is the --bind value's fault, not the port's.
     use std::net::ToSocketAddrs as _;
     match (args.bind.as_str(), args.port).to_socket_addrs() {
