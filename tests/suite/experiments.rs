@@ -97,6 +97,31 @@ fn pbs_t_visibility() {
         assert!(p("N=3 R=1 W=1", model, "0") < p("N=3 R=1 W=1", model, "200"));
     }
     assert_eq!(p("N=3 R=1 W=1", "WARS", "200"), 1.0);
+    // Every probability sits inside its 95% interval; at 100 trials a point
+    // the 99.9% times rest on a stale read or two, and the report says so.
+    let (pc, lo, hi) = (
+        col(t, "p_consistent"),
+        col(t, "p_ci95_low"),
+        col(t, "p_ci95_high"),
+    );
+    for r in t.rows.iter().filter(|r| !r[pc].is_empty()) {
+        let [p, lo, hi] = [pc, lo, hi].map(|c| r[c].parse::<f64>().unwrap());
+        assert!(lo <= p && p <= hi && hi - lo > 0.0, "{r:?}");
+    }
+    let thin = t.thin_estimates();
+    assert!(
+        thin.iter()
+            .any(|s| s.contains("t_p0.999_ms") && s.contains("rests on")),
+        "{thin:?}"
+    );
+    // A strict quorum's time is exact: nothing to flag.
+    assert!(!thin.iter().any(|s| s.contains("R=2 W=2")), "{thin:?}");
+    let e = load("pbs_t_visibility", 100);
+    let html = experiment::report(&e, &out);
+    assert!(html.contains(&format!(
+        "{} estimates rest on fewer than 20 events",
+        thin.len()
+    )));
 }
 
 /// A pbs result's P(consistent) at N = 3, R = W = 1, for `model` at `ms`

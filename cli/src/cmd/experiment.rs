@@ -107,6 +107,16 @@ pub(super) fn run(args: &ExperimentArgs) -> u8 {
         eprintln!("error: cannot write to {}: {err}", dir.display());
         return EXIT_BAD_INPUT;
     }
+    let thin = out.table.thin_estimates();
+    if !thin.is_empty() {
+        eprintln!(
+            "warning: {} estimate{} rest on fewer than {} events (listed in the report; more --trials firm them up), first: {}",
+            thin.len(),
+            if thin.len() == 1 { "" } else { "s" },
+            exp::MIN_EVENTS,
+            thin[0]
+        );
+    }
     crate::cmd::output::print(&format!(
         "{}: {} points in {:.1}s\n{}report: {}\ntable: {} ({} rows), {}\n",
         e.name,

@@ -13,6 +13,12 @@ use std::collections::BTreeMap;
 /// The report's own inline style needs `'unsafe-inline'`; it has no script.
 const REPORT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
+/// The most trials a point the page runs: a file that asks for more (the
+/// PBS files run 40,000, so that their 99.9% points rest on enough stale
+/// reads) runs with this many here, said above its report, whose
+/// Uncertainty section then lists the estimates that rest on too few.
+const PAGE_TRIALS: u64 = 5_000;
+
 /// The main page with a problem shown at the experiment form.
 fn problem_page(ctx: &Ctx, status: u16, file: &str, problem: String) -> Page {
     let list = toml_list(ctx.scenarios);
@@ -60,12 +66,15 @@ pub(super) fn experiment_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> P
     let path = format!("{EXPERIMENT_DIR}/{file}");
     let real = ctx.experiments.join(&file).to_string_lossy().into_owned();
     let run = budget::within(ctx.experiment_budget, ctx.client, || {
-        crate::report::experiment::report_html(&real)
+        crate::report::experiment::report_html(&real, PAGE_TRIALS)
     });
     match run {
-        Ok(Ok(html)) => Page {
+        Ok(Ok((html, cut))) => Page {
             csp: REPORT_CSP,
-            ..Page::html(200, templates::experiment_report(&file, &html))
+            ..Page::html(
+                200,
+                templates::experiment_report(&file, &html, cut.map(|t| (t, PAGE_TRIALS))),
+            )
         },
         Ok(Err(e)) => problem_page(ctx, 400, &file, format!("{path}: {e}")),
         Err(Stopped::Cut(cut)) => problem_page(

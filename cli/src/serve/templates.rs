@@ -245,12 +245,20 @@ pub(super) fn cut_section(c: &CutNotice) -> Markup {
     }
 }
 
-/// The experiment report as its own page, with a way back.
-pub(super) fn experiment_report(file: &str, report_html: &str) -> String {
+/// The experiment report as its own page, with a way back; `cut` is
+/// (the file's trials, the page's) when the page ran fewer than the file asks.
+pub(super) fn experiment_report(file: &str, report_html: &str, cut: Option<(u64, u64)>) -> String {
     let bar = html! {
         nav style="font:14px sans-serif;padding:8px 12px;background:#1f2d3d;color:#fff" {
             a style="color:#fff" href="/#experiments" { "\u{2190} dynsim" }
             " experiment " (file)
+        }
+        @if let Some((asked, ran)) = cut {
+            p style="font:14px sans-serif;margin:0;padding:8px 12px;background:#fff4d6;border-bottom:1px solid #e0b84a" {
+                "This page ran " (ran) " trials a point; the file asks for " (asked)
+                ", which the page's time limit does not allow. Estimates that rest on too few events are listed under Uncertainty. "
+                "The full run: " code { "dynsim experiment experiments/" (file) }
+            }
         }
     }
     .into_string();

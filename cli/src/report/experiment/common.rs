@@ -16,6 +16,62 @@ pub struct Outcome2 {
     pub charts: Vec<(String, String)>,
 }
 
+/// The fewest events (stale reads, samples beyond a percentile, trials) an
+/// estimate may rest on before the report flags it as resting on too few.
+pub const MIN_EVENTS: u64 = 20;
+
+/// The suffix of a column that counts the events the column before it rests
+/// on; a value below [`MIN_EVENTS`] there is flagged in the report.
+pub(super) const RESTS_ON: &str = "_rests_on";
+
+/// The 95% Wilson score interval for `k` successes in `n` trials: unlike
+/// the normal approximation, it stays inside [0, 1] and is honest near 0
+/// and 1, where these experiments live. (0, 1) when `n` is 0.
+pub fn wilson95(k: u64, n: u64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let z = 1.959_963_984_540_054_f64;
+    let (k, n) = (k.min(n) as f64, n as f64);
+    let p = k / n;
+    let z2 = z * z;
+    let denom = 1.0 + z2 / n;
+    let center = (p + z2 / (2.0 * n)) / denom;
+    let half = z * libm::sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denom;
+    ((center - half).max(0.0), (center + half).min(1.0))
+}
+
+/// A 95% interval for a ratio of sums over independent runs (Σ k / Σ n,
+/// with the runs' `(k, n)`), by the ratio estimator's standard error and
+/// Student's t for runs - 1 degrees of freedom: the adds within one run
+/// are not independent trials, but the runs are. `None` with fewer than 2 runs.
+pub fn ratio95(runs: &[(u64, u64)]) -> Option<(f64, f64)> {
+    let m = runs.len();
+    let total: u64 = runs.iter().map(|r| r.1).sum();
+    if m < 2 || total == 0 {
+        return None;
+    }
+    let r = runs.iter().map(|r| r.0).sum::<u64>() as f64 / total as f64;
+    let mean_n = total as f64 / m as f64;
+    let ss: f64 = runs
+        .iter()
+        .map(|&(k, n)| (k as f64 - r * n as f64).powi(2))
+        .sum();
+    let se = libm::sqrt(ss / ((m * (m - 1)) as f64)) / mean_n;
+    let t = student_t975(m - 1);
+    Some(((r - t * se).max(0.0), (r + t * se).min(1.0)))
+}
+
+/// Student's t, 97.5th percentile, for `df` degrees of freedom (1.96 beyond 30).
+fn student_t975(df: usize) -> f64 {
+    const T: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    T.get(df.wrapping_sub(1)).copied().unwrap_or(1.96)
+}
+
 pub(super) fn ms(us: f64) -> String {
     format!("{:.3}", us / 1_000.0)
 }
@@ -81,4 +137,46 @@ pub(super) fn run_points<T: Sync, R: Send>(
     f: impl Fn(&T) -> Result<R, String> + Sync,
 ) -> Result<Vec<R>, String> {
     par_map(e.jobs, points, f).into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Reference values: 50 of 100 and 0 of 10 as textbooks tabulate them
+    // (0.4038-0.5962, 0-0.2775); 1998 of 2000 from the formula in Python.
+    #[test]
+    fn wilson_intervals() {
+        let close =
+            |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).abs() < 5e-5 && (a.1 - b.1).abs() < 5e-5;
+        assert!(
+            close(wilson95(50, 100), (0.40383, 0.59617)),
+            "{:?}",
+            wilson95(50, 100)
+        );
+        assert!(
+            close(wilson95(0, 10), (0.0, 0.27753)),
+            "{:?}",
+            wilson95(0, 10)
+        );
+        assert!(
+            close(wilson95(1998, 2000), (0.99636, 0.99973)),
+            "{:?}",
+            wilson95(1998, 2000)
+        );
+        assert_eq!(wilson95(0, 0), (0.0, 1.0));
+    }
+
+    // The ratio interval widens with the spread between runs and is None
+    // without two runs to compare.
+    #[test]
+    fn ratio_intervals() {
+        assert_eq!(ratio95(&[(5, 10)]), None);
+        let tight = ratio95(&[(50, 100), (50, 100), (51, 100), (49, 100)]).unwrap();
+        let loose = ratio95(&[(90, 100), (10, 100), (80, 100), (20, 100)]).unwrap();
+        assert!(tight.0 > 0.48 && tight.1 < 0.52, "{tight:?}");
+        assert!(loose.0 < 0.1 && loose.1 > 0.9, "{loose:?}");
+        // Every run alike: a zero-width interval at the ratio.
+        assert_eq!(ratio95(&[(3, 4), (3, 4)]), Some((0.75, 0.75)));
+    }
 }

@@ -124,6 +124,8 @@ pub(super) fn kstaleness_experiment(
         "trials",
         "within_k",
         "p_measured",
+        "p_ci95_low",
+        "p_ci95_high",
         "p_closed_form",
         "difference",
     ]);
@@ -181,6 +183,12 @@ pub(super) fn kstaleness_experiment(
                     trials.to_string(),
                     within.to_string(),
                     p.map_or(String::new(), |p| format!("{p:.4}")),
+                    p.map_or(String::new(), |_| {
+                        format!("{:.4}", wilson95(within, trials).0)
+                    }),
+                    p.map_or(String::new(), |_| {
+                        format!("{:.4}", wilson95(within, trials).1)
+                    }),
                     format!("{f:.4}"),
                     p.map_or(String::new(), |p| format!("{:+.4}", p - f)),
                 ]);

@@ -13,8 +13,19 @@ pub(super) fn latency_experiment(
     tick: &(dyn Fn() + Sync),
 ) -> Result<Outcome2, String> {
     let mut table = Table::new(&[
-        "network", "loss", "quorum", "op", "count", "ok", "mean_ms", "sd_ms", "p50_ms", "p99_ms",
+        "network",
+        "loss",
+        "quorum",
+        "op",
+        "count",
+        "ok",
+        "mean_ms",
+        "sd_ms",
+        "p50_ms",
+        "p99_ms",
+        "p99_ms_rests_on",
         "p999_ms",
+        "p999_ms_rests_on",
     ]);
     type PointOut = (Vec<Vec<String>>, Vec<(String, OpKind, f64, Vec<f64>)>);
     type Point<'a> = (&'a String, &'a NetConfig, f64, (u32, u32, u32));
@@ -80,6 +91,8 @@ pub(super) fn latency_experiment(
                     .map(|d| d.as_us())
                     .collect();
                 let s = LatencyStats::of(lat.clone());
+                // A percentile rests on the samples at or beyond it.
+                let beyond = |v: u64| lat.iter().filter(|&&x| x >= v).count().to_string();
                 rows.push(vec![
                     net_name.clone(),
                     format!("{loss}"),
@@ -91,7 +104,9 @@ pub(super) fn latency_experiment(
                     ms(s.sd_us),
                     ms(s.p50_us as f64),
                     ms(s.p99_us as f64),
+                    beyond(s.p99_us),
                     ms(s.p999_us as f64),
+                    beyond(s.p999_us),
                 ]);
                 let label = format!(
                     "{}{}{}",

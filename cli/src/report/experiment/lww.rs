@@ -147,14 +147,15 @@ fn skew_text(us: i64) -> String {
 }
 
 /// One point: `trials` runs of `clients` adders under `mode`, with node
-/// n0's clock `skew` µs off; (acknowledged adds, adds in the final read).
+/// n0's clock `skew` µs off; per run, (acknowledged adds in the final read,
+/// acknowledged adds).
 fn lww_point(
     e: &Experiment,
     mode: Versioning,
     skew: i64,
     clients: u32,
-) -> Result<(usize, usize), String> {
-    let (mut acked, mut kept) = (0usize, 0usize);
+) -> Result<Vec<(u64, u64)>, String> {
+    let mut runs = Vec::new();
     for run in 0..e.trials {
         let cfg = ClusterConfig {
             versioning: mode,
@@ -192,14 +193,14 @@ fn lww_point(
         cluster.wake_program(quiet, FINAL_READ);
         cluster.run_program(&mut h, Limits::until(quiet + SimDuration::from_secs(5)));
         let final_set = h.final_read.clone().unwrap_or_default();
-        acked += h.acked.len();
-        kept += h
+        let kept = h
             .acked
             .iter()
             .filter(|x| final_set.binary_search(x).is_ok())
             .count();
+        runs.push((kept as u64, h.acked.len() as u64));
     }
-    Ok((acked, kept))
+    Ok(runs)
 }
 
 pub(super) fn lww_experiment(e: &Experiment, tick: &(dyn Fn() + Sync)) -> Result<Outcome2, String> {
@@ -211,6 +212,8 @@ pub(super) fn lww_experiment(e: &Experiment, tick: &(dyn Fn() + Sync)) -> Result
         "acknowledged_adds",
         "surviving_adds",
         "survival_percent",
+        "ci95_low",
+        "ci95_high",
     ]);
     let mut series = Vec::new();
     let skews: &[i64] = if e.skews.is_empty() { &[0] } else { &e.skews };
@@ -222,8 +225,14 @@ pub(super) fn lww_experiment(e: &Experiment, tick: &(dyn Fn() + Sync)) -> Result
             let mut pts = Vec::new();
             for &clients in &e.clients {
                 tick();
-                let (acked, kept) = lww_point(e, mode, skew, clients)?;
+                let runs = lww_point(e, mode, skew, clients)?;
+                let acked: u64 = runs.iter().map(|r| r.1).sum();
+                let kept: u64 = runs.iter().map(|r| r.0).sum();
                 let pct = 100.0 * kept as f64 / acked.max(1) as f64;
+                // The adds of one run are not independent; the runs are.
+                let ci = ratio95(&runs).map_or([String::new(), String::new()], |(lo, hi)| {
+                    [format!("{:.2}", 100.0 * lo), format!("{:.2}", 100.0 * hi)]
+                });
                 table.push(vec![
                     label.into(),
                     format!("{}", skew as f64 / 1000.0),
@@ -232,6 +241,8 @@ pub(super) fn lww_experiment(e: &Experiment, tick: &(dyn Fn() + Sync)) -> Result
                     acked.to_string(),
                     kept.to_string(),
                     format!("{pct:.2}"),
+                    ci[0].clone(),
+                    ci[1].clone(),
                 ]);
                 pts.push((f64::from(clients), pct));
             }

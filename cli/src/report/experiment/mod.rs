@@ -23,7 +23,7 @@ mod spec;
 mod staleness;
 mod table;
 
-pub use common::Outcome2;
+pub use common::{MIN_EVENTS, Outcome2, ratio95, wilson95};
 pub use file::{load, parse};
 pub use kstaleness::k_staleness_closed_form;
 pub use pbs::VISIBILITY_TARGETS;
@@ -175,9 +175,12 @@ pub fn run(e: &Experiment, tick: &(dyn Fn() + Sync)) -> Result<Outcome2, String>
     }
 }
 
-/// Loads, runs and renders the experiment file at `path` (the web page's report).
-pub fn report_html(path: &str) -> Result<String, String> {
-    let e = load(path).map_err(|d| d.to_string())?;
+/// Loads, runs and renders the experiment file at `path` (the web page's
+/// report) with at most `max_trials` trials a point; with the file's own
+/// count when it was cut to that.
+pub fn report_html(path: &str, max_trials: u64) -> Result<(String, Option<u64>), String> {
+    let mut e = load(path).map_err(|d| d.to_string())?;
+    let cut = (e.trials > max_trials).then(|| std::mem::replace(&mut e.trials, max_trials));
     let out = run(&e, &|| {})?;
-    Ok(report(&e, &out))
+    Ok((report(&e, &out), cut))
 }

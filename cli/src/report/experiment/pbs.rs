@@ -178,30 +178,33 @@ pub(super) const BISECTION_STEPS: u32 = 8;
 /// For each target probability, the smallest delay (ms) at which P(consistent)
 /// reaches it: the first grid delay where it does, refined by bisection
 /// between that delay and the one before, each step a fresh run of trials
-/// (`eval` reads at the given delays and returns P at each; every target's
-/// midpoint is read in the same run). `None` when the last delay of the grid
-/// does not reach it.
+/// (`eval` reads at the given delays and returns (consistent, reads) at
+/// each; every target's midpoint is read in the same run), with the number
+/// of stale reads seen at the delay returned: what the estimate rests on
+/// (`None` in its place when the target is met at the grid's first delay
+/// with a 95% interval wholly above it: nothing was estimated near a
+/// crossing). `None` when the last delay of the grid does not reach it.
 pub(super) fn visibility_times(
     grid: &[SimDuration],
-    p: &[f64],
+    seen: &[(u64, u64)],
     targets: &[f64],
-    eval: impl Fn(&[SimDuration], u32) -> Vec<f64>,
-) -> Vec<Option<f64>> {
-    let mut brackets: Vec<Option<(u64, u64)>> = targets
+    eval: impl Fn(&[SimDuration], u32) -> Vec<(u64, u64)>,
+) -> Vec<Option<(f64, Option<u64>)>> {
+    let p = |(ok, n): (u64, u64)| ok as f64 / n.max(1) as f64;
+    let stale = |(ok, n): (u64, u64)| n.saturating_sub(ok);
+    // Per target: (lo, hi) in µs, and the stale reads seen at hi.
+    let mut brackets: Vec<Option<(u64, u64, u64)>> = targets
         .iter()
         .map(|&target| {
-            let i = p.iter().position(|&x| x >= target)?;
+            let i = seen.iter().position(|&x| p(x) >= target)?;
             let hi = grid[i].as_us();
-            Some(if i == 0 {
-                (hi, hi)
-            } else {
-                (grid[i - 1].as_us(), hi)
-            })
+            let lo = if i == 0 { hi } else { grid[i - 1].as_us() };
+            Some((lo, hi, stale(seen[i])))
         })
         .collect();
     for step in 0..BISECTION_STEPS {
         let open: Vec<usize> = (0..targets.len())
-            .filter(|&k| brackets[k].is_some_and(|(lo, hi)| hi - lo > 1))
+            .filter(|&k| brackets[k].is_some_and(|(lo, hi, _)| hi - lo > 1))
             .collect();
         if open.is_empty() {
             break;
@@ -209,24 +212,33 @@ pub(super) fn visibility_times(
         let mids: Vec<SimDuration> = open
             .iter()
             .map(|&k| {
-                let (lo, hi) = brackets[k].expect("open");
+                let (lo, hi, _) = brackets[k].expect("open");
                 SimDuration(lo + (hi - lo) / 2)
             })
             .collect();
-        let ps = eval(&mids, step);
+        let at = eval(&mids, step);
         for (j, &k) in open.iter().enumerate() {
-            let (lo, hi) = brackets[k].expect("open");
+            let (lo, hi, st) = brackets[k].expect("open");
             let mid = mids[j].as_us();
-            brackets[k] = Some(if ps[j] >= targets[k] {
-                (lo, mid)
+            brackets[k] = Some(if p(at[j]) >= targets[k] {
+                (lo, mid, stale(at[j]))
             } else {
-                (mid, hi)
+                (mid, hi, st)
             });
         }
     }
     brackets
         .into_iter()
-        .map(|b| b.map(|(_, hi)| SimDuration(hi).as_ms_f64()))
+        .zip(targets)
+        .map(|(b, &target)| {
+            b.map(|(_, hi, st)| {
+                let first = grid.first().is_some_and(|g| g.as_us() == hi)
+                    && seen
+                        .first()
+                        .is_some_and(|&(ok, n)| wilson95(ok, n).0 >= target);
+                (SimDuration(hi).as_ms_f64(), (!first).then_some(st))
+            })
+        })
         .collect()
 }
 
@@ -239,6 +251,8 @@ pub(super) fn pbs_experiment(e: &Experiment, tick: &(dyn Fn() + Sync)) -> Result
         "reads",
         "consistent",
         "p_consistent",
+        "p_ci95_low",
+        "p_ci95_high",
     ]);
     let mut lat = Table::new(&[
         "network",
@@ -248,7 +262,9 @@ pub(super) fn pbs_experiment(e: &Experiment, tick: &(dyn Fn() + Sync)) -> Result
         "write_p999_ms",
         "read_plus_write_p999_ms",
         "t_p0.99_ms",
+        "t_p0.99_ms_rests_on",
         "t_p0.999_ms",
+        "t_p0.999_ms_rests_on",
     ]);
     let mut charts = Vec::new();
     let points = network_quorum_points(e);
@@ -263,31 +279,14 @@ pub(super) fn pbs_experiment(e: &Experiment, tick: &(dyn Fn() + Sync)) -> Result
         let (n, r, w) = (q.0 as usize, q.1 as usize, q.2 as usize);
         let links = || WarsLinks::new(&cfg, net, &e.via, e.seed, e.keys);
         let model = wars(net, (n, r, w), e.trials, &e.delays, e.seed, links());
-        let probabilities = |seen: &[(u64, u64)]| -> Vec<f64> {
-            seen.iter()
-                .map(|&(ok, n)| ok as f64 / n.max(1) as f64)
-                .collect()
-        };
         // Each bisection step is a fresh run with a seed of its own.
         let step_seed = |step: u32| e.seed.wrapping_add(0x7153_0000 + u64::from(step));
-        let proto_t = visibility_times(
-            &e.delays,
-            &probabilities(&proto.0),
-            &VISIBILITY_TARGETS,
-            |ds, step| {
-                let seen = run_trials(&plan, &e.via, step_seed(step), e.trials, e.keys, ds).0;
-                probabilities(&seen)
-            },
-        );
-        let model_t = visibility_times(
-            &e.delays,
-            &probabilities(&model.0),
-            &VISIBILITY_TARGETS,
-            |ds, step| {
-                let seen = wars(net, (n, r, w), e.trials, ds, step_seed(step), links()).0;
-                probabilities(&seen)
-            },
-        );
+        let proto_t = visibility_times(&e.delays, &proto.0, &VISIBILITY_TARGETS, |ds, step| {
+            run_trials(&plan, &e.via, step_seed(step), e.trials, e.keys, ds).0
+        });
+        let model_t = visibility_times(&e.delays, &model.0, &VISIBILITY_TARGETS, |ds, step| {
+            wars(net, (n, r, w), e.trials, ds, step_seed(step), links()).0
+        });
         Ok((proto, model, proto_t, model_t))
     })?
     .into_iter();
@@ -310,15 +309,30 @@ pub(super) fn pbs_experiment(e: &Experiment, tick: &(dyn Fn() + Sync)) -> Result
                     ms(wp as f64),
                     ms((rp + wp) as f64),
                 ];
-                row.extend(times.iter().map(|t| match t {
-                    Some(t) => format!("{t:.3}"),
-                    None => format!(">{last_ms}"),
-                }));
+                // A strict quorum (R + W > N) is consistent by construction:
+                // its time is exact, and rests on no estimate.
+                let strict = q.1 + q.2 > q.0;
+                for t in &times {
+                    match t {
+                        Some((t, stale)) => {
+                            row.push(format!("{t:.3}"));
+                            row.push(match stale {
+                                Some(n) if !strict => n.to_string(),
+                                _ => String::new(),
+                            });
+                        }
+                        None => {
+                            row.push(format!(">{last_ms}"));
+                            row.push(String::new());
+                        }
+                    }
+                }
                 lat.push(row);
                 let mut pts = Vec::new();
                 for (i, d) in e.delays.iter().enumerate() {
                     let (ok, n) = seen[i];
                     let p = ok as f64 / n.max(1) as f64;
+                    let (lo, hi) = wilson95(ok, n);
                     table.push(vec![
                         net_name.clone(),
                         quorum_label(q),
@@ -327,6 +341,8 @@ pub(super) fn pbs_experiment(e: &Experiment, tick: &(dyn Fn() + Sync)) -> Result
                         n.to_string(),
                         ok.to_string(),
                         format!("{p:.4}"),
+                        format!("{lo:.4}"),
+                        format!("{hi:.4}"),
                     ]);
                     pts.push((d.as_ms_f64(), p));
                 }
@@ -383,7 +399,7 @@ pub(super) fn pbs_experiment(e: &Experiment, tick: &(dyn Fn() + Sync)) -> Result
     }
     for r in lat.rows {
         let mut row = r[..3].to_vec();
-        row.extend(std::iter::repeat_n(String::new(), 4));
+        row.extend(std::iter::repeat_n(String::new(), 6));
         row.extend(r[3..].iter().cloned());
         table.rows.push(row);
     }
@@ -396,25 +412,42 @@ mod visibility_tests {
 
     // Bisection finds where a known P(t) crosses each target, to within the
     // grid gap / 256; a target reached at the first delay is that delay; one
-    // never reached is None.
+    // never reached is None. Each time comes with the stale reads seen at it.
     #[test]
     fn bisection_finds_the_crossing() {
-        // P(t) = t / 10 ms, capped at 1.
-        let p_at = |d: SimDuration| (d.as_us() as f64 / 10_000.0).min(1.0);
+        // P(t) = t / 10 ms, capped at 1, read from a million trials.
+        const N: u64 = 1_000_000;
+        let at = |d: SimDuration| {
+            let p = (d.as_us() as f64 / 10_000.0).min(1.0);
+            ((p * N as f64).round() as u64, N)
+        };
         let grid: Vec<SimDuration> = [0, 5, 20, 40].map(SimDuration::from_ms).to_vec();
-        let p: Vec<f64> = grid.iter().map(|&d| p_at(d)).collect();
+        let seen: Vec<(u64, u64)> = grid.iter().map(|&d| at(d)).collect();
         let runs = std::cell::Cell::new(0);
         let eval = |ds: &[SimDuration], _step: u32| {
             runs.set(runs.get() + 1);
-            ds.iter().map(|&d| p_at(d)).collect()
+            ds.iter().map(|&d| at(d)).collect()
         };
-        let t = visibility_times(&grid, &p, &[0.99, 0.999, 0.0, 1.5], eval);
+        let t = visibility_times(&grid, &seen, &[0.99, 0.999, 0.0, 1.5], eval);
         let gap_ms = 15.0 / 256.0;
-        let t99 = t[0].unwrap();
+        let (t99, stale99) = t[0].unwrap();
+        let stale99 = stale99.expect("found by bisection");
         assert!((9.9..=9.9 + gap_ms).contains(&t99), "{t99}");
-        let t999 = t[1].unwrap();
+        // At the time found, the stale reads are what P says they are.
+        assert_eq!(
+            stale99,
+            N - at(SimDuration((t99 * 1000.0).round() as u64)).0
+        );
+        assert!(stale99 <= 10_000, "{stale99}");
+        let (t999, stale999) = t[1].unwrap();
+        let stale999 = stale999.expect("found by bisection");
         assert!((9.99..=9.99 + gap_ms).contains(&t999), "{t999}");
-        assert_eq!(t[2], Some(0.0), "reached at the first delay");
+        assert!(stale999 <= 1_000, "{stale999}");
+        assert_eq!(
+            t[2],
+            Some((0.0, None)),
+            "met at the first delay beyond doubt"
+        );
         assert_eq!(t[3], None, "never reached");
         assert_eq!(
             runs.get(),

@@ -1,6 +1,6 @@
 //! The experiment's self-contained HTML report.
 
-use super::common::Outcome2;
+use super::common::{MIN_EVENTS, Outcome2};
 use super::spec::Experiment;
 use super::table::{Table, compare_reference};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -152,6 +152,25 @@ pub fn report(e: &Experiment, out: &Outcome2) -> String {
                         p { (r.note) }
                     }
                 }
+                h2 { "Uncertainty" }
+                p {
+                    "Each estimated probability carries a 95% Wilson score interval (the columns ending "
+                    code { "ci95_low" } " and " code { "ci95_high" } "; for lost updates, an interval over the runs, "
+                    "since one run's adds are not independent). Each estimated time or percentile carries the number of "
+                    "events it rests on (a column ending " code { "_rests_on" } ": the stale reads seen at a t-visibility "
+                    "time, the samples at or beyond a latency percentile; empty for a strict quorum, R + W > N, whose reads are consistent by construction, and for a time met at the first delay with its interval wholly above the target). An estimate that rests on fewer than "
+                    (MIN_EVENTS) " events is listed here; run more trials (" code { "--trials" } ") to firm it up."
+                }
+                @let thin = out.table.thin_estimates();
+                @if thin.is_empty() {
+                    p { "No estimate rests on fewer than " (MIN_EVENTS) " events." }
+                } @else {
+                    div style="border:2px solid #c0392b;background:#fdecea;padding:4px 12px" {
+                        p { strong { (thin.len()) " estimate" @if thin.len() != 1 { "s" } " rest on fewer than " (MIN_EVENTS) " events:" } }
+                        ul { @for t in &thin { li { (t) } } }
+                    }
+                }
+                h2 { "Table" }
                 (table_html(&out.table))
                 p { "Reproduce: " code { "dynsim experiment " (e.path) } }
             }

@@ -179,6 +179,8 @@ pub(super) fn staleness_experiment(
         "trials",
         "saw_new_value",
         "percent",
+        "ci95_low",
+        "ci95_high",
     ]);
     let mut charts = Vec::new();
     // One read per trial, so each delay is its own run (reads must not overlap).
@@ -207,6 +209,7 @@ pub(super) fn staleness_experiment(
             for d in &e.delays {
                 let (ok, n) = results.next().expect("one result a point");
                 let pct = 100.0 * ok as f64 / n.max(1) as f64;
+                let (lo, hi) = wilson95(ok, n);
                 table.push(vec![
                     net_name.clone(),
                     quorum_label(q),
@@ -214,6 +217,8 @@ pub(super) fn staleness_experiment(
                     n.to_string(),
                     ok.to_string(),
                     format!("{pct:.2}"),
+                    format!("{:.2}", 100.0 * lo),
+                    format!("{:.2}", 100.0 * hi),
                 ]);
                 pts.push((d.as_ms_f64(), pct));
             }

@@ -1,5 +1,6 @@
 //! A result table (CSV, JSON), and published values beside it.
 
+use super::common::{MIN_EVENTS, RESTS_ON};
 use super::spec::*;
 
 /// Each reference value beside dynsim's: the first result row whose columns
@@ -38,6 +39,42 @@ pub struct Table {
 }
 
 impl Table {
+    /// The estimates that rest on fewer than [`MIN_EVENTS`] events: for
+    /// each column `X_rests_on` (the events the column `X` before it rests
+    /// on), each row whose count is below the bound, as "row: X = value
+    /// rests on n events".
+    pub fn thin_estimates(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (c, name) in self.columns.iter().enumerate() {
+            let Some(est) = name.strip_suffix(RESTS_ON) else {
+                continue;
+            };
+            let Some(e) = self.columns.iter().position(|x| x == est) else {
+                continue;
+            };
+            for r in &self.rows {
+                let Some(n) = r.get(c).and_then(|v| v.parse::<u64>().ok()) else {
+                    continue;
+                };
+                if n < MIN_EVENTS {
+                    let label: Vec<&str> = r
+                        .iter()
+                        .take(4)
+                        .map(String::as_str)
+                        .filter(|v| !v.is_empty())
+                        .collect();
+                    out.push(format!(
+                        "{}: {est} = {} rests on {n} event{}",
+                        label.join(" "),
+                        r.get(e).map_or("", String::as_str),
+                        if n == 1 { "" } else { "s" }
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     pub(super) fn new(cols: &[&str]) -> Table {
         Table {
             columns: cols.iter().map(ToString::to_string).collect(),
