@@ -126,7 +126,8 @@ fn shards_merge_to_a_single_runs_summary() {
         .output()
         .expect("a single sweep runs");
     assert!(one.status.success(), "{}", text(&one.stderr));
-    let (sharded_results, single_results) = (results(&shards), results(&[single.clone()]));
+    let (sharded_results, single_results) =
+        (results(&shards), results(std::slice::from_ref(&single)));
     assert_eq!(sharded_results.len(), 60, "every seed ran once");
     for (a, b) in sharded_results.iter().zip(&single_results) {
         assert_eq!(
