@@ -75,10 +75,12 @@ pub(super) fn run(args: &ExperimentArgs) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
-    // Published values beside dynsim's, on standard error (the table is the output).
+    // Published values beside dynsim's, on standard error (the table is the
+    // output): the first few; the report has them all.
     if let Some(r) = &e.reference {
         eprintln!("published values ({}):", r.source);
-        for (label, published, ours) in exp::compare_reference(r, &out.table) {
+        let compared = exp::compare_reference(r, &out.table);
+        for (label, published, ours) in compared.iter().take(SUMMARY_ROWS) {
             match ours {
                 Some(x) => eprintln!(
                     "  {label}: published {published}, measured {x} ({:+.4})",
@@ -86,6 +88,12 @@ pub(super) fn run(args: &ExperimentArgs) -> u8 {
                 ),
                 None => eprintln!("  {label}: published {published}, no result matches"),
             }
+        }
+        if compared.len() > SUMMARY_ROWS {
+            eprintln!(
+                "  ... {} more published values beside dynsim's in the report",
+                compared.len() - SUMMARY_ROWS
+            );
         }
     }
     if to_stdout {

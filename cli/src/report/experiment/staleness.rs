@@ -168,6 +168,30 @@ fn run_trials_on(
     (p.seen, p.read_lat, p.write_lat)
 }
 
+/// The file's published percentages for `network` and `quorum`, by delay:
+/// reference values on the `percent` column that name both and a delay.
+fn published_points(e: &Experiment, network: &str, quorum: &str) -> Vec<(f64, f64)> {
+    let Some(r) = &e.reference else {
+        return Vec::new();
+    };
+    let get = |v: &RefValue, k: &str| {
+        v.matches
+            .iter()
+            .find(|(c, _)| c == k)
+            .map(|(_, x)| x.clone())
+    };
+    let mut pts: Vec<(f64, f64)> = r
+        .values
+        .iter()
+        .filter(|v| v.column == "percent")
+        .filter(|v| get(v, "network").as_deref() == Some(network))
+        .filter(|v| get(v, "quorum").as_deref() == Some(quorum))
+        .filter_map(|v| Some((get(v, "delay_ms")?.parse::<f64>().ok()?, v.value)))
+        .collect();
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    pts
+}
+
 pub(super) fn staleness_experiment(
     e: &Experiment,
     tick: &(dyn Fn() + Sync),
@@ -223,6 +247,15 @@ pub(super) fn staleness_experiment(
                 pts.push((d.as_ms_f64(), pct));
             }
             series.push(Series::new(quorum_label(q), pts));
+            // The published curve for this network and quorum, if the file gives one.
+            let published = published_points(e, net_name, &quorum_label(q));
+            if !published.is_empty() {
+                series.push(Series {
+                    name: format!("{} published", quorum_label(q)),
+                    points: published,
+                    dashed: true,
+                });
+            }
         }
         charts.push((
             format!("fresh reads against delay ({net_name})"),
