@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 const W: f64 = 780.0;
 const H: f64 = 380.0;
 const LEFT: f64 = 70.0;
-/// The widest legend column: a long series name is cut off past it.
-const RIGHT_MAX: f64 = 250.0;
+/// The widest legend column; a longer series name is shortened to fit,
+/// with an ellipsis, never clipped by the edge of the image.
+const RIGHT_MAX: f64 = 330.0;
 /// The narrowest legend column.
 const RIGHT_MIN: f64 = 90.0;
 const TOP: f64 = 40.0;
@@ -63,6 +64,56 @@ pub struct Chart {
     pub log_y: bool,
 }
 
+/// The font the charts ask for first: its widths are the ones measured
+/// here. DejaVu Sans is also the widest of the common sans-serif fonts, so
+/// text measured with it fits in any of them.
+const FONT: &str = "DejaVu Sans, Verdana, sans-serif";
+
+/// Advance widths of DejaVu Sans for the printable ASCII characters, in
+/// font units (2048 to the em), from `' '` to `'~'`.
+const DEJAVU_SANS: [u16; 95] = [
+    651, 821, 942, 1716, 1303, 1946, 1597, 563, 799, 799, 1024, 1716, 651, 739, 651,
+    690, // ' '..'/'
+    1303, 1303, 1303, 1303, 1303, 1303, 1303, 1303, 1303, 1303, // '0'..'9'
+    690, 690, 1716, 1716, 1716, 1087, 2048, // ':'..'@'
+    1401, 1405, 1430, 1577, 1294, 1178, 1587, 1540, 604, 604, 1343, 1141, 1767, 1532, 1612, 1235,
+    1612, 1423, 1300, 1251, 1499, 1401, 2025, 1403, 1251, 1403, // 'A'..'Z'
+    799, 690, 799, 1716, 1024, 1024, // '['..'`'
+    1255, 1300, 1126, 1300, 1260, 721, 1300, 1298, 569, 569, 1186, 569, 1995, 1298, 1253, 1300,
+    1300, 842, 1067, 803, 1298, 1212, 1675, 1212, 1212, 1075, // 'a'..'z'
+    1303, 690, 1303, 1716, // '{'..'~'
+];
+
+/// The width in pixels of `text` at `size` px in DejaVu Sans; a character
+/// outside printable ASCII counts as wide as an "M".
+pub fn text_width(text: &str, size: f64) -> f64 {
+    let units: u32 = text
+        .chars()
+        .map(|c| match c {
+            ' '..='~' => u32::from(DEJAVU_SANS[c as usize - ' ' as usize]),
+            _ => 1767,
+        })
+        .sum();
+    f64::from(units) * size / 2048.0
+}
+
+/// `text` shortened with an ellipsis to at most `width` px at `size` px.
+fn fit(text: &str, width: f64, size: f64) -> String {
+    if text_width(text, size) <= width {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for c in text.chars() {
+        out.push(c);
+        if text_width(&out, size) + text_width("\u{2026}", size) > width {
+            out.pop();
+            break;
+        }
+    }
+    out.push('\u{2026}');
+    out
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -99,16 +150,29 @@ pub fn whole_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
         .collect()
 }
 
-fn fmt_num(v: f64) -> String {
-    if v == 0.0 {
-        "0".into()
-    } else if v.abs() >= 1000.0 || v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 1.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.3}")
+/// The decimals every tick of an axis shows: as many as its step needs,
+/// so "0.0, 0.2, ... 1.0" rather than "0, 0.200, ... 1".
+fn tick_decimals(ticks: &[f64]) -> usize {
+    let step = match ticks {
+        [a, b, ..] => (b - a).abs(),
+        _ => {
+            return if ticks.iter().all(|t| t.fract() == 0.0) {
+                0
+            } else {
+                3
+            };
+        }
+    };
+    if step >= 1.0 || step <= 0.0 {
+        return 0;
     }
+    // A step of 1, 2 or 5 times 10^-k needs k decimals.
+    (-libm::floor(libm::log10(step) + 1e-9)) as usize
+}
+
+fn fmt_tick(v: f64, decimals: usize) -> String {
+    let v = if v == 0.0 { 0.0 } else { v };
+    format!("{v:.decimals$}")
 }
 
 /// A value on a log axis is its decade exponent; others stay as they are.
@@ -179,15 +243,14 @@ pub fn line_chart(c: &Chart) -> String {
     if y1 <= y0 {
         y1 = y0 + 1.0;
     }
-    // The legend column is as wide as its longest name needs (about 7 px a
-    // character at 12 px), so short legends leave the plot more room.
+    // The legend column is as wide as its longest name needs, measured in
+    // the font the chart asks for, so short legends leave the plot more room.
     let longest = c
         .series
         .iter()
-        .map(|s| s.name.chars().count())
-        .max()
-        .unwrap_or(0);
-    let right = (44.0 + 7.0 * longest as f64).clamp(RIGHT_MIN, RIGHT_MAX);
+        .map(|s| text_width(&s.name, 12.0))
+        .fold(0.0, f64::max);
+    let right = (44.0 + longest).clamp(RIGHT_MIN, RIGHT_MAX);
     let pw = W - LEFT - right;
     let ph = H - TOP - BOTTOM;
     // Screen positions take axis values (exponents on a log axis).
@@ -196,7 +259,7 @@ pub fn line_chart(c: &Chart) -> String {
     let mut o = String::new();
     let _ = write!(
         o,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" font-family="sans-serif" font-size="12">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" font-family="{FONT}" font-size="12">"#
     );
     let _ = write!(o, r##"<rect width="{W}" height="{H}" fill="#fff"/>"##);
     let _ = write!(
@@ -210,7 +273,14 @@ pub fn line_chart(c: &Chart) -> String {
     } else {
         ticks(x0, x1, 8)
     };
-    let x_label = |t: f64| if c.log_x { fmt_decade(t) } else { fmt_num(t) };
+    let x_dec = tick_decimals(&x_ticks);
+    let x_label = |t: f64| {
+        if c.log_x {
+            fmt_decade(t)
+        } else {
+            fmt_tick(t, x_dec)
+        }
+    };
     for t in x_ticks {
         let x = sx(t);
         let _ = write!(
@@ -238,7 +308,14 @@ pub fn line_chart(c: &Chart) -> String {
     } else {
         ticks(y0, y1, 6)
     };
-    let y_label = |t: f64| if c.log_y { fmt_decade(t) } else { fmt_num(t) };
+    let y_dec = tick_decimals(&y_ticks);
+    let y_label = |t: f64| {
+        if c.log_y {
+            fmt_decade(t)
+        } else {
+            fmt_tick(t, y_dec)
+        }
+    };
     for t in y_ticks {
         let y = sy(t);
         let _ = write!(
@@ -312,7 +389,7 @@ pub fn line_chart(c: &Chart) -> String {
             r#"<text x="{}" y="{}">{}</text>"#,
             lx + 26.0,
             ly + 4.0,
-            esc(&s.name)
+            esc(&fit(&s.name, W - (lx + 26.0) - 4.0, 12.0))
         );
     }
     o.push_str("</svg>");
@@ -426,5 +503,47 @@ mod tests {
         assert_eq!(fmt_decade(-5.0), "1e-5");
         assert_eq!(fmt_decade(6.0), "1e6");
         assert_eq!(decade_ticks(-3.2, 0.5), [-3.0, -2.0, -1.0, 0.0]);
+    }
+
+    // Text is measured in DejaVu Sans ("=" is about 10 px at 12 px, where
+    // the old 7 px a character cut "N=4 R=1 W=2" short), so every legend
+    // entry that fits is drawn whole, and one that cannot ends in an ellipsis.
+    #[test]
+    fn legends_are_measured_not_guessed() {
+        assert!((text_width("=", 12.0) - 10.05).abs() < 0.01);
+        assert!(text_width("N=4 R=1 W=2 published", 12.0) > 7.0 * 21.0);
+        let names = ["N=4 R=1 W=1", "N=4 R=1 W=2 published", "dynsim"];
+        let chart = line_chart(&Chart {
+            series: names
+                .iter()
+                .map(|n| Series::new(*n, vec![(0.0, 1.0), (1.0, 2.0)]))
+                .collect(),
+            ..Chart::default()
+        });
+        for n in names {
+            assert!(chart.contains(&format!(">{n}</text>")), "{n} drawn whole");
+        }
+        let long = "x".repeat(200);
+        let chart = line_chart(&Chart {
+            series: vec![Series::new(long.as_str(), vec![(0.0, 1.0)])],
+            ..Chart::default()
+        });
+        assert!(chart.contains("\u{2026}</text>") && !chart.contains(&long));
+    }
+
+    // Every tick of an axis shows the same decimals.
+    #[test]
+    fn tick_labels_agree() {
+        let chart = line_chart(&Chart {
+            series: vec![Series::new("p", vec![(0.0, 0.25), (10.0, 0.95)])],
+            y_range: Some((0.0, 1.0)),
+            ..Chart::default()
+        });
+        for label in ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"] {
+            assert!(chart.contains(&format!(">{label}</text>")), "{label}");
+        }
+        assert!(!chart.contains(">0.800<") && !chart.contains(">1<"));
+        assert_eq!(tick_decimals(&[0.0, 0.05, 0.1]), 2);
+        assert_eq!(tick_decimals(&[0.0, 20.0, 40.0]), 0);
     }
 }

@@ -375,7 +375,12 @@ pub(super) fn pbs_experiment(e: &Experiment, tick: &(dyn Fn() + Sync)) -> Result
                 ..Chart::default()
             }),
         ));
-        for (zoom, range) in [("first 20 ms", Some((0.0, 20.0))), ("all delays", None)] {
+        // The delays span decades (0.1 ms to seconds): the whole range on a
+        // log axis, where t = 0 has no place, and the first 20 ms linear.
+        for (zoom, range, log_x) in [
+            ("first 20 ms", Some((0.0, 20.0)), false),
+            ("all delays after 0, log scale", None, true),
+        ] {
             charts.push((
                 format!("t-visibility ({net_name}), {zoom}"),
                 svg::line_chart(&Chart {
@@ -386,6 +391,7 @@ pub(super) fn pbs_experiment(e: &Experiment, tick: &(dyn Fn() + Sync)) -> Result
                     y_range: Some((0.0, 1.0)),
                     x_range: range,
                     markers: true,
+                    log_x,
                     ..Chart::default()
                 }),
             ));
