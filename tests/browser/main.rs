@@ -336,4 +336,15 @@ fn chromium_renders_the_page() {
         "document.getElementById('toml').value = 'name = \"x\"\\nseed = [1'",
     );
     assert!(dom.contains("TOML syntax"), "{dom}");
+
+    // Text edited after choosing a file is named scenario.toml, and the
+    // page's script selects the line its first problem names.
+    let dom = b.submit(
+        &page,
+        &base,
+        "var t = document.getElementById('toml'); t.value = t.value.replace('w = 3', 'w = 9')",
+    );
+    assert!(dom.contains("scenario.toml:20:"), "{dom}");
+    assert!(!dom.contains("scenarios/failure.toml:20"), "{dom}");
+    assert!(dom.contains("data-error-line=\"20\""), "{dom}");
 }

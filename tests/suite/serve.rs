@@ -131,6 +131,42 @@ fn bad_input_is_http_400_with_the_message() {
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(a.body.contains("result: as expected"));
     assert_eq!(get(port, "/no-such-page").status, 404);
+    // The listed file's own text, chosen: named as the file.
+    let a = post(
+        port,
+        "/run",
+        &format!("scenario=failure.toml&toml={}", enc(&toml)),
+    );
+    assert!(
+        a.body
+            .contains("dynsim run scenarios/failure.toml --seed 1"),
+        "{}",
+        a.body
+    );
+    // Text edited after choosing a file is the pasted text: its errors and
+    // the command that reproduces it name scenario.toml, never the file.
+    let edited = toml.replacen("w = 3", "w = 9", 1);
+    let a = post(
+        port,
+        "/run",
+        &format!("scenario=failure.toml&toml={}", enc(&edited)),
+    );
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(a.body.contains("scenario.toml:"), "{}", a.body);
+    assert!(!a.body.contains("scenarios/failure.toml:"), "{}", a.body);
+    let pasted = toml.replacen("seed = 1", "seed = 2", 1);
+    let a = post(
+        port,
+        "/run",
+        &format!("scenario=failure.toml&toml={}", enc(&pasted)),
+    );
+    assert!(
+        a.body.contains(
+            "dynsim run scenario.toml --seed 2</code>, after saving the scenario text as"
+        ),
+        "{}",
+        a.body
+    );
 }
 
 // HEAD answers the headers of GET without a body; every answer carries nosniff and a CSP that forbids framing.

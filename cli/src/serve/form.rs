@@ -308,6 +308,10 @@ pub(super) struct Prepared {
     pub(super) seed: u64,
 }
 
+/// The name the page gives scenario text that is not a listed file's as it
+/// stands: the file it asks the user to save it as.
+pub(super) const PASTED: &str = "scenario.toml";
+
 /// Reads the form into a scenario, or every problem with it.
 pub(super) fn prepare(
     dir: &std::path::Path,
@@ -323,10 +327,16 @@ pub(super) fn prepare(
             Err(e) => return Err(vec![e]),
         }
     }
-    let file = if form.scenario.is_empty() {
-        "scenario".to_string()
-    } else {
+    // Text that is not the chosen file's (pasted or edited) is named as the
+    // file the page asks the user to save it as, so that its errors' lines
+    // and the command that reproduces it point at that text, not at the file.
+    let as_listed = !form.scenario.is_empty()
+        && listing::read_listed(dir, SCENARIO_DIR, list, &form.scenario, "scenario")
+            .is_ok_and(|t| t.replace("\r\n", "\n") == form.toml.replace("\r\n", "\n"));
+    let file = if as_listed {
         format!("{SCENARIO_DIR}/{}", form.scenario)
+    } else {
+        PASTED.to_string()
     };
     // Valid quick fields still apply, so that every problem shows at once.
     let (quick, mut errors) = parse_quick(&form.quick);

@@ -75,7 +75,7 @@ fn with_results(ctx: &Ctx, list: &[String], form: &Form, status: u16, results: M
 }
 
 fn cli_command(form: &Form, file: &str, seed: u64) -> (String, &'static str) {
-    if form.scenario.is_empty() || !form.quick.keys().all(|k| *k == "seed") {
+    if file == super::form::PASTED || !form.quick.keys().all(|k| *k == "seed") {
         (
             format!("dynsim run scenario.toml --seed {seed}"),
             "after saving the scenario text (with the quick fields' values written into it) as scenario.toml.",

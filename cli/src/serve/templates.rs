@@ -208,7 +208,11 @@ pub(super) fn results(report: &Report, p: &Prepared, op: &str) -> Markup {
             p.muted {
                 "Reproduce on the command line: "
                 code { "dynsim run " (p.file) " --seed " (p.seed) }
-                " (with the same scenario text)."
+                @if p.file == super::form::PASTED {
+                    ", after saving the scenario text as " code { (p.file) } " (the text differs from every listed file)."
+                } @else {
+                    " (with the same scenario text)."
+                }
             }
         }
         (super::sequence::section(report, op))
