@@ -169,6 +169,50 @@ fn bad_input_is_http_400_with_the_message() {
     );
 }
 
+// A permalink opens the page with the scenario text it carries, escaped
+// (a hostile text stays text); the download link answers the text itself as
+// a file to save, plain text, never rendered.
+#[test]
+fn permalink_and_download_carry_the_text() {
+    let port = server();
+    let toml = std::fs::read_to_string(root().join("scenarios/failure.toml")).expect("scenario");
+    let edited = toml.replacen("seed = 1", "seed = 7", 1);
+    let a = get(port, &format!("/?text={}", enc(&edited)));
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body.contains("seed = 7"), "the editor holds the text");
+    assert!(
+        a.body.contains(&format!(
+            "href=\"/?text={}\"",
+            enc(&edited).replace("%7E", "~")
+        )),
+        "the permalink reproduces itself"
+    );
+    let hostile = "name = \"</textarea><script>alert(1)</script>\"";
+    let a = get(port, &format!("/?text={}", enc(hostile)));
+    assert_eq!(a.status, 200);
+    assert!(!a.body.contains("<script>alert(1)"), "{}", a.body);
+    assert!(
+        a.body.contains("&lt;/textarea&gt;&lt;script&gt;"),
+        "{}",
+        a.body
+    );
+    let d = get(port, &format!("/download?text={}", enc(hostile)));
+    assert_eq!(d.status, 200);
+    assert_eq!(d.body, hostile);
+    assert_eq!(
+        d.header("content-type").as_deref(),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(
+        d.header("content-disposition").as_deref(),
+        Some("attachment; filename=\"scenario.toml\"")
+    );
+    assert_eq!(
+        d.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+}
+
 // HEAD answers the headers of GET without a body; every answer carries nosniff and a CSP that forbids framing.
 #[test]
 fn head_works_and_answers_carry_security_headers() {

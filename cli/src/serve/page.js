@@ -53,4 +53,14 @@ document.addEventListener('DOMContentLoaded', function () {
     });
     if (first !== null) { select(first); }
   }
+  // The permalink and the download link follow the text as it is edited.
+  var permalink = document.getElementById('permalink');
+  var download = document.getElementById('download');
+  if (toml && permalink && download) {
+    toml.addEventListener('input', function () {
+      var q = encodeURIComponent(toml.value);
+      permalink.href = '/?text=' + q;
+      download.href = '/download?text=' + q;
+    });
+  }
 });

@@ -134,6 +134,7 @@ pub(super) fn handle(req: &Request, ctx: &Ctx) -> Page {
     }
     match path {
         "/" | "/index.html" => index(&parse_params(query), ctx),
+        "/download" => super::run::download(&parse_params(query)),
         "/style.css" => asset("text/css; charset=utf-8", STYLE),
         "/page.js" => asset("text/javascript; charset=utf-8", SCRIPT),
         "/run" | "/trace" | "/experiment" => {

@@ -13,9 +13,20 @@ use crate::wall::Stopwatch;
 use maud::Markup;
 use std::collections::BTreeMap;
 
-/// `GET /`: the form, with a bundled scenario loaded (`?scenario=` picks it).
+/// `GET /`: the form, with a bundled scenario loaded (`?scenario=` picks
+/// it), or the scenario text a permalink carries (`?text=`).
 pub(super) fn index(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
     let list = toml_list(ctx.scenarios);
+    if let Some(text) = params.get("text").filter(|t| !t.trim().is_empty()) {
+        let form = Form {
+            toml: text.clone(),
+            ..Form::default()
+        };
+        return Page::html(
+            200,
+            templates::main_page(ctx, &list, &form, &Shown::default()),
+        );
+    }
     let mut form = Form::from_params(params);
     form.toml.clear();
     form.quick.clear();
@@ -52,6 +63,20 @@ pub(super) fn index(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
                 ..Shown::default()
             },
         ),
+    )
+}
+
+/// `GET /download?text=`: the scenario text as a file to save, as the
+/// editor held it (the page's "Download" link). Plain text, never rendered.
+pub(super) fn download(params: &BTreeMap<String, String>) -> Page {
+    let text = params.get("text").cloned().unwrap_or_default();
+    Page {
+        content_type: "text/plain; charset=utf-8",
+        ..Page::html(200, text)
+    }
+    .with_header(
+        "Content-Disposition",
+        format!("attachment; filename=\"{}\"", super::form::PASTED),
     )
 }
 

@@ -137,6 +137,11 @@ pub(super) fn main_page(ctx: &Ctx, list: &[String], form: &Form, shown: &Shown) 
                             span.muted.plain { "(editable; see scenarios/README.md)" }
                         }
                         textarea #toml name="toml" spellcheck="false" { "\n" (form.toml) }
+                        p.muted.links {
+                            a #permalink href=(format!("/?text={}", url_encode(&form.toml))) title="a link that opens this page with the scenario text as it stands" { "Permalink" }
+                            " \u{b7} "
+                            a #download href=(format!("/download?text={}", url_encode(&form.toml))) download="scenario.toml" { "Download scenario.toml" }
+                        }
                     }
                 }
                 @if let Some(r) = &shown.results { (r) }
@@ -247,6 +252,20 @@ pub(super) fn cut_section(c: &CutNotice) -> Markup {
             }
         }
     }
+}
+
+/// `s` percent-encoded for a query value: everything but unreserved
+/// characters (RFC 3986), so the page's script and the server agree.
+fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The experiment report as its own page, with a way back; `cut` is
