@@ -16,14 +16,6 @@ pub struct Outcome2 {
     pub charts: Vec<(String, String)>,
 }
 
-/// The fewest events (stale reads, samples beyond a percentile, trials) an
-/// estimate may rest on before the report flags it as resting on too few.
-pub const MIN_EVENTS: u64 = 20;
-
-/// The suffix of a column that counts the events the column before it rests
-/// on; a value below [`MIN_EVENTS`] there is flagged in the report.
-pub(super) const RESTS_ON: &str = "_rests_on";
-
 /// The 95% Wilson score interval for `k` successes in `n` trials: unlike
 /// the normal approximation, it stays inside [0, 1] and is honest near 0
 /// and 1, where these experiments live. (0, 1) when `n` is 0.

@@ -23,7 +23,7 @@ mod spec;
 mod staleness;
 mod table;
 
-pub use common::{MIN_EVENTS, Outcome2, ratio95, wilson95};
+pub use common::{Outcome2, ratio95, wilson95};
 pub use file::{load, parse};
 pub use kstaleness::k_staleness_closed_form;
 pub use pbs::VISIBILITY_TARGETS;
@@ -32,7 +32,7 @@ pub use spec::{
     Compared, Experiment, MAX_ADDS_PER_CLIENT, MAX_JOIN_RING, MAX_K, MAX_POINTS, MAX_SWEEP_VALUES,
     MAX_TRIALS, RefValue, Reference, points,
 };
-pub use table::{Table, compare_reference};
+pub use table::{MIN_EVENTS, Table, compare_reference};
 
 use common::{build_cluster, with_quorum};
 use dynamo_model::{ClusterConfig, KeyScheme, Ring, TokenStrategy, Versioning};

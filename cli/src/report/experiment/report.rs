@@ -1,8 +1,8 @@
 //! The experiment's self-contained HTML report.
 
-use super::common::{MIN_EVENTS, Outcome2};
+use super::common::Outcome2;
 use super::spec::Experiment;
-use super::table::{Table, compare_reference};
+use super::table::{MIN_EVENTS, Table, compare_reference};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use sim_core::NetConfig;
 use std::fmt::Write as _;

@@ -1,7 +1,14 @@
 //! A result table (CSV, JSON), and published values beside it.
 
-use super::common::{MIN_EVENTS, RESTS_ON};
 use super::spec::*;
+
+/// The fewest events (stale reads, samples beyond a percentile, trials) an
+/// estimate may rest on before the report flags it as resting on too few.
+pub const MIN_EVENTS: u64 = 20;
+
+/// The suffix of a column that counts the events the column before it rests
+/// on; a value below [`MIN_EVENTS`] there is flagged in the report.
+pub(super) const RESTS_ON: &str = "_rests_on";
 
 /// Each reference value beside dynsim's: the first result row whose columns
 /// hold every `where` value and a number in the reference's column (a table
