@@ -213,6 +213,54 @@ fn permalink_and_download_carry_the_text() {
     );
 }
 
+// The trace downloads: JSON Lines (a header object, one object an event, a
+// footer object) and Chrome trace-event JSON that Perfetto opens; an
+// unknown format is refused with the valid ones.
+#[test]
+fn trace_downloads_in_each_format() {
+    let port = server();
+    let text = post(port, "/trace", "scenario=failure.toml");
+    assert_eq!(text.status, 200, "{}", text.body);
+    assert!(text.body.starts_with("# scenario failure"), "{}", text.body);
+    let events = text.body.lines().filter(|l| !l.starts_with('#')).count();
+    let jsonl = post(port, "/trace", "scenario=failure.toml&format=jsonl");
+    assert_eq!(jsonl.status, 200);
+    assert_eq!(
+        jsonl.header("content-disposition").as_deref(),
+        Some("attachment; filename=\"trace.jsonl\"")
+    );
+    let lines: Vec<serde_json::Value> = jsonl
+        .body
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert!(lines[0].get("header").is_some() && lines.last().unwrap().get("footer").is_some());
+    assert_eq!(lines.len(), events + 2, "one line an event");
+    let chrome = post(port, "/trace", "scenario=failure.toml&format=chrome");
+    assert_eq!(chrome.status, 200);
+    assert_eq!(
+        chrome.header("content-disposition").as_deref(),
+        Some("attachment; filename=\"trace.chrome.json\"")
+    );
+    let v: serde_json::Value = serde_json::from_str(&chrome.body).expect("one JSON document");
+    assert!(
+        v["traceEvents"].as_array().is_some_and(|e| !e.is_empty()),
+        "{v}"
+    );
+    let bad = post(port, "/trace", "scenario=failure.toml&format=pdf");
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body
+            .contains("valid formats are text, jsonl and chrome"),
+        "{}",
+        bad.body
+    );
+    let page = get(port, "/");
+    assert!(
+        page.body.contains("value=\"chrome\"") && page.body.contains("https://ui.perfetto.dev/")
+    );
+}
+
 // HEAD answers the headers of GET without a body; every answer carries nosniff and a CSP that forbids framing.
 #[test]
 fn head_works_and_answers_carry_security_headers() {

@@ -66,6 +66,68 @@ pub(super) fn index(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
     )
 }
 
+/// The trace formats `/trace` answers in.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum TraceFormat {
+    /// The text form, shown in the browser.
+    Text,
+    /// JSON Lines, downloaded as trace.jsonl.
+    Jsonl,
+    /// Chrome trace-event JSON, downloaded as trace.chrome.json (Perfetto opens it).
+    Chrome,
+}
+
+impl TraceFormat {
+    fn content_type(self) -> &'static str {
+        match self {
+            TraceFormat::Text => "text/plain; charset=utf-8",
+            TraceFormat::Jsonl => "application/jsonl; charset=utf-8",
+            TraceFormat::Chrome => "application/json; charset=utf-8",
+        }
+    }
+
+    /// The name a download gets; the text form is shown, not downloaded.
+    fn file_name(self) -> Option<&'static str> {
+        match self {
+            TraceFormat::Text => None,
+            TraceFormat::Jsonl => Some("trace.jsonl"),
+            TraceFormat::Chrome => Some("trace.chrome.json"),
+        }
+    }
+}
+
+/// The kept trace as Chrome trace-event JSON, through the same sink `dynsim
+/// run --chrome-trace` writes with.
+fn chrome_json(trace: &sim_core::Trace, title: &str) -> String {
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?
+                .extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Shared::default();
+    let mut sink: Box<dyn sim_core::TraceSink> = Box::new(crate::report::chrome::ChromeSink::new(
+        buf.clone(),
+        title,
+        |_| Ok(()),
+    ));
+    let wrote = sink
+        .begin(&trace.header)
+        .and_then(|()| trace.records.iter().try_for_each(|r| sink.record(r)))
+        .and_then(|()| sink.end(&trace.footer));
+    wrote.expect("writing to memory");
+    let bytes = buf.0.lock().map(|b| b.clone()).unwrap_or_default();
+    String::from_utf8(bytes).expect("JSON is UTF-8")
+}
+
 /// `GET /download?text=`: the scenario text as a file to save, as the
 /// editor held it (the page's "Download" link). Plain text, never rendered.
 pub(super) fn download(params: &BTreeMap<String, String>) -> Page {
@@ -180,6 +242,24 @@ pub(super) fn run_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
 /// `POST /trace`: the run's whole trace as text, within the run budget.
 pub(super) fn trace_text(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
     let clock = Stopwatch::start();
+    let format = match params.get("format").map(String::as_str) {
+        None | Some("" | "text") => TraceFormat::Text,
+        Some("jsonl") => TraceFormat::Jsonl,
+        Some("chrome") => TraceFormat::Chrome,
+        Some(other) => {
+            let list = toml_list(ctx.scenarios);
+            let form = Form::from_params(params);
+            return with_errors(
+                ctx,
+                &list,
+                &form,
+                400,
+                &[format!(
+                    "format: unknown trace format {other:?}; valid formats are text, jsonl and chrome"
+                )],
+            );
+        }
+    };
     let list = toml_list(ctx.scenarios);
     let mut form = Form::from_params(params);
     let p = match prepare(ctx.scenarios, &list, &mut form) {
@@ -195,8 +275,16 @@ pub(super) fn trace_text(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
     let run = budget::within_after(ctx.run_budget, spent, ctx.client, || {
         runner::run_kept(&p.scenario, p.seed, KEPT_RECORDS, KEPT_BYTES).map(|report| {
             let trace = &report.cluster.sim.core.trace;
-            let mut text = trace.render_text();
-            if trace.overflowed() {
+            let mut text = match format {
+                TraceFormat::Text => trace.render_text(),
+                TraceFormat::Jsonl => {
+                    let mut out = Vec::new();
+                    trace.write_jsonl(&mut out).expect("writing to memory");
+                    String::from_utf8(out).expect("JSON is UTF-8")
+                }
+                TraceFormat::Chrome => chrome_json(trace, &p.scenario.name),
+            };
+            if trace.overflowed() && format == TraceFormat::Text {
                 let (command, note) = cli_command(&form, &p.file, p.seed);
                 text.push_str(&format!(
                     "# this page keeps only the first {} records of a trace (at most {} MiB); the run went on past them, and the checks and footer above cover all of it. The command line has no such limit: {command} --trace - {note}\n",
@@ -208,10 +296,19 @@ pub(super) fn trace_text(params: &BTreeMap<String, String>, ctx: &Ctx) -> Page {
         })
     });
     match run {
-        Ok(Ok(text)) => Page {
-            content_type: "text/plain; charset=utf-8",
-            ..Page::html(200, text)
-        },
+        Ok(Ok(text)) => {
+            let page = Page {
+                content_type: format.content_type(),
+                ..Page::html(200, text)
+            };
+            match format.file_name() {
+                Some(name) => page.with_header(
+                    "Content-Disposition",
+                    format!("attachment; filename=\"{name}\""),
+                ),
+                None => page,
+            }
+        }
         Ok(Err(e)) => with_errors(ctx, &list, &form, 400, &[e]),
         Err(Stopped::Cut(cut)) => {
             let (command, note) = cli_command(&form, &p.file, p.seed);

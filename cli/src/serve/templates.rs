@@ -128,6 +128,13 @@ pub(super) fn main_page(ctx: &Ctx, list: &[String], form: &Form, shown: &Shown) 
                         div.buttons {
                             button.primary type="submit" { "Run scenario" }
                             button type="submit" formaction="/trace" title="the full trace as text" { "Trace (text)" }
+                            button type="submit" formaction="/trace" name="format" value="jsonl" title="the trace as JSON Lines, to download" { "Trace (JSON Lines)" }
+                            button type="submit" formaction="/trace" name="format" value="chrome" title="the trace as Chrome trace-event JSON, to download and open in Perfetto or chrome://tracing" { "Chrome trace" }
+                        }
+                        p.muted.hint {
+                            "A Chrome trace opens in "
+                            a href="https://ui.perfetto.dev/" target="_blank" rel="noopener noreferrer" { "Perfetto" }
+                            " (Open trace file) or chrome://tracing; nothing leaves this machine until you open it there."
                         }
                         input #op_hidden type="hidden" name="op" value=(form.op);
                     }
