@@ -257,7 +257,7 @@ fn trace_downloads_in_each_format() {
     );
     let page = get(port, "/");
     assert!(
-        page.body.contains("value=\"chrome\"") && page.body.contains("https://ui.perfetto.dev/")
+        page.body.contains("value=\"chrome\"") && page.body.contains("Perfetto (ui.perfetto.dev")
     );
 }
 

@@ -132,9 +132,8 @@ pub(super) fn main_page(ctx: &Ctx, list: &[String], form: &Form, shown: &Shown) 
                             button type="submit" formaction="/trace" name="format" value="chrome" title="the trace as Chrome trace-event JSON, to download and open in Perfetto or chrome://tracing" { "Chrome trace" }
                         }
                         p.muted.hint {
-                            "A Chrome trace opens in "
-                            a href="https://ui.perfetto.dev/" target="_blank" rel="noopener noreferrer" { "Perfetto" }
-                            " (Open trace file) or chrome://tracing; nothing leaves this machine until you open it there."
+                            "A Chrome trace opens in Perfetto (ui.perfetto.dev, \u{201c}Open trace file\u{201d}) or in chrome://tracing. "
+                            "The page links to no other site, so nothing leaves this machine unless you take it there."
                         }
                         input #op_hidden type="hidden" name="op" value=(form.op);
                     }
