@@ -591,6 +591,37 @@ fn experiment_is_cut_by_its_budget() {
     );
 }
 
+// An experiment's table downloads as CSV or JSON, with the file's name; an
+// unknown format is refused with the valid ones.
+#[test]
+fn experiment_table_downloads() {
+    let port = server();
+    let csv = post(port, "/experiment", "file=seed_latency.toml&format=csv");
+    assert_eq!(csv.status, 200, "{}", csv.body);
+    assert_eq!(
+        csv.header("content-disposition").as_deref(),
+        Some("attachment; filename=\"seed_latency.csv\"")
+    );
+    assert!(
+        csv.body
+            .starts_with("network,loss,quorum,op,count,ok,mean_ms"),
+        "{}",
+        csv.body
+    );
+    assert_eq!(csv.body.lines().count(), 5, "a header and four rows");
+    let json = post(port, "/experiment", "file=seed_latency.toml&format=json");
+    assert_eq!(json.status, 200);
+    let v: serde_json::Value = serde_json::from_str(&json.body).expect("JSON");
+    assert!(v.to_string().contains("mean_ms"), "{v}");
+    let bad = post(port, "/experiment", "file=seed_latency.toml&format=xls");
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body.contains("valid formats are html, csv and json"),
+        "{}",
+        bad.body
+    );
+}
+
 /// Sends a POST of the endless scenario and returns the open connection.
 fn start_endless(port: u16) -> TcpStream {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");

@@ -17,7 +17,7 @@ const REPORT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src
 /// PBS files run 40,000, so that their 99.9% points rest on enough stale
 /// reads) runs with this many here, said above its report, whose
 /// Uncertainty section then lists the estimates that rest on too few.
-const PAGE_TRIALS: u64 = 5_000;
+pub(super) const PAGE_TRIALS: u64 = 5_000;
 
 /// The main page with a problem shown at the experiment form.
 fn problem_page(ctx: &Ctx, status: u16, file: &str, problem: String) -> Page {
@@ -65,17 +65,52 @@ pub(super) fn experiment_page(params: &BTreeMap<String, String>, ctx: &Ctx) -> P
     }
     let path = format!("{EXPERIMENT_DIR}/{file}");
     let real = ctx.experiments.join(&file).to_string_lossy().into_owned();
+    // The report, or its table to download (`format` = csv or json).
+    let format = params.get("format").map(String::as_str).unwrap_or("");
+    if !matches!(format, "" | "html" | "csv" | "json") {
+        return problem_page(
+            ctx,
+            400,
+            &file,
+            format!("format: unknown format {format:?}; valid formats are html, csv and json"),
+        );
+    }
     let run = budget::within(ctx.experiment_budget, ctx.client, || {
-        crate::report::experiment::report_html(&real, PAGE_TRIALS)
+        crate::report::experiment::run_capped(&real, PAGE_TRIALS)
     });
     match run {
-        Ok(Ok((html, cut))) => Page {
-            csp: REPORT_CSP,
-            ..Page::html(
-                200,
-                templates::experiment_report(&file, &html, cut.map(|t| (t, PAGE_TRIALS))),
-            )
-        },
+        Ok(Ok((e, out, cut))) => {
+            let stem = file.trim_end_matches(".toml");
+            let table = |body: String, kind: &'static str, ext: &str| {
+                Page {
+                    content_type: kind,
+                    ..Page::html(200, body)
+                }
+                .with_header(
+                    "Content-Disposition",
+                    format!("attachment; filename=\"{stem}.{ext}\""),
+                )
+            };
+            match format {
+                "csv" => table(out.table.to_csv(), "text/csv; charset=utf-8", "csv"),
+                "json" => table(
+                    out.table.to_json(),
+                    "application/json; charset=utf-8",
+                    "json",
+                ),
+                _ => Page {
+                    csp: REPORT_CSP,
+                    ..Page::html(
+                        200,
+                        templates::experiment_report(
+                            &file,
+                            &crate::report::experiment::report(&e, &out),
+                            cut.map(|t| (t, PAGE_TRIALS)),
+                        ),
+                    )
+                },
+            }
+        }
         Ok(Err(e)) => problem_page(ctx, 400, &file, format!("{path}: {e}")),
         Err(Stopped::Cut(cut)) => problem_page(
             ctx,

@@ -175,12 +175,15 @@ pub fn run(e: &Experiment, tick: &(dyn Fn() + Sync)) -> Result<Outcome2, String>
     }
 }
 
-/// Loads, runs and renders the experiment file at `path` (the web page's
-/// report) with at most `max_trials` trials a point; with the file's own
-/// count when it was cut to that.
-pub fn report_html(path: &str, max_trials: u64) -> Result<(String, Option<u64>), String> {
+/// Loads and runs the experiment file at `path` with at most `max_trials`
+/// trials a point: the experiment as run, its outcome, and the file's own
+/// trial count when it was cut to that.
+pub fn run_capped(
+    path: &str,
+    max_trials: u64,
+) -> Result<(Experiment, Outcome2, Option<u64>), String> {
     let mut e = load(path).map_err(|d| d.to_string())?;
     let cut = (e.trials > max_trials).then(|| std::mem::replace(&mut e.trials, max_trials));
     let out = run(&e, &|| {})?;
-    Ok((report(&e, &out), cut))
+    Ok((e, out, cut))
 }
