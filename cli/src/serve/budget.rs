@@ -15,6 +15,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// The most trials a point the page runs: a file that asks for more (the
+/// PBS files run 40,000, so that their 99.9% points rest on enough stale
+/// reads) runs with this many here, said above its report, whose
+/// Uncertainty section then lists the estimates that rest on too few.
+pub(super) const PAGE_TRIALS: u64 = 5_000;
+
 /// How much one request may run.
 #[derive(Clone, Copy, Debug)]
 pub struct Budget {

@@ -1,7 +1,7 @@
 //! The experiment handler: runs a bundled experiment file within the
 //! experiment budget and answers with its report as a page of its own.
 
-use super::budget::{self, Stopped};
+use super::budget::{self, PAGE_TRIALS, Stopped};
 use super::ctx::Ctx;
 use super::form::{Form, default_scenario};
 use super::http::Page;
@@ -12,12 +12,6 @@ use std::collections::BTreeMap;
 
 /// The report's own inline style needs `'unsafe-inline'`; it has no script.
 const REPORT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-
-/// The most trials a point the page runs: a file that asks for more (the
-/// PBS files run 40,000, so that their 99.9% points rest on enough stale
-/// reads) runs with this many here, said above its report, whose
-/// Uncertainty section then lists the estimates that rest on too few.
-pub(super) const PAGE_TRIALS: u64 = 5_000;
 
 /// The main page with a problem shown at the experiment form.
 fn problem_page(ctx: &Ctx, status: u16, file: &str, problem: String) -> Page {

@@ -172,7 +172,7 @@ pub(super) fn main_page(ctx: &Ctx, list: &[String], form: &Form, shown: &Shown) 
                         button.primary type="submit" { "Run experiment" }
                         button type="submit" name="format" value="csv" title="run it and download its table as CSV" { "Table (CSV)" }
                         button type="submit" name="format" value="json" title="run it and download its table as JSON" { "Table (JSON)" }
-                        span.muted { "runs every point (at most " (super::experiment::PAGE_TRIALS) " trials a point here); the report opens as its own page" }
+                        span.muted { "runs every point (at most " (super::budget::PAGE_TRIALS) " trials a point here); the report opens as its own page" }
                     }
                 }
                 @if !shown.experiment_errors.is_empty() {
