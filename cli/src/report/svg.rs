@@ -170,9 +170,21 @@ fn tick_decimals(ticks: &[f64]) -> usize {
     (-libm::floor(libm::log10(step) + 1e-9)) as usize
 }
 
-fn fmt_tick(v: f64, decimals: usize) -> String {
-    let v = if v == 0.0 { 0.0 } else { v };
-    format!("{v:.decimals$}")
+/// An axis's tick labels: decades on a log axis, otherwise every tick
+/// with the decimals its step needs.
+fn tick_labels(ticks: &[f64], log: bool) -> Vec<String> {
+    let decimals = tick_decimals(ticks);
+    ticks
+        .iter()
+        .map(|&t| {
+            if log {
+                fmt_decade(t)
+            } else {
+                let t = if t == 0.0 { 0.0 } else { t };
+                format!("{t:.decimals$}")
+            }
+        })
+        .collect()
 }
 
 /// A value on a log axis is its decade exponent; others stay as they are.
@@ -273,15 +285,8 @@ pub fn line_chart(c: &Chart) -> String {
     } else {
         ticks(x0, x1, 8)
     };
-    let x_dec = tick_decimals(&x_ticks);
-    let x_label = |t: f64| {
-        if c.log_x {
-            fmt_decade(t)
-        } else {
-            fmt_tick(t, x_dec)
-        }
-    };
-    for t in x_ticks {
+    let x_labels = tick_labels(&x_ticks, c.log_x);
+    for (t, label) in x_ticks.into_iter().zip(x_labels) {
         let x = sx(t);
         let _ = write!(
             o,
@@ -292,7 +297,7 @@ pub fn line_chart(c: &Chart) -> String {
             o,
             r#"<text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
             TOP + ph + 16.0,
-            x_label(t)
+            label
         );
     }
     // Counts (every y a whole number, as in a histogram) get whole-number ticks.
@@ -308,15 +313,8 @@ pub fn line_chart(c: &Chart) -> String {
     } else {
         ticks(y0, y1, 6)
     };
-    let y_dec = tick_decimals(&y_ticks);
-    let y_label = |t: f64| {
-        if c.log_y {
-            fmt_decade(t)
-        } else {
-            fmt_tick(t, y_dec)
-        }
-    };
-    for t in y_ticks {
+    let y_labels = tick_labels(&y_ticks, c.log_y);
+    for (t, label) in y_ticks.into_iter().zip(y_labels) {
         let y = sy(t);
         let _ = write!(
             o,
@@ -328,7 +326,7 @@ pub fn line_chart(c: &Chart) -> String {
             r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
             LEFT - 6.0,
             y + 4.0,
-            y_label(t)
+            label
         );
     }
     let _ = write!(

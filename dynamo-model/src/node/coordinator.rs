@@ -761,9 +761,10 @@ fn read_repair<N: Wire>(op: &Op, env: &mut Env<'_>, cx: Cx<'_, '_, N>) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{Op, Slot, Target, Work};
     use crate::config::ClusterConfig;
     use crate::ring::Ring;
+    use sim_core::{ClientId, NodeId};
 
     fn op(targets: &[(u32, Option<u32>, Slot)]) -> Op {
         let ring = Ring::build(

@@ -265,7 +265,8 @@ impl FailureDetector {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{Beat, FailureDetector, News};
+    use sim_core::NodeId;
 
     fn beats(b: &[(i64, u64)]) -> Vec<Beat> {
         b.iter().map(|&(i, c)| Beat::new(i, c)).collect()
